@@ -1,0 +1,134 @@
+# mmoe — Multimodal Mixtures of Interaction Experts as Unix filters.
+#
+#   make              build bin/mmoe and bin/mmoe-<stage> (installs Debian deps as root)
+#   make check        fast tests (TAP under prove); SAN=address,undefined for sanitizers
+#   make test         check plus the long tests
+#   make demo         the main job: the MMoE pipeline on the embedded synthetic data
+#   make mustard      the MUStARD experiment (MUSTARD_SRC=dir with the prepared data)
+#   make bench        speed and memory against reference programs, in one run
+#   make fuzz         libFuzzer on the record reader (clang)
+#   make install      PREFIX=/usr/local DESTDIR=
+#
+# Layout: lib/ is the engine (never exits, never prints), tools/<name>.c is one
+# executable bin/mmoe-<name> each, tools/common/ holds CLI glue shared by tools,
+# tests/*.t are TAP scripts, tests/unit/*.c TAP programs, man/ the manual.
+
+VERSION   := 0.1.0
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+CC        ?= cc
+CFLAGS    ?= -O2 -g
+SAN       ?=
+JOBS      ?= 2
+
+ifeq ($(SAN),)
+BUILD     := build
+BINDIR    := bin
+else
+BUILD     := build/san
+BINDIR    := build/san/bin
+SANFLAGS  := -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
+BLAS_LIBS   := $(shell pkg-config --libs-only-L openblas 2>/dev/null) -lopenblas
+
+MM_CPPFLAGS := -Ilib -Itools/common $(BLAS_CFLAGS) -D_GNU_SOURCE \
+	-DMM_VERSION='"$(VERSION)"' -DMM_COMMIT='"$(GIT_COMMIT)"'
+MM_CFLAGS   := -std=c11 -Wall -Wextra -fPIC -pthread $(SANFLAGS)
+MM_LDLIBS   := -lzstd -lmsgpackc $(BLAS_LIBS) -ljansson -lpng -ljpeg -lm -lpthread
+
+LIB_SRC    := $(wildcard lib/*.c)
+LIB_OBJ    := $(patsubst lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRC))
+COMMON_SRC := $(wildcard tools/common/*.c)
+COMMON_OBJ := $(patsubst tools/common/%.c,$(BUILD)/common/%.o,$(COMMON_SRC))
+TOOL_SRC   := $(filter-out tools/mmoe.c,$(wildcard tools/*.c))
+TOOLS      := $(BINDIR)/mmoe $(patsubst tools/%.c,$(BINDIR)/mmoe-%,$(TOOL_SRC))
+UNIT_SRC   := $(wildcard tests/unit/*.c)
+UNITS      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%.t,$(UNIT_SRC))
+HEADERS    := $(wildcard lib/*.h tools/common/*.h)
+LIBMMOE    := $(BUILD)/libmmoe.a
+DEPS_OK    := build/.deps-build
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DELETE_ON_ERROR:
+.PHONY: all check test demo mustard bench fuzz install uninstall clean lint-man deps
+
+all: $(TOOLS)
+
+# Dependencies are installed once by the build itself (see scripts/deps.sh).
+$(DEPS_OK): scripts/deps.sh
+	@mkdir -p $(@D)
+	sh scripts/deps.sh build
+	@touch $@
+deps: $(DEPS_OK)
+
+$(BUILD)/lib/%.o: lib/%.c $(HEADERS) | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) $(MM_CPPFLAGS) $(CPPFLAGS) $(MM_CFLAGS) $(CFLAGS) -c -o $@ $<
+$(BUILD)/common/%.o: tools/common/%.c $(HEADERS) | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) $(MM_CPPFLAGS) $(CPPFLAGS) $(MM_CFLAGS) $(CFLAGS) -c -o $@ $<
+$(LIBMMOE): $(LIB_OBJ) $(COMMON_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BINDIR)/mmoe: tools/mmoe.c $(LIBMMOE)
+	@mkdir -p $(@D)
+	$(CC) $(MM_CPPFLAGS) $(CPPFLAGS) $(MM_CFLAGS) $(CFLAGS) -o $@ $< $(LIBMMOE) $(LDFLAGS) $(MM_LDLIBS)
+$(BINDIR)/mmoe-%: tools/%.c $(LIBMMOE)
+	@mkdir -p $(@D)
+	$(CC) $(MM_CPPFLAGS) $(CPPFLAGS) $(MM_CFLAGS) $(CFLAGS) -o $@ $< $(LIBMMOE) $(LDFLAGS) $(MM_LDLIBS)
+$(BUILD)/tests/%.t: tests/unit/%.c tests/unit/tap.h $(LIBMMOE)
+	@mkdir -p $(@D)
+	$(CC) $(MM_CPPFLAGS) -Itests/unit $(CPPFLAGS) $(MM_CFLAGS) $(CFLAGS) -o $@ $< $(LIBMMOE) $(LDFLAGS) $(MM_LDLIBS)
+
+# ---- tests -------------------------------------------------------------------
+# Every test is a TAP producer: tests/*.t scripts and the compiled unit tests.
+# MMOE_BIN tells the scripts which binaries to run (plain or sanitized build).
+TEST_ENV = MMOE_BIN=$(CURDIR)/$(BINDIR) MMOE_TOP=$(CURDIR) MMOE_BUILD=$(CURDIR)/$(BUILD) \
+	OPENBLAS_NUM_THREADS=1 LC_ALL=C.UTF-8
+check: $(TOOLS) $(UNITS)
+	@sh scripts/deps.sh check
+	$(TEST_ENV) prove -j$(JOBS) --exec '' $(UNITS) tests/*.t
+test: check
+	$(TEST_ENV) MMOE_LONG=1 prove -j$(JOBS) --exec '' tests/long/*.t
+
+# ---- the experiments -----------------------------------------------------------
+demo: $(TOOLS)
+	@$(MAKE) --no-print-directory -f pipelines/mmoe.mk demo MMOE_BIN=$(CURDIR)/$(BINDIR)
+mustard: $(TOOLS)
+	@$(MAKE) --no-print-directory -f pipelines/mustard.mk all MMOE_BIN=$(CURDIR)/$(BINDIR)
+bench: $(TOOLS)
+	@sh scripts/deps.sh bench
+	MMOE_BIN=$(CURDIR)/$(BINDIR) MMOE_BUILD=$(CURDIR)/$(BUILD) bash bench/run.sh
+
+# ---- fuzzing -----------------------------------------------------------------
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined
+fuzz: $(wildcard tests/fuzz/*.c) $(LIB_SRC) $(HEADERS)
+	@mkdir -p build/fuzz
+	for f in tests/fuzz/*.c; do n=$$(basename $$f .c); \
+	  clang $(MM_CPPFLAGS) -std=c11 $(FUZZ_FLAGS) -o build/fuzz/$$n $$f $(LIB_SRC) $(MM_LDLIBS); \
+	  mkdir -p build/fuzz/$$n.corpus; \
+	  build/fuzz/$$n -max_total_time=$${FUZZ_SECONDS:-60} build/fuzz/$$n.corpus tests/fuzz/corpus/$$n; done
+
+# ---- install -----------------------------------------------------------------
+MAN1 := $(wildcard man/*.1)
+MAN5 := $(wildcard man/*.5)
+install: $(TOOLS)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
+	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(PREFIX)/share/man/man1/)
+	$(if $(MAN5),install -m 644 $(MAN5) $(DESTDIR)$(PREFIX)/share/man/man5/)
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(TOOLS)))
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/man/man1/,$(notdir $(MAN1)))
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/man/man5/,$(notdir $(MAN5)))
+
+lint-man:
+	mandoc -Tlint -Wwarning $(MAN1) $(MAN5)
+
+clean:
+	rm -rf build bin

@@ -1,0 +1,68 @@
+/* stream.h — reading and writing record streams.
+ *
+ * A stream is a sequence of msgpack maps (records), either plain or inside
+ * zstd frames.  Readers detect the zstd magic; concatenated frames, and a
+ * plain stream following a compressed one (`cat a.zst b.msgpack`), are one
+ * stream.  An empty input is a valid, empty stream.  A frame or a record cut
+ * short is MM_ETRUNC, never a silent end; undecodable bytes are MM_ECORRUPT.
+ *
+ * Memory is bounded: one record at a time plus the codec buffers.  A record
+ * larger than MM_MAX_RECORD bytes (env MMOE_MAX_RECORD overrides) is
+ * MM_ELIMIT, so a hostile length header cannot make the reader buffer
+ * gigabytes.
+ *
+ * Writers compress with zstd (checksums on) at level MMOE_ZSTD_LEVEL
+ * (default 3); level 0 writes plain msgpack.  A writer opened on a path
+ * writes to "<path>.tmp.<pid>" and renames it over <path> at
+ * mm_writer_close(); mm_writer_abort() removes the temporary.
+ */
+#ifndef MM_STREAM_H
+#define MM_STREAM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "err.h"
+#include "record.h"
+
+#define MM_MAX_RECORD ((size_t)1 << 30)
+
+typedef struct mm_reader mm_reader;
+typedef struct mm_writer mm_writer;
+
+/* path NULL or "-" is stdin.  The name is used in messages. */
+mm_status mm_reader_open(mm_reader **out, const char *path, mm_err *e);
+/* Read from an open FILE (not closed by mm_reader_close). */
+mm_status mm_reader_fdopen(mm_reader **out, FILE *f, const char *name, mm_err *e);
+/* Read from a memory buffer (not copied: must outlive the reader). */
+mm_status mm_reader_mem(mm_reader **out, const void *buf, size_t len, const char *name, mm_err *e);
+/* Next record: MM_OK and *rec (caller frees with mm_rec_free), MM_EOF at a
+ * clean end, or an error whose message names the input and the record index. */
+mm_status mm_reader_next(mm_reader *rd, mm_rec **rec, mm_err *e);
+/* Records returned so far. */
+uint64_t mm_reader_count(const mm_reader *rd);
+/* Compressed and decompressed bytes consumed so far. */
+uint64_t mm_reader_bytes_in(const mm_reader *rd);
+const char *mm_reader_name(const mm_reader *rd);
+void mm_reader_close(mm_reader *rd);
+
+/* path NULL or "-" is stdout (never renamed).  level < 0: from MMOE_ZSTD_LEVEL. */
+mm_status mm_writer_open(mm_writer **out, const char *path, int level, mm_err *e);
+mm_status mm_writer_fdopen(mm_writer **out, FILE *f, const char *name, int level, mm_err *e);
+mm_status mm_writer_put(mm_writer *w, const mm_rec *r, mm_err *e);
+/* Write one already-packed msgpack map (bytes are not checked). */
+mm_status mm_writer_put_raw(mm_writer *w, const void *buf, size_t len, mm_err *e);
+/* Push everything written so far down the pipe (ends a zstd block). */
+mm_status mm_writer_flush(mm_writer *w, mm_err *e);
+/* Finish the frame, flush, fsync+rename for files; checks every write.
+ * Frees w in all cases. */
+mm_status mm_writer_close(mm_writer *w, mm_err *e);
+/* Drop a writer after an error: the temporary is removed, the target untouched. */
+void mm_writer_abort(mm_writer *w);
+uint64_t mm_writer_count(const mm_writer *w);
+
+/* The level writers use when given level < 0. */
+int mm_zstd_level_default(void);
+
+#endif

@@ -1,0 +1,32 @@
+/* util.h — small helpers of the library: aligned memory, atomic files, whole-file reads. */
+#ifndef MM_UTIL_H
+#define MM_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "err.h"
+
+/* 64-byte aligned allocation (free with free()); NULL on overflow/ENOMEM. */
+void *mm_alloc_aligned(size_t n, size_t size);
+
+/* Atomic output file: write to "<path>.tmp.<pid>", then mm_atomic_commit()
+ * flushes, fsyncs and renames it over path; mm_atomic_abort() removes it.
+ * A file that was there before is untouched until the commit. */
+typedef struct mm_atomic {
+	FILE *f;
+	char *path, *tmp;
+} mm_atomic;
+mm_status mm_atomic_open(mm_atomic *a, const char *path, mm_err *e);
+mm_status mm_atomic_commit(mm_atomic *a, mm_err *e);
+void mm_atomic_abort(mm_atomic *a);
+
+/* Read a whole file (path "-" is stdin) into a malloc'ed buffer with a NUL
+ * after the end.  More than limit bytes is MM_ELIMIT (limit 0: no limit). */
+mm_status mm_read_file(const char *path, size_t limit, char **buf, size_t *len, mm_err *e);
+
+/* Monotonic seconds, for timings. */
+double mm_now(void);
+
+#endif

@@ -1,0 +1,40 @@
+#!/bin/sh
+# deps.sh — make sure the Debian packages mmoe needs are installed.
+#
+#   scripts/deps.sh build   libraries and tools to build and run mmoe
+#   scripts/deps.sh check   the above plus what the test suite uses
+#   scripts/deps.sh bench   the above plus the reference programs of `make bench`
+#
+# As root, missing packages are installed with apt-get; otherwise the exact
+# command is printed and the script exits 1.  Nothing is done when all are there.
+set -eu
+
+build="pkg-config libzstd-dev zstd libmsgpack-dev libopenblas-dev libjansson-dev
+libpng-dev libjpeg62-turbo-dev parallel jq gnuplot-nox mandoc"
+check="python3 python3-msgpack python3-numpy python3-sklearn"
+bench="python3-torch hyperfine time"
+
+case "${1:-build}" in
+build) want=$build ;;
+check) want="$build $check" ;;
+bench) want="$build $check $bench" ;;
+*) echo "deps.sh: unknown set '$1' (build, check or bench)" >&2; exit 2 ;;
+esac
+
+missing=
+for p in $want; do
+	s=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	case "$s" in *" installed") ;; *) missing="$missing $p" ;; esac
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "mmoe needs these Debian packages:$missing" >&2
+	echo "install them with:  sudo apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "deps.sh: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2 || true
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >&2

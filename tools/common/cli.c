@@ -1,0 +1,200 @@
+#include "cli.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <locale.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *cli_prog = "mmoe";
+bool cli_quiet = false;
+
+void cli_init(int argc, char **argv, const char *prog)
+{
+	(void)argc;
+	(void)argv;
+	cli_prog = prog;
+	/* Numbers are read and written in the C locale, whatever the user's. */
+	setlocale(LC_ALL, "C");
+	/* A closed pipe must be an error we report (EPIPE), not a silent death. */
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void vmsg(const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%s: ", cli_prog);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void cli_die(int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+	exit(code);
+}
+
+void cli_die_err(const mm_err *e)
+{
+	fprintf(stderr, "%s: %s\n", cli_prog, e->msg);
+	exit(mm_status_exit(e->status));
+}
+
+void cli_warn(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+}
+
+void cli_usage(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "Try '%s --help'.\n", cli_prog);
+	exit(MM_EXIT_USAGE);
+}
+
+void cli_version(void)
+{
+	printf("%s %s (commit %s)\n", cli_prog, MM_VERSION, MM_COMMIT);
+	exit(cli_finish());
+}
+
+long long cli_int(const char *opt, const char *s, long long min, long long max)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || *end)
+		cli_usage("option %s: '%s' is not an integer", opt, s);
+	if (v < min || v > max)
+		cli_usage("option %s: %lld is out of range [%lld, %lld]", opt, v, min, max);
+	return v;
+}
+
+double cli_double(const char *opt, const char *s, double min, double max)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v))
+		cli_usage("option %s: '%s' is not a finite number", opt, s);
+	if (v < min || v > max)
+		cli_usage("option %s: %g is out of range [%g, %g]", opt, v, min, max);
+	return v;
+}
+
+uint64_t cli_u64(const char *opt, const char *s)
+{
+	char *end;
+	errno = 0;
+	if (*s == '-')
+		cli_usage("option %s: '%s' must not be negative", opt, s);
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno || end == s || *end)
+		cli_usage("option %s: '%s' is not an unsigned integer", opt, s);
+	return v;
+}
+
+char **cli_split(const char *s, char sep, size_t *n)
+{
+	size_t k = 1;
+	for (const char *p = s; *p; p++)
+		k += *p == sep;
+	char **v = calloc(k + 1, sizeof *v);
+	char *dup = strdup(s);
+	if (!v || !dup)
+		cli_die(MM_EXIT_USAGE, "out of memory");
+	size_t i = 0;
+	char *p = dup;
+	for (;;) {
+		char *q = strchr(p, sep);
+		if (q)
+			*q = 0;
+		if (*p)
+			v[i++] = p;
+		if (!q)
+			break;
+		p = q + 1;
+	}
+	v[i] = NULL;
+	if (n)
+		*n = i;
+	return v;
+}
+
+void cli_check_binary_stdout(bool force)
+{
+	if (!force && isatty(STDOUT_FILENO))
+		cli_usage("refusing to write binary records to a terminal "
+			"(redirect stdout, pipe it to 'mmoe cat --json', or use --force)");
+}
+
+void cli_set_threads(int n)
+{
+	if (n > 0)
+		openblas_set_num_threads(n);
+}
+
+int cli_finish(void)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "%s: error writing standard output: %s\n", cli_prog, strerror(errno));
+		exit(MM_EXIT_USAGE);
+	}
+	if (fclose(stdout) != 0) {
+		fprintf(stderr, "%s: error closing standard output: %s\n", cli_prog, strerror(errno));
+		exit(MM_EXIT_USAGE);
+	}
+	return MM_EXIT_OK;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void cli_progress_start(cli_progress *p, const char *what, uint64_t total)
+{
+	p->what = what;
+	p->n = 0;
+	p->total = total;
+	p->t0 = p->last = now();
+	p->on = !cli_quiet && isatty(STDERR_FILENO);
+}
+
+void cli_progress_tick(cli_progress *p, uint64_t n)
+{
+	p->n = n;
+	if (!p->on || (n & 255))
+		return;
+	double t = now();
+	if (t - p->last < 0.25)
+		return;
+	p->last = t;
+	if (p->total)
+		fprintf(stderr, "\r%s: %s %llu/%llu (%.0f/s)  ", cli_prog, p->what,
+			(unsigned long long)n, (unsigned long long)p->total, n / (t - p->t0));
+	else
+		fprintf(stderr, "\r%s: %s %llu (%.0f/s)  ", cli_prog, p->what,
+			(unsigned long long)n, n / (t - p->t0));
+}
+
+void cli_progress_end(cli_progress *p)
+{
+	if (p->on && p->last > p->t0)
+		fputs("\r\033[K", stderr);
+}

@@ -1,0 +1,64 @@
+/* cli.h — the glue every mmoe tool shares (not part of lib/: this may exit).
+ *
+ * Conventions (see STYLE.md and man/mmoe.1):
+ *   - diagnostics go to stderr as "mmoe-<tool>: <message>"; stdout is data;
+ *   - --help prints usage to stdout and exits 0; --version likewise;
+ *   - a usage error prints one line plus "Try 'mmoe-x --help'." and exits 2;
+ *   - bad data exits 1 (MM_EXIT_DATA), I/O and system errors exit 2;
+ *   - a failed write to stdout (closed pipe, full disk) is an error (exit 2);
+ *   - binary records are not written to a terminal unless --force.
+ * Typical tool main():
+ *     cli_init(argc, argv, "mmoe-cat");
+ *     ... getopt_long ...
+ *     if (st != MM_OK) cli_die_err(&e);   // prints and exits with the status's code
+ *     return cli_finish();                // checks stdout, returns 0
+ */
+#ifndef MM_CLI_H
+#define MM_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdnoreturn.h>
+
+#include "err.h"
+
+extern const char *cli_prog;   /* "mmoe-cat" */
+extern bool cli_quiet;         /* -q: no progress, no summaries */
+
+void cli_init(int argc, char **argv, const char *prog);
+noreturn void cli_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+noreturn void cli_die_err(const mm_err *e);
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Usage error: message, hint to --help, exit 2. */
+noreturn void cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print "<prog> <version> (commit <c>)" to stdout and exit 0. */
+noreturn void cli_version(void);
+
+/* Option parsers: a bad value is a usage error naming the option. */
+long long cli_int(const char *opt, const char *s, long long min, long long max);
+double cli_double(const char *opt, const char *s, double min, double max);
+uint64_t cli_u64(const char *opt, const char *s);
+/* Split "a,b,c" into a NULL-terminated malloc'ed array (strings too). */
+char **cli_split(const char *s, char sep, size_t *n);
+
+/* Refuse to write binary records to a terminal unless force. */
+void cli_check_binary_stdout(bool force);
+/* Set OpenBLAS threads (0: leave the library default). */
+void cli_set_threads(int n);
+
+/* Flush and check stdout; exit 2 on error, else return 0. */
+int cli_finish(void);
+
+/* Progress line on stderr, only on a terminal and unless -q; at most 4 per s. */
+typedef struct cli_progress {
+	const char *what;
+	uint64_t n, total;
+	double t0, last;
+	bool on;
+} cli_progress;
+void cli_progress_start(cli_progress *p, const char *what, uint64_t total);
+void cli_progress_tick(cli_progress *p, uint64_t n);
+void cli_progress_end(cli_progress *p);
+
+#endif
