@@ -1,0 +1,173 @@
+#include "metrics.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const met_names[MM_MET_COUNT] = {
+	"acc", "precision", "recall", "f1", "macro_f1",
+};
+
+const char *mm_metric_name(int which)
+{
+	return which >= 0 && which < MM_MET_COUNT ? met_names[which] : "?";
+}
+
+mm_status mm_confusion_fill(const int32_t *y, const int32_t *pred, const size_t *idx,
+		size_t n, int C, uint64_t *cm, mm_err *e)
+{
+	if (C <= 0)
+		return mm_errf(e, MM_EUSAGE, "number of classes must be positive, got %d", C);
+	memset(cm, 0, (size_t)C * (size_t)C * sizeof *cm);
+	for (size_t i = 0; i < n; i++) {
+		size_t k = idx ? idx[i] : i;
+		int32_t t = y[k], p = pred[k];
+		if (t < 0 || t >= C)
+			return mm_errf(e, MM_EVALUE, "example %zu: label %d outside 0..%d", k, (int)t, C - 1);
+		if (p < 0 || p >= C)
+			return mm_errf(e, MM_EVALUE, "example %zu: prediction %d outside 0..%d", k, (int)p, C - 1);
+		cm[(size_t)t * C + p]++;
+	}
+	return MM_OK;
+}
+
+/* Precision, recall and F1 of class c, with the zero-division conventions of
+ * the header.  Also says whether the class occurs (for macro-F1). */
+static double class_f1(const uint64_t *cm, int C, int c, double *prec, double *rec, int *present)
+{
+	uint64_t tp = cm[(size_t)c * C + c], row = 0, col = 0;
+	for (int j = 0; j < C; j++) {
+		row += cm[(size_t)c * C + j];   /* true c */
+		col += cm[(size_t)j * C + c];   /* predicted c */
+	}
+	double p = col ? (double)tp / (double)col : 0.0;
+	double r = row ? (double)tp / (double)row : 0.0;
+	if (prec)
+		*prec = p;
+	if (rec)
+		*rec = r;
+	if (present)
+		*present = row + col > 0;
+	return p + r > 0 ? 2.0 * p * r / (p + r) : 0.0;
+}
+
+void mm_metrics_from_confusion(const uint64_t *cm, int C, int positive, mm_metrics *m)
+{
+	uint64_t n = 0, correct = 0;
+	for (int i = 0; i < C; i++)
+		for (int j = 0; j < C; j++) {
+			n += cm[(size_t)i * C + j];
+			if (i == j)
+				correct += cm[(size_t)i * C + j];
+		}
+	memset(m, 0, sizeof *m);
+	m->n = n;
+	m->v[MM_MET_ACC] = n ? (double)correct / (double)n : 0.0;
+	if (positive >= 0 && positive < C)
+		m->v[MM_MET_F1] = class_f1(cm, C, positive, &m->v[MM_MET_PRECISION],
+				&m->v[MM_MET_RECALL], NULL);
+	double sum = 0;
+	int k = 0;
+	for (int c = 0; c < C; c++) {
+		int present;
+		double f = class_f1(cm, C, c, NULL, NULL, &present);
+		if (present) {
+			sum += f;
+			k++;
+		}
+	}
+	m->v[MM_MET_MACRO_F1] = k ? sum / k : 0.0;
+}
+
+mm_status mm_metrics_compute(const int32_t *y, const int32_t *pred, const size_t *idx,
+		size_t n, int C, int positive, mm_metrics *m, mm_err *e)
+{
+	if (C <= 0)
+		return mm_errf(e, MM_EUSAGE, "number of classes must be positive, got %d", C);
+	uint64_t *cm = calloc((size_t)C * (size_t)C, sizeof *cm);
+	if (!cm)
+		return mm_errf(e, MM_ENOMEM, "out of memory (confusion matrix %dx%d)", C, C);
+	mm_status st = mm_confusion_fill(y, pred, idx, n, C, cm, e);
+	if (st == MM_OK)
+		mm_metrics_from_confusion(cm, C, positive, m);
+	free(cm);
+	return st;
+}
+
+double mm_quantile_sorted(const double *sorted, size_t n, double q)
+{
+	if (n == 0)
+		return 0.0;
+	if (q <= 0)
+		return sorted[0];
+	if (q >= 1)
+		return sorted[n - 1];
+	double h = q * (double)(n - 1);
+	size_t i = (size_t)h;
+	if (i + 1 >= n)
+		return sorted[n - 1];
+	double f = h - (double)i;
+	return sorted[i] + f * (sorted[i + 1] - sorted[i]);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* Resample r draws its n positions first, then scores every method on them:
+ * that keeps the random sequence independent of the number of methods and
+ * makes the intervals paired. */
+mm_status mm_metrics_bootstrap(const int32_t *y, const int32_t *const *preds, size_t npreds,
+		const size_t *idx, size_t n, int C, int positive, int resamples, double level,
+		mm_rng *g, mm_metrics *lo, mm_metrics *hi, mm_err *e)
+{
+	for (size_t j = 0; j < npreds; j++) {
+		memset(&lo[j], 0, sizeof lo[j]);
+		memset(&hi[j], 0, sizeof hi[j]);
+		lo[j].n = hi[j].n = n;
+	}
+	if (n == 0 || resamples <= 0 || npreds == 0)
+		return MM_OK;
+	if (C <= 0)
+		return mm_errf(e, MM_EUSAGE, "number of classes must be positive, got %d", C);
+	if (!(level > 0 && level < 1))
+		return mm_errf(e, MM_EUSAGE, "confidence level must be in (0, 1), got %g", level);
+	size_t R = (size_t)resamples;
+	size_t *sidx = malloc(n * sizeof *sidx);
+	uint64_t *cm = malloc((size_t)C * (size_t)C * sizeof *cm);
+	double *vals = malloc(npreds * MM_MET_COUNT * R * sizeof *vals);
+	mm_status st = MM_OK;
+	if (!sidx || !cm || !vals) {
+		st = mm_errf(e, MM_ENOMEM, "out of memory (bootstrap of %zu examples x %d resamples)",
+				n, resamples);
+		goto out;
+	}
+	for (size_t r = 0; r < R; r++) {
+		for (size_t i = 0; i < n; i++) {
+			size_t k = (size_t)mm_rng_below(g, n);
+			sidx[i] = idx ? idx[k] : k;
+		}
+		for (size_t j = 0; j < npreds; j++) {
+			mm_metrics m;
+			st = mm_confusion_fill(y, preds[j], sidx, n, C, cm, e);
+			if (st != MM_OK)
+				goto out;
+			mm_metrics_from_confusion(cm, C, positive, &m);
+			for (int k = 0; k < MM_MET_COUNT; k++)
+				vals[(j * MM_MET_COUNT + k) * R + r] = m.v[k];
+		}
+	}
+	for (size_t j = 0; j < npreds; j++)
+		for (int k = 0; k < MM_MET_COUNT; k++) {
+			double *v = vals + (j * MM_MET_COUNT + k) * R;
+			qsort(v, R, sizeof *v, cmp_double);
+			lo[j].v[k] = mm_quantile_sorted(v, R, (1 - level) / 2);
+			hi[j].v[k] = mm_quantile_sorted(v, R, (1 + level) / 2);
+		}
+out:
+	free(sidx);
+	free(cm);
+	free(vals);
+	return st;
+}

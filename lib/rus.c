@@ -1,0 +1,116 @@
+#include "rus.h"
+
+#include <math.h>
+#include <string.h>
+
+mm_rus mm_rus_categorise(int64_t y, int64_t a, int64_t b)
+{
+	if (a == y && b == y)
+		return MM_RUS_R;
+	if (a == y || b == y)   /* exactly one right, so a != b */
+		return MM_RUS_U;
+	return MM_RUS_S;
+}
+
+const char *mm_rus_name(mm_rus t)
+{
+	switch (t) {
+	case MM_RUS_R: return "R";
+	case MM_RUS_U: return "U";
+	case MM_RUS_S: return "S";
+	}
+	return "?";
+}
+
+static const char *const mode_names[] = { "soft", "hard", "oracle", "mean" };
+
+const char *mm_fuse_mode_name(mm_fuse_mode m)
+{
+	return (unsigned)m < 4 ? mode_names[m] : "?";
+}
+
+int mm_fuse_mode_parse(const char *s)
+{
+	for (int i = 0; i < 4; i++)
+		if (!strcmp(s, mode_names[i]))
+			return i;
+	return -1;
+}
+
+size_t mm_fuse_argmax(const float *x, size_t n)
+{
+	size_t best = 0;
+	for (size_t i = 1; i < n; i++)
+		if (x[i] > x[best] || (isnan(x[best]) && !isnan(x[i])))
+			best = i;
+	return best;
+}
+
+void mm_fuse_softmax(float *x, size_t n)
+{
+	if (n == 0)
+		return;
+	float mx = x[mm_fuse_argmax(x, n)];
+	double s = 0;
+	for (size_t i = 0; i < n; i++)
+		s += exp((double)x[i] - mx);
+	for (size_t i = 0; i < n; i++)
+		x[i] = (float)(exp((double)x[i] - mx) / s);
+}
+
+int mm_fuse_check_probs(float *p, size_t n, double tol, int *renormalised, mm_err *e)
+{
+	double s = 0;
+	if (renormalised)
+		*renormalised = 0;
+	if (n == 0)
+		return mm_errf(e, MM_EVALUE, "expected a non-empty probability vector, got 0 elements");
+	for (size_t i = 0; i < n; i++) {
+		if (!isfinite(p[i]))
+			return mm_errf(e, MM_EVALUE, "expected finite probabilities, element %zu is %g",
+					i, (double)p[i]);
+		if (p[i] < 0)
+			return mm_errf(e, MM_EVALUE, "expected non-negative probabilities, element %zu is %g",
+					i, (double)p[i]);
+		s += p[i];
+	}
+	if (!(s > 0))
+		return mm_errf(e, MM_EVALUE, "expected probabilities with a positive sum, got all zeros");
+	if (fabs(s - 1.0) > tol) {
+		for (size_t i = 0; i < n; i++)
+			p[i] = (float)(p[i] / s);
+		if (renormalised)
+			*renormalised = 1;
+	}
+	return MM_OK;
+}
+
+int mm_fuse(const float *router, const float *experts, int K, int C, mm_fuse_mode mode,
+		int oracle_k, float *w, float *fused)
+{
+	switch (mode) {
+	case MM_FUSE_SOFT:
+		memcpy(w, router, (size_t)K * sizeof *w);
+		break;
+	case MM_FUSE_HARD:
+	case MM_FUSE_ORACLE: {
+		size_t top = mode == MM_FUSE_HARD ? mm_fuse_argmax(router, (size_t)K) : (size_t)oracle_k;
+		for (int k = 0; k < K; k++)
+			w[k] = (size_t)k == top ? 1.0f : 0.0f;
+		break;
+	}
+	case MM_FUSE_MEAN:
+		for (int k = 0; k < K; k++)
+			w[k] = 1.0f / (float)K;
+		break;
+	}
+	/* Accumulate in double so the mixture does not depend on expert order
+	 * beyond rounding of the final float. */
+	for (int c = 0; c < C; c++) {
+		double s = 0;
+		for (int k = 0; k < K; k++)
+			s += (double)w[k] * experts[(size_t)k * C + c];
+		fused[c] = (float)s;
+	}
+	return (int)mm_fuse_argmax(fused, (size_t)C);
+}

@@ -1,0 +1,66 @@
+/* rus.h — the MMoE interaction categorisation and the expert fusion
+ * arithmetic (PAPERS.md §1), as pure functions over plain arrays.
+ *
+ * Categorisation (general multi-class form) of one labelled example with
+ * unimodal predictions a and b and label y:
+ *   a == b == y                 -> R (redundancy)
+ *   a != b and one of them == y -> U (uniqueness)
+ *   neither equals y            -> S (synergy; binary: both agree and are wrong)
+ *
+ * Fusion of K experts over C classes with router weights w[K]:
+ *   fused[c] = sum_k w_k * p_k[c], prediction = argmax_c fused[c]
+ * where the weights come from the mode: soft (w = router probabilities),
+ * hard (one-hot at the router's top choice), oracle (one-hot at a given
+ * expert), mean (uniform 1/K).  Ties in every argmax go to the lowest index.
+ */
+#ifndef MM_RUS_H
+#define MM_RUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+typedef enum mm_rus {
+	MM_RUS_R = 0,
+	MM_RUS_U = 1,
+	MM_RUS_S = 2
+} mm_rus;
+
+/* The rule above. */
+mm_rus mm_rus_categorise(int64_t y, int64_t a, int64_t b);
+/* "R", "U", "S". */
+const char *mm_rus_name(mm_rus t);
+
+typedef enum mm_fuse_mode {
+	MM_FUSE_SOFT,
+	MM_FUSE_HARD,
+	MM_FUSE_ORACLE,
+	MM_FUSE_MEAN
+} mm_fuse_mode;
+
+/* "soft", "hard", "oracle", "mean" <-> mode; parse returns -1 if unknown. */
+const char *mm_fuse_mode_name(mm_fuse_mode m);
+int mm_fuse_mode_parse(const char *s);
+
+/* Index of the largest of x[0..n) (first on ties; NaN never wins).  n > 0. */
+size_t mm_fuse_argmax(const float *x, size_t n);
+
+/* In-place softmax of x[0..n), max-shifted for stability. */
+void mm_fuse_softmax(float *x, size_t n);
+
+/* Check that p[0..n) is a probability vector: every entry finite and >= 0,
+ * and a positive sum.  If the sum differs from 1 by more than tol, p is
+ * divided by it and *renormalised is set to 1 (else 0).  Errors are
+ * MM_EVALUE with a message naming the first bad element ("element 2 is
+ * -0.1"), for the caller to prefix with record and field. */
+int mm_fuse_check_probs(float *p, size_t n, double tol, int *renormalised, mm_err *e);
+
+/* Fuse: router[K] (probabilities; read only by soft and hard), experts[K*C]
+ * (row k = expert k's probabilities), oracle_k (read only by oracle,
+ * 0 <= oracle_k < K).  Writes the weights used into w[K] and the mixture
+ * into fused[C]; returns the predicted class. */
+int mm_fuse(const float *router, const float *experts, int K, int C, mm_fuse_mode mode,
+		int oracle_k, float *w, float *fused);
+
+#endif
