@@ -31,7 +31,7 @@ mm_status mm_err_prefix(mm_err *e, const char *fmt, ...)
 	vsnprintf(pre, sizeof pre, fmt, ap);
 	va_end(ap);
 	memcpy(old, e->msg, sizeof old);
-	snprintf(e->msg, sizeof e->msg, "%s: %s", pre, old);
+	snprintf(e->msg, sizeof e->msg, "%.500s: %.500s", pre, old);
 	return e->status;
 }
 

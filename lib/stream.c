@@ -1,0 +1,546 @@
+/* stream.c — record streams: msgpack maps, plain or in zstd frames.
+ *
+ * Reading.  Raw input bytes land in rd->raw.  In zstd mode they are
+ * decompressed straight into the msgpack unpacker's buffer; in plain mode
+ * they are copied there.  The mode is decided at every boundary where it can
+ * change: at the start of input and after every complete zstd frame (next
+ * bytes are a zstd or skippable magic, or plain msgpack), and, in plain mode,
+ * at every record boundary (a record is a map, whose first byte is never
+ * 0x28 or 0x5?, so a zstd magic there cannot be confused with data).
+ *
+ * Each decoded record takes over the unpacker's zone (zero copy; the zone
+ * keeps the unpacker buffer chunk it points into alive), so records outlive
+ * the next call and memory stays one record plus the codec buffers.
+ *
+ * Failure modes are errors, never an early end: a zstd frame that stops
+ * before its end (MM_ETRUNC), bytes left that do not complete a record
+ * (MM_ETRUNC), a checksum or format error (MM_ECORRUPT), a msgpack parse
+ * error (MM_ECORRUPT), a record over the size limit (MM_ELIMIT).
+ */
+#include "stream.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "util.h"
+
+#define RAW_CHUNK (128 * 1024)
+
+struct mm_reader {
+	FILE *f;
+	bool own;
+	char *name;
+	const unsigned char *raw; /* points at rawbuf or at caller memory */
+	unsigned char *rawbuf;
+	size_t pos, len, cap;     /* unread raw bytes are raw[pos..len) */
+	bool eof;                 /* no more raw input after raw[len) */
+	ZSTD_DStream *zd;
+	bool zmode, frame_open;
+	bool boundary;            /* the unpacker is between records */
+	msgpack_unpacker up;
+	msgpack_unpacked res;
+	uint64_t count, bytes_in;
+	size_t max_record;
+};
+
+static bool is_zstd_magic(const unsigned char *b)
+{
+	return (b[0] == 0x28 && b[1] == 0xb5 && b[2] == 0x2f && b[3] == 0xfd) ||
+		((b[0] & 0xf0) == 0x50 && b[1] == 0x2a && b[2] == 0x4d && b[3] == 0x18);
+}
+
+static mm_status rd_err(mm_reader *rd, mm_err *e, mm_status st, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static mm_status rd_err(mm_reader *rd, mm_err *e, mm_status st, const char *fmt, ...)
+{
+	char what[768];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	return mm_errf(e, st, "%s: record %llu: %s", rd->name, (unsigned long long)rd->count, what);
+}
+
+/* Read more raw input; keeps unread bytes.  Returns MM_OK (maybe with eof set). */
+static mm_status raw_more(mm_reader *rd, mm_err *e)
+{
+	if (rd->eof)
+		return MM_OK;
+	if (rd->pos > 0 && rd->pos == rd->len)
+		rd->pos = rd->len = 0;
+	if (rd->len == rd->cap) {
+		if (rd->pos > 0) {
+			memmove(rd->rawbuf, rd->rawbuf + rd->pos, rd->len - rd->pos);
+			rd->len -= rd->pos;
+			rd->pos = 0;
+		} else {
+			size_t ncap = rd->cap * 2;
+			unsigned char *nb = realloc(rd->rawbuf, ncap);
+			if (!nb)
+				return mm_errf(e, MM_ENOMEM, "%s: out of memory", rd->name);
+			rd->rawbuf = nb;
+			rd->raw = nb;
+			rd->cap = ncap;
+		}
+	}
+	size_t k = fread(rd->rawbuf + rd->len, 1, rd->cap - rd->len, rd->f);
+	if (k == 0) {
+		if (ferror(rd->f))
+			return mm_errf(e, MM_EIO, "%s: read error: %s", rd->name, strerror(errno));
+		rd->eof = true;
+	}
+	rd->len += k;
+	rd->bytes_in += k;
+	return MM_OK;
+}
+
+/* Make at least n unread raw bytes available unless the input ends first. */
+static mm_status raw_need(mm_reader *rd, size_t n, mm_err *e)
+{
+	while (rd->len - rd->pos < n && !rd->eof) {
+		mm_status st = raw_more(rd, e);
+		if (st != MM_OK)
+			return st;
+	}
+	return MM_OK;
+}
+
+/* Put bytes the unpacker holds but has not parsed back in front of the raw
+ * input (used when a zstd frame follows plain records). */
+static mm_status unread(mm_reader *rd, mm_err *e)
+{
+	size_t k = rd->up.used - rd->up.off;
+	size_t avail = rd->len - rd->pos;
+	unsigned char *nb = malloc(k + avail + RAW_CHUNK);
+	if (!nb)
+		return mm_errf(e, MM_ENOMEM, "%s: out of memory", rd->name);
+	memcpy(nb, rd->up.buffer + rd->up.off, k);
+	memcpy(nb + k, rd->raw + rd->pos, avail);
+	free(rd->rawbuf);
+	rd->rawbuf = nb;
+	rd->raw = nb;
+	rd->cap = k + avail + RAW_CHUNK;
+	rd->pos = 0;
+	rd->len = k + avail;
+	rd->up.free += k;
+	rd->up.used = rd->up.off;
+	return MM_OK;
+}
+
+/* Feed the unpacker.  *fed is false only at the clean end of the input. */
+static mm_status feed(mm_reader *rd, bool *fed, mm_err *e)
+{
+	mm_status st;
+	*fed = false;
+	for (;;) {
+		if (!rd->zmode) {
+			if ((st = raw_need(rd, 1, e)) != MM_OK)
+				return st;
+			size_t avail = rd->len - rd->pos;
+			if (avail == 0)
+				return MM_OK;
+			if (avail > RAW_CHUNK)
+				avail = RAW_CHUNK;
+			if (!msgpack_unpacker_reserve_buffer(&rd->up, avail))
+				return mm_errf(e, MM_ENOMEM, "%s: out of memory", rd->name);
+			memcpy(msgpack_unpacker_buffer(&rd->up), rd->raw + rd->pos, avail);
+			msgpack_unpacker_buffer_consumed(&rd->up, avail);
+			rd->pos += avail;
+			*fed = true;
+			return MM_OK;
+		}
+		if (!rd->frame_open) {
+			/* Between frames: another frame, plain msgpack, or the end. */
+			if ((st = raw_need(rd, 4, e)) != MM_OK)
+				return st;
+			size_t avail = rd->len - rd->pos;
+			if (avail == 0)
+				return MM_OK;
+			if (avail < 4 || !is_zstd_magic(rd->raw + rd->pos)) {
+				rd->zmode = false;
+				continue;
+			}
+			rd->frame_open = true;
+		}
+		size_t want = ZSTD_DStreamOutSize();
+		if (!msgpack_unpacker_reserve_buffer(&rd->up, want))
+			return mm_errf(e, MM_ENOMEM, "%s: out of memory", rd->name);
+		ZSTD_outBuffer out = {msgpack_unpacker_buffer(&rd->up), msgpack_unpacker_buffer_capacity(&rd->up), 0};
+		ZSTD_inBuffer in = {rd->raw + rd->pos, rd->len - rd->pos, 0};
+		size_t r = ZSTD_decompressStream(rd->zd, &out, &in);
+		if (ZSTD_isError(r))
+			return rd_err(rd, e, MM_ECORRUPT, "corrupt zstd data: %s", ZSTD_getErrorName(r));
+		rd->pos += in.pos;
+		msgpack_unpacker_buffer_consumed(&rd->up, out.pos);
+		if (r == 0)
+			rd->frame_open = false;
+		if (out.pos > 0) {
+			*fed = true;
+			return MM_OK;
+		}
+		if (r == 0)
+			continue;
+		if (in.pos == 0 && rd->pos == rd->len) {
+			if (rd->eof)
+				return rd_err(rd, e, MM_ETRUNC, "truncated input: the zstd frame ends early");
+			if ((st = raw_more(rd, e)) != MM_OK)
+				return st;
+		}
+	}
+}
+
+static mm_status reader_init(mm_reader *rd, const char *name, mm_err *e)
+{
+	rd->name = strdup(name ? name : "-");
+	rd->zd = ZSTD_createDStream();
+	rd->boundary = true;
+	rd->max_record = MM_MAX_RECORD;
+	const char *lim = getenv("MMOE_MAX_RECORD");
+	if (lim && *lim) {
+		char *end;
+		unsigned long long v = strtoull(lim, &end, 10);
+		if (!*end && v > 0)
+			rd->max_record = (size_t)v;
+	}
+	msgpack_unpacked_init(&rd->res);
+	if (!rd->name || !rd->zd || !msgpack_unpacker_init(&rd->up, 64 * 1024))
+		return mm_errf(e, MM_ENOMEM, "%s: out of memory", name ? name : "-");
+	ZSTD_initDStream(rd->zd);
+	return MM_OK;
+}
+
+mm_status mm_reader_fdopen(mm_reader **out, FILE *f, const char *name, mm_err *e)
+{
+	mm_reader *rd = calloc(1, sizeof *rd);
+	*out = NULL;
+	if (!rd)
+		return mm_errf(e, MM_ENOMEM, "out of memory");
+	rd->f = f;
+	rd->cap = RAW_CHUNK;
+	rd->rawbuf = malloc(rd->cap);
+	rd->raw = rd->rawbuf;
+	mm_status st = reader_init(rd, name, e);
+	if (st == MM_OK && !rd->rawbuf)
+		st = mm_errf(e, MM_ENOMEM, "out of memory");
+	if (st != MM_OK) {
+		mm_reader_close(rd);
+		return st;
+	}
+	rd->zmode = true; /* decided at the first boundary */
+	*out = rd;
+	return MM_OK;
+}
+
+mm_status mm_reader_open(mm_reader **out, const char *path, mm_err *e)
+{
+	*out = NULL;
+	if (!path || strcmp(path, "-") == 0)
+		return mm_reader_fdopen(out, stdin, "<stdin>", e);
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return mm_errf(e, MM_EIO, "%s: %s", path, strerror(errno));
+	mm_status st = mm_reader_fdopen(out, f, path, e);
+	if (st != MM_OK) {
+		fclose(f);
+		return st;
+	}
+	(*out)->own = true;
+	return MM_OK;
+}
+
+mm_status mm_reader_mem(mm_reader **out, const void *buf, size_t len, const char *name, mm_err *e)
+{
+	mm_reader *rd = calloc(1, sizeof *rd);
+	*out = NULL;
+	if (!rd)
+		return mm_errf(e, MM_ENOMEM, "out of memory");
+	rd->raw = buf;
+	rd->len = len;
+	rd->cap = len;
+	rd->eof = true;
+	rd->bytes_in = len;
+	mm_status st = reader_init(rd, name ? name : "<memory>", e);
+	if (st != MM_OK) {
+		mm_reader_close(rd);
+		return st;
+	}
+	rd->zmode = true;
+	*out = rd;
+	return MM_OK;
+}
+
+mm_status mm_reader_next(mm_reader *rd, mm_rec **rec, mm_err *e)
+{
+	mm_status st;
+	*rec = NULL;
+	for (;;) {
+		/* In plain mode, a zstd frame may start at a record boundary. */
+		if (!rd->zmode && rd->boundary) {
+			size_t k = rd->up.used - rd->up.off;
+			if (k < 4 && !(rd->eof && rd->pos == rd->len)) {
+				bool fed;
+				if ((st = feed(rd, &fed, e)) != MM_OK)
+					return st;
+				if (fed)
+					continue;
+			}
+			k = rd->up.used - rd->up.off;
+			if (k >= 4 && is_zstd_magic((unsigned char *)rd->up.buffer + rd->up.off)) {
+				if ((st = unread(rd, e)) != MM_OK)
+					return st;
+				rd->zmode = true;
+				rd->frame_open = false;
+			}
+		}
+		msgpack_unpack_return ret = msgpack_unpacker_next(&rd->up, &rd->res);
+		if (ret == MSGPACK_UNPACK_SUCCESS) {
+			rd->boundary = true;
+			msgpack_zone *z = msgpack_unpacked_release_zone(&rd->res);
+			if (!z) /* a scalar needs no zone; the record check below rejects it */
+				z = msgpack_zone_new(1024);
+			if (!z)
+				return rd_err(rd, e, MM_ENOMEM, "out of memory");
+			st = mm_rec_from_object(rec, z, &rd->res.data, rd->count, e);
+			if (st != MM_OK) {
+				mm_err_prefix(e, "%s", rd->name);
+				return st;
+			}
+			rd->count++;
+			return MM_OK;
+		}
+		if (ret == MSGPACK_UNPACK_PARSE_ERROR)
+			return rd_err(rd, e, MM_ECORRUPT, "corrupt data: not a valid msgpack record");
+		if (ret == MSGPACK_UNPACK_NOMEM_ERROR)
+			return rd_err(rd, e, MM_ELIMIT,
+				"a container header claims more elements than memory allows (corrupt or hostile input)");
+		if (ret != MSGPACK_UNPACK_CONTINUE)
+			return rd_err(rd, e, MM_ECORRUPT, "msgpack error %d", (int)ret);
+		/* Need more bytes. */
+		size_t pending = rd->up.used - rd->up.off;
+		rd->boundary = false;
+		if (msgpack_unpacker_message_size(&rd->up) > rd->max_record)
+			return rd_err(rd, e, MM_ELIMIT, "record larger than the limit of %zu bytes (MMOE_MAX_RECORD)",
+				rd->max_record);
+		bool fed;
+		if ((st = feed(rd, &fed, e)) != MM_OK)
+			return st;
+		if (!fed) {
+			if (pending > 0 || msgpack_unpacker_message_size(&rd->up) > 0)
+				return rd_err(rd, e, MM_ETRUNC, "truncated input: the stream ends inside a record");
+			rd->boundary = true;
+			return MM_EOF;
+		}
+	}
+}
+
+uint64_t mm_reader_count(const mm_reader *rd) { return rd->count; }
+uint64_t mm_reader_bytes_in(const mm_reader *rd) { return rd->bytes_in; }
+const char *mm_reader_name(const mm_reader *rd) { return rd->name; }
+
+void mm_reader_close(mm_reader *rd)
+{
+	if (!rd)
+		return;
+	msgpack_unpacked_destroy(&rd->res);
+	msgpack_unpacker_destroy(&rd->up);
+	if (rd->zd)
+		ZSTD_freeDStream(rd->zd);
+	if (rd->own && rd->f)
+		fclose(rd->f);
+	free(rd->rawbuf);
+	free(rd->name);
+	free(rd);
+}
+
+/* ---- writer ---- */
+
+struct mm_writer {
+	FILE *f;
+	mm_atomic at;
+	bool atomic;
+	char *name;
+	int level;
+	ZSTD_CCtx *cc;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	unsigned char *out;
+	size_t out_cap;
+	uint64_t count;
+	bool failed;
+};
+
+#define PACK_BATCH (256 * 1024)
+
+int mm_zstd_level_default(void)
+{
+	const char *s = getenv("MMOE_ZSTD_LEVEL");
+	if (s && *s) {
+		char *end;
+		long v = strtol(s, &end, 10);
+		if (!*end && v >= 0 && v <= ZSTD_maxCLevel())
+			return (int)v;
+	}
+	return 3;
+}
+
+static mm_status wr_write(mm_writer *w, const void *p, size_t n, mm_err *e)
+{
+	if (n && fwrite(p, 1, n, w->f) != n) {
+		w->failed = true;
+		return mm_errf(e, MM_EIO, "%s: write error: %s", w->name, strerror(errno));
+	}
+	return MM_OK;
+}
+
+/* Compress (or copy) the packed bytes; mode is a ZSTD_EndDirective. */
+static mm_status wr_drain(mm_writer *w, ZSTD_EndDirective mode, mm_err *e)
+{
+	mm_status st;
+	if (w->failed)
+		return mm_errf(e, MM_EIO, "%s: earlier write error", w->name);
+	if (w->level == 0) {
+		st = wr_write(w, w->sb.data, w->sb.size, e);
+		msgpack_sbuffer_clear(&w->sb);
+		if (st == MM_OK && mode != ZSTD_e_continue && fflush(w->f) != 0) {
+			w->failed = true;
+			return mm_errf(e, MM_EIO, "%s: write error: %s", w->name, strerror(errno));
+		}
+		return st;
+	}
+	ZSTD_inBuffer in = {w->sb.data, w->sb.size, 0};
+	for (;;) {
+		ZSTD_outBuffer out = {w->out, w->out_cap, 0};
+		size_t r = ZSTD_compressStream2(w->cc, &out, &in, mode);
+		if (ZSTD_isError(r)) {
+			w->failed = true;
+			return mm_errf(e, MM_EIO, "%s: zstd: %s", w->name, ZSTD_getErrorName(r));
+		}
+		if ((st = wr_write(w, w->out, out.pos, e)) != MM_OK)
+			return st;
+		if (mode == ZSTD_e_continue ? in.pos == in.size : r == 0)
+			break;
+	}
+	msgpack_sbuffer_clear(&w->sb);
+	if (mode != ZSTD_e_continue && fflush(w->f) != 0) {
+		w->failed = true;
+		return mm_errf(e, MM_EIO, "%s: write error: %s", w->name, strerror(errno));
+	}
+	return MM_OK;
+}
+
+static mm_status writer_init(mm_writer *w, int level, mm_err *e)
+{
+	w->level = level < 0 ? mm_zstd_level_default() : level;
+	msgpack_sbuffer_init(&w->sb);
+	msgpack_packer_init(&w->pk, &w->sb, msgpack_sbuffer_write);
+	if (w->level > 0) {
+		w->cc = ZSTD_createCCtx();
+		w->out_cap = ZSTD_CStreamOutSize();
+		w->out = malloc(w->out_cap);
+		if (!w->cc || !w->out)
+			return mm_errf(e, MM_ENOMEM, "out of memory");
+		ZSTD_CCtx_setParameter(w->cc, ZSTD_c_compressionLevel, w->level);
+		ZSTD_CCtx_setParameter(w->cc, ZSTD_c_checksumFlag, 1);
+	}
+	return MM_OK;
+}
+
+static void writer_free(mm_writer *w)
+{
+	msgpack_sbuffer_destroy(&w->sb);
+	if (w->cc)
+		ZSTD_freeCCtx(w->cc);
+	free(w->out);
+	free(w->name);
+	free(w);
+}
+
+mm_status mm_writer_fdopen(mm_writer **out, FILE *f, const char *name, int level, mm_err *e)
+{
+	mm_writer *w = calloc(1, sizeof *w);
+	*out = NULL;
+	if (!w)
+		return mm_errf(e, MM_ENOMEM, "out of memory");
+	w->f = f;
+	w->name = strdup(name ? name : "<stdout>");
+	mm_status st = writer_init(w, level, e);
+	if (st == MM_OK && !w->name)
+		st = mm_errf(e, MM_ENOMEM, "out of memory");
+	if (st != MM_OK) {
+		writer_free(w);
+		return st;
+	}
+	*out = w;
+	return MM_OK;
+}
+
+mm_status mm_writer_open(mm_writer **out, const char *path, int level, mm_err *e)
+{
+	*out = NULL;
+	if (!path || strcmp(path, "-") == 0)
+		return mm_writer_fdopen(out, stdout, "<stdout>", level, e);
+	mm_atomic at;
+	mm_status st = mm_atomic_open(&at, path, e);
+	if (st != MM_OK)
+		return st;
+	st = mm_writer_fdopen(out, at.f, path, level, e);
+	if (st != MM_OK) {
+		mm_atomic_abort(&at);
+		return st;
+	}
+	(*out)->at = at;
+	(*out)->atomic = true;
+	return MM_OK;
+}
+
+mm_status mm_writer_put(mm_writer *w, const mm_rec *r, mm_err *e)
+{
+	if (mm_rec_pack(r, &w->pk))
+		return mm_errf(e, MM_ENOMEM, "%s: out of memory packing record %llu", w->name,
+			(unsigned long long)w->count);
+	w->count++;
+	if (w->sb.size >= PACK_BATCH)
+		return wr_drain(w, ZSTD_e_continue, e);
+	return MM_OK;
+}
+
+mm_status mm_writer_put_raw(mm_writer *w, const void *buf, size_t len, mm_err *e)
+{
+	if (msgpack_sbuffer_write(&w->sb, buf, len))
+		return mm_errf(e, MM_ENOMEM, "%s: out of memory", w->name);
+	w->count++;
+	if (w->sb.size >= PACK_BATCH)
+		return wr_drain(w, ZSTD_e_continue, e);
+	return MM_OK;
+}
+
+mm_status mm_writer_flush(mm_writer *w, mm_err *e)
+{
+	return wr_drain(w, ZSTD_e_flush, e);
+}
+
+mm_status mm_writer_close(mm_writer *w, mm_err *e)
+{
+	mm_status st = wr_drain(w, ZSTD_e_end, e);
+	if (w->atomic) {
+		if (st == MM_OK)
+			st = mm_atomic_commit(&w->at, e);
+		else
+			mm_atomic_abort(&w->at);
+	}
+	writer_free(w);
+	return st;
+}
+
+void mm_writer_abort(mm_writer *w)
+{
+	if (!w)
+		return;
+	if (w->atomic)
+		mm_atomic_abort(&w->at);
+	writer_free(w);
+}
+
+uint64_t mm_writer_count(const mm_writer *w) { return w->count; }
