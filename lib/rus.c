@@ -114,3 +114,50 @@ int mm_fuse(const float *router, const float *experts, int K, int C, mm_fuse_mod
 	}
 	return (int)mm_fuse_argmax(fused, (size_t)C);
 }
+
+int mm_field_absent(const mm_rec *r, const char *key)
+{
+	const msgpack_object *o = mm_rec_get(r, key);
+	return !o || o->type == MSGPACK_OBJECT_NIL;
+}
+
+mm_status mm_pred_class(mm_rec *r, const char *field, int64_t *cls, int64_t *nclass, mm_err *e)
+{
+	char key[512], where[160];
+	if (nclass)
+		*nclass = 0;
+	if (snprintf(key, sizeof key, "%s_class", field) >= (int)sizeof key)
+		return mm_errf(e, MM_EUSAGE, "field name \"%s\" is too long", field);
+	int have_p = !mm_field_absent(r, field), have_c = !mm_field_absent(r, key);
+	if (!have_p && !have_c)
+		return mm_errf(e, MM_MISSING, "%s: missing prediction: neither field \"%s\" nor \"%s\"",
+				mm_rec_where(r, where, sizeof where), field, key);
+	int64_t C = 0, c = -1;
+	if (have_p) {
+		mm_tensor t;
+		mm_status st = mm_rec_tensor(r, field, &t, true, e);
+		if (st != MM_OK)
+			return st;
+		if (t.n == 0) {
+			mm_tensor_free(&t);
+			return mm_errf(e, MM_EVALUE, "%s: field \"%s\": expected a probability vector, got 0 values",
+					mm_rec_where(r, where, sizeof where), field);
+		}
+		C = (int64_t)t.n;
+		c = (int64_t)mm_fuse_argmax(t.data, t.n);
+		mm_tensor_free(&t);
+	}
+	if (have_c) {
+		mm_status st = mm_rec_int(r, key, &c, e);
+		if (st != MM_OK)
+			return st;
+		if (c < 0 || (C > 0 && c >= C))
+			return mm_errf(e, MM_EVALUE, "%s: field \"%s\": class %lld outside 0..%lld",
+					mm_rec_where(r, where, sizeof where), key, (long long)c,
+					C > 0 ? (long long)C - 1 : (long long)INT64_MAX);
+	}
+	*cls = c;
+	if (nclass)
+		*nclass = C;
+	return MM_OK;
+}

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "record.h"
 
 typedef enum mm_rus {
 	MM_RUS_R = 0,
@@ -62,5 +63,17 @@ int mm_fuse_check_probs(float *p, size_t n, double tol, int *renormalised, mm_er
  * into fused[C]; returns the predicted class. */
 int mm_fuse(const float *router, const float *experts, int K, int C, mm_fuse_mode mode,
 		int oracle_k, float *w, float *fused);
+
+/* ---- reading predictions from records ----
+ * A prediction field P is a probability tensor P [C] plus P_class (int).
+ * mm_pred_class gives P_class when present, else the argmax of P.  When both
+ * are present, P_class must lie in 0..C-1.  A nil value counts as absent.
+ * *nclass (may be NULL) receives C, or 0 when P itself is absent.
+ * MM_MISSING (message names the record and both fields) when neither is
+ * there; MM_ETYPE / MM_EVALUE for a wrong type, a NaN in P, a negative or
+ * out-of-range class. */
+mm_status mm_pred_class(mm_rec *r, const char *field, int64_t *cls, int64_t *nclass, mm_err *e);
+/* True when the field is absent or nil. */
+int mm_field_absent(const mm_rec *r, const char *key);
 
 #endif

@@ -1,0 +1,116 @@
+#!/bin/bash
+# mmoe-rus-split: the R/U/S rule on hand-made records (binary and 3 classes),
+# pass-through of unlabelled records, drop flags, subset files, counts, errors.
+. "$(dirname "$0")/lib.sh"
+
+if ! have_py msgpack; then skip "python3-msgpack missing"; done_testing; exit; fi
+# JSON Lines -> msgpack records; JSON arrays become f32 tensors.
+mk() {
+	"$PY" -c '
+import sys, json, struct, msgpack
+for line in sys.stdin:
+    if not line.strip(): continue
+    o = json.loads(line)
+    for k, v in list(o.items()):
+        if isinstance(v, list):
+            o[k] = {"dtype": "f32", "shape": [len(v)], "data": struct.pack("<%df" % len(v), *map(float, v))}
+    sys.stdout.buffer.write(msgpack.packb(o, use_bin_type=True))'
+}
+tags() { mmoe-cat --json "$@" | jq -r '.id + "=" + (.rus // "-")' | tr '\n' ' '; }
+
+cat >"$T/bin.jsonl" <<'J'
+{"id":"r1","split":"train","label":1,"pa":[0.2,0.8],"pb":[0.3,0.7]}
+{"id":"r0","split":"train","label":0,"pa_class":0,"pb_class":0}
+{"id":"u1","split":"train","label":1,"pa_class":1,"pb_class":0}
+{"id":"u2","split":"test","label":0,"pa_class":1,"pb_class":0}
+{"id":"s1","split":"test","label":1,"pa_class":0,"pb_class":0}
+{"id":"s0","split":"test","label":0,"pa":[0.1,0.9],"pb":[0.4,0.6]}
+{"id":"cls","split":"test","label":1,"pa":[0.9,0.1],"pa_class":1,"pb_class":1}
+{"id":"nolab","split":"test","pa_class":1,"pb_class":1,"rus":"R"}
+{"id":"nilab","split":"test","label":null,"pa_class":1,"pb_class":1}
+{"id":"nopred","split":"val","label":1,"pa_class":1}
+{"id":"drop","split":"train","label":1,"pa_class":1,"pb_class":0,"pb_drop":true}
+{"id":"nodrop","split":"train","label":1,"pa_class":0,"pb_class":0,"pa_drop":false}
+J
+mk <"$T/bin.jsonl" >"$T/bin.mp"
+run mmoe-rus-split -a pa -b pb --out-R "$T/R.zst" --out-U "$T/U.zst" --out-S "$T/S.zst" "$T/bin.mp"
+is "$rc" 0 "binary: exit 0"
+mmoe-rus-split -a pa -b pb <"$T/bin.mp" >"$T/o.zst" 2>/dev/null
+is "$(tags "$T/o.zst")" "r1=R r0=R u1=U u2=U s1=S s0=S cls=R nolab=- nilab=- nopred=- drop=U nodrop=S " \
+	"binary: every record tagged by the rule (P_class wins over argmax; stale tag removed)"
+is "$(tags "$T/R.zst")" "r1=R r0=R cls=R " "R subset file"
+is "$(tags "$T/U.zst")" "u1=U u2=U " "U subset file leaves out the dropped record"
+is "$(tags "$T/S.zst")" "s1=S s0=S nodrop=S " "S subset file (a false drop flag keeps the record)"
+like "$err" "split +R +U +S +no-label +no-pred +dropped +total" "count table header on stderr"
+like "$err" "train +2 +2 +1 +0 +0 +1 +5" "train counts"
+like "$err" "val +0 +0 +0 +0 +1 +0 +1" "val counts: one record without a prediction"
+like "$err" "test +1 +1 +2 +2 +0 +0 +6" "test counts: two unlabelled"
+like "$err" "all +3 +3 +3 +2 +1 +1 +12" "total counts"
+run mmoe-rus-split -q -a pa -b pb -o "$T/q.zst" "$T/bin.mp"
+is "$rc:$err" "0:" "-q silences the table"
+is "$(tags "$T/q.zst")" "$(tags "$T/o.zst")" "-o writes the same stream"
+
+# Three classes.
+cat >"$T/mc.jsonl" <<'J'
+{"id":"a","label":2,"pa_class":0,"pb_class":1}
+{"id":"b","label":2,"pa_class":2,"pb_class":0}
+{"id":"c","label":2,"pa_class":1,"pb_class":2}
+{"id":"d","label":2,"pa":[0.1,0.2,0.7],"pb":[0.0,0.3,0.7]}
+{"id":"e","label":0,"pa":[0.1,0.6,0.3],"pb":[0.2,0.5,0.3]}
+{"id":"f","label":1,"pa":[0.1,0.2,0.7],"pb":[0.8,0.1,0.1]}
+J
+mk <"$T/mc.jsonl" | mmoe-rus-split -q -a pa -b pb --as t >"$T/mc.zst"
+is "$(mmoe-cat --json "$T/mc.zst" | jq -r '.id + "=" + .t' | tr '\n' ' ')" "a=S b=U c=U d=R e=S f=S " \
+	"3 classes: disagreeing and both wrong is S; --as names the field"
+like "$(mk <"$T/mc.jsonl" | mmoe-rus-split -a pa -b pb 2>&1 >/dev/null)" "\(none\) +1 +2 +3 +0 +0 +0 +6" \
+	"records without a split field count under (none)"
+
+# Custom label field.
+echo '{"id":"x","y":1,"label":0,"pa_class":1,"pb_class":1}' | mk | mmoe-rus-split -q -a pa -b pb -l y >"$T/l.zst"
+is "$(tags "$T/l.zst")" "x=R " "--label chooses the label field"
+
+# Bad input: one line naming record and field, exit 1; subset files untouched.
+echo old >"$T/keep.zst"
+echo '{"id":"ok","label":1,"pa_class":1,"pb_class":1}
+{"id":"bad","label":"yes","pa_class":1,"pb_class":1}' | mk >"$T/b1.mp"
+run mmoe-rus-split -a pa -b pb --out-R "$T/keep.zst" -o "$T/o2.zst" "$T/b1.mp"
+is "$rc" 1 "label of the wrong type: exit 1"
+one_line_error mmoe-rus-split "one-line error"
+like "$err" 'record 1 \(id "bad"\): field "label": expected an integer, got a string' "error names record and field"
+is "$(cat "$T/keep.zst")" "old" "subset file untouched after an error"
+ok "! ls '$T'/*.tmp.* '$T/o2.zst'" "no temporary or partial output left"
+
+"$PY" -c '
+import sys, struct, msgpack
+sys.stdout.buffer.write(msgpack.packb({"id":"n","label":1,"pa":{"dtype":"f32","shape":[2],"data":struct.pack("<2f",float("nan"),1)},"pb_class":1}))' >"$T/nan.mp"
+run mmoe-rus-split -a pa -b pb "$T/nan.mp" -o "$T/x.zst"
+is "$rc" 1 "NaN in a prediction: exit 1"
+like "$err" 'record 0 \(id "n"\): field "pa"' "NaN error names record and field"
+one_line_error mmoe-rus-split "NaN: one-line error"
+
+echo '{"id":"o","label":1,"pa":[0.5,0.5],"pa_class":2,"pb_class":1}' | mk >"$T/oor.mp"
+run mmoe-rus-split -a pa -b pb "$T/oor.mp" -o "$T/x.zst"
+is "$rc" 1 "P_class outside the classes of P: exit 1"
+like "$err" 'field "pa_class": class 2 outside 0..1' "range error names the field"
+
+echo '{"id":"w","label":1,"pa":"high","pb_class":1}' | mk >"$T/wt.mp"
+run mmoe-rus-split -a pa -b pb "$T/wt.mp" -o "$T/x.zst"
+is "$rc" 1 "prediction of the wrong type: exit 1"
+like "$err" 'record 0 \(id "w"\): field "pa"' "type error names record and field"
+
+echo '{"id":"d","label":1,"pa_class":1,"pb_class":1,"pa_drop":"maybe"}' | mk >"$T/dt.mp"
+run mmoe-rus-split -a pa -b pb "$T/dt.mp" -o "$T/x.zst"
+is "$rc" 1 "drop flag of the wrong type: exit 1"
+like "$err" 'field "pa_drop"' "drop flag error names the field"
+
+run mmoe-rus-split -a pa "$T/bin.mp"
+is "$rc" 2 "missing -b: usage error, exit 2"
+run mmoe-rus-split -a pa -b pb "$T/nonexistent.mp" -o "$T/x.zst"
+is "$rc" 2 "missing input file: exit 2"
+one_line_error mmoe-rus-split "missing file: one-line error"
+run mmoe-rus-split -a pa -b pb --out-R "$T/same" --out-S "$T/same" "$T/bin.mp"
+is "$rc" 2 "two subsets into one file: usage error"
+run mmoe-rus-split --help
+is "$rc" 0 "--help exits 0"
+like "$out" "default: rus" "--help shows defaults"
+done_testing

@@ -1,0 +1,280 @@
+/* mmoe-rus-split — tag each labelled record R, U or S from two unimodal
+ * predictions (MMoE stage 2, PAPERS.md §1) and optionally write the three
+ * subsets to their own streams.
+ *
+ * The rule is mm_rus_categorise() (lib/rus.h).  Records without a label or
+ * without one of the predictions pass through untagged (a stale tag is
+ * removed) and are counted; records whose prediction carries a true
+ * `<pred>_drop` flag are tagged but left out of the subset files.  The
+ * counts, per value of the split field, always go to stderr unless -q.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "record.h"
+#include "rus.h"
+#include "stream.h"
+
+enum { COL_R, COL_U, COL_S, COL_NOLABEL, COL_NOPRED, COL_DROPPED, COL_TOTAL, NCOL };
+static const char *const col_names[NCOL] = {
+	"R", "U", "S", "no-label", "no-pred", "dropped", "total",
+};
+
+typedef struct split_count {
+	char *name;        /* value of the split field; "(none)" when absent */
+	uint64_t c[NCOL];
+} split_count;
+
+static split_count *splits;
+static size_t nsplits;
+static mm_writer *out, *sub[3];
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: mmoe-rus-split -a PRED_A -b PRED_B [options] [FILE...]\n"
+		"Tag each labelled record R, U or S from two unimodal predictions:\n"
+		"  a == b == label -> R;  a != b, one == label -> U;  neither == label -> S.\n"
+		"A prediction field P is a tensor P [C] plus P_class; P_class is used when\n"
+		"present, else argmax P.  Reads FILE(s) or stdin, writes every record to stdout.\n"
+		"\n"
+		"  -a, --pred-a FIELD     first unimodal prediction (required)\n"
+		"  -b, --pred-b FIELD     second unimodal prediction (required)\n"
+		"  -l, --label FIELD      label field (default: label)\n"
+		"      --as FIELD         tag field written (default: rus)\n"
+		"      --out-R FILE       write the R records (not dropped) to FILE\n"
+		"      --out-U FILE       write the U records (not dropped) to FILE\n"
+		"      --out-S FILE       write the S records (not dropped) to FILE\n"
+		"      --split-field F    field the counts are grouped by (default: split)\n"
+		"  -o, --output FILE      write the tagged stream to FILE (atomic) instead of stdout\n"
+		"  -n, --no-output        do not write the tagged stream (subset files only)\n"
+		"  -f, --force            write binary records to a terminal\n"
+		"  -q, --quiet            no count table on stderr\n"
+		"  -h, --help             this help\n"
+		"  -V, --version          version\n"
+		"\n"
+		"Records with a true PRED_A_drop or PRED_B_drop are tagged but not written to\n"
+		"the subset files.  Exit status: 0 ok, 1 bad data, 2 usage or I/O error.\n");
+}
+
+static void abort_all(void)
+{
+	if (out)
+		mm_writer_abort(out);
+	for (int i = 0; i < 3; i++)
+		if (sub[i])
+			mm_writer_abort(sub[i]);
+	out = sub[0] = sub[1] = sub[2] = NULL;
+}
+
+static _Noreturn void fail(const mm_err *e)
+{
+	abort_all();
+	cli_die_err(e);
+}
+
+static split_count *count_for(const char *name)
+{
+	for (size_t i = 0; i < nsplits; i++)
+		if (!strcmp(splits[i].name, name))
+			return &splits[i];
+	split_count *n = realloc(splits, (nsplits + 1) * sizeof *n);
+	if (!n || !(name = strdup(name))) {
+		abort_all();
+		cli_die(MM_EXIT_USAGE, "out of memory");
+	}
+	splits = n;
+	memset(&splits[nsplits], 0, sizeof splits[nsplits]);
+	splits[nsplits].name = (char *)name;
+	return &splits[nsplits++];
+}
+
+/* train, val, test first, then other values alphabetically, "(none)" last. */
+static int split_rank(const char *s)
+{
+	static const char *const known[] = { "train", "val", "test" };
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(s, known[i]))
+			return i;
+	return strcmp(s, "(none)") ? 3 : 4;
+}
+
+static int cmp_split(const void *a, const void *b)
+{
+	const split_count *x = a, *y = b;
+	int rx = split_rank(x->name), ry = split_rank(y->name);
+	return rx != ry ? rx - ry : strcmp(x->name, y->name);
+}
+
+/* A boolean-ish flag: absent or nil is false. */
+static bool flag(mm_rec *r, const char *key)
+{
+	mm_err e;
+	int64_t v;
+	if (mm_field_absent(r, key))
+		return false;
+	if (mm_rec_int(r, key, &v, &e) != MM_OK)
+		fail(&e);
+	return v != 0;
+}
+
+static void print_table(void)
+{
+	qsort(splits, nsplits, sizeof *splits, cmp_split);
+	split_count all = { .name = "all" };
+	for (size_t i = 0; i < nsplits; i++)
+		for (int c = 0; c < NCOL; c++)
+			all.c[c] += splits[i].c[c];
+	fprintf(stderr, "%s: %-8s", cli_prog, "split");
+	for (int c = 0; c < NCOL; c++)
+		fprintf(stderr, " %8s", col_names[c]);
+	fputc('\n', stderr);
+	for (size_t i = 0; i <= nsplits; i++) {
+		const split_count *s = i < nsplits ? &splits[i] : &all;
+		if (i == nsplits && nsplits == 1)
+			break;   /* "all" would repeat the only row */
+		fprintf(stderr, "%s: %-8s", cli_prog, s->name);
+		for (int c = 0; c < NCOL; c++)
+			fprintf(stderr, " %8llu", (unsigned long long)s->c[c]);
+		fputc('\n', stderr);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const char *pa = NULL, *pb = NULL, *label = "label", *as = "rus", *split_field = "split";
+	const char *out_path = NULL, *sub_path[3] = { NULL, NULL, NULL };
+	bool force = false, no_output = false;
+	enum { OPT_AS = 256, OPT_OUT_R, OPT_OUT_U, OPT_OUT_S, OPT_SPLIT };
+	static const struct option opts[] = {
+		{ "pred-a", required_argument, NULL, 'a' },
+		{ "pred-b", required_argument, NULL, 'b' },
+		{ "label", required_argument, NULL, 'l' },
+		{ "as", required_argument, NULL, OPT_AS },
+		{ "out-R", required_argument, NULL, OPT_OUT_R },
+		{ "out-U", required_argument, NULL, OPT_OUT_U },
+		{ "out-S", required_argument, NULL, OPT_OUT_S },
+		{ "split-field", required_argument, NULL, OPT_SPLIT },
+		{ "output", required_argument, NULL, 'o' },
+		{ "no-output", no_argument, NULL, 'n' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	cli_init(argc, argv, "mmoe-rus-split");
+	int c;
+	while ((c = getopt_long(argc, argv, "a:b:l:o:nfqhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a': pa = optarg; break;
+		case 'b': pb = optarg; break;
+		case 'l': label = optarg; break;
+		case OPT_AS: as = optarg; break;
+		case OPT_OUT_R: sub_path[MM_RUS_R] = optarg; break;
+		case OPT_OUT_U: sub_path[MM_RUS_U] = optarg; break;
+		case OPT_OUT_S: sub_path[MM_RUS_S] = optarg; break;
+		case OPT_SPLIT: split_field = optarg; break;
+		case 'o': out_path = optarg; break;
+		case 'n': no_output = true; break;
+		case 'f': force = true; break;
+		case 'q': cli_quiet = true; break;
+		case 'h': usage(stdout); return cli_finish();
+		case 'V': cli_version();
+		default: cli_usage("unknown option");
+		}
+	}
+	if (!pa || !pb)
+		cli_usage("both -a PRED_A and -b PRED_B are required");
+	if (!*as || !*label || !*pa || !*pb)
+		cli_usage("field names must not be empty");
+	if (no_output && out_path)
+		cli_usage("-o and --no-output exclude each other");
+	for (int i = 0; i < 3; i++)
+		for (int j = 0; j < i; j++)
+			if (sub_path[i] && sub_path[j] && !strcmp(sub_path[i], sub_path[j]))
+				cli_usage("--out-%s and --out-%s name the same file '%s'",
+						mm_rus_name(i), mm_rus_name(j), sub_path[i]);
+
+	char drop_a[600], drop_b[600];
+	snprintf(drop_a, sizeof drop_a, "%s_drop", pa);
+	snprintf(drop_b, sizeof drop_b, "%s_drop", pb);
+
+	mm_err e;
+	if (!no_output) {
+		if (!out_path)
+			cli_check_binary_stdout(force);
+		if (mm_writer_open(&out, out_path, -1, &e) != MM_OK)
+			fail(&e);
+	}
+	for (int i = 0; i < 3; i++)
+		if (sub_path[i] && mm_writer_open(&sub[i], sub_path[i], -1, &e) != MM_OK)
+			fail(&e);
+
+	int nin = argc - optind;
+	for (int f = 0; f < (nin ? nin : 1); f++) {
+		const char *path = nin ? argv[optind + f] : "-";
+		mm_reader *rd;
+		if (mm_reader_open(&rd, path, &e) != MM_OK)
+			fail(&e);
+		mm_rec *r;
+		mm_status st;
+		while ((st = mm_reader_next(rd, &r, &e)) == MM_OK) {
+			const char *sname = "(none)";
+			if (!mm_field_absent(r, split_field) && mm_rec_str(r, split_field, &sname, &e) != MM_OK)
+				fail(&e);
+			split_count *sc = count_for(sname);
+			sc->c[COL_TOTAL]++;
+			int64_t y, a, b;
+			bool have_label = !mm_field_absent(r, label);
+			if (have_label && mm_rec_int(r, label, &y, &e) != MM_OK)
+				fail(&e);
+			mm_status sa = mm_pred_class(r, pa, &a, NULL, &e);
+			if (sa != MM_OK && sa != MM_MISSING)
+				fail(&e);
+			mm_status sb = mm_pred_class(r, pb, &b, NULL, &e);
+			if (sb != MM_OK && sb != MM_MISSING)
+				fail(&e);
+			if (!have_label || sa != MM_OK || sb != MM_OK) {
+				sc->c[have_label ? COL_NOPRED : COL_NOLABEL]++;
+				mm_rec_del(r, as);
+			} else {
+				mm_rus t = mm_rus_categorise(y, a, b);
+				sc->c[COL_R + t]++;
+				if (mm_rec_set_str(r, as, mm_rus_name(t), &e) != MM_OK)
+					fail(&e);
+				if (flag(r, drop_a) || flag(r, drop_b))
+					sc->c[COL_DROPPED]++;
+				else if (sub[t] && mm_writer_put(sub[t], r, &e) != MM_OK)
+					fail(&e);
+			}
+			if (out && mm_writer_put(out, r, &e) != MM_OK)
+				fail(&e);
+			mm_rec_free(r);
+		}
+		if (st != MM_EOF)
+			fail(&e);
+		mm_reader_close(rd);
+	}
+	for (int i = 0; i < 3; i++)
+		if (sub[i]) {
+			mm_writer *w = sub[i];
+			sub[i] = NULL;
+			if (mm_writer_close(w, &e) != MM_OK)
+				fail(&e);
+		}
+	if (out) {
+		mm_writer *w = out;
+		out = NULL;
+		if (mm_writer_close(w, &e) != MM_OK)
+			fail(&e);
+	}
+	if (!cli_quiet)
+		print_table();
+	for (size_t i = 0; i < nsplits; i++)
+		free(splits[i].name);
+	free(splits);
+	return cli_finish();
+}
