@@ -1,0 +1,734 @@
+/* mmoe-cat — concatenate, check and inspect record streams.
+ *
+ * Without --json it is a pass-through: records are decoded and written again
+ * (zstd level from -l or MMOE_ZSTD_LEVEL), so it also recompresses, joins
+ * streams and cuts them (--head, --fields).  With --json it prints one JSON
+ * object per record (JSON Lines) for jq and friends; the mapping is in
+ * man/mmoe-cat.1 and must stay in step with mmoe-import, which reads it back.
+ *
+ * The JSON writer is our own rather than jansson's dump: we want numbers
+ * printed in their shortest exact form (0.1, not 0.10000000000000001; a f32
+ * 0.1 as 0.1, not 0.10000000149011612), unsigned 64-bit integers exact, and
+ * strings with invalid UTF-8 repaired rather than refused.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "err.h"
+#include "record.h"
+#include "stream.h"
+#include "util.h"
+
+/* ---- a growable output buffer ---- */
+typedef struct sbuf {
+	char *p;
+	size_t n, cap;
+} sbuf;
+
+static void sb_reserve(sbuf *b, size_t more)
+{
+	if (b->n + more <= b->cap)
+		return;
+	size_t cap = b->cap ? b->cap : 4096;
+	while (cap < b->n + more)
+		cap *= 2;
+	char *p = realloc(b->p, cap);
+	if (!p)
+		cli_die(MM_EXIT_USAGE, "out of memory");
+	b->p = p;
+	b->cap = cap;
+}
+
+static void sb_putn(sbuf *b, const char *s, size_t n)
+{
+	sb_reserve(b, n);
+	memcpy(b->p + b->n, s, n);
+	b->n += n;
+}
+
+static void sb_puts(sbuf *b, const char *s) { sb_putn(b, s, strlen(s)); }
+
+static void sb_putc(sbuf *b, char c)
+{
+	sb_reserve(b, 1);
+	b->p[b->n++] = c;
+}
+
+static const char b64chars[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static void sb_base64(sbuf *b, const unsigned char *s, size_t n)
+{
+	sb_reserve(b, (n + 2) / 3 * 4);
+	char *o = b->p + b->n;
+	size_t i = 0;
+	for (; i + 3 <= n; i += 3) {
+		unsigned v = (unsigned)s[i] << 16 | (unsigned)s[i + 1] << 8 | s[i + 2];
+		*o++ = b64chars[v >> 18];
+		*o++ = b64chars[(v >> 12) & 63];
+		*o++ = b64chars[(v >> 6) & 63];
+		*o++ = b64chars[v & 63];
+	}
+	if (i < n) {
+		unsigned v = (unsigned)s[i] << 16 | (i + 1 < n ? (unsigned)s[i + 1] << 8 : 0);
+		*o++ = b64chars[v >> 18];
+		*o++ = b64chars[(v >> 12) & 63];
+		*o++ = i + 1 < n ? b64chars[(v >> 6) & 63] : '=';
+		*o++ = '=';
+	}
+	b->n = (size_t)(o - b->p);
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned c = s[0];
+	size_t len;
+	unsigned min;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2, min = 0x80;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3, min = 0x800;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4, min = 0x10000;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	unsigned cp = c & (0x3f >> (len - 1));
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* A JSON string; bytes that are not UTF-8 become U+FFFD. */
+static void sb_jstr(sbuf *b, const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	sb_reserve(b, n + 2);
+	sb_putc(b, '"');
+	size_t i = 0;
+	while (i < n) {
+		unsigned c = s[i];
+		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+			size_t j = i;
+			while (j < n && s[j] >= 0x20 && s[j] < 0x80 && s[j] != '"' && s[j] != '\\')
+				j++;
+			sb_putn(b, str + i, j - i);
+			i = j;
+			continue;
+		}
+		if (c < 0x80) {
+			char esc[8];
+			switch (c) {
+			case '"': sb_puts(b, "\\\""); break;
+			case '\\': sb_puts(b, "\\\\"); break;
+			case '\n': sb_puts(b, "\\n"); break;
+			case '\t': sb_puts(b, "\\t"); break;
+			case '\r': sb_puts(b, "\\r"); break;
+			case '\b': sb_puts(b, "\\b"); break;
+			case '\f': sb_puts(b, "\\f"); break;
+			default:
+				snprintf(esc, sizeof esc, "\\u%04x", c);
+				sb_puts(b, esc);
+			}
+			i++;
+			continue;
+		}
+		size_t len = utf8_len(s + i, n - i);
+		if (len) {
+			sb_putn(b, str + i, len);
+			i += len;
+		} else {
+			sb_puts(b, "\\ufffd");
+			i++;
+		}
+	}
+	sb_putc(b, '"');
+}
+
+/* Non-finite numbers have no JSON form: they are written as the strings
+ * "NaN", "Infinity" and "-Infinity" (which mmoe-import reads back in tensors). */
+static int sb_nonfinite(sbuf *b, double v)
+{
+	if (isnan(v))
+		sb_puts(b, "\"NaN\"");
+	else if (isinf(v))
+		sb_puts(b, v > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+	else
+		return 0;
+	return 1;
+}
+
+/* A float keeps a '.' or an exponent so that it reads back as a float. */
+static void sb_numtext(sbuf *b, const char *t)
+{
+	sb_puts(b, t);
+	if (!strpbrk(t, ".e"))
+		sb_puts(b, ".0");
+}
+
+/* Shortest decimal that reads back as exactly v. */
+static void sb_double(sbuf *b, double v)
+{
+	char t[40];
+	if (sb_nonfinite(b, v))
+		return;
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(t, sizeof t, "%.*g", prec, v);
+		if (prec == 17 || strtod(t, NULL) == v)
+			break;
+	}
+	sb_numtext(b, t);
+}
+
+static void sb_float(sbuf *b, float v)
+{
+	char t[40];
+	if (sb_nonfinite(b, v))
+		return;
+	for (int prec = 6; prec <= 9; prec++) {
+		snprintf(t, sizeof t, "%.*g", prec, (double)v);
+		if (prec == 9 || strtof(t, NULL) == v)
+			break;
+	}
+	sb_numtext(b, t);
+}
+
+static void sb_u64(sbuf *b, unsigned long long v)
+{
+	char t[24];
+	snprintf(t, sizeof t, "%llu", v);
+	sb_puts(b, t);
+}
+
+static void sb_i64(sbuf *b, long long v)
+{
+	char t[24];
+	snprintf(t, sizeof t, "%lld", v);
+	sb_puts(b, t);
+}
+
+/* ---- options and state ---- */
+static struct {
+	bool json, brief, count, check, force;
+	bool head_set;
+	uint64_t head;
+	char **fields;
+	size_t nfields;
+	const char *out;
+	int level;
+} opt = {.level = -1};
+
+/* The place of the current record, for messages: "in.zst: record 3 (id "a")". */
+static char where[600];
+static const char *cur_input = "";
+
+static void set_where(mm_reader *rd, mm_rec *r)
+{
+	char w[512];
+	cur_input = mm_reader_name(rd);
+	snprintf(where, sizeof where, "%s: %s", cur_input, mm_rec_where(r, w, sizeof w));
+}
+
+static noreturn void die_field(const char *field, mm_err *e)
+{
+	mm_err_prefix(e, "%s: field \"%s\"", where, field);
+	cli_die_err(e);
+}
+
+/* ---- tensors ---- */
+static const msgpack_object *map_get(const msgpack_object *o, const char *key)
+{
+	size_t klen = strlen(key);
+	for (uint32_t i = 0; i < o->via.map.size; i++) {
+		const msgpack_object *k = &o->via.map.ptr[i].key;
+		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == klen &&
+				memcmp(k->via.str.ptr, key, klen) == 0)
+			return &o->via.map.ptr[i].val;
+	}
+	return NULL;
+}
+
+static uint64_t le(const unsigned char *p, int size)
+{
+	uint64_t v = 0;
+	for (int i = size - 1; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Print element i of a raw little-endian tensor of the given dtype. */
+static void sb_elem(sbuf *b, const char *dt, const unsigned char *p, size_t i)
+{
+	switch (dt[0]) {
+	case 'f':
+		if (dt[1] == '3') {
+			uint32_t u = (uint32_t)le(p + 4 * i, 4);
+			float f;
+			memcpy(&f, &u, 4);
+			sb_float(b, f);
+		} else {
+			uint64_t u = le(p + 8 * i, 8);
+			double d;
+			memcpy(&d, &u, 8);
+			sb_double(b, d);
+		}
+		return;
+	case 'i': {
+		int bits = atoi(dt + 1);
+		uint64_t u = le(p + (size_t)bits / 8 * i, bits / 8);
+		if (bits < 64 && (u >> (bits - 1)) & 1)
+			u |= ~(uint64_t)0 << bits;   /* sign-extend */
+		sb_i64(b, (long long)(int64_t)u);
+		return;
+	}
+	default: { /* u8, u16, u32 */
+		int bits = atoi(dt + 1);
+		sb_u64(b, le(p + (size_t)bits / 8 * i, bits / 8));
+		return;
+	}
+	}
+}
+
+/* A tensor as {"dtype","shape","data":[...]} or, with --brief,
+ * {"dtype","shape","min","max","mean"} (+"nonfinite" when there are any). */
+static void sb_tensor(sbuf *b, const msgpack_object *o, const char *field)
+{
+	mm_tensor t;
+	mm_err e;
+	if (mm_tensor_from_obj(&t, o, false, &e) != MM_OK)
+		die_field(field, &e);
+	const msgpack_object *dt = map_get(o, "dtype"), *data = map_get(o, "data");
+	sb_puts(b, "{\"dtype\":");
+	sb_jstr(b, dt->via.str.ptr, dt->via.str.size);
+	sb_puts(b, ",\"shape\":[");
+	for (int i = 0; i < t.ndim; i++) {
+		if (i)
+			sb_putc(b, ',');
+		sb_i64(b, t.shape[i]);
+	}
+	sb_putc(b, ']');
+	if (opt.brief) {
+		double mn = INFINITY, mx = -INFINITY, sum = 0;
+		size_t bad = 0;
+		for (size_t i = 0; i < t.n; i++) {
+			double v = t.data[i];
+			if (!isfinite(v)) {
+				bad++;
+				continue;
+			}
+			mn = v < mn ? v : mn;
+			mx = v > mx ? v : mx;
+			sum += v;
+		}
+		if (t.n > bad) {
+			sb_puts(b, ",\"min\":");
+			sb_float(b, (float)mn);
+			sb_puts(b, ",\"max\":");
+			sb_float(b, (float)mx);
+			sb_puts(b, ",\"mean\":");
+			sb_float(b, (float)(sum / (double)(t.n - bad)));
+		}
+		if (bad) {
+			sb_puts(b, ",\"nonfinite\":");
+			sb_u64(b, bad);
+		}
+	} else {
+		char dts[8] = {0};
+		memcpy(dts, dt->via.str.ptr, dt->via.str.size < 7 ? dt->via.str.size : 7);
+		const unsigned char *raw = (const unsigned char *)data->via.bin.ptr;
+		sb_puts(b, ",\"data\":[");
+		for (size_t i = 0; i < t.n; i++) {
+			if (i)
+				sb_putc(b, ',');
+			sb_elem(b, dts, raw, i);
+		}
+		sb_putc(b, ']');
+	}
+	sb_putc(b, '}');
+	mm_tensor_free(&t);
+}
+
+/* ---- any msgpack value ---- */
+static void sb_obj(sbuf *b, const msgpack_object *o, const char *field);
+
+static void sb_key(sbuf *b, const msgpack_object *k, const char *field)
+{
+	switch (k->type) {
+	case MSGPACK_OBJECT_STR:
+		sb_jstr(b, k->via.str.ptr, k->via.str.size);
+		return;
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+	case MSGPACK_OBJECT_BOOLEAN:
+	case MSGPACK_OBJECT_NIL:
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64: {
+		/* JSON keys are strings: a scalar key is written as its JSON text. */
+		sbuf t = {0};
+		sb_obj(&t, k, field);
+		sb_jstr(b, t.p, t.n);
+		free(t.p);
+		return;
+	}
+	default: {
+		mm_err e;
+		mm_errf(&e, MM_ETYPE, "a map key is %s, which has no JSON form", mm_obj_typename(k));
+		die_field(field, &e);
+	}
+	}
+}
+
+static void sb_bin(sbuf *b, const char *p, size_t n)
+{
+	sb_puts(b, "{\"bin\":");
+	sb_u64(b, n);
+	if (!opt.brief) {
+		sb_puts(b, ",\"base64\":\"");
+		sb_base64(b, (const unsigned char *)p, n);
+		sb_putc(b, '"');
+	}
+	sb_putc(b, '}');
+}
+
+static void sb_obj(sbuf *b, const msgpack_object *o, const char *field)
+{
+	switch (o->type) {
+	case MSGPACK_OBJECT_NIL:
+		sb_puts(b, "null");
+		return;
+	case MSGPACK_OBJECT_BOOLEAN:
+		sb_puts(b, o->via.boolean ? "true" : "false");
+		return;
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		sb_u64(b, (unsigned long long)o->via.u64);
+		return;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		sb_i64(b, (long long)o->via.i64);
+		return;
+	case MSGPACK_OBJECT_FLOAT32:
+		sb_float(b, (float)o->via.f64);
+		return;
+	case MSGPACK_OBJECT_FLOAT64:
+		sb_double(b, o->via.f64);
+		return;
+	case MSGPACK_OBJECT_STR:
+		sb_jstr(b, o->via.str.ptr, o->via.str.size);
+		return;
+	case MSGPACK_OBJECT_BIN:
+		sb_bin(b, o->via.bin.ptr, o->via.bin.size);
+		return;
+	case MSGPACK_OBJECT_EXT:
+		sb_puts(b, "{\"ext\":");
+		sb_i64(b, o->via.ext.type);
+		sb_puts(b, ",\"bin\":");
+		sb_u64(b, o->via.ext.size);
+		if (!opt.brief) {
+			sb_puts(b, ",\"base64\":\"");
+			sb_base64(b, (const unsigned char *)o->via.ext.ptr, o->via.ext.size);
+			sb_putc(b, '"');
+		}
+		sb_putc(b, '}');
+		return;
+	case MSGPACK_OBJECT_ARRAY:
+		sb_putc(b, '[');
+		for (uint32_t i = 0; i < o->via.array.size; i++) {
+			if (i)
+				sb_putc(b, ',');
+			sb_obj(b, &o->via.array.ptr[i], field);
+		}
+		sb_putc(b, ']');
+		return;
+	case MSGPACK_OBJECT_MAP:
+		if (mm_obj_is_tensor(o)) {
+			sb_tensor(b, o, field);
+			return;
+		}
+		sb_putc(b, '{');
+		for (uint32_t i = 0; i < o->via.map.size; i++) {
+			if (i)
+				sb_putc(b, ',');
+			sb_key(b, &o->via.map.ptr[i].key, field);
+			sb_putc(b, ':');
+			sb_obj(b, &o->via.map.ptr[i].val, field);
+		}
+		sb_putc(b, '}');
+		return;
+	}
+	mm_err e;
+	mm_errf(&e, MM_ECORRUPT, "unknown msgpack type %d", (int)o->type);
+	die_field(field, &e);
+}
+
+static void sb_record(sbuf *b, const mm_rec *r)
+{
+	char name[256];
+	sb_putc(b, '{');
+	for (uint32_t i = 0; i < r->n; i++) {
+		const msgpack_object *k = &r->kv[i].key;
+		size_t kn = k->via.str.size < sizeof name - 1 ? k->via.str.size : sizeof name - 1;
+		memcpy(name, k->via.str.ptr, kn);
+		name[kn] = 0;
+		if (i)
+			sb_putc(b, ',');
+		sb_jstr(b, k->via.str.ptr, k->via.str.size);
+		sb_putc(b, ':');
+		sb_obj(b, &r->kv[i].val, name);
+	}
+	sb_puts(b, "}\n");
+}
+
+/* ---- --check: the conventions of mmoe-records(5) ---- */
+static void check_obj(const msgpack_object *o, const char *field)
+{
+	if (o->type == MSGPACK_OBJECT_ARRAY) {
+		for (uint32_t i = 0; i < o->via.array.size; i++)
+			check_obj(&o->via.array.ptr[i], field);
+	} else if (o->type == MSGPACK_OBJECT_MAP) {
+		if (mm_obj_is_tensor(o)) {
+			mm_tensor t;
+			mm_err e;
+			if (mm_tensor_from_obj(&t, o, true, &e) != MM_OK)
+				die_field(field, &e);
+			mm_tensor_free(&t);
+			return;
+		}
+		for (uint32_t i = 0; i < o->via.map.size; i++)
+			check_obj(&o->via.map.ptr[i].val, field);
+	} else if ((o->type == MSGPACK_OBJECT_FLOAT32 || o->type == MSGPACK_OBJECT_FLOAT64) &&
+			!isfinite(o->via.f64)) {
+		mm_err e;
+		mm_errf(&e, MM_EVALUE, "expected a finite number, got %g", o->via.f64);
+		die_field(field, &e);
+	}
+}
+
+static void check_record(mm_rec *r)
+{
+	mm_err e;
+	const char *s;
+	int64_t v;
+	/* the getters' messages already name the record and the field */
+	if (mm_rec_str(r, "id", &s, &e) != MM_OK)
+		goto fail;
+	mm_status st = mm_rec_str(r, "split", &s, &e);
+	if (st == MM_OK && strcmp(s, "train") && strcmp(s, "val") && strcmp(s, "test")) {
+		mm_errf(&e, MM_EVALUE, "expected \"train\", \"val\" or \"test\", got \"%s\"", s);
+		die_field("split", &e);
+	}
+	if (st != MM_OK && st != MM_MISSING)
+		goto fail;
+	st = mm_rec_int(r, "label", &v, &e);
+	if (st == MM_OK && v < 0) {
+		mm_errf(&e, MM_EVALUE, "expected a class number >= 0, got %lld", (long long)v);
+		die_field("label", &e);
+	}
+	if (st != MM_OK && st != MM_MISSING)
+		goto fail;
+	char name[256];
+	for (uint32_t i = 0; i < r->n; i++) {
+		const msgpack_object *k = &r->kv[i].key;
+		snprintf(name, sizeof name, "%.*s", (int)k->via.str.size, k->via.str.ptr);
+		check_obj(&r->kv[i].val, name);
+	}
+	return;
+fail:
+	/* the getters name the record and the field; add the input */
+	if (strncmp(e.msg, "record ", 7) == 0)
+		mm_err_prefix(&e, "%s", cur_input);
+	else
+		mm_err_prefix(&e, "%s", where);
+	cli_die_err(&e);
+}
+
+static noreturn void bad_option(int c, char **argv)
+{
+	const char *a = argv[optind - 1];
+	if (c == ':') {
+		if (strncmp(a, "--", 2) == 0)
+			cli_usage("option '%s' needs a value", a);
+		cli_usage("option '-%c' needs a value", optopt);
+	}
+	if (optopt)
+		cli_usage("unknown option '-%c'", optopt);
+	cli_usage("unknown option '%s'", a);
+}
+
+static void usage(void)
+{
+	printf("Usage: mmoe-cat [OPTIONS] [FILE...]\n"
+		"Concatenate record streams (stdin when no FILE or FILE is -) and write\n"
+		"them again as records, or as JSON Lines with --json.\n"
+		"\n"
+		"Options:\n"
+		"  -j, --json          print JSON Lines: one object per record\n"
+		"  -b, --brief         with --json: tensors as dtype, shape, min, max, mean;\n"
+		"                      bin fields as their length only\n"
+		"  -f, --fields A,B    keep only these fields (default: all)\n"
+		"  -n, --head N        stop after N records (default: all)\n"
+		"  -c, --count         print the number of records instead of the records\n"
+		"  -C, --check         check the record conventions of mmoe-records(5):\n"
+		"                      a string id, split in train/val/test, label >= 0,\n"
+		"                      tensors well formed and finite, floats finite\n"
+		"  -o, --output FILE   write to FILE (atomically) instead of stdout\n"
+		"  -l, --level N       zstd level of the output records, 0 = plain msgpack\n"
+		"                      (default: MMOE_ZSTD_LEVEL or %d)\n"
+		"  -F, --force         write binary records even to a terminal\n"
+		"  -q, --quiet         no progress line\n"
+		"  -h, --help          this help\n"
+		"  -V, --version       print the version\n"
+		"\n"
+		"Exit status: 0 ok, 1 bad or corrupt data, 2 usage or I/O error.\n"
+		"See mmoe-cat(1) and mmoe-records(5).\n", mm_zstd_level_default());
+}
+
+int main(int argc, char **argv)
+{
+	cli_init(argc, argv, "mmoe-cat");
+	static const struct option longopts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"brief", no_argument, NULL, 'b'},
+		{"fields", required_argument, NULL, 'f'},
+		{"head", required_argument, NULL, 'n'},
+		{"count", no_argument, NULL, 'c'},
+		{"check", no_argument, NULL, 'C'},
+		{"output", required_argument, NULL, 'o'},
+		{"level", required_argument, NULL, 'l'},
+		{"force", no_argument, NULL, 'F'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":jbf:n:cCo:l:FqhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j': opt.json = true; break;
+		case 'b': opt.brief = true; break;
+		case 'f':
+			free(opt.fields ? opt.fields[0] : NULL);
+			free(opt.fields);
+			opt.fields = cli_split(optarg, ',', &opt.nfields);
+			if (!opt.nfields)
+				cli_usage("option --fields: no field names in '%s'", optarg);
+			break;
+		case 'n':
+			opt.head = cli_u64("--head", optarg);
+			opt.head_set = true;
+			break;
+		case 'c': opt.count = true; break;
+		case 'C': opt.check = true; break;
+		case 'o': opt.out = optarg; break;
+		case 'l': opt.level = (int)cli_int("--level", optarg, 0, 22); break;
+		case 'F': opt.force = true; break;
+		case 'q': cli_quiet = true; break;
+		case 'h': usage(); return cli_finish();
+		case 'V': cli_version();
+		default:
+			bad_option(c, argv);
+		}
+	}
+	if (opt.brief && !opt.json)
+		cli_usage("--brief only applies to --json");
+	if (opt.count && opt.json)
+		cli_usage("--count and --json exclude each other");
+
+	char *stdin_only[] = {"-", NULL};
+	char **inputs = optind < argc ? argv + optind : stdin_only;
+	int ninputs = optind < argc ? argc - optind : 1;
+
+	mm_err e;
+	mm_writer *w = NULL;
+	mm_atomic jf = {0};
+	FILE *jout = stdout;
+	const char *jname = "standard output";
+	if (!opt.count && !opt.json) {
+		if (!opt.out)
+			cli_check_binary_stdout(opt.force);
+		if (mm_writer_open(&w, opt.out, opt.level, &e) != MM_OK)
+			cli_die_err(&e);
+	} else if (opt.out) {
+		if (mm_atomic_open(&jf, opt.out, &e) != MM_OK)
+			cli_die_err(&e);
+		jout = jf.f;
+		jname = opt.out;
+	}
+
+	sbuf b = {0};
+	uint64_t total = 0;
+	cli_progress prog;
+	cli_progress_start(&prog, "records", 0);
+	for (int i = 0; i < ninputs && !(opt.head_set && total >= opt.head); i++) {
+		mm_reader *rd;
+		mm_rec *r;
+		mm_status st = MM_EOF;
+		if (mm_reader_open(&rd, inputs[i], &e) != MM_OK)
+			goto fail;
+		while (!(opt.head_set && total >= opt.head) &&
+				(st = mm_reader_next(rd, &r, &e)) == MM_OK) {
+			total++;
+			if (opt.check || opt.json)
+				set_where(rd, r);
+			if (opt.check)
+				check_record(r);
+			if (opt.nfields)
+				mm_rec_keep(r, (const char *const *)opt.fields, opt.nfields);
+			if (w) {
+				if (mm_writer_put(w, r, &e) != MM_OK) {
+					mm_rec_free(r);
+					mm_reader_close(rd);
+					goto fail;
+				}
+			} else if (opt.json) {
+				b.n = 0;
+				sb_record(&b, r);
+				if (fwrite(b.p, 1, b.n, jout) != b.n)
+					cli_die(MM_EXIT_USAGE, "error writing %s: %s", jname, strerror(errno));
+			}
+			mm_rec_free(r);
+			cli_progress_tick(&prog, total);
+		}
+		if (!(opt.head_set && total >= opt.head) && st != MM_EOF) {
+			mm_reader_close(rd);
+			goto fail;
+		}
+		mm_reader_close(rd);
+	}
+	cli_progress_end(&prog);
+	free(b.p);
+
+	if (opt.count)
+		fprintf(jout, "%llu\n", (unsigned long long)total);
+	if (w && mm_writer_close(w, &e) != MM_OK)
+		cli_die_err(&e);
+	if (jf.f) {
+		if (ferror(jf.f)) {
+			mm_atomic_abort(&jf);
+			cli_die(MM_EXIT_USAGE, "error writing %s", jname);
+		}
+		if (mm_atomic_commit(&jf, &e) != MM_OK)
+			cli_die_err(&e);
+	}
+	return cli_finish();
+
+fail:
+	if (w)
+		mm_writer_abort(w);
+	if (jf.f)
+		mm_atomic_abort(&jf);
+	cli_die_err(&e);
+}
