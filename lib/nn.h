@@ -5,8 +5,9 @@
  *
  *  1. Layer kernels (mm_linear_forward, mm_relu_backward, ...): pure
  *     functions on row-major, batch-major matrices (row b = sample b).  A
- *     backward *accumulates* into parameter gradients (dW += ...) and
- *     *overwrites* input gradients (dX = ...), unless said otherwise.
+ *     backward *accumulates* into all the gradients it writes (dW += ...,
+ *     dX += ...), so that a value feeding several consumers gets the sum;
+ *     zero them first.
  *     Matrix products go through cblas_sgemm.  Every one is checked against
  *     central finite differences in tests/unit/nn_grad.c.
  *
@@ -45,7 +46,7 @@
 /* Y[B,dout] = X[B,din] · W[dout,din]^T + b[dout]  (b may be NULL). */
 void mm_linear_forward(const float *X, int B, int din, const float *W,
 		const float *b, int dout, float *Y);
-/* dW += dY^T X, db += Σ_b dY (db may be NULL), dX = dY W (dX may be NULL). */
+/* dW += dY^T X, db += Σ_b dY (db may be NULL), dX += dY W (dX may be NULL). */
 void mm_linear_backward(const float *X, const float *dY, int B, int din, int dout,
 		const float *W, float *dW, float *db, float *dX);
 
@@ -65,12 +66,12 @@ void mm_dropout_backward(const float *mask, const float *dy, float *dx, size_t n
  * y = (x - mean) * rstd * gamma + beta.  mean, rstd: B floats saved for the backward. */
 void mm_layernorm_forward(const float *X, int B, int d, const float *gamma,
 		const float *beta, float *Y, float *mean, float *rstd);
-/* dgamma, dbeta accumulate; dX overwritten. */
+/* dgamma, dbeta, dX accumulate. */
 void mm_layernorm_backward(const float *X, const float *dY, int B, int d,
 		const float *gamma, const float *mean, const float *rstd,
 		float *dgamma, float *dbeta, float *dX);
 
-/* Element-wise product fusion: y = a ⊙ b.  da = dy ⊙ b, db = dy ⊙ a. */
+/* Element-wise product fusion: y = a ⊙ b.  da += dy ⊙ b, db += dy ⊙ a. */
 void mm_prod_forward(const float *a, const float *b, float *y, size_t n);
 void mm_prod_backward(const float *a, const float *b, const float *dy,
 		float *da, float *db, size_t n);
@@ -80,7 +81,7 @@ void mm_prod_backward(const float *a, const float *b, const float *dy,
  * caller-provided scratch of B*o*q floats (A·W), kept for the backward. */
 void mm_bilinear_forward(const float *A, const float *Bm, int B, int p, int q, int o,
 		const float *W, const float *bias, float *T, float *Y);
-/* dW, dbias accumulate; dA, dBm overwritten.  dT: scratch of B*o*q floats. */
+/* dW, dbias, dA, dBm accumulate.  dT: scratch of B*o*q floats (overwritten). */
 void mm_bilinear_backward(const float *A, const float *Bm, int B, int p, int q, int o,
 		const float *W, const float *T, const float *dY, float *dT,
 		float *dW, float *dbias, float *dA, float *dBm);
@@ -172,8 +173,9 @@ mm_status mm_net_finish(mm_net *net, int node, mm_err *e);
 mm_status mm_net_build(mm_net **out, const mm_net_spec *s, mm_err *e);
 void mm_net_free(mm_net *net);
 
-/* He-uniform weights (Kaiming, as PyTorch's nn.Linear), zero biases,
- * layer norm γ=1 β=0.  Deterministic given rng. */
+/* As PyTorch's defaults: linear W and b uniform in ±1/√fan_in, bilinear
+ * likewise with fan_in = its first input's width, layer norm γ=1 β=0.
+ * Deterministic given rng. */
 void mm_net_init(mm_net *net, mm_rng *rng);
 /* The parameter registry (in a fixed order; stable across builds of the same spec). */
 mm_param *mm_net_params(mm_net *net, size_t *np);

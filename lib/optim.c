@@ -1,0 +1,304 @@
+/* optim.c — AdamW, SGD, schedules, clipping, L-BFGS.  See optim.h. */
+#include "optim.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+struct mm_adamw {
+	mm_param *p;
+	size_t np;
+	float b1, b2, eps, wd;
+	uint64_t t;
+	float **m, **v;
+};
+
+mm_status mm_adamw_new(mm_adamw **out, mm_param *params, size_t np,
+		float beta1, float beta2, float eps, float weight_decay, mm_err *e)
+{
+	mm_adamw *o = calloc(1, sizeof *o);
+	if (!o)
+		return mm_errf(e, MM_ENOMEM, "out of memory");
+	o->p = params;
+	o->np = np;
+	o->b1 = beta1;
+	o->b2 = beta2;
+	o->eps = eps;
+	o->wd = weight_decay;
+	o->m = calloc(np ? np : 1, sizeof *o->m);
+	o->v = calloc(np ? np : 1, sizeof *o->v);
+	if (!o->m || !o->v)
+		goto oom;
+	for (size_t i = 0; i < np; i++) {
+		o->m[i] = mm_alloc_aligned(params[i].n, sizeof(float));
+		o->v[i] = mm_alloc_aligned(params[i].n, sizeof(float));
+		if (!o->m[i] || !o->v[i])
+			goto oom;
+		memset(o->m[i], 0, params[i].n * sizeof(float));
+		memset(o->v[i], 0, params[i].n * sizeof(float));
+	}
+	*out = o;
+	return MM_OK;
+oom:
+	mm_adamw_free(o);
+	return mm_errf(e, MM_ENOMEM, "out of memory for optimiser state");
+}
+
+void mm_adamw_step(mm_adamw *o, float lr)
+{
+	o->t++;
+	/* Bias corrections folded into the step size and epsilon, as PyTorch does:
+	 * w -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps). */
+	double bc1 = 1.0 - pow(o->b1, (double)o->t);
+	double bc2 = 1.0 - pow(o->b2, (double)o->t);
+	float step = (float)(lr / bc1);
+	float rbc2 = (float)(1.0 / sqrt(bc2));
+	float b1 = o->b1, b2 = o->b2, eps = o->eps;
+	for (size_t i = 0; i < o->np; i++) {
+		mm_param *p = &o->p[i];
+		float *restrict w = p->w, *restrict m = o->m[i], *restrict v = o->v[i];
+		const float *restrict g = p->g;
+		float decay = p->decay ? 1.0f - lr * o->wd : 1.0f;
+		size_t n = p->n;
+		for (size_t k = 0; k < n; k++) {
+			float gk = g[k];
+			m[k] = b1 * m[k] + (1.0f - b1) * gk;
+			v[k] = b2 * v[k] + (1.0f - b2) * gk * gk;
+			w[k] = w[k] * decay - step * m[k] / (sqrtf(v[k]) * rbc2 + eps);
+		}
+	}
+}
+
+uint64_t mm_adamw_steps(const mm_adamw *o)
+{
+	return o->t;
+}
+
+void mm_adamw_free(mm_adamw *o)
+{
+	if (!o)
+		return;
+	for (size_t i = 0; i < o->np; i++) {
+		if (o->m)
+			free(o->m[i]);
+		if (o->v)
+			free(o->v[i]);
+	}
+	free(o->m);
+	free(o->v);
+	free(o);
+}
+
+struct mm_sgd {
+	mm_param *p;
+	size_t np;
+	float mu, wd;
+	float **vel;
+	bool started;
+};
+
+mm_status mm_sgd_new(mm_sgd **out, mm_param *params, size_t np,
+		float momentum, float weight_decay, mm_err *e)
+{
+	mm_sgd *o = calloc(1, sizeof *o);
+	if (!o)
+		return mm_errf(e, MM_ENOMEM, "out of memory");
+	o->p = params;
+	o->np = np;
+	o->mu = momentum;
+	o->wd = weight_decay;
+	o->vel = calloc(np ? np : 1, sizeof *o->vel);
+	if (!o->vel)
+		goto oom;
+	for (size_t i = 0; i < np; i++) {
+		o->vel[i] = mm_alloc_aligned(params[i].n, sizeof(float));
+		if (!o->vel[i])
+			goto oom;
+		memset(o->vel[i], 0, params[i].n * sizeof(float));
+	}
+	*out = o;
+	return MM_OK;
+oom:
+	mm_sgd_free(o);
+	return mm_errf(e, MM_ENOMEM, "out of memory for optimiser state");
+}
+
+void mm_sgd_step(mm_sgd *o, float lr)
+{
+	for (size_t i = 0; i < o->np; i++) {
+		mm_param *p = &o->p[i];
+		float wd = p->decay ? o->wd : 0.0f;
+		float *w = p->w, *v = o->vel[i];
+		for (size_t k = 0; k < p->n; k++) {
+			float g = p->g[k] + wd * w[k];
+			/* PyTorch: the first step sets the buffer to g (no dampening). */
+			v[k] = o->started ? o->mu * v[k] + g : g;
+			w[k] -= lr * (o->mu > 0 ? v[k] : g);
+		}
+	}
+	o->started = true;
+}
+
+void mm_sgd_free(mm_sgd *o)
+{
+	if (!o)
+		return;
+	for (size_t i = 0; o->vel && i < o->np; i++)
+		free(o->vel[i]);
+	free(o->vel);
+	free(o);
+}
+
+float mm_lr_schedule(float lr, uint64_t step, uint64_t warmup, uint64_t total, float min_ratio)
+{
+	if (warmup > 0 && step < warmup)
+		return lr * (float)(step + 1) / (float)warmup;
+	if (total <= warmup)
+		return lr;
+	double t = (double)(step - warmup) / (double)(total - warmup);
+	if (t > 1)
+		t = 1;
+	double c = 0.5 * (1.0 + cos(M_PI * t));
+	return (float)(lr * (min_ratio + (1.0 - min_ratio) * c));
+}
+
+double mm_clip_grad_norm(mm_param *params, size_t np, double max_norm)
+{
+	double ss = 0;
+	for (size_t i = 0; i < np; i++)
+		for (size_t k = 0; k < params[i].n; k++)
+			ss += (double)params[i].g[k] * params[i].g[k];
+	double norm = sqrt(ss);
+	if (max_norm > 0 && norm > max_norm) {
+		float s = (float)(max_norm / (norm + 1e-6));
+		for (size_t i = 0; i < np; i++)
+			for (size_t k = 0; k < params[i].n; k++)
+				params[i].g[k] *= s;
+	}
+	return norm;
+}
+
+/* ---- L-BFGS --------------------------------------------------------------- */
+
+static double dot(const double *a, const double *b, size_t n)
+{
+	double s = 0;
+	for (size_t i = 0; i < n; i++)
+		s += a[i] * b[i];
+	return s;
+}
+
+static double norminf(const double *a, size_t n)
+{
+	double m = 0;
+	for (size_t i = 0; i < n; i++)
+		if (fabs(a[i]) > m)
+			m = fabs(a[i]);
+	return m;
+}
+
+mm_status mm_lbfgs(mm_objective_fn f, void *ctx, double *x, size_t n, int m,
+		int max_iter, double tol, double *fx, int *iters, mm_err *e)
+{
+	if (m < 1)
+		m = 1;
+	mm_status st = MM_OK;
+	size_t mn = (size_t)m * n;
+	double *S = calloc(mn ? mn : 1, sizeof *S), *Y = calloc(mn ? mn : 1, sizeof *Y);
+	double *rho = calloc((size_t)m, sizeof *rho), *al = calloc((size_t)m, sizeof *al);
+	double *g = calloc(n ? n : 1, sizeof *g), *d = calloc(n ? n : 1, sizeof *d);
+	double *xn = calloc(n ? n : 1, sizeof *xn), *gn = calloc(n ? n : 1, sizeof *gn);
+	if (!S || !Y || !rho || !al || !g || !d || !xn || !gn) {
+		st = mm_errf(e, MM_ENOMEM, "out of memory in L-BFGS");
+		goto out;
+	}
+	double fv = f(x, g, ctx);
+	int k = 0, head = 0, len = 0, stall = 0;
+	for (k = 0; k < max_iter; k++) {
+		if (norminf(g, n) <= tol * fmax(1.0, fabs(fv)))
+			break;
+		/* two-loop recursion: d = -H g */
+		for (size_t i = 0; i < n; i++)
+			d[i] = -g[i];
+		for (int j = 0; j < len; j++) {
+			int idx = (head - 1 - j + m) % m;
+			al[idx] = rho[idx] * dot(S + (size_t)idx * n, d, n);
+			double a = al[idx];
+			const double *yy = Y + (size_t)idx * n;
+			for (size_t i = 0; i < n; i++)
+				d[i] -= a * yy[i];
+		}
+		if (len > 0) {
+			int last = (head - 1 + m) % m;
+			double yy = dot(Y + (size_t)last * n, Y + (size_t)last * n, n);
+			double gamma = 1.0 / (rho[last] * yy);
+			for (size_t i = 0; i < n; i++)
+				d[i] *= gamma;
+		}
+		for (int j = len - 1; j >= 0; j--) {
+			int idx = (head - 1 - j + m) % m;
+			double b = rho[idx] * dot(Y + (size_t)idx * n, d, n);
+			const double *ss = S + (size_t)idx * n;
+			for (size_t i = 0; i < n; i++)
+				d[i] += (al[idx] - b) * ss[i];
+		}
+		double gd = dot(g, d, n);
+		if (gd >= 0) { /* not a descent direction: restart with steepest descent */
+			for (size_t i = 0; i < n; i++)
+				d[i] = -g[i];
+			gd = dot(g, d, n);
+			len = 0;
+		}
+		double step = (len == 0) ? fmin(1.0, 1.0 / fmax(norminf(g, n), 1e-12)) : 1.0;
+		double fnew = 0;
+		int ls;
+		for (ls = 0; ls < 40; ls++) {
+			for (size_t i = 0; i < n; i++)
+				xn[i] = x[i] + step * d[i];
+			fnew = f(xn, gn, ctx);
+			if (isfinite(fnew) && fnew <= fv + 1e-4 * step * gd)
+				break;
+			step *= 0.5;
+		}
+		if (ls == 40) /* no decrease possible at working precision */
+			break;
+		/* update memory when the curvature condition holds */
+		double *ss = S + (size_t)head * n, *yy = Y + (size_t)head * n;
+		for (size_t i = 0; i < n; i++) {
+			ss[i] = xn[i] - x[i];
+			yy[i] = gn[i] - g[i];
+		}
+		double sy = dot(ss, yy, n);
+		if (sy > 1e-12 * dot(yy, yy, n)) {
+			rho[head] = 1.0 / sy;
+			head = (head + 1) % m;
+			if (len < m)
+				len++;
+		}
+		double rel = (fv - fnew) / fmax(1.0, fabs(fv));
+		memcpy(x, xn, n * sizeof *x);
+		memcpy(g, gn, n * sizeof *g);
+		fv = fnew;
+		stall = rel < 1e-12 ? stall + 1 : 0;
+		if (stall >= 3)
+			break;
+	}
+	if (k >= max_iter && norminf(g, n) > tol * fmax(1.0, fabs(fv)))
+		st = mm_errf(e, MM_ELIMIT, "L-BFGS: no convergence in %d iterations", max_iter);
+	if (fx)
+		*fx = fv;
+	if (iters)
+		*iters = k;
+out:
+	free(S);
+	free(Y);
+	free(rho);
+	free(al);
+	free(g);
+	free(d);
+	free(xn);
+	free(gn);
+	return st;
+}
