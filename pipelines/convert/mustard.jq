@@ -33,10 +33,10 @@
 
 def die(msg): error("mustard: " + msg);
 
-def need($id; $rec; $k; $type):
+def need($id; $rec; $k; $want):
 	if ($rec | has($k) | not) then die("raw record \"\($id)\": field \"\($k)\" is missing")
-	elif ($rec[$k] | type) != $type then
-		die("raw record \"\($id)\": field \"\($k)\": expected \($type), got \($rec[$k] | type)")
+	elif ($rec[$k] | type) != $want then
+		die("raw record \"\($id)\": field \"\($k)\": expected \($want), got \($rec[$k] | type)")
 	else $rec[$k] end;
 
 # probabilities over [No, Yes] and the class, or null when there is no usable prediction

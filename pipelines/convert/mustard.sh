@@ -43,10 +43,12 @@ for pair in raw:mustard_raw_data train:mustard_dataset_train test:mustard_datase
 done
 
 tmp=$(mktemp "${TMPDIR:-/tmp}/mustard.XXXXXX")
-trap 'rm -f "$tmp"' EXIT
+trap 'rm -f "$tmp" "$tmp.out" "$tmp.rep"' EXIT
 # jq's error() prints "jq: error (at <unknown>): mustard: ..."; keep the message only.
 fail() { sed -n 's/^jq: error ([^)]*): //p' "$tmp" | head -n 1 >&2; exit 1; }
-jq "${args[@]}" --arg mode report -r -f "$here/mustard.jq" >"$tmp.rep" 2>"$tmp" || { rm -f "$tmp.rep"; fail; }
+# records first (they carry the field checks), then the summary, then the records
+jq "${args[@]}" --arg mode records -c -f "$here/mustard.jq" >"$tmp.out" 2>"$tmp" || { rm -f "$tmp.out"; fail; }
+jq "${args[@]}" --arg mode report -r -f "$here/mustard.jq" >"$tmp.rep" 2>"$tmp" || { rm -f "$tmp.out" "$tmp.rep"; fail; }
 [ "$quiet" = 1 ] || cat "$tmp.rep" >&2
-rm -f "$tmp.rep"
-jq "${args[@]}" --arg mode records -c -f "$here/mustard.jq" 2>"$tmp" || fail
+cat "$tmp.out"
+rm -f "$tmp.out" "$tmp.rep"
