@@ -1,0 +1,533 @@
+/* mmoe-encode-text — tokenise a text field and write text feature tensors.
+ *
+ * Records are read in batches; the tokenising and encoding of a batch is
+ * split over -j threads (each with its own encoder caches), and the results
+ * are written in input order, so the output does not depend on -j.  Errors
+ * are reported for the first bad record in input order.
+ */
+#include <getopt.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "err.h"
+#include "record.h"
+#include "stream.h"
+#include "text.h"
+
+#define BATCH 256
+#define MAXENC 8
+
+enum { ENC_HASH, ENC_GLOVE };
+
+typedef struct encspec {
+	int kind;
+	char *as;      /* pooled field; tokens in <as>_tok */
+	char *as_tok;
+	uint32_t dim;
+} encspec;
+
+static struct {
+	encspec enc[MAXENC];
+	int nenc;
+	const char *field;
+	bool tokens, l2, replace, force, print_tokens;
+	size_t max_tokens;
+	mm_hashenc_params hp;
+	const char *table;
+	mm_glove_weight weight;
+	int threads;
+	const char *out;
+} opt = {.field = "text", .l2 = true, .max_tokens = 64, .weight = MM_GLOVE_ZIPF, .threads = 1};
+
+static mm_glove *glove;
+static float *idf;           /* --weight tfidf */
+
+/* One slot of a batch: the record, its text and the encoders' outputs. */
+typedef struct slot {
+	mm_rec *rec;
+	const char *text;
+	size_t len;
+	mm_status st;
+	mm_err err;
+	size_t ntok;
+	float *pooled[MAXENC], *tok[MAXENC];
+	char *toks;          /* --print-tokens: space-separated tokens */
+	size_t toks_len;
+} slot;
+
+typedef struct worker {
+	pthread_t th;
+	slot *slots;
+	size_t a, b;
+	mm_tokens t;
+	mm_hashenc *hash;
+	mm_glove_stats gst;
+	uint64_t ntokens;
+} worker;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: mmoe-encode-text [OPTION]... [FILE]\n"
+"Tokenise a text field of each record and add text feature tensors.\n"
+"\n"
+"  -e, --encoder ENC      hash or glove (repeatable; default hash)\n"
+"      --as NAME          output field of the last -e (default t_<encoder>)\n"
+"      --field NAME       text field to encode (default text)\n"
+"      --tokens           also write the token vectors <NAME>_tok [T, D]\n"
+"      --max-tokens N     at most N rows in <NAME>_tok (default 64; the pooled\n"
+"                         vector always uses every token)\n"
+"      --no-l2            do not L2-normalise the pooled vector\n"
+"      --replace-invalid  replace invalid UTF-8 by U+FFFD instead of failing\n"
+"      --print-tokens     print \"id<TAB>tokens\" lines instead of records\n"
+"hash encoder:\n"
+"      --seed N           seed of the hashed embedding table (default 1)\n"
+"      --buckets N        table rows, N or 2^K (default 2^18)\n"
+"      --dim N            dimension (default 64)\n"
+"      --minn N, --maxn N character n-gram lengths (default 3, 5; --maxn 0: none)\n"
+"      --bigrams          add hashed word bigrams\n"
+"glove encoder:\n"
+"      --table FILE       table made by mmoe-glove-table (default $MMOE_GLOVE_TABLE)\n"
+"      --weight W         none, zipf (default: IDF from the table's frequency rank)\n"
+"                         or tfidf (IDF from the input's train split: reads FILE\n"
+"                         twice, so FILE must not be stdin)\n"
+"\n"
+"  -j, --threads N        encoding threads (default 1)\n"
+"  -o, --output FILE      write to FILE (atomically) instead of stdout\n"
+"  -f, --force            write binary records to a terminal\n"
+"  -q, --quiet            no summary on stderr\n"
+"      --help, --version\n"
+"\n"
+"Exit status: 0 ok, 1 bad data, 2 usage, I/O or system error.\n");
+}
+
+static uint64_t parse_buckets(const char *s)
+{
+	if (strncmp(s, "2^", 2) == 0) {
+		long long k = cli_int("--buckets", s + 2, 0, 40);
+		return (uint64_t)1 << k;
+	}
+	uint64_t v = cli_u64("--buckets", s);
+	if (v < 1 || v > ((uint64_t)1 << 40))
+		cli_usage("option --buckets: %s is out of range [1, 2^40]", s);
+	return v;
+}
+
+static char *xstrdup(const char *s)
+{
+	char *p = strdup(s);
+	if (!p)
+		cli_die(MM_EXIT_USAGE, "out of memory");
+	return p;
+}
+
+static char *cat2(const char *a, const char *b)
+{
+	size_t n = strlen(a) + strlen(b) + 1;
+	char *p = malloc(n);
+	if (!p)
+		cli_die(MM_EXIT_USAGE, "out of memory");
+	snprintf(p, n, "%s%s", a, b);
+	return p;
+}
+
+/* Encode slots [a, b) with this worker's state. */
+static void encode_range(worker *w)
+{
+	for (size_t i = w->a; i < w->b; i++) {
+		slot *s = &w->slots[i];
+		s->st = mm_tokenize(s->text, s->len, opt.replace, &w->t, &s->err);
+		if (s->st != MM_OK)
+			continue;
+		s->ntok = w->t.n;
+		w->ntokens += w->t.n;
+		if (opt.print_tokens) {
+			free(s->toks);
+			s->toks = malloc(w->t.len + 1);
+			if (!s->toks) {
+				s->st = mm_errf(&s->err, MM_ENOMEM, "out of memory");
+				continue;
+			}
+			s->toks_len = 0;
+			for (size_t k = 0; k < w->t.n; k++) {
+				size_t l = mm_tok_len(&w->t, k);
+				if (k)
+					s->toks[s->toks_len++] = ' ';
+				memcpy(s->toks + s->toks_len, mm_tok(&w->t, k), l);
+				s->toks_len += l;
+			}
+			continue;
+		}
+		for (int k = 0; k < opt.nenc; k++) {
+			float *tok = opt.tokens ? s->tok[k] : NULL;
+			if (opt.enc[k].kind == ENC_HASH)
+				mm_hashenc_encode(w->hash, &w->t, tok, opt.max_tokens, s->pooled[k], opt.l2);
+			else
+				mm_glove_encode(glove, &w->t, opt.weight, idf, tok, opt.max_tokens,
+					s->pooled[k], opt.l2, &w->gst);
+		}
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	encode_range(arg);
+	return NULL;
+}
+
+/* Fetch the text field of r (ptr/len into the record), or fail naming it. */
+static mm_status get_text(mm_rec *r, const char **p, size_t *len, mm_err *e)
+{
+	char where[160];
+	const msgpack_object *o = mm_rec_get(r, opt.field);
+	if (!o)
+		return mm_errf(e, MM_MISSING, "%s: field \"%s\": missing (the text to encode; see --field)",
+			mm_rec_where(r, where, sizeof where), opt.field);
+	if (o->type != MSGPACK_OBJECT_STR)
+		return mm_errf(e, MM_ETYPE, "%s: field \"%s\": expected a string, got %s",
+			mm_rec_where(r, where, sizeof where), opt.field, mm_obj_typename(o));
+	*p = o->via.str.size ? o->via.str.ptr : "";
+	*len = o->via.str.size;
+	return MM_OK;
+}
+
+/* --weight tfidf: document frequencies over the train split of the file. */
+static void build_idf(const char *path, worker *w)
+{
+	mm_err e;
+	mm_reader *rd;
+	mm_status st = mm_reader_open(&rd, path, &e);
+	if (st != MM_OK)
+		cli_die_err(&e);
+	mm_glove_df train, all;
+	if (mm_glove_df_init(&train, glove, &e) != MM_OK || mm_glove_df_init(&all, glove, &e) != MM_OK)
+		cli_die_err(&e);
+	mm_rec *r;
+	while ((st = mm_reader_next(rd, &r, &e)) == MM_OK) {
+		const char *text, *split = NULL;
+		size_t len;
+		if ((st = get_text(r, &text, &len, &e)) != MM_OK)
+			cli_die_err(&e);
+		if ((st = mm_tokenize(text, len, opt.replace, &w->t, &e)) != MM_OK) {
+			char where[160];
+			mm_err_prefix(&e, "%s: field \"%s\"", mm_rec_where(r, where, sizeof where), opt.field);
+			cli_die_err(&e);
+		}
+		const msgpack_object *so = mm_rec_get(r, "split");
+		if (so && so->type == MSGPACK_OBJECT_STR && so->via.str.size == 5
+				&& memcmp(so->via.str.ptr, "train", 5) == 0)
+			split = "train";
+		if (split)
+			mm_glove_df_add(&train, glove, &w->t);
+		mm_glove_df_add(&all, glove, &w->t);
+		mm_rec_free(r);
+	}
+	if (st != MM_EOF)
+		cli_die_err(&e);
+	mm_reader_close(rd);
+	idf = malloc(mm_glove_size(glove) * sizeof *idf);
+	if (!idf)
+		cli_die(MM_EXIT_USAGE, "out of memory");
+	mm_glove_df *use = train.ndocs ? &train : &all;
+	mm_glove_df_idf(use, glove, idf);
+	if (!cli_quiet)
+		cli_warn("glove: IDF from %llu %s records", (unsigned long long)use->ndocs,
+			train.ndocs ? "train" : "(no train split: all)");
+	mm_glove_df_free(&train);
+	mm_glove_df_free(&all);
+}
+
+int main(int argc, char **argv)
+{
+	cli_init(argc, argv, "mmoe-encode-text");
+	mm_hashenc_params_default(&opt.hp);
+	enum { O_AS = 256, O_FIELD, O_TOKENS, O_MAXTOK, O_NOL2, O_REPLACE, O_PRINT, O_SEED, O_BUCKETS,
+		O_DIM, O_MINN, O_MAXN, O_BIGRAMS, O_TABLE, O_WEIGHT, O_HELP, O_VERSION };
+	static const struct option lo[] = {
+		{"encoder", required_argument, 0, 'e'}, {"as", required_argument, 0, O_AS},
+		{"field", required_argument, 0, O_FIELD}, {"tokens", no_argument, 0, O_TOKENS},
+		{"max-tokens", required_argument, 0, O_MAXTOK}, {"no-l2", no_argument, 0, O_NOL2},
+		{"replace-invalid", no_argument, 0, O_REPLACE}, {"print-tokens", no_argument, 0, O_PRINT},
+		{"seed", required_argument, 0, O_SEED}, {"buckets", required_argument, 0, O_BUCKETS},
+		{"dim", required_argument, 0, O_DIM}, {"minn", required_argument, 0, O_MINN},
+		{"maxn", required_argument, 0, O_MAXN}, {"bigrams", no_argument, 0, O_BIGRAMS},
+		{"table", required_argument, 0, O_TABLE}, {"weight", required_argument, 0, O_WEIGHT},
+		{"threads", required_argument, 0, 'j'}, {"output", required_argument, 0, 'o'},
+		{"force", no_argument, 0, 'f'}, {"quiet", no_argument, 0, 'q'},
+		{"help", no_argument, 0, O_HELP}, {"version", no_argument, 0, O_VERSION}, {0, 0, 0, 0}};
+	const char *pending_as = NULL;
+	int c;
+	while ((c = getopt_long(argc, argv, "e:j:o:fq", lo, NULL)) != -1) {
+		switch (c) {
+		case 'e':
+			if (opt.nenc == MAXENC)
+				cli_usage("at most %d encoders", MAXENC);
+			if (strcmp(optarg, "hash") == 0)
+				opt.enc[opt.nenc].kind = ENC_HASH;
+			else if (strcmp(optarg, "glove") == 0)
+				opt.enc[opt.nenc].kind = ENC_GLOVE;
+			else
+				cli_usage("unknown encoder '%s' (hash or glove)", optarg);
+			if (pending_as) {
+				opt.enc[opt.nenc].as = xstrdup(pending_as);
+				pending_as = NULL;
+			}
+			opt.nenc++;
+			break;
+		case O_AS:
+			if (!*optarg)
+				cli_usage("option --as: empty field name");
+			if (opt.nenc == 0) {
+				if (pending_as)
+					cli_usage("option --as given twice before any -e");
+				pending_as = optarg;
+			} else {
+				if (opt.enc[opt.nenc - 1].as)
+					cli_usage("option --as given twice for encoder %d", opt.nenc);
+				opt.enc[opt.nenc - 1].as = xstrdup(optarg);
+			}
+			break;
+		case O_FIELD: opt.field = optarg; break;
+		case O_TOKENS: opt.tokens = true; break;
+		case O_MAXTOK: opt.max_tokens = (size_t)cli_int("--max-tokens", optarg, 1, 1 << 20); break;
+		case O_NOL2: opt.l2 = false; break;
+		case O_REPLACE: opt.replace = true; break;
+		case O_PRINT: opt.print_tokens = true; break;
+		case O_SEED: opt.hp.seed = cli_u64("--seed", optarg); break;
+		case O_BUCKETS: opt.hp.buckets = parse_buckets(optarg); break;
+		case O_DIM: opt.hp.dim = (uint32_t)cli_int("--dim", optarg, 1, 4096); break;
+		case O_MINN: opt.hp.minn = (uint32_t)cli_int("--minn", optarg, 1, 16); break;
+		case O_MAXN: opt.hp.maxn = (uint32_t)cli_int("--maxn", optarg, 0, 16); break;
+		case O_BIGRAMS: opt.hp.bigrams = true; break;
+		case O_TABLE: opt.table = optarg; break;
+		case O_WEIGHT:
+			if (strcmp(optarg, "none") == 0)
+				opt.weight = MM_GLOVE_NONE;
+			else if (strcmp(optarg, "zipf") == 0)
+				opt.weight = MM_GLOVE_ZIPF;
+			else if (strcmp(optarg, "tfidf") == 0)
+				opt.weight = MM_GLOVE_IDF;
+			else
+				cli_usage("option --weight: '%s' is not none, zipf or tfidf", optarg);
+			break;
+		case 'j': opt.threads = (int)cli_int("--threads", optarg, 1, 256); break;
+		case 'o': opt.out = optarg; break;
+		case 'f': opt.force = true; break;
+		case 'q': cli_quiet = true; break;
+		case O_HELP: usage(stdout); return cli_finish();
+		case O_VERSION: cli_version();
+		default: cli_usage("unknown option");
+		}
+	}
+	if (pending_as)
+		cli_usage("option --as given without an encoder (-e)");
+	if (argc - optind > 1)
+		cli_usage("at most one input file");
+	const char *in = optind < argc ? argv[optind] : "-";
+	if (opt.nenc == 0) {
+		opt.enc[0].kind = ENC_HASH;
+		opt.nenc = 1;
+	}
+	if (opt.hp.maxn > 0 && opt.hp.minn > opt.hp.maxn)
+		cli_usage("--minn %u is larger than --maxn %u", opt.hp.minn, opt.hp.maxn);
+	const char *msg = mm_hashenc_params_check(&opt.hp);
+	if (msg)
+		cli_usage("%s", msg);
+
+	mm_err e;
+	bool need_glove = false;
+	for (int k = 0; k < opt.nenc; k++) {
+		encspec *s = &opt.enc[k];
+		if (!s->as)
+			s->as = cat2("t_", s->kind == ENC_HASH ? "hash" : "glove");
+		s->as_tok = cat2(s->as, "_tok");
+		for (int q = 0; q < k; q++)
+			if (strcmp(opt.enc[q].as, s->as) == 0)
+				cli_usage("two encoders write the same field \"%s\" (use --as)", s->as);
+		need_glove |= s->kind == ENC_GLOVE;
+	}
+	if (need_glove && !opt.print_tokens) {
+		if (!opt.table)
+			opt.table = getenv("MMOE_GLOVE_TABLE");
+		if (!opt.table || !*opt.table)
+			cli_usage("the glove encoder needs --table FILE (see mmoe-glove-table)");
+		if (mm_glove_open(&glove, opt.table, &e) != MM_OK)
+			cli_die_err(&e);
+	}
+	for (int k = 0; k < opt.nenc; k++)
+		opt.enc[k].dim = opt.enc[k].kind == ENC_HASH ? opt.hp.dim : glove ? mm_glove_dim(glove) : 0;
+
+	int nw = opt.threads;
+	worker *w = calloc((size_t)nw, sizeof *w);
+	slot *slots = calloc(BATCH, sizeof *slots);
+	if (!w || !slots)
+		cli_die(MM_EXIT_USAGE, "out of memory");
+	for (int i = 0; i < nw; i++) {
+		w[i].slots = slots;
+		if (mm_hashenc_new(&w[i].hash, &opt.hp, &e) != MM_OK)
+			cli_die_err(&e);
+	}
+	if (glove && opt.weight == MM_GLOVE_IDF) {
+		if (strcmp(in, "-") == 0)
+			cli_usage("--weight tfidf reads the input twice: give a file, not stdin");
+		build_idf(in, &w[0]);
+	}
+	for (size_t i = 0; i < BATCH; i++)
+		for (int k = 0; k < opt.nenc && !opt.print_tokens; k++) {
+			slots[i].pooled[k] = malloc(opt.enc[k].dim * sizeof(float));
+			slots[i].tok[k] = opt.tokens ? malloc(opt.max_tokens * opt.enc[k].dim * sizeof(float)) : NULL;
+			if (!slots[i].pooled[k] || (opt.tokens && !slots[i].tok[k]))
+				cli_die(MM_EXIT_USAGE, "out of memory");
+		}
+
+	mm_reader *rd;
+	if (mm_reader_open(&rd, in, &e) != MM_OK)
+		cli_die_err(&e);
+	mm_writer *wr = NULL;
+	if (!opt.print_tokens) {
+		if (!opt.out)
+			cli_check_binary_stdout(opt.force);
+		if (mm_writer_open(&wr, opt.out, -1, &e) != MM_OK)
+			cli_die_err(&e);
+	}
+	uint64_t nrec = 0;
+	mm_status st = MM_OK, rst = MM_OK;
+	mm_err re;
+	for (bool eof = false; !eof;) {
+		size_t n = 0;
+		while (n < BATCH) {
+			mm_rec *r;
+			rst = mm_reader_next(rd, &r, &re);
+			if (rst != MM_OK) {  /* end, or an error reported after this batch */
+				eof = true;
+				break;
+			}
+			slots[n].rec = r;
+			if ((rst = get_text(r, &slots[n].text, &slots[n].len, &re)) != MM_OK) {
+				mm_rec_free(r);
+				eof = true;
+				break;
+			}
+			n++;
+		}
+		if (rst == MM_EOF)
+			rst = MM_OK;
+		int used = nw < (int)n ? nw : (int)n;
+		if (used < 1)
+			used = 1;
+		size_t per = (n + (size_t)used - 1) / (size_t)used;
+		for (int i = 0; i < used; i++) {
+			w[i].a = (size_t)i * per;
+			w[i].b = w[i].a + per < n ? w[i].a + per : n;
+		}
+		if (used == 1) {
+			encode_range(&w[0]);
+		} else {
+			for (int i = 0; i < used; i++)
+				if (pthread_create(&w[i].th, NULL, worker_main, &w[i]) != 0)
+					cli_die(MM_EXIT_USAGE, "cannot start a thread");
+			for (int i = 0; i < used; i++)
+				pthread_join(w[i].th, NULL);
+		}
+		for (size_t i = 0; i < n; i++) {
+			slot *s = &slots[i];
+			if (st == MM_OK && s->st != MM_OK) {
+				char where[160];
+				e = s->err;
+				mm_err_prefix(&e, "%s: field \"%s\"", mm_rec_where(s->rec, where, sizeof where),
+					opt.field);
+				st = e.status;
+			}
+			if (st == MM_OK && opt.print_tokens) {
+				const char *id = mm_rec_id(s->rec);
+				printf("%s\t%.*s\n", id ? id : "", (int)s->toks_len, s->toks ? s->toks : "");
+			} else if (st == MM_OK) {
+				for (int k = 0; k < opt.nenc && st == MM_OK; k++) {
+					encspec *es = &opt.enc[k];
+					st = mm_rec_set_vec(s->rec, es->as, s->pooled[k], es->dim, &e);
+					if (st == MM_OK && opt.tokens) {
+						int64_t shape[2] = {(int64_t)(s->ntok < opt.max_tokens ? s->ntok : opt.max_tokens),
+							(int64_t)es->dim};
+						st = mm_rec_set_tensor(s->rec, es->as_tok, s->tok[k], shape, 2, &e);
+					}
+				}
+				if (st == MM_OK)
+					st = mm_writer_put(wr, s->rec, &e);
+			}
+			mm_rec_free(s->rec);
+			s->rec = NULL;
+			nrec += st == MM_OK;
+		}
+		if (st == MM_OK && rst != MM_OK) {
+			st = rst;
+			e = re;
+		}
+		if (st != MM_OK)
+			goto fail;
+	}
+	mm_reader_close(rd);
+	if (wr && mm_writer_close(wr, &e) != MM_OK)
+		cli_die_err(&e);
+	if (!cli_quiet) {
+		uint64_t ntok = 0;
+		mm_glove_stats g = {0};
+		for (int i = 0; i < nw; i++) {
+			ntok += w[i].ntokens;
+			g.records += w[i].gst.records;
+			g.tokens += w[i].gst.tokens;
+			g.oov += w[i].gst.oov;
+			g.empty += w[i].gst.empty;
+		}
+		cli_warn("%llu records, %llu tokens (field \"%s\")", (unsigned long long)nrec,
+			(unsigned long long)ntok, opt.field);
+		for (int k = 0; k < opt.nenc && !opt.print_tokens; k++) {
+			encspec *s = &opt.enc[k];
+			if (s->kind == ENC_HASH)
+				cli_warn("hash -> %s: seed %llu, %llu buckets x %u dims, n-grams %u..%u%s",
+					s->as, (unsigned long long)opt.hp.seed, (unsigned long long)opt.hp.buckets,
+					opt.hp.dim, opt.hp.maxn ? opt.hp.minn : 0, opt.hp.maxn,
+					opt.hp.bigrams ? ", bigrams" : "");
+		}
+		if (glove && !opt.print_tokens) {
+			/* glove stats are counted once per glove encoder: report per encoder */
+			int ng = 0;
+			for (int k = 0; k < opt.nenc; k++)
+				ng += opt.enc[k].kind == ENC_GLOVE;
+			uint64_t tk = g.tokens / (uint64_t)ng, oov = g.oov / (uint64_t)ng;
+			uint64_t rc = g.records / (uint64_t)ng, em = g.empty / (uint64_t)ng;
+			cli_warn("glove: %llu of %llu tokens out of vocabulary (%.1f%%); %llu of %llu records "
+				"with no known token", (unsigned long long)oov, (unsigned long long)tk,
+				tk ? 100.0 * (double)oov / (double)tk : 0.0, (unsigned long long)em,
+				(unsigned long long)rc);
+		}
+	}
+	for (int i = 0; i < nw; i++) {
+		mm_hashenc_free(w[i].hash);
+		mm_tokens_free(&w[i].t);
+	}
+	for (size_t i = 0; i < BATCH; i++) {
+		for (int k = 0; k < opt.nenc; k++) {
+			free(slots[i].pooled[k]);
+			free(slots[i].tok[k]);
+		}
+		free(slots[i].toks);
+	}
+	for (int k = 0; k < opt.nenc; k++) {
+		free(opt.enc[k].as);
+		free(opt.enc[k].as_tok);
+	}
+	free(slots);
+	free(w);
+	free(idf);
+	mm_glove_close(glove);
+	return cli_finish();
+fail:
+	if (wr)
+		mm_writer_abort(wr);
+	if (opt.print_tokens)
+		fflush(stdout);
+	cli_die_err(&e);
+}
