@@ -1,0 +1,411 @@
+/* mmoe-encode-vision — decode the image of each record and add feature
+ * tensors from weight-free encoders (lib/vision.h): for each -e ENC a pooled
+ * vector NAME [D] and a token grid NAME_tok [T, D].
+ *
+ * Records are read in batches of BATCH and cut into chunks of CHUNK records;
+ * a chunk is one work item (decode, resize, one sgemm per encoder) for the
+ * -j worker threads.  The chunking depends only on the input, never on the
+ * thread count, so the output bytes are the same for any -j.  Records are
+ * written in input order.
+ */
+#include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "image.h"
+#include "record.h"
+#include "stream.h"
+#include "util.h"
+#include "vision.h"
+
+#define MAX_ENC 16
+#define CHUNK 16
+#define BATCH 256
+
+typedef struct enc {
+	mm_vis_kind kind;
+	char *name, *tokname;
+	mm_vis *v;
+} enc;
+
+typedef struct slot {
+	mm_rec *r;
+	mm_status st;
+	bool skipped;   /* no image and --skip-missing: passed through */
+	mm_err e;
+} slot;
+
+static enc encs[MAX_ENC];
+static int nenc;
+static const char *field = "image";
+static mm_image_src src;
+static int size = 64;
+static bool no_tokens, drop_image, skip_missing;
+
+static slot batch[BATCH];
+static int batch_n;
+static atomic_int next_chunk;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: mmoe-encode-vision [-e ENC [--as NAME]]... [options] [FILE...]\n"
+		"Decode the image of each record (PNG or JPEG bytes, or a path) and add, for each\n"
+		"encoder, a pooled vector NAME [D] and a token grid NAME_tok [T, D].\n"
+		"Reads FILE(s) or stdin, writes records to stdout.\n"
+		"\n"
+		"Encoders (-e, repeatable; default: -e pixels -e hog -e color):\n"
+		"  pixels   patch tokens under a seeded Gaussian projection (T = (size/patch)^2, D = dim)\n"
+		"  hog      oriented-gradient histograms, L2-Hys blocks (T = (size/cell-block+1)^2,\n"
+		"           D = block^2*bins)\n"
+		"  color    HSV histograms per cell (T = (size/cell)^2, D = H*S*V bins)\n"
+		"\n"
+		"  -e, --encoder ENC      add an encoder: pixels, hog, color\n"
+		"      --as NAME          output field of the preceding -e (default: v_ENC)\n"
+		"      --field F          image field (default: image)\n"
+		"      --image-root DIR   directory image paths are relative to (default: .)\n"
+		"      --allow-any-path   accept absolute paths and \"..\" (trusted input only)\n"
+		"      --max-pixels N     refuse larger images (default: %llu)\n"
+		"      --size N           images are resized to N x N (default: 64)\n"
+		"      --seed N           seed of the pixels projection (default: 1)\n"
+		"      --dim N            pixels: projection dimension (default: 64)\n"
+		"      --patch N          pixels: patch side (default: 8)\n"
+		"      --hog-cell N       hog: cell side in pixels (default: 8)\n"
+		"      --hog-block N      hog: block side in cells (default: 2)\n"
+		"      --hog-bins N       hog: orientation bins over 0..180 degrees (default: 9)\n"
+		"      --color-cell N     color: cell side in pixels (default: 16)\n"
+		"      --color-bins H,S,V color: hue, saturation, value bins (default: 8,3,3)\n"
+		"      --no-tokens        write only the pooled vectors\n"
+		"      --drop-image       remove the image field from the output\n"
+		"      --skip-missing     pass records without an image through unchanged\n"
+		"  -j, --threads N        decode and encode with N threads (default: 1)\n"
+		"  -o, --output FILE      write to FILE (atomically) instead of stdout\n"
+		"  -f, --force            write binary records to a terminal\n"
+		"  -q, --quiet            no summary on stderr\n"
+		"  -h, --help             this help\n"
+		"  -V, --version          version\n"
+		"\n"
+		"Exit status: 0 ok, 1 bad data (undecodable, missing or refused image),\n"
+		"2 usage or I/O error.\n",
+		(unsigned long long)MM_IMAGE_MAX_PIXELS);
+}
+
+/* One chunk: load, resize and encode its records, then set their fields. */
+static void do_chunk(int c, float *img, float **tok, float **pooled)
+{
+	const size_t npx = (size_t)size * size * 3;
+	int lo = c * CHUNK, hi = lo + CHUNK < batch_n ? lo + CHUNK : batch_n;
+	int idx[CHUNK], m = 0;
+
+	for (int i = lo; i < hi; i++) {
+		slot *s = &batch[i];
+		mm_image im;
+		const msgpack_object *o = mm_rec_get(s->r, field);
+		if (skip_missing && (!o || o->type == MSGPACK_OBJECT_NIL)) {
+			s->skipped = true;
+			continue;
+		}
+		s->st = mm_image_load_field(s->r, field, &src, &im, &s->e);
+		if (s->st != MM_OK)
+			continue;
+		s->st = mm_vis_prepare(&im, size, img + (size_t)m * npx, &s->e);
+		mm_image_free(&im);
+		if (s->st != MM_OK)
+			continue;
+		idx[m++] = i;
+	}
+	for (int k = 0; k < nenc; k++) {
+		mm_err e;
+		mm_status st = mm_vis_encode(encs[k].v, img, m, tok[k], pooled[k], &e);
+		if (st != MM_OK) {
+			for (int j = 0; j < m; j++) {
+				batch[idx[j]].st = st;
+				batch[idx[j]].e = e;
+			}
+			return;
+		}
+	}
+	for (int j = 0; j < m; j++) {
+		slot *s = &batch[idx[j]];
+		for (int k = 0; k < nenc && s->st == MM_OK; k++) {
+			int T = mm_vis_ntok(encs[k].v), D = mm_vis_dim(encs[k].v);
+			int64_t shape[2] = {T, D};
+			s->st = mm_rec_set_vec(s->r, encs[k].name, pooled[k] + (size_t)j * D, (size_t)D, &s->e);
+			if (s->st == MM_OK && !no_tokens)
+				s->st = mm_rec_set_tensor(s->r, encs[k].tokname, tok[k] + (size_t)j * T * D,
+						shape, 2, &s->e);
+		}
+		if (s->st == MM_OK && drop_image)
+			mm_rec_del(s->r, field);
+	}
+}
+
+/* Scratch per worker: one chunk of input images and each encoder's output. */
+typedef struct scratch {
+	float *img, *tok[MAX_ENC], *pooled[MAX_ENC];
+} scratch;
+
+static int scratch_alloc(scratch *w)
+{
+	memset(w, 0, sizeof *w);
+	w->img = mm_alloc_aligned((size_t)CHUNK * size * size * 3, sizeof(float));
+	if (!w->img)
+		return -1;
+	for (int k = 0; k < nenc; k++) {
+		size_t T = (size_t)mm_vis_ntok(encs[k].v), D = (size_t)mm_vis_dim(encs[k].v);
+		w->tok[k] = mm_alloc_aligned(CHUNK * T * D, sizeof(float));
+		w->pooled[k] = mm_alloc_aligned(CHUNK * D, sizeof(float));
+		if (!w->tok[k] || !w->pooled[k])
+			return -1;
+	}
+	return 0;
+}
+
+static void scratch_free(scratch *w)
+{
+	free(w->img);
+	for (int k = 0; k < nenc; k++) {
+		free(w->tok[k]);
+		free(w->pooled[k]);
+	}
+}
+
+static void *worker(void *arg)
+{
+	scratch *w = arg;
+	int nchunks = (batch_n + CHUNK - 1) / CHUNK, c;
+	while ((c = atomic_fetch_add(&next_chunk, 1)) < nchunks)
+		do_chunk(c, w->img, w->tok, w->pooled);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	const char *out_path = NULL;
+	bool force = false;
+	int threads = 1;
+	mm_vis_params par[MM_VIS_NKINDS];
+	uint64_t seed = 1;
+	enum {
+		OPT_AS = 256, OPT_FIELD, OPT_ROOT, OPT_ANY, OPT_MAXPX, OPT_SIZE, OPT_SEED, OPT_DIM,
+		OPT_PATCH, OPT_HCELL, OPT_HBLOCK, OPT_HBINS, OPT_CCELL, OPT_CBINS, OPT_NOTOK,
+		OPT_DROP, OPT_SKIP,
+	};
+	static const struct option opts[] = {
+		{ "encoder", required_argument, NULL, 'e' },
+		{ "as", required_argument, NULL, OPT_AS },
+		{ "field", required_argument, NULL, OPT_FIELD },
+		{ "image-root", required_argument, NULL, OPT_ROOT },
+		{ "allow-any-path", no_argument, NULL, OPT_ANY },
+		{ "max-pixels", required_argument, NULL, OPT_MAXPX },
+		{ "size", required_argument, NULL, OPT_SIZE },
+		{ "seed", required_argument, NULL, OPT_SEED },
+		{ "dim", required_argument, NULL, OPT_DIM },
+		{ "patch", required_argument, NULL, OPT_PATCH },
+		{ "hog-cell", required_argument, NULL, OPT_HCELL },
+		{ "hog-block", required_argument, NULL, OPT_HBLOCK },
+		{ "hog-bins", required_argument, NULL, OPT_HBINS },
+		{ "color-cell", required_argument, NULL, OPT_CCELL },
+		{ "color-bins", required_argument, NULL, OPT_CBINS },
+		{ "no-tokens", no_argument, NULL, OPT_NOTOK },
+		{ "drop-image", no_argument, NULL, OPT_DROP },
+		{ "skip-missing", no_argument, NULL, OPT_SKIP },
+		{ "threads", required_argument, NULL, 'j' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+
+	cli_init(argc, argv, "mmoe-encode-vision");
+	for (int k = 0; k < MM_VIS_NKINDS; k++)
+		mm_vis_params_default(&par[k], k);
+	int c;
+	while ((c = getopt_long(argc, argv, "e:j:o:fqhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'e': {
+			int k = mm_vis_kind_parse(optarg);
+			if (k < 0)
+				cli_usage("unknown encoder '%s' (want pixels, hog or color)", optarg);
+			if (nenc == MAX_ENC)
+				cli_usage("at most %d encoders", MAX_ENC);
+			encs[nenc++].kind = k;
+			break;
+		}
+		case OPT_AS:
+			if (nenc == 0)
+				cli_usage("--as names the output of the preceding -e; give -e first");
+			if (encs[nenc - 1].name)
+				cli_usage("two --as for one -e");
+			if (!*optarg)
+				cli_usage("--as: empty field name");
+			encs[nenc - 1].name = strdup(optarg);
+			break;
+		case OPT_FIELD: field = optarg; break;
+		case OPT_ROOT: src.root = optarg; break;
+		case OPT_ANY: src.allow_any = true; break;
+		case OPT_MAXPX: src.max_pixels = (uint64_t)cli_int("--max-pixels", optarg, 1, (long long)1 << 40); break;
+		case OPT_SIZE: size = (int)cli_int("--size", optarg, 1, 4096); break;
+		case OPT_SEED: seed = cli_u64("--seed", optarg); break;
+		case OPT_DIM: par[MM_VIS_PIXELS].dim = (int)cli_int("--dim", optarg, 1, 65536); break;
+		case OPT_PATCH: par[MM_VIS_PIXELS].patch = (int)cli_int("--patch", optarg, 1, 4096); break;
+		case OPT_HCELL: par[MM_VIS_HOG].cell = (int)cli_int("--hog-cell", optarg, 1, 4096); break;
+		case OPT_HBLOCK: par[MM_VIS_HOG].block = (int)cli_int("--hog-block", optarg, 1, 4096); break;
+		case OPT_HBINS: par[MM_VIS_HOG].bins = (int)cli_int("--hog-bins", optarg, 2, 360); break;
+		case OPT_CCELL: par[MM_VIS_COLOR].cell = (int)cli_int("--color-cell", optarg, 1, 4096); break;
+		case OPT_CBINS: {
+			int h, sb, vb, end = 0;
+			if (sscanf(optarg, "%d,%d,%d%n", &h, &sb, &vb, &end) != 3 || optarg[end] ||
+					h < 1 || sb < 1 || vb < 1 || h > 64 || sb > 64 || vb > 64)
+				cli_usage("--color-bins: want H,S,V, three numbers in 1..64, got '%s'", optarg);
+			par[MM_VIS_COLOR].hbins = h;
+			par[MM_VIS_COLOR].sbins = sb;
+			par[MM_VIS_COLOR].vbins = vb;
+			break;
+		}
+		case OPT_NOTOK: no_tokens = true; break;
+		case OPT_DROP: drop_image = true; break;
+		case OPT_SKIP: skip_missing = true; break;
+		case 'j': threads = (int)cli_int("--threads", optarg, 1, 256); break;
+		case 'o': out_path = optarg; break;
+		case 'f': force = true; break;
+		case 'q': cli_quiet = true; break;
+		case 'h': usage(stdout); return cli_finish();
+		case 'V': cli_version();
+		default: cli_usage("unknown option");
+		}
+	}
+	if (!*field)
+		cli_usage("--field: empty field name");
+	if (nenc == 0)
+		for (int k = 0; k < MM_VIS_NKINDS; k++)
+			encs[nenc++].kind = k;
+
+	mm_err e;
+	for (int k = 0; k < nenc; k++) {
+		mm_vis_params p = par[encs[k].kind];
+		p.size = size;
+		p.seed = seed;
+		const char *bad = mm_vis_params_check(&p);
+		if (bad)
+			cli_usage("%s: %s", mm_vis_kind_name(p.kind), bad);
+		if (mm_vis_new(&encs[k].v, &p, &e) != MM_OK)
+			cli_die_err(&e);
+		if (!encs[k].name && asprintf(&encs[k].name, "v_%s", mm_vis_kind_name(p.kind)) < 0)
+			cli_die(MM_EXIT_USAGE, "out of memory");
+		if (asprintf(&encs[k].tokname, "%s_tok", encs[k].name) < 0)
+			cli_die(MM_EXIT_USAGE, "out of memory");
+	}
+	for (int k = 0; k < nenc; k++) {
+		if (!strcmp(encs[k].name, field) || (!no_tokens && !strcmp(encs[k].tokname, field)))
+			cli_usage("output field '%s' would overwrite the image field", encs[k].name);
+		for (int j = 0; j < k; j++)
+			if (!strcmp(encs[k].name, encs[j].name) || !strcmp(encs[k].name, encs[j].tokname) ||
+					!strcmp(encs[k].tokname, encs[j].name))
+				cli_usage("two encoders write the field '%s' (use --as)", encs[k].name);
+	}
+
+	/* we parallelise over images; OpenBLAS runs single-threaded in each worker */
+	cli_set_threads(1);
+	scratch *scr = calloc((size_t)threads, sizeof *scr);
+	if (!scr)
+		cli_die(MM_EXIT_USAGE, "out of memory");
+	for (int t = 0; t < threads; t++)
+		if (scratch_alloc(&scr[t]) != 0)
+			cli_die(MM_EXIT_USAGE, "out of memory");
+	pthread_t *tid = calloc((size_t)threads, sizeof *tid);
+
+	mm_writer *w;
+	if (!out_path)
+		cli_check_binary_stdout(force);
+	if (mm_writer_open(&w, out_path, -1, &e) != MM_OK)
+		cli_die_err(&e);
+
+	uint64_t nrec = 0, nimg = 0, nskip = 0;
+	double t0 = mm_now();
+	int nin = argc - optind;
+	for (int f = 0; f < (nin ? nin : 1); f++) {
+		const char *path = nin ? argv[optind + f] : "-";
+		mm_reader *rd;
+		if (mm_reader_open(&rd, path, &e) != MM_OK) {
+			mm_writer_abort(w);
+			cli_die_err(&e);
+		}
+		mm_status st = MM_OK;
+		while (st == MM_OK) {
+			batch_n = 0;
+			while (batch_n < BATCH && (st = mm_reader_next(rd, &batch[batch_n].r, &e)) == MM_OK) {
+				batch[batch_n].st = MM_OK;
+				batch[batch_n].skipped = false;
+				batch_n++;
+			}
+			if (st != MM_OK && st != MM_EOF) {
+				mm_writer_abort(w);
+				cli_die_err(&e);
+			}
+			if (batch_n == 0)
+				break;
+			int nchunks = (batch_n + CHUNK - 1) / CHUNK;
+			int nt = threads < nchunks ? threads : nchunks;
+			atomic_store(&next_chunk, 0);
+			int started = 1;
+			for (int t = 1; t < nt; t++) {
+				if (pthread_create(&tid[t], NULL, worker, &scr[t]) != 0)
+					break; /* the remaining threads do the work */
+				started++;
+			}
+			worker(&scr[0]);
+			for (int t = 1; t < started; t++)
+				pthread_join(tid[t], NULL);
+			for (int i = 0; i < batch_n; i++) {
+				slot *s = &batch[i];
+				if (s->st != MM_OK) {
+					mm_writer_abort(w);
+					cli_die_err(&s->e);
+				}
+				if (s->skipped)
+					nskip++;
+				else
+					nimg++;
+				if (mm_writer_put(w, s->r, &e) != MM_OK) {
+					mm_writer_abort(w);
+					cli_die_err(&e);
+				}
+				mm_rec_free(s->r);
+				s->r = NULL;
+				nrec++;
+			}
+		}
+		mm_reader_close(rd);
+	}
+	if (mm_writer_close(w, &e) != MM_OK)
+		cli_die_err(&e);
+	double dt = mm_now() - t0;
+	if (!cli_quiet) {
+		fprintf(stderr, "%s: %llu records, %llu images encoded (", cli_prog,
+				(unsigned long long)nrec, (unsigned long long)nimg);
+		for (int k = 0; k < nenc; k++)
+			fprintf(stderr, "%s%s -> %s [%d]", k ? ", " : "", mm_vis_kind_name(encs[k].kind),
+					encs[k].name, mm_vis_dim(encs[k].v));
+		fprintf(stderr, "; size %d, seed %llu), %.2f s, %.0f images/s\n", size,
+				(unsigned long long)seed, dt, dt > 0 ? (double)nimg / dt : 0.0);
+		if (nskip)
+			fprintf(stderr, "%s: %llu records without field \"%s\" passed through unchanged\n",
+					cli_prog, (unsigned long long)nskip, field);
+	}
+	for (int t = 0; t < threads; t++)
+		scratch_free(&scr[t]);
+	free(scr);
+	free(tid);
+	for (int k = 0; k < nenc; k++) {
+		mm_vis_free(encs[k].v);
+		free(encs[k].name);
+		free(encs[k].tokname);
+	}
+	return cli_finish();
+}
