@@ -1,0 +1,680 @@
+/* mmoe-unipred — unimodal predictions (stage 1 of MMoE, PAPERS.md §1).
+ *
+ * Trains a classifier on one modality's features and attaches its class
+ * probabilities to every record: out-of-fold (K-fold cross-fitting) on the
+ * training split, from a model fitted on all training records elsewhere.
+ * Or, with --import, attaches external predictions joined by id.  Then the
+ * authors' training-split options: --drop-margin and --balance.
+ *
+ * The whole stream is held in memory: cross-fitting needs every training
+ * record before the first prediction can be written.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "nn.h"
+#include "record.h"
+#include "rng.h"
+#include "stream.h"
+#include "unipred.h"
+#include "util.h"
+
+/* Probabilities are stored as f32: 0.55f - 0.45f is 0.10000002, and the
+ * authors' "margin <= 0.1" must include it. */
+#define MARGIN_EPS 1e-6
+
+/* Child streams of the --seed generator. */
+enum { SEED_FOLDS = 1, SEED_FULL = 2, SEED_FOLD0 = 16 };
+
+static void usage(void)
+{
+	mm_clf_params d;
+	mm_clf_params_default(&d);
+	printf(
+"Usage: mmoe-unipred -f FIELD [options] [FILE]\n"
+"       mmoe-unipred --import PRED --as NAME [options] [FILE]\n"
+"Attach unimodal predictions NAME [C] and NAME_class to every record of FILE\n"
+"(stdin when absent or '-').  Training records (split == \"train\" with a label)\n"
+"get out-of-fold predictions; the other records, a model fitted on all of them.\n"
+"\n"
+"  -f, --features FIELD   feature vector to classify (required unless --import)\n"
+"  -a, --as NAME          output field (default pred_FIELD)\n"
+"  -l, --label FIELD      label field, an integer class (default label)\n"
+"      --classes N        number of classes (default: 1 + the largest label)\n"
+"  -k, --folds K          cross-fitting folds, stratified by label (default 5)\n"
+"      --in-sample        predict training records with the full model instead\n"
+"                         (diagnostics only: nearly everything looks redundant)\n"
+"  -m, --model M          logreg or mlp (default logreg)\n"
+"  -C, --C C              logreg: inverse L2 strength, as sklearn (default %g)\n"
+"      --max-iter N       logreg: L-BFGS iterations (default %d)\n"
+"      --hidden H         mlp: hidden width (default %d)\n"
+"      --layers L         mlp: hidden layers (default %d)\n"
+"      --epochs E         mlp: epochs (default %d)\n"
+"      --batch B          mlp: batch size (default %d)\n"
+"      --lr LR            mlp: peak learning rate (default %g)\n"
+"      --l2 L             mlp: AdamW weight decay (default %g)\n"
+"      --dropout P        mlp: dropout (default %g)\n"
+"      --class-weights    weight classes by n / (C n_c) (default off)\n"
+"      --no-standardize   do not z-score the features\n"
+"  -s, --seed N           folds and model initialisation (default 1)\n"
+"  -t, --threads N        BLAS threads (default: the library's)\n"
+"\n"
+"Training split only (split == \"train\"):\n"
+"      --drop-margin M    set NAME_drop = true where |P(top) - P(second)| <= M\n"
+"      --balance B        binary: force at least a fraction B of each class, by\n"
+"                         P(class 1) rank (the authors use 0.2)\n"
+"\n"
+"Import instead of training:\n"
+"      --import FILE      predictions joined by id (repeatable: one per split):\n"
+"                         a JSON object {ID: {\"logits\"|\"probs\": ..., \"pred\": c}},\n"
+"                         JSON Lines {\"id\": ID, \"probs\"|\"logits\": [..]}, records\n"
+"      --import-field F   prediction field of a record stream (default NAME)\n"
+"      --import-classes L class names in class order, for scores keyed by name\n"
+"                         (e.g. No,Yes: class 1 = Yes)\n"
+"      --class-from W     pred: NAME_class is the file's class where given,\n"
+"                         and a null pred means no prediction (default);\n"
+"                         argmax: always the argmax of the probabilities\n"
+"      --strict           import ids that are not in the stream are an error\n"
+"\n"
+"  -o, --output FILE      write to FILE (atomically) instead of stdout\n"
+"      --force            write binary records to a terminal\n"
+"  -q, --quiet            no summary on stderr\n"
+"  -h, --help             this help\n"
+"  -V, --version          version\n",
+		d.C, d.max_iter, d.hidden, d.layers, d.epochs, d.batch, (double)d.lr,
+		(double)d.weight_decay, (double)d.dropout);
+}
+
+enum {
+	O_CLASSES = 256, O_INSAMPLE, O_MAXITER, O_HIDDEN, O_LAYERS, O_EPOCHS, O_BATCH,
+	O_LR, O_L2, O_DROPOUT, O_CLASSW, O_NOSTD, O_DROP, O_BALANCE, O_IMPORT,
+	O_IFIELD, O_ICLASSES, O_CLASSFROM, O_STRICT, O_FORCE,
+};
+
+static const struct option longopts[] = {
+	{ "features", required_argument, 0, 'f' },
+	{ "as", required_argument, 0, 'a' },
+	{ "label", required_argument, 0, 'l' },
+	{ "classes", required_argument, 0, O_CLASSES },
+	{ "folds", required_argument, 0, 'k' },
+	{ "in-sample", no_argument, 0, O_INSAMPLE },
+	{ "model", required_argument, 0, 'm' },
+	{ "C", required_argument, 0, 'C' },
+	{ "max-iter", required_argument, 0, O_MAXITER },
+	{ "hidden", required_argument, 0, O_HIDDEN },
+	{ "layers", required_argument, 0, O_LAYERS },
+	{ "epochs", required_argument, 0, O_EPOCHS },
+	{ "batch", required_argument, 0, O_BATCH },
+	{ "lr", required_argument, 0, O_LR },
+	{ "l2", required_argument, 0, O_L2 },
+	{ "dropout", required_argument, 0, O_DROPOUT },
+	{ "class-weights", no_argument, 0, O_CLASSW },
+	{ "no-standardize", no_argument, 0, O_NOSTD },
+	{ "seed", required_argument, 0, 's' },
+	{ "threads", required_argument, 0, 't' },
+	{ "drop-margin", required_argument, 0, O_DROP },
+	{ "balance", required_argument, 0, O_BALANCE },
+	{ "import", required_argument, 0, O_IMPORT },
+	{ "import-field", required_argument, 0, O_IFIELD },
+	{ "import-classes", required_argument, 0, O_ICLASSES },
+	{ "class-from", required_argument, 0, O_CLASSFROM },
+	{ "strict", no_argument, 0, O_STRICT },
+	{ "output", required_argument, 0, 'o' },
+	{ "force", no_argument, 0, O_FORCE },
+	{ "quiet", no_argument, 0, 'q' },
+	{ "help", no_argument, 0, 'h' },
+	{ "version", no_argument, 0, 'V' },
+	{ 0, 0, 0, 0 },
+};
+
+/* Everything read from the input. */
+typedef struct data {
+	mm_rec **rec;
+	size_t n, cap;
+	float *X;        /* n × d features (training mode) */
+	size_t d;
+	int *y;          /* label or -1 */
+	bool *train;     /* split == "train" */
+	float *P;        /* n × C probabilities */
+	int *cls;        /* class, -1: no prediction */
+	int C;
+} data;
+
+static void *xrealloc(void *p, size_t n, size_t size)
+{
+	if (size && n > SIZE_MAX / size)
+		cli_die(MM_EXIT_USAGE, "out of memory");
+	void *q = realloc(p, n && size ? n * size : 1);
+	if (!q)
+		cli_die(MM_EXIT_USAGE, "out of memory (%zu bytes)", n * size);
+	return q;
+}
+
+static char *cat2(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	char *s = xrealloc(NULL, la + lb + 1, 1);
+	memcpy(s, a, la);
+	memcpy(s + la, b, lb + 1);
+	return s;
+}
+
+/* The split field: true for "train"; absent or another string is not training. */
+static bool is_train(mm_rec *r)
+{
+	const char *s;
+	mm_err e;
+	mm_status st = mm_rec_str(r, "split", &s, &e);
+	if (st == MM_MISSING)
+		return false;
+	if (st)
+		cli_die_err(&e);
+	return !strcmp(s, "train");
+}
+
+/* Label: -1 when absent or nil, else an integer >= 0 (and < C when C > 0). */
+static int get_label(mm_rec *r, const char *field, int C)
+{
+	const msgpack_object *o = mm_rec_get(r, field);
+	if (!o || o->type == MSGPACK_OBJECT_NIL)
+		return -1;
+	int64_t v;
+	mm_err e;
+	if (mm_rec_int(r, field, &v, &e))
+		cli_die_err(&e);
+	if (v < 0 || (C > 0 && v >= C) || v > 1000000) {
+		char w[160];
+		if (C > 0)
+			cli_die(MM_EXIT_DATA, "%s: field \"%s\": label %lld out of range [0, %d) (see --classes)",
+				mm_rec_where(r, w, sizeof w), field, (long long)v, C);
+		cli_die(MM_EXIT_DATA, "%s: field \"%s\": label %lld is not a class index (0, 1, ...)",
+			mm_rec_where(r, w, sizeof w), field, (long long)v);
+	}
+	return (int)v;
+}
+
+static void fit(mm_clf **m, const float *X, const int *y, size_t n, size_t d, int C,
+		const mm_clf_params *p, const char *what)
+{
+	mm_err e;
+	if (mm_clf_train(m, X, y, n, d, C, p, &e)) {
+		mm_err_prefix(&e, "training %s", what);
+		cli_die_err(&e);
+	}
+}
+
+/* Cross-fitted predictions for the training rows, full-model ones elsewhere. */
+static void train_predict(data *D, const mm_clf_params *cp, int K, bool insample,
+		uint64_t seed, const char *feat, const char *as)
+{
+	size_t n = D->n, d = D->d;
+	int C = D->C;
+	size_t nt = 0;
+	for (size_t i = 0; i < n; i++)
+		nt += D->train[i] && D->y[i] >= 0;
+	if (nt == 0)
+		cli_die(MM_EXIT_DATA, "no training records (split \"train\" with a label) to fit on");
+	size_t *ti = xrealloc(NULL, nt, sizeof *ti);
+	int *ty = xrealloc(NULL, nt, sizeof *ty);
+	size_t *cnt = calloc((size_t)C, sizeof *cnt);
+	if (!cnt)
+		cli_die(MM_EXIT_USAGE, "out of memory");
+	nt = 0;
+	for (size_t i = 0; i < n; i++)
+		if (D->train[i] && D->y[i] >= 0) {
+			ti[nt] = i;
+			ty[nt++] = D->y[i];
+			cnt[D->y[i]]++;
+		}
+	for (int c = 0; c < C; c++)
+		if (!cnt[c])
+			cli_die(MM_EXIT_DATA, "class %d has no training record (%zu training records, %d classes)",
+				c, nt, C);
+	if (!insample && nt < (size_t)K)
+		cli_die(MM_EXIT_DATA, "%zu training records are fewer than the %d folds (--folds)", nt, K);
+
+	mm_rng root;
+	mm_rng_seed(&root, seed);
+	float *Xs = xrealloc(NULL, nt * d, sizeof *Xs);
+	int *ys = xrealloc(NULL, nt, sizeof *ys);
+	float *Ps = xrealloc(NULL, nt * (size_t)C, sizeof *Ps);
+	mm_clf_params p = *cp;
+	mm_clf *m;
+	double t0 = mm_now();
+	size_t correct = 0;
+
+	if (!insample) {
+		int *fold = xrealloc(NULL, nt, sizeof *fold);
+		mm_rng fr = mm_rng_split(&root, SEED_FOLDS);
+		mm_err e;
+		if (mm_unipred_folds(ty, nt, C, K, mm_rng_u64(&fr), fold, &e))
+			cli_die_err(&e);
+		for (int k = 0; k < K; k++) {
+			size_t m1 = 0, m2 = 0;
+			for (size_t j = 0; j < nt; j++)
+				if (fold[j] != k) {
+					memcpy(Xs + m1 * d, D->X + ti[j] * d, d * sizeof *Xs);
+					ys[m1++] = ty[j];
+				}
+			mm_rng g = mm_rng_split(&root, SEED_FOLD0 + (uint64_t)k);
+			p.seed = mm_rng_u64(&g);
+			char what[64];
+			snprintf(what, sizeof what, "fold %d of %d", k + 1, K);
+			fit(&m, Xs, ys, m1, d, C, &p, what);
+			for (size_t j = 0; j < nt; j++)
+				if (fold[j] == k)
+					memcpy(Xs + m2++ * d, D->X + ti[j] * d, d * sizeof *Xs);
+			mm_clf_predict(m, Xs, m2, Ps);
+			m2 = 0;
+			for (size_t j = 0; j < nt; j++)
+				if (fold[j] == k)
+					memcpy(D->P + ti[j] * (size_t)C, Ps + m2++ * (size_t)C, (size_t)C * sizeof *Ps);
+			mm_clf_free(m);
+		}
+		free(fold);
+	}
+
+	/* The full model: every training record. */
+	for (size_t j = 0; j < nt; j++)
+		memcpy(Xs + j * d, D->X + ti[j] * d, d * sizeof *Xs);
+	mm_rng g = mm_rng_split(&root, SEED_FULL);
+	p.seed = mm_rng_u64(&g);
+	fit(&m, Xs, ty, nt, d, C, &p, "the full model");
+	size_t no = 0;
+	for (size_t i = 0; i < n; i++)
+		no += !(D->train[i] && D->y[i] >= 0) || insample;
+	float *Xo = xrealloc(NULL, no * d, sizeof *Xo);
+	float *Po = xrealloc(NULL, no * (size_t)C, sizeof *Po);
+	no = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!(D->train[i] && D->y[i] >= 0) || insample)
+			memcpy(Xo + no++ * d, D->X + i * d, d * sizeof *Xo);
+	mm_clf_predict(m, Xo, no, Po);
+	no = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!(D->train[i] && D->y[i] >= 0) || insample)
+			memcpy(D->P + i * (size_t)C, Po + no++ * (size_t)C, (size_t)C * sizeof *Po);
+	mm_clf_free(m);
+
+	for (size_t i = 0; i < n; i++)
+		D->cls[i] = mm_unipred_argmax(D->P + i * (size_t)C, C);
+	for (size_t j = 0; j < nt; j++)
+		correct += D->cls[ti[j]] == ty[j];
+	if (!cli_quiet) {
+		char how[48];
+		if (insample)
+			snprintf(how, sizeof how, "in-sample");
+		else
+			snprintf(how, sizeof how, "%d-fold out-of-fold", K);
+		fprintf(stderr, "%s: %s: %s on %s [%zu], %d classes, seed %llu: %zu training records "
+			"(%s, accuracy %.4f), %zu other records from the full model; %.2f s\n",
+			cli_prog, as, cp->model == MM_CLF_MLP ? "mlp" : "logreg", feat, d, C,
+			(unsigned long long)seed, nt, how, (double)correct / (double)nt, n - nt,
+			mm_now() - t0);
+	}
+	free(Xs), free(ys), free(Ps), free(Xo), free(Po), free(ti), free(ty), free(cnt);
+}
+
+/* Join imported predictions by id (several files: e.g. one per split). */
+static void import_predict(data *D, char **paths, int npaths, const mm_import_opts *io,
+		bool strict, const char *as)
+{
+	mm_import *im = xrealloc(NULL, (size_t)npaths, sizeof *im);
+	mm_err e;
+	for (int f = 0; f < npaths; f++) {
+		char *buf;
+		size_t len;
+		if (mm_read_file(paths[f], 0, &buf, &len, &e))
+			cli_die_err(&e);
+		if (mm_import_parse(buf, len, paths[f], io, &im[f], &e))
+			cli_die_err(&e);
+		free(buf);
+		if (f && im[f].nclass != im[0].nclass)
+			cli_die(MM_EXIT_DATA, "%s: %d classes, but %s has %d", paths[f], im[f].nclass,
+				paths[0], im[0].nclass);
+		if (!cli_quiet) {
+			fprintf(stderr, "%s: %s: %zu predictions from %s (%s, %d classes, class from %s)",
+				cli_prog, as, im[f].n - im[f].null_pred, paths[f], im[f].format, im[f].nclass,
+				io->class_from == MM_IMPORT_CLASS_PRED ? "the file's class" : "argmax");
+			if (im[f].null_pred)
+				fprintf(stderr, ", %zu entries with a null pred", im[f].null_pred);
+			if (im[f].pred_differs)
+				fprintf(stderr, ", %zu entries whose class differs from the argmax",
+					im[f].pred_differs);
+			if (im[f].no_field)
+				fprintf(stderr, ", %zu records without \"%s\"", im[f].no_field, io->field);
+			fputc('\n', stderr);
+		}
+	}
+	D->C = im[0].nclass;
+	D->P = xrealloc(NULL, D->n * (size_t)D->C, sizeof *D->P);
+	D->cls = xrealloc(NULL, D->n, sizeof *D->cls);
+	size_t matched = 0, noid = 0, absent = 0, nullp = 0;
+	for (size_t i = 0; i < D->n; i++) {
+		D->cls[i] = -1;
+		const char *id = mm_rec_id(D->rec[i]);
+		if (!id) {
+			noid++;
+			continue;
+		}
+		mm_import_entry *en = NULL;
+		int from = -1;
+		for (int f = 0; f < npaths; f++) {
+			mm_import_entry *x = mm_import_find(&im[f], id);
+			if (x && en)
+				cli_die(MM_EXIT_DATA, "id \"%s\" is in both %s and %s", id, paths[from], paths[f]);
+			if (x) {
+				en = x;
+				from = f;
+			}
+		}
+		if (!en) {
+			absent++;
+			continue;
+		}
+		en->used = true;
+		if (!en->p) {
+			nullp++;
+			continue;
+		}
+		memcpy(D->P + i * (size_t)D->C, en->p, (size_t)D->C * sizeof *D->P);
+		D->cls[i] = en->cls;
+		matched++;
+	}
+	size_t unknown = 0;
+	const char *first = NULL, *ffile = NULL;
+	for (int f = 0; f < npaths; f++)
+		for (size_t j = 0; j < im[f].n; j++)
+			if (!im[f].ent[j].used) {
+				if (!first) {
+					first = im[f].ent[j].id;
+					ffile = paths[f];
+				}
+				unknown++;
+			}
+	if (strict && unknown)
+		cli_die(MM_EXIT_DATA, "%s: id \"%s\" is not in the stream (%zu such ids in the import; --strict)",
+			ffile, first, unknown);
+	if (!cli_quiet) {
+		fprintf(stderr, "%s: %s: %zu records: %zu with a prediction, %zu without "
+			"(%zu ids not in the import, %zu null pred, %zu without an id); "
+			"%zu ids of the import not in the stream",
+			cli_prog, as, D->n, matched, D->n - matched, absent, nullp, noid, unknown);
+		if (first)
+			fprintf(stderr, " (first \"%s\" in %s)", first, ffile);
+		fputc('\n', stderr);
+	}
+	for (int f = 0; f < npaths; f++)
+		mm_import_free(&im[f]);
+	free(im);
+}
+
+int main(int argc, char **argv)
+{
+	cli_init(argc, argv, "mmoe-unipred");
+	mm_clf_params cp;
+	mm_clf_params_default(&cp);
+	const char *feat = NULL, *as = NULL, *label = "label", *out = NULL;
+	char **imp = NULL;
+	int nimp = 0;
+	const char *ifield = NULL, *iclasses = NULL;
+	int K = 5, C = 0, threads = 0;
+	bool insample = false, strict = false, force = false;
+	double drop = -1, balance = 0;
+	uint64_t seed = 1;
+	mm_import_class from = MM_IMPORT_CLASS_PRED;
+	int c;
+	while ((c = getopt_long(argc, argv, "f:a:l:k:m:C:s:t:o:qhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f': feat = optarg; break;
+		case 'a': as = optarg; break;
+		case 'l': label = optarg; break;
+		case O_CLASSES: C = (int)cli_int("--classes", optarg, 2, 1000000); break;
+		case 'k': K = (int)cli_int("--folds", optarg, 2, 1000); break;
+		case O_INSAMPLE: insample = true; break;
+		case 'm':
+			if (!strcmp(optarg, "logreg"))
+				cp.model = MM_CLF_LOGREG;
+			else if (!strcmp(optarg, "mlp"))
+				cp.model = MM_CLF_MLP;
+			else
+				cli_usage("option --model: '%s' is not logreg or mlp", optarg);
+			break;
+		case 'C': cp.C = cli_double("-C", optarg, 1e-12, 1e12); break;
+		case O_MAXITER: cp.max_iter = (int)cli_int("--max-iter", optarg, 1, 1000000); break;
+		case O_HIDDEN: cp.hidden = (int)cli_int("--hidden", optarg, 1, 1 << 20); break;
+		case O_LAYERS: cp.layers = (int)cli_int("--layers", optarg, 0, 64); break;
+		case O_EPOCHS: cp.epochs = (int)cli_int("--epochs", optarg, 1, 1000000); break;
+		case O_BATCH: cp.batch = (int)cli_int("--batch", optarg, 1, 1 << 20); break;
+		case O_LR: cp.lr = (float)cli_double("--lr", optarg, 1e-12, 100); break;
+		case O_L2: cp.weight_decay = (float)cli_double("--l2", optarg, 0, 100); break;
+		case O_DROPOUT: cp.dropout = (float)cli_double("--dropout", optarg, 0, 0.99); break;
+		case O_CLASSW: cp.balanced = true; break;
+		case O_NOSTD: cp.standardize = false; break;
+		case 's': seed = cli_u64("--seed", optarg); break;
+		case 't': threads = (int)cli_int("--threads", optarg, 0, 1024); break;
+		case O_DROP: drop = cli_double("--drop-margin", optarg, 0, 1); break;
+		case O_BALANCE: balance = cli_double("--balance", optarg, 0, 0.5); break;
+		case O_IMPORT:
+			imp = xrealloc(imp, (size_t)nimp + 1, sizeof *imp);
+			imp[nimp++] = optarg;
+			break;
+		case O_IFIELD: ifield = optarg; break;
+		case O_ICLASSES: iclasses = optarg; break;
+		case O_CLASSFROM:
+			if (!strcmp(optarg, "pred"))
+				from = MM_IMPORT_CLASS_PRED;
+			else if (!strcmp(optarg, "argmax"))
+				from = MM_IMPORT_CLASS_ARGMAX;
+			else
+				cli_usage("option --class-from: '%s' is not pred or argmax", optarg);
+			break;
+		case O_STRICT: strict = true; break;
+		case 'o': out = optarg; break;
+		case O_FORCE: force = true; break;
+		case 'q': cli_quiet = true; break;
+		case 'h': usage(); return cli_finish();
+		case 'V': cli_version();
+		default: cli_usage("unknown or incomplete option");
+		}
+	}
+	if (argc - optind > 1)
+		cli_usage("at most one input file, got %d", argc - optind);
+	const char *in = optind < argc ? argv[optind] : NULL;
+	if (imp && feat)
+		cli_usage("--import and --features exclude each other");
+	if (!imp && !feat)
+		cli_usage("give --features FIELD (or --import FILE)");
+	if (!imp && (ifield || iclasses || strict))
+		cli_usage("--import-field, --import-classes and --strict need --import");
+	char *as_own = NULL;
+	if (!as) {
+		if (feat)
+			as = as_own = cat2("pred_", feat);
+		else if (ifield)
+			as = ifield;
+		else
+			cli_usage("--import needs --as NAME (the output field)");
+	}
+	if (!*as)
+		cli_usage("option --as: empty name");
+	const char *msg = mm_clf_params_check(&cp);
+	if (msg)
+		cli_usage("%s", msg);
+	cli_set_threads(threads);
+	if (!out)
+		cli_check_binary_stdout(force);
+
+	char **cnames = NULL;
+	size_t ncnames = 0;
+	if (iclasses) {
+		cnames = cli_split(iclasses, ',', &ncnames);
+		size_t commas = 0;
+		for (const char *q = iclasses; *q; q++)
+			commas += *q == ',';
+		if (ncnames != commas + 1)
+			cli_usage("option --import-classes: empty class name in '%s'", iclasses);
+		if (ncnames < 2)
+			cli_usage("option --import-classes: need at least 2 class names, got '%s'", iclasses);
+	}
+
+	/* Read everything. */
+	data D = { 0 };
+	mm_err e;
+	mm_reader *rd;
+	if (mm_reader_open(&rd, in, &e))
+		cli_die_err(&e);
+	mm_rec *r;
+	mm_status st;
+	while ((st = mm_reader_next(rd, &r, &e)) == MM_OK) {
+		if (D.n == D.cap) {
+			D.cap = D.cap ? 2 * D.cap : 1024;
+			D.rec = xrealloc(D.rec, D.cap, sizeof *D.rec);
+			D.y = xrealloc(D.y, D.cap, sizeof *D.y);
+			D.train = xrealloc(D.train, D.cap, sizeof *D.train);
+			if (!imp)
+				D.X = xrealloc(D.X, D.cap * (D.d ? D.d : 1), sizeof *D.X);
+		}
+		size_t i = D.n;
+		D.rec[i] = r;
+		D.train[i] = is_train(r);
+		D.y[i] = imp ? -1 : get_label(r, label, C);
+		if (!imp) {
+			mm_tensor t;
+			if (mm_rec_vec(r, feat, D.d, &t, &e))
+				cli_die_err(&e);
+			if (!D.d) {
+				if (!t.n) {
+					char w[160];
+					cli_die(MM_EXIT_DATA, "%s: field \"%s\": empty feature vector",
+						mm_rec_where(r, w, sizeof w), feat);
+				}
+				D.d = t.n;
+				D.X = xrealloc(D.X, D.cap * D.d, sizeof *D.X);
+			}
+			memcpy(D.X + i * D.d, t.data, D.d * sizeof *D.X);
+			mm_tensor_free(&t);
+		}
+		D.n++;
+	}
+	if (st != MM_EOF)
+		cli_die_err(&e);
+	mm_reader_close(rd);
+	if (D.n == 0)
+		cli_die(MM_EXIT_DATA, "no records in the input");
+
+	if (imp) {
+		mm_import_opts io = {
+			.class_names = (const char *const *)cnames, .nclass_names = (int)ncnames,
+			.field = ifield ? ifield : as, .class_from = from,
+		};
+		import_predict(&D, imp, nimp, &io, strict, as);
+	} else {
+		int maxy = -1;
+		for (size_t i = 0; i < D.n; i++)
+			if (D.y[i] > maxy)
+				maxy = D.y[i];
+		D.C = C ? C : maxy + 1;
+		if (D.C < 2)
+			cli_die(MM_EXIT_DATA, "field \"%s\": need labels of at least 2 classes, the largest label is %d",
+				label, maxy);
+		D.P = xrealloc(NULL, D.n * (size_t)D.C, sizeof *D.P);
+		D.cls = xrealloc(NULL, D.n, sizeof *D.cls);
+		train_predict(&D, &cp, K, insample, seed, feat, as);
+	}
+
+	/* Training-split options.  Train-split records that carry a prediction. */
+	size_t ntr = 0;
+	for (size_t i = 0; i < D.n; i++)
+		ntr += D.train[i] && D.cls[i] >= 0;
+	bool *dropped = calloc(D.n ? D.n : 1, sizeof *dropped);
+	if (!dropped)
+		cli_die(MM_EXIT_USAGE, "out of memory");
+	if (drop >= 0) {
+		size_t nd = 0;
+		for (size_t i = 0; i < D.n; i++)
+			if (D.train[i] && D.cls[i] >= 0 &&
+					mm_unipred_margin(D.P + i * (size_t)D.C, D.C) <= drop + MARGIN_EPS) {
+				dropped[i] = true;
+				nd++;
+			}
+		if (!cli_quiet)
+			fprintf(stderr, "%s: %s: drop-margin %g: %zu of %zu train predictions marked %s_drop\n",
+				cli_prog, as, drop, nd, ntr, as);
+	}
+	if (balance > 0) {
+		if (D.C != 2)
+			cli_die(MM_EXIT_DATA, "--balance needs binary predictions, %s has %d classes", as, D.C);
+		float *pp = xrealloc(NULL, ntr ? ntr : 1, sizeof *pp);
+		int *cc = xrealloc(NULL, ntr ? ntr : 1, sizeof *cc);
+		size_t j = 0;
+		for (size_t i = 0; i < D.n; i++)
+			if (D.train[i] && D.cls[i] >= 0) {
+				pp[j] = D.P[i * 2 + 1];
+				cc[j++] = D.cls[i];
+			}
+		mm_balance_report br;
+		if (mm_unipred_balance(pp, cc, ntr, balance, &br, &e))
+			cli_die_err(&e);
+		j = 0;
+		for (size_t i = 0; i < D.n; i++)
+			if (D.train[i] && D.cls[i] >= 0)
+				D.cls[i] = cc[j++];
+		if (!cli_quiet) {
+			double f = ntr ? 100.0 * (double)br.pos_before / (double)ntr : 0;
+			if (br.direction > 0)
+				fprintf(stderr, "%s: %s: balance %g: %zu of %zu train predictions positive (%.1f%%) "
+					"< %g%%: the top %zu by P(class 1) set to 1 (%zu changed, now %zu positive)\n",
+					cli_prog, as, balance, br.pos_before, ntr, f, 100 * balance, br.k,
+					br.changed, br.pos_after);
+			else if (br.direction < 0)
+				fprintf(stderr, "%s: %s: balance %g: %zu of %zu train predictions positive (%.1f%%) "
+					"> %g%%: the bottom %zu by P(class 1) set to 0 (%zu changed, now %zu positive)\n",
+					cli_prog, as, balance, br.pos_before, ntr, f, 100 * (1 - balance), br.k,
+					br.changed, br.pos_after);
+			else
+				fprintf(stderr, "%s: %s: balance %g: %zu of %zu train predictions positive (%.1f%%): "
+					"nothing to change\n", cli_prog, as, balance, br.pos_before, ntr, f);
+		}
+		free(pp);
+		free(cc);
+	}
+
+	/* Write. */
+	char *f_class = cat2(as, "_class"), *f_drop = cat2(as, "_drop");
+	mm_writer *w;
+	if (mm_writer_open(&w, out, -1, &e))
+		cli_die_err(&e);
+	for (size_t i = 0; i < D.n; i++) {
+		r = D.rec[i];
+		mm_rec_del(r, f_drop);
+		if (D.cls[i] < 0) {
+			mm_rec_del(r, as);
+			mm_rec_del(r, f_class);
+		} else if (mm_rec_set_vec(r, as, D.P + i * (size_t)D.C, (size_t)D.C, &e) ||
+				mm_rec_set_int(r, f_class, D.cls[i], &e) ||
+				(dropped[i] && mm_rec_set_bool(r, f_drop, true, &e))) {
+			mm_writer_abort(w);
+			cli_die_err(&e);
+		}
+		if (mm_writer_put(w, r, &e)) {
+			mm_writer_abort(w);
+			cli_die_err(&e);
+		}
+		mm_rec_free(r);
+		D.rec[i] = NULL;
+	}
+	if (mm_writer_close(w, &e))
+		cli_die_err(&e);
+
+	free(f_class), free(f_drop), free(dropped), free(as_own), free(imp);
+	if (cnames) {
+		free(cnames[0]);
+		free(cnames);
+	}
+	free(D.rec), free(D.X), free(D.y), free(D.train), free(D.P), free(D.cls);
+	return cli_finish();
+}
