@@ -1,0 +1,78 @@
+# method.mk — MMoE stages 3 and 4 and the evaluation, for any run directory.
+#
+# Included by pipelines/mmoe.mk (synthetic data) and pipelines/mustard.mk.  The
+# input is a directory U holding rus.zst (every record, tagged by mmoe-rus-split)
+# and R.zst, U.zst, S.zst (its subset files).  Models and results go to a
+# sub-directory U/ep=E/ named after the training hyper-parameters:
+#
+#   U/ep=E/base.mm     baseline on all training records (split == train)
+#   U/ep=E/R.mm ...    R, U, S experts: the baseline fine-tuned on its subset (--init)
+#   U/ep=E/router.mm   the fuser: predicts rus on all training records, focal loss
+#                      (gamma 2), checkpoint selected by validation macro-F1
+#   U/ep=E/pred.zst    every record with p_base, p_R, p_U, p_S, p_router
+#   U/ep=E/fused.zst   plus p_mmoe (soft), p_hard, p_oracle, p_mean (each with _w)
+#   U/ep=E/eval.txt, eval.json   the table on the test split, by rus (and gen_type)
+#
+# Everything a stage needs is read from its target path, so that make's
+# timestamps are the only state:  seed=N (the last one in the path), ep=E, and the
+# feature fields from the components v=ENC t=ENC c=ENC x=ENC (-> -f v_ENC ...).
+# Variables the includer may set: MMOE_BIN, EXPERT_OPTS, ROUTER_OPTS, EVAL_BY,
+# BOOT (bootstrap resamples).
+
+.SECONDEXPANSION:
+
+# pp(key,path): the value of the last key=value component of path
+pp = $(lastword $(patsubst $(1)=%,%,$(filter $(1)=%,$(subst /, ,$(2)))))
+# feats(path): -f options for the feature fields named by the path
+feats = $(foreach kv,$(filter v=% t=% c=% x=%,$(subst /, ,$(1))),-f $(subst =,_,$(kv)))
+
+TRAIN_EXPERT = $(MMOE_BIN)/mmoe-train-expert -q
+FUSE         = $(MMOE_BIN)/mmoe-fuse -q
+EVAL         = $(MMOE_BIN)/mmoe-eval
+CAT          = $(MMOE_BIN)/mmoe-cat
+EXPERT_OPTS ?=
+ROUTER_OPTS ?= --loss focal --gamma 2 --select macro-f1
+EVAL_BY     ?= --by rus
+BOOT        ?= 1000
+METHODS     := p_base p_R p_U p_S p_mmoe p_hard p_oracle p_mean
+PROBS       := $(MMOE_BIN)/mmoe-train-expert -q --predict
+
+# common training options of a model under directory $(1)
+train_opts = $(call feats,$(1)) --epochs $(call pp,ep,$(1)) --seed $(call pp,seed,$(1)) $(EXPERT_OPTS)
+
+%/base.mm: $$(dir $$*)rus.zst | $$*/.
+	$(TRAIN_EXPERT) $(call train_opts,$@) --target label -o $@ $<
+
+define expert_rule
+%/$(1).mm: $$$$(dir $$$$*)$(1).zst %/base.mm
+	$$(TRAIN_EXPERT) $$(call train_opts,$$@) --target label --init $$*/base.mm -o $$@ $$<
+endef
+$(foreach k,R U S,$(eval $(call expert_rule,$(k))))
+
+%/router.mm: $$(dir $$*)rus.zst | $$*/.
+	$(TRAIN_EXPERT) $(call train_opts,$@) --target rus --classes R,U,S $(ROUTER_OPTS) -o $@ $<
+
+# every model's probabilities, one filter after another
+%/pred.zst: $$(dir $$*)rus.zst %/base.mm %/R.mm %/U.mm %/S.mm %/router.mm
+	$(PROBS) -m $*/base.mm --as p_base $< \
+	| $(PROBS) -m $*/R.mm --as p_R | $(PROBS) -m $*/U.mm --as p_U | $(PROBS) -m $*/S.mm --as p_S \
+	| $(PROBS) -m $*/router.mm --as p_router -o $@
+
+%/fused.zst: %/pred.zst
+	$(FUSE) --router p_router --experts p_R,p_U,p_S --mode soft --as p_mmoe $< \
+	| $(FUSE) --router p_router --experts p_R,p_U,p_S --mode hard --as p_hard \
+	| $(FUSE) --router p_router --experts p_R,p_U,p_S --mode oracle --types R,U,S --as p_oracle \
+	| $(FUSE) --router p_router --experts p_R,p_U,p_S --mode mean --as p_mean -o $@
+
+eval_opts = $(addprefix -p ,$(METHODS)) --label label $(EVAL_BY) --split test \
+	--bootstrap $(BOOT) --seed $(call pp,seed,$(1)) --weights p_mmoe_w
+%/eval.txt: %/fused.zst
+	$(EVAL) $(call eval_opts,$@) --format table $< > $@
+%/eval.json: %/fused.zst
+	$(EVAL) $(call eval_opts,$@) --format json $< > $@
+# router quality: accuracy of p_router against rus, per split (jq over the records)
+%/router.txt: %/pred.zst pipelines/convert/router.jq
+	$(CAT) --json --fields split,rus,p_router_class,p_router $< | jq -rs -f pipelines/convert/router.jq > $@
+
+%/.:
+	mkdir -p $@

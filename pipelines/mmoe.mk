@@ -1,0 +1,90 @@
+# mmoe.mk — one MMoE experiment on the embedded synthetic data, wired by Make.
+#
+#   make -f pipelines/mmoe.mk demo [N=3000] [SEED=1] [EPOCHS=20] [VENC=hog] [TENC=hash] [UNI=logreg]
+#   make -f pipelines/mmoe.mk run SEED=2 UNI=mlp      (builds, prints nothing)
+#   make -f pipelines/mmoe.mk get GET=runs/synth/n=3000/seed=2/v=hog/t=hash/uni=mlp/ep=20/eval.json
+# (make reads a command-line word containing "=" as a variable assignment, so a
+# path target is asked for through GET=; inside the makefiles paths are plain targets)
+#
+# Stages (each a file under runs/, every hyper-parameter in the path):
+#   runs/synth/n=N/seed=S/data.zst                      mmoe-synth
+#     .../v=VENC/t=TENC/feat.zst                        mmoe-encode-vision | mmoe-encode-text
+#     .../uni=UNI/rus.zst (+ R.zst U.zst S.zst)         mmoe-unipred (vision, then text;
+#                                                       cross-fitted) | mmoe-rus-split
+#     .../uni=UNI/agree.txt                             rus x gen_type agreement, per split
+#     .../uni=UNI/ep=E/{base,R,U,S,router}.mm, pred.zst, fused.zst, eval.{txt,json}
+#                                                       pipelines/method.mk
+# Independent stages (the three experts and the router, and the eval outputs) run in
+# parallel under make -j2.  A failed stage leaves no file (pipefail, .DELETE_ON_ERROR).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DELETE_ON_ERROR:
+.SECONDARY:
+.SUFFIXES:
+
+MMOE_BIN ?= $(CURDIR)/bin
+RUNS     ?= runs
+N        ?= 3000
+SEED     ?= 1
+VENC     ?= hog
+TENC     ?= hash
+UNI      ?= logreg
+EPOCHS   ?= 20
+FOLDS    ?= 5
+# synth options that are not part of the path (kept at the generator's defaults)
+SYNTH_OPTS ?=
+UNI_OPTS   ?=
+EVAL_BY    ?= --by rus --by gen_type
+
+DATA_DIR = $(RUNS)/synth/n=$(N)/seed=$(SEED)
+UNI_DIR  = $(DATA_DIR)/v=$(VENC)/t=$(TENC)/uni=$(UNI)
+RUN_DIR  = $(UNI_DIR)/ep=$(EPOCHS)
+
+include pipelines/method.mk
+
+.PHONY: demo run table get path
+.DEFAULT_GOAL := demo
+
+run: $(RUN_DIR)/eval.txt $(RUN_DIR)/eval.json $(UNI_DIR)/agree.txt $(RUN_DIR)/router.txt
+
+# The main job: build the default experiment, print the tables.
+demo: run
+	@echo "== $(RUN_DIR)"
+	@echo "-- rus (from cross-fitted unimodal predictions) vs the generator's gen_type"
+	@cat $(UNI_DIR)/agree.txt
+	@echo "-- router (predicts rus)"
+	@cat $(RUN_DIR)/router.txt
+	@echo "-- test split: baseline, experts, MMoE (soft, hard), oracle routing, mean of experts"
+	@cat $(RUN_DIR)/eval.txt
+
+table: $(RUN_DIR)/eval.txt
+	@cat $<
+path:
+	@echo $(RUN_DIR)
+get: $(GET)
+
+# ---- data and features ---------------------------------------------------------
+$(RUNS)/synth/%/data.zst: | $$(@D)/.
+	$(MMOE_BIN)/mmoe-synth -q -n $(call pp,n,$@) --seed $(call pp,seed,$@) $(SYNTH_OPTS) -o $@
+
+# feat.zst sits in .../seed=S/v=VENC/t=TENC/, two levels below data.zst
+parent = $(patsubst %/,%,$(dir $(1)))
+%/feat.zst: $$(call parent,$$(call parent,$$*))/data.zst | $$(@D)/.
+	$(MMOE_BIN)/mmoe-encode-vision -q -e $(call pp,v,$@) --as v_$(call pp,v,$@) --no-tokens --drop-image $< \
+	| $(MMOE_BIN)/mmoe-encode-text -q --field text -e $(call pp,t,$@) --as t_$(call pp,t,$@) \
+		--seed $(call pp,seed,$@) -o $@
+
+# ---- stage 1 and 2: unimodal predictions (cross-fitted) and categorisation -------
+unipred = $(MMOE_BIN)/mmoe-unipred -q --model $(call pp,uni,$(2)) --folds $(FOLDS) \
+	--seed $(call pp,seed,$(2)) $(UNI_OPTS) --features $(1)
+%/rus.zst %/R.zst %/U.zst %/S.zst: $$(dir $$*)feat.zst | $$*/.
+	$(call unipred,v_$(call pp,v,$*),$*) --as pred_v $< \
+	| $(call unipred,t_$(call pp,t,$*),$*) --as pred_t \
+	| $(MMOE_BIN)/mmoe-rus-split -a pred_v -b pred_t --as rus \
+		--out-R $*/R.zst --out-U $*/U.zst --out-S $*/S.zst -o $*/rus.zst
+
+%/agree.txt: %/rus.zst pipelines/convert/crosstab.jq
+	$(CAT) --json --fields split,rus,gen_type $< | jq -rs --arg row rus --arg col gen_type \
+		-f pipelines/convert/crosstab.jq > $@
+
