@@ -739,6 +739,7 @@ void mm_glove_builder_free(mm_glove_builder *b)
 }
 
 uint64_t mm_glove_builder_count(const mm_glove_builder *b) { return b->n; }
+uint32_t mm_glove_builder_dim(const mm_glove_builder *b) { return b->dim; }
 uint64_t mm_glove_builder_dups(const mm_glove_builder *b) { return b->dups; }
 
 static void set_insert(uint32_t *set, uint64_t nset, const mm_glove_builder *b, uint64_t i, uint64_t seed)

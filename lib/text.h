@@ -123,6 +123,7 @@ typedef struct mm_glove_builder mm_glove_builder;
 mm_status mm_glove_builder_new(mm_glove_builder **out, uint32_t dim, mm_err *e);
 mm_status mm_glove_builder_add(mm_glove_builder *b, const char *w, size_t len, const float *vec, mm_err *e);
 uint64_t mm_glove_builder_count(const mm_glove_builder *b);
+uint32_t mm_glove_builder_dim(const mm_glove_builder *b);
 uint64_t mm_glove_builder_dups(const mm_glove_builder *b);
 /* Write the table atomically to path. */
 mm_status mm_glove_builder_write(mm_glove_builder *b, const char *path, mm_err *e);
