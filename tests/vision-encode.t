@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# vision-encode.t — mmoe-encode-vision: golden features for a fixed seed,
+# determinism (same seed, any thread count), inline bytes == path, and
+# hostile images (corrupt, truncated, huge header, escaping or missing paths).
+#
+# Regenerate the golden file after an intended change of an encoder:
+#   MMOE_REGEN_GOLDEN=1 tests/vision-encode.t
+. "$(dirname "$0")/lib.sh"
+
+D=$MMOE_TOP/tests/data/vision
+GOLDEN=$D/golden.jsonl
+mkdir -p "$T/img/sub"
+cp "$D/scene.png" "$D/photo.jpg" "$D/grey16a.png" "$T/img/"
+cp "$D/scene.png" "$T/secret.png"
+ln -s ../secret.png "$T/img/link.png"
+
+# records from JSON Lines (image fields are paths under $T/img)
+records() { # out.zst < jsonl
+	mmoe-import -q -o "$1"
+}
+printf '%s\n' '{"id":"scene","image":"scene.png"}' '{"id":"photo","image":"photo.jpg"}' \
+	'{"id":"grey","image":"grey16a.png"}' | records "$T/in.zst"
+is "$?" 0 "test records imported"
+
+GARGS=(--size 16 --dim 4 --seed 7 --drop-image --image-root "$T/img" -q)
+
+# ---- golden output ----------------------------------------------------------
+run mmoe-encode-vision "${GARGS[@]}" -o "$T/g.zst" "$T/in.zst"
+is "$rc" 0 "encode the three fixture images"
+mmoe-cat --json "$T/g.zst" >"$T/g.jsonl"
+if [ -n "${MMOE_REGEN_GOLDEN:-}" ]; then
+	cp "$T/g.jsonl" "$GOLDEN"
+	echo "# golden file rewritten: $GOLDEN"
+fi
+# Compare numbers with a tolerance: sgemm kernels differ between CPUs in
+# the last bits, so bytes are compared only within one machine (below).
+cmp_json() { # a.jsonl b.jsonl
+	"$PY" - "$1" "$2" <<'EOF'
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]
+b = [json.loads(l) for l in open(sys.argv[2])]
+def same(x, y, path):
+    if isinstance(x, float) or isinstance(y, float):
+        if abs(x - y) > 1e-5 * (1 + abs(y)):
+            sys.exit("%s: %r != %r" % (path, x, y))
+    elif isinstance(x, dict):
+        if sorted(x) != sorted(y):
+            sys.exit("%s: keys %s != %s" % (path, sorted(x), sorted(y)))
+        for k in x:
+            same(x[k], y[k], path + "." + k)
+    elif isinstance(x, list):
+        if len(x) != len(y):
+            sys.exit("%s: length %d != %d" % (path, len(x), len(y)))
+        for i, (u, v) in enumerate(zip(x, y)):
+            same(u, v, "%s[%d]" % (path, i))
+    elif x != y:
+        sys.exit("%s: %r != %r" % (path, x, y))
+if len(a) != len(b):
+    sys.exit("%d records != %d" % (len(a), len(b)))
+for i, (x, y) in enumerate(zip(a, b)):
+    same(x, y, "record %d" % i)
+EOF
+}
+if have_py json; then
+	run cmp_json "$T/g.jsonl" "$GOLDEN"
+	is "$rc" 0 "features match the golden file within 1e-5 $err"
+else
+	skip "no python3 for the golden comparison"
+fi
+like "$(head -c 400 "$T/g.jsonl")" '"v_pixels":\{"dtype":"f32","shape":\[4\]' "pixels pooled [dim]"
+like "$(cat "$T/g.jsonl")" '"v_pixels_tok":\{"dtype":"f32","shape":\[4,4\]' "pixels tokens [T, D]"
+unlike "$(cat "$T/g.jsonl")" '"image"' "--drop-image removes the image"
+
+# ---- defaults: shapes -------------------------------------------------------
+run mmoe-encode-vision --image-root "$T/img" "$T/in.zst"
+is "$rc" 0 "defaults: all three encoders"
+like "$err" '3 images encoded' "summary on stderr"
+mmoe-cat --json --brief "$T/out" >"$T/b.jsonl"
+like "$(head -1 "$T/b.jsonl")" '"v_hog_tok":\{"dtype":"f32","shape":\[49,36\]' "hog tokens [49, 36]"
+like "$(head -1 "$T/b.jsonl")" '"v_color_tok":\{"dtype":"f32","shape":\[16,72\]' "color tokens [16, 72]"
+like "$(head -1 "$T/b.jsonl")" '"v_pixels_tok":\{"dtype":"f32","shape":\[64,64\]' "pixels tokens [64, 64]"
+like "$(head -1 "$T/b.jsonl")" '"image":' "the image is kept by default"
+
+run mmoe-encode-vision -q -e hog --as h -e color --no-tokens --image-root "$T/img" "$T/in.zst"
+mmoe-cat --json --brief "$T/out" >"$T/b.jsonl"
+like "$(head -1 "$T/b.jsonl")" '"h":\{"dtype":"f32","shape":\[36\]' "--as names the field"
+unlike "$(cat "$T/b.jsonl")" '_tok"|v_pixels|v_hog' "--no-tokens, and only the chosen encoders"
+
+# ---- determinism ------------------------------------------------------------
+for i in $(seq 0 39); do
+	case $((i % 3)) in 0) f=scene.png ;; 1) f=photo.jpg ;; 2) f=grey16a.png ;; esac
+	printf '{"id":"r%02d","image":"%s"}\n' "$i" "$f"
+done | records "$T/many.zst"
+for j in 1 2 3; do
+	mmoe-encode-vision -q -j $j --seed 5 --image-root "$T/img" "$T/many.zst" | mmoe-cat --json >"$T/j$j.jsonl"
+done
+ok "cmp -s '$T/j1.jsonl' '$T/j2.jsonl'" "-j 1 and -j 2: identical records"
+ok "cmp -s '$T/j1.jsonl' '$T/j3.jsonl'" "-j 1 and -j 3: identical records"
+is "$(wc -l <"$T/j2.jsonl")" 40 "all 40 records, in order"
+is "$(grep -o '"id":"r[0-9]*"' "$T/j2.jsonl" | tr -d '\n' | md5sum)" \
+	"$(grep -o '"id":"r[0-9]*"' "$T/j1.jsonl" | tr -d '\n' | md5sum)" "order kept with threads"
+mmoe-encode-vision -q --seed 5 --image-root "$T/img" "$T/many.zst" | mmoe-cat --json >"$T/again.jsonl"
+ok "cmp -s '$T/j1.jsonl' '$T/again.jsonl'" "same seed: same bytes"
+mmoe-encode-vision -q --seed 6 --image-root "$T/img" "$T/many.zst" | mmoe-cat --json -f v_pixels >"$T/s6.jsonl"
+mmoe-cat --json -f v_pixels <(mmoe-encode-vision -q --seed 5 --image-root "$T/img" "$T/many.zst") >"$T/s5.jsonl"
+ok "! cmp -s '$T/s5.jsonl' '$T/s6.jsonl'" "another seed: another pixels projection"
+
+# ---- inline bytes decode like the files -------------------------------------
+if have_py msgpack; then
+	"$PY" - "$T/img" "$T/inline.msgpack" <<'EOF'
+import msgpack, sys, os
+d, out = sys.argv[1], sys.argv[2]
+with open(out, "wb") as f:
+    for i, n in [("scene", "scene.png"), ("photo", "photo.jpg"), ("grey", "grey16a.png")]:
+        f.write(msgpack.packb({"id": i, "image": open(os.path.join(d, n), "rb").read()}, use_bin_type=True))
+EOF
+	mmoe-encode-vision "${GARGS[@]}" "$T/inline.msgpack" | mmoe-cat --json >"$T/inline.jsonl"
+	ok "cmp -s '$T/inline.jsonl' '$T/g.jsonl'" "inline PNG/JPEG bytes give the same features as paths"
+else
+	skip "python3-msgpack missing: inline bytes"
+fi
+
+# ---- hostile and broken images: one line naming the record, exit 1 -----------
+cp "$D/scene.png" "$T/img/corrupt.png"
+printf '\x55\x55\x55\x55' | dd of="$T/img/corrupt.png" bs=1 seek=50 conv=notrunc 2>/dev/null
+head -c 500 "$D/photo.jpg" >"$T/img/trunc.jpg"
+cp "$D/huge-header.png" "$T/img/huge.png"
+echo "not an image" >"$T/img/text.png"
+bad() { # desc image-json regex [extra args]
+	local desc=$1 img=$2 re=$3
+	shift 3
+	printf '%s\n' '{"id":"ok","image":"scene.png"}' "{\"id\":\"bad\",\"image\":$img}" | records "$T/bad.zst"
+	# a 1 GB address-space cap: the huge header must not even try to allocate
+	run bash -c 'ulimit -v 1000000; exec "$@"' _ mmoe-encode-vision -q --image-root "$T/img" "$@" "$T/bad.zst"
+	is "$rc" 1 "$desc: exit 1"
+	one_line_error mmoe-encode-vision "$desc: one line"
+	like "$err" 'record 1 \(id "bad"\): field "image"' "$desc: names the record and field"
+	like "$err" "$re" "$desc: says why"
+}
+bad "corrupt PNG" '"corrupt.png"' 'PNG: corrupt'
+bad "truncated JPEG" '"trunc.jpg"' 'JPEG: truncated'
+bad "100000x100000 header" '"huge.png"' '100000x100000 has 10000000000 pixels, more than the limit'
+bad "not an image" '"text.png"' 'not a PNG or JPEG'
+bad "path with .." '"../secret.png"' 'escapes the image root'
+bad "absolute path" "\"$T/secret.png\"" 'absolute image path'
+bad "symlink out of the root" '"link.png"' 'outside the image root'
+bad "missing file" '"nope.png"' 'no such file'
+bad "integer image" '3' 'expected image bytes \(bin\) or a path \(string\), got an integer'
+bad "pixel limit option" '"photo.jpg"' 'more than the limit of 1000' --max-pixels 1000
+
+# what --allow-any-path lets through
+printf '%s\n' "{\"id\":\"abs\",\"image\":\"$T/secret.png\"}" '{"id":"up","image":"../secret.png"}' | records "$T/any.zst"
+run mmoe-encode-vision -q --allow-any-path --image-root "$T/img" "$T/any.zst"
+is "$rc" 0 "--allow-any-path accepts absolute and .. paths"
+
+# a record without an image
+printf '%s\n' '{"id":"a","image":"scene.png"}' '{"id":"noimg","text":"hi"}' | records "$T/miss.zst"
+run mmoe-encode-vision -q --image-root "$T/img" "$T/miss.zst"
+is "$rc" 1 "no image field: exit 1"
+like "$err" 'record 1 \(id "noimg"\): field "image": missing' "no image field: names record and field"
+run mmoe-encode-vision --skip-missing -e hog --image-root "$T/img" "$T/miss.zst"
+is "$rc" 0 "--skip-missing: exit 0"
+like "$err" '1 records without field "image" passed through' "--skip-missing: counted on stderr"
+mmoe-cat --json --brief "$T/out" >"$T/b.jsonl"
+like "$(sed -n 2p "$T/b.jsonl")" '^\{"id":"noimg","text":"hi"\}$' "--skip-missing: record passed through unchanged"
+
+# ---- usage ------------------------------------------------------------------
+run mmoe-encode-vision -e sift "$T/in.zst"
+is "$rc" 2 "unknown encoder: exit 2"
+like "$err" "unknown encoder 'sift'" "unknown encoder: named"
+run mmoe-encode-vision --as x -e hog "$T/in.zst"
+is "$rc" 2 "--as before -e: exit 2"
+run mmoe-encode-vision -e pixels --size 60 "$T/in.zst"
+is "$rc" 2 "size not a multiple of the patch: exit 2"
+like "$err" 'not a multiple of the patch' "size error says why"
+run mmoe-encode-vision -e hog -e hog "$T/in.zst"
+is "$rc" 2 "two encoders on one field: exit 2"
+run mmoe-encode-vision -q --image-root "$T/img" "$T/nonexistent.zst"
+is "$rc" 2 "missing input file: exit 2"
+run mmoe-encode-vision --help
+is "$rc" 0 "--help exits 0"
+like "$out" '--image-root DIR' "--help lists the options"
+like "$out" 'default: 64' "--help shows defaults"
+
+done_testing
