@@ -363,7 +363,8 @@ static mm_status parse_json(builder *b, const char *buf, size_t len, mm_err *e)
 	json_error_t je;
 	json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
 	mm_status st = MM_OK;
-	if (root && json_is_object(root) && !json_object_get(root, "id")) {
+	if (root && json_is_object(root) && !json_object_get(root, "id") &&
+			!json_object_get(root, "probs") && !json_object_get(root, "logits")) {
 		b->im->format = "JSON object";
 		const char *k;
 		size_t klen;
@@ -445,6 +446,12 @@ static mm_status parse_stream(builder *b, const char *buf, size_t len, mm_err *e
 	while ((st = mm_reader_next(rd, &r, e)) == MM_OK) {
 		char where[160];
 		const char *id;
+		if (!mm_rec_has(r, "id")) {
+			b->im->no_id++;
+			mm_rec_free(r);
+			r = NULL;
+			continue;
+		}
 		if ((st = mm_rec_str(r, "id", &id, e))) {
 			mm_err_prefix(e, "%s", b->name);
 			break;

@@ -95,6 +95,7 @@ typedef struct mm_import {
 	size_t null_pred;       /* entries whose class was null (no prediction) */
 	size_t pred_differs;    /* entries whose given class differs from argmax */
 	size_t no_field;        /* stream records without the field (not entries) */
+	size_t no_id;           /* stream records without an id (not entries) */
 } mm_import;
 
 /* Parse an external prediction file held in buf[0..len) (name is for
@@ -105,7 +106,10 @@ typedef struct mm_import {
  *   - JSON Lines (or a JSON array) of objects with "id" and "logits" or
  *     "probs", optionally "pred";
  *   - a record stream (msgpack, optionally zstd) whose records carry `id`
- *     and the tensor opts->field, optionally `<field>_class`.
+ *     and the tensor opts->field, optionally `<field>_class`; records
+ *     without the field or without an id are counted (no_field, no_id).
+ * A JSON object with a member "id", "probs" or "logits" is one JSON Lines
+ * line, otherwise an object keyed by id.
  * Logits go through a softmax; probabilities are normalised.  Every entry
  * must have the same number of classes.  Duplicate ids, malformed entries,
  * a class out of range: MM_ECORRUPT/MM_ETYPE/MM_EVALUE naming the entry.

@@ -346,6 +346,8 @@ static void import_predict(data *D, char **paths, int npaths, const mm_import_op
 					im[f].pred_differs);
 			if (im[f].no_field)
 				fprintf(stderr, ", %zu records without \"%s\"", im[f].no_field, io->field);
+			if (im[f].no_id)
+				fprintf(stderr, ", %zu records without an id", im[f].no_id);
 			fputc('\n', stderr);
 		}
 	}
