@@ -1,0 +1,778 @@
+/* model.c — model files: deterministic msgpack packing, validating loads.  See model.h. */
+#include "model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "record.h"
+#include "stream.h"
+#include "util.h"
+
+#ifndef MM_COMMIT
+#define MM_COMMIT "unknown"
+#endif
+
+static const char *act_names[] = { "relu", "gelu" };
+static const char *fusion_names[] = { "concat", "concat-prod", "bilinear" };
+static const char *loss_names[] = { "ce", "focal" };
+static const char *select_names[] = { "f1", "macro_f1", "acc", "loss" };
+
+#define NAMEFN(fn, parse, tab) \
+	const char *fn(int v) { \
+		return v >= 0 && v < (int)(sizeof tab / sizeof *tab) ? tab[v] : "?"; } \
+	int parse(const char *s) { \
+		for (int i = 0; i < (int)(sizeof tab / sizeof *tab); i++) \
+			if (s && strcmp(s, tab[i]) == 0) \
+				return i; \
+		return -1; }
+NAMEFN(mm_act_name, mm_act_parse, act_names)
+NAMEFN(mm_fusion_name, mm_fusion_parse, fusion_names)
+NAMEFN(mm_loss_name, mm_loss_parse, loss_names)
+NAMEFN(mm_select_name, mm_select_parse, select_names)
+
+mm_status mm_model_new(mm_model **out, const mm_net_spec *spec, mm_err *e)
+{
+	const char *msg = mm_net_spec_check(spec);
+	if (msg)
+		return mm_errf(e, MM_EVALUE, "%s", msg);
+	mm_model *m = calloc(1, sizeof *m);
+	if (!m)
+		return mm_errf(e, MM_ENOMEM, "out of memory");
+	m->spec = *spec;
+	mm_fit_params_default(&m->fit);
+	m->best_metric = NAN;
+	mm_status st = mm_net_build(&m->net, spec, e);
+	if (st != MM_OK) {
+		free(m);
+		return st;
+	}
+	m->classes = calloc((size_t)spec->nclass, sizeof *m->classes);
+	m->feat = calloc((size_t)spec->nmod, sizeof *m->feat);
+	m->mean = calloc((size_t)spec->nmod, sizeof *m->mean);
+	m->std = calloc((size_t)spec->nmod, sizeof *m->std);
+	if (!m->classes || !m->feat || !m->mean || !m->std)
+		goto oom;
+	for (int f = 0; f < spec->nmod; f++) {
+		m->mean[f] = calloc((size_t)spec->dims[f], sizeof(float));
+		m->std[f] = malloc((size_t)spec->dims[f] * sizeof(float));
+		if (!m->mean[f] || !m->std[f])
+			goto oom;
+		for (int j = 0; j < spec->dims[f]; j++)
+			m->std[f][j] = 1.0f;
+	}
+	*out = m;
+	return MM_OK;
+oom:
+	mm_model_free(m);
+	return mm_errf(e, MM_ENOMEM, "out of memory");
+}
+
+void mm_model_free(mm_model *m)
+{
+	if (!m)
+		return;
+	for (int c = 0; m->classes && c < m->spec.nclass; c++)
+		free(m->classes[c]);
+	for (int f = 0; f < m->spec.nmod; f++) {
+		if (m->feat)
+			free(m->feat[f]);
+		if (m->mean)
+			free(m->mean[f]);
+		if (m->std)
+			free(m->std[f]);
+	}
+	free(m->classes);
+	free(m->feat);
+	free(m->mean);
+	free(m->std);
+	free(m->class_w);
+	free(m->target);
+	free(m->init);
+	free(m->commit);
+	mm_net_free(m->net);
+	free(m);
+}
+
+static mm_status set_str(char **dst, const char *s, mm_err *e)
+{
+	char *c = strdup(s ? s : "");
+	if (!c)
+		return mm_errf(e, MM_ENOMEM, "out of memory");
+	free(*dst);
+	*dst = c;
+	return MM_OK;
+}
+
+mm_status mm_model_set_class(mm_model *m, int c, const char *name, mm_err *e)
+{
+	if (c < 0 || c >= m->spec.nclass)
+		return mm_errf(e, MM_EUSAGE, "class %d out of range", c);
+	return set_str(&m->classes[c], name, e);
+}
+
+mm_status mm_model_set_feature(mm_model *m, int f, const char *name, mm_err *e)
+{
+	if (f < 0 || f >= m->spec.nmod)
+		return mm_errf(e, MM_EUSAGE, "feature %d out of range", f);
+	return set_str(&m->feat[f], name, e);
+}
+
+mm_status mm_model_set_target(mm_model *m, const char *name, bool is_str, mm_err *e)
+{
+	m->target_is_str = is_str;
+	return set_str(&m->target, name, e);
+}
+
+int mm_model_feature_index(const mm_model *m, const char *name)
+{
+	for (int f = 0; f < m->spec.nmod; f++)
+		if (m->feat[f] && strcmp(m->feat[f], name) == 0)
+			return f;
+	return -1;
+}
+
+int mm_model_class_index(const mm_model *m, const char *name)
+{
+	for (int c = 0; c < m->spec.nclass; c++)
+		if (m->classes[c] && strcmp(m->classes[c], name) == 0)
+			return c;
+	return -1;
+}
+
+void mm_model_standardize(const mm_model *m, int f, const float *x, size_t n, float *out)
+{
+	size_t d = (size_t)m->spec.dims[f];
+	const float *mu = m->mean[f], *sd = m->std[f];
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < d; j++)
+			out[i * d + j] = (x[i * d + j] - mu[j]) / sd[j];
+}
+
+/* ---- packing ------------------------------------------------------------- */
+
+static void pk_str(msgpack_packer *pk, const char *s)
+{
+	size_t n = strlen(s);
+	msgpack_pack_str(pk, n);
+	msgpack_pack_str_body(pk, s, n);
+}
+
+static void pk_tensor(msgpack_packer *pk, const float *x, int64_t rows, int64_t cols, int ndim)
+{
+	size_t n = (size_t)(rows * (ndim == 2 ? cols : 1));
+	msgpack_pack_map(pk, 3);
+	pk_str(pk, "dtype");
+	pk_str(pk, "f32");
+	pk_str(pk, "shape");
+	msgpack_pack_array(pk, (size_t)ndim);
+	msgpack_pack_int64(pk, rows);
+	if (ndim == 2)
+		msgpack_pack_int64(pk, cols);
+	pk_str(pk, "data");
+	msgpack_pack_bin(pk, n * 4);
+	/* little-endian on every host */
+	unsigned char buf[4096];
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t u;
+		memcpy(&u, &x[i], 4);
+		buf[k++] = (unsigned char)u;
+		buf[k++] = (unsigned char)(u >> 8);
+		buf[k++] = (unsigned char)(u >> 16);
+		buf[k++] = (unsigned char)(u >> 24);
+		if (k == sizeof buf) {
+			msgpack_pack_bin_body(pk, buf, k);
+			k = 0;
+		}
+	}
+	if (k)
+		msgpack_pack_bin_body(pk, buf, k);
+}
+
+mm_status mm_model_pack(const mm_model *m, msgpack_sbuffer *sb, mm_err *e)
+{
+	const mm_net_spec *s = &m->spec;
+	for (int c = 0; c < s->nclass; c++)
+		if (!m->classes[c])
+			return mm_errf(e, MM_EUSAGE, "model: class %d has no name", c);
+	for (int f = 0; f < s->nmod; f++)
+		if (!m->feat[f])
+			return mm_errf(e, MM_EUSAGE, "model: feature %d has no name", f);
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 12);
+	pk_str(&pk, "format");
+	pk_str(&pk, "mmoe-model");
+	pk_str(&pk, "version");
+	msgpack_pack_int(&pk, MM_MODEL_VERSION);
+	pk_str(&pk, "arch");
+	pk_str(&pk, "expert");
+
+	pk_str(&pk, "spec");
+	msgpack_pack_map(&pk, 10);
+	pk_str(&pk, "nmod");
+	msgpack_pack_int(&pk, s->nmod);
+	pk_str(&pk, "dims");
+	msgpack_pack_array(&pk, (size_t)s->nmod);
+	for (int f = 0; f < s->nmod; f++)
+		msgpack_pack_int(&pk, s->dims[f]);
+	pk_str(&pk, "proj");
+	msgpack_pack_int(&pk, s->proj);
+	pk_str(&pk, "act");
+	pk_str(&pk, mm_act_name(s->act));
+	pk_str(&pk, "fusion");
+	pk_str(&pk, mm_fusion_name(s->fusion));
+	pk_str(&pk, "bilinear_dim");
+	msgpack_pack_int(&pk, s->bilinear_dim);
+	pk_str(&pk, "hidden");
+	msgpack_pack_int(&pk, s->hidden);
+	pk_str(&pk, "layers");
+	msgpack_pack_int(&pk, s->layers);
+	pk_str(&pk, "nclass");
+	msgpack_pack_int(&pk, s->nclass);
+	pk_str(&pk, "dropout");
+	msgpack_pack_float(&pk, s->dropout);
+
+	pk_str(&pk, "target");
+	pk_str(&pk, m->target ? m->target : "label");
+	pk_str(&pk, "target_type");
+	pk_str(&pk, m->target_is_str ? "str" : "int");
+	pk_str(&pk, "classes");
+	msgpack_pack_array(&pk, (size_t)s->nclass);
+	for (int c = 0; c < s->nclass; c++)
+		pk_str(&pk, m->classes[c]);
+
+	pk_str(&pk, "features");
+	msgpack_pack_array(&pk, (size_t)s->nmod);
+	for (int f = 0; f < s->nmod; f++) {
+		msgpack_pack_map(&pk, 4);
+		pk_str(&pk, "name");
+		pk_str(&pk, m->feat[f]);
+		pk_str(&pk, "dim");
+		msgpack_pack_int(&pk, s->dims[f]);
+		pk_str(&pk, "mean");
+		pk_tensor(&pk, m->mean[f], s->dims[f], 1, 1);
+		pk_str(&pk, "std");
+		pk_tensor(&pk, m->std[f], s->dims[f], 1, 1);
+	}
+
+	const mm_fit_params *p = &m->fit;
+	pk_str(&pk, "train");
+	msgpack_pack_map(&pk, 19);
+	pk_str(&pk, "epochs");
+	msgpack_pack_int(&pk, p->epochs);
+	pk_str(&pk, "batch");
+	msgpack_pack_int(&pk, p->batch);
+	pk_str(&pk, "lr");
+	msgpack_pack_float(&pk, p->lr);
+	pk_str(&pk, "weight_decay");
+	msgpack_pack_float(&pk, p->weight_decay);
+	pk_str(&pk, "warmup");
+	msgpack_pack_float(&pk, p->warmup);
+	pk_str(&pk, "clip");
+	msgpack_pack_float(&pk, p->clip);
+	pk_str(&pk, "loss");
+	pk_str(&pk, mm_loss_name(p->loss));
+	pk_str(&pk, "alpha");
+	msgpack_pack_float(&pk, p->alpha);
+	pk_str(&pk, "gamma");
+	msgpack_pack_float(&pk, p->gamma);
+	pk_str(&pk, "class_weights");
+	if (m->class_w) {
+		msgpack_pack_array(&pk, (size_t)s->nclass);
+		for (int c = 0; c < s->nclass; c++)
+			msgpack_pack_float(&pk, m->class_w[c]);
+	} else {
+		msgpack_pack_nil(&pk);
+	}
+	pk_str(&pk, "select");
+	pk_str(&pk, mm_select_name(p->select));
+	pk_str(&pk, "patience");
+	msgpack_pack_int(&pk, p->patience);
+	pk_str(&pk, "seed");
+	msgpack_pack_uint64(&pk, p->seed);
+	pk_str(&pk, "best_epoch");
+	msgpack_pack_int(&pk, m->best_epoch);
+	pk_str(&pk, "best_metric");
+	msgpack_pack_double(&pk, m->best_metric);
+	pk_str(&pk, "epochs_run");
+	msgpack_pack_int(&pk, m->epochs_run);
+	pk_str(&pk, "n_train");
+	msgpack_pack_uint64(&pk, m->n_train);
+	pk_str(&pk, "n_val");
+	msgpack_pack_uint64(&pk, m->n_val);
+	pk_str(&pk, "init");
+	if (m->init)
+		pk_str(&pk, m->init);
+	else
+		msgpack_pack_nil(&pk);
+
+	pk_str(&pk, "data_hash");
+	msgpack_pack_uint64(&pk, m->data_hash);
+	pk_str(&pk, "commit");
+	pk_str(&pk, m->commit ? m->commit : MM_COMMIT);
+
+	size_t np;
+	mm_param *prm = mm_net_params(m->net, &np);
+	pk_str(&pk, "params");
+	msgpack_pack_array(&pk, np);
+	for (size_t i = 0; i < np; i++) {
+		msgpack_pack_map(&pk, 2);
+		pk_str(&pk, "name");
+		pk_str(&pk, prm[i].name);
+		pk_str(&pk, "tensor");
+		pk_tensor(&pk, prm[i].w, prm[i].shape[0], prm[i].shape[1], 2);
+	}
+	return MM_OK;
+}
+
+mm_status mm_model_save(const mm_model *m, const char *path, mm_err *e)
+{
+	msgpack_sbuffer sb;
+	msgpack_sbuffer_init(&sb);
+	mm_status st = mm_model_pack(m, &sb, e);
+	mm_writer *w = NULL;
+	if (st == MM_OK)
+		st = mm_writer_open(&w, path, -1, e);
+	if (st == MM_OK) {
+		st = mm_writer_put_raw(w, sb.data, sb.size, e);
+		if (st == MM_OK)
+			st = mm_writer_close(w, e);
+		else
+			mm_writer_abort(w);
+	}
+	msgpack_sbuffer_destroy(&sb);
+	if (st != MM_OK)
+		mm_err_prefix(e, "model %s", path);
+	return st;
+}
+
+/* ---- unpacking ------------------------------------------------------------- */
+
+typedef struct uctx {
+	const char *name;
+	mm_err *e;
+} uctx;
+
+static const msgpack_object *oget(const msgpack_object *map, const char *key)
+{
+	if (map->type != MSGPACK_OBJECT_MAP)
+		return NULL;
+	size_t n = strlen(key);
+	for (uint32_t i = 0; i < map->via.map.size; i++) {
+		const msgpack_object *k = &map->via.map.ptr[i].key;
+		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+				memcmp(k->via.str.ptr, key, n) == 0)
+			return &map->via.map.ptr[i].val;
+	}
+	return NULL;
+}
+
+static mm_status bad(uctx *u, const char *field, const char *want, const msgpack_object *o)
+{
+	if (!o)
+		return mm_errf(u->e, MM_ECORRUPT, "model %s: field \"%s\" is missing", u->name, field);
+	return mm_errf(u->e, MM_ECORRUPT, "model %s: field \"%s\": expected %s, got %s",
+			u->name, field, want, mm_obj_typename(o));
+}
+
+static mm_status need(uctx *u, const msgpack_object *map, const char *key, const char *path,
+		msgpack_object_type t, const msgpack_object **out)
+{
+	const msgpack_object *o = oget(map, key);
+	static const char *tn[] = { [MSGPACK_OBJECT_MAP] = "a map", [MSGPACK_OBJECT_ARRAY] = "an array",
+		[MSGPACK_OBJECT_STR] = "a string" };
+	if (!o || o->type != t)
+		return bad(u, path, tn[t] ? tn[t] : "a value", o);
+	*out = o;
+	return MM_OK;
+}
+
+static mm_status get_i64(uctx *u, const msgpack_object *map, const char *key, const char *path,
+		int64_t lo, int64_t hi, int64_t *out)
+{
+	const msgpack_object *o = oget(map, key);
+	int64_t v = 0;
+	if (o && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX)
+		v = (int64_t)o->via.u64;
+	else if (o && o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+		v = o->via.i64;
+	else
+		return bad(u, path, "an integer", o);
+	if (v < lo || v > hi)
+		return mm_errf(u->e, MM_ECORRUPT, "model %s: field \"%s\": %lld out of range %lld..%lld",
+				u->name, path, (long long)v, (long long)lo, (long long)hi);
+	*out = v;
+	return MM_OK;
+}
+
+static mm_status get_int(uctx *u, const msgpack_object *map, const char *key, const char *path,
+		int lo, int hi, int *out)
+{
+	int64_t v = 0;
+	mm_status st = get_i64(u, map, key, path, lo, hi, &v);
+	if (st == MM_OK)
+		*out = (int)v;
+	return st;
+}
+
+static mm_status get_u64(uctx *u, const msgpack_object *map, const char *key, const char *path,
+		uint64_t *out)
+{
+	const msgpack_object *o = oget(map, key);
+	if (!o || o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return bad(u, path, "an unsigned integer", o);
+	*out = o->via.u64;
+	return MM_OK;
+}
+
+static mm_status get_num(uctx *u, const msgpack_object *map, const char *key, const char *path,
+		double *out)
+{
+	const msgpack_object *o = oget(map, key);
+	if (!o)
+		return bad(u, path, "a number", o);
+	switch (o->type) {
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		*out = o->via.f64;
+		return MM_OK;
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		*out = (double)o->via.u64;
+		return MM_OK;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		*out = (double)o->via.i64;
+		return MM_OK;
+	default:
+		return bad(u, path, "a number", o);
+	}
+}
+
+static mm_status get_float(uctx *u, const msgpack_object *map, const char *key, const char *path,
+		float *out)
+{
+	double v;
+	mm_status st = get_num(u, map, key, path, &v);
+	if (st == MM_OK && !isfinite(v))
+		return mm_errf(u->e, MM_ECORRUPT, "model %s: field \"%s\": not a finite number", u->name, path);
+	if (st == MM_OK)
+		*out = (float)v;
+	return st;
+}
+
+/* A NUL-terminated malloc'ed copy of a string object. */
+static char *dupobj(const msgpack_object *o)
+{
+	char *s = malloc(o->via.str.size + 1);
+	if (s) {
+		memcpy(s, o->via.str.ptr, o->via.str.size);
+		s[o->via.str.size] = 0;
+	}
+	return s;
+}
+
+static mm_status get_str(uctx *u, const msgpack_object *map, const char *key, const char *path,
+		char **out)
+{
+	const msgpack_object *o = NULL;
+	mm_status st = need(u, map, key, path, MSGPACK_OBJECT_STR, &o);
+	if (st != MM_OK)
+		return st;
+	if (memchr(o->via.str.ptr, 0, o->via.str.size))
+		return mm_errf(u->e, MM_ECORRUPT, "model %s: field \"%s\": string contains NUL", u->name, path);
+	if (!(*out = dupobj(o)))
+		return mm_errf(u->e, MM_ENOMEM, "out of memory");
+	return MM_OK;
+}
+
+static mm_status get_enum(uctx *u, const msgpack_object *map, const char *key, const char *path,
+		int (*parse)(const char *), int *out)
+{
+	char *s = NULL;
+	mm_status st = get_str(u, map, key, path, &s);
+	if (st != MM_OK)
+		return st;
+	int v = parse(s);
+	if (v < 0)
+		st = mm_errf(u->e, MM_ECORRUPT, "model %s: field \"%s\": unknown value \"%s\"", u->name, path, s);
+	free(s);
+	*out = v;
+	return st;
+}
+
+/* Read a tensor of exactly n values into dst. */
+static mm_status get_tensor(uctx *u, const msgpack_object *o, const char *path,
+		int64_t rows, int64_t cols, int ndim, float *dst)
+{
+	if (!o || !mm_obj_is_tensor(o))
+		return bad(u, path, "a tensor", o);
+	mm_tensor t = { 0 };
+	mm_err te;
+	mm_status st = mm_tensor_from_obj(&t, o, true, &te);
+	if (st != MM_OK)
+		return mm_errf(u->e, MM_ECORRUPT, "model %s: field \"%s\": %s", u->name, path, te.msg);
+	bool okshape = t.ndim == ndim && t.shape[0] == rows && (ndim == 1 || t.shape[1] == cols);
+	if (!okshape) {
+		char got[64] = "";
+		for (int i = 0; i < t.ndim && i < 4; i++)
+			snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", i ? "," : "",
+					(long long)t.shape[i]);
+		mm_tensor_free(&t);
+		if (ndim == 1)
+			return mm_errf(u->e, MM_ECORRUPT, "model %s: field \"%s\": expected shape [%lld], got [%s]",
+					u->name, path, (long long)rows, got);
+		return mm_errf(u->e, MM_ECORRUPT, "model %s: field \"%s\": expected shape [%lld,%lld], got [%s]",
+				u->name, path, (long long)rows, (long long)cols, got);
+	}
+	memcpy(dst, t.data, t.n * sizeof(float));
+	mm_tensor_free(&t);
+	return MM_OK;
+}
+
+#define TRY(x) do { st = (x); if (st != MM_OK) goto fail; } while (0)
+
+mm_status mm_model_unpack(mm_model **out, const msgpack_object *o, const char *name, mm_err *e)
+{
+	uctx u = { name, e };
+	mm_status st;
+	mm_model *m = NULL;
+	char *fmt = NULL, *arch = NULL, *tt = NULL;
+	const msgpack_object *spec = NULL, *arr = NULL, *tr = NULL, *x = NULL;
+	if (o->type != MSGPACK_OBJECT_MAP)
+		return mm_errf(e, MM_ECORRUPT, "model %s: not a model file (expected a map, got %s)",
+				name, mm_obj_typename(o));
+	st = get_str(&u, o, "format", "format", &fmt);
+	if (st != MM_OK || strcmp(fmt, "mmoe-model") != 0) {
+		free(fmt);
+		return mm_errf(e, MM_ECORRUPT, "model %s: not an mmoe model file (no format \"mmoe-model\")", name);
+	}
+	free(fmt);
+	int version;
+	if ((st = get_int(&u, o, "version", "version", 1, 1 << 20, &version)) != MM_OK)
+		return st;
+	if (version > MM_MODEL_VERSION)
+		return mm_errf(e, MM_ECORRUPT, "model %s: format version %d is newer than this build's %d",
+				name, version, MM_MODEL_VERSION);
+	if ((st = get_str(&u, o, "arch", "arch", &arch)) != MM_OK)
+		return st;
+	if (strcmp(arch, "expert") != 0) {
+		st = mm_errf(e, MM_ECORRUPT, "model %s: unknown architecture \"%s\"", name, arch);
+		free(arch);
+		return st;
+	}
+	free(arch);
+
+	mm_net_spec s;
+	memset(&s, 0, sizeof s);
+	if ((st = need(&u, o, "spec", "spec", MSGPACK_OBJECT_MAP, &spec)) != MM_OK)
+		return st;
+	if ((st = get_int(&u, spec, "nmod", "spec.nmod", 1, MM_NET_MAXMOD, &s.nmod)) != MM_OK)
+		return st;
+	if ((st = need(&u, spec, "dims", "spec.dims", MSGPACK_OBJECT_ARRAY, &arr)) != MM_OK)
+		return st;
+	if ((int)arr->via.array.size != s.nmod)
+		return mm_errf(e, MM_ECORRUPT, "model %s: field \"spec.dims\": %u dims for %d modalities",
+				name, arr->via.array.size, s.nmod);
+	for (int f = 0; f < s.nmod; f++) {
+		x = &arr->via.array.ptr[f];
+		if (x->type != MSGPACK_OBJECT_POSITIVE_INTEGER || x->via.u64 < 1 || x->via.u64 > (1u << 24))
+			return mm_errf(e, MM_ECORRUPT, "model %s: field \"spec.dims\": entry %d is not a dimension",
+					name, f);
+		s.dims[f] = (int)x->via.u64;
+	}
+	if ((st = get_int(&u, spec, "proj", "spec.proj", 0, 1 << 16, &s.proj)) != MM_OK ||
+			(st = get_enum(&u, spec, "act", "spec.act", mm_act_parse, &s.act)) != MM_OK ||
+			(st = get_enum(&u, spec, "fusion", "spec.fusion", mm_fusion_parse, &s.fusion)) != MM_OK ||
+			(st = get_int(&u, spec, "bilinear_dim", "spec.bilinear_dim", 0, 4096, &s.bilinear_dim)) != MM_OK ||
+			(st = get_int(&u, spec, "hidden", "spec.hidden", 1, 1 << 16, &s.hidden)) != MM_OK ||
+			(st = get_int(&u, spec, "layers", "spec.layers", 0, 64, &s.layers)) != MM_OK ||
+			(st = get_int(&u, spec, "nclass", "spec.nclass", 2, 65536, &s.nclass)) != MM_OK ||
+			(st = get_float(&u, spec, "dropout", "spec.dropout", &s.dropout)) != MM_OK)
+		return st;
+	const char *msg = mm_net_spec_check(&s);
+	if (msg)
+		return mm_errf(e, MM_ECORRUPT, "model %s: invalid spec: %s", name, msg);
+	if ((st = mm_model_new(&m, &s, e)) != MM_OK)
+		return st;
+
+	TRY(get_str(&u, o, "target", "target", &m->target));
+	TRY(get_str(&u, o, "target_type", "target_type", &tt));
+	if (strcmp(tt, "str") != 0 && strcmp(tt, "int") != 0) {
+		st = mm_errf(e, MM_ECORRUPT, "model %s: field \"target_type\": expected \"int\" or \"str\"", name);
+		goto fail;
+	}
+	m->target_is_str = strcmp(tt, "str") == 0;
+
+	TRY(need(&u, o, "classes", "classes", MSGPACK_OBJECT_ARRAY, &arr));
+	if ((int)arr->via.array.size != s.nclass) {
+		st = mm_errf(e, MM_ECORRUPT, "model %s: %u class names but the head has %d outputs",
+				name, arr->via.array.size, s.nclass);
+		goto fail;
+	}
+	for (int c = 0; c < s.nclass; c++) {
+		x = &arr->via.array.ptr[c];
+		if (x->type != MSGPACK_OBJECT_STR || x->via.str.size == 0) {
+			st = mm_errf(e, MM_ECORRUPT, "model %s: field \"classes\": entry %d is not a name", name, c);
+			goto fail;
+		}
+		if (!(m->classes[c] = dupobj(x)))
+			goto oom;
+		for (int k = 0; k < c; k++)
+			if (strcmp(m->classes[k], m->classes[c]) == 0) {
+				st = mm_errf(e, MM_ECORRUPT, "model %s: class \"%s\" appears twice", name, m->classes[c]);
+				goto fail;
+			}
+	}
+
+	TRY(need(&u, o, "features", "features", MSGPACK_OBJECT_ARRAY, &arr));
+	if ((int)arr->via.array.size != s.nmod) {
+		st = mm_errf(e, MM_ECORRUPT, "model %s: %u features but the spec has %d modalities",
+				name, arr->via.array.size, s.nmod);
+		goto fail;
+	}
+	for (int f = 0; f < s.nmod; f++) {
+		const msgpack_object *fo = &arr->via.array.ptr[f];
+		char path[64];
+		int dim;
+		snprintf(path, sizeof path, "features[%d].name", f);
+		TRY(get_str(&u, fo, "name", path, &m->feat[f]));
+		snprintf(path, sizeof path, "features[%d].dim", f);
+		TRY(get_int(&u, fo, "dim", path, 1, 1 << 24, &dim));
+		if (dim != s.dims[f]) {
+			st = mm_errf(e, MM_ECORRUPT, "model %s: feature \"%s\" has dim %d but the spec says %d",
+					name, m->feat[f], dim, s.dims[f]);
+			goto fail;
+		}
+		snprintf(path, sizeof path, "features[%d].mean", f);
+		TRY(get_tensor(&u, oget(fo, "mean"), path, dim, 1, 1, m->mean[f]));
+		snprintf(path, sizeof path, "features[%d].std", f);
+		TRY(get_tensor(&u, oget(fo, "std"), path, dim, 1, 1, m->std[f]));
+		for (int j = 0; j < dim; j++)
+			if (!(m->std[f][j] > 0)) {
+				st = mm_errf(e, MM_ECORRUPT, "model %s: field \"%s\": entry %d is not positive", name, path, j);
+				goto fail;
+			}
+	}
+
+	mm_fit_params *p = &m->fit;
+	TRY(need(&u, o, "train", "train", MSGPACK_OBJECT_MAP, &tr));
+	TRY(get_int(&u, tr, "epochs", "train.epochs", 1, 1000000, &p->epochs));
+	TRY(get_int(&u, tr, "batch", "train.batch", 1, 1 << 20, &p->batch));
+	TRY(get_float(&u, tr, "lr", "train.lr", &p->lr));
+	TRY(get_float(&u, tr, "weight_decay", "train.weight_decay", &p->weight_decay));
+	TRY(get_float(&u, tr, "warmup", "train.warmup", &p->warmup));
+	TRY(get_float(&u, tr, "clip", "train.clip", &p->clip));
+	TRY(get_enum(&u, tr, "loss", "train.loss", mm_loss_parse, &p->loss));
+	TRY(get_float(&u, tr, "alpha", "train.alpha", &p->alpha));
+	TRY(get_float(&u, tr, "gamma", "train.gamma", &p->gamma));
+	x = oget(tr, "class_weights");
+	if (!x || (x->type != MSGPACK_OBJECT_NIL && x->type != MSGPACK_OBJECT_ARRAY)) {
+		st = bad(&u, "train.class_weights", "an array or nil", x);
+		goto fail;
+	}
+	if (x->type == MSGPACK_OBJECT_ARRAY) {
+		if ((int)x->via.array.size != s.nclass) {
+			st = mm_errf(e, MM_ECORRUPT, "model %s: %u class weights for %d classes", name,
+					x->via.array.size, s.nclass);
+			goto fail;
+		}
+		if (!(m->class_w = malloc((size_t)s.nclass * sizeof *m->class_w)))
+			goto oom;
+		for (int c = 0; c < s.nclass; c++) {
+			const msgpack_object *w = &x->via.array.ptr[c];
+			if (w->type != MSGPACK_OBJECT_FLOAT32 && w->type != MSGPACK_OBJECT_FLOAT64) {
+				st = bad(&u, "train.class_weights", "numbers", w);
+				goto fail;
+			}
+			m->class_w[c] = (float)w->via.f64;
+		}
+	}
+	TRY(get_enum(&u, tr, "select", "train.select", mm_select_parse, &p->select));
+	TRY(get_int(&u, tr, "patience", "train.patience", 0, 1 << 30, &p->patience));
+	TRY(get_u64(&u, tr, "seed", "train.seed", &p->seed));
+	TRY(get_int(&u, tr, "best_epoch", "train.best_epoch", 0, 1000000, &m->best_epoch));
+	TRY(get_num(&u, tr, "best_metric", "train.best_metric", &m->best_metric));
+	TRY(get_int(&u, tr, "epochs_run", "train.epochs_run", 0, 1000000, &m->epochs_run));
+	TRY(get_u64(&u, tr, "n_train", "train.n_train", &m->n_train));
+	TRY(get_u64(&u, tr, "n_val", "train.n_val", &m->n_val));
+	x = oget(tr, "init");
+	if (!x || (x->type != MSGPACK_OBJECT_NIL && x->type != MSGPACK_OBJECT_STR)) {
+		st = bad(&u, "train.init", "a string or nil", x);
+		goto fail;
+	}
+	if (x->type == MSGPACK_OBJECT_STR && !(m->init = dupobj(x)))
+		goto oom;
+	TRY(get_u64(&u, o, "data_hash", "data_hash", &m->data_hash));
+	TRY(get_str(&u, o, "commit", "commit", &m->commit));
+
+	size_t np;
+	mm_param *prm = mm_net_params(m->net, &np);
+	TRY(need(&u, o, "params", "params", MSGPACK_OBJECT_ARRAY, &arr));
+	if (arr->via.array.size != np) {
+		st = mm_errf(e, MM_ECORRUPT, "model %s: %u parameter tensors but the architecture has %zu",
+				name, arr->via.array.size, np);
+		goto fail;
+	}
+	for (size_t i = 0; i < np; i++) {
+		const msgpack_object *po = &arr->via.array.ptr[i], *no = oget(po, "name");
+		char path[80];
+		snprintf(path, sizeof path, "params[%zu]", i);
+		if (!no || no->type != MSGPACK_OBJECT_STR || no->via.str.size != strlen(prm[i].name) ||
+				memcmp(no->via.str.ptr, prm[i].name, no->via.str.size) != 0) {
+			st = mm_errf(e, MM_ECORRUPT, "model %s: field \"%s.name\": expected \"%s\"", name, path,
+					prm[i].name);
+			goto fail;
+		}
+		snprintf(path, sizeof path, "params[%zu] (%s)", i, prm[i].name);
+		TRY(get_tensor(&u, oget(po, "tensor"), path, prm[i].shape[0], prm[i].shape[1], 2, prm[i].w));
+	}
+	free(tt);
+	*out = m;
+	return MM_OK;
+oom:
+	st = mm_errf(e, MM_ENOMEM, "out of memory");
+fail:
+	free(tt);
+	mm_model_free(m);
+	return st;
+}
+
+mm_status mm_model_load(mm_model **out, const char *path, mm_err *e)
+{
+	mm_reader *rd;
+	mm_rec *r = NULL, *r2 = NULL;
+	mm_status st = mm_reader_open(&rd, path, e);
+	if (st != MM_OK)
+		return st;
+	st = mm_reader_next(rd, &r, e);
+	if (st == MM_EOF) {
+		st = mm_errf(e, MM_ECORRUPT, "model %s: empty file", path);
+	} else if (st != MM_OK) {
+		mm_err_prefix(e, "model %s", path);
+		st = st == MM_EIO ? MM_EIO : MM_ECORRUPT;
+		if (e)
+			e->status = st;
+	} else {
+		mm_status s2 = mm_reader_next(rd, &r2, e);
+		if (s2 == MM_OK) {
+			st = mm_errf(e, MM_ECORRUPT, "model %s: more than one record (a stream, not a model?)", path);
+		} else if (s2 != MM_EOF) {
+			mm_err_prefix(e, "model %s", path);
+			st = MM_ECORRUPT;
+			if (e)
+				e->status = st;
+		} else {
+			/* rebuild the map object from the record's fields */
+			msgpack_object o;
+			o.type = MSGPACK_OBJECT_MAP;
+			o.via.map.size = r->n;
+			o.via.map.ptr = r->kv;
+			st = mm_model_unpack(out, &o, path, e);
+		}
+	}
+	mm_rec_free(r);
+	mm_rec_free(r2);
+	mm_reader_close(rd);
+	return st;
+}

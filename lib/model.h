@@ -1,0 +1,95 @@
+/* model.h — trained models and their files.
+ *
+ * A model file is one msgpack map inside a zstd frame (the record-stream
+ * format of stream.h, holding one record), written atomically (temporary +
+ * fsync + rename).  Fields:
+ *
+ *   format "mmoe-model", version 1, arch "expert",
+ *   spec     {nmod, dims, proj, act, fusion, bilinear_dim, hidden, layers, nclass, dropout}
+ *   target   name of the target field; target_type "int" or "str";
+ *   classes  [names]: class c of the net is classes[c] (for int targets "0","1",...)
+ *   features [{name, dim, mean: tensor, std: tensor}]  (standardisation stats)
+ *   train    {epochs, batch, lr, weight_decay, warmup, clip, loss, alpha, gamma,
+ *             class_weights (array or nil), select, patience, seed,
+ *             best_epoch, best_metric, epochs_run, n_train, n_val, init}
+ *   data_hash  mm_hash64 over the training records' ids and targets (uint64)
+ *   commit   the build's commit (MM_COMMIT)
+ *   params   [{name, tensor}] in the net's registry order
+ *
+ * Tensors use the record convention {"dtype":"f32","shape":[...],"data":bin}.
+ * Packing is deterministic: the same model packs to the same bytes, so
+ * save → load → save gives an identical decompressed file.  Loading checks
+ * everything (format, version, every field's type, the spec, tensor shapes
+ * against the built net, stats dims, class count against the head) and
+ * fails with MM_ECORRUPT / MM_EVALUE and a message naming the file and field.
+ */
+#ifndef MM_MODEL_H
+#define MM_MODEL_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "nn.h"
+
+#define MM_MODEL_VERSION 1
+
+typedef struct mm_model {
+	mm_net_spec spec;
+	mm_net *net;            /* built from spec; owned */
+	char *target;           /* owned */
+	bool target_is_str;
+	char **classes;         /* spec.nclass owned strings */
+	char **feat;            /* spec.nmod owned field names */
+	float **mean, **std;    /* spec.nmod arrays of dims[m] floats */
+	/* training record (hyper-parameters and provenance) */
+	mm_fit_params fit;      /* on_epoch/ctx/class_w unused here */
+	float *class_w;         /* NULL or nclass weights used in training */
+	int best_epoch, epochs_run;
+	double best_metric;
+	uint64_t n_train, n_val;
+	uint64_t data_hash;
+	char *init;             /* path of the --init model or NULL */
+	char *commit;           /* build commit that trained it */
+} mm_model;
+
+/* A model for spec: builds (but does not initialise) the net, allocates
+ * classes/feat (NULL entries), mean = 0 and std = 1. */
+mm_status mm_model_new(mm_model **out, const mm_net_spec *spec, mm_err *e);
+void mm_model_free(mm_model *m);
+
+/* Set owned strings (copied). */
+mm_status mm_model_set_class(mm_model *m, int c, const char *name, mm_err *e);
+mm_status mm_model_set_feature(mm_model *m, int f, const char *name, mm_err *e);
+mm_status mm_model_set_target(mm_model *m, const char *name, bool is_str, mm_err *e);
+
+/* Serialise into sb (appends).  The packed map is deterministic. */
+mm_status mm_model_pack(const mm_model *m, msgpack_sbuffer *sb, mm_err *e);
+/* Parse and validate a packed model map. name is used in messages. */
+mm_status mm_model_unpack(mm_model **out, const msgpack_object *o, const char *name, mm_err *e);
+
+/* Write atomically to path (zstd, level from MMOE_ZSTD_LEVEL). */
+mm_status mm_model_save(const mm_model *m, const char *path, mm_err *e);
+/* Read, validate and build. */
+mm_status mm_model_load(mm_model **out, const char *path, mm_err *e);
+
+/* Index of feature field `name`, or -1. */
+int mm_model_feature_index(const mm_model *m, const char *name);
+/* Index of class `name`, or -1. */
+int mm_model_class_index(const mm_model *m, const char *name);
+/* out[i, :] = (x[i, :] - mean_f) / std_f for n rows of dims[f]. */
+void mm_model_standardize(const mm_model *m, int f, const float *x, size_t n, float *out);
+
+/* Names for the spec's enums ("relu", "concat-prod", "ce", "macro_f1", ...)
+ * and back (-1 when unknown). */
+const char *mm_act_name(int act);
+int mm_act_parse(const char *s);
+const char *mm_fusion_name(int fusion);
+int mm_fusion_parse(const char *s);
+const char *mm_loss_name(int loss);
+int mm_loss_parse(const char *s);
+const char *mm_select_name(int sel);
+int mm_select_parse(const char *s);
+
+#endif

@@ -1,0 +1,904 @@
+/* mmoe-train-expert — train a multimodal expert (or the router) on a stream,
+ * or add a trained model's class probabilities to every record (--predict).
+ *
+ * Training: records with split == "train" are the training set, split ==
+ * "val" the validation set (checkpoint selection, early stopping); other
+ * records are ignored.  The features (-f) of every kept record are loaded
+ * into memory, standardised with the training mean/std (stored in the
+ * model), and the net of lib/nn.h (per-modality projections, fusion, MLP
+ * head) is trained with AdamW, warm-up + cosine.  The model file (lib/model.h)
+ * is written atomically.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "model.h"
+#include "nn.h"
+#include "record.h"
+#include "rng.h"
+#include "stream.h"
+#include "util.h"
+
+#define MAXM 16
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: mmoe-train-expert -f FIELD [-f FIELD...] -o MODEL [options] [FILE]\n"
+		"       mmoe-train-expert --predict -m MODEL [--as NAME] [-m MODEL --as NAME...] [FILE]\n"
+		"Train a multimodal classifier on the records with split \"train\", selecting the\n"
+		"checkpoint on split \"val\"; or add a model's class probabilities to every record.\n"
+		"\n"
+		"Data:\n"
+		"  -f, --feature FIELD      feature tensor field, one projection each (repeatable)\n"
+		"  -t, --target FIELD       field to predict, int or string classes (default: label)\n"
+		"      --classes A,B,...    class names in order (string targets: fixes the order;\n"
+		"                           default: sorted values seen in training)\n"
+		"      --where FIELD=VALUE  keep only records whose FIELD equals VALUE (repeatable)\n"
+		"      --exclude-flag FIELD skip records where the bool FIELD is true (repeatable)\n"
+		"      --split-field FIELD  field holding train/val/test (default: split)\n"
+		"Architecture (taken from the --init model when given):\n"
+		"      --proj N             projection width per modality, 0 = none (default: 256)\n"
+		"      --act relu|gelu      activation (default: relu)\n"
+		"      --fusion MODE        concat, concat-prod or bilinear (default: concat-prod)\n"
+		"      --bilinear-dim N     bilinear outputs per modality pair (default: 32)\n"
+		"      --hidden N           head width (default: 256)\n"
+		"      --layers N           hidden layers in the head (default: 1)\n"
+		"      --dropout P          dropout rate (default: 0.1)\n"
+		"Training:\n"
+		"      --init MODEL         start from MODEL's weights and standardisation (same\n"
+		"                           features; the head is re-initialised if the classes differ)\n"
+		"      --epochs N           (default: 20)\n"
+		"      --batch N            (default: 64)\n"
+		"      --lr X               peak learning rate of AdamW (default: 0.001)\n"
+		"      --wd X               decoupled weight decay (default: 0.01)\n"
+		"      --warmup F           warm-up as a fraction of all steps (default: 0.1)\n"
+		"      --min-lr F           cosine floor as a fraction of --lr (default: 0)\n"
+		"      --clip X             gradient-norm clip, 0 = off (default: 1)\n"
+		"      --loss ce|focal      (default: ce)\n"
+		"      --alpha X --gamma X  focal loss parameters (default: 1, 2)\n"
+		"      --class-weights W    auto (n / (C n_c)), none, or w0,w1,... (default: none)\n"
+		"      --select METRIC      f1, macro_f1, acc or loss on val (default: f1 for two\n"
+		"                           int classes, macro_f1 otherwise)\n"
+		"      --patience N         stop after N epochs without improvement, 0 = never (default: 5)\n"
+		"  -s, --seed N             seed of initialisation, shuffling and dropout (default: 1)\n"
+		"  -j, --threads N          BLAS threads (default: 1)\n"
+		"  -o, --output MODEL       model file to write (atomic)\n"
+		"Prediction:\n"
+		"      --predict            stream in, stream out with NAME [C] and NAME_class added\n"
+		"                           (and NAME_label, the class name, for string targets)\n"
+		"  -m, --model MODEL        model to apply (repeatable, one --as each)\n"
+		"      --as NAME            output field of the preceding -m (default: p_<model basename>)\n"
+		"      --force              write binary records to a terminal\n"
+		"\n"
+		"  -q, --quiet              no training log on stderr\n"
+		"  -h, --help               this help\n"
+		"  -V, --version            version\n"
+		"\n"
+		"Exit status: 0 ok, 1 bad data or failed training, 2 usage or I/O error.\n");
+}
+
+/* ---- options ---- */
+static const char *feats[MAXM];
+static int nfeat;
+static const char *target = "label", *classes_arg, *split_field = "split";
+static const char *where_f[MAXM], *where_v[MAXM];
+static int nwhere;
+static const char *excl[MAXM];
+static int nexcl;
+static const char *out_path, *init_path;
+static const char *models[MAXM], *as_names[MAXM];
+static int nmodels;
+
+/* ---- growable float/int buffers ---- */
+typedef struct fbuf {
+	float *p;
+	size_t n, cap;
+} fbuf;
+
+static void fpush(fbuf *b, const float *x, size_t n)
+{
+	if (b->n + n > b->cap) {
+		size_t c = b->cap ? b->cap : 4096;
+		while (c < b->n + n)
+			c *= 2;
+		float *q = realloc(b->p, c * sizeof *q);
+		if (!q)
+			cli_die(MM_EXIT_USAGE, "out of memory loading features");
+		b->p = q;
+		b->cap = c;
+	}
+	memcpy(b->p + b->n, x, n * sizeof *x);
+	b->n += n;
+}
+
+typedef struct ibuf {
+	int *p;
+	size_t n, cap;
+} ibuf;
+
+static void ipush(ibuf *b, int v)
+{
+	if (b->n == b->cap) {
+		size_t c = b->cap ? b->cap * 2 : 1024;
+		int *q = realloc(b->p, c * sizeof *q);
+		if (!q)
+			cli_die(MM_EXIT_USAGE, "out of memory");
+		b->p = q;
+		b->cap = c;
+	}
+	b->p[b->n++] = v;
+}
+
+/* Does the record pass --where and --exclude-flag? */
+static bool keep_record(mm_rec *r)
+{
+	mm_err e;
+	for (int i = 0; i < nexcl; i++) {
+		const msgpack_object *o = mm_rec_get(r, excl[i]);
+		if (!o || o->type == MSGPACK_OBJECT_NIL)
+			continue;
+		int64_t v;
+		if (mm_rec_int(r, excl[i], &v, &e) != MM_OK)
+			cli_die_err(&e);
+		if (v)
+			return false;
+	}
+	for (int i = 0; i < nwhere; i++) {
+		const msgpack_object *o = mm_rec_get(r, where_f[i]);
+		if (!o)
+			return false;
+		char buf[64];
+		const char *s = NULL;
+		size_t len = 0;
+		if (o->type == MSGPACK_OBJECT_STR) {
+			s = o->via.str.ptr;
+			len = o->via.str.size;
+		} else if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+			len = (size_t)snprintf(buf, sizeof buf, "%llu", (unsigned long long)o->via.u64);
+			s = buf;
+		} else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+			len = (size_t)snprintf(buf, sizeof buf, "%lld", (long long)o->via.i64);
+			s = buf;
+		} else if (o->type == MSGPACK_OBJECT_BOOLEAN) {
+			s = o->via.boolean ? "true" : "false";
+			len = strlen(s);
+		} else {
+			return false;
+		}
+		if (len != strlen(where_v[i]) || memcmp(s, where_v[i], len) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* ---- string classes ---- */
+static char **cls_names;
+static int ncls;
+static bool cls_fixed;
+
+static int class_of_str(const char *s)
+{
+	for (int c = 0; c < ncls; c++)
+		if (strcmp(cls_names[c], s) == 0)
+			return c;
+	return -1;
+}
+
+static int add_class(const char *s)
+{
+	char **q = realloc(cls_names, (size_t)(ncls + 1) * sizeof *q);
+	if (!q || !(q[ncls] = strdup(s)))
+		cli_die(MM_EXIT_USAGE, "out of memory");
+	cls_names = q;
+	return ncls++;
+}
+
+/* ---- training log ---- */
+static const char *metric_label;
+static int log_epochs;
+
+static void on_epoch(void *ctx, const mm_fit_epoch *ep)
+{
+	(void)ctx;
+	if (cli_quiet)
+		return;
+	if (isnan(ep->val_metric))
+		fprintf(stderr, "%s: epoch %*d/%d  loss %.4f  lr %.2e  %.1fs\n", cli_prog,
+				log_epochs >= 100 ? 3 : 2, ep->epoch, log_epochs, ep->train_loss, ep->lr, ep->seconds);
+	else
+		fprintf(stderr, "%s: epoch %*d/%d  loss %.4f  val_loss %.4f  val_%s %.4f  lr %.2e  %.1fs%s\n",
+				cli_prog, log_epochs >= 100 ? 3 : 2, ep->epoch, log_epochs, ep->train_loss,
+				ep->val_loss, metric_label, ep->val_metric, ep->lr, ep->seconds, ep->best ? "  *" : "");
+}
+
+/* ---- prediction mode ---- */
+typedef struct pmodel {
+	mm_model *m;
+	const char *as;
+	char as_class[512], as_label[512];
+	float *X[MM_NET_MAXMOD]; /* batch buffers, standardised */
+	float *P;
+} pmodel;
+
+#define PBATCH 256
+
+static int predict_main(int argc, char **argv, bool force)
+{
+	mm_err e;
+	pmodel pm[MAXM];
+	memset(pm, 0, sizeof pm);
+	if (nmodels == 0)
+		cli_usage("--predict needs -m MODEL");
+	for (int i = 0; i < nmodels; i++) {
+		if (mm_model_load(&pm[i].m, models[i], &e) != MM_OK)
+			cli_die_err(&e);
+		pm[i].as = as_names[i];
+		snprintf(pm[i].as_class, sizeof pm[i].as_class, "%s_class", pm[i].as);
+		snprintf(pm[i].as_label, sizeof pm[i].as_label, "%s_label", pm[i].as);
+		mm_model *m = pm[i].m;
+		for (int f = 0; f < m->spec.nmod; f++)
+			if (!(pm[i].X[f] = mm_alloc_aligned((size_t)PBATCH * m->spec.dims[f], sizeof(float))))
+				cli_die(MM_EXIT_USAGE, "out of memory");
+		if (!(pm[i].P = mm_alloc_aligned((size_t)PBATCH * m->spec.nclass, sizeof(float))))
+			cli_die(MM_EXIT_USAGE, "out of memory");
+		for (int j = 0; j < i; j++)
+			if (strcmp(pm[j].as, pm[i].as) == 0)
+				cli_usage("--as %s is given twice", pm[i].as);
+	}
+	if (!out_path)
+		cli_check_binary_stdout(force);
+	mm_writer *w;
+	if (mm_writer_open(&w, out_path, -1, &e) != MM_OK)
+		cli_die_err(&e);
+	mm_rec *batch[PBATCH];
+	int nb = 0;
+	uint64_t total = 0;
+	int nin = argc - optind;
+	for (int fi = 0; fi < (nin ? nin : 1); fi++) {
+		mm_reader *rd;
+		if (mm_reader_open(&rd, nin ? argv[optind + fi] : "-", &e) != MM_OK)
+			goto fail;
+		for (;;) {
+			mm_rec *r = NULL;
+			mm_status st = mm_reader_next(rd, &r, &e);
+			if (st != MM_OK && st != MM_EOF) {
+				mm_reader_close(rd);
+				goto fail;
+			}
+			if (st == MM_OK) {
+				/* features of this record into slot nb of every model */
+				for (int i = 0; i < nmodels; i++) {
+					mm_model *m = pm[i].m;
+					for (int f = 0; f < m->spec.nmod; f++) {
+						mm_tensor t;
+						size_t d = (size_t)m->spec.dims[f];
+						if (mm_rec_vec(r, m->feat[f], d, &t, &e) != MM_OK) {
+							mm_err_prefix(&e, "model %s", models[i]);
+							mm_rec_free(r);
+							mm_reader_close(rd);
+							goto fail;
+						}
+						mm_model_standardize(m, f, t.data, 1, pm[i].X[f] + (size_t)nb * d);
+						mm_tensor_free(&t);
+					}
+				}
+				batch[nb++] = r;
+			}
+			if (nb == PBATCH || (st == MM_EOF && nb > 0)) {
+				for (int i = 0; i < nmodels; i++) {
+					mm_model *m = pm[i].m;
+					mm_dataset ds = { .nmod = m->spec.nmod, .n = (size_t)nb };
+					for (int f = 0; f < m->spec.nmod; f++)
+						ds.X[f] = pm[i].X[f];
+					mm_net_predict(m->net, &ds, pm[i].P);
+				}
+				for (int k = 0; k < nb; k++) {
+					for (int i = 0; i < nmodels; i++) {
+						mm_model *m = pm[i].m;
+						int C = m->spec.nclass;
+						const float *p = pm[i].P + (size_t)k * C;
+						int best = 0;
+						for (int c = 1; c < C; c++)
+							if (p[c] > p[best])
+								best = c;
+						if (mm_rec_set_vec(batch[k], pm[i].as, p, (size_t)C, &e) != MM_OK ||
+								mm_rec_set_int(batch[k], pm[i].as_class, best, &e) != MM_OK ||
+								(m->target_is_str && mm_rec_set_str(batch[k], pm[i].as_label,
+									m->classes[best], &e) != MM_OK))
+							goto fail;
+					}
+					if (mm_writer_put(w, batch[k], &e) != MM_OK)
+						goto fail;
+					mm_rec_free(batch[k]);
+					batch[k] = NULL;
+				}
+				total += (uint64_t)nb;
+				nb = 0;
+			}
+			if (st == MM_EOF)
+				break;
+		}
+		mm_reader_close(rd);
+	}
+	if (mm_writer_close(w, &e) != MM_OK)
+		cli_die_err(&e);
+	if (!cli_quiet)
+		fprintf(stderr, "%s: predicted %llu records with %d model%s\n", cli_prog,
+				(unsigned long long)total, nmodels, nmodels > 1 ? "s" : "");
+	for (int i = 0; i < nmodels; i++) {
+		for (int f = 0; f < MM_NET_MAXMOD; f++)
+			free(pm[i].X[f]);
+		free(pm[i].P);
+		mm_model_free(pm[i].m);
+	}
+	return cli_finish();
+fail:
+	mm_writer_abort(w);
+	cli_die_err(&e);
+}
+
+/* ---- training ---- */
+
+static void check_nonempty_name(const char *opt, const char *s)
+{
+	if (!s || !*s)
+		cli_usage("%s: empty field name", opt);
+}
+
+int main(int argc, char **argv)
+{
+	mm_net_spec spec;
+	mm_net_spec_default(&spec);
+	mm_fit_params fp;
+	mm_fit_params_default(&fp);
+	fp.patience = 5;
+	const char *cw_arg = "none";
+	int select = -1, threads = 1;
+	bool predict = false, force = false, arch_given = false;
+	enum { O_CLASSES = 256, O_WHERE, O_EXCL, O_SPLIT, O_PROJ, O_ACT, O_FUSION, O_BILDIM, O_HIDDEN,
+		O_LAYERS, O_DROPOUT, O_INIT, O_EPOCHS, O_BATCH, O_LR, O_WD, O_WARMUP, O_MINLR, O_CLIP,
+		O_LOSS, O_ALPHA, O_GAMMA, O_CW, O_SELECT, O_PATIENCE, O_PREDICT, O_AS, O_FORCE };
+	static const struct option opts[] = {
+		{ "feature", required_argument, NULL, 'f' },
+		{ "target", required_argument, NULL, 't' },
+		{ "classes", required_argument, NULL, O_CLASSES },
+		{ "where", required_argument, NULL, O_WHERE },
+		{ "exclude-flag", required_argument, NULL, O_EXCL },
+		{ "split-field", required_argument, NULL, O_SPLIT },
+		{ "proj", required_argument, NULL, O_PROJ },
+		{ "act", required_argument, NULL, O_ACT },
+		{ "fusion", required_argument, NULL, O_FUSION },
+		{ "bilinear-dim", required_argument, NULL, O_BILDIM },
+		{ "hidden", required_argument, NULL, O_HIDDEN },
+		{ "layers", required_argument, NULL, O_LAYERS },
+		{ "dropout", required_argument, NULL, O_DROPOUT },
+		{ "init", required_argument, NULL, O_INIT },
+		{ "epochs", required_argument, NULL, O_EPOCHS },
+		{ "batch", required_argument, NULL, O_BATCH },
+		{ "lr", required_argument, NULL, O_LR },
+		{ "wd", required_argument, NULL, O_WD },
+		{ "warmup", required_argument, NULL, O_WARMUP },
+		{ "min-lr", required_argument, NULL, O_MINLR },
+		{ "clip", required_argument, NULL, O_CLIP },
+		{ "loss", required_argument, NULL, O_LOSS },
+		{ "alpha", required_argument, NULL, O_ALPHA },
+		{ "gamma", required_argument, NULL, O_GAMMA },
+		{ "class-weights", required_argument, NULL, O_CW },
+		{ "select", required_argument, NULL, O_SELECT },
+		{ "patience", required_argument, NULL, O_PATIENCE },
+		{ "seed", required_argument, NULL, 's' },
+		{ "threads", required_argument, NULL, 'j' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "predict", no_argument, NULL, O_PREDICT },
+		{ "model", required_argument, NULL, 'm' },
+		{ "as", required_argument, NULL, O_AS },
+		{ "force", no_argument, NULL, O_FORCE },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	cli_init(argc, argv, "mmoe-train-expert");
+	int c;
+	while ((c = getopt_long(argc, argv, "f:t:s:j:o:m:qhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			if (nfeat >= MM_NET_MAXMOD)
+				cli_usage("at most %d -f fields", MM_NET_MAXMOD);
+			check_nonempty_name("-f", optarg);
+			feats[nfeat++] = optarg;
+			break;
+		case 't': check_nonempty_name("--target", optarg); target = optarg; break;
+		case O_CLASSES: classes_arg = optarg; break;
+		case O_WHERE: {
+			char *eq = strchr(optarg, '=');
+			if (!eq || eq == optarg)
+				cli_usage("option --where: expected FIELD=VALUE, got '%s'", optarg);
+			if (nwhere >= MAXM)
+				cli_usage("too many --where options");
+			*eq = 0;
+			where_f[nwhere] = optarg;
+			where_v[nwhere++] = eq + 1;
+			break;
+		}
+		case O_EXCL:
+			if (nexcl >= MAXM)
+				cli_usage("too many --exclude-flag options");
+			check_nonempty_name("--exclude-flag", optarg);
+			excl[nexcl++] = optarg;
+			break;
+		case O_SPLIT: check_nonempty_name("--split-field", optarg); split_field = optarg; break;
+		case O_PROJ: spec.proj = (int)cli_int("--proj", optarg, 0, 65536); arch_given = true; break;
+		case O_ACT:
+			if ((spec.act = mm_act_parse(optarg)) < 0)
+				cli_usage("option --act: '%s' is not relu or gelu", optarg);
+			arch_given = true;
+			break;
+		case O_FUSION:
+			if ((spec.fusion = mm_fusion_parse(optarg)) < 0)
+				cli_usage("option --fusion: '%s' is not concat, concat-prod or bilinear", optarg);
+			arch_given = true;
+			break;
+		case O_BILDIM: spec.bilinear_dim = (int)cli_int("--bilinear-dim", optarg, 1, 4096); arch_given = true; break;
+		case O_HIDDEN: spec.hidden = (int)cli_int("--hidden", optarg, 1, 65536); arch_given = true; break;
+		case O_LAYERS: spec.layers = (int)cli_int("--layers", optarg, 0, 64); arch_given = true; break;
+		case O_DROPOUT: spec.dropout = (float)cli_double("--dropout", optarg, 0, 0.99); arch_given = true; break;
+		case O_INIT: init_path = optarg; break;
+		case O_EPOCHS: fp.epochs = (int)cli_int("--epochs", optarg, 1, 1000000); break;
+		case O_BATCH: fp.batch = (int)cli_int("--batch", optarg, 1, 1 << 20); break;
+		case O_LR: fp.lr = (float)cli_double("--lr", optarg, 1e-12, 99); break;
+		case O_WD: fp.weight_decay = (float)cli_double("--wd", optarg, 0, 99); break;
+		case O_WARMUP: fp.warmup = (float)cli_double("--warmup", optarg, 0, 1); break;
+		case O_MINLR: fp.min_lr_ratio = (float)cli_double("--min-lr", optarg, 0, 1); break;
+		case O_CLIP: fp.clip = (float)cli_double("--clip", optarg, 0, 1e9); break;
+		case O_LOSS:
+			if ((fp.loss = mm_loss_parse(optarg)) < 0)
+				cli_usage("option --loss: '%s' is not ce or focal", optarg);
+			break;
+		case O_ALPHA: fp.alpha = (float)cli_double("--alpha", optarg, 1e-9, 1e9); break;
+		case O_GAMMA: fp.gamma = (float)cli_double("--gamma", optarg, 0, 100); break;
+		case O_CW: cw_arg = optarg; break;
+		case O_SELECT:
+			if ((select = mm_select_parse(optarg)) < 0)
+				cli_usage("option --select: '%s' is not f1, macro_f1, acc or loss", optarg);
+			break;
+		case O_PATIENCE: fp.patience = (int)cli_int("--patience", optarg, 0, 1 << 30); break;
+		case 's': fp.seed = cli_u64("--seed", optarg); break;
+		case 'j': threads = (int)cli_int("--threads", optarg, 1, 256); break;
+		case 'o': out_path = optarg; break;
+		case O_PREDICT: predict = true; break;
+		case 'm':
+			if (nmodels >= MAXM)
+				cli_usage("at most %d models", MAXM);
+			models[nmodels++] = optarg;
+			break;
+		case O_AS:
+			if (nmodels == 0 || as_names[nmodels - 1])
+				cli_usage("--as must follow its -m MODEL");
+			check_nonempty_name("--as", optarg);
+			as_names[nmodels - 1] = optarg;
+			break;
+		case O_FORCE: force = true; break;
+		case 'q': cli_quiet = true; break;
+		case 'h': usage(stdout); return cli_finish();
+		case 'V': cli_version();
+		default: cli_usage("unknown option");
+		}
+	}
+	cli_set_threads(threads);
+	if (predict) {
+		for (int i = 0; i < nmodels; i++)
+			if (!as_names[i]) { /* p_<basename without extension> */
+				const char *b = strrchr(models[i], '/');
+				b = b ? b + 1 : models[i];
+				size_t n = strcspn(b, ".");
+				char *s = malloc(n + 3);
+				if (!s)
+					cli_die(MM_EXIT_USAGE, "out of memory");
+				snprintf(s, n + 3, "p_%.*s", (int)n, b);
+				as_names[i] = s;
+			}
+		if (nfeat)
+			cli_usage("-f is for training; --predict reads the fields the model names");
+		if (argc - optind > 1)
+			cli_usage("at most one input file");
+		return predict_main(argc, argv, force);
+	}
+	if (nmodels)
+		cli_usage("-m is for --predict (use --init to start from a model)");
+	if (!out_path)
+		cli_usage("-o MODEL is required");
+	if (argc - optind > 1)
+		cli_usage("at most one input file");
+
+	mm_err e;
+	mm_model *init = NULL;
+	if (init_path) {
+		if (mm_model_load(&init, init_path, &e) != MM_OK)
+			cli_die_err(&e);
+		if (nfeat == 0) {
+			nfeat = init->spec.nmod;
+			for (int f = 0; f < nfeat; f++)
+				feats[f] = init->feat[f];
+		} else {
+			if (nfeat != init->spec.nmod)
+				cli_die(MM_EXIT_USAGE, "--init %s: the model has %d feature fields, -f gives %d",
+						init_path, init->spec.nmod, nfeat);
+			for (int f = 0; f < nfeat; f++)
+				if (strcmp(feats[f], init->feat[f]) != 0)
+					cli_die(MM_EXIT_USAGE, "--init %s: feature %d is \"%s\" in the model, \"%s\" on the command line",
+							init_path, f + 1, init->feat[f], feats[f]);
+		}
+		if (arch_given && !cli_quiet)
+			cli_warn("--init: architecture options are ignored, the model's are used");
+		int nclass = spec.nclass;
+		spec = init->spec;
+		spec.nclass = nclass;
+	}
+	if (nfeat == 0)
+		cli_usage("at least one -f FIELD is required");
+	for (int i = 0; i < nfeat; i++)
+		for (int j = 0; j < i; j++)
+			if (strcmp(feats[i], feats[j]) == 0)
+				cli_usage("-f %s is given twice", feats[i]);
+	if (classes_arg) {
+		size_t n;
+		char **cl = cli_split(classes_arg, ',', &n);
+		if (n < 2)
+			cli_usage("--classes needs at least two names");
+		for (size_t i = 0; i < n; i++) {
+			if (!*cl[i])
+				cli_usage("--classes: empty class name");
+			if (class_of_str(cl[i]) >= 0)
+				cli_usage("--classes: '%s' is given twice", cl[i]);
+			add_class(cl[i]);
+		}
+		cls_fixed = true;
+	}
+
+	/* ---- load the data ---- */
+	fbuf Xtr[MM_NET_MAXMOD] = { 0 }, Xva[MM_NET_MAXMOD] = { 0 };
+	ibuf ytr = { 0 }, yva = { 0 };
+	int dims[MM_NET_MAXMOD] = { 0 };
+	if (init)
+		for (int f = 0; f < nfeat; f++)
+			dims[f] = init->spec.dims[f];
+	int tkind = 0; /* 0 unknown, 1 int, 2 str */
+	int64_t maxint = -1;
+	uint64_t nread = 0, nfiltered = 0, nnotarget = 0, nother = 0;
+	uint64_t htr = 0x6d6d6f652d747231ULL, hva = 0x6d6d6f652d766131ULL;
+	mm_reader *rd;
+	const char *inp = argc - optind == 1 ? argv[optind] : "-";
+	if (mm_reader_open(&rd, inp, &e) != MM_OK)
+		cli_die_err(&e);
+	mm_rec *r;
+	mm_status st;
+	while ((st = mm_reader_next(rd, &r, &e)) == MM_OK) {
+		nread++;
+		char where[200];
+		const msgpack_object *so = mm_rec_get(r, split_field);
+		int which = -1; /* 0 train, 1 val */
+		if (so && so->type == MSGPACK_OBJECT_STR) {
+			if (so->via.str.size == 5 && memcmp(so->via.str.ptr, "train", 5) == 0)
+				which = 0;
+			else if (so->via.str.size == 3 && memcmp(so->via.str.ptr, "val", 3) == 0)
+				which = 1;
+		} else if (so && so->type != MSGPACK_OBJECT_NIL) {
+			mm_errf(&e, MM_ETYPE, "%s: field \"%s\": expected a string, got %s",
+					mm_rec_where(r, where, sizeof where), split_field, mm_obj_typename(so));
+			cli_die_err(&e);
+		}
+		if (which < 0) {
+			nother++;
+			mm_rec_free(r);
+			continue;
+		}
+		if (!keep_record(r)) {
+			nfiltered++;
+			mm_rec_free(r);
+			continue;
+		}
+		/* target */
+		const msgpack_object *to = mm_rec_get(r, target);
+		if (!to || to->type == MSGPACK_OBJECT_NIL) {
+			nnotarget++;
+			mm_rec_free(r);
+			continue;
+		}
+		int kind = to->type == MSGPACK_OBJECT_STR ? 2 : 1;
+		if (tkind && kind != tkind) {
+			mm_errf(&e, MM_ETYPE, "%s: field \"%s\": expected %s like the records before, got %s",
+					mm_rec_where(r, where, sizeof where), target,
+					tkind == 2 ? "a string" : "an integer", mm_obj_typename(to));
+			cli_die_err(&e);
+		}
+		tkind = kind;
+		int y;
+		if (kind == 2) {
+			const char *s;
+			if (mm_rec_str(r, target, &s, &e) != MM_OK)
+				cli_die_err(&e);
+			y = class_of_str(s);
+			if (y < 0) {
+				if (cls_fixed) {
+					mm_errf(&e, MM_EVALUE, "%s: field \"%s\": class \"%s\" is not in --classes %s",
+							mm_rec_where(r, where, sizeof where), target, s, classes_arg);
+					cli_die_err(&e);
+				}
+				y = add_class(s);
+			}
+		} else {
+			int64_t v;
+			if (mm_rec_int(r, target, &v, &e) != MM_OK)
+				cli_die_err(&e);
+			int lim = cls_fixed ? ncls - 1 : 65535;
+			if (v < 0 || v > lim) {
+				mm_errf(&e, MM_EVALUE, "%s: field \"%s\": class %lld out of range 0..%d",
+						mm_rec_where(r, where, sizeof where), target, (long long)v, lim);
+				cli_die_err(&e);
+			}
+			y = (int)v;
+			if (v > maxint)
+				maxint = v;
+		}
+		/* features */
+		for (int f = 0; f < nfeat; f++) {
+			mm_tensor t;
+			if (mm_rec_vec(r, feats[f], (size_t)dims[f], &t, &e) != MM_OK) {
+				if (init)
+					mm_err_prefix(&e, "--init %s expects %d values", init_path, dims[f]);
+				cli_die_err(&e);
+			}
+			if (dims[f] == 0) {
+				if (t.n > (1u << 24)) {
+					mm_errf(&e, MM_ELIMIT, "%s: field \"%s\": %zu values is too many",
+							mm_rec_where(r, where, sizeof where), feats[f], t.n);
+					cli_die_err(&e);
+				}
+				dims[f] = (int)t.n;
+			}
+			fpush(which ? &Xva[f] : &Xtr[f], t.data, t.n);
+			mm_tensor_free(&t);
+		}
+		ipush(which ? &yva : &ytr, y);
+		/* fingerprint of the data: ids and targets, train and val apart */
+		uint64_t *h = which ? &hva : &htr;
+		const char *id = mm_rec_id(r);
+		*h = mm_hash64(id ? id : "", id ? strlen(id) : 0, *h);
+		int32_t y32 = y;
+		*h = mm_hash64(&y32, sizeof y32, *h);
+		mm_rec_free(r);
+	}
+	if (st != MM_EOF)
+		cli_die_err(&e);
+	mm_reader_close(rd);
+	size_t ntr = ytr.n, nva = yva.n;
+	if (ntr == 0)
+		cli_die(MM_EXIT_DATA, "no training records (split \"train\"%s) among %llu records",
+				nwhere || nexcl ? " passing the filters" : "", (unsigned long long)nread);
+
+	/* classes */
+	bool is_str = tkind == 2;
+	if (is_str) {
+		if (!cls_fixed) { /* sorted order, remapping the targets */
+			int *map = malloc((size_t)ncls * sizeof *map);
+			char **sorted = malloc((size_t)ncls * sizeof *sorted);
+			if (!map || !sorted)
+				cli_die(MM_EXIT_USAGE, "out of memory");
+			memcpy(sorted, cls_names, (size_t)ncls * sizeof *sorted);
+			for (int i = 1; i < ncls; i++) /* insertion sort: few classes */
+				for (int j = i; j > 0 && strcmp(sorted[j - 1], sorted[j]) > 0; j--) {
+					char *t = sorted[j];
+					sorted[j] = sorted[j - 1];
+					sorted[j - 1] = t;
+				}
+			for (int i = 0; i < ncls; i++)
+				for (int j = 0; j < ncls; j++)
+					if (sorted[j] == cls_names[i])
+						map[i] = j;
+			for (size_t i = 0; i < ntr; i++)
+				ytr.p[i] = map[ytr.p[i]];
+			for (size_t i = 0; i < nva; i++)
+				yva.p[i] = map[yva.p[i]];
+			memcpy(cls_names, sorted, (size_t)ncls * sizeof *sorted);
+			free(map);
+			free(sorted);
+		}
+		spec.nclass = ncls;
+	} else if (cls_fixed) {
+		spec.nclass = ncls;
+	} else {
+		spec.nclass = maxint + 1 < 2 ? 2 : (int)maxint + 1;
+	}
+	if (spec.nclass < 2)
+		cli_die(MM_EXIT_DATA, "target \"%s\": only one class (%s) in the data", target,
+				ncls ? cls_names[0] : "0");
+	if (init && init->target_is_str != is_str && !cli_quiet)
+		cli_warn("--init %s: its target \"%s\" was %s, this one is %s", init_path, init->target,
+				init->target_is_str ? "a string" : "an integer", is_str ? "a string" : "an integer");
+
+	spec.nmod = nfeat;
+	for (int f = 0; f < nfeat; f++)
+		spec.dims[f] = dims[f];
+	const char *msg = mm_net_spec_check(&spec);
+	if (msg)
+		cli_usage("%s", msg);
+
+	mm_model *m;
+	if (mm_model_new(&m, &spec, &e) != MM_OK)
+		cli_die_err(&e);
+	for (int f = 0; f < nfeat; f++)
+		if (mm_model_set_feature(m, f, feats[f], &e) != MM_OK)
+			cli_die_err(&e);
+	for (int k = 0; k < spec.nclass; k++) {
+		char num[24];
+		const char *nm = cls_names && k < ncls ? cls_names[k] : (snprintf(num, sizeof num, "%d", k), num);
+		if (mm_model_set_class(m, k, nm, &e) != MM_OK)
+			cli_die_err(&e);
+	}
+	if (mm_model_set_target(m, target, is_str, &e) != MM_OK)
+		cli_die_err(&e);
+
+	/* standardisation: training statistics, or the --init model's */
+	for (int f = 0; f < nfeat; f++) {
+		int d = dims[f];
+		if (init) {
+			memcpy(m->mean[f], init->mean[f], (size_t)d * sizeof(float));
+			memcpy(m->std[f], init->std[f], (size_t)d * sizeof(float));
+		} else {
+			double *s = calloc((size_t)d, sizeof *s), *ss = calloc((size_t)d, sizeof *ss);
+			if (!s || !ss)
+				cli_die(MM_EXIT_USAGE, "out of memory");
+			const float *x = Xtr[f].p;
+			for (size_t i = 0; i < ntr; i++)
+				for (int j = 0; j < d; j++)
+					s[j] += x[i * d + j];
+			for (int j = 0; j < d; j++)
+				s[j] /= (double)ntr;
+			for (size_t i = 0; i < ntr; i++)
+				for (int j = 0; j < d; j++) {
+					double v = x[i * d + j] - s[j];
+					ss[j] += v * v;
+				}
+			for (int j = 0; j < d; j++) {
+				double sd = sqrt(ss[j] / (double)ntr);
+				m->mean[f][j] = (float)s[j];
+				m->std[f][j] = sd > 1e-6 ? (float)sd : 1.0f;
+			}
+			free(s);
+			free(ss);
+		}
+		mm_model_standardize(m, f, Xtr[f].p, ntr, Xtr[f].p);
+		if (nva)
+			mm_model_standardize(m, f, Xva[f].p, nva, Xva[f].p);
+	}
+
+	/* class weights */
+	float *cw = NULL;
+	if (strcmp(cw_arg, "none") != 0) {
+		cw = calloc((size_t)spec.nclass, sizeof *cw);
+		if (!cw)
+			cli_die(MM_EXIT_USAGE, "out of memory");
+		if (strcmp(cw_arg, "auto") == 0) {
+			size_t *cnt = calloc((size_t)spec.nclass, sizeof *cnt);
+			if (!cnt)
+				cli_die(MM_EXIT_USAGE, "out of memory");
+			for (size_t i = 0; i < ntr; i++)
+				cnt[ytr.p[i]]++;
+			for (int k = 0; k < spec.nclass; k++)
+				cw[k] = cnt[k] ? (float)((double)ntr / ((double)spec.nclass * cnt[k])) : 0.0f;
+			free(cnt);
+		} else {
+			size_t n;
+			char **ws = cli_split(cw_arg, ',', &n);
+			if ((int)n != spec.nclass)
+				cli_usage("--class-weights: %zu weights for %d classes", n, spec.nclass);
+			for (size_t k = 0; k < n; k++)
+				cw[k] = (float)cli_double("--class-weights", ws[k], 0, 1e9);
+		}
+		m->class_w = cw;
+	}
+
+	/* selection metric */
+	if (select < 0)
+		select = (!is_str && spec.nclass == 2) ? MM_SELECT_F1 : MM_SELECT_MACRO_F1;
+	if (select == MM_SELECT_F1 && spec.nclass != 2)
+		cli_usage("--select f1 needs two classes (there are %d): use macro_f1", spec.nclass);
+	fp.select = select;
+	fp.class_w = cw;
+	fp.on_epoch = on_epoch;
+	metric_label = mm_select_name(select);
+	log_epochs = fp.epochs;
+	msg = mm_fit_params_check(&fp);
+	if (msg)
+		cli_usage("%s", msg);
+
+	/* initial weights */
+	mm_rng root, ig;
+	mm_rng_seed(&root, fp.seed);
+	ig = mm_rng_split(&root, 0x696e6974);
+	mm_net_init(m->net, &ig);
+	if (init) {
+		size_t np1, np2;
+		mm_param *a = mm_net_params(m->net, &np1), *b = mm_net_params(init->net, &np2);
+		bool same_classes = init->spec.nclass == spec.nclass;
+		for (int k = 0; same_classes && k < spec.nclass; k++)
+			if (strcmp(init->classes[k], m->classes[k]) != 0)
+				same_classes = false;
+		/* the head is the last linear layer: its W and b are the last two params */
+		size_t ncopy = same_classes ? np1 : np1 - 2;
+		for (size_t i = 0; i < ncopy; i++) {
+			if (a[i].n != b[i].n)
+				cli_die(MM_EXIT_DATA, "--init %s: parameter %s has %zu values, expected %zu",
+						init_path, b[i].name, b[i].n, a[i].n);
+			memcpy(a[i].w, b[i].w, a[i].n * sizeof(float));
+		}
+		if (!same_classes && !cli_quiet)
+			cli_warn("--init %s: classes differ (%d vs %d), the output layer starts afresh",
+					init_path, init->spec.nclass, spec.nclass);
+		if (!(m->init = strdup(init_path)))
+			cli_die(MM_EXIT_USAGE, "out of memory");
+	}
+	m->fit = fp;
+	m->fit.class_w = NULL;
+	m->fit.on_epoch = NULL;
+	m->n_train = ntr;
+	m->n_val = nva;
+	m->data_hash = mm_hash64(&hva, sizeof hva, htr);
+
+	if (!cli_quiet) {
+		fprintf(stderr, "%s: %zu train, %zu val records (%llu read", cli_prog, ntr, nva,
+				(unsigned long long)nread);
+		if (nother)
+			fprintf(stderr, ", %llu other splits", (unsigned long long)nother);
+		if (nfiltered)
+			fprintf(stderr, ", %llu filtered out", (unsigned long long)nfiltered);
+		if (nnotarget)
+			fprintf(stderr, ", %llu without \"%s\"", (unsigned long long)nnotarget, target);
+		fprintf(stderr, "); %d classes; features", spec.nclass);
+		for (int f = 0; f < nfeat; f++)
+			fprintf(stderr, " %s[%d]", feats[f], dims[f]);
+		fprintf(stderr, "; %zu parameters; seed %llu\n", mm_net_nparams_total(m->net),
+				(unsigned long long)fp.seed);
+		if (nva == 0)
+			fprintf(stderr, "%s: no validation records: keeping the last epoch\n", cli_prog);
+	}
+
+	mm_dataset dtr = { .nmod = nfeat, .y = ytr.p, .n = ntr }, dva = { .nmod = nfeat, .y = yva.p, .n = nva };
+	for (int f = 0; f < nfeat; f++) {
+		dtr.X[f] = Xtr[f].p;
+		dva.X[f] = Xva[f].p;
+	}
+	mm_fit_result res;
+	if (mm_net_fit(m->net, &dtr, nva ? &dva : NULL, &fp, &res, &e) != MM_OK) {
+		if (e.status == MM_EUSAGE)
+			e.status = MM_EVALUE;
+		cli_die_err(&e);
+	}
+	m->best_epoch = res.best_epoch;
+	m->best_metric = res.best_metric;
+	m->epochs_run = res.epochs_run;
+	if (mm_model_save(m, out_path, &e) != MM_OK)
+		cli_die_err(&e);
+	if (!cli_quiet) {
+		if (nva)
+			fprintf(stderr, "%s: best epoch %d of %d, val_%s %.4f; %.1fs; wrote %s\n", cli_prog,
+					res.best_epoch, res.epochs_run, metric_label, res.best_metric, res.seconds, out_path);
+		else
+			fprintf(stderr, "%s: %d epochs, %.1fs; wrote %s\n", cli_prog, res.epochs_run,
+					res.seconds, out_path);
+	}
+	for (int f = 0; f < nfeat; f++) {
+		free(Xtr[f].p);
+		free(Xva[f].p);
+	}
+	free(ytr.p);
+	free(yva.p);
+	mm_model_free(m);
+	mm_model_free(init);
+	return cli_finish();
+}
