@@ -43,7 +43,7 @@ RUN_DIR  = $(UNI_DIR)/ep=$(EPOCHS)
 
 include pipelines/method.mk
 
-.PHONY: demo run table get path
+.PHONY: demo run table get path features
 .DEFAULT_GOAL := demo
 
 run: $(RUN_DIR)/eval.txt $(RUN_DIR)/eval.json $(UNI_DIR)/agree.txt $(RUN_DIR)/router.txt
@@ -62,6 +62,7 @@ table: $(RUN_DIR)/eval.txt
 	@cat $<
 path:
 	@echo $(RUN_DIR)
+features: $(DATA_DIR)/v=$(VENC)/t=$(TENC)/feat.zst
 get: $(GET)
 
 # ---- data and features ---------------------------------------------------------
