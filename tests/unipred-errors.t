@@ -1,0 +1,96 @@
+#!/bin/bash
+# mmoe-unipred: bad input data is one line naming record and field, exit 1;
+# usage errors exit 2; no partial output file.
+. "$(dirname "$0")/lib.sh"
+
+if ! have_py msgpack; then skip "python3-msgpack missing"; done_testing; exit; fi
+# Python literal dicts, one per line -> msgpack; lists become f32 tensors (NaN allowed).
+mk() {
+	"$PY" -c '
+import sys, struct, msgpack
+nan = float("nan")
+for line in sys.stdin:
+    if not line.strip(): continue
+    o = eval(line)
+    for k, v in list(o.items()):
+        if isinstance(v, list):
+            o[k] = {"dtype": "f32", "shape": [len(v)], "data": struct.pack("<%df" % len(v), *map(float, v))}
+    sys.stdout.buffer.write(msgpack.packb(o, use_bin_type=True))'
+}
+# 12 good training records of 2 classes
+good() {
+	for i in 0 1 2 3 4 5 6 7 8 9 10 11; do
+		echo "{'id':'g$i','split':'train','label':$((i % 2)),'x':[$i,$((i % 2)),1]}"
+	done
+}
+bad() { # desc record-line expected-regex [options]
+	local desc=$1 rec=$2 re=$3
+	shift 3
+	{ good; printf '%s\n' "$rec"; } | mk >"$T/b.mp"
+	run mmoe-unipred -f x "$@" -o "$T/o.zst" "$T/b.mp"
+	is "$rc" 1 "$desc: exit 1"
+	one_line_error mmoe-unipred "$desc: one line"
+	like "$err" "$re" "$desc: names record and field"
+	ok "[ ! -e '$T/o.zst' ] && ! ls '$T'/o.zst.tmp.* " "$desc: no output file left"
+}
+bad "missing feature field" "{'id':'m','split':'test','y':[1,2,3]}" 'record 12 \(id "m"\): missing field "x"'
+bad "dimension mismatch" "{'id':'d','split':'test','x':[1,2]}" 'record 12 \(id "d"\): field "x": expected 3 values, got 2'
+bad "NaN feature" "{'id':'n','split':'train','label':0,'x':[1,nan,2]}" 'record 12 \(id "n"\): field "x".*(NaN|finite)'
+bad "feature of the wrong type" "{'id':'s','split':'test','x':'abc'}" 'record 12 \(id "s"\): field "x"'
+bad "negative label" "{'id':'l','split':'train','label':-1,'x':[1,2,3]}" \
+	'record 12 \(id "l"\): field "label": label -1 is not a class index'
+bad "label out of range" "{'id':'l','split':'train','label':2,'x':[1,2,3]}" \
+	'record 12 \(id "l"\): field "label": label 2 out of range \[0, 2\)' --classes 2
+bad "string label" "{'id':'l','split':'train','label':'yes','x':[1,2,3]}" 'record 12 \(id "l"\): field "label".*string'
+bad "fractional label" "{'id':'l','split':'train','label':0.5,'x':[1,2,3]}" 'record 12 \(id "l"\): field "label"'
+bad "split of the wrong type" "{'id':'p','split':3,'x':[1,2,3]}" 'record 12 \(id "p"\): field "split"'
+bad "empty feature vector" "{'id':'e','x':[]}" 'field "x"'
+
+# Whole-data problems.
+for i in 0 1 2; do echo "{'id':'a$i','split':'train','label':$((i % 2)),'x':[$i]}"; done | mk >"$T/few.mp"
+run mmoe-unipred -f x -o "$T/o.zst" "$T/few.mp"
+is "$rc" 1 "fewer training records than folds: exit 1"
+one_line_error mmoe-unipred "fewer training records than folds: one line"
+like "$err" "3 training records are fewer than the 5 folds" "fewer training records than folds: says so"
+run mmoe-unipred -f x -k 3 -o "$T/o.zst" "$T/few.mp"
+is "$rc" 0 "3 records, 3 folds: fine"
+for i in 0 1 2 3 4 5; do echo "{'id':'a$i','split':'train','label':$((i % 2 * 2)),'x':[$i]}"; done | mk >"$T/gap.mp"
+run mmoe-unipred -f x "$T/gap.mp"
+is "$rc" 1 "a class absent from training: exit 1"
+like "$err" "class 1 has no training record" "a class absent: names it"
+for i in 0 1 2 3 4 5; do echo "{'id':'a$i','split':'train','label':0,'x':[$i]}"; done | mk >"$T/one.mp"
+run mmoe-unipred -f x "$T/one.mp"
+is "$rc" 1 "a single class: exit 1"
+like "$err" "at least 2 classes" "a single class: says so"
+for i in 0 1 2 3 4 5; do echo "{'id':'a$i','split':'test','label':$((i % 2)),'x':[$i]}"; done | mk >"$T/nt.mp"
+run mmoe-unipred -f x "$T/nt.mp"
+is "$rc" 1 "no training records: exit 1"
+like "$err" "no training records" "no training records: says so"
+: | mk >"$T/empty.mp"
+run mmoe-unipred -f x "$T/empty.mp"
+is "$rc" 1 "empty input: exit 1"
+printf 'garbage that is not msgpack\xc1' >"$T/garbage"
+run mmoe-unipred -f x "$T/garbage"
+is "$rc" 1 "corrupt input: exit 1"
+one_line_error mmoe-unipred "corrupt input: one line"
+
+# Usage.
+good | mk >"$T/g.mp"
+for args in "" "-f x --import $T/g.mp" "-f x --model svm" "-f x --folds 1" "-f x --drop-margin 2" \
+		"-f x --balance -0.1" "-f x --import-classes a,b" "-f x --class-from foo" "-f x --bogus" \
+		"-f x $T/g.mp $T/g.mp" "--import $T/g.mp" "-f x -C 0" "-f x --import-field p"; do
+	run mmoe-unipred $args "$T/g.mp"
+	is "$rc" 2 "usage error: '${args//$T\//}' exits 2"
+done
+run mmoe-unipred -f x "$T/nonexistent.mp"
+is "$rc" 2 "missing input file: exit 2"
+one_line_error mmoe-unipred "missing input file: one line"
+run mmoe-unipred --help
+is "$rc" 0 "--help exits 0"
+like "$out" "--folds K .*default 5" "--help shows defaults"
+run mmoe-unipred --version
+like "$out" "^mmoe-unipred [0-9]" "--version"
+run mmoe-unipred -f x -o "$T/ok.zst" "$T/g.mp"
+is "$rc" 0 "good input: exit 0"
+is "$(mmoe-cat --count "$T/ok.zst")" 12 "good input: -o writes every record"
+done_testing
