@@ -195,10 +195,10 @@ mm_status mm_model_pack(const mm_model *m, msgpack_sbuffer *sb, mm_err *e)
 	const mm_net_spec *s = &m->spec;
 	for (int c = 0; c < s->nclass; c++)
 		if (!m->classes[c])
-			return mm_errf(e, MM_EUSAGE, "model: class %d has no name", c);
+			return mm_errf(e, MM_EUSAGE, "class %d has no name", c);
 	for (int f = 0; f < s->nmod; f++)
 		if (!m->feat[f])
-			return mm_errf(e, MM_EUSAGE, "model: feature %d has no name", f);
+			return mm_errf(e, MM_EUSAGE, "feature %d has no name", f);
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, 12);
@@ -749,7 +749,7 @@ mm_status mm_model_load(mm_model **out, const char *path, mm_err *e)
 	if (st == MM_EOF) {
 		st = mm_errf(e, MM_ECORRUPT, "model %s: empty file", path);
 	} else if (st != MM_OK) {
-		mm_err_prefix(e, "model %s", path);
+		mm_err_prefix(e, "invalid model file");
 		st = st == MM_EIO ? MM_EIO : MM_ECORRUPT;
 		if (e)
 			e->status = st;
@@ -758,7 +758,7 @@ mm_status mm_model_load(mm_model **out, const char *path, mm_err *e)
 		if (s2 == MM_OK) {
 			st = mm_errf(e, MM_ECORRUPT, "model %s: more than one record (a stream, not a model?)", path);
 		} else if (s2 != MM_EOF) {
-			mm_err_prefix(e, "model %s", path);
+			mm_err_prefix(e, "invalid model file");
 			st = MM_ECORRUPT;
 			if (e)
 				e->status = st;
