@@ -16,7 +16,7 @@
 # Everything a stage needs is read from its target path, so that make's
 # timestamps are the only state:  seed=N (the last one in the path), ep=E, and the
 # feature fields from the components v=ENC t=ENC c=ENC x=ENC (-> -f v_ENC ...).
-# Variables the includer may set: MMOE_BIN, EXPERT_OPTS, ROUTER_OPTS, EVAL_BY,
+# Variables the includer sets: PIPELINES (this directory), MMOE_BIN; it may set EXPERT_OPTS, ROUTER_OPTS, EVAL_BY,
 # BOOT (bootstrap resamples).
 
 .SECONDEXPANSION:
@@ -31,7 +31,7 @@ FUSE         = $(MMOE_BIN)/mmoe-fuse -q
 EVAL         = $(MMOE_BIN)/mmoe-eval
 CAT          = $(MMOE_BIN)/mmoe-cat
 EXPERT_OPTS ?=
-ROUTER_OPTS ?= --loss focal --gamma 2 --select macro-f1
+ROUTER_OPTS ?= --loss focal --alpha 1 --gamma 2 --select macro_f1
 EVAL_BY     ?= --by rus
 BOOT        ?= 1000
 METHODS     := p_base p_R p_U p_S p_mmoe p_hard p_oracle p_mean
@@ -52,16 +52,15 @@ $(foreach k,R U S,$(eval $(call expert_rule,$(k))))
 %/router.mm: $$(dir $$*)rus.zst | $$*/.
 	$(TRAIN_EXPERT) $(call train_opts,$@) --target rus --classes R,U,S $(ROUTER_OPTS) -o $@ $<
 
-# every model's probabilities, one filter after another
+# every model's probabilities, in one pass
 %/pred.zst: $$(dir $$*)rus.zst %/base.mm %/R.mm %/U.mm %/S.mm %/router.mm
-	$(PROBS) -m $*/base.mm --as p_base $< \
-	| $(PROBS) -m $*/R.mm --as p_R | $(PROBS) -m $*/U.mm --as p_U | $(PROBS) -m $*/S.mm --as p_S \
-	| $(PROBS) -m $*/router.mm --as p_router -o $@
+	$(PROBS) -m $*/base.mm --as p_base -m $*/R.mm --as p_R -m $*/U.mm --as p_U -m $*/S.mm --as p_S \
+		-m $*/router.mm --as p_router $< > $@
 
 %/fused.zst: %/pred.zst
 	$(FUSE) --router p_router --experts p_R,p_U,p_S --mode soft --as p_mmoe $< \
 	| $(FUSE) --router p_router --experts p_R,p_U,p_S --mode hard --as p_hard \
-	| $(FUSE) --router p_router --experts p_R,p_U,p_S --mode oracle --types R,U,S --as p_oracle \
+	| $(FUSE) --router p_router --experts p_R,p_U,p_S --mode oracle --types R,U,S --oracle-fallback soft --as p_oracle \
 	| $(FUSE) --router p_router --experts p_R,p_U,p_S --mode mean --as p_mean -o $@
 
 eval_opts = $(addprefix -p ,$(METHODS)) --label label $(EVAL_BY) --split test \
@@ -71,8 +70,8 @@ eval_opts = $(addprefix -p ,$(METHODS)) --label label $(EVAL_BY) --split test \
 %/eval.json: %/fused.zst
 	$(EVAL) $(call eval_opts,$@) --format json $< > $@
 # router quality: accuracy of p_router against rus, per split (jq over the records)
-%/router.txt: %/pred.zst pipelines/convert/router.jq
-	$(CAT) --json --fields split,rus,p_router_class,p_router $< | jq -rs -f pipelines/convert/router.jq > $@
+%/router.txt: %/pred.zst $(PIPELINES)/convert/router.jq
+	$(CAT) --json --fields split,rus,p_router_class,p_router $< | jq -rs -f $(PIPELINES)/convert/router.jq > $@
 
 %/.:
 	mkdir -p $@

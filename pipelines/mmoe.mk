@@ -1,6 +1,6 @@
 # mmoe.mk — one MMoE experiment on the embedded synthetic data, wired by Make.
 #
-#   make -f pipelines/mmoe.mk demo [N=3000] [SEED=1] [EPOCHS=20] [VENC=hog] [TENC=hash] [UNI=logreg]
+#   make -f pipelines/mmoe.mk demo [N=3000] [SEED=1] [EPOCHS=20] [VENC=color] [TENC=hash] [UNI=logreg]
 #   make -f pipelines/mmoe.mk run SEED=2 UNI=mlp      (builds, prints nothing)
 #   make -f pipelines/mmoe.mk get GET=runs/synth/n=3000/seed=2/v=hog/t=hash/uni=mlp/ep=20/eval.json
 # (make reads a command-line word containing "=" as a variable assignment, so a
@@ -27,7 +27,7 @@ MMOE_BIN ?= $(CURDIR)/bin
 RUNS     ?= runs
 N        ?= 3000
 SEED     ?= 1
-VENC     ?= hog
+VENC     ?= color
 TENC     ?= hash
 UNI      ?= logreg
 EPOCHS   ?= 20
@@ -41,7 +41,9 @@ DATA_DIR = $(RUNS)/synth/n=$(N)/seed=$(SEED)
 UNI_DIR  = $(DATA_DIR)/v=$(VENC)/t=$(TENC)/uni=$(UNI)
 RUN_DIR  = $(UNI_DIR)/ep=$(EPOCHS)
 
-include pipelines/method.mk
+# the directory of this file, so that the pipeline runs from any working directory
+PIPELINES := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+include $(PIPELINES)/method.mk
 
 .PHONY: demo run table get path features
 .DEFAULT_GOAL := demo
@@ -85,7 +87,7 @@ unipred = $(MMOE_BIN)/mmoe-unipred -q --model $(call pp,uni,$(2)) --folds $(FOLD
 	| $(MMOE_BIN)/mmoe-rus-split -a pred_v -b pred_t --as rus \
 		--out-R $*/R.zst --out-U $*/U.zst --out-S $*/S.zst -o $*/rus.zst
 
-%/agree.txt: %/rus.zst pipelines/convert/crosstab.jq
+%/agree.txt: %/rus.zst $(PIPELINES)/convert/crosstab.jq
 	$(CAT) --json --fields split,rus,gen_type $< | jq -rs --arg row rus --arg col gen_type \
-		-f pipelines/convert/crosstab.jq > $@
+		-f $(PIPELINES)/convert/crosstab.jq > $@
 

@@ -1,0 +1,63 @@
+#!/bin/bash
+# End-to-end run of pipelines/mmoe.mk on a tiny synthetic set (300 records, 2
+# epochs) in a scratch directory, under make -j2; then a failing stage must leave
+# no file behind, and an up-to-date run must do nothing.
+. "$(dirname "$0")/lib.sh"
+mk=$MMOE_TOP/pipelines/mmoe.mk
+cd "$T"
+opts=(MMOE_BIN="$MMOE_BIN" N=300 EPOCHS=2 BOOT=50 RUNS="$T/runs")
+dir=$T/runs/synth/n=300/seed=1/v=color/t=hash/uni=logreg/ep=2
+
+run make --no-print-directory -s -j2 -f "$mk" "${opts[@]}" demo
+is "$rc" 0 "demo pipeline runs (make -j2)"
+[ "$rc" = 0 ] || printf '%s\n' "$err" | tail -n 5 | sed 's/^/#   /'
+ok "[ -s '$dir/eval.txt' ] && [ -s '$dir/eval.json' ]" "final table written (text and JSON)"
+like "$out" "rus \(rows\) x gen_type \(columns\)" "demo prints the rus x gen_type table"
+like "$out" "split test: [0-9]+ records, accuracy" "demo prints the router's accuracy"
+for m in p_base p_R p_U p_S p_mmoe p_hard p_oracle p_mean; do
+	like "$(grep -A9 '^all (n=' "$dir/eval.txt")" "^$m " "table row $m (all test records)"
+done
+like "$(cat "$dir/eval.txt")" "gen_type = S \(n=" "table broken down by gen_type"
+like "$(cat "$dir/eval.txt")" "rus = R \(n=" "table broken down by rus"
+is "$(jq '[.blocks[] | select(.by == null)][0].n' "$dir/eval.json")" \
+	"$(mmoe-cat --json --fields split "$dir/fused.zst" | jq -s 'map(select(.split == "test")) | length')" \
+	"eval covers exactly the test split"
+is "$(mmoe-cat --json --head 1 "$dir/fused.zst" | jq -r '[has("p_mmoe_w"), has("p_oracle"), has("rus"), has("pred_v_class")] | map(tostring) | join(" ")')" \
+	"true true true true" "records carry predictions, rus, weights"
+
+# up to date: nothing is rebuilt
+run make --no-print-directory -j2 -f "$mk" "${opts[@]}" run
+is "$(printf '%s\n' "$out" | grep -c 'mmoe-')" 0 "a second run rebuilds nothing"
+
+# a stage that fails half-way leaves no file (pipefail + .DELETE_ON_ERROR)
+mkdir -p "$T/bin"
+for t in "$MMOE_BIN"/mmoe*; do ln -s "$t" "$T/bin/"; done
+rm "$T/bin/mmoe-fuse" "$T/bin/mmoe-eval"
+cat > "$T/bin/mmoe-fuse" <<-END
+	#!/bin/bash
+	# writes a partial stream, then fails
+	"$MMOE_BIN/mmoe-fuse" "\$@" | head -c 100
+	exit 1
+END
+cat > "$T/bin/mmoe-eval" <<-END
+	#!/bin/bash
+	# prints half a table on stdout (redirected into the target), then fails
+	"$MMOE_BIN/mmoe-eval" "\$@" | head -n 3
+	exit 1
+END
+chmod +x "$T/bin/mmoe-fuse" "$T/bin/mmoe-eval"
+rm -f "$dir/fused.zst" "$dir/eval.txt"
+run make --no-print-directory -s -f "$mk" "${opts[@]}" MMOE_BIN="$T/bin" run
+isnt "$rc" 0 "a failing stage (in the middle of a pipe) fails the run"
+ok "[ ! -e '$dir/fused.zst' ]" "and leaves no half-written fused.zst"
+ok "[ -s '$dir/pred.zst' ]" "earlier stages are kept"
+rm "$T/bin/mmoe-fuse"; ln -s "$MMOE_BIN/mmoe-fuse" "$T/bin/"
+run make --no-print-directory -s -f "$mk" "${opts[@]}" MMOE_BIN="$T/bin" GET="$dir/eval.txt" get
+isnt "$rc" 0 "a failing stage writing through a shell redirect fails the run"
+ok "[ -s '$dir/fused.zst' ] && [ ! -e '$dir/eval.txt' ]" "and its half-written output is deleted"
+
+# parameters come from the path: another seed is another directory
+run make --no-print-directory -s -f "$mk" "${opts[@]}" path SEED=7 UNI=mlp EPOCHS=3
+is "$out" "$T/runs/synth/n=300/seed=7/v=color/t=hash/uni=mlp/ep=3" "hyper-parameters in the path"
+
+done_testing
