@@ -73,6 +73,9 @@ static void usage(FILE *f)
 		"  -m, --model MODEL        model to apply (repeatable, one --as each)\n"
 		"      --as NAME            output field of the preceding -m (default: p_<model basename>)\n"
 		"      --force              write binary records to a terminal\n"
+		"Maintenance:\n"
+		"      --resave MODEL       load and validate MODEL, write it again to -o (at the\n"
+		"                           MMOE_ZSTD_LEVEL level); the content is unchanged\n"
 		"\n"
 		"  -q, --quiet              no training log on stderr\n"
 		"  -h, --help               this help\n"
@@ -356,12 +359,12 @@ int main(int argc, char **argv)
 	mm_fit_params fp;
 	mm_fit_params_default(&fp);
 	fp.patience = 5;
-	const char *cw_arg = "none";
+	const char *cw_arg = "none", *resave = NULL;
 	int select = -1, threads = 1;
 	bool predict = false, force = false, arch_given = false;
 	enum { O_CLASSES = 256, O_WHERE, O_EXCL, O_SPLIT, O_PROJ, O_ACT, O_FUSION, O_BILDIM, O_HIDDEN,
 		O_LAYERS, O_DROPOUT, O_INIT, O_EPOCHS, O_BATCH, O_LR, O_WD, O_WARMUP, O_MINLR, O_CLIP,
-		O_LOSS, O_ALPHA, O_GAMMA, O_CW, O_SELECT, O_PATIENCE, O_PREDICT, O_AS, O_FORCE };
+		O_LOSS, O_ALPHA, O_GAMMA, O_CW, O_SELECT, O_PATIENCE, O_PREDICT, O_AS, O_FORCE, O_RESAVE };
 	static const struct option opts[] = {
 		{ "feature", required_argument, NULL, 'f' },
 		{ "target", required_argument, NULL, 't' },
@@ -397,6 +400,7 @@ int main(int argc, char **argv)
 		{ "model", required_argument, NULL, 'm' },
 		{ "as", required_argument, NULL, O_AS },
 		{ "force", no_argument, NULL, O_FORCE },
+		{ "resave", required_argument, NULL, O_RESAVE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -483,6 +487,7 @@ int main(int argc, char **argv)
 			as_names[nmodels - 1] = optarg;
 			break;
 		case O_FORCE: force = true; break;
+		case O_RESAVE: resave = optarg; break;
 		case 'q': cli_quiet = true; break;
 		case 'h': usage(stdout); return cli_finish();
 		case 'V': cli_version();
@@ -490,6 +495,18 @@ int main(int argc, char **argv)
 		}
 	}
 	cli_set_threads(threads);
+	if (resave) {
+		mm_err e;
+		mm_model *m;
+		if (!out_path)
+			cli_usage("--resave needs -o MODEL");
+		if (predict || nfeat || nmodels || argc > optind)
+			cli_usage("--resave takes only -o");
+		if (mm_model_load(&m, resave, &e) != MM_OK || mm_model_save(m, out_path, &e) != MM_OK)
+			cli_die_err(&e);
+		mm_model_free(m);
+		return cli_finish();
+	}
 	if (predict) {
 		for (int i = 0; i < nmodels; i++)
 			if (!as_names[i]) { /* p_<basename without extension> */
