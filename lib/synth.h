@@ -1,0 +1,148 @@
+/* synth.h — synthetic multimodal datasets whose interaction types are known.
+ *
+ * Three kinds of generator (man/mmoe-synth.1 documents the worlds in full):
+ *
+ *   MM_SYNTH_SCENE  a sarcasm-like task over a rendered weather scene (image)
+ *                   and a sentence about the weather (text).  Every example
+ *                   draws an interaction type from a mixture:
+ *                     R   both modalities carry the label (eye-roll face and
+ *                         text marker when y = 1, neither when y = 0);
+ *                     Uv  only the image carries it (eye-roll iff y = 1), the
+ *                         text marker is drawn independently of y;
+ *                     Ut  only the text carries it (marker iff y = 1), the
+ *                         face is drawn independently of y;
+ *                     S   y = 1 iff the weather the sentence states contradicts
+ *                         the weather of the image; the scene and the stated
+ *                         weather are each uniform whatever y, so either
+ *                         modality alone is at chance.
+ *   MM_SYNTH_PID    the continuous generator of Liang et al. (NeurIPS 2023):
+ *                   Gaussian latents z1, z2, z12, x1 = A1 [z1; z12] + noise,
+ *                   x2 = A2 [z2; z12] + noise, label from the latents chosen by
+ *                   the interaction, binned into equal-frequency classes.
+ *   MM_SYNTH_BITS   x1, x2 in {0,1}, y = AND/OR/XOR/x1 or x1 = x2 = y, whose
+ *                   partial information decomposition is known exactly.
+ *
+ * Determinism: a generator is a pure function of its parameters (seed
+ * included).  Record i is drawn from its own child generator
+ * mm_rng_split(content, i), so records do not depend on one another beyond
+ * the plan (types, labels, splits) fixed up front.
+ *
+ * Usage:
+ *     mm_synth_params p; mm_synth_params_default(&p); p.count = 4000;
+ *     const char *why = mm_synth_params_check(&p);   // NULL when fine
+ *     mm_synth *s; mm_synth_new(&s, &p, &e);
+ *     while ((st = mm_synth_next(s, &rec, &e)) == MM_OK) { ...; mm_rec_free(rec); }
+ *     // st == MM_EOF at the end
+ *     mm_synth_free(s);
+ */
+#ifndef MM_SYNTH_H
+#define MM_SYNTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "record.h"
+#include "rng.h"
+
+typedef enum mm_synth_kind { MM_SYNTH_SCENE, MM_SYNTH_PID, MM_SYNTH_BITS } mm_synth_kind;
+
+/* Interaction types, in this order everywhere (mix weights, names). */
+enum { MM_GT_R, MM_GT_UV, MM_GT_UT, MM_GT_S, MM_GT_N };
+extern const char *const mm_gt_names[MM_GT_N];     /* "R", "Uv", "Ut", "S" */
+
+/* Weathers of the scene world; MM_W_NONE: the sentence states no weather. */
+enum { MM_W_SUNNY, MM_W_RAINY, MM_W_SNOWY, MM_W_CLOUDY, MM_W_N, MM_W_NONE = MM_W_N };
+extern const char *const mm_weather_names[MM_W_N + 1]; /* ..., "none" */
+
+/* Face glyphs. */
+enum { MM_FACE_NONE, MM_FACE_SMILE, MM_FACE_FROWN, MM_FACE_EYEROLL, MM_FACE_N };
+extern const char *const mm_face_names[MM_FACE_N];
+
+/* --kind pid interactions; MM_PID_MIXED draws one per record from mix[]. */
+enum { MM_PID_REDUNDANCY, MM_PID_UNIQUENESS1, MM_PID_UNIQUENESS2, MM_PID_SYNERGY,
+	MM_PID_MIXED, MM_PID_N };
+extern const char *const mm_pid_names[MM_PID_N];
+
+/* --kind bits functions. */
+enum { MM_BITS_AND, MM_BITS_OR, MM_BITS_XOR, MM_BITS_X1, MM_BITS_COPY, MM_BITS_N };
+extern const char *const mm_bits_names[MM_BITS_N];
+
+typedef struct mm_synth_params {
+	mm_synth_kind kind;
+	uint64_t seed;
+	int64_t count;          /* number of records, >= 0 */
+	double mix[MM_GT_N];    /* R, Uv, Ut, S weights (>= 0, not all 0; normalised) */
+	double flip;            /* probability of flipping each label, [0, 0.5] */
+	double split[3];        /* train, val, test fractions (>= 0, normalised) */
+	const char *id_prefix;  /* NULL: "s", "p" or "b" by kind */
+	/* scene */
+	double noise;           /* visual noise level in [0, 1]: pixel noise sd
+	                           (x 255), clutter and colour jitter grow with it */
+	int size;               /* image side in pixels, 16..1024 */
+	const char *image_dir;  /* NULL: PNG bytes inline; else write DIR/<id>.png
+	                           and store "<id>.png" (relative to DIR) */
+	/* pid */
+	int interaction;        /* MM_PID_* */
+	int classes;            /* 2..64 */
+	int latent_dim;         /* dimension of each of z1, z2, z12 (1..256) */
+	int dim;                /* dimension of each of x1, x2 (1..4096) */
+	double pid_noise;       /* sd of the additive noise on x1, x2 */
+	/* bits */
+	int fn;                 /* MM_BITS_* */
+} mm_synth_params;
+
+void mm_synth_params_default(mm_synth_params *p);
+/* NULL when p is usable, else a static message naming the bad parameter. */
+const char *mm_synth_params_check(const mm_synth_params *p);
+
+/* Parse "R=0.3,Uv=0.2,Ut=0.2,S=0.3" (any subset, any order, names case-
+ * insensitive; absent types get 0) into mix[], normalised to sum 1.  A bad
+ * name, a bad or negative number, a repeated name or an all-zero mixture is
+ * MM_EUSAGE with a message saying which. */
+mm_status mm_synth_parse_mix(const char *spec, double mix[MM_GT_N], mm_err *e);
+/* Parse "0.7,0.15,0.15" into split[3], normalised.  MM_EUSAGE when bad. */
+mm_status mm_synth_parse_split(const char *spec, double split[3], mm_err *e);
+/* Name lookups: index, or -1 when unknown. */
+int mm_synth_lookup(const char *const *names, int n, const char *s);
+
+typedef struct mm_synth mm_synth;
+mm_status mm_synth_new(mm_synth **out, const mm_synth_params *p, mm_err *e);
+/* The next record (caller frees), MM_EOF after count records. */
+mm_status mm_synth_next(mm_synth *s, mm_rec **rec, mm_err *e);
+void mm_synth_free(mm_synth *s);
+
+/* ---- the scene world, exposed for tests and analysis ---- */
+
+/* The ground truth of one scene example. */
+typedef struct mm_scene {
+	int gen_type;      /* MM_GT_* */
+	int label_clean;   /* the label the content implies */
+	int label;         /* after --flip */
+	int scene;         /* MM_W_* (never NONE) */
+	int face;          /* MM_FACE_* */
+	bool marker;       /* the sentence carries a sarcasm marker */
+	int text_weather;  /* MM_W_*: the weather the sentence states, or MM_W_NONE */
+	bool praise;       /* the sentence praises the weather (S sentences) */
+} mm_scene;
+
+/* Draw the content of one example of type gen_type with clean label y. */
+void mm_scene_draw(mm_rng *g, int gen_type, int y, mm_scene *sc);
+/* Render sc into rgb (size*size*3 bytes, row-major RGB8) with noise level. */
+void mm_scene_render(const mm_scene *sc, mm_rng *g, int size, double noise, uint8_t *rgb);
+/* Write the sentence of sc into buf (NUL-terminated, truncated to cap);
+ * returns its length. */
+size_t mm_scene_sentence(const mm_scene *sc, mm_rng *g, char *buf, size_t cap);
+
+/* ---- the bits world ---- */
+
+/* Partial information decomposition (bits) of a discrete joint p[x1][x2][y]
+ * over {0,1}^3 (need not be normalised; all >= 0, sum > 0), by minimising
+ * I_q(X1,X2;Y) over the q with the same (x1,y) and (x2,y) marginals. */
+typedef struct mm_pid {
+	double R, U1, U2, S, I;  /* I = I_p(X1,X2;Y) = R + U1 + U2 + S */
+} mm_pid;
+mm_status mm_pid_bits(const double p[2][2][2], mm_pid *out, mm_err *e);
+
+#endif
