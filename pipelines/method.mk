@@ -28,7 +28,7 @@ feats = $(foreach kv,$(filter v=% t=% c=% x=%,$(subst /, ,$(1))),-f $(subst =,_,
 
 TRAIN_EXPERT = $(MMOE_BIN)/mmoe-train-expert -q
 FUSE         = $(MMOE_BIN)/mmoe-fuse -q
-EVAL         = $(MMOE_BIN)/mmoe-eval
+EVAL         = $(MMOE_BIN)/mmoe-eval -q
 CAT          = $(MMOE_BIN)/mmoe-cat
 EXPERT_OPTS ?=
 ROUTER_OPTS ?= --loss focal --alpha 1 --gamma 2 --select macro_f1

@@ -9,7 +9,9 @@
 # rus = R, gen_type = S, ...), method and metric it gives the number of seeds, the
 # mean, the sample standard deviation and the range of the point estimates.
 # fmt=text prints one block per configuration and breakdown (metric columns, each
-# "mean ± sd"); fmt=tsv one line per row; fmt=json the rows.
+# "mean ± sd"); fmt=wide one table, a line per configuration and method: F1(pos),
+# accuracy, precision, recall on all records, then F1(pos) per rus type;
+# fmt=tsv one line per row; fmt=json the rows.
 def r3: if . == null then null else . * 1000 | round / 1000 end;
 def f3: if . == null then "-" else (r3 | tostring | if test("\\.") then . else . + ".0" end
 	| if test("\\.[0-9][0-9][0-9]$") then . elif test("\\.[0-9][0-9]$") then . + "0" else . + "00" end) end;
@@ -35,9 +37,29 @@ def seedof: [split("/")[] | select(startswith("seed="))] | last // "seed=?" | lt
   elif $fmt == "tsv" then
 	(["config", "by", "group", "method", "metric", "seeds", "n", "mean", "sd", "min", "max"] | @tsv),
 	(.[] | [.config, .by, .group, .method, .metric, .seeds, .n, (.mean | r3), (.sd | r3), (.min | r3), (.max | r3)] | @tsv)
+  elif $fmt == "wide" then
+	(["p_base", "p_R", "p_U", "p_S", "p_mmoe", "p_hard", "p_oracle", "p_mean"]) as $o0
+	| ($o0 + ([.[].method] | unique - $o0)) as $order
+	| . as $rows
+	| ([$rows[] | select(.by == "rus") | .group] | unique | sort_by({"R": 0, "U": 1, "S": 2}[.] // 9)) as $types
+	| (def cell($c; $m; $by; $g; $k): [$rows[] | select(.config == $c and .method == $m and .by == $by
+		and .group == $g and .metric == $k)][0] | if . == null then "-" else "\(.mean | f3)±\(.sd | f3)" end;
+	   ([$rows[].config] | unique) as $configs
+	   | ([$configs[] | length] | max) as $w
+	   | "mean ± sd over \($rows[0].seeds) seeds of the test-split scores; F1 = binary F1 of the positive class",
+	     (("configuration" | pad($w)) + "  " + ("method" | pad(9)) + (["F1", "acc", "precision", "recall"] + [$types[] | "F1 " + .]
+		| map(lpad(13)) | join(""))),
+	     ($configs[] as $c | ($order[] as $m | select([$rows[] | select(.config == $c and .method == $m)] | length > 0)
+		| ($c | pad($w)) + "  " + ($m | pad(9))
+		+ ([cell($c; $m; "all"; "all"; "f1"), cell($c; $m; "all"; "all"; "acc"),
+		    cell($c; $m; "all"; "all"; "precision"), cell($c; $m; "all"; "all"; "recall")]
+		   + [$types[] as $t | cell($c; $m; "rus"; $t; "f1")] | map(lpad(13)) | join(""))), ""),
+	     "test records per rus type (mean over seeds): \([$configs[] as $c | "\($c): " + ([$types[] as $t
+		| [$rows[] | select(.config == $c and .by == "rus" and .group == $t)][0].n as $n | "\($t) \($n)"] | join(", "))] | join("; "))")
   else
 	# method order: as first seen in the reports' method lists would be best; use a fixed one
-	(["p_base", "p_R", "p_U", "p_S", "p_mmoe", "p_hard", "p_oracle", "p_mean"]) as $order
+	(["p_base", "p_R", "p_U", "p_S", "p_mmoe", "p_hard", "p_oracle", "p_mean"]) as $o0
+	| ($o0 + ([.[].method] | unique - $o0)) as $order
 	| group_by(.config)[] | .[0].config as $c
 	| "== \($c)  (\(.[0].seeds) seeds; mean ± sd of the point estimates across seeds)",
 	  (group_by([.by, .group]) | sort_by(.[0].by != "all", .[0].by, {"R": 0, "U": 1, "Uv": 2, "Ut": 3, "S": 4}[.[0].group] // 9)[]

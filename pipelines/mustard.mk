@@ -1,0 +1,107 @@
+# mustard.mk — MMoE on MUStARD (make mustard), two tracks, several seeds, one table.
+#
+#   make mustard [MUSTARD_SRC=dir] [SEEDS="1 2 3 4 5"] [ENCS="hash glove"] [CONTEXT=1] [JOBS=2]
+#   make -f pipelines/mustard.mk one TRACK=paper ENC=hash SEED=1      (one run)
+#
+# Data: data/mustard/mustard.zst (datasets.mk: the authors' speaker-independent split,
+# val carved out of train, their zero-shot predictions zs_text / zs_vision).
+# Modalities, the paper's "image-captioned" setting: the utterance is the text
+# modality (t_ENC), the caption of the frame the vision-side one (c_ENC); CONTEXT=1
+# adds the dialogue context as a third feature (x_ENC).  Encoders: hash (always) and
+# glove (when the GloVe table of pipelines/glove.mk exists).
+#
+#   runs/mustard/t=ENC/c=ENC[/x=ENC]/feat.zst
+#     .../track=paper/seed=S/rus.zst   rus-split on the authors' zero-shot predictions
+#     .../track=own/seed=S/rus.zst     rus-split on mmoe-unipred cross-fitted predictions
+#                                      (caption features for "vision", utterance for text)
+#     .../track=T/seed=S/ep=E/...      baseline, R/U/S experts, router, fuse, eval
+#                                      (pipelines/method.mk)
+#   runs/mustard/summary.txt, summary.tsv   mean ± sd over the seeds
+#
+# The grid (ENCS x tracks x SEEDS) runs under GNU parallel (joblog and per-job
+# output in runs/mustard/, --resume-failed); each job is one make target.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DELETE_ON_ERROR:
+.SECONDARY:
+.SUFFIXES:
+
+PIPELINES := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+TOP       := $(patsubst %/,%,$(dir $(PIPELINES)))
+MMOE_BIN ?= $(CURDIR)/bin
+DATA     ?= data
+RUNS     ?= runs
+SEEDS    ?= 1 2 3 4 5
+EPOCHS   ?= 20
+JOBS     ?= 2
+CONTEXT  ?= 0
+TRACKS   ?= paper own
+MUSTARD_STREAM ?= $(DATA)/mustard/mustard.zst
+GLOVE_TABLE ?= $(DATA)/glove/glove.6B.100d.mmg
+ENCS     ?= hash $(if $(wildcard $(GLOVE_TABLE)),glove)
+# small data: narrower layers and more dropout than the defaults; patience as the
+# authors' checkpoint selection on val
+EXPERT_OPTS ?= --proj 64 --hidden 64 --dropout 0.3 --batch 32 --patience 5
+UNI_OPTS    ?= --folds 5
+EVAL_BY     ?= --by rus
+BOOT        ?= 1000
+
+# one run
+TRACK ?= paper
+ENC   ?= hash
+SEED  ?= 1
+featdir = $(RUNS)/mustard/t=$(1)/c=$(1)$(if $(filter 1,$(CONTEXT)),/x=$(1))
+RUN_DIR = $(call featdir,$(ENC))/track=$(TRACK)/seed=$(SEED)/ep=$(EPOCHS)
+
+include $(PIPELINES)/method.mk
+# the jobs started by GNU parallel get the settings through the environment
+export MMOE_BIN DATA RUNS EPOCHS CONTEXT BOOT EXPERT_OPTS UNI_OPTS EVAL_BY ROUTER_OPTS GLOVE_TABLE MUSTARD_STREAM
+
+.PHONY: all one features summary path
+.DEFAULT_GOAL := all
+
+all: features
+	@mkdir -p $(RUNS)/mustard
+	env -u MAKEFLAGS -u MFLAGS parallel --header : --joblog $(RUNS)/mustard/joblog \
+		--results $(RUNS)/mustard/jobs --resume-failed --halt soon,fail=1 -j $(JOBS) \
+		$(MAKE) --no-print-directory -s -f $(PIPELINES)/mustard.mk one \
+		ENC={enc} TRACK={track} SEED={seed} \
+		::: enc $(ENCS) ::: track $(TRACKS) ::: seed $(SEEDS)
+	@$(MAKE) --no-print-directory -s -f $(PIPELINES)/mustard.mk summary
+
+one: $(RUN_DIR)/eval.json $(RUN_DIR)/eval.txt $(RUN_DIR)/router.txt
+path:
+	@echo $(RUN_DIR)
+
+features: $(foreach e,$(ENCS),$(call featdir,$(e))/feat.zst)
+
+RUN_FILES = $(foreach e,$(ENCS),$(foreach t,$(TRACKS),$(foreach s,$(SEEDS),\
+	$(call featdir,$(e))/track=$(t)/seed=$(s)/ep=$(EPOCHS)/eval.json)))
+summary: $(RUN_FILES) $(PIPELINES)/convert/summary.jq
+	jq -n -r --arg fmt tsv -f $(PIPELINES)/convert/summary.jq $(RUN_FILES) > $(RUNS)/mustard/summary.tsv
+	jq -n -r --arg fmt wide -f $(PIPELINES)/convert/summary.jq $(RUN_FILES) > $(RUNS)/mustard/summary.txt
+	@cat $(RUNS)/mustard/summary.txt
+
+# ---- data ------------------------------------------------------------------------
+$(DATA)/mustard/mustard.zst:
+	$(MAKE) --no-print-directory -f $(TOP)/datasets.mk DATA=$(DATA) MMOE_BIN=$(MMOE_BIN) mustard
+
+# ---- features: utterance (t), caption (c), context (x) ---------------------------
+encode = $(MMOE_BIN)/mmoe-encode-text -q --field $(1) -e $(2) --as $(3)_$(2) \
+	$(if $(filter glove,$(2)),--table $(GLOVE_TABLE),--seed 1)
+$(RUNS)/mustard/%/feat.zst: $(MUSTARD_STREAM) | $$(@D)/.
+	$(call encode,text,$(call pp,t,$@),t) $< \
+	| $(call encode,caption,$(call pp,c,$@),c) \
+	$(if $(call pp,x,$@),| $(call encode,context,$(call pp,x,$@),x)) > $@
+
+# ---- stage 1 and 2: the two tracks --------------------------------------------------
+# the feat.zst of a run directory .../track=T/seed=S: two levels up
+parent = $(patsubst %/,%,$(dir $(1)))
+%/rus.zst %/R.zst %/U.zst %/S.zst: $$(call parent,$$(call parent,$$*))/feat.zst | $$*/.
+	$(if $(filter paper,$(call pp,track,$*)),\
+	  $(MMOE_BIN)/mmoe-rus-split -q -a zs_vision -b zs_text $<,\
+	  $(MMOE_BIN)/mmoe-unipred -q -f c_$(call pp,c,$*) --as pred_v --seed $(call pp,seed,$*) $(UNI_OPTS) $< \
+	  | $(MMOE_BIN)/mmoe-unipred -q -f t_$(call pp,t,$*) --as pred_t --seed $(call pp,seed,$*) $(UNI_OPTS) \
+	  | $(MMOE_BIN)/mmoe-rus-split -q -a pred_v -b pred_t) \
+		--as rus --out-R $*/R.zst --out-U $*/U.zst --out-S $*/S.zst -o $*/rus.zst
