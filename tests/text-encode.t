@@ -1,0 +1,95 @@
+#!/bin/bash
+# mmoe-encode-text: fields, shapes, determinism, threads, bad input.
+. "$(dirname "$0")/lib.sh"
+
+jsonl() { printf '%s\n' "$@" | mmoe-import -q; }
+jsonl '{"id":"a","text":"Oh GREAT, another rainy day #not 🙄","caption":"a rainy street","split":"train"}' \
+      '{"id":"b","text":"What a lovely sunny day at the beach","caption":"a sunny beach","split":"train"}' \
+      '{"id":"c","text":"What a lovely sunny afternoon at the beach!","caption":"sun","split":"test"}' \
+      '{"id":"d","text":"","caption":"nothing","split":"val"}' > "$T/in.zst"
+
+run mmoe-encode-text --help
+is "$rc" 0 "--help exits 0"
+like "$out" "2\\^18" "--help shows the bucket default"
+run mmoe-encode-text --version
+is "$rc" 0 "--version exits 0"
+
+run mmoe-encode-text -q "$T/in.zst" -o "$T/h.zst"
+is "$rc" 0 "hash encoder runs"
+run mmoe-cat --json --brief "$T/h.zst"
+like "$out" '"t_hash":\{"dtype":"f32","shape":\[64\]' "default field t_hash [64]"
+unlike "$out" 't_hash_tok' "no token grid without --tokens"
+
+mmoe-encode-text -q --tokens --max-tokens 4 --dim 8 -e hash --as th --field caption "$T/in.zst" \
+	| mmoe-cat --json > "$T/tok.json"
+is "$(jq -c '.th_tok.shape' "$T/tok.json" | tr '\n' ' ')" "[3,8] [3,8] [1,8] [1,8] " "--tokens: [min(T,max),D] from --field caption"
+is "$(jq -c '.th.shape' "$T/tok.json" | head -1)" "[8]" "--as names the pooled field, --dim its size"
+mmoe-encode-text -q --tokens --max-tokens 4 "$T/in.zst" | mmoe-cat --json > "$T/tok2.json"
+is "$(jq -c '.t_hash_tok.shape' "$T/tok2.json" | tr '\n' ' ')" "[4,64] [4,64] [4,64] [0,64] " "empty text: [0, D] token grid"
+is "$(jq -c '[.t_hash.data[] | select(. != 0)] | length' "$T/tok2.json" | tail -1)" "0" "empty text: zero pooled vector"
+norm=$(jq '[.t_hash.data[] | .*.] | add' "$T/tok2.json" | head -1)
+ok "awk -v n=$norm 'BEGIN{exit !(n>0.9999 && n<1.0001)}'" "pooled vector is L2-normalised ($norm)"
+mmoe-encode-text -q --no-l2 "$T/in.zst" | mmoe-cat --json > "$T/nol2.json"
+norm=$(jq '[.t_hash.data[] | .*.] | add' "$T/nol2.json" | head -1)
+ok "awk -v n=$norm 'BEGIN{exit !(n<0.99)}'" "--no-l2 leaves the mean ($norm)"
+
+# similar texts closer than dissimilar ones (b~c vs a~c)
+cos() { jq -s --arg i "$1" --arg j "$2" '(map(select(.id==$i))[0].t_hash.data) as $x | (map(select(.id==$j))[0].t_hash.data) as $y | [range(0; $x|length) | $x[.]*$y[.]] | add' "$T/tok2.json"; }
+bc=$(cos b c); ac=$(cos a c)
+ok "awk -v p=$bc -v q=$ac 'BEGIN{exit !(p>q)}'" "similar texts closer: cos(b,c)=$bc > cos(a,c)=$ac"
+
+# determinism: same seed same bytes; -j does not change the output; other seed differs
+MMOE_ZSTD_LEVEL=0 mmoe-encode-text -q --tokens --seed 7 "$T/in.zst" > "$T/s7a"
+MMOE_ZSTD_LEVEL=0 mmoe-encode-text -q --tokens --seed 7 -j 3 "$T/in.zst" > "$T/s7b"
+MMOE_ZSTD_LEVEL=0 mmoe-encode-text -q --tokens --seed 8 "$T/in.zst" > "$T/s8"
+ok "cmp -s '$T/s7a' '$T/s7b'" "same seed: identical bytes with -j 1 and -j 3"
+ok "! cmp -s '$T/s7a' '$T/s8'" "other seed: other bytes"
+# many records across batches with threads
+for i in $(seq 1 700); do echo "{\"id\":\"r$i\",\"text\":\"record number $i is $((i % 7)) times sunny\"}"; done | mmoe-import -q > "$T/many.zst"
+MMOE_ZSTD_LEVEL=0 mmoe-encode-text -q --bigrams "$T/many.zst" > "$T/m1"
+MMOE_ZSTD_LEVEL=0 mmoe-encode-text -q --bigrams -j 2 "$T/many.zst" > "$T/m2"
+ok "cmp -s '$T/m1' '$T/m2'" "700 records over several batches: -j 2 identical to -j 1"
+is "$(mmoe-cat --count "$T/m1")" "700" "every record written"
+run mmoe-encode-text -e hash -e hash --as second "$T/in.zst" -o "$T/two.zst"
+is "$rc" 0 "two encoders in one pass"
+is "$(mmoe-cat --json "$T/two.zst" | jq -c 'has("t_hash") and has("second")' | sort -u)" "true" "-e hash -e hash --as second: both fields"
+unlike "$err" "^$" "summary on stderr without -q"
+
+# --print-tokens
+run mmoe-encode-text --print-tokens -q "$T/in.zst"
+is "$(printf '%s\n' "$out" | head -1)" "$(printf 'a\toh great another rainy day #not 🙄')" "--print-tokens"
+
+# bad input
+jsonl '{"id":"x","text":"fine"}' '{"id":"y","txt":"no text"}' > "$T/miss.zst"
+run mmoe-encode-text "$T/miss.zst" -o "$T/o.zst"
+is "$rc" 1 "missing field: exit 1"
+like "$err" 'record 1 \(id "y"\): field "text": missing' "missing field names record and field"
+one_line_error mmoe-encode-text "one-line error"
+ok "[ ! -e '$T/o.zst' ]" "no output file after an error"
+jsonl '{"id":"z","text":["not","a","string"]}' > "$T/type.zst"
+run mmoe-encode-text "$T/type.zst"
+is "$rc" 1 "wrong type: exit 1"
+like "$err" 'record 0 \(id "z"\): field "text": expected a string, got an array' "wrong type named"
+/usr/bin/python3 - "$T/bad.msgpack" <<'PY' 2>/dev/null || printf '\x81\xa4text\xa5a\xffbcd' > "$T/bad.msgpack"
+import sys
+open(sys.argv[1], "wb").write(b"\x82\xa2id\xa1q\xa4text\xa5a\xffbcd")
+PY
+run mmoe-encode-text "$T/bad.msgpack"
+is "$rc" 1 "invalid UTF-8: exit 1"
+like "$err" 'record 0 .*field "text": invalid UTF-8 at byte 1' "invalid UTF-8 names record, field and byte"
+run mmoe-encode-text --replace-invalid -q "$T/bad.msgpack" -o "$T/rep.zst"
+is "$rc" 0 "--replace-invalid accepts it"
+run mmoe-encode-text -e bert "$T/in.zst"
+is "$rc" 2 "unknown encoder: usage error"
+run mmoe-encode-text --dim 0 "$T/in.zst"
+is "$rc" 2 "--dim 0: usage error"
+run mmoe-encode-text --minn 4 --maxn 3 "$T/in.zst"
+is "$rc" 2 "--minn > --maxn: usage error"
+run mmoe-encode-text -e glove --table "$T/none.mmg" "$T/in.zst"
+is "$rc" 2 "missing table: exit 2"
+like "$err" "none.mmg" "missing table named"
+run mmoe-encode-text "$T/nonexistent.zst"
+is "$rc" 2 "missing input: exit 2"
+run mmoe-encode-text -e hash --as a -e hash --as a "$T/in.zst"
+is "$rc" 2 "two encoders on one field: usage error"
+done_testing
