@@ -3,29 +3,30 @@
 . "$(dirname "$0")/lib.sh"
 
 if ! have_py msgpack; then skip "python3-msgpack missing"; done_testing; exit; fi
-# Python literal dicts, one per line -> msgpack; lists become f32 tensors (NaN allowed).
-mk() {
+# Lines "NAME<TAB>python-dict" -> records appended to $T/NAME.mp, in one
+# python run (lists become f32 tensors; nan allowed).
+mkset() {
 	"$PY" -c '
 import sys, struct, msgpack
 nan = float("nan")
+files = {}
 for line in sys.stdin:
     if not line.strip(): continue
-    o = eval(line)
+    name, lit = line.rstrip("\n").split("\t", 1)
+    o = eval(lit)
     for k, v in list(o.items()):
         if isinstance(v, list):
             o[k] = {"dtype": "f32", "shape": [len(v)], "data": struct.pack("<%df" % len(v), *map(float, v))}
-    sys.stdout.buffer.write(msgpack.packb(o, use_bin_type=True))'
+    if name not in files: files[name] = open(sys.argv[1] + "/" + name + ".mp", "wb")
+    files[name].write(msgpack.packb(o, use_bin_type=True))' "$T"
 }
 good='{"id":"ok","label":1,"p":[0.2,0.8],"q_class":1,"rus":"R","w":[0.2,0.3,0.5]}'
-bad() { # desc record-line expected-regex [options]
-	local desc=$1 rec=$2 re=$3
+n=0
+bad() { # desc record-line expected-regex [options]: a record after a good one
+	desc[n]=$1 rec[n]=$2 re[n]=$3
 	shift 3
-	printf '%s\n%s\n' "$good" "$rec" | mk >"$T/b.mp"
-	run mmoe-eval -p p,q "$@" "$T/b.mp"
-	is "$rc" 1 "$desc: exit 1"
-	one_line_error mmoe-eval "$desc: one line"
-	like "$err" "$re" "$desc: names record and field"
-	is "$out" "" "$desc: no report"
+	opts[n]="$*"
+	n=$((n + 1))
 }
 bad "missing prediction" '{"id":"x","label":0,"p":[0.5,0.5]}' \
 	'record 1 \(id "x"\): missing prediction: neither field "q" nor "q_class"'
@@ -48,12 +49,22 @@ bad "weights of another length" '{"id":"x","label":1,"p":[0.5,0.5],"q_class":0,"
 	'record 1 \(id "x"\): field "w": expected 3 weights' -w w
 bad "unknown class name" '{"id":"x","label":"T","p":[0.5,0.5],"q_class":0}' \
 	'record 1 \(id "x"\): field "label": expected one of the classes given by --classes, got "T"' --classes F,T_ --positive 0
-printf '%s\n' '{"id":"a","p_class":1}' | mk >"$T/nolab.mp"
+for ((i = 0; i < n; i++)); do printf 'c%d\t%s\nc%d\t%s\n' $i "$good" $i "${rec[i]}"; done >"$T/cases"
+printf 'g\t%s\n' "$good" >>"$T/cases"
+printf 'nolab\t%s\n' '{"id":"a","p_class":1}' >>"$T/cases"
+mkset <"$T/cases"
+for ((i = 0; i < n; i++)); do
+	# shellcheck disable=SC2086
+	run mmoe-eval -p p,q ${opts[i]} "$T/c$i.mp"
+	is "$rc" 1 "${desc[i]}: exit 1"
+	one_line_error mmoe-eval "${desc[i]}: one line"
+	like "$err" "${re[i]}" "${desc[i]}: names record and field"
+	is "$out" "" "${desc[i]}: no report"
+done
 run mmoe-eval -p p "$T/nolab.mp"
 is "$rc" 1 "no labelled record: exit 1"
 like "$err" "no labelled records to evaluate \(1 read, 1 without \"label\"\)" "no labelled record: says why"
 
-printf '%s\n' "$good" | mk >"$T/g.mp"
 run mmoe-eval "$T/g.mp"
 is "$rc" 2 "no -p: exit 2"
 run mmoe-eval -p p -F xml "$T/g.mp"

@@ -3,29 +3,30 @@
 . "$(dirname "$0")/lib.sh"
 
 if ! have_py msgpack; then skip "python3-msgpack missing"; done_testing; exit; fi
-# Python literal dicts, one per line -> msgpack; lists become f32 tensors (NaN allowed).
-mk() {
+# Lines "NAME<TAB>python-dict" -> records appended to $T/NAME.mp, in one
+# python run (lists become f32 tensors; nan allowed).
+mkset() {
 	"$PY" -c '
 import sys, struct, msgpack
 nan = float("nan")
+files = {}
 for line in sys.stdin:
     if not line.strip(): continue
-    o = eval(line)
+    name, lit = line.rstrip("\n").split("\t", 1)
+    o = eval(lit)
     for k, v in list(o.items()):
         if isinstance(v, list):
             o[k] = {"dtype": "f32", "shape": [len(v)], "data": struct.pack("<%df" % len(v), *map(float, v))}
-    sys.stdout.buffer.write(msgpack.packb(o, use_bin_type=True))'
+    if name not in files: files[name] = open(sys.argv[1] + "/" + name + ".mp", "wb")
+    files[name].write(msgpack.packb(o, use_bin_type=True))' "$T"
 }
 good='{"id":"ok","rt":[0.5,0.5],"e1":[0.6,0.4],"e2":[0.3,0.7],"rus":"R"}'
-bad() { # desc record-line expected-regex [options]
-	local desc=$1 rec=$2 re=$3
+n=0
+bad() { # desc record-line expected-regex [options]: a record after a good one
+	desc[n]=$1 rec[n]=$2 re[n]=$3
 	shift 3
-	printf '%s\n%s\n' "$good" "$rec" | mk >"$T/b.mp"
-	run mmoe-fuse -r rt -e e1,e2 -t R,U "$@" -o "$T/o.zst" "$T/b.mp"
-	is "$rc" 1 "$desc: exit 1"
-	one_line_error mmoe-fuse "$desc: one line"
-	like "$err" "$re" "$desc: names record and field"
-	ok "[ ! -e '$T/o.zst' ] && ! ls '$T'/o.zst.tmp.* " "$desc: no output file left"
+	opts[n]="$*"
+	n=$((n + 1))
 }
 bad "missing expert" '{"id":"x","rt":[0.5,0.5],"e1":[0.6,0.4]}' 'record 1 \(id "x"\): missing field "e2"'
 bad "missing router" '{"id":"x","e1":[0.6,0.4],"e2":[0.6,0.4]}' 'record 1 \(id "x"\): missing field "rt"'
@@ -44,7 +45,18 @@ bad "oracle without a tag" '{"id":"x","e1":[0.6,0.4],"e2":[0.6,0.4]}' \
 bad "oracle with an unknown tag" '{"id":"x","e1":[0.6,0.4],"e2":[0.6,0.4],"rus":"S"}' \
 	'record 1 \(id "x"\): field "rus": expected one of the tags R,U, got "S"' -m oracle
 
-printf '%s\n' "$good" | mk >"$T/g.mp"
+for ((i = 0; i < n; i++)); do printf 'c%d\t%s\nc%d\t%s\n' $i "$good" $i "${rec[i]}"; done >"$T/cases"
+printf 'g\t%s\n' "$good" >>"$T/cases"
+mkset <"$T/cases"
+for ((i = 0; i < n; i++)); do
+	# shellcheck disable=SC2086
+	run mmoe-fuse -r rt -e e1,e2 -t R,U ${opts[i]} -o "$T/o.zst" "$T/c$i.mp"
+	is "$rc" 1 "${desc[i]}: exit 1"
+	one_line_error mmoe-fuse "${desc[i]}: one line"
+	like "$err" "${re[i]}" "${desc[i]}: names record and field"
+	ok "[ ! -e '$T/o.zst' ] && ! ls '$T'/o.zst.tmp.* " "${desc[i]}: no output file left"
+done
+
 run mmoe-fuse -r rt "$T/g.mp"
 is "$rc" 2 "no --experts: exit 2"
 run mmoe-fuse -e e1,e2 "$T/g.mp"
