@@ -162,14 +162,15 @@ static char *cat2(const char *a, const char *b)
 	return s;
 }
 
-/* The split field: true for "train"; absent or another string is not training. */
+/* The split field: true for "train"; absent, nil or another string is not training. */
 static bool is_train(mm_rec *r)
 {
 	const char *s;
 	mm_err e;
-	mm_status st = mm_rec_str(r, "split", &s, &e);
-	if (st == MM_MISSING)
+	const msgpack_object *o = mm_rec_get(r, "split");
+	if (!o || o->type == MSGPACK_OBJECT_NIL)
 		return false;
+	mm_status st = mm_rec_str(r, "split", &s, &e);
 	if (st)
 		cli_die_err(&e);
 	return !strcmp(s, "train");
