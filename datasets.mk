@@ -20,11 +20,13 @@ SHELL := /bin/bash
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-MMOE_BIN ?= $(CURDIR)/bin
+# the directory of this file: converters are found from any working directory
+TOP      := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+MMOE_BIN ?= $(abspath $(TOP))/bin
 DATA     ?= data
 CURL     ?= curl -fL --retry 3 -sS
 IMPORT   := $(MMOE_BIN)/mmoe-import
-CONVERT  := pipelines/convert
+CONVERT  := $(TOP)/pipelines/convert
 
 .PHONY: datasets mustard urfunny mmsd2 mustard-verify
 
@@ -63,7 +65,7 @@ CONVERT  := pipelines/convert
 MUSTARD_VAL  ?= 0.15
 MUSTARD_SEED ?= 1
 MUSTARD_REF  ?= main
-MUSTARD_SRC  ?= $(if $(wildcard ../shared/data/mustard/mustard_raw_data.json),../shared/data/mustard,$(DATA)/mustard/src)
+MUSTARD_SRC  ?= $(if $(wildcard $(TOP)/../shared/data/mustard/mustard_raw_data.json),$(TOP)/../shared/data/mustard,$(DATA)/mustard/src)
 MUSTARD_RAW_URL := https://raw.githubusercontent.com/soujanyaporia/MUStARD/master/data/sarcasm_data.json
 MUSTARD_AUTHORS_URL := https://raw.githubusercontent.com/lwaekfjlk/mmodel-soup/$(MUSTARD_REF)/mustard_data
 MUSTARD_FILES := mustard_raw_data mustard_dataset_train mustard_dataset_test \
@@ -169,4 +171,4 @@ $(DATA)/mustard $(DATA)/mustard/src $(DATA)/urfunny $(DATA)/mmsd2 $(DATA)/mmsd2/
 	mkdir -p $@
 
 # GloVe 6B-100d as a binary table for mmoe-encode-text (rule written with the encoder).
--include pipelines/glove.mk
+-include $(TOP)/pipelines/glove.mk

@@ -23,7 +23,9 @@ SHELL := /bin/bash
 .SECONDARY:
 .SUFFIXES:
 
-MMOE_BIN ?= $(CURDIR)/bin
+# the directory of this file, so that the pipeline runs from any working directory
+PIPELINES := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+MMOE_BIN ?= $(abspath $(PIPELINES)/..)/bin
 RUNS     ?= runs
 N        ?= 3000
 SEED     ?= 1
@@ -41,8 +43,6 @@ DATA_DIR = $(RUNS)/synth/n=$(N)/seed=$(SEED)
 UNI_DIR  = $(DATA_DIR)/v=$(VENC)/t=$(TENC)/uni=$(UNI)
 RUN_DIR  = $(UNI_DIR)/ep=$(EPOCHS)
 
-# the directory of this file, so that the pipeline runs from any working directory
-PIPELINES := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 include $(PIPELINES)/method.mk
 
 .PHONY: demo run table get path features

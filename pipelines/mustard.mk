@@ -28,8 +28,8 @@ SHELL := /bin/bash
 .SUFFIXES:
 
 PIPELINES := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
-TOP       := $(patsubst %/,%,$(dir $(PIPELINES)))
-MMOE_BIN ?= $(CURDIR)/bin
+TOP       := $(if $(filter-out pipelines,$(PIPELINES)),$(patsubst %/,%,$(dir $(PIPELINES))),.)
+MMOE_BIN ?= $(abspath $(TOP))/bin
 DATA     ?= data
 RUNS     ?= runs
 SEEDS    ?= 1 2 3 4 5
@@ -58,7 +58,7 @@ include $(PIPELINES)/method.mk
 # the jobs started by GNU parallel get the settings through the environment
 export MMOE_BIN DATA RUNS EPOCHS CONTEXT BOOT EXPERT_OPTS UNI_OPTS EVAL_BY ROUTER_OPTS GLOVE_TABLE MUSTARD_STREAM
 
-.PHONY: all one features summary path
+.PHONY: all one features feature-files summary path
 .DEFAULT_GOAL := all
 
 all: features
@@ -74,7 +74,11 @@ one: $(RUN_DIR)/eval.json $(RUN_DIR)/eval.txt $(RUN_DIR)/router.txt
 path:
 	@echo $(RUN_DIR)
 
-features: $(foreach e,$(ENCS),$(call featdir,$(e))/feat.zst)
+# the data set first (datasets.mk knows its sources), then the feature files
+features:
+	$(MAKE) --no-print-directory -f $(TOP)/datasets.mk DATA=$(DATA) MMOE_BIN=$(MMOE_BIN) mustard
+	$(MAKE) --no-print-directory -f $(PIPELINES)/mustard.mk feature-files
+feature-files: $(foreach e,$(ENCS),$(call featdir,$(e))/feat.zst)
 
 RUN_FILES = $(foreach e,$(ENCS),$(foreach t,$(TRACKS),$(foreach s,$(SEEDS),\
 	$(call featdir,$(e))/track=$(t)/seed=$(s)/ep=$(EPOCHS)/eval.json)))
@@ -82,10 +86,6 @@ summary: $(RUN_FILES) $(PIPELINES)/convert/summary.jq
 	jq -n -r --arg fmt tsv -f $(PIPELINES)/convert/summary.jq $(RUN_FILES) > $(RUNS)/mustard/summary.tsv
 	jq -n -r --arg fmt wide -f $(PIPELINES)/convert/summary.jq $(RUN_FILES) > $(RUNS)/mustard/summary.txt
 	@cat $(RUNS)/mustard/summary.txt
-
-# ---- data ------------------------------------------------------------------------
-$(DATA)/mustard/mustard.zst:
-	$(MAKE) --no-print-directory -f $(TOP)/datasets.mk DATA=$(DATA) MMOE_BIN=$(MMOE_BIN) mustard
 
 # ---- features: utterance (t), caption (c), context (x) ---------------------------
 encode = $(MMOE_BIN)/mmoe-encode-text -q --field $(1) -e $(2) --as $(3)_$(2) \
