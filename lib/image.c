@@ -599,6 +599,16 @@ static mm_status resize_core(const mm_image *src, int w, int h, uint8_t *out8, f
 		return mm_errf(e, MM_EVALUE, "resize: bad target size %dx%d", w, h);
 	if ((uint64_t)src->w > UINT32_MAX / 2 || (uint64_t)src->h > UINT32_MAX / 2)
 		return mm_errf(e, MM_ELIMIT, "resize: image too large");
+	if (w == src->w && h == src->h) {
+		/* identity: the general path gives exactly these values, (v*n)/(n*255) */
+		size_t n = (size_t)w * (size_t)h * (size_t)c;
+		if (out8)
+			memcpy(out8, src->px, n);
+		else
+			for (size_t i = 0; i < n; i++)
+				outf[i] = (float)(src->px[i] / 255.0);
+		return MM_OK;
+	}
 	if (axis_build(&ax, src->w, w) != 0 || axis_build(&ay, src->h, h) != 0) {
 		st = mm_errf(e, MM_ENOMEM, "resize: out of memory");
 		goto done;

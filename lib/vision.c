@@ -174,16 +174,18 @@ mm_status mm_vis_prepare(const mm_image *im, int size, float *out, mm_err *e)
 	return mm_image_resize_area_f(im, size, size, out, e);
 }
 
-/* Mean of the T tokens of each image, in double for a stable sum. */
-static void pool_mean(const float *tok, int n, int T, int D, float *pooled)
+/* Mean of the T tokens of each image, summed in double in token order. */
+static void pool_mean(const float *tok, int n, int T, int D, float *pooled, double *acc)
 {
 	for (int i = 0; i < n; i++) {
-		for (int d = 0; d < D; d++) {
-			double s = 0;
-			for (int t = 0; t < T; t++)
-				s += tok[((size_t)i * T + t) * D + d];
-			pooled[(size_t)i * D + d] = (float)(s / T);
+		memset(acc, 0, sizeof *acc * (size_t)D);
+		for (int t = 0; t < T; t++) {
+			const float *row = tok + ((size_t)i * T + t) * D;
+			for (int d = 0; d < D; d++)
+				acc[d] += row[d];
 		}
+		for (int d = 0; d < D; d++)
+			pooled[(size_t)i * D + d] = (float)(acc[d] / T);
 	}
 }
 
@@ -385,8 +387,14 @@ mm_status mm_vis_encode(const mm_vis *v, const float *img, int n, float *tok, fl
 	default:
 		st = mm_errf(e, MM_EUSAGE, "unknown encoder");
 	}
-	if (st == MM_OK && pooled)
-		pool_mean(t, n, v->T, v->D, pooled);
+	if (st == MM_OK && pooled) {
+		double *acc = malloc(sizeof *acc * (size_t)v->D);
+		if (acc)
+			pool_mean(t, n, v->T, v->D, pooled, acc);
+		else
+			st = mm_errf(e, MM_ENOMEM, "out of memory");
+		free(acc);
+	}
 	if (t != tok)
 		free(t);
 	return st;

@@ -45,9 +45,12 @@ static mm_image_src src;
 static int size = 64;
 static bool no_tokens, drop_image, skip_missing;
 
-static slot batch[BATCH];
-static int batch_n;
-static atomic_int next_chunk;
+/* A batch of records on its way through the workers. */
+typedef struct batch_t {
+	slot s[BATCH];
+	int n;
+	atomic_int next_chunk;
+} batch_t;
 
 static void usage(FILE *f)
 {
@@ -94,10 +97,11 @@ static void usage(FILE *f)
 }
 
 /* One chunk: load, resize and encode its records, then set their fields. */
-static void do_chunk(int c, float *img, float **tok, float **pooled)
+static void do_chunk(batch_t *b, int c, float *img, float **tok, float **pooled)
 {
 	const size_t npx = (size_t)size * size * 3;
-	int lo = c * CHUNK, hi = lo + CHUNK < batch_n ? lo + CHUNK : batch_n;
+	slot *batch = b->s;
+	int lo = c * CHUNK, hi = lo + CHUNK < b->n ? lo + CHUNK : b->n;
 	int idx[CHUNK], m = 0;
 
 	for (int i = lo; i < hi; i++) {
@@ -173,13 +177,97 @@ static void scratch_free(scratch *w)
 	}
 }
 
+typedef struct worker_arg {
+	batch_t *b;
+	scratch *w;
+} worker_arg;
+
 static void *worker(void *arg)
 {
-	scratch *w = arg;
-	int nchunks = (batch_n + CHUNK - 1) / CHUNK, c;
-	while ((c = atomic_fetch_add(&next_chunk, 1)) < nchunks)
-		do_chunk(c, w->img, w->tok, w->pooled);
+	worker_arg *a = arg;
+	int nchunks = (a->b->n + CHUNK - 1) / CHUNK, c;
+	while ((c = atomic_fetch_add(&a->b->next_chunk, 1)) < nchunks)
+		do_chunk(a->b, c, a->w->img, a->w->tok, a->w->pooled);
 	return NULL;
+}
+
+/* The workers of one batch, running while the main thread does I/O. */
+typedef struct crew {
+	int nthreads, started;
+	pthread_t *tid;
+	scratch *scr;
+	worker_arg *arg;
+} crew;
+
+static void crew_launch(crew *c, batch_t *b)
+{
+	int nchunks = (b->n + CHUNK - 1) / CHUNK;
+	int nt = c->nthreads < nchunks ? c->nthreads : nchunks;
+	atomic_store(&b->next_chunk, 0);
+	c->started = 0;
+	for (int t = 0; t < nt; t++) {
+		c->arg[t].b = b;
+		c->arg[t].w = &c->scr[t];
+		if (pthread_create(&c->tid[t], NULL, worker, &c->arg[t]) != 0)
+			break; /* the threads started do all the chunks */
+		c->started++;
+	}
+	if (c->started == 0) /* no thread at all: work here */
+		worker(&c->arg[0]);
+}
+
+static void crew_join(crew *c)
+{
+	for (int t = 0; t < c->started; t++)
+		pthread_join(c->tid[t], NULL);
+	c->started = 0;
+}
+
+/* Records from the input files one after the other. */
+typedef struct input {
+	char **paths;
+	int n, i;
+	mm_reader *rd;
+} input;
+
+static mm_status input_next(input *in, mm_rec **r, mm_err *e)
+{
+	for (;;) {
+		if (!in->rd) {
+			if (in->i == in->n)
+				return MM_EOF;
+			mm_status st = mm_reader_open(&in->rd, in->paths[in->i++], e);
+			if (st != MM_OK)
+				return st;
+		}
+		mm_status st = mm_reader_next(in->rd, r, e);
+		if (st != MM_EOF)
+			return st;
+		mm_reader_close(in->rd);
+		in->rd = NULL;
+	}
+}
+
+/* Fill b; returns MM_OK (b->n may be 0 at the end) or the read error. */
+static mm_status read_batch(input *in, batch_t *b, mm_err *e)
+{
+	mm_status st = MM_OK;
+	b->n = 0;
+	while (b->n < BATCH && (st = input_next(in, &b->s[b->n].r, e)) == MM_OK) {
+		b->s[b->n].st = MM_OK;
+		b->s[b->n].skipped = false;
+		b->n++;
+	}
+	return st == MM_EOF ? MM_OK : st;
+}
+
+static void free_batch(batch_t *b)
+{
+	for (int i = 0; i < b->n; i++) {
+		mm_rec_free(b->s[i].r);
+		b->s[i].r = NULL;
+	}
+	b->n = 0;
 }
 
 int main(int argc, char **argv)
@@ -312,13 +400,20 @@ int main(int argc, char **argv)
 
 	/* we parallelise over images; OpenBLAS runs single-threaded in each worker */
 	cli_set_threads(1);
-	scratch *scr = calloc((size_t)threads, sizeof *scr);
-	if (!scr)
+	crew cr = { .nthreads = threads };
+	cr.scr = calloc((size_t)threads, sizeof *cr.scr);
+	cr.tid = calloc((size_t)threads, sizeof *cr.tid);
+	cr.arg = calloc((size_t)threads, sizeof *cr.arg);
+	batch_t *bufs = calloc(2, sizeof *bufs);
+	if (!cr.scr || !cr.tid || !cr.arg || !bufs)
 		cli_die(MM_EXIT_USAGE, "out of memory");
 	for (int t = 0; t < threads; t++)
-		if (scratch_alloc(&scr[t]) != 0)
+		if (scratch_alloc(&cr.scr[t]) != 0)
 			cli_die(MM_EXIT_USAGE, "out of memory");
-	pthread_t *tid = calloc((size_t)threads, sizeof *tid);
+
+	static char *stdin_path[] = { "-" };
+	input in = { .paths = argc > optind ? argv + optind : stdin_path,
+		.n = argc > optind ? argc - optind : 1 };
 
 	mm_writer *w;
 	if (!out_path)
@@ -326,63 +421,51 @@ int main(int argc, char **argv)
 	if (mm_writer_open(&w, out_path, -1, &e) != MM_OK)
 		cli_die_err(&e);
 
+	/* Two batches in flight: the workers encode one while this thread
+	 * reads the next and writes the previous. */
 	uint64_t nrec = 0, nimg = 0, nskip = 0;
 	double t0 = mm_now();
-	int nin = argc - optind;
-	for (int f = 0; f < (nin ? nin : 1); f++) {
-		const char *path = nin ? argv[optind + f] : "-";
-		mm_reader *rd;
-		if (mm_reader_open(&rd, path, &e) != MM_OK) {
-			mm_writer_abort(w);
-			cli_die_err(&e);
-		}
-		mm_status st = MM_OK;
-		while (st == MM_OK) {
-			batch_n = 0;
-			while (batch_n < BATCH && (st = mm_reader_next(rd, &batch[batch_n].r, &e)) == MM_OK) {
-				batch[batch_n].st = MM_OK;
-				batch[batch_n].skipped = false;
-				batch_n++;
-			}
-			if (st != MM_OK && st != MM_EOF) {
+	mm_err rerr;
+	mm_status rst = read_batch(&in, &bufs[0], &rerr);
+	int cur = 0;
+	if (bufs[0].n > 0)
+		crew_launch(&cr, &bufs[0]);
+	while (bufs[cur].n > 0) {
+		batch_t *b = &bufs[cur], *nb = &bufs[1 - cur];
+		nb->n = 0;
+		if (rst == MM_OK)
+			rst = read_batch(&in, nb, &rerr);
+		crew_join(&cr);
+		if (nb->n > 0)
+			crew_launch(&cr, nb);
+		for (int i = 0; i < b->n; i++) {
+			slot *s = &b->s[i];
+			if (s->st != MM_OK) {
 				mm_writer_abort(w);
+				crew_join(&cr);
+				cli_die_err(&s->e);
+			}
+			if (s->skipped)
+				nskip++;
+			else
+				nimg++;
+			if (mm_writer_put(w, s->r, &e) != MM_OK) {
+				mm_writer_abort(w);
+				crew_join(&cr);
 				cli_die_err(&e);
 			}
-			if (batch_n == 0)
-				break;
-			int nchunks = (batch_n + CHUNK - 1) / CHUNK;
-			int nt = threads < nchunks ? threads : nchunks;
-			atomic_store(&next_chunk, 0);
-			int started = 1;
-			for (int t = 1; t < nt; t++) {
-				if (pthread_create(&tid[t], NULL, worker, &scr[t]) != 0)
-					break; /* the remaining threads do the work */
-				started++;
-			}
-			worker(&scr[0]);
-			for (int t = 1; t < started; t++)
-				pthread_join(tid[t], NULL);
-			for (int i = 0; i < batch_n; i++) {
-				slot *s = &batch[i];
-				if (s->st != MM_OK) {
-					mm_writer_abort(w);
-					cli_die_err(&s->e);
-				}
-				if (s->skipped)
-					nskip++;
-				else
-					nimg++;
-				if (mm_writer_put(w, s->r, &e) != MM_OK) {
-					mm_writer_abort(w);
-					cli_die_err(&e);
-				}
-				mm_rec_free(s->r);
-				s->r = NULL;
-				nrec++;
-			}
+			nrec++;
 		}
-		mm_reader_close(rd);
+		free_batch(b);
+		cur = 1 - cur;
 	}
+	if (rst != MM_OK) {
+		/* the records before the bad one are written, then the error */
+		mm_writer_abort(w);
+		cli_die_err(&rerr);
+	}
+	if (in.rd)
+		mm_reader_close(in.rd);
 	if (mm_writer_close(w, &e) != MM_OK)
 		cli_die_err(&e);
 	double dt = mm_now() - t0;
@@ -399,9 +482,11 @@ int main(int argc, char **argv)
 					cli_prog, (unsigned long long)nskip, field);
 	}
 	for (int t = 0; t < threads; t++)
-		scratch_free(&scr[t]);
-	free(scr);
-	free(tid);
+		scratch_free(&cr.scr[t]);
+	free(cr.scr);
+	free(cr.tid);
+	free(cr.arg);
+	free(bufs);
 	for (int k = 0; k < nenc; k++) {
 		mm_vis_free(encs[k].v);
 		free(encs[k].name);
