@@ -112,7 +112,8 @@ fuzz: $(wildcard tests/fuzz/*.c) $(LIB_SRC) $(HEADERS)
 	for f in tests/fuzz/*.c; do n=$$(basename $$f .c); \
 	  clang $(MM_CPPFLAGS) -std=c11 $(FUZZ_FLAGS) -o build/fuzz/$$n $$f $(LIB_SRC) $(MM_LDLIBS); \
 	  mkdir -p build/fuzz/$$n.corpus; \
-	  build/fuzz/$$n -max_total_time=$${FUZZ_SECONDS:-60} build/fuzz/$$n.corpus tests/fuzz/corpus/$$n; done
+	  build/fuzz/$$n -max_total_time=$${FUZZ_SECONDS:-60} -artifact_prefix=build/fuzz/$$n- \
+	    build/fuzz/$$n.corpus tests/fuzz/corpus/$$n; done
 
 # ---- install -----------------------------------------------------------------
 MAN1 := $(wildcard man/*.1)
