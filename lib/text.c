@@ -337,6 +337,9 @@ struct mm_hashenc {
 	size_t cslots;          /* power of two */
 	uint8_t *ckey;          /* cslots * HC_KEY */
 	float *cvec;            /* cslots * dim */
+	size_t rslots;          /* row cache (n-grams are shared between words) */
+	uint64_t *rkey;         /* bucket + 1, 0 empty */
+	float *rvec;            /* rslots * dim */
 	float *row;             /* dim scratch */
 	uint32_t *pos;          /* code point boundaries of "<tok>" */
 	char *wbuf;             /* "<tok>" and bigram scratch */
@@ -383,12 +386,18 @@ mm_status mm_hashenc_new(mm_hashenc **out, const mm_hashenc_params *p, mm_err *e
 	while (slots * 2 * ((size_t)p->dim * 4 + HC_KEY) <= ((size_t)4 << 20))
 		slots *= 2;
 	h->cslots = slots;
+	size_t rs = 256;
+	while (rs * 2 * ((size_t)p->dim * 4 + 8) <= ((size_t)4 << 20))
+		rs *= 2;
+	h->rslots = rs;
+	h->rkey = calloc(rs, sizeof *h->rkey);
+	h->rvec = mm_alloc_aligned(rs * p->dim, sizeof(float));
 	h->ckey = calloc(slots, HC_KEY);
 	h->cvec = mm_alloc_aligned(slots * p->dim, sizeof(float));
 	h->row = mm_alloc_aligned(p->dim, sizeof(float));
 	h->pos = malloc((MM_TOK_MAXBYTES * 2 + 8) * sizeof *h->pos);
 	h->wbuf = malloc(MM_TOK_MAXBYTES * 2 + 8);
-	if (!h->ckey || !h->cvec || !h->row || !h->pos || !h->wbuf) {
+	if (!h->ckey || !h->cvec || !h->rkey || !h->rvec || !h->row || !h->pos || !h->wbuf) {
 		mm_hashenc_free(h);
 		return mm_errf(e, MM_ENOMEM, "out of memory");
 	}
@@ -402,6 +411,8 @@ void mm_hashenc_free(mm_hashenc *h)
 		return;
 	free(h->ckey);
 	free(h->cvec);
+	free(h->rkey);
+	free(h->rvec);
 	free(h->row);
 	free(h->pos);
 	free(h->wbuf);
@@ -429,11 +440,18 @@ void mm_hashenc_row(const mm_hashenc *h, uint64_t b, float *row)
 	}
 }
 
+/* acc += row b, through the row cache (exact copies: results do not change). */
 static void add_row(mm_hashenc *h, uint64_t hv, float *acc)
 {
-	mm_hashenc_row(h, hv % h->p.buckets, h->row);
+	uint64_t b = hv % h->p.buckets;
+	size_t slot = (size_t)((b * 0x9e3779b97f4a7c15ULL) >> 20) & (h->rslots - 1);
+	float *r = h->rvec + slot * h->p.dim;
+	if (h->rkey[slot] != b + 1) {
+		mm_hashenc_row(h, b, r);
+		h->rkey[slot] = b + 1;
+	}
 	for (uint32_t j = 0; j < h->p.dim; j++)
-		acc[j] += h->row[j];
+		acc[j] += r[j];
 }
 
 void mm_hashenc_token(mm_hashenc *h, const char *tok, size_t len, float *out)
