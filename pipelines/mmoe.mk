@@ -58,7 +58,8 @@ demo: run
 	@echo "-- router (predicts rus)"
 	@cat $(RUN_DIR)/router.txt
 	@echo "-- test split: baseline, experts, MMoE (soft, hard), oracle routing, mean of experts"
-	@cat $(RUN_DIR)/eval.txt
+	@echo "   (95% bootstrap intervals; per-type blocks with every metric: $(RUN_DIR)/eval.txt)"
+	@awk '/^all \(n=/ { on = 1 } /^(rus|gen_type) = / { on = 0 } /^F1\(pos\) by / { on = 1 } on' $(RUN_DIR)/eval.txt
 
 table: $(RUN_DIR)/eval.txt
 	@cat $<
