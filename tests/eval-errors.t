@@ -61,6 +61,10 @@ for ((i = 0; i < n; i++)); do
 	like "$err" "${re[i]}" "${desc[i]}: names record and field"
 	is "$out" "" "${desc[i]}: no report"
 done
+cat "$T/g.mp" "$T/g.mp" | head -c $(( $(wc -c <"$T/g.mp") + 20 )) >"$T/trunc.mp"
+run mmoe-eval -p p,q "$T/trunc.mp"
+is "$rc" 1 "truncated stream: exit 1"
+like "$err" "trunc.mp: record [0-9]+: truncated input" "truncated stream: says where"
 run mmoe-eval -p p "$T/nolab.mp"
 is "$rc" 1 "no labelled record: exit 1"
 like "$err" "no labelled records to evaluate \(1 read, 1 without \"label\"\)" "no labelled record: says why"

@@ -56,6 +56,10 @@ for ((i = 0; i < n; i++)); do
 	like "$err" "${re[i]}" "${desc[i]}: names record and field"
 	ok "[ ! -e '$T/o.zst' ] && ! ls '$T'/o.zst.tmp.* " "${desc[i]}: no output file left"
 done
+cat "$T/g.mp" "$T/g.mp" | head -c $(( $(wc -c <"$T/g.mp") + 20 )) >"$T/trunc.mp"
+run mmoe-fuse -r rt -e e1,e2 -o "$T/o.zst" "$T/trunc.mp"
+is "$rc" 1 "truncated stream: exit 1"
+like "$err" "trunc.mp: record [0-9]+: truncated input" "truncated stream: says where"
 
 run mmoe-fuse -r rt "$T/g.mp"
 is "$rc" 2 "no --experts: exit 2"
