@@ -11,7 +11,7 @@ set -eu
 
 build="pkg-config libzstd-dev zstd libmsgpack-dev libopenblas-dev libjansson-dev
 libpng-dev libjpeg62-turbo-dev libutf8proc-dev parallel jq gnuplot-nox mandoc"
-check="python3 python3-msgpack python3-numpy python3-sklearn"
+check="python3 python3-msgpack python3-numpy python3-sklearn time"
 bench="python3-torch hyperfine time"
 
 case "${1:-build}" in
