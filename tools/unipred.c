@@ -10,6 +10,7 @@
  * record before the first prediction can be written.
  */
 #include <getopt.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +61,8 @@ static void usage(void)
 "      --class-weights    weight classes by n / (C n_c) (default off)\n"
 "      --no-standardize   do not z-score the features\n"
 "  -s, --seed N           folds and model initialisation (default 1)\n"
-"  -t, --threads N        BLAS threads (default: the library's)\n"
+"  -t, --threads N        models fitted in parallel, BLAS single-threaded; the\n"
+"                         output does not depend on N (default 1)\n"
 "\n"
 "Training split only (split == \"train\"):\n"
 "      --drop-margin M    set NAME_drop = true where |P(top) - P(second)| <= M\n"
@@ -197,21 +199,125 @@ static int get_label(mm_rec *r, const char *field, int C)
 	return (int)v;
 }
 
-static void fit(mm_clf **m, const float *X, const int *y, size_t n, size_t d, int C,
-		const mm_clf_params *p, const char *what)
+/* One model fit: fold k of K (trained on the other folds, predicting fold
+ * k), or the full model (job K: trained on every training record,
+ * predicting the rest, or everything with --in-sample).  Jobs write
+ * disjoint rows of D->P, so they can run in parallel, and each job's result
+ * depends only on its data and its seed: the output is the same for any
+ * number of threads. */
+typedef struct job_ctx {
+	data *D;
+	const mm_clf_params *cp;
+	int K;
+	bool insample;
+	const size_t *ti;   /* training rows */
+	const int *ty;
+	size_t nt;
+	const int *fold;    /* per training row */
+	mm_rng root;
+	int next;           /* next job to take (under mu) */
+	pthread_mutex_t mu;
+	mm_err *err;        /* per job */
+	mm_status *st;
+} job_ctx;
+
+static mm_status run_job(job_ctx *c, int k, mm_err *e)
 {
-	mm_err e;
-	if (mm_clf_train(m, X, y, n, d, C, p, &e)) {
-		mm_err_prefix(&e, "training %s", what);
-		cli_die_err(&e);
+	data *D = c->D;
+	size_t d = D->d, C = (size_t)D->C, nt = c->nt;
+	bool full = k == c->K;
+	mm_clf_params p = *c->cp;
+	mm_rng g = mm_rng_split(&c->root, full ? SEED_FULL : SEED_FOLD0 + (uint64_t)k);
+	p.seed = mm_rng_u64(&g);
+	/* rows to fit on */
+	size_t m = 0;
+	for (size_t j = 0; j < nt; j++)
+		m += full || c->fold[j] != k;
+	float *X = malloc((m ? m : 1) * d * sizeof *X);
+	int *y = malloc((m ? m : 1) * sizeof *y);
+	if (!X || !y) {
+		free(X), free(y);
+		return mm_errf(e, MM_ENOMEM, "out of memory (%zu x %zu features)", m, d);
 	}
+	m = 0;
+	for (size_t j = 0; j < nt; j++)
+		if (full || c->fold[j] != k) {
+			memcpy(X + m * d, D->X + c->ti[j] * d, d * sizeof *X);
+			y[m++] = c->ty[j];
+		}
+	mm_clf *model;
+	mm_status st = mm_clf_train(&model, X, y, m, d, D->C, &p, e);
+	free(X), free(y);
+	if (st) {
+		if (full)
+			return mm_err_prefix(e, "training the full model");
+		return mm_err_prefix(e, "training fold %d of %d", k + 1, c->K);
+	}
+	/* rows to predict: fold k, or for the full model every row that is not
+	 * a training row (all rows with --in-sample) */
+	bool *is_tr = NULL;
+	size_t *rows = malloc((D->n ? D->n : 1) * sizeof *rows), r = 0;
+	if (!rows) {
+		mm_clf_free(model);
+		return mm_errf(e, MM_ENOMEM, "out of memory");
+	}
+	if (!full) {
+		for (size_t j = 0; j < nt; j++)
+			if (c->fold[j] == k)
+				rows[r++] = c->ti[j];
+	} else {
+		is_tr = calloc(D->n ? D->n : 1, sizeof *is_tr);
+		if (!is_tr) {
+			free(rows);
+			mm_clf_free(model);
+			return mm_errf(e, MM_ENOMEM, "out of memory");
+		}
+		for (size_t j = 0; j < nt && !c->insample; j++)
+			is_tr[c->ti[j]] = true;
+		for (size_t i = 0; i < D->n; i++)
+			if (!is_tr[i])
+				rows[r++] = i;
+		free(is_tr);
+	}
+	float *Xp = malloc((r ? r : 1) * d * sizeof *Xp), *P = malloc((r ? r : 1) * C * sizeof *P);
+	if (!Xp || !P) {
+		free(Xp), free(P), free(rows);
+		mm_clf_free(model);
+		return mm_errf(e, MM_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < r; i++)
+		memcpy(Xp + i * d, D->X + rows[i] * d, d * sizeof *Xp);
+	if (r)
+		mm_clf_predict(model, Xp, r, P);
+	for (size_t i = 0; i < r; i++)
+		memcpy(D->P + rows[i] * C, P + i * C, C * sizeof *P);
+	free(Xp), free(P), free(rows);
+	mm_clf_free(model);
+	return MM_OK;
+}
+
+static void *worker(void *arg)
+{
+	job_ctx *c = arg;
+	int njobs = c->insample ? 1 : c->K + 1;
+	for (;;) {
+		pthread_mutex_lock(&c->mu);
+		int k = c->next++;
+		pthread_mutex_unlock(&c->mu);
+		if (k >= njobs)
+			break;
+		if (c->insample)
+			k = c->K; /* the full model only */
+		c->st[k] = run_job(c, k, &c->err[k]);
+	}
+	return NULL;
 }
 
 /* Cross-fitted predictions for the training rows, full-model ones elsewhere. */
 static void train_predict(data *D, const mm_clf_params *cp, int K, bool insample,
-		uint64_t seed, const char *feat, const char *as)
+		uint64_t seed, int threads, const char *feat, const char *as)
 {
-	size_t n = D->n, d = D->d;
+	size_t n = D->n;
 	int C = D->C;
 	size_t nt = 0;
 	for (size_t i = 0; i < n; i++)
@@ -237,69 +343,47 @@ static void train_predict(data *D, const mm_clf_params *cp, int K, bool insample
 	if (!insample && nt < (size_t)K)
 		cli_die(MM_EXIT_DATA, "%zu training records are fewer than the %d folds (--folds)", nt, K);
 
-	mm_rng root;
-	mm_rng_seed(&root, seed);
-	float *Xs = xrealloc(NULL, nt * d, sizeof *Xs);
-	int *ys = xrealloc(NULL, nt, sizeof *ys);
-	float *Ps = xrealloc(NULL, nt * (size_t)C, sizeof *Ps);
-	mm_clf_params p = *cp;
-	mm_clf *m;
-	double t0 = mm_now();
-	size_t correct = 0;
-
+	job_ctx c = { .D = D, .cp = cp, .K = K, .insample = insample, .ti = ti, .ty = ty, .nt = nt };
+	mm_rng_seed(&c.root, seed);
+	int *fold = xrealloc(NULL, nt, sizeof *fold);
 	if (!insample) {
-		int *fold = xrealloc(NULL, nt, sizeof *fold);
-		mm_rng fr = mm_rng_split(&root, SEED_FOLDS);
+		mm_rng fr = mm_rng_split(&c.root, SEED_FOLDS);
 		mm_err e;
 		if (mm_unipred_folds(ty, nt, C, K, mm_rng_u64(&fr), fold, &e))
 			cli_die_err(&e);
-		for (int k = 0; k < K; k++) {
-			size_t m1 = 0, m2 = 0;
-			for (size_t j = 0; j < nt; j++)
-				if (fold[j] != k) {
-					memcpy(Xs + m1 * d, D->X + ti[j] * d, d * sizeof *Xs);
-					ys[m1++] = ty[j];
-				}
-			mm_rng g = mm_rng_split(&root, SEED_FOLD0 + (uint64_t)k);
-			p.seed = mm_rng_u64(&g);
-			char what[64];
-			snprintf(what, sizeof what, "fold %d of %d", k + 1, K);
-			fit(&m, Xs, ys, m1, d, C, &p, what);
-			for (size_t j = 0; j < nt; j++)
-				if (fold[j] == k)
-					memcpy(Xs + m2++ * d, D->X + ti[j] * d, d * sizeof *Xs);
-			mm_clf_predict(m, Xs, m2, Ps);
-			m2 = 0;
-			for (size_t j = 0; j < nt; j++)
-				if (fold[j] == k)
-					memcpy(D->P + ti[j] * (size_t)C, Ps + m2++ * (size_t)C, (size_t)C * sizeof *Ps);
-			mm_clf_free(m);
-		}
-		free(fold);
 	}
+	c.fold = fold;
+	c.err = xrealloc(NULL, (size_t)K + 1, sizeof *c.err);
+	c.st = calloc((size_t)K + 1, sizeof *c.st);
+	if (!c.st)
+		cli_die(MM_EXIT_USAGE, "out of memory");
+	pthread_mutex_init(&c.mu, NULL);
+	double t0 = mm_now();
+	int njobs = insample ? 1 : K + 1;
+	if (threads > njobs)
+		threads = njobs;
+	if (threads <= 1) {
+		worker(&c);
+	} else {
+		pthread_t *th = xrealloc(NULL, (size_t)threads, sizeof *th);
+		int started = 0;
+		for (int t = 0; t < threads; t++) {
+			if (pthread_create(&th[t], NULL, worker, &c))
+				break;
+			started++;
+		}
+		if (!started)
+			worker(&c);
+		for (int t = 0; t < started; t++)
+			pthread_join(th[t], NULL);
+		free(th);
+	}
+	pthread_mutex_destroy(&c.mu);
+	for (int k = 0; k <= K; k++) /* the first failure in job order */
+		if (c.st[k])
+			cli_die_err(&c.err[k]);
 
-	/* The full model: every training record. */
-	for (size_t j = 0; j < nt; j++)
-		memcpy(Xs + j * d, D->X + ti[j] * d, d * sizeof *Xs);
-	mm_rng g = mm_rng_split(&root, SEED_FULL);
-	p.seed = mm_rng_u64(&g);
-	fit(&m, Xs, ty, nt, d, C, &p, "the full model");
-	size_t no = 0;
-	for (size_t i = 0; i < n; i++)
-		no += !(D->train[i] && D->y[i] >= 0) || insample;
-	float *Xo = xrealloc(NULL, no * d, sizeof *Xo);
-	float *Po = xrealloc(NULL, no * (size_t)C, sizeof *Po);
-	no = 0;
-	for (size_t i = 0; i < n; i++)
-		if (!(D->train[i] && D->y[i] >= 0) || insample)
-			memcpy(Xo + no++ * d, D->X + i * d, d * sizeof *Xo);
-	mm_clf_predict(m, Xo, no, Po);
-	no = 0;
-	for (size_t i = 0; i < n; i++)
-		if (!(D->train[i] && D->y[i] >= 0) || insample)
-			memcpy(D->P + i * (size_t)C, Po + no++ * (size_t)C, (size_t)C * sizeof *Po);
-	mm_clf_free(m);
-
+	size_t correct = 0;
 	for (size_t i = 0; i < n; i++)
 		D->cls[i] = mm_unipred_argmax(D->P + i * (size_t)C, C);
 	for (size_t j = 0; j < nt; j++)
@@ -312,11 +396,11 @@ static void train_predict(data *D, const mm_clf_params *cp, int K, bool insample
 			snprintf(how, sizeof how, "%d-fold out-of-fold", K);
 		fprintf(stderr, "%s: %s: %s on %s [%zu], %d classes, seed %llu: %zu training records "
 			"(%s, accuracy %.4f), %zu other records from the full model; %.2f s\n",
-			cli_prog, as, cp->model == MM_CLF_MLP ? "mlp" : "logreg", feat, d, C,
+			cli_prog, as, cp->model == MM_CLF_MLP ? "mlp" : "logreg", feat, D->d, C,
 			(unsigned long long)seed, nt, how, (double)correct / (double)nt, n - nt,
 			mm_now() - t0);
 	}
-	free(Xs), free(ys), free(Ps), free(Xo), free(Po), free(ti), free(ty), free(cnt);
+	free(fold), free(c.err), free(c.st), free(ti), free(ty), free(cnt);
 }
 
 /* Join imported predictions by id (several files: e.g. one per split). */
@@ -424,7 +508,7 @@ int main(int argc, char **argv)
 	char **imp = NULL;
 	int nimp = 0;
 	const char *ifield = NULL, *iclasses = NULL;
-	int K = 5, C = 0, threads = 0;
+	int K = 5, C = 0, threads = 1;
 	bool insample = false, strict = false, force = false;
 	double drop = -1, balance = 0;
 	uint64_t seed = 1;
@@ -458,7 +542,7 @@ int main(int argc, char **argv)
 		case O_CLASSW: cp.balanced = true; break;
 		case O_NOSTD: cp.standardize = false; break;
 		case 's': seed = cli_u64("--seed", optarg); break;
-		case 't': threads = (int)cli_int("--threads", optarg, 0, 1024); break;
+		case 't': threads = (int)cli_int("--threads", optarg, 1, 1024); break;
 		case O_DROP: drop = cli_double("--drop-margin", optarg, 0, 1); break;
 		case O_BALANCE: balance = cli_double("--balance", optarg, 0, 0.5); break;
 		case O_IMPORT:
@@ -507,7 +591,9 @@ int main(int argc, char **argv)
 	const char *msg = mm_clf_params_check(&cp);
 	if (msg)
 		cli_usage("%s", msg);
-	cli_set_threads(threads);
+	/* Parallelism is across model fits (-t); BLAS threads would only
+	 * oversubscribe the cores. */
+	cli_set_threads(1);
 	if (!out)
 		cli_check_binary_stdout(force);
 
@@ -586,7 +672,7 @@ int main(int argc, char **argv)
 				label, maxy);
 		D.P = xrealloc(NULL, D.n * (size_t)D.C, sizeof *D.P);
 		D.cls = xrealloc(NULL, D.n, sizeof *D.cls);
-		train_predict(&D, &cp, K, insample, seed, feat, as);
+		train_predict(&D, &cp, K, insample, seed, threads, feat, as);
 	}
 
 	/* Training-split options.  Train-split records that carry a prediction. */
