@@ -1,4 +1,10 @@
 /* nn.c — layer kernels, graphs of layers, the trainer, mm_clf.  See nn.h. */
+/* The element-wise loops (activations, AdamW, dropout) must vectorise and
+ * stay branch-free whatever CFLAGS say: they run over every activation and
+ * parameter at every step. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O3", "no-math-errno")
+#endif
 #include "nn.h"
 
 #include <assert.h>
@@ -56,13 +62,15 @@ void mm_linear_backward(const float *X, const float *dY, int B, int din, int dou
 void mm_relu_forward(const float *x, float *y, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		y[i] = x[i] > 0 ? x[i] : 0.0f;
+		y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
 void mm_relu_backward(const float *x, const float *dy, float *dx, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		dx[i] += x[i] > 0 ? dy[i] : 0.0f;
+	for (size_t i = 0; i < n; i++) {
+		float g = dy[i]; /* loaded unconditionally: the select vectorises */
+		dx[i] += x[i] > 0.0f ? g : 0.0f;
+	}
 }
 
 #define GELU_K 0.7978845608028654f /* sqrt(2/pi) */

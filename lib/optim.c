@@ -1,9 +1,18 @@
 /* optim.c — AdamW, SGD, schedules, clipping, L-BFGS.  See optim.h. */
+/* The element-wise loops (activations, AdamW, dropout) must vectorise and
+ * stay branch-free whatever CFLAGS say: they run over every activation and
+ * parameter at every step. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O3")
+#endif
 #include "optim.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "util.h"
 
@@ -61,8 +70,25 @@ void mm_adamw_step(mm_adamw *o, float lr)
 		float *restrict w = p->w, *restrict m = o->m[i], *restrict v = o->v[i];
 		const float *restrict g = p->g;
 		float decay = p->decay ? 1.0f - lr * o->wd : 1.0f;
-		size_t n = p->n;
-		for (size_t k = 0; k < n; k++) {
+		size_t n = p->n, k = 0;
+#if defined(__SSE2__)
+		/* sqrtf keeps errno semantics under -O2 and will not vectorise: SSE by hand */
+		__m128 vb1 = _mm_set1_ps(b1), vb2 = _mm_set1_ps(b2), vc1 = _mm_set1_ps(1.0f - b1),
+		       vc2 = _mm_set1_ps(1.0f - b2), vdec = _mm_set1_ps(decay), vstep = _mm_set1_ps(step),
+		       vr = _mm_set1_ps(rbc2), veps = _mm_set1_ps(eps);
+		for (; k + 4 <= n; k += 4) {
+			__m128 gk = _mm_loadu_ps(g + k);
+			__m128 mk = _mm_add_ps(_mm_mul_ps(vb1, _mm_loadu_ps(m + k)), _mm_mul_ps(vc1, gk));
+			__m128 vk = _mm_add_ps(_mm_mul_ps(vb2, _mm_loadu_ps(v + k)), _mm_mul_ps(vc2, _mm_mul_ps(gk, gk)));
+			__m128 den = _mm_add_ps(_mm_mul_ps(_mm_sqrt_ps(vk), vr), veps);
+			__m128 wk = _mm_sub_ps(_mm_mul_ps(_mm_loadu_ps(w + k), vdec),
+					_mm_div_ps(_mm_mul_ps(vstep, mk), den));
+			_mm_storeu_ps(m + k, mk);
+			_mm_storeu_ps(v + k, vk);
+			_mm_storeu_ps(w + k, wk);
+		}
+#endif
+		for (; k < n; k++) {
 			float gk = g[k];
 			m[k] = b1 * m[k] + (1.0f - b1) * gk;
 			v[k] = b2 * v[k] + (1.0f - b2) * gk * gk;
