@@ -76,6 +76,20 @@ ok "[ ! -e '$T/r.mmg' ] && [ ! -e '$T/r1.mmg' ] && [ ! -e '$T/r2.mmg' ]" "no tab
 run mmoe-glove-table "$T/tiny.txt"
 is "$rc" 2 "no -o: usage error"
 
+# pipelines/glove.mk on a local source (what `make -f datasets.mk glove` runs)
+if command -v make >/dev/null; then
+	run make -s -C "$MMOE_TOP" -f pipelines/glove.mk glove DATA="$T/data" GLOVE_SRC="$T/tiny.txt" MMOE_BIN="$MMOE_BIN"
+	is "$rc" 0 "glove.mk converts a local GloVe file"
+	like "$out" "cosine\(cat,dog\) = 0.993884, cosine\(cat,car\) = 0.000000" "glove.mk prints the sanity check"
+	ok "cmp -s '$T/data/glove/glove.6B.100d.mmg' '$T/tiny.mmg'" "glove.mk table = mmoe-glove-table's"
+	sed 's/^dog .*/dog 0 0 1 0/; s/^car .*/car 0 1 0 0/' "$T/tiny.txt" > "$T/swapped.txt"
+	run make -s -C "$MMOE_TOP" -f pipelines/glove.mk glove DATA="$T/data2" GLOVE_SRC="$T/swapped.txt" MMOE_BIN="$MMOE_BIN"
+	isnt "$rc" 0 "glove.mk: failed sanity check fails the build"
+	ok "[ ! -e '$T/data2/glove/glove.6B.100d.mmg' ] && [ ! -e '$T/data2/glove/glove.6B.100d.mmg.part' ]" "no table after a failed check"
+else
+	skip "make missing"
+fi
+
 # The real vectors, when present.
 G=${MMOE_GLOVE_TABLE:-$MMOE_TOP/data/glove/glove.6B.100d.mmg}
 if [ -r "$G" ]; then
