@@ -1,5 +1,7 @@
 /* image.c — decoders (PNG in every colour type, JPEG), hostile inputs, the
  * area resize's known answers, safe path resolution and field loading. */
+#include <stdio.h>
+#include <jpeglib.h>
 #include <png.h>
 #include <setjmp.h>
 #include <stdlib.h>
@@ -221,6 +223,38 @@ static void test_png(void)
 	ok(mm_image_decode(&out, "", 0, 0, &e) == MM_ECORRUPT, "empty: ECORRUPT");
 }
 
+/* A JPEG written with libjpeg directly: CMYK (Adobe marker, inverted
+ * values as Photoshop writes them) or progressive RGB. */
+static wbuf make_jpeg(int w, int h, int comps, J_COLOR_SPACE cs, int progressive, const unsigned char *px)
+{
+	struct jpeg_compress_struct ci;
+	struct jpeg_error_mgr jerr;
+	unsigned char *out = NULL;
+	unsigned long n = 0;
+	ci.err = jpeg_std_error(&jerr);
+	jpeg_create_compress(&ci);
+	jpeg_mem_dest(&ci, &out, &n);
+	ci.image_width = w;
+	ci.image_height = h;
+	ci.input_components = comps;
+	ci.in_color_space = cs;
+	jpeg_set_defaults(&ci);
+	jpeg_set_quality(&ci, 95, TRUE);
+	if (progressive)
+		jpeg_simple_progression(&ci);
+	jpeg_start_compress(&ci, TRUE);
+	while (ci.next_scanline < ci.image_height) {
+		JSAMPROW row = (JSAMPROW)px + ci.next_scanline * w * comps;
+		jpeg_write_scanlines(&ci, &row, 1);
+	}
+	jpeg_finish_compress(&ci);
+	jpeg_destroy_compress(&ci);
+	wbuf b = {malloc(n), n};
+	memcpy(b.p, out, n);
+	free(out);
+	return b;
+}
+
 static void test_jpeg(void)
 {
 	mm_image im, out;
@@ -260,6 +294,34 @@ static void test_jpeg(void)
 		ok(st == MM_ECORRUPT || st == MM_ETRUNC, "garbage jpeg: an error (%s)", e.msg);
 	}
 	free(buf);
+	mm_image_free(&im);
+
+	/* CMYK with an Adobe marker: stored inverted; pure red is C=0 M=255 Y=255 K=0 */
+	unsigned char cmyk[16 * 16 * 4];
+	for (int i = 0; i < 256; i++) {
+		cmyk[4 * i] = 255; cmyk[4 * i + 1] = 0; cmyk[4 * i + 2] = 0; cmyk[4 * i + 3] = 255;
+	}
+	wbuf jb = make_jpeg(16, 16, 4, JCS_CMYK, 0, cmyk);
+	ok(mm_image_decode(&out, jb.p, jb.n, 0, &e) == MM_OK && out.c == 3, "CMYK jpeg decodes (%s)", e.msg);
+	{
+		const uint8_t *p = out.px + (8 * 16 + 8) * 3;
+		ok(p[0] >= 250 && p[1] <= 5 && p[2] <= 5, "CMYK red is red (%d %d %d)", p[0], p[1], p[2]);
+	}
+	mm_image_free(&out);
+	free(jb.p);
+
+	/* progressive RGB */
+	mm_image_alloc(&im, 24, 16, 3, &e);
+	for (int i = 0; i < 24 * 16 * 3; i++)
+		im.px[i] = (uint8_t)(i % 3 == 0 ? 200 : i % 3 == 1 ? 100 : 50);
+	jb = make_jpeg(24, 16, 3, JCS_RGB, 1, im.px);
+	ok(mm_image_decode(&out, jb.p, jb.n, 0, &e) == MM_OK && out.w == 24 && out.h == 16,
+			"progressive jpeg decodes (%s)", e.msg);
+	ok(abs(out.px[0] - 200) <= 3 && abs(out.px[1] - 100) <= 3 && abs(out.px[2] - 50) <= 3,
+			"progressive jpeg colour kept (%d %d %d)", out.px[0], out.px[1], out.px[2]);
+	mm_image_free(&out);
+	ok(mm_image_decode(&out, jb.p, jb.n / 2, 0, &e) == MM_ETRUNC, "truncated progressive jpeg: ETRUNC (%s)", e.msg);
+	free(jb.p);
 	mm_image_free(&im);
 
 	/* grey JPEG decodes to RGB with R = G = B */
