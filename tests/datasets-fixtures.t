@@ -92,6 +92,28 @@ else
 	for i in $(seq 14); do skip "Debian python3 missing"; done
 fi
 
+# ---- the datasets.mk rules ------------------------------------------------------------
+dm=(make --no-print-directory -s -f "$MMOE_TOP/datasets.mk" MMOE_BIN="$MMOE_BIN" DATA="$T/d")
+run "${dm[@]}" mmsd2 MMSD2_SRC="$fx/mmsd2"
+is "$rc" 0 "datasets.mk mmsd2 from a local copy"
+is "$(mmoe-cat --count "$T/d/mmsd2/mmsd2.zst")" 8 "mmsd2.zst: 8 records"
+if have_py pickle; then
+	run "${dm[@]}" "URFUNNY_SRC=$fx/urfunny" "$T/d/urfunny/urfunny.jsonl"
+	is "$rc" 0 "datasets.mk: UR-FUNNY pickles to JSON Lines"
+	is "$(wc -l < "$T/d/urfunny/urfunny.jsonl" | tr -d ' ')" 5 "urfunny.jsonl: 5 records"
+else
+	skip "Debian python3 missing"; skip "Debian python3 missing"
+fi
+# without a local copy the rules fetch the public files (dry run: no network here)
+dm=(make --no-print-directory -s -f "$MMOE_TOP/datasets.mk" MMOE_BIN="$MMOE_BIN" DATA="$T/fresh")
+run "${dm[@]}" -n mustard MUSTARD_SRC="$T/fresh/mustard/src"
+is "$(printf '%s\n' "$out" | grep -c 'curl .*https://raw.githubusercontent.com/')" 8 "mustard: 8 files to fetch"
+like "$out" "soujanyaporia/MUStARD/master/data/sarcasm_data.json" "mustard: utterances from the MUStARD repository"
+like "$out" "lwaekfjlk/mmodel-soup/main/mustard_data/data_gen_output/mustard_vision_only_pred_test.json" \
+	"mustard: predictions from the authors' repository"
+run "${dm[@]}" -n mmsd2
+is "$(printf '%s\n' "$out" | grep -c 'curl .*JoeYing1019/MMSD2.0/main/data/text_json_final/')" 3 "mmsd2: 3 files to fetch"
+
 # frames.sh needs ffmpeg; make a 2-second test video and take one frame from it
 if command -v ffmpeg >/dev/null 2>&1; then
 	mkdir -p "$T/vid"

@@ -12,8 +12,11 @@ src=$SHARED/data/mustard
 q() { [ -s "$1.json" ] || mmoe-cat --json "$1" > "$1.json"; jq -rs "$2" "$1.json"; }
 
 if [ -r "$src/mustard_raw_data.json" ]; then
-	run bash -c "'$conv' '$src' | mmoe-import -q --tensor zs_text --tensor zs_vision -o '$T/m.zst'"
-	is "$rc" 0 "converts the shared copy"
+	# datasets.mk: converts, and checks the checksums of the copy we know
+	dm=(make --no-print-directory -s -f "$MMOE_TOP/datasets.mk" MMOE_BIN="$MMOE_BIN" DATA="$T/d")
+	run "${dm[@]}" mustard MUSTARD_SRC="$src"
+	is "$rc" 0 "datasets.mk mustard converts the shared copy (checksums match)"
+	cp "$T/d/mustard/mustard.zst" "$T/m.zst"
 	like "$err" "690 records \(test 356, train 284, val 50\), 345 positive" "summary: counts, split, positives"
 	like "$err" "vision predictions: 25 ids without one, 8 with pred null" "summary names the missing vision predictions"
 	is "$(q "$T/m.zst" 'length')" 690 "690 records"
@@ -48,8 +51,16 @@ if [ -r "$src/mustard_raw_data.json" ]; then
 	run bash -c "'$conv' -q -c argmax '$src' | mmoe-import -q --tensor zs_text --tensor zs_vision | mmoe-rus-split -q -a zs_vision -b zs_text -o '$T/rus2.zst'"
 	is "$(mmoe-cat --json --fields split,rus "$T/rus2.zst" | jq -rs --arg s train "$tally")" "R 62, S 95, U 152, skip 25" \
 		"with the argmax class for null preds only the 25 without a vision prediction are skipped"
+	# a changed source file stops the build, unless MUSTARD_NOVERIFY=1
+	mkdir -p "$T/src"; cp "$src"/*.json "$T/src/"
+	sed -i 's/"pred": 1/"pred": 0/' "$T/src/mustard_text_only_pred_test.json"
+	run "${dm[@]}" DATA="$T/d2" mustard MUSTARD_SRC="$T/src"
+	is "$rc" 2 "a changed source file fails the checksum"
+	like "$err" "differ from the copy this project was checked on" "and says so"
+	run "${dm[@]}" DATA="$T/d2" -n mustard MUSTARD_SRC="$T/src" MUSTARD_NOVERIFY=1
+	like "$out" "mustard.sh -s 1 -v 0.15 $T/src" "MUSTARD_NOVERIFY=1 goes on to the conversion"
 else
-	for i in $(seq 17); do skip "no MUStARD copy at $src"; done
+	for i in $(seq 21); do skip "no MUStARD copy at $src"; done
 fi
 
 # ---- bad input, on a tiny copy in the published format -----------------------------
