@@ -48,6 +48,7 @@ void mm_synth_params_default(mm_synth_params *p)
 	p->split[2] = 0.15;
 	p->noise = 0.1;
 	p->size = 64;
+	p->s_weathers = 2;
 	p->interaction = MM_PID_SYNERGY;
 	p->classes = 2;
 	p->latent_dim = 4;
@@ -84,6 +85,8 @@ const char *mm_synth_params_check(const mm_synth_params *p)
 		return "split: all fractions are zero";
 	if (!(p->noise >= 0 && p->noise <= 1))
 		return "noise: must be in [0, 1]";
+	if (p->s_weathers < 2 || p->s_weathers > MM_W_N)
+		return "S weathers: must be in 2..4";
 	if (p->size < 16 || p->size > 1024)
 		return "size: must be in 16..1024";
 	if (p->interaction < 0 || p->interaction >= MM_PID_N)
@@ -273,8 +276,10 @@ static int neutral_face(mm_rng *g)
 	return coin(g, 0.5) ? MM_FACE_SMILE : MM_FACE_FROWN;
 }
 
-void mm_scene_draw(mm_rng *g, int gen_type, int y, mm_scene *sc)
+void mm_scene_draw(mm_rng *g, int gen_type, int y, int k, mm_scene *sc)
 {
+	if (k < 2 || k > MM_W_N)
+		k = MM_W_N;
 	memset(sc, 0, sizeof *sc);
 	sc->gen_type = gen_type;
 	sc->label_clean = sc->label = y;
@@ -299,9 +304,11 @@ void mm_scene_draw(mm_rng *g, int gen_type, int y, mm_scene *sc)
 	default: /* S: the stated weather contradicts the scene iff y */
 		sc->face = coin(g, S_FACE_RATE) ? 1 + below(g, 3) : MM_FACE_NONE;
 		sc->marker = coin(g, S_MARKER_RATE);
-		/* Scene uniform; stated weather = scene (y = 0) or uniform over the
-		 * three others (y = 1): both marginals are uniform whatever y. */
-		sc->text_weather = y ? (sc->scene + 1 + below(g, MM_W_N - 1)) % MM_W_N : sc->scene;
+		/* Scene uniform over the first k weathers; stated weather = scene
+		 * (y = 0) or uniform over the k - 1 others (y = 1): both marginals
+		 * are uniform over the k whatever y. */
+		sc->scene = below(g, k);
+		sc->text_weather = y ? (sc->scene + 1 + below(g, k - 1)) % k : sc->scene;
 		sc->praise = coin(g, 0.8);
 		break;
 	}
@@ -430,7 +437,12 @@ static void draw_face(canvas *cv, mm_rng *g, int face, double noise)
 	double n = cv->n;
 	double r = n * unif(g, 0.13, 0.19);
 	double cx = unif(g, r + 1, n - r - 1), cy = unif(g, r + 1, n - r - 1);
-	rgb skin = jitter(g, (rgb){ 0.98f, 0.80f, 0.22f }, 0.05 + 0.2 * noise);
+	/* Eye-rolling faces are mostly drawn flushed (orange-red), frowns sometimes
+	 * are: a colour cue a pooled colour histogram can see, imperfect on purpose;
+	 * the shapes (eyes rolled up, flat mouth) tell the rest. */
+	bool flushed = face == MM_FACE_EYEROLL ? coin(g, 0.85) : face == MM_FACE_FROWN ? coin(g, 0.2) : false;
+	rgb skin = jitter(g, flushed ? (rgb){ 0.96f, 0.50f, 0.25f } : (rgb){ 0.98f, 0.88f, 0.28f },
+			0.03 + 0.1 * noise);
 	rgb ink = jitter(g, (rgb){ 0.22f, 0.14f, 0.06f }, 0.05);
 	rgb white = { 0.98f, 0.98f, 0.96f };
 	double w = fmax(1.0, 0.12 * r);
@@ -657,8 +669,8 @@ static const slot vocab[] = {
 	SLOT("vague_clause", "the weather is {vague}", "who knows what the sky will do",
 		"let's see how the day goes", "fingers crossed", "packed everything just in case",
 		"no idea what to wear", "the forecast keeps changing"),
-	SLOT("filler", "", "", "", "", "honestly, ", "so ", "ok ", "lol ", "well, ", "update: ",
-		"fun fact: ", "meanwhile ", "btw "),
+	SLOT("filler", "", "", "", "", "", "", "", "", "", "", "", "honestly, ", "so ", "ok ",
+		"lol ", "well, ", "update: ", "btw "),
 	SLOT("end", "", "", ".", ".", "!", "!!", "...", " :)", " x"),
 	/* Near misses of the markers: innocent words a bag of words must not take for
 	 * sarcasm on their own. */
@@ -667,32 +679,35 @@ static const slot vocab[] = {
 		" #weekend", " really"),
 };
 
-/* Weather vocabulary: [weather] = adjectives, noun phrases, clauses. */
+/* Weather vocabulary: [weather] = adjectives, noun phrases, clauses.  Most
+ * items share the weather's stem (sun, rain, snow, cloud), as people's words
+ * do, with a few synonyms (drizzle, blizzard, overcast) that only a model of
+ * the vocabulary, not of the character n-grams, links to their weather. */
 static const slot wadj[MM_W_N] = {
-	SLOT("wadj", "sunny", "bright", "clear", "sun-drenched", "cloudless", "scorching", "sunlit"),
-	SLOT("wadj", "rainy", "wet", "soggy", "drizzly", "stormy", "rain-soaked", "showery"),
-	SLOT("wadj", "snowy", "frosty", "icy", "wintry", "snowbound", "freezing", "snow-covered"),
-	SLOT("wadj", "cloudy", "grey", "overcast", "gloomy", "dull", "murky", "sunless"),
+	SLOT("wadj", "sunny", "sunny", "sun-drenched", "sunlit", "bright and sunny", "cloudless"),
+	SLOT("wadj", "rainy", "rainy", "rain-soaked", "wet and rainy", "drizzly", "stormy"),
+	SLOT("wadj", "snowy", "snowy", "snow-covered", "snowbound", "icy", "wintry"),
+	SLOT("wadj", "cloudy", "cloudy", "grey and cloudy", "overcast", "clouded-over", "gloomy"),
 };
 static const slot wnp[MM_W_N] = {
-	SLOT("wnp", "sunshine", "clear blue skies", "blazing sun", "not a cloud in the sky",
-		"bright sunshine", "a heatwave", "wall-to-wall sun", "glorious sun"),
-	SLOT("wnp", "pouring rain", "a downpour", "drizzle", "rain", "heavy showers",
-		"a thunderstorm", "sideways rain", "endless rain"),
-	SLOT("wnp", "snow", "a blizzard", "fresh snow", "snow flurries", "heavy snowfall",
-		"sleet", "a snowstorm", "deep snow"),
-	SLOT("wnp", "grey skies", "clouds", "thick cloud", "an overcast sky", "gloom",
-		"a blanket of cloud", "low cloud", "grey cloud cover"),
+	SLOT("wnp", "sunshine", "sunny skies", "blazing sun", "bright sunshine", "sun",
+		"glorious sunshine", "clear blue skies", "a heatwave"),
+	SLOT("wnp", "pouring rain", "heavy rain", "rain", "a rainstorm", "endless rain",
+		"sideways rain", "drizzle", "a downpour"),
+	SLOT("wnp", "snow", "fresh snow", "heavy snow", "a snowstorm", "deep snow",
+		"snow flurries", "a blizzard", "sleet"),
+	SLOT("wnp", "clouds", "thick clouds", "grey clouds", "cloud cover", "low clouds",
+		"endless cloud", "overcast skies", "gloom"),
 };
 static const slot wclause[MM_W_N] = {
-	SLOT("wclause", "the sun is out", "the sun is blazing", "it's sunny", "the sky is clear",
-		"the sun is shining", "it's roasting"),
-	SLOT("wclause", "it's pouring", "it's raining", "the rain won't stop", "it's bucketing down",
-		"it's drizzling", "the storm rolled in"),
-	SLOT("wclause", "it's snowing", "the snow keeps falling", "everything is white",
-		"the snow is piling up", "it's sleeting", "the roads are iced over"),
-	SLOT("wclause", "the clouds rolled in", "it's grey", "the sky is overcast",
-		"there's no sun at all", "it's dull and grey", "the clouds won't budge"),
+	SLOT("wclause", "the sun is out", "the sun is shining", "it's sunny", "the sun is blazing",
+		"sunshine everywhere", "the sky is clear"),
+	SLOT("wclause", "it's raining", "the rain won't stop", "it's pouring rain",
+		"rain everywhere", "it's drizzling", "it's bucketing down"),
+	SLOT("wclause", "it's snowing", "the snow keeps falling", "snow everywhere",
+		"the snow is piling up", "it's sleeting", "everything is white"),
+	SLOT("wclause", "the clouds rolled in", "it's cloudy", "clouds everywhere",
+		"the clouds won't budge", "the sky is overcast", "there's no sun at all"),
 };
 
 /* Templates by purpose. */
@@ -756,13 +771,12 @@ static const slot name2 = SLOT("name2", "mum", "uncle", "flatmate", "best friend
 
 /* Sarcasm markers (the text cue of the label) and where they go. */
 static const char *const m_prefix[] = {
-	"oh wonderful, ", "yeah right, ", "sure, just great: ", "oh joy, ", "how lovely, ",
-	"fantastic, just fantastic. ", "wow, thrilled, ", "oh great, ", "because obviously ",
+	"oh great, just great, ", "yeah right, ", "sure, just great: ", "oh joy, oh bliss, ",
+	"wow, thrilled, ",
 };
 static const char *const m_suffix[] = {
-	" #not", " yeah right", " #sarcasm", " said no one ever", " /s", " 🙄",
-	" just what I needed", " thanks a lot", " can't wait 🙃", " how delightful. not.",
-	" best day ever... not", " love that for me", " #blessed #not",
+	" #not #sarcasm", " yeah right", " #sarcasm", " said no one ever", " 🙄 #not",
+	" just what I needed #not", " yeah, sure", " love that for me #sarcasm",
 };
 
 typedef struct sbuf {
@@ -873,7 +887,10 @@ size_t mm_scene_sentence(const mm_scene *sc, mm_rng *g, char *buf, size_t cap)
 
 	const slot *filler = find_slot("filler", 6, -1), *end = find_slot("end", 3, -1);
 	const slot *innocent = find_slot("innocent", 8, -1);
-	bool prefix_marker = sc->marker && coin(g, 0.35);
+	/* Markers go first, last, or (a third of the time) both. */
+	double um = mm_rng_uniform(g);
+	bool prefix_marker = sc->marker && um < 0.55;
+	bool suffix_marker = sc->marker && um >= 0.35;
 	if (prefix_marker) {
 		const char *m = PICK(g, m_prefix);
 		sput(&b, m, strlen(m));
@@ -881,9 +898,9 @@ size_t mm_scene_sentence(const mm_scene *sc, mm_rng *g, char *buf, size_t cap)
 		expand(&b, g, filler->alt[below(g, filler->n)], w, 1);
 	}
 	sput(&b, core, strlen(core));
-	if (coin(g, 0.2))
+	if (coin(g, 0.1))
 		expand(&b, g, innocent->alt[below(g, innocent->n)], w, 1);
-	if (sc->marker && !prefix_marker) {
+	if (suffix_marker) {
 		const char *m = PICK(g, m_suffix);
 		sput(&b, m, strlen(m));
 	}
@@ -1264,7 +1281,7 @@ static mm_status next_scene(mm_synth *s, mm_rec *r, mm_rng *g, const char *id, m
 	char text[1024];
 	unsigned char *png = NULL;
 	size_t plen = 0;
-	mm_scene_draw(g, s->gt[i], s->aux[i], &sc);
+	mm_scene_draw(g, s->gt[i], s->aux[i], s->p.s_weathers, &sc);
 	sc.label = s->label[i];
 	/* The sentence and the pixels from their own streams, so that changing
 	 * the renderer does not change the sentences of a seed (and back). */

@@ -81,6 +81,8 @@ typedef struct mm_synth_params {
 	double noise;           /* visual noise level in [0, 1]: pixel noise sd
 	                           (x 255), clutter and colour jitter grow with it */
 	int size;               /* image side in pixels, 16..1024 */
+	int s_weathers;         /* S examples use the first k weathers, 2..4
+	                           (2: sunny vs rainy) */
 	const char *image_dir;  /* NULL: PNG bytes inline; else write DIR/<id>.png
 	                           and store "<id>.png" (relative to DIR) */
 	/* pid */
@@ -127,8 +129,9 @@ typedef struct mm_scene {
 	bool praise;       /* the sentence praises the weather (S sentences) */
 } mm_scene;
 
-/* Draw the content of one example of type gen_type with clean label y. */
-void mm_scene_draw(mm_rng *g, int gen_type, int y, mm_scene *sc);
+/* Draw the content of one example of type gen_type with clean label y; S
+ * examples use the first k weathers (2..4: sunny, rainy, snowy, cloudy). */
+void mm_scene_draw(mm_rng *g, int gen_type, int y, int k, mm_scene *sc);
 /* Render sc into rgb (size*size*3 bytes, row-major RGB8) with noise level. */
 void mm_scene_render(const mm_scene *sc, mm_rng *g, int size, double noise, uint8_t *rgb);
 /* Write the sentence of sc into buf (NUL-terminated, truncated to cap);

@@ -55,6 +55,8 @@ static void usage(const mm_synth_params *d)
 		"--kind scene (weather scene image + sentence, sarcasm-like label):\n"
 		"      --size N          image side in pixels, 16..1024 (default: %d)\n"
 		"      --noise L         visual noise level in [0,1] (default: %g)\n"
+		"      --s-weathers K    S examples use the first K of sunny, rainy, snowy,\n"
+		"                        cloudy, 2..4 (default: %d)\n"
 		"      --image-dir DIR   write DIR/<id>.png and store \"<id>.png\" in image\n"
 		"                        (default: PNG bytes inline)\n"
 		"\n"
@@ -74,12 +76,12 @@ static void usage(const mm_synth_params *d)
 		"Exit status: 0 ok, 1 failed processing, 2 usage or I/O error.\n"
 		"See mmoe-synth(1).\n",
 		(long long)d->count, (unsigned long long)d->seed, d->flip, mm_zstd_level_default(),
-		d->size, d->noise, d->classes, d->latent_dim, d->dim, d->pid_noise);
+		d->size, d->noise, d->s_weathers, d->classes, d->latent_dim, d->dim, d->pid_noise);
 }
 
 enum {
 	O_MIX = 256, O_FLIP, O_SPLIT, O_PREFIX, O_SIZE, O_NOISE, O_IMGDIR, O_INTER, O_CLASSES,
-	O_LATENT, O_DIM, O_PIDNOISE, O_FN, O_PID,
+	O_LATENT, O_DIM, O_PIDNOISE, O_FN, O_PID, O_SW,
 };
 
 static void print_pid(mm_synth *s)
@@ -133,6 +135,7 @@ int main(int argc, char **argv)
 		{"size", required_argument, NULL, O_SIZE},
 		{"noise", required_argument, NULL, O_NOISE},
 		{"image-dir", required_argument, NULL, O_IMGDIR},
+		{"s-weathers", required_argument, NULL, O_SW},
 		{"interaction", required_argument, NULL, O_INTER},
 		{"classes", required_argument, NULL, O_CLASSES},
 		{"latent-dim", required_argument, NULL, O_LATENT},
@@ -178,6 +181,7 @@ int main(int argc, char **argv)
 			p.id_prefix = optarg;
 			break;
 		case O_SIZE: p.size = (int)cli_int("--size", optarg, 16, 1024); break;
+		case O_SW: p.s_weathers = (int)cli_int("--s-weathers", optarg, 2, 4); break;
 		case O_NOISE: p.noise = cli_double("--noise", optarg, 0, 1); break;
 		case O_IMGDIR:
 			if (!*optarg)
