@@ -561,6 +561,7 @@ struct mm_glove {
 	const char *pool;
 	const uint32_t *slots;
 	const float *vec;
+	double zipf_h;   /* ln(nwords) + Euler's gamma: the Zipf normaliser */
 };
 
 static uint64_t rd64(const uint8_t *p)
@@ -671,6 +672,7 @@ mm_status mm_glove_open(mm_glove **out, const char *path, mm_err *e)
 		munmap(map, size);
 		return mm_errf(e, MM_ENOMEM, "out of memory");
 	}
+	g.zipf_h = log((double)g.nwords) + 0.5772156649;
 	*p = g;
 	*out = p;
 	return MM_OK;
@@ -965,8 +967,7 @@ int mm_glove_lookup(const mm_glove *g, const char *tok, size_t len, float *vec,
 static float zipf_weight(const mm_glove *g, int64_t r)
 {
 	const double a = 1e-3;
-	double H = log((double)g->nwords) + 0.5772156649;
-	double p = 1.0 / ((double)(r + 1) * H);
+	double p = 1.0 / ((double)(r + 1) * g->zipf_h);
 	return (float)(a / (a + p));
 }
 
