@@ -13,8 +13,10 @@
 # jobs run over ssh on machines sharing this directory (same path, built bin/).
 #
 # Output (in -o DIR): joblog, results/ (stdout/stderr of each job), runs.txt (the
-# eval.json of every run), summary.txt (text tables), summary.tsv (one row per
-# configuration x breakdown x method x metric: seeds, mean, sd, min, max).
+# eval.json of every run), summary.txt (one table: a line per configuration and
+# method, F1/acc/precision/recall and F1 per rus type and per gen_type, mean ± sd
+# over seeds), summary-detail.txt (every breakdown and metric), summary.tsv (one
+# row per configuration x breakdown x method x metric: seeds, mean, sd, min, max).
 set -eu -o pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 seeds="1 2 3" unis="logreg" epochs="20" n=3000 jobs=2 ssh= out=runs/sweep
@@ -64,6 +66,7 @@ for s in "${S[@]}"; do for u in "${U[@]}"; do for e in "${E[@]}"; do
 done; done; done
 mapfile -t files < "$out/runs.txt"
 jq -n -r --arg fmt tsv -f pipelines/convert/summary.jq "${files[@]}" > "$out/summary.tsv"
-jq -n -r --arg fmt text --arg metrics f1,acc -f pipelines/convert/summary.jq "${files[@]}" > "$out/summary.txt"
+jq -n -r --arg fmt wide -f pipelines/convert/summary.jq "${files[@]}" > "$out/summary.txt"
+jq -n -r --arg fmt text -f pipelines/convert/summary.jq "${files[@]}" > "$out/summary-detail.txt"
 cat "$out/summary.txt"
-echo "sweep.sh: ${#files[@]} runs; $out/summary.tsv, $out/joblog" >&2
+echo "sweep.sh: ${#files[@]} runs; tables in $out/summary.txt, summary-detail.txt, summary.tsv; $out/joblog" >&2

@@ -41,21 +41,26 @@ def seedof: [split("/")[] | select(startswith("seed="))] | last // "seed=?" | lt
 	(["p_base", "p_R", "p_U", "p_S", "p_mmoe", "p_hard", "p_oracle", "p_mean"]) as $o0
 	| ($o0 + ([.[].method] | unique - $o0)) as $order
 	| . as $rows
-	| ([$rows[] | select(.by == "rus") | .group] | unique | sort_by({"R": 0, "U": 1, "S": 2}[.] // 9)) as $types
+	# the breakdown columns: F1 per rus type, then per gen_type (or any other --by field)
+	| ([$rows[] | select(.by != "all") | {by, group}] | unique
+		| sort_by({"rus": 0, "gen_type": 1}[.by] // 9, .by, {"R": 0, "U": 1, "Uv": 2, "Ut": 3, "S": 4}[.group] // 9)) as $cols
 	| (def cell($c; $m; $by; $g; $k): [$rows[] | select(.config == $c and .method == $m and .by == $by
 		and .group == $g and .metric == $k)][0] | if . == null then "-" else "\(.mean | f3)±\(.sd | f3)" end;
+	   def short: {"rus": "", "gen_type": "gen "}[.by] as $p | "F1 " + ($p // (.by + " ")) + .group;
 	   ([$rows[].config] | unique) as $configs
 	   | ([$configs[] | length] | max) as $w
-	   | "mean ± sd over \($rows[0].seeds) seeds of the test-split scores; F1 = binary F1 of the positive class",
-	     (("configuration" | pad($w)) + "  " + ("method" | pad(9)) + (["F1", "acc", "precision", "recall"] + [$types[] | "F1 " + .]
+	   | "mean ± sd over \($rows[0].seeds) seeds of the test-split scores; F1 = binary F1 of the positive class;",
+	     "F1 R/U/S: by the rus tag\(if any($cols[]; .by == "gen_type") then "; F1 gen X: by the generator's gen_type" else "" end)",
+	     (("configuration" | pad($w)) + "  " + ("method" | pad(9)) + (["F1", "acc", "precision", "recall"] + [$cols[] | short]
 		| map(lpad(13)) | join(""))),
 	     ($configs[] as $c | ($order[] as $m | select([$rows[] | select(.config == $c and .method == $m)] | length > 0)
 		| ($c | pad($w)) + "  " + ($m | pad(9))
 		+ ([cell($c; $m; "all"; "all"; "f1"), cell($c; $m; "all"; "all"; "acc"),
 		    cell($c; $m; "all"; "all"; "precision"), cell($c; $m; "all"; "all"; "recall")]
-		   + [$types[] as $t | cell($c; $m; "rus"; $t; "f1")] | map(lpad(13)) | join(""))), ""),
-	     "test records per rus type (mean over seeds): \([$configs[] as $c | "\($c): " + ([$types[] as $t
-		| [$rows[] | select(.config == $c and .by == "rus" and .group == $t)][0].n as $n | "\($t) \($n)"] | join(", "))] | join("; "))")
+		   + [$cols[] as $t | cell($c; $m; $t.by; $t.group; "f1")] | map(lpad(13)) | join(""))), ""),
+	     "test records per group (mean over seeds): \([$configs[] as $c | "\($c): " + ([$cols[] as $t
+		| [$rows[] | select(.config == $c and .by == $t.by and .group == $t.group)][0].n as $n
+		| select($n != null) | "\($t | short | ltrimstr("F1 ")) \($n)"] | join(", "))] | join("; "))")
   else
 	# method order: as first seen in the reports' method lists would be best; use a fixed one
 	(["p_base", "p_R", "p_U", "p_S", "p_mmoe", "p_hard", "p_oracle", "p_mean"]) as $o0
