@@ -23,16 +23,33 @@ good() {
 		echo "{'id':'g$i','split':'train','label':$((i % 2)),'x':[$i,$((i % 2)),1]}"
 	done
 }
+# The bad cases are collected first and their records made by one python run.
+declare -a B_DESC B_REC B_RE B_OPT
 bad() { # desc record-line expected-regex [options]
-	local desc=$1 rec=$2 re=$3
-	shift 3
-	{ good; printf '%s\n' "$rec"; } | mk >"$T/b.mp"
-	run mmoe-unipred -f x "$@" -o "$T/o.zst" "$T/b.mp"
-	is "$rc" 1 "$desc: exit 1"
-	one_line_error mmoe-unipred "$desc: one line"
-	like "$err" "$re" "$desc: names record and field"
-	ok "[ ! -e '$T/o.zst' ] && ! ls '$T'/o.zst.tmp.* " "$desc: no output file left"
+	B_DESC+=("$1"); B_REC+=("$2"); B_RE+=("$3"); B_OPT+=("${4:-}")
 }
+run_bad() {
+	local i n=${#B_DESC[@]}
+	good | mk >"$T/good.mp"
+	for ((i = 0; i < n; i++)); do printf '%s\n' "${B_REC[$i]}"; done | "$PY" -c '
+import sys, struct, msgpack
+nan = float("nan")
+for i, line in enumerate(sys.stdin):
+    o = eval(line)
+    for k, v in list(o.items()):
+        if isinstance(v, list):
+            o[k] = {"dtype": "f32", "shape": [len(v)], "data": struct.pack("<%df" % len(v), *map(float, v))}
+    open(sys.argv[1] + "/one-%d.mp" % i, "wb").write(msgpack.packb(o, use_bin_type=True))' "$T"
+	for ((i = 0; i < n; i++)); do
+		cat "$T/good.mp" "$T/one-$i.mp" >"$T/b.mp"
+		run mmoe-unipred -f x ${B_OPT[$i]} -o "$T/o.zst" "$T/b.mp"
+		is "$rc" 1 "${B_DESC[$i]}: exit 1"
+		one_line_error mmoe-unipred "${B_DESC[$i]}: one line"
+		like "$err" "${B_RE[$i]}" "${B_DESC[$i]}: names record and field"
+		ok "[ ! -e '$T/o.zst' ] && ! ls '$T'/o.zst.tmp.* " "${B_DESC[$i]}: no output file left"
+	done
+}
+
 bad "missing feature field" "{'id':'m','split':'test','y':[1,2,3]}" 'record 12 \(id "m"\): missing field "x"'
 bad "dimension mismatch" "{'id':'d','split':'test','x':[1,2]}" 'record 12 \(id "d"\): field "x": expected 3 values, got 2'
 bad "NaN feature" "{'id':'n','split':'train','label':0,'x':[1,nan,2]}" 'record 12 \(id "n"\): field "x".*(NaN|finite)'
@@ -40,11 +57,12 @@ bad "feature of the wrong type" "{'id':'s','split':'test','x':'abc'}" 'record 12
 bad "negative label" "{'id':'l','split':'train','label':-1,'x':[1,2,3]}" \
 	'record 12 \(id "l"\): field "label": label -1 is not a class index'
 bad "label out of range" "{'id':'l','split':'train','label':2,'x':[1,2,3]}" \
-	'record 12 \(id "l"\): field "label": label 2 out of range \[0, 2\)' --classes 2
+	'record 12 \(id "l"\): field "label": label 2 out of range \[0, 2\)' "--classes 2"
 bad "string label" "{'id':'l','split':'train','label':'yes','x':[1,2,3]}" 'record 12 \(id "l"\): field "label".*string'
 bad "fractional label" "{'id':'l','split':'train','label':0.5,'x':[1,2,3]}" 'record 12 \(id "l"\): field "label"'
 bad "split of the wrong type" "{'id':'p','split':3,'x':[1,2,3]}" 'record 12 \(id "p"\): field "split"'
 bad "empty feature vector" "{'id':'e','x':[]}" 'field "x"'
+run_bad
 
 # Whole-data problems.
 for i in 0 1 2; do echo "{'id':'a$i','split':'train','label':$((i % 2)),'x':[$i]}"; done | mk >"$T/few.mp"
