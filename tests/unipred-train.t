@@ -120,4 +120,7 @@ is "$(mmoe-cat --json "$T/mc.zst" | jq -r 'select(.id == "m0") | .pred_v.shape[0
 run mmoe-unipred -f v --classes 4 "$T/mc.mp"
 is "$rc" 1 "--classes 4 with a class that has no training record: exit 1"
 like "$err" "class 3 has no training record" "names the absent class"
+run mmoe-unipred -f v --balance 0.2 "$T/mc.mp"
+is "$rc" 1 "--balance with 3 classes: exit 1"
+like "$err" "^mmoe-unipred: --balance needs binary predictions, pred_v has 3 classes$" "--balance with 3 classes: says why, before training"
 done_testing

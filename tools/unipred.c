@@ -670,6 +670,8 @@ int main(int argc, char **argv)
 		if (D.C < 2)
 			cli_die(MM_EXIT_DATA, "field \"%s\": need labels of at least 2 classes, the largest label is %d",
 				label, maxy);
+		if (balance > 0 && D.C != 2)
+			cli_die(MM_EXIT_DATA, "--balance needs binary predictions, %s has %d classes", as, D.C);
 		D.P = xrealloc(NULL, D.n * (size_t)D.C, sizeof *D.P);
 		D.cls = xrealloc(NULL, D.n, sizeof *D.cls);
 		train_predict(&D, &cp, K, insample, seed, threads, feat, as);
