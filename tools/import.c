@@ -980,7 +980,7 @@ int main(int argc, char **argv)
 
 	cli_progress_start(&prog, "records", 0);
 	for (int i = 0; i < ninputs; i++) {
-		in_name = files[i] == stdin ? "stdin" : inputs[i];
+		in_name = files[i] == stdin ? "<stdin>" : inputs[i];
 		in_line = 0;
 		if (opt.format == FMT_JSONL)
 			import_jsonl(files[i]);
