@@ -240,6 +240,98 @@ static void build_idf(const char *path, worker *w)
 	mm_glove_df_free(&all);
 }
 
+/* Read up to BATCH records into slots; true at the end of the input or at
+ * an error (*rst, reported once the records before it are written). */
+static bool read_batch(mm_reader *rd, slot *slots, size_t *n, mm_status *rst, mm_err *re)
+{
+	*n = 0;
+	*rst = MM_OK;
+	while (*n < BATCH) {
+		mm_rec *r;
+		mm_status st = mm_reader_next(rd, &r, re);
+		if (st == MM_EOF)
+			return true;
+		if (st != MM_OK) {
+			*rst = st;
+			return true;
+		}
+		slot *s = &slots[*n];
+		s->rec = r;
+		if ((st = get_text(r, &s->text, &s->len, re)) != MM_OK) {
+			mm_rec_free(r);
+			*rst = st;
+			return true;
+		}
+		(*n)++;
+	}
+	return false;
+}
+
+/* Encode slots[0..n): inline with one worker (returns 0), else on threads
+ * (returns how many to join). */
+static int start_batch(worker *w, int nw, slot *slots, size_t n)
+{
+	int used = nw < (int)n ? nw : (int)n;
+	if (used < 1)
+		used = 1;
+	size_t per = (n + (size_t)used - 1) / (size_t)used;
+	for (int i = 0; i < used; i++) {
+		w[i].slots = slots;
+		w[i].a = (size_t)i * per < n ? (size_t)i * per : n;
+		w[i].b = w[i].a + per < n ? w[i].a + per : n;
+	}
+	if (nw == 1 || n == 0) {
+		encode_range(&w[0]);
+		return 0;
+	}
+	for (int i = 0; i < used; i++)
+		if (pthread_create(&w[i].th, NULL, worker_main, &w[i]) != 0)
+			cli_die(MM_EXIT_USAGE, "cannot start a thread");
+	return used;
+}
+
+static void join_batch(worker *w, int used)
+{
+	for (int i = 0; i < used; i++)
+		pthread_join(w[i].th, NULL);
+}
+
+/* Set the output fields and write slots[0..n) in order; every record is
+ * freed.  Returns the first error (a tokenising error names the record). */
+static mm_status write_batch(slot *slots, size_t n, mm_writer *wr, uint64_t *nrec, mm_err *e)
+{
+	mm_status st = MM_OK;
+	for (size_t i = 0; i < n; i++) {
+		slot *s = &slots[i];
+		if (st == MM_OK && s->st != MM_OK) {
+			char where[160];
+			*e = s->err;
+			mm_err_prefix(e, "%s: field \"%s\"", mm_rec_where(s->rec, where, sizeof where), opt.field);
+			st = e->status;
+		}
+		if (st == MM_OK && opt.print_tokens) {
+			const char *id = mm_rec_id(s->rec);
+			printf("%s\t%.*s\n", id ? id : "", (int)s->toks_len, s->toks ? s->toks : "");
+		} else if (st == MM_OK) {
+			for (int k = 0; k < opt.nenc && st == MM_OK; k++) {
+				encspec *es = &opt.enc[k];
+				st = mm_rec_set_vec(s->rec, es->as, s->pooled[k], es->dim, e);
+				if (st == MM_OK && opt.tokens) {
+					int64_t shape[2] = {(int64_t)(s->ntok < opt.max_tokens ? s->ntok : opt.max_tokens),
+						(int64_t)es->dim};
+					st = mm_rec_set_tensor(s->rec, es->as_tok, s->tok[k], shape, 2, e);
+				}
+			}
+			if (st == MM_OK)
+				st = mm_writer_put(wr, s->rec, e);
+		}
+		mm_rec_free(s->rec);
+		s->rec = NULL;
+		*nrec += st == MM_OK;
+	}
+	return st;
+}
+
 int main(int argc, char **argv)
 {
 	cli_init(argc, argv, "mmoe-encode-text");
@@ -362,7 +454,7 @@ int main(int argc, char **argv)
 
 	int nw = opt.threads;
 	worker *w = calloc((size_t)nw, sizeof *w);
-	slot *slots = calloc(BATCH, sizeof *slots);
+	slot *slots = calloc(2 * BATCH, sizeof *slots);  /* two batches in flight */
 	if (!w || !slots)
 		cli_die(MM_EXIT_USAGE, "out of memory");
 	for (int i = 0; i < nw; i++) {
@@ -375,7 +467,7 @@ int main(int argc, char **argv)
 			cli_usage("--weight tfidf reads the input twice: give a file, not stdin");
 		build_idf(in, &w[0]);
 	}
-	for (size_t i = 0; i < BATCH; i++)
+	for (size_t i = 0; i < 2 * BATCH; i++)
 		for (int k = 0; k < opt.nenc && !opt.print_tokens; k++) {
 			slots[i].pooled[k] = malloc(opt.enc[k].dim * sizeof(float));
 			slots[i].tok[k] = opt.tokens ? malloc(opt.max_tokens * opt.enc[k].dim * sizeof(float)) : NULL;
@@ -393,80 +485,39 @@ int main(int argc, char **argv)
 		if (mm_writer_open(&wr, opt.out, -1, &e) != MM_OK)
 			cli_die_err(&e);
 	}
+	/* Two batches in flight: while the workers encode one, this thread
+	 * writes the previous one and reads the next (with -j 1 everything
+	 * runs here, in turn). */
 	uint64_t nrec = 0;
-	mm_status st = MM_OK, rst = MM_OK;
-	mm_err re;
-	for (bool eof = false; !eof;) {
-		size_t n = 0;
-		while (n < BATCH) {
-			mm_rec *r;
-			rst = mm_reader_next(rd, &r, &re);
-			if (rst != MM_OK) {  /* end, or an error reported after this batch */
-				eof = true;
-				break;
-			}
-			slots[n].rec = r;
-			if ((rst = get_text(r, &slots[n].text, &slots[n].len, &re)) != MM_OK) {
-				mm_rec_free(r);
-				eof = true;
-				break;
-			}
-			n++;
-		}
-		if (rst == MM_EOF)
-			rst = MM_OK;
-		int used = nw < (int)n ? nw : (int)n;
-		if (used < 1)
-			used = 1;
-		size_t per = (n + (size_t)used - 1) / (size_t)used;
-		for (int i = 0; i < used; i++) {
-			w[i].a = (size_t)i * per;
-			w[i].b = w[i].a + per < n ? w[i].a + per : n;
-		}
-		if (used == 1) {
-			encode_range(&w[0]);
-		} else {
-			for (int i = 0; i < used; i++)
-				if (pthread_create(&w[i].th, NULL, worker_main, &w[i]) != 0)
-					cli_die(MM_EXIT_USAGE, "cannot start a thread");
-			for (int i = 0; i < used; i++)
-				pthread_join(w[i].th, NULL);
-		}
-		for (size_t i = 0; i < n; i++) {
-			slot *s = &slots[i];
-			if (st == MM_OK && s->st != MM_OK) {
-				char where[160];
-				e = s->err;
-				mm_err_prefix(&e, "%s: field \"%s\"", mm_rec_where(s->rec, where, sizeof where),
-					opt.field);
-				st = e.status;
-			}
-			if (st == MM_OK && opt.print_tokens) {
-				const char *id = mm_rec_id(s->rec);
-				printf("%s\t%.*s\n", id ? id : "", (int)s->toks_len, s->toks ? s->toks : "");
-			} else if (st == MM_OK) {
-				for (int k = 0; k < opt.nenc && st == MM_OK; k++) {
-					encspec *es = &opt.enc[k];
-					st = mm_rec_set_vec(s->rec, es->as, s->pooled[k], es->dim, &e);
-					if (st == MM_OK && opt.tokens) {
-						int64_t shape[2] = {(int64_t)(s->ntok < opt.max_tokens ? s->ntok : opt.max_tokens),
-							(int64_t)es->dim};
-						st = mm_rec_set_tensor(s->rec, es->as_tok, s->tok[k], shape, 2, &e);
-					}
-				}
-				if (st == MM_OK)
-					st = mm_writer_put(wr, s->rec, &e);
-			}
-			mm_rec_free(s->rec);
-			s->rec = NULL;
-			nrec += st == MM_OK;
-		}
+	mm_status st = MM_OK, rst = MM_OK, rst2;
+	mm_err re = {0}, re2 = {0};
+	slot *sl[2] = {slots, slots + BATCH};
+	size_t n[2] = {0, 0};
+	bool eof = read_batch(rd, sl[0], &n[0], &rst, &re);
+	int used = start_batch(w, nw, sl[0], n[0]);
+	for (int cur = 0;; cur ^= 1) {
+		int nxt = cur ^ 1;
+		n[nxt] = 0;
+		rst2 = MM_OK;
+		if (!eof)
+			eof = read_batch(rd, sl[nxt], &n[nxt], &rst2, &re2);
+		join_batch(w, used);
+		used = start_batch(w, nw, sl[nxt], n[nxt]);
+		st = write_batch(sl[cur], n[cur], wr, &nrec, &e);
 		if (st == MM_OK && rst != MM_OK) {
 			st = rst;
 			e = re;
 		}
-		if (st != MM_OK)
+		if (st != MM_OK) {
+			join_batch(w, used);
+			for (size_t i = 0; i < n[nxt]; i++)
+				mm_rec_free(sl[nxt][i].rec);
 			goto fail;
+		}
+		rst = rst2;
+		re = re2;
+		if (n[nxt] == 0 && rst == MM_OK)
+			break;
 	}
 	mm_reader_close(rd);
 	if (wr && mm_writer_close(wr, &e) != MM_OK)
@@ -508,7 +559,7 @@ int main(int argc, char **argv)
 		mm_hashenc_free(w[i].hash);
 		mm_tokens_free(&w[i].t);
 	}
-	for (size_t i = 0; i < BATCH; i++) {
+	for (size_t i = 0; i < 2 * BATCH; i++) {
 		for (int k = 0; k < opt.nenc; k++) {
 			free(slots[i].pooled[k]);
 			free(slots[i].tok[k]);
