@@ -98,9 +98,9 @@ test: check
 
 # ---- the experiments -----------------------------------------------------------
 demo: $(TOOLS)
-	@$(MAKE) --no-print-directory -f pipelines/mmoe.mk demo MMOE_BIN=$(CURDIR)/$(BINDIR)
+	@$(MAKE) --no-print-directory -j$(JOBS) -f pipelines/mmoe.mk demo MMOE_BIN=$(CURDIR)/$(BINDIR)
 mustard: $(TOOLS)
-	@$(MAKE) --no-print-directory -f pipelines/mustard.mk all MMOE_BIN=$(CURDIR)/$(BINDIR)
+	@$(MAKE) --no-print-directory -f pipelines/mustard.mk all MMOE_BIN=$(CURDIR)/$(BINDIR) JOBS=$(JOBS)
 bench: $(TOOLS)
 	@sh scripts/deps.sh bench
 	MMOE_BIN=$(CURDIR)/$(BINDIR) MMOE_BUILD=$(CURDIR)/$(BUILD) bash bench/run.sh
