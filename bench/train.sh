@@ -12,11 +12,12 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 : "${MMOE_BIN:=$here/../bin}"
 : "${MMOE_BUILD:=$here/../build}"
-PATH=$MMOE_BIN:$PATH
 PY=/usr/bin/python3
 N=${TRAIN_N:-20000} EPOCHS=${TRAIN_EPOCHS:-10} BATCH=256 PROJ=256 HIDDEN=512 D=256
 work=$(mktemp -d "${TMPDIR:-/tmp}/mmoe-bench-train.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+# a private copy: a rebuild during the run must not swap the binary under it
+mkdir -p "$work/bin" && cp "$MMOE_BIN/mmoe-train-expert" "$work/bin/" && PATH=$work/bin:$PATH
 
 if [ -z "${SGEMM_PEAK:-}" ]; then
 	SGEMM_PEAK=$work/sgemm-peak

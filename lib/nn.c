@@ -39,15 +39,20 @@ void mm_linear_forward(const float *X, int B, int din, const float *W,
 			X, din, W, din, b ? 1.0f : 0.0f, Y, dout);
 }
 
-void mm_linear_backward(const float *X, const float *dY, int B, int din, int dout,
-		const float *W, float *dW, float *db, float *dX)
+/* The graph's backward writes (instead of adding to) a gradient that nothing
+ * has touched yet, saving a memset per buffer per step: acc_p for the
+ * parameter gradients, acc_x for the input gradient. */
+static void linear_bwd(const float *X, const float *dY, int B, int din, int dout,
+		const float *W, float *dW, float *db, float *dX, bool acc_p, bool acc_x)
 {
 	if (B <= 0 || dout <= 0 || din <= 0)
 		return;
 	if (dW)
 		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, dout, din, B, 1.0f,
-				dY, dout, X, din, 1.0f, dW, din);
+				dY, dout, X, din, acc_p ? 1.0f : 0.0f, dW, din);
 	if (db) {
+		if (!acc_p)
+			memset(db, 0, (size_t)dout * sizeof *db);
 		for (int r = 0; r < B; r++) {
 			const float *row = dY + (size_t)r * dout;
 			for (int k = 0; k < dout; k++)
@@ -56,7 +61,13 @@ void mm_linear_backward(const float *X, const float *dY, int B, int din, int dou
 	}
 	if (dX)
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, din, dout, 1.0f,
-				dY, dout, W, din, 1.0f, dX, din);
+				dY, dout, W, din, acc_x ? 1.0f : 0.0f, dX, din);
+}
+
+void mm_linear_backward(const float *X, const float *dY, int B, int din, int dout,
+		const float *W, float *dW, float *db, float *dX)
+{
+	linear_bwd(X, dY, B, din, dout, W, dW, db, dX, true, true);
 }
 
 void mm_relu_forward(const float *x, float *y, size_t n)
@@ -65,12 +76,24 @@ void mm_relu_forward(const float *x, float *y, size_t n)
 		y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
+static void relu_bwd(const float *x, const float *dy, float *dx, size_t n, bool acc)
+{
+	if (acc) {
+		for (size_t i = 0; i < n; i++) {
+			float g = dy[i]; /* loaded unconditionally: the select vectorises */
+			dx[i] += x[i] > 0.0f ? g : 0.0f;
+		}
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			float g = dy[i];
+			dx[i] = x[i] > 0.0f ? g : 0.0f;
+		}
+	}
+}
+
 void mm_relu_backward(const float *x, const float *dy, float *dx, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		float g = dy[i]; /* loaded unconditionally: the select vectorises */
-		dx[i] += x[i] > 0.0f ? g : 0.0f;
-	}
+	relu_bwd(x, dy, dx, n, true);
 }
 
 #define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
@@ -104,24 +127,32 @@ void mm_dropout_forward(mm_rng *rng, float p, const float *x, float *y, float *m
 		return;
 	}
 	float keep = 1.0f / (1.0f - p);
-	/* 24 random bits per element: 2-3 elements per 64-bit draw would save
-	 * time but the generator is not the bottleneck next to the matmuls. */
-	uint32_t thr = (uint32_t)((double)p * 16777216.0);
+	/* 16 random bits per element, four per draw: p is resolved to 1/65536 */
+	uint32_t thr = (uint32_t)((double)p * 65536.0 + 0.5);
 	size_t i = 0;
 	while (i < n) {
 		uint64_t r = mm_rng_u64(rng);
-		for (int k = 0; k < 2 && i < n; k++, i++) {
-			uint32_t u = (uint32_t)(r >> (k * 32)) >> 8;
+		for (int k = 0; k < 4 && i < n; k++, i++) {
+			uint32_t u = (uint32_t)(r >> (k * 16)) & 0xffffu;
 			mask[i] = u < thr ? 0.0f : keep;
 			y[i] = x[i] * mask[i];
 		}
 	}
 }
 
+static void dropout_bwd(const float *mask, const float *dy, float *dx, size_t n, bool acc)
+{
+	if (acc)
+		for (size_t i = 0; i < n; i++)
+			dx[i] += dy[i] * mask[i];
+	else
+		for (size_t i = 0; i < n; i++)
+			dx[i] = dy[i] * mask[i];
+}
+
 void mm_dropout_backward(const float *mask, const float *dy, float *dx, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		dx[i] += dy[i] * mask[i];
+	dropout_bwd(mask, dy, dx, n, true);
 }
 
 #define LN_EPS 1e-5f
@@ -341,6 +372,7 @@ struct mm_net {
 	int cap;         /* batch capacity of the buffers */
 	int B;           /* batch of the last forward */
 	bool finished;
+	bool *touched;   /* per node: its gradient was written in this backward */
 	float *P;        /* scratch for predict */
 };
 
@@ -550,6 +582,8 @@ mm_status mm_net_finish(mm_net *net, int out, mm_err *e)
 	if (out < net->nmod || out >= net->nn)
 		return mm_errf(e, MM_EUSAGE, "output node %d is not a computed node", out);
 	net->outnode = out;
+	if (!(net->touched = calloc((size_t)net->nn, sizeof *net->touched)))
+		return mm_errf(e, MM_ENOMEM, "out of memory");
 	for (size_t i = 0; i < net->np; i++) {
 		mm_param *p = &net->params[i];
 		p->w = mm_alloc_aligned(p->n, sizeof(float));
@@ -667,6 +701,7 @@ void mm_net_free(mm_net *net)
 	}
 	free(net->params);
 	free(net->nodes);
+	free(net->touched);
 	free(net);
 }
 
@@ -843,50 +878,99 @@ void mm_net_zero_grad(mm_net *net)
 		memset(net->params[i].g, 0, net->params[i].n * sizeof(float));
 }
 
-void mm_net_backward(mm_net *net, const float *dlogits)
+/* The gradient buffer of node id, to be added to: zeroed on its first use in
+ * this backward (NULL for inputs, which get no gradient). */
+static float *grad_acc(mm_net *net, int id)
+{
+	if (id < net->nmod)
+		return NULL;
+	node *s = &net->nodes[id];
+	if (!net->touched[id]) {
+		memset(s->grad, 0, (size_t)net->B * s->dim * sizeof(float));
+		net->touched[id] = true;
+	}
+	return s->grad;
+}
+
+/* The gradient buffer of node id and whether it must be added to (false: the
+ * caller writes it whole, and it counts as touched from now on). */
+static float *grad_for(mm_net *net, int id, bool *acc)
+{
+	if (id < net->nmod)
+		return NULL;
+	*acc = net->touched[id];
+	net->touched[id] = true;
+	return net->nodes[id].grad;
+}
+
+/* Backward through the graph in reverse topological order.  acc_params:
+ * add to the parameter gradients (the public contract), else overwrite them
+ * (the trainer, which would otherwise zero them first; every parameter
+ * belongs to exactly one node). */
+static void net_backward(mm_net *net, const float *dlogits, bool acc_params)
 {
 	int B = net->B;
-	for (int i = net->nmod; i < net->nn; i++)
-		memset(net->nodes[i].grad, 0, (size_t)B * net->nodes[i].dim * sizeof(float));
+	memset(net->touched, 0, (size_t)net->nn * sizeof *net->touched);
 	node *o = &net->nodes[net->outnode];
 	memcpy(o->grad, dlogits, (size_t)B * o->dim * sizeof(float));
+	net->touched[net->outnode] = true;
 	for (int i = net->nn - 1; i >= net->nmod; i--) {
 		node *nd = &net->nodes[i];
+		if (!net->touched[i]) { /* no path to the output: contributes nothing */
+			memset(nd->grad, 0, (size_t)B * nd->dim * sizeof(float));
+			net->touched[i] = true;
+		}
 		node *a = &net->nodes[nd->in[0]];
-		float *da = nd->in[0] >= net->nmod ? a->grad : NULL;
 		size_t n = (size_t)B * nd->dim;
+		bool acc = true;
+		if (!acc_params && (nd->type == MM_NODE_LAYERNORM || nd->type == MM_NODE_BILINEAR)) {
+			memset(net->params[nd->pw].g, 0, net->params[nd->pw].n * sizeof(float));
+			memset(net->params[nd->pb].g, 0, net->params[nd->pb].n * sizeof(float));
+		}
 		switch (nd->type) {
-		case MM_NODE_LINEAR:
-			mm_linear_backward(a->out, nd->grad, B, a->dim, nd->dim, net->params[nd->pw].w,
-					net->params[nd->pw].g, net->params[nd->pb].g, da);
+		case MM_NODE_LINEAR: {
+			float *da = grad_for(net, nd->in[0], &acc);
+			linear_bwd(a->out, nd->grad, B, a->dim, nd->dim, net->params[nd->pw].w,
+					net->params[nd->pw].g, net->params[nd->pb].g, da, acc_params, acc);
 			break;
-		case MM_NODE_RELU:
+		}
+		case MM_NODE_RELU: {
+			float *da = grad_for(net, nd->in[0], &acc);
 			if (da)
-				mm_relu_backward(a->out, nd->grad, da, n);
+				relu_bwd(a->out, nd->grad, da, n, acc);
 			break;
-		case MM_NODE_GELU:
+		}
+		case MM_NODE_GELU: {
+			float *da = grad_acc(net, nd->in[0]);
 			if (da)
 				mm_gelu_backward(a->out, nd->grad, da, n);
 			break;
-		case MM_NODE_DROPOUT:
+		}
+		case MM_NODE_DROPOUT: {
+			float *da = grad_for(net, nd->in[0], &acc);
 			if (da)
-				mm_dropout_backward(nd->aux, nd->grad, da, n);
+				dropout_bwd(nd->aux, nd->grad, da, n, acc);
 			break;
+		}
 		case MM_NODE_LAYERNORM:
 			mm_layernorm_backward(a->out, nd->grad, B, nd->dim, net->params[nd->pw].w,
 					nd->aux, nd->aux + B, net->params[nd->pw].g,
-					net->params[nd->pb].g, da);
+					net->params[nd->pb].g, grad_acc(net, nd->in[0]));
 			break;
 		case MM_NODE_CONCAT: {
 			int off = 0;
 			for (int k = 0; k < nd->nin; k++) {
 				node *s = &net->nodes[nd->in[k]];
-				if (nd->in[k] >= net->nmod)
+				float *dst = grad_for(net, nd->in[k], &acc);
+				if (dst)
 					for (int r = 0; r < B; r++) {
-						float *dst = s->grad + (size_t)r * s->dim;
+						float *d = dst + (size_t)r * s->dim;
 						const float *src = nd->grad + (size_t)r * nd->dim + off;
-						for (int c = 0; c < s->dim; c++)
-							dst[c] += src[c];
+						if (acc)
+							for (int c = 0; c < s->dim; c++)
+								d[c] += src[c];
+						else
+							memcpy(d, src, (size_t)s->dim * sizeof(float));
 					}
 				off += s->dim;
 			}
@@ -894,22 +978,27 @@ void mm_net_backward(mm_net *net, const float *dlogits)
 		}
 		case MM_NODE_PROD: {
 			node *b = &net->nodes[nd->in[1]];
-			mm_prod_backward(a->out, b->out, nd->grad, da,
-					nd->in[1] >= net->nmod ? b->grad : NULL, n);
+			float *da = grad_acc(net, nd->in[0]), *db = grad_acc(net, nd->in[1]);
+			mm_prod_backward(a->out, b->out, nd->grad, da, db, n);
 			break;
 		}
 		case MM_NODE_BILINEAR: {
 			node *b = &net->nodes[nd->in[1]];
+			float *da = grad_acc(net, nd->in[0]), *db = grad_acc(net, nd->in[1]);
 			mm_bilinear_backward(a->out, b->out, B, a->dim, b->dim, nd->dim,
 					net->params[nd->pw].w, nd->aux, nd->grad, nd->aux2,
-					net->params[nd->pw].g, net->params[nd->pb].g, da,
-					nd->in[1] >= net->nmod ? b->grad : NULL);
+					net->params[nd->pw].g, net->params[nd->pb].g, da, db);
 			break;
 		}
 		default:
 			assert(0);
 		}
 	}
+}
+
+void mm_net_backward(mm_net *net, const float *dlogits)
+{
+	net_backward(net, dlogits, true);
 }
 
 void mm_net_copy_params(mm_net *dst, const mm_net *src)
@@ -1167,8 +1256,7 @@ mm_status mm_net_fit(mm_net *net, const mm_dataset *tr, const mm_dataset *val,
 				goto out;
 			}
 			lsum += L * B;
-			mm_net_zero_grad(net);
-			mm_net_backward(net, dZ);
+			net_backward(net, dZ, false); /* overwrites the gradients: no zeroing */
 			if (p->clip > 0)
 				mm_clip_grad_norm(params, np, p->clip);
 			lr = mm_lr_schedule(p->lr, step, warm, total, p->min_lr_ratio);

@@ -7,6 +7,7 @@
 #endif
 #include "optim.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,15 +194,23 @@ float mm_lr_schedule(float lr, uint64_t step, uint64_t warmup, uint64_t total, f
 double mm_clip_grad_norm(mm_param *params, size_t np, double max_norm)
 {
 	double ss = 0;
-	for (size_t i = 0; i < np; i++)
-		for (size_t k = 0; k < params[i].n; k++)
-			ss += (double)params[i].g[k] * params[i].g[k];
+	for (size_t i = 0; i < np; i++) {
+		/* float partial sums per tensor (BLAS), double across tensors */
+		const float *g = params[i].g;
+		size_t n = params[i].n;
+		for (size_t k = 0; k < n; k += 1 << 20) {
+			int len = (int)(n - k < (1u << 20) ? n - k : 1u << 20);
+			ss += cblas_sdot(len, g + k, 1, g + k, 1);
+		}
+	}
 	double norm = sqrt(ss);
 	if (max_norm > 0 && norm > max_norm) {
 		float s = (float)(max_norm / (norm + 1e-6));
-		for (size_t i = 0; i < np; i++)
+		for (size_t i = 0; i < np; i++) {
+			float *g = params[i].g;
 			for (size_t k = 0; k < params[i].n; k++)
-				params[i].g[k] *= s;
+				g[k] *= s;
+		}
 	}
 	return norm;
 }
