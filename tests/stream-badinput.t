@@ -132,6 +132,14 @@ echo old > "$T/keep.zst"
 run mmoe-cat -o "$T/keep.zst" "$T/good.zst" "$T/half.zst"
 is "$rc:$(cat "$T/keep.zst")" "1:old" "a failed run leaves -o FILE untouched"
 is "$(ls "$T" | grep -c '\.tmp\.')" 0 "and no temporary file"
+run mmoe-cat --check -o "$T/keep.zst" "$T/good.zst" "$T/noid.mp"
+is "$rc:$(cat "$T/keep.zst")" "1:old" "a record failing --check leaves -o FILE untouched"
+run mmoe-cat --json -o "$T/keep.zst" "$T/good.zst" "$T/short.mp"
+is "$rc:$(cat "$T/keep.zst")" "1:old" "a bad tensor with --json -o leaves FILE untouched"
+printf '{"id":"a"}\n{"x":1}\n' > "$T/noid.jsonl"
+run mmoe-import -o "$T/keep.zst" "$T/noid.jsonl"
+is "$rc:$(cat "$T/keep.zst")" "1:old" "mmoe-import failing on line 2 leaves -o FILE untouched"
+is "$(ls "$T" | grep -c '\.tmp\.')" 0 "and no temporary file is left by any of them"
 
 # closed stdout: the write error is an error (exit 2), with a message
 closed() { # cmd... : run with stdout into 'head -c1', record exit status and stderr

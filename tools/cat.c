@@ -567,6 +567,21 @@ static noreturn void bad_option(int c, char **argv)
 	cli_usage("unknown option '%s'", a);
 }
 
+/* The output being written, dropped by drop_output() at a premature exit:
+ * a file written with -o is then left as it was, and no temporary remains. */
+static mm_writer **out_w;
+static mm_atomic *out_jf;
+
+static void drop_output(void)
+{
+	if (out_w && *out_w) {
+		mm_writer_abort(*out_w);
+		*out_w = NULL;
+	}
+	if (out_jf && out_jf->f)
+		mm_atomic_abort(out_jf);
+}
+
 static void usage(void)
 {
 	printf("Usage: mmoe-cat [OPTIONS] [FILE...]\n"
@@ -654,6 +669,10 @@ int main(int argc, char **argv)
 	mm_err e;
 	mm_writer *w = NULL;
 	mm_atomic jf = {0};
+	/* any exit before the end (a bad record, a write error) drops the output */
+	out_w = &w;
+	out_jf = &jf;
+	atexit(drop_output);
 	FILE *jout = stdout;
 	const char *jname = "standard output";
 	if (!opt.count && !opt.json) {
@@ -713,8 +732,12 @@ int main(int argc, char **argv)
 
 	if (opt.count)
 		fprintf(jout, "%llu\n", (unsigned long long)total);
-	if (w && mm_writer_close(w, &e) != MM_OK)
-		cli_die_err(&e);
+	if (w) {
+		mm_writer *ww = w;
+		w = NULL;   /* closed (and freed) whatever happens */
+		if (mm_writer_close(ww, &e) != MM_OK)
+			cli_die_err(&e);
+	}
 	if (jf.f) {
 		if (ferror(jf.f)) {
 			mm_atomic_abort(&jf);
@@ -726,9 +749,5 @@ int main(int argc, char **argv)
 	return cli_finish();
 
 fail:
-	if (w)
-		mm_writer_abort(w);
-	if (jf.f)
-		mm_atomic_abort(&jf);
-	cli_die_err(&e);
+	cli_die_err(&e);   /* drop_output() removes the temporary */
 }

@@ -836,6 +836,15 @@ static void import_table(FILE *f)
 	free(r.buf), free(r.off), free(r.clen);
 }
 
+/* At a premature exit the output is dropped: no temporary file remains. */
+static void drop_output(void)
+{
+	if (w) {
+		mm_writer_abort(w);
+		w = NULL;
+	}
+}
+
 /* ---- main ---- */
 static noreturn void bad_option(int c, char **argv)
 {
@@ -975,6 +984,7 @@ int main(int argc, char **argv)
 	}
 	if (mm_writer_open(&w, opt.out, opt.level, &e) != MM_OK)
 		cli_die_err(&e);
+	atexit(drop_output);
 	msgpack_sbuffer_init(&sbuf);
 	msgpack_packer_init(&pk, &sbuf, msgpack_sbuffer_write);
 
