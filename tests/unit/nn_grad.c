@@ -380,6 +380,78 @@ static void test_layernorm_node(void)
 	free(X); free(c.P);
 }
 
+/* The trainer's backward (which overwrites gradients instead of zeroing and
+ * adding) must give the public backward's gradients: one full-batch AdamW
+ * step from zero moments moves every weight by -lr * sign(g). */
+static void test_fit_step(int fusion)
+{
+	mm_net_spec s;
+	mm_net_spec_default(&s);
+	s.nmod = 2;
+	s.dims[0] = 6;
+	s.dims[1] = 5;
+	s.proj = 4;
+	s.hidden = 5;
+	s.layers = 1;
+	s.nclass = 3;
+	s.fusion = fusion;
+	s.bilinear_dim = 2;
+	s.dropout = 0;
+	mm_err e;
+	mm_net *net;
+	mm_net_build(&net, &s, &e);
+	mm_rng ig;
+	mm_rng_seed(&ig, 4);
+	mm_net_init(net, &ig);
+	enum { NB = 8 };
+	float *X0 = rnd(NB * 6, 1), *X1 = rnd(NB * 5, 1), P[NB * 3], dZ[NB * 3];
+	int y[NB] = { 0, 1, 2, 0, 1, 2, 2, 1 };
+	const float *X[2] = { X0, X1 };
+	const float *Z = mm_net_forward(net, X, NB, false, NULL);
+	mm_xent_loss(Z, y, NB, 3, NULL, P, dZ);
+	mm_net_zero_grad(net);
+	mm_net_backward(net, dZ);
+	size_t np;
+	mm_param *p = mm_net_params(net, &np);
+	float **g0 = malloc(np * sizeof *g0), **w0 = malloc(np * sizeof *w0);
+	for (size_t i = 0; i < np; i++) {
+		g0[i] = malloc(p[i].n * sizeof(float));
+		w0[i] = malloc(p[i].n * sizeof(float));
+		memcpy(g0[i], p[i].g, p[i].n * sizeof(float));
+		memcpy(w0[i], p[i].w, p[i].n * sizeof(float));
+		for (size_t k = 0; k < p[i].n; k++) /* stale garbage the trainer must not add to */
+			p[i].g[k] = 1e3f;
+	}
+	mm_fit_params fp;
+	mm_fit_params_default(&fp);
+	fp.epochs = 1;
+	fp.batch = NB;
+	fp.lr = 1e-3f;
+	fp.weight_decay = 0;
+	fp.warmup = 0;
+	fp.clip = 0;
+	mm_dataset d = { .nmod = 2, .X = { X0, X1 }, .y = y, .n = NB };
+	mm_fit_result r;
+	ok(mm_net_fit(net, &d, NULL, &fp, &r, &e) == MM_OK && r.steps == 1, "one full-batch step (fusion %d)", fusion);
+	size_t bad = 0, checked = 0;
+	for (size_t i = 0; i < np; i++)
+		for (size_t k = 0; k < p[i].n; k++) {
+			if (fabsf(g0[i][k]) < 1e-5f)
+				continue;
+			checked++;
+			float dw = p[i].w[k] - w0[i][k];
+			if (fabsf(fabsf(dw) - 1e-3f) > 1e-5f || (dw > 0) == (g0[i][k] > 0))
+				bad++;
+		}
+	ok(bad == 0 && checked > 50, "trainer step follows the public gradients (%zu of %zu off)", bad, checked);
+	for (size_t i = 0; i < np; i++) {
+		free(g0[i]);
+		free(w0[i]);
+	}
+	free(g0); free(w0); free(X0); free(X1);
+	mm_net_free(net);
+}
+
 int main(void)
 {
 	mm_rng_seed(&G, 12345);
@@ -401,5 +473,7 @@ int main(void)
 	test_net(MM_FUSE_BILINEAR, MM_ACT_GELU);
 	test_net(MM_FUSE_BILINEAR, MM_ACT_RELU);
 	test_layernorm_node();
+	test_fit_step(MM_FUSE_CONCAT_PROD);
+	test_fit_step(MM_FUSE_BILINEAR);
 	return tap_done();
 }
