@@ -16,7 +16,8 @@
 # Everything a stage needs is read from its target path, so that make's
 # timestamps are the only state:  seed=N (the last one in the path), ep=E, and the
 # feature fields from the components v=ENC t=ENC c=ENC x=ENC (-> -f v_ENC ...).
-# Variables the includer sets: PIPELINES (this directory), MMOE_BIN; it may set EXPERT_OPTS, ROUTER_OPTS, EVAL_BY,
+# Variables the includer sets: PIPELINES (this directory), MMOE_BIN; it may set
+# EXPERT_OPTS, ROUTER_OPTS, EVAL_BY, METHODS,
 # BOOT (bootstrap resamples).
 
 .SECONDEXPANSION:
@@ -34,8 +35,8 @@ EXPERT_OPTS ?=
 ROUTER_OPTS ?= --loss focal --alpha 1 --gamma 2 --select macro_f1
 EVAL_BY     ?= --by rus
 BOOT        ?= 1000
-METHODS     := p_base p_R p_U p_S p_mmoe p_hard p_oracle p_mean
-PROBS       := $(MMOE_BIN)/mmoe-train-expert -q --predict
+METHODS     ?= p_base p_R p_U p_S p_mmoe p_hard p_oracle p_mean
+PROBS        = $(MMOE_BIN)/mmoe-train-expert -q --predict
 
 # common training options of a model under directory $(1)
 train_opts = $(call feats,$(1)) --epochs $(call pp,ep,$(1)) --seed $(call pp,seed,$(1)) $(EXPERT_OPTS)
