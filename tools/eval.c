@@ -939,19 +939,23 @@ static void print_json(void)
 
 /* ---- plots ---- */
 
+/* The gnuplot to run: $MMOE_GNUPLOT (a path, or a name looked up on PATH),
+ * else "gnuplot" on PATH; NULL when there is none. */
 static char *find_gnuplot(void)
 {
-	const char *env = getenv("MMOE_GNUPLOT");
-	if (env && *env)
-		return access(env, X_OK) == 0 ? xstrdup(env) : NULL;
+	const char *name = getenv("MMOE_GNUPLOT");
+	if (!name || !*name)
+		name = "gnuplot";
+	if (strchr(name, '/'))
+		return access(name, X_OK) == 0 ? xstrdup(name) : NULL;
 	const char *path = getenv("PATH");
 	if (!path)
 		return NULL;
 	char *dup = xstrdup(path), *save = NULL;
 	for (char *dir = strtok_r(dup, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
-		size_t n = strlen(dir) + 16;
+		size_t n = strlen(dir) + strlen(name) + 2;
 		char *p = xrealloc(NULL, n, 1);
-		snprintf(p, n, "%s/gnuplot", *dir ? dir : ".");
+		snprintf(p, n, "%s/%s", *dir ? dir : ".", name);
 		struct stat st;
 		if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0) {
 			free(dup);
@@ -1324,8 +1328,10 @@ int main(int argc, char **argv)
 	if (opt.nclasses && (size_t)opt.positive >= opt.nclasses)
 		cli_usage("option --positive: class %d, but --classes names %zu", opt.positive, opt.nclasses);
 	if (opt.plot && !(gnuplot_bin = find_gnuplot()))
-		cli_die(MM_EXIT_USAGE, "--plot needs gnuplot, which is not on PATH "
-				"(Debian package gnuplot-nox; or set MMOE_GNUPLOT)");
+		cli_die(MM_EXIT_USAGE, "--plot needs gnuplot: '%s' not found%s "
+				"(Debian package gnuplot-nox; or set MMOE_GNUPLOT)",
+				getenv("MMOE_GNUPLOT") && *getenv("MMOE_GNUPLOT") ? getenv("MMOE_GNUPLOT") : "gnuplot",
+				getenv("MMOE_GNUPLOT") && strchr(getenv("MMOE_GNUPLOT"), '/') ? "" : " on PATH");
 
 	d.pred = xrealloc(NULL, opt.M, sizeof *d.pred);
 	memset(d.pred, 0, opt.M * sizeof *d.pred);
