@@ -39,6 +39,8 @@ const char *mm_vis_params_check(const mm_vis_params *p)
 		return "unknown encoder";
 	if (p->size < 1 || p->size > 4096)
 		return "size must be in 1..4096";
+	if (p->pool < MM_VIS_POOL_MEAN || p->pool > MM_VIS_POOL_MEANMAX)
+		return "unknown pooling";
 	switch (p->kind) {
 	case MM_VIS_PIXELS:
 		if (p->patch < 1 || p->patch > p->size)
@@ -77,6 +79,27 @@ const char *mm_vis_params_check(const mm_vis_params *p)
 		break;
 	}
 	return NULL;
+}
+
+int mm_vis_pool_parse(const char *name)
+{
+	if (!strcmp(name, "mean"))
+		return MM_VIS_POOL_MEAN;
+	if (!strcmp(name, "max"))
+		return MM_VIS_POOL_MAX;
+	if (!strcmp(name, "mean+max") || !strcmp(name, "meanmax"))
+		return MM_VIS_POOL_MEANMAX;
+	return -1;
+}
+
+const char *mm_vis_pool_name(mm_vis_pool p)
+{
+	switch (p) {
+	case MM_VIS_POOL_MEAN: return "mean";
+	case MM_VIS_POOL_MAX: return "max";
+	case MM_VIS_POOL_MEANMAX: return "mean+max";
+	default: return "?";
+	}
 }
 
 int mm_vis_kind_parse(const char *name)
@@ -158,6 +181,7 @@ void mm_vis_free(mm_vis *v)
 
 int mm_vis_ntok(const mm_vis *v) { return v->T; }
 int mm_vis_dim(const mm_vis *v) { return v->D; }
+int mm_vis_pooled_dim(const mm_vis *v) { return v->p.pool == MM_VIS_POOL_MEANMAX ? 2 * v->D : v->D; }
 const mm_vis_params *mm_vis_params_get(const mm_vis *v) { return &v->p; }
 
 const float *mm_vis_projection(const mm_vis *v, int *k)
@@ -174,18 +198,30 @@ mm_status mm_vis_prepare(const mm_image *im, int size, float *out, mm_err *e)
 	return mm_image_resize_area_f(im, size, size, out, e);
 }
 
-/* Mean of the T tokens of each image, summed in double in token order. */
-static void pool_mean(const float *tok, int n, int T, int D, float *pooled, double *acc)
+/* Pool the T tokens of each image: mean (summed in double, token order),
+ * max, or both; pooled has stride mm_vis_pooled_dim(). */
+static void pool_tokens(const float *tok, int n, int T, int D, mm_vis_pool how, float *pooled, double *acc)
 {
+	const int P = how == MM_VIS_POOL_MEANMAX ? 2 * D : D;
 	for (int i = 0; i < n; i++) {
-		memset(acc, 0, sizeof *acc * (size_t)D);
-		for (int t = 0; t < T; t++) {
-			const float *row = tok + ((size_t)i * T + t) * D;
+		const float *x = tok + (size_t)i * T * D;
+		float *out = pooled + (size_t)i * P;
+		if (how != MM_VIS_POOL_MAX) {
+			memset(acc, 0, sizeof *acc * (size_t)D);
+			for (int t = 0; t < T; t++)
+				for (int d = 0; d < D; d++)
+					acc[d] += x[(size_t)t * D + d];
 			for (int d = 0; d < D; d++)
-				acc[d] += row[d];
+				out[d] = (float)(acc[d] / T);
 		}
-		for (int d = 0; d < D; d++)
-			pooled[(size_t)i * D + d] = (float)(acc[d] / T);
+		if (how != MM_VIS_POOL_MEAN) {
+			float *mx = how == MM_VIS_POOL_MEANMAX ? out + D : out;
+			memcpy(mx, x, sizeof *mx * (size_t)D);
+			for (int t = 1; t < T; t++)
+				for (int d = 0; d < D; d++)
+					if (x[(size_t)t * D + d] > mx[d])
+						mx[d] = x[(size_t)t * D + d];
+		}
 	}
 }
 
@@ -390,7 +426,7 @@ mm_status mm_vis_encode(const mm_vis *v, const float *img, int n, float *tok, fl
 	if (st == MM_OK && pooled) {
 		double *acc = malloc(sizeof *acc * (size_t)v->D);
 		if (acc)
-			pool_mean(t, n, v->T, v->D, pooled, acc);
+			pool_tokens(t, n, v->T, v->D, v->p.pool, pooled, acc);
 		else
 			st = mm_errf(e, MM_ENOMEM, "out of memory");
 		free(acc);

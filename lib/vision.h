@@ -39,6 +39,12 @@
  *           image's histogram).  Defaults: cell 16, 8 x 3 x 3 bins: T = 16,
  *           D = 72 at size 64.
  *
+ * Pooling (all encoders): `pool` chooses the pooled vector: MM_VIS_POOL_MEAN
+ * (default, the mean of the tokens, [D]), MM_VIS_POOL_MAX (the per-dimension
+ * maximum over the tokens, [D]: keeps small local patterns that the mean
+ * dilutes), or MM_VIS_POOL_MEANMAX (mean then max, [2D]).
+ * mm_vis_pooled_dim() gives the length.
+ *
  * Encoders are immutable after mm_vis_new(): mm_vis_encode() may run on the
  * same mm_vis from several threads at once.
  */
@@ -59,6 +65,12 @@ typedef enum mm_vis_kind {
 	MM_VIS_NKINDS
 } mm_vis_kind;
 
+typedef enum mm_vis_pool {
+	MM_VIS_POOL_MEAN = 0,
+	MM_VIS_POOL_MAX,
+	MM_VIS_POOL_MEANMAX,
+} mm_vis_pool;
+
 typedef struct mm_vis_params {
 	mm_vis_kind kind;
 	int size;            /* input side after resize (all) */
@@ -67,6 +79,7 @@ typedef struct mm_vis_params {
 	int cell;            /* hog, color: cell side in pixels */
 	int bins, block;     /* hog */
 	int hbins, sbins, vbins; /* color */
+	mm_vis_pool pool;    /* all */
 } mm_vis_params;
 
 /* Defaults for kind (see above). */
@@ -76,6 +89,9 @@ const char *mm_vis_params_check(const mm_vis_params *p);
 /* "pixels", "hog", "color" (also "colour") <-> kind; -1 when unknown. */
 int mm_vis_kind_parse(const char *name);
 const char *mm_vis_kind_name(mm_vis_kind k);
+/* "mean", "max", "mean+max" <-> pool; -1 when unknown. */
+int mm_vis_pool_parse(const char *name);
+const char *mm_vis_pool_name(mm_vis_pool p);
 
 typedef struct mm_vis mm_vis;
 
@@ -83,12 +99,13 @@ mm_status mm_vis_new(mm_vis **out, const mm_vis_params *p, mm_err *e);
 void mm_vis_free(mm_vis *v);
 int mm_vis_ntok(const mm_vis *v);   /* T */
 int mm_vis_dim(const mm_vis *v);    /* D */
+int mm_vis_pooled_dim(const mm_vis *v); /* D, or 2D for MM_VIS_POOL_MEANMAX */
 const mm_vis_params *mm_vis_params_get(const mm_vis *v);
 /* The projection matrix of a pixels encoder, [K, D] row-major (else NULL). */
 const float *mm_vis_projection(const mm_vis *v, int *k);
 
 /* Encode n images (see the input layout above).  tok: n*T*D floats or NULL;
- * pooled: n*D floats or NULL.  Scratch memory is allocated per call. */
+ * pooled: n*mm_vis_pooled_dim() floats or NULL.  Scratch memory is allocated per call. */
 mm_status mm_vis_encode(const mm_vis *v, const float *img, int n, float *tok,
 		float *pooled, mm_err *e);
 

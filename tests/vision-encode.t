@@ -86,6 +86,22 @@ mmoe-cat --json --brief "$T/out" >"$T/b.jsonl"
 like "$(head -1 "$T/b.jsonl")" '"h":\{"dtype":"f32","shape":\[36\]' "--as names the field"
 unlike "$(cat "$T/b.jsonl")" '_tok"|v_pixels|v_hog' "--no-tokens, and only the chosen encoders"
 
+run mmoe-encode-vision -q -e hog --pool mean+max -e color --as c --no-tokens --image-root "$T/img" "$T/in.zst"
+mmoe-cat --json --brief "$T/out" >"$T/b.jsonl"
+like "$(head -1 "$T/b.jsonl")" '"v_hog":\{"dtype":"f32","shape":\[72\]' "--pool mean+max: [2D]"
+run mmoe-encode-vision -q -e color --pool max --no-tokens --image-root "$T/img" "$T/in.zst"
+mmoe-cat --json -f v_color "$T/out" | head -1 >"$T/max.json"
+if have_py json; then
+	# a solid-colour cell histogram is one-hot, so with max pooling the
+	# fixture "scene" (a red and a blue block, and a gradient) has two bins at 1
+	is "$("$PY" -c 'import json,sys; print(sum(1 for v in json.load(open(sys.argv[1]))["v_color"]["data"] if v == 1.0))' "$T/max.json")" \
+		2 "--pool max: one full bin per solid region"
+else
+	skip "no python3"
+fi
+run mmoe-encode-vision --pool median "$T/in.zst"
+is "$rc" 2 "--pool median: usage error"
+
 # ---- determinism ------------------------------------------------------------
 for i in $(seq 0 39); do
 	case $((i % 3)) in 0) f=scene.png ;; 1) f=photo.jpg ;; 2) f=grey16a.png ;; esac

@@ -81,6 +81,8 @@ static void usage(FILE *f)
 		"      --hog-bins N       hog: orientation bins over 0..180 degrees (default: 9)\n"
 		"      --color-cell N     color: cell side in pixels (default: 16)\n"
 		"      --color-bins H,S,V color: hue, saturation, value bins (default: 8,3,3)\n"
+		"      --pool P           pooled vector: mean, max (both [D]) or mean+max ([2D])\n"
+		"                         (default: mean)\n"
 		"      --no-tokens        write only the pooled vectors\n"
 		"      --drop-image       remove the image field from the output\n"
 		"      --skip-missing     pass records without an image through unchanged\n"
@@ -137,7 +139,8 @@ static void do_chunk(batch_t *b, int c, float *img, float **tok, float **pooled)
 		for (int k = 0; k < nenc && s->st == MM_OK; k++) {
 			int T = mm_vis_ntok(encs[k].v), D = mm_vis_dim(encs[k].v);
 			int64_t shape[2] = {T, D};
-			s->st = mm_rec_set_vec(s->r, encs[k].name, pooled[k] + (size_t)j * D, (size_t)D, &s->e);
+			int P = mm_vis_pooled_dim(encs[k].v);
+			s->st = mm_rec_set_vec(s->r, encs[k].name, pooled[k] + (size_t)j * P, (size_t)P, &s->e);
 			if (s->st == MM_OK && !no_tokens)
 				s->st = mm_rec_set_tensor(s->r, encs[k].tokname, tok[k] + (size_t)j * T * D,
 						shape, 2, &s->e);
@@ -161,7 +164,7 @@ static int scratch_alloc(scratch *w)
 	for (int k = 0; k < nenc; k++) {
 		size_t T = (size_t)mm_vis_ntok(encs[k].v), D = (size_t)mm_vis_dim(encs[k].v);
 		w->tok[k] = mm_alloc_aligned(CHUNK * T * D, sizeof(float));
-		w->pooled[k] = mm_alloc_aligned(CHUNK * D, sizeof(float));
+		w->pooled[k] = mm_alloc_aligned(CHUNK * (size_t)mm_vis_pooled_dim(encs[k].v), sizeof(float));
 		if (!w->tok[k] || !w->pooled[k])
 			return -1;
 	}
@@ -277,10 +280,11 @@ int main(int argc, char **argv)
 	int threads = 1;
 	mm_vis_params par[MM_VIS_NKINDS];
 	uint64_t seed = 1;
+	int pool = MM_VIS_POOL_MEAN;
 	enum {
 		OPT_AS = 256, OPT_FIELD, OPT_ROOT, OPT_ANY, OPT_MAXPX, OPT_SIZE, OPT_SEED, OPT_DIM,
 		OPT_PATCH, OPT_HCELL, OPT_HBLOCK, OPT_HBINS, OPT_CCELL, OPT_CBINS, OPT_NOTOK,
-		OPT_DROP, OPT_SKIP,
+		OPT_DROP, OPT_SKIP, OPT_POOL,
 	};
 	static const struct option opts[] = {
 		{ "encoder", required_argument, NULL, 'e' },
@@ -298,6 +302,7 @@ int main(int argc, char **argv)
 		{ "hog-bins", required_argument, NULL, OPT_HBINS },
 		{ "color-cell", required_argument, NULL, OPT_CCELL },
 		{ "color-bins", required_argument, NULL, OPT_CBINS },
+		{ "pool", required_argument, NULL, OPT_POOL },
 		{ "no-tokens", no_argument, NULL, OPT_NOTOK },
 		{ "drop-image", no_argument, NULL, OPT_DROP },
 		{ "skip-missing", no_argument, NULL, OPT_SKIP },
@@ -356,6 +361,11 @@ int main(int argc, char **argv)
 			par[MM_VIS_COLOR].vbins = vb;
 			break;
 		}
+		case OPT_POOL:
+			pool = mm_vis_pool_parse(optarg);
+			if (pool < 0)
+				cli_usage("--pool: want mean, max or mean+max, got '%s'", optarg);
+			break;
 		case OPT_NOTOK: no_tokens = true; break;
 		case OPT_DROP: drop_image = true; break;
 		case OPT_SKIP: skip_missing = true; break;
@@ -379,6 +389,7 @@ int main(int argc, char **argv)
 		mm_vis_params p = par[encs[k].kind];
 		p.size = size;
 		p.seed = seed;
+		p.pool = pool;
 		const char *bad = mm_vis_params_check(&p);
 		if (bad)
 			cli_usage("%s: %s", mm_vis_kind_name(p.kind), bad);
@@ -474,9 +485,10 @@ int main(int argc, char **argv)
 				(unsigned long long)nrec, (unsigned long long)nimg);
 		for (int k = 0; k < nenc; k++)
 			fprintf(stderr, "%s%s -> %s [%d]", k ? ", " : "", mm_vis_kind_name(encs[k].kind),
-					encs[k].name, mm_vis_dim(encs[k].v));
-		fprintf(stderr, "; size %d, seed %llu), %.2f s, %.0f images/s\n", size,
-				(unsigned long long)seed, dt, dt > 0 ? (double)nimg / dt : 0.0);
+					encs[k].name, mm_vis_pooled_dim(encs[k].v));
+		fprintf(stderr, "; size %d, %s pooling, seed %llu), %.2f s, %.0f images/s\n", size,
+				mm_vis_pool_name(pool), (unsigned long long)seed, dt,
+				dt > 0 ? (double)nimg / dt : 0.0);
 		if (nskip)
 			fprintf(stderr, "%s: %llu records without field \"%s\" passed through unchanged\n",
 					cli_prog, (unsigned long long)nskip, field);

@@ -229,6 +229,47 @@ static void test_pixels(void)
 	mm_vis_free(v);
 }
 
+static void test_pool(void)
+{
+	mm_vis_params p;
+	mm_vis *v[3];
+	mm_err e;
+	float *tok = malloc(sizeof *tok * 2 * 49 * 36), pm[2 * 36], px[2 * 36], pmm[2 * 72];
+	for (int k = 0; k < 3; k++) {
+		mm_vis_params_default(&p, MM_VIS_HOG);
+		p.pool = k;
+		mm_vis_new(&v[k], &p, &e);
+	}
+	ok(mm_vis_pooled_dim(v[0]) == 36 && mm_vis_pooled_dim(v[1]) == 36 && mm_vis_pooled_dim(v[2]) == 72,
+			"pooled dims: mean D, max D, mean+max 2D");
+	fill(img[0], vedge);
+	fill(img[1], hedge);
+	mm_vis_encode(v[0], img[0], 2, tok, pm, &e);
+	mm_vis_encode(v[1], img[0], 2, NULL, px, &e);
+	mm_vis_encode(v[2], img[0], 2, NULL, pmm, &e);
+	int good_max = 1, good_mm = 1;
+	for (int i = 0; i < 2; i++)
+		for (int d = 0; d < 36; d++) {
+			float m = tok[(size_t)i * 49 * 36 + d];
+			for (int t = 1; t < 49; t++)
+				if (tok[((size_t)i * 49 + t) * 36 + d] > m)
+					m = tok[((size_t)i * 49 + t) * 36 + d];
+			if (px[i * 36 + d] != m)
+				good_max = 0;
+			if (pmm[i * 72 + d] != pm[i * 36 + d] || pmm[i * 72 + 36 + d] != m)
+				good_mm = 0;
+		}
+	ok(good_max, "max pooling is the per-dimension maximum over tokens");
+	ok(good_mm, "mean+max is [mean, max]");
+	/* the edge lies in cell column 3; block slot (0, 0) holds that column
+	 * only in the 7 blocks of block column 3: there max/mean = 49/7 */
+	near(px[0] / pm[0], 49.0 / 7.0, 1e-4, "max/mean of a local pattern = T / covered tokens");
+	ok(mm_vis_pool_parse("mean+max") == MM_VIS_POOL_MEANMAX && mm_vis_pool_parse("median") == -1, "pool names");
+	for (int k = 0; k < 3; k++)
+		mm_vis_free(v[k]);
+	free(tok);
+}
+
 static void test_params(void)
 {
 	mm_vis_params p;
@@ -264,6 +305,7 @@ int main(void)
 	test_hog();
 	test_color();
 	test_pixels();
+	test_pool();
 	test_params();
 	return tap_done();
 }
