@@ -993,8 +993,7 @@ struct mm_synth {
 	uint8_t *split;          /* 0 train, 1 val, 2 test */
 	mm_rng content;
 	pid_model pm;
-	uint8_t *rgb;
-	double *z;
+	double *z;               /* scratch of the plan pass */
 };
 
 static const char *const split_names[3] = { "train", "val", "test" };
@@ -1157,7 +1156,6 @@ void mm_synth_free(mm_synth *s)
 	free(s->pm.A2);
 	free(s->pm.proj);
 	free(s->pm.thr);
-	free(s->rgb);
 	free(s->z);
 	free(s);
 }
@@ -1219,9 +1217,6 @@ mm_status mm_synth_new(mm_synth **out, const mm_synth_params *p, mm_err *e)
 		plan_types_labels(s, &plan, 2);
 		memcpy(s->aux, s->label, (size_t)p->count);
 		plan_flip(s, &plan, 2);
-		s->rgb = malloc((size_t)p->size * p->size * 3);
-		if (!s->rgb)
-			st = mm_errf(e, MM_ENOMEM, "out of memory");
 		break;
 	case MM_SYNTH_PID:
 		st = pid_setup(s, &plan, e);
@@ -1273,10 +1268,13 @@ static mm_status write_png_file(const char *dir, const char *name, const unsigne
 
 #define TRY(x) do { if ((st = (x)) != MM_OK) goto fail; } while (0)
 
-static mm_status next_scene(mm_synth *s, mm_rec *r, mm_rng *g, const char *id, mm_err *e)
+static mm_status next_scene(const mm_synth *s, int64_t i, mm_rec *r, mm_rng *g, const char *id,
+		mm_err *e)
 {
 	mm_status st = MM_OK;
-	int64_t i = s->i;
+	uint8_t *rgb = malloc((size_t)s->p.size * s->p.size * 3);
+	if (!rgb)
+		return mm_errf(e, MM_ENOMEM, "out of memory");
 	mm_scene sc;
 	char text[1024];
 	unsigned char *png = NULL;
@@ -1287,8 +1285,8 @@ static mm_status next_scene(mm_synth *s, mm_rec *r, mm_rng *g, const char *id, m
 	 * the renderer does not change the sentences of a seed (and back). */
 	mm_rng gt = mm_rng_split(g, 1), gi = mm_rng_split(g, 2);
 	mm_scene_sentence(&sc, &gt, text, sizeof text);
-	mm_scene_render(&sc, &gi, s->p.size, s->p.noise, s->rgb);
-	mm_image im = { s->p.size, s->p.size, 3, s->rgb };
+	mm_scene_render(&sc, &gi, s->p.size, s->p.noise, rgb);
+	mm_image im = { s->p.size, s->p.size, 3, rgb };
 	TRY(mm_png_encode(&im, &png, &plen, e));
 	TRY(mm_rec_set_str(r, "text", text, e));
 	if (s->image_dir) {
@@ -1307,20 +1305,22 @@ static mm_status next_scene(mm_synth *s, mm_rec *r, mm_rng *g, const char *id, m
 			sc.text_weather != MM_W_NONE && sc.text_weather != sc.scene, e));
 	TRY(mm_rec_set_int(r, "label_clean", sc.label_clean, e));
 fail:
+	free(rgb);
 	free(png);
 	return st;
 }
 
-static mm_status next_pid(mm_synth *s, mm_rec *r, mm_rng *g, mm_err *e)
+static mm_status next_pid(const mm_synth *s, int64_t i, mm_rec *r, mm_rng *g, mm_err *e)
 {
 	mm_status st = MM_OK;
-	pid_model *m = &s->pm;
+	const pid_model *m = &s->pm;
 	int L = m->L, D = m->D;
 	float x[2][4096];
-	pid_latents(g, L, s->z);
+	double z[3 * 256];
+	pid_latents(g, L, z);
 	for (int mod = 0; mod < 2; mod++) {
 		const float *A = mod ? m->A2 : m->A1;
-		const double *zu = s->z + mod * L, *zs = s->z + 2 * L;
+		const double *zu = z + mod * L, *zs = z + 2 * L;
 		for (int d = 0; d < D; d++) {
 			double v = 0;
 			for (int k = 0; k < L; k++)
@@ -1328,20 +1328,20 @@ static mm_status next_pid(mm_synth *s, mm_rec *r, mm_rng *g, mm_err *e)
 			x[mod][d] = (float)(v + s->p.pid_noise * mm_rng_normal(g));
 		}
 	}
-	TRY(mm_rec_set_str(r, "interaction", mm_pid_names[s->gt[s->i]], e));
+	TRY(mm_rec_set_str(r, "interaction", mm_pid_names[s->gt[i]], e));
 	TRY(mm_rec_set_vec(r, "x1", x[0], (size_t)D, e));
 	TRY(mm_rec_set_vec(r, "x2", x[1], (size_t)D, e));
 fail:
 	return st;
 }
 
-mm_status mm_synth_next(mm_synth *s, mm_rec **out, mm_err *e)
+mm_status mm_synth_record(const mm_synth *s, int64_t i, mm_rec **out, mm_err *e)
 {
 	*out = NULL;
-	if (s->i >= s->p.count)
-		return MM_EOF;
+	if (i < 0 || i >= s->p.count)
+		return mm_errf(e, MM_EUSAGE, "record %lld: out of range (count %lld)", (long long)i,
+				(long long)s->p.count);
 	mm_status st = MM_OK;
-	int64_t i = s->i;
 	mm_rec *r = mm_rec_new();
 	if (!r)
 		return mm_errf(e, MM_ENOMEM, "out of memory");
@@ -1354,11 +1354,11 @@ mm_status mm_synth_next(mm_synth *s, mm_rec **out, mm_err *e)
 	switch (s->p.kind) {
 	case MM_SYNTH_SCENE:
 		TRY(mm_rec_set_str(r, "gen_type", mm_gt_names[s->gt[i]], e));
-		TRY(next_scene(s, r, &g, id, e));
+		TRY(next_scene(s, i, r, &g, id, e));
 		break;
 	case MM_SYNTH_PID:
 		TRY(mm_rec_set_str(r, "gen_type", mm_gt_names[s->gt[i]], e));
-		TRY(next_pid(s, r, &g, e));
+		TRY(next_pid(s, i, r, &g, e));
 		break;
 	case MM_SYNTH_BITS: {
 		float x1 = (float)(s->aux[i] & 1), x2 = (float)(s->aux[i] >> 1);
@@ -1368,13 +1368,28 @@ mm_status mm_synth_next(mm_synth *s, mm_rec **out, mm_err *e)
 		break;
 	}
 	}
-	s->i++;
 	*out = r;
 	return MM_OK;
 fail:
 	mm_rec_free(r);
 	mm_err_prefix(e, "record %lld (id \"%s\")", (long long)i, id);
 	return st;
+}
+
+mm_status mm_synth_next(mm_synth *s, mm_rec **out, mm_err *e)
+{
+	*out = NULL;
+	if (s->i >= s->p.count)
+		return MM_EOF;
+	mm_status st = mm_synth_record(s, s->i, out, e);
+	if (st == MM_OK)
+		s->i++;
+	return st;
+}
+
+int64_t mm_synth_count(const mm_synth *s)
+{
+	return s->p.count;
 }
 
 /* ======================================================================

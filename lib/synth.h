@@ -113,6 +113,10 @@ typedef struct mm_synth mm_synth;
 mm_status mm_synth_new(mm_synth **out, const mm_synth_params *p, mm_err *e);
 /* The next record (caller frees), MM_EOF after count records. */
 mm_status mm_synth_next(mm_synth *s, mm_rec **rec, mm_err *e);
+/* Record i (0 <= i < count) on its own: the same record mm_synth_next gives
+ * at position i.  Safe to call from several threads at once on one s. */
+mm_status mm_synth_record(const mm_synth *s, int64_t i, mm_rec **rec, mm_err *e);
+int64_t mm_synth_count(const mm_synth *s);
 void mm_synth_free(mm_synth *s);
 
 /* ---- the scene world, exposed for tests and analysis ---- */

@@ -42,6 +42,9 @@ MMOE_ZSTD_LEVEL=0 mmoe-synth -q -n 40 --seed 5 > "$T/b" &&
 MMOE_ZSTD_LEVEL=0 mmoe-synth -q -n 40 --seed 6 > "$T/c"
 ok "cmp -s '$T/a' '$T/b'" "same seed: identical records"
 ok "! cmp -s '$T/a' '$T/c'" "different seed: different records"
+MMOE_ZSTD_LEVEL=0 mmoe-synth -q -n 300 --seed 5 -j 1 > "$T/j1" &&
+MMOE_ZSTD_LEVEL=0 mmoe-synth -q -n 300 --seed 5 -j 3 > "$T/j3"
+ok "cmp -s '$T/j1' '$T/j3'" "-j 3 writes the same bytes as -j 1"
 mmoe-synth -q -n 40 --seed 5 -o "$T/a.zst"
 run mmoe-cat -l 0 "$T/a.zst"
 ok "cmp -s '$T/a' '$T/out'" "-o FILE holds the same records (zstd)"

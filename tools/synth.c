@@ -5,6 +5,8 @@
  */
 #include <getopt.h>
 #include <malloc.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +47,7 @@ static void usage(const mm_synth_params *d)
 		"      --split A,B,C     train,val,test fractions, stratified by label and\n"
 		"                        type (default: 0.7,0.15,0.15)\n"
 		"      --id-prefix P     ids are P000000, P000001, ... (default: s, p or b)\n"
+		"  -j, --threads N       render with N threads; same bytes for any N (default: 1)\n"
 		"  -o, --output FILE     write to FILE (atomically) instead of stdout\n"
 		"  -l, --level N         zstd level, 0 = plain msgpack (default: MMOE_ZSTD_LEVEL or %d)\n"
 		"  -F, --force           write binary records even to a terminal\n"
@@ -77,6 +80,43 @@ static void usage(const mm_synth_params *d)
 		"See mmoe-synth(1).\n",
 		(long long)d->count, (unsigned long long)d->seed, d->flip, mm_zstd_level_default(),
 		d->size, d->noise, d->s_weathers, d->classes, d->latent_dim, d->dim, d->pid_noise);
+}
+
+/* Records are made in batches by several threads and written in order:
+ * record i depends on i only, so the bytes are the same for any -j. */
+enum { BATCH = 128 };
+
+typedef struct batch {
+	const mm_synth *s;
+	int64_t first, n;
+	mm_rec *rec[BATCH];
+	mm_status st[BATCH];
+	mm_err err[BATCH];
+	atomic_int_fast64_t next;
+} batch;
+
+static void *worker(void *arg)
+{
+	batch *b = arg;
+	for (;;) {
+		int64_t k = atomic_fetch_add(&b->next, 1);
+		if (k >= b->n)
+			return NULL;
+		b->st[k] = mm_synth_record(b->s, b->first + k, &b->rec[k], &b->err[k]);
+	}
+}
+
+static void make_batch(batch *b, int threads)
+{
+	pthread_t tid[64];
+	int started = 0;
+	atomic_store(&b->next, 0);
+	for (int t = 1; t < threads; t++)
+		if (pthread_create(&tid[started], NULL, worker, b) == 0)
+			started++;
+	worker(b);
+	for (int t = 0; t < started; t++)
+		pthread_join(tid[t], NULL);
 }
 
 enum {
@@ -121,7 +161,7 @@ int main(int argc, char **argv)
 	mm_synth_params_default(&p);
 	mm_synth_params d = p;
 	const char *out = NULL;
-	int level = -1;
+	int level = -1, threads = 1;
 	bool force = false, want_pid = false, kind_set = false;
 	mm_err e;
 	static const struct option longopts[] = {
@@ -143,6 +183,7 @@ int main(int argc, char **argv)
 		{"pid-noise", required_argument, NULL, O_PIDNOISE},
 		{"fn", required_argument, NULL, O_FN},
 		{"pid", no_argument, NULL, O_PID},
+		{"threads", required_argument, NULL, 'j'},
 		{"output", required_argument, NULL, 'o'},
 		{"level", required_argument, NULL, 'l'},
 		{"force", no_argument, NULL, 'F'},
@@ -154,7 +195,7 @@ int main(int argc, char **argv)
 	static const char *const kinds[] = { "scene", "pid", "bits" };
 	int c;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":k:n:s:o:l:FqhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":k:n:s:j:o:l:FqhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'k': {
 			int k = mm_synth_lookup(kinds, 3, optarg);
@@ -204,6 +245,7 @@ int main(int argc, char **argv)
 				cli_usage("option --fn: '%s' is not one of and, or, xor, x1, copy", optarg);
 			break;
 		case O_PID: want_pid = true; break;
+		case 'j': threads = (int)cli_int("--threads", optarg, 1, 64); break;
 		case 'o': out = optarg; break;
 		case 'l': level = (int)cli_int("--level", optarg, 0, 22); break;
 		case 'F': force = true; break;
@@ -242,26 +284,41 @@ int main(int argc, char **argv)
 	cli_progress prog;
 	cli_progress_start(&prog, "records", (uint64_t)p.count);
 	int64_t n_gt[MM_GT_N] = { 0 }, n_split[3] = { 0 }, n_pos = 0;
-	mm_rec *r;
-	mm_status st;
-	while ((st = mm_synth_next(s, &r, &e)) == MM_OK) {
-		const char *gt = NULL, *sp = NULL;
-		int64_t y = 0;
-		if (mm_rec_str(r, "gen_type", &gt, NULL) == MM_OK) {
-			int t = mm_synth_lookup(mm_gt_names, MM_GT_N, gt);
-			if (t >= 0)
-				n_gt[t]++;
+	static batch b;
+	mm_status st = MM_OK;
+	b.s = s;
+	for (int64_t first = 0; first < p.count && st == MM_OK; first += BATCH) {
+		b.first = first;
+		b.n = p.count - first < BATCH ? p.count - first : BATCH;
+		make_batch(&b, threads);
+		for (int64_t k = 0; k < b.n; k++) {
+			mm_rec *r = b.rec[k];
+			if (st != MM_OK || b.st[k] != MM_OK) {
+				if (st == MM_OK) {
+					st = b.st[k];
+					e = b.err[k];
+				}
+				mm_rec_free(r);
+				continue;
+			}
+			const char *gt = NULL, *sp = NULL;
+			int64_t y = 0;
+			if (mm_rec_str(r, "gen_type", &gt, NULL) == MM_OK) {
+				int t = mm_synth_lookup(mm_gt_names, MM_GT_N, gt);
+				if (t >= 0)
+					n_gt[t]++;
+			}
+			if (mm_rec_str(r, "split", &sp, NULL) == MM_OK)
+				n_split[sp[0] == 't' ? (sp[1] == 'r' ? 0 : 2) : 1]++;
+			if (mm_rec_int(r, "label", &y, NULL) == MM_OK && y == 1)
+				n_pos++;
+			st = mm_writer_put(w, r, &e);
+			mm_rec_free(r);
 		}
-		if (mm_rec_str(r, "split", &sp, NULL) == MM_OK)
-			n_split[sp[0] == 't' ? (sp[1] == 'r' ? 0 : 2) : 1]++;
-		if (mm_rec_int(r, "label", &y, NULL) == MM_OK && y == 1)
-			n_pos++;
-		st = mm_writer_put(w, r, &e);
-		mm_rec_free(r);
-		if (st != MM_OK)
-			break;
 		cli_progress_tick(&prog, mm_writer_count(w));
 	}
+	if (st == MM_OK)
+		st = MM_EOF;
 	cli_progress_end(&prog);
 	mm_synth_free(s);
 	if (st != MM_EOF) {
