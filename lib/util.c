@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void *mm_alloc_aligned(size_t n, size_t size)
@@ -23,6 +24,22 @@ void *mm_alloc_aligned(size_t n, size_t size)
 mm_status mm_atomic_open(mm_atomic *a, const char *path, mm_err *e)
 {
 	memset(a, 0, sizeof *a);
+	/* A device or FIFO (-o /dev/null) is written in place: renaming a
+	 * temporary over it would replace the device with a regular file. */
+	struct stat sb;
+	if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) {
+		a->path = strdup(path);
+		if (!a->path)
+			return mm_errf(e, MM_ENOMEM, "%s: out of memory", path);
+		a->f = fopen(path, "wb");
+		if (!a->f) {
+			mm_errf(e, MM_EIO, "%s: cannot open: %s", path, strerror(errno));
+			free(a->path);
+			a->path = NULL;
+			return MM_EIO;
+		}
+		return MM_OK;
+	}
 	size_t n = strlen(path) + 32;
 	a->path = strdup(path);
 	a->tmp = malloc(n);
@@ -48,14 +65,14 @@ mm_status mm_atomic_commit(mm_atomic *a, mm_err *e)
 	mm_status st = MM_OK;
 	if (fflush(a->f) != 0 || ferror(a->f))
 		st = mm_errf(e, MM_EIO, "%s: write error: %s", a->path, strerror(errno));
-	else if (fsync(fileno(a->f)) != 0 && errno != EINVAL)
+	else if (a->tmp && fsync(fileno(a->f)) != 0 && errno != EINVAL)
 		st = mm_errf(e, MM_EIO, "%s: fsync: %s", a->path, strerror(errno));
 	if (fclose(a->f) != 0 && st == MM_OK)
 		st = mm_errf(e, MM_EIO, "%s: close: %s", a->path, strerror(errno));
 	a->f = NULL;
-	if (st == MM_OK && rename(a->tmp, a->path) != 0)
+	if (st == MM_OK && a->tmp && rename(a->tmp, a->path) != 0)
 		st = mm_errf(e, MM_EIO, "%s: rename: %s", a->path, strerror(errno));
-	if (st != MM_OK)
+	if (st != MM_OK && a->tmp)
 		unlink(a->tmp);
 	free(a->path);
 	free(a->tmp);
