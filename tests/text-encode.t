@@ -55,6 +55,14 @@ is "$rc" 0 "two encoders in one pass"
 is "$(mmoe-cat --json "$T/two.zst" | jq -c 'has("t_hash") and has("second")' | sort -u)" "true" "-e hash -e hash --as second: both fields"
 unlike "$err" "^$" "summary on stderr without -q"
 
+# -o on a FIFO writes into it (no temp+rename over it: think -o /dev/null)
+mkfifo "$T/fifo"
+mmoe-cat --count < "$T/fifo" > "$T/fifo.count" &
+run mmoe-encode-text -q "$T/in.zst" -o "$T/fifo"
+wait
+is "$rc/$(cat "$T/fifo.count")" "0/4" "-o FIFO: records written through it"
+ok "[ -p '$T/fifo' ]" "-o FIFO: still a FIFO"
+
 # --print-tokens
 run mmoe-encode-text --print-tokens -q "$T/in.zst"
 is "$(printf '%s\n' "$out" | head -1)" "$(printf 'a\toh great another rainy day #not 🙄')" "--print-tokens"
