@@ -1,5 +1,7 @@
 #include "metrics.h"
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,15 +119,23 @@ static int cmp_double(const void *a, const void *b)
 
 /* Resample r draws its n positions first, then scores every method on them:
  * that keeps the random sequence independent of the number of methods and
- * makes the intervals paired. */
-mm_status mm_metrics_bootstrap(const int32_t *y, const int32_t *const *preds, size_t npreds,
+ * makes the intervals paired.  ref < npreds also gives the intervals of the
+ * differences to method ref. */
+static mm_status bootstrap(const int32_t *y, const int32_t *const *preds, size_t npreds,
 		const size_t *idx, size_t n, int C, int positive, int resamples, double level,
-		mm_rng *g, mm_metrics *lo, mm_metrics *hi, mm_err *e)
+		mm_rng *g, mm_metrics *lo, mm_metrics *hi, size_t ref, mm_metrics *dlo,
+		mm_metrics *dhi, mm_err *e)
 {
+	bool diff = ref < npreds;
 	for (size_t j = 0; j < npreds; j++) {
 		memset(&lo[j], 0, sizeof lo[j]);
 		memset(&hi[j], 0, sizeof hi[j]);
 		lo[j].n = hi[j].n = n;
+		if (diff) {
+			memset(&dlo[j], 0, sizeof dlo[j]);
+			memset(&dhi[j], 0, sizeof dhi[j]);
+			dlo[j].n = dhi[j].n = n;
+		}
 	}
 	if (n == 0 || resamples <= 0 || npreds == 0)
 		return MM_OK;
@@ -137,8 +147,9 @@ mm_status mm_metrics_bootstrap(const int32_t *y, const int32_t *const *preds, si
 	size_t *sidx = malloc(n * sizeof *sidx);
 	uint64_t *cm = malloc((size_t)C * (size_t)C * sizeof *cm);
 	double *vals = malloc(npreds * MM_MET_COUNT * R * sizeof *vals);
+	double *dv = diff ? malloc(R * sizeof *dv) : NULL;
 	mm_status st = MM_OK;
-	if (!sidx || !cm || !vals) {
+	if (!sidx || !cm || !vals || (diff && !dv)) {
 		st = mm_errf(e, MM_ENOMEM, "out of memory (bootstrap of %zu examples x %d resamples)",
 				n, resamples);
 		goto out;
@@ -158,6 +169,17 @@ mm_status mm_metrics_bootstrap(const int32_t *y, const int32_t *const *preds, si
 				vals[(j * MM_MET_COUNT + k) * R + r] = m.v[k];
 		}
 	}
+	/* Differences first: they need the values in resample order. */
+	for (size_t j = 0; diff && j < npreds; j++)
+		for (int k = 0; k < MM_MET_COUNT && j != ref; k++) {
+			const double *a = vals + (j * MM_MET_COUNT + k) * R;
+			const double *b = vals + (ref * MM_MET_COUNT + k) * R;
+			for (size_t r = 0; r < R; r++)
+				dv[r] = a[r] - b[r];
+			qsort(dv, R, sizeof *dv, cmp_double);
+			dlo[j].v[k] = mm_quantile_sorted(dv, R, (1 - level) / 2);
+			dhi[j].v[k] = mm_quantile_sorted(dv, R, (1 + level) / 2);
+		}
 	for (size_t j = 0; j < npreds; j++)
 		for (int k = 0; k < MM_MET_COUNT; k++) {
 			double *v = vals + (j * MM_MET_COUNT + k) * R;
@@ -169,5 +191,25 @@ out:
 	free(sidx);
 	free(cm);
 	free(vals);
+	free(dv);
 	return st;
+}
+
+mm_status mm_metrics_bootstrap(const int32_t *y, const int32_t *const *preds, size_t npreds,
+		const size_t *idx, size_t n, int C, int positive, int resamples, double level,
+		mm_rng *g, mm_metrics *lo, mm_metrics *hi, mm_err *e)
+{
+	return bootstrap(y, preds, npreds, idx, n, C, positive, resamples, level, g, lo, hi,
+			SIZE_MAX, NULL, NULL, e);
+}
+
+mm_status mm_metrics_bootstrap_diff(const int32_t *y, const int32_t *const *preds, size_t npreds,
+		const size_t *idx, size_t n, int C, int positive, int resamples, double level,
+		mm_rng *g, mm_metrics *lo, mm_metrics *hi, size_t ref, mm_metrics *dlo,
+		mm_metrics *dhi, mm_err *e)
+{
+	if (ref >= npreds)
+		return mm_errf(e, MM_EUSAGE, "reference method %zu out of range (%zu methods)", ref, npreds);
+	return bootstrap(y, preds, npreds, idx, n, C, positive, resamples, level, g, lo, hi,
+			ref, dlo, dhi, e);
 }

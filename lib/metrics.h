@@ -73,4 +73,15 @@ mm_status mm_metrics_bootstrap(const int32_t *y, const int32_t *const *preds, si
 		const size_t *idx, size_t n, int C, int positive, int resamples, double level,
 		mm_rng *g, mm_metrics *lo, mm_metrics *hi, mm_err *e);
 
+/* The same, and also the intervals of the paired differences
+ * metric(method j) - metric(method ref) over the same resamples, into
+ * dlo[j] / dhi[j] (all zero for j == ref).  An interval of differences that
+ * excludes 0 says the two methods differ at that level on this data.
+ * 0 <= ref < npreds.  Draws exactly the same sequence from g as
+ * mm_metrics_bootstrap, so lo/hi are identical. */
+mm_status mm_metrics_bootstrap_diff(const int32_t *y, const int32_t *const *preds, size_t npreds,
+		const size_t *idx, size_t n, int C, int positive, int resamples, double level,
+		mm_rng *g, mm_metrics *lo, mm_metrics *hi, size_t ref, mm_metrics *dlo,
+		mm_metrics *dhi, mm_err *e);
+
 #endif

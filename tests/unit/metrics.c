@@ -122,6 +122,46 @@ int main(void)
 	ok(lp[0].v[MM_MET_F1] == 1 && hp[0].v[MM_MET_F1] == 1, "perfect predictor: interval [1, 1]");
 	ok(mm_metrics_bootstrap(by, two, 2, NULL, BN, 2, 1, 10, 1.5, &g, lo1, hi1, &e) == MM_EUSAGE,
 			"bad level is refused");
+	/* Paired differences. */
+	{
+		mm_metrics l5[2], h5[2], dl[2], dh[2];
+		mm_rng_seed(&g, 1);
+		ok(mm_metrics_bootstrap_diff(by, two, 2, NULL, BN, 2, 1, 500, 0.95, &g, l5, h5, 0, dl, dh, &e)
+				== MM_OK, "bootstrap with differences runs");
+		mm_rng_seed(&g, 1);
+		mm_metrics_bootstrap(by, two, 2, NULL, BN, 2, 1, 500, 0.95, &g, lo1, hi1, &e);
+		ok(!memcmp(l5, lo1, sizeof l5) && !memcmp(h5, hi1, sizeof h5),
+				"same intervals as without differences");
+		ok(dl[0].v[MM_MET_ACC] == 0 && dh[0].v[MM_MET_F1] == 0, "difference to itself is 0");
+		mm_metrics pa_m, pb_m;
+		mm_metrics_compute(by, pa, NULL, BN, 2, 1, &pa_m, &e);
+		mm_metrics_compute(by, pb, NULL, BN, 2, 1, &pb_m, &e);
+		double d0 = pb_m.v[MM_MET_ACC] - pa_m.v[MM_MET_ACC];
+		ok(dl[1].v[MM_MET_ACC] <= d0 && d0 <= dh[1].v[MM_MET_ACC], "accuracy difference %.3f in [%.3f, %.3f]",
+				d0, dl[1].v[MM_MET_ACC], dh[1].v[MM_MET_ACC]);
+		/* b2 = a, made right on 20 of the examples a gets wrong: never worse
+		 * on any resample, so the whole interval of differences is >= 0; the
+		 * difference on a resample is (fixed examples drawn) / n, 0.1 on
+		 * average. */
+		int32_t pb2[BN];
+		int fixed = 0;
+		for (int i = 0; i < BN; i++) {
+			pb2[i] = pa[i];
+			if (pa[i] != by[i] && fixed < 20) {
+				pb2[i] = by[i];
+				fixed++;
+			}
+		}
+		const int32_t *ab2[] = { pa, pb2 };
+		mm_rng_seed(&g, 4);
+		mm_metrics_bootstrap_diff(by, ab2, 2, NULL, BN, 2, 1, 500, 0.95, &g, l5, h5, 0, dl, dh, &e);
+		ok(dl[1].v[MM_MET_ACC] > 0 && dl[1].v[MM_MET_ACC] < 0.1 && 0.1 < dh[1].v[MM_MET_ACC],
+				"strictly better method: accuracy difference > 0, around 20/200: [%.3f, %.3f]",
+				dl[1].v[MM_MET_ACC], dh[1].v[MM_MET_ACC]);
+		ok(dl[1].v[MM_MET_RECALL] >= 0, "strictly better method: recall difference >= 0");
+		ok(mm_metrics_bootstrap_diff(by, ab2, 2, NULL, BN, 2, 1, 10, 0.95, &g, l5, h5, 2, dl, dh, &e)
+				== MM_EUSAGE, "reference out of range is refused");
+	}
 	ok(!strcmp(mm_metric_name(MM_MET_MACRO_F1), "macro_f1"), "metric names");
 	return tap_done();
 }
