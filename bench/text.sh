@@ -13,6 +13,10 @@ G=${MMOE_GLOVE_TABLE:-$top/data/glove/glove.6B.100d.mmg}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mmoe-bench-text.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 [ -n "${TEXT_BENCH_KEEP:-}" ] && trap - EXIT
+# run private copies: a concurrent `make` may relink bin/ under our feet
+mkdir -p "$tmp/bin"
+for b in mmoe-cat mmoe-import mmoe-encode-text; do cp "$MMOE_BIN/$b" "$tmp/bin/"; done
+PATH=$tmp/bin:$PATH
 
 # N sentences of 6-30 tokens; word k drawn with probability ~ 1/k over
 # 5000 words (the first ones real, the rest syllable compounds).
