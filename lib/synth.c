@@ -1025,15 +1025,27 @@ static mm_status assign_splits(mm_synth *s, mm_rng *g, mm_err *e)
 	memcpy(pos, cnt, ((size_t)nk + 1) * sizeof *pos);
 	for (int64_t i = 0; i < n; i++)
 		idx[pos[s->label[i] * MM_PID_N + s->gt[i]]++] = i;
-	for (int k = 0; k < nk; k++) {
-		int64_t a = cnt[k], m = cnt[k + 1] - cnt[k];
-		if (m == 0)
-			continue;
-		mm_rng_shuffle(g, idx + a, (size_t)m, sizeof *idx);
-		int64_t ntr = llround((double)m * s->p.split[0]);
-		int64_t nva = llround((double)m * (s->p.split[0] + s->p.split[1])) - ntr;
-		for (int64_t j = 0; j < m; j++)
-			s->split[idx[a + j]] = j < ntr ? 0 : j < ntr + nva ? 1 : 2;
+	/* Shuffle within each stratum, then walk the strata one after the other
+	 * giving each record to the split furthest behind its share so far
+	 * ((j + 1) * fraction - assigned).  Totals are exact to a record, every
+	 * stratum is within a record or two of its share, and tiny sets still get
+	 * every split: 8 records in 8 strata give 6/1/1, not 8/0/0. */
+	for (int k = 0; k < nk; k++)
+		if (cnt[k + 1] > cnt[k])
+			mm_rng_shuffle(g, idx + cnt[k], (size_t)(cnt[k + 1] - cnt[k]), sizeof *idx);
+	int64_t got[3] = { 0, 0, 0 };
+	for (int64_t j = 0; j < n; j++) {
+		int best = 0;
+		double bd = -1e300;
+		for (int k = 0; k < 3; k++) {
+			double d = (double)(j + 1) * s->p.split[k] - (double)got[k];
+			if (s->p.split[k] > 0 && d > bd) {
+				bd = d;
+				best = k;
+			}
+		}
+		got[best]++;
+		s->split[idx[j]] = (uint8_t)best;
 	}
 	free(pos);
 	free(cnt);

@@ -59,6 +59,9 @@ run mmoe-synth -n 100 --seed 2 -o "$T/s.zst"
 is "$rc" 0 "summary run exits 0"
 like "$err" "100 records \(kind scene, seed 2\): R 30, Uv 20, Ut 20, S 30" "summary names seed and mixture"
 
+run mmoe-synth -n 8 --seed 1 -o "$T/s8.zst"
+like "$err" "train 6, val 1, test 1" "8 records still reach every split"
+
 # ---- --image-dir: PNG files and relative paths ----
 run mmoe-synth -q -n 5 --seed 3 --image-dir "$T/img" -o "$T/p.zst"
 is "$rc" 0 "--image-dir exits 0"
