@@ -18,7 +18,7 @@ for i in range(120):
     w = [0.5, 0.25, 0.25] if r["rus"] == "R" else [0.2, 0.6, 0.2] if r["rus"] == "U" else [0.1, 0.1, 0.8]
     r["p_mmoe_w"] = t(w)
     sys.stdout.buffer.write(msgpack.packb(r, use_bin_type=True))' >"$T/in.mp"
-args=(-p p_base -p p_mmoe --by rus --by gen_type -w p_mmoe_w --confusion -B 100)
+args=(-p p_base -p p_mmoe --by rus --by gen_type -w p_mmoe_w --confusion --diff p_base -B 100)
 
 run mmoe-eval "${args[@]}" "$T/in.mp"
 is "$rc" 0 "table: exit 0"

@@ -89,6 +89,25 @@ run mmoe-eval -q -p a -B 2000 --seed 5 -F json "$T/bs.mp"
 ok "jq -e '.blocks[0].methods.a.acc as \$m | \$m.lo < \$m.value and \$m.value < \$m.hi and (\$m.hi - \$m.lo) > 0.06 and (\$m.hi - \$m.lo) < 0.12' <<<'$out'" \
 	"95% interval of an 80%-accurate method on 300 examples is about +-0.045"
 
+# Paired differences (--diff): the point value is the difference of the
+# two values, the interval contains it, the reference has none.
+run mmoe-eval -q -p a,b --diff a -B 500 -F json "$T/bs.mp"
+ok "jq -e '.blocks[0].methods as \$m | (\$m.b.acc.diff.value - (\$m.b.acc.value - \$m.a.acc.value) | fabs) < 1e-9 and \$m.b.acc.diff.lo <= \$m.b.acc.diff.value and \$m.b.acc.diff.value <= \$m.b.acc.diff.hi and (\$m.a.acc | has(\"diff\") | not)' <<<'$out'" \
+	"--diff: value is b - a, inside its interval; no diff for the reference"
+is "$(jq -r '.diff_reference' <<<"$out")" "a" "--diff: reference named in json"
+# a fixed version of a is never worse: the interval excludes 0 and is starred.
+"$PY" -c '
+import msgpack, sys
+for r in msgpack.Unpacker(open(sys.argv[1], "rb"), raw=False):
+    if r["a_class"] != r["label"] and int(r["id"][1:]) % 2 == 0: r["fixed_class"] = r["label"]
+    else: r["fixed_class"] = r["a_class"]
+    sys.stdout.buffer.write(msgpack.packb(r, use_bin_type=True))' "$T/bs.mp" >"$T/fx.mp"
+run mmoe-eval -p a,fixed,b --diff a -B 300 "$T/fx.mp"
+like "$out" "F1\(pos\) minus a \(paired intervals; \* excludes 0\)" "--diff: table of differences"
+like "$(grep '^fixed ' <<<"$out" | tail -1)" "\*\+0\.[0-9]+ \[\+0\.[0-9]+,\+0\.[0-9]+\]" "strictly better method: interval above 0, starred"
+run mmoe-eval -q -p a,b --diff c "$T/bs.mp"
+is "$rc" 2 "--diff with a field not among -p: exit 2"
+
 # Peer check against scikit-learn.
 if have_py sklearn; then
 	mmoe-eval -q -p a,b --by t -B 0 -F json "$T/bs.mp" >"$T/bs.json"

@@ -79,6 +79,8 @@ static struct {
 	char **classes;    /* class names (--classes) */
 	size_t nclasses;
 	int bootstrap, positive, format, confusion;
+	const char *diff;  /* reference method of the paired differences */
+	size_t ref;        /* its index in methods */
 	double level;
 	uint64_t seed;
 } opt = {
@@ -357,6 +359,7 @@ typedef struct block {
 	size_t n;
 	size_t *idx;
 	mm_metrics *pt, *lo, *hi;   /* [M] */
+	mm_metrics *dlo, *dhi;      /* [M] intervals of pt[m] - pt[ref], with --diff */
 } block;
 
 static block *blocks;
@@ -394,8 +397,18 @@ static void add_block(int by, int32_t g, mm_rng *root)
 		key = mm_hash64(buf, (size_t)len < sizeof buf ? (size_t)len : sizeof buf - 1, 0);
 	}
 	mm_rng g_rng = mm_rng_split(root, key);
-	if (mm_metrics_bootstrap(d.y, (const int32_t *const *)d.pred, opt.M, k->idx, k->n, d.C,
-			opt.positive, opt.bootstrap, opt.level, &g_rng, k->lo, k->hi, &e) != MM_OK)
+	mm_status st;
+	if (opt.diff) {
+		k->dlo = xrealloc(NULL, opt.M, sizeof *k->dlo);
+		k->dhi = xrealloc(NULL, opt.M, sizeof *k->dhi);
+		st = mm_metrics_bootstrap_diff(d.y, (const int32_t *const *)d.pred, opt.M, k->idx, k->n,
+				d.C, opt.positive, opt.bootstrap, opt.level, &g_rng, k->lo, k->hi, opt.ref,
+				k->dlo, k->dhi, &e);
+	} else {
+		st = mm_metrics_bootstrap(d.y, (const int32_t *const *)d.pred, opt.M, k->idx, k->n, d.C,
+				opt.positive, opt.bootstrap, opt.level, &g_rng, k->lo, k->hi, &e);
+	}
+	if (st != MM_OK)
 		cli_die_err(&e);
 }
 
@@ -419,6 +432,19 @@ static char *cell(char *buf, size_t size, const block *k, size_t m, int met)
 		snprintf(buf, size, "%.3f [%.3f,%.3f]", k->pt[m].v[met], k->lo[m].v[met], k->hi[m].v[met]);
 	else
 		snprintf(buf, size, "%.3f", k->pt[m].v[met]);
+	return buf;
+}
+
+/* "+0.016 [-0.020,+0.052]"; a leading '*' marks an interval that excludes 0. */
+static char *diff_cell(char *buf, size_t size, const block *k, size_t m, int met)
+{
+	double v = k->pt[m].v[met] - k->pt[opt.ref].v[met];
+	if (opt.bootstrap > 0 && k->n > 0) {
+		double lo = k->dlo[m].v[met], hi = k->dhi[m].v[met];
+		snprintf(buf, size, "%s%+.3f [%+.3f,%+.3f]", lo > 0 || hi < 0 ? "*" : "", v, lo, hi);
+	} else {
+		snprintf(buf, size, "%+.3f", v);
+	}
 	return buf;
 }
 
@@ -567,12 +593,19 @@ static void print_block(const block *k, bool md)
 	}
 }
 
-/* Methods x groups of one --by field, F1 of the positive class. */
-static void print_summary(int by, int met, bool md)
+/* Methods x (all, groups of one --by field) for one metric; by < 0: all
+ * only.  diff: each method minus the --diff reference, with the paired
+ * intervals (the reference's own row is left out). */
+static void print_summary(int by, int met, bool diff, bool md)
 {
-	int mw = method_width(), cw = opt.bootstrap > 0 ? 19 : 7;
+	int mw = method_width(), cw = opt.bootstrap > 0 ? (diff ? 24 : 19) : 7;
 	char buf[64], head[300];
-	heading(md, "%s by %s", met_titles[met], opt.by[by]);
+	if (diff)
+		heading(md, "%s minus %s%s%s%s", met_titles[met], opt.diff, by < 0 ? "" : " by ",
+				by < 0 ? "" : opt.by[by],
+				opt.bootstrap > 0 ? " (paired intervals; * excludes 0)" : "");
+	else
+		heading(md, "%s by %s", met_titles[met], opt.by[by]);
 	row_begin(md);
 	row_cell(md, mw, true, "method");
 	size_t ncol = 0;
@@ -585,11 +618,23 @@ static void print_summary(int by, int met, bool md)
 	row_end(md, (int)ncol + 1);
 	md_rule(md, (int)ncol + 1, 1);
 	for (size_t m = 0; m < opt.M; m++) {
+		if (diff && m == opt.ref)
+			continue;
 		row_begin(md);
 		row_cell(md, mw, true, opt.methods[m]);
-		for (size_t i = 0; i < nblocks; i++)
-			if (blocks[i].by < 0 || blocks[i].by == by)
+		for (size_t i = 0; i < nblocks; i++) {
+			if (blocks[i].by >= 0 && blocks[i].by != by)
+				continue;
+			if (!diff) {
 				row_cell(md, cw, false, cell(buf, sizeof buf, &blocks[i], m, met));
+			} else {
+				/* A bare leading '*' would start emphasis in Markdown. */
+				char esc[80];
+				diff_cell(buf, sizeof buf, &blocks[i], m, met);
+				snprintf(esc, sizeof esc, "%s%s", md && buf[0] == '*' ? "\\" : "", buf);
+				row_cell(md, cw, false, esc);
+			}
+		}
 		row_end(md, (int)ncol + 1);
 	}
 }
@@ -721,7 +766,13 @@ static void print_human(bool md)
 	for (size_t i = 0; i < nblocks; i++)
 		print_block(&blocks[i], md);
 	for (int b = 0; b < opt.nby; b++)
-		print_summary(b, MM_MET_F1, md);
+		print_summary(b, MM_MET_F1, false, md);
+	if (opt.diff && opt.M > 1) {
+		if (opt.nby == 0)
+			print_summary(-1, MM_MET_F1, true, md);
+		for (int b = 0; b < opt.nby; b++)
+			print_summary(b, MM_MET_F1, true, md);
+	}
 	if (opt.confusion)
 		for (size_t m = 0; m < opt.M; m++)
 			print_confusion(m, md);
@@ -757,6 +808,23 @@ static void print_tsv(void)
 			}
 			fputc('\n', out);
 		}
+	if (opt.diff && opt.M > 1) {
+		fputs("\n# diff\nby\tgroup\tmethod\treference\tmetric\tdiff\tdiff_lo\tdiff_hi\n", out);
+		for (size_t i = 0; i < nblocks; i++)
+			for (size_t m = 0; m < opt.M; m++) {
+				const block *k = &blocks[i];
+				if (m == opt.ref)
+					continue;
+				for (int j = 0; j < MM_MET_COUNT; j++) {
+					fprintf(out, "%s\t%s\t%s\t%s\t%s\t%.6f", by_name(k), k->value, opt.methods[m],
+							opt.diff, mm_metric_name(j), k->pt[m].v[j] - k->pt[opt.ref].v[j]);
+					if (opt.bootstrap > 0 && k->n > 0)
+						fprintf(out, "\t%.6f\t%.6f\n", k->dlo[m].v[j], k->dhi[m].v[j]);
+					else
+						fputs("\tNA\tNA\n", out);
+				}
+			}
+	}
 	if (opt.confusion) {
 		uint64_t *cm = xrealloc(NULL, (size_t)d.C * d.C, sizeof *cm);
 		mm_err e;
@@ -834,6 +902,7 @@ static void print_json(void)
 	for (size_t m = 0; m < opt.M; m++)
 		json_array_append_new(arr, json_string(opt.methods[m]));
 	json_object_set_new(root, "methods", arr);
+	json_object_set_new(root, "diff_reference", opt.diff ? json_string(opt.diff) : json_null());
 	arr = json_array();
 	for (size_t i = 0; i < nblocks; i++) {
 		const block *k = &blocks[i];
@@ -849,6 +918,15 @@ static void print_json(void)
 				if (opt.bootstrap > 0 && k->n > 0) {
 					json_object_set_new(o, "lo", jnum(k->lo[m].v[j]));
 					json_object_set_new(o, "hi", jnum(k->hi[m].v[j]));
+				}
+				if (opt.diff && m != opt.ref) {
+					json_t *dj = json_object();
+					json_object_set_new(dj, "value", jnum(k->pt[m].v[j] - k->pt[opt.ref].v[j]));
+					if (opt.bootstrap > 0 && k->n > 0) {
+						json_object_set_new(dj, "lo", jnum(k->dlo[m].v[j]));
+						json_object_set_new(dj, "hi", jnum(k->dhi[m].v[j]));
+					}
+					json_object_set_new(o, "diff", dj);
 				}
 				json_object_set_new(mo, mm_metric_name(j), o);
 			}
@@ -1225,6 +1303,8 @@ static void usage(FILE *f)
 		"  -w, --weights FIELD    mean of this weight vector per group (e.g. p_mmoe_w)\n"
 		"  -t, --types A,B,...    names of the weights (default: R,U,S)\n"
 		"      --confusion        print the confusion matrix of each method\n"
+		"      --diff FIELD       also each method minus FIELD (one of -p), with paired\n"
+		"                         bootstrap intervals\n"
 		"  -F, --format FMT       table (default), tsv, md or json\n"
 		"      --plot DIR         write gnuplot charts (PNG and SVG, with their data\n"
 		"                         and scripts) into DIR\n"
@@ -1255,7 +1335,7 @@ static void add_methods(const char *arg)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_SPLIT_FIELD = 256, OPT_LEVEL, OPT_SEED, OPT_POSITIVE, OPT_CLASSES, OPT_CONFUSION, OPT_PLOT };
+	enum { OPT_SPLIT_FIELD = 256, OPT_LEVEL, OPT_SEED, OPT_POSITIVE, OPT_CLASSES, OPT_CONFUSION, OPT_PLOT, OPT_DIFF };
 	static const struct option opts[] = {
 		{ "pred", required_argument, NULL, 'p' },
 		{ "label", required_argument, NULL, 'l' },
@@ -1270,6 +1350,7 @@ int main(int argc, char **argv)
 		{ "weights", required_argument, NULL, 'w' },
 		{ "types", required_argument, NULL, 't' },
 		{ "confusion", no_argument, NULL, OPT_CONFUSION },
+		{ "diff", required_argument, NULL, OPT_DIFF },
 		{ "format", required_argument, NULL, 'F' },
 		{ "plot", required_argument, NULL, OPT_PLOT },
 		{ "output", required_argument, NULL, 'o' },
@@ -1307,6 +1388,7 @@ int main(int argc, char **argv)
 		case 'w': opt.weights = optarg; break;
 		case 't': types_arg = optarg; break;
 		case OPT_CONFUSION: opt.confusion = 1; break;
+		case OPT_DIFF: opt.diff = optarg; break;
 		case 'F':
 			if (!strcmp(optarg, "table")) opt.format = FMT_TABLE;
 			else if (!strcmp(optarg, "tsv")) opt.format = FMT_TSV;
@@ -1324,6 +1406,12 @@ int main(int argc, char **argv)
 	}
 	if (opt.M == 0)
 		cli_usage("at least one -p FIELD is required");
+	if (opt.diff) {
+		for (opt.ref = 0; opt.ref < opt.M && strcmp(opt.methods[opt.ref], opt.diff); opt.ref++)
+			;
+		if (opt.ref == opt.M)
+			cli_usage("option --diff: '%s' is not one of the -p fields", opt.diff);
+	}
 	opt.types = cli_split(types_arg, ',', &opt.ntypes);
 	if (opt.nclasses && (size_t)opt.positive >= opt.nclasses)
 		cli_usage("option --positive: class %d, but --classes names %zu", opt.positive, opt.nclasses);
