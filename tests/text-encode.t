@@ -57,7 +57,7 @@ unlike "$err" "^$" "summary on stderr without -q"
 
 # -o on a FIFO writes into it (no temp+rename over it: think -o /dev/null)
 mkfifo "$T/fifo"
-mmoe-cat --count < "$T/fifo" > "$T/fifo.count" &
+timeout 20 sh -c 'mmoe-cat --count < "$1"' sh "$T/fifo" > "$T/fifo.count" &  # no hang if the writer fails
 run mmoe-encode-text -q "$T/in.zst" -o "$T/fifo"
 wait
 is "$rc/$(cat "$T/fifo.count")" "0/4" "-o FIFO: records written through it"
