@@ -40,6 +40,7 @@ UNI_OPTS   ?=
 EVAL_BY    ?= --by rus --by gen_type
 
 DATA_DIR = $(RUNS)/synth/n=$(N)/seed=$(SEED)
+FEAT     = $(DATA_DIR)/v=$(VENC)/t=$(TENC)/feat.zst
 UNI_DIR  = $(DATA_DIR)/v=$(VENC)/t=$(TENC)/uni=$(UNI)
 RUN_DIR  = $(UNI_DIR)/ep=$(EPOCHS)
 
@@ -65,7 +66,8 @@ table: $(RUN_DIR)/eval.txt
 	@cat $<
 path:
 	@echo $(RUN_DIR)
-features: $(DATA_DIR)/v=$(VENC)/t=$(TENC)/feat.zst
+# (a rule line with a literal "=" would be read as a target-specific variable)
+features: $(FEAT)
 get: $(GET)
 
 # ---- data and features ---------------------------------------------------------

@@ -52,7 +52,7 @@ mk=(make --no-print-directory -s -f pipelines/mmoe.mk MMOE_BIN="$MMOE_BIN" N="$n
 par() { # joblog-name parallel-arguments...
 	local log=$1; shift
 	parallel --header : --joblog "$out/$log" --results "$out/results" --resume-failed \
-		--halt soon,fail=1 -j "$jobs" ${ssh:+--sshlogin "$ssh" --workdir "$here"} "$@"
+		--halt soon,fail=1 -j "$jobs" -q ${ssh:+--sshlogin "$ssh" --workdir "$here"} "$@"
 }
 # 1. data and features once per seed (shared by every model of that seed)
 par joblog.features "${mk[@]}" features SEED={seed} ::: seed "${S[@]}"
