@@ -61,6 +61,6 @@ run make --no-print-directory -s -f "$mk" "${opts[@]}" path SEED=7 UNI=mlp EPOCH
 is "$out" "$T/runs/synth/n=300/seed=7/v=color/t=hash/uni=mlp/ep=3" "hyper-parameters in the path"
 run make --no-print-directory -n -f "$mk" "${opts[@]}" features SEED=7
 like "$out" "mmoe-synth -q -n 300 --seed 7 .*seed=7/data.zst" "the features target builds the data of its seed"
-like "$out" "mmoe-encode-text .*seed=7/v=color/t=hash/feat.zst" "and its features"
+like "$out" "-o [^ ]*seed=7/v=color/t=hash/feat.zst" "and its features"
 
 done_testing
