@@ -134,7 +134,7 @@ $(DATA)/urfunny/urfunny.zst: $(DATA)/urfunny/urfunny.jsonl $(DATA)/urfunny/frame
 # taken are counted and the build stops, rather than leaving records without image)
 $(DATA)/urfunny/frames.done: $(DATA)/urfunny/urfunny.jsonl $(URFUNNY_SRC)/videos.done
 	$(CONVERT)/frames.sh $(URFUNNY_SRC)/videos $(DATA)/urfunny < $< && touch $@
-$(URFUNNY_SRC)/data_folds.pkl $(URFUNNY_SRC)/language_sdk.pkl $(URFUNNY_SRC)/humor_label_sdk.pkl: | $(URFUNNY_SRC)
+$(URFUNNY_SRC)/data_folds.pkl $(URFUNNY_SRC)/language_sdk.pkl $(URFUNNY_SRC)/humor_label_sdk.pkl &: | $(URFUNNY_SRC)
 	$(CURL) -o $(URFUNNY_SRC)/features.zip '$(URFUNNY_FEAT_URL)'
 	cd $(URFUNNY_SRC) && unzip -o -j -q features.zip '*.pkl' && rm -f features.zip
 $(URFUNNY_SRC)/videos.done: | $(URFUNNY_SRC)
