@@ -70,6 +70,8 @@ is "$rc" 2 "unknown mode: exit 2"
 run mmoe-fuse -e e1,e2 -m oracle "$T/g.mp"
 is "$rc" 2 "oracle with 3 default tags for 2 experts: exit 2"
 like "$err" "--types has 3 tags but --experts has 2" "tag count mismatch explained"
+run mmoe-fuse -e e1,e2 -m oracle -t R,R "$T/g.mp"
+is "$rc" 2 "a tag twice: exit 2"
 run mmoe-fuse -r rt -e e1,e2 "$T/missing.mp"
 is "$rc" 2 "missing input file: exit 2"
 run mmoe-fuse --help

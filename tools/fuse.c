@@ -155,6 +155,10 @@ int main(int argc, char **argv)
 				mode == MM_FUSE_ORACLE ? " with a soft or hard fallback" : "");
 	if (mode == MM_FUSE_ORACLE && ntypes != K)
 		cli_usage("--types has %zu tags but --experts has %zu fields", ntypes, K);
+	for (size_t i = 0; i < ntypes; i++)
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(types[i], types[j]))
+				cli_usage("--types: tag '%s' given twice", types[i]);
 	if (!*as)
 		cli_usage("--as must not be empty");
 	char as_class[600], as_w[600];
