@@ -600,6 +600,12 @@ static void print_summary(int by, int met, bool diff, bool md)
 {
 	int mw = method_width(), cw = opt.bootstrap > 0 ? (diff ? 24 : 19) : 7;
 	char buf[64], head[300];
+	for (size_t i = 0; i < nblocks; i++)
+		if (blocks[i].by < 0 || blocks[i].by == by) {
+			int len = snprintf(head, sizeof head, "%s (%zu)", blocks[i].value, blocks[i].n);
+			if (len > cw)
+				cw = len;
+		}
 	if (diff)
 		heading(md, "%s minus %s%s%s%s", met_titles[met], opt.diff, by < 0 ? "" : " by ",
 				by < 0 ? "" : opt.by[by],
@@ -677,16 +683,26 @@ static void print_weights(int by, bool md)
 {
 	double *mean = xrealloc(NULL, d.K, sizeof *mean);
 	char buf[64];
-	int w = 8;
+	int w = 8, ww = 6;
+	size_t ng = by < 0 ? 0 : d.by[by].vals.n;
+	for (size_t k = 0; k < d.K; k++) {
+		int len = (int)strlen(weight_name(k, buf, sizeof buf));
+		if (len > ww)
+			ww = len;
+	}
+	if (by >= 0 && (int)strlen(opt.by[by]) > w)
+		w = (int)strlen(opt.by[by]);
+	for (size_t i = 0; i < ng; i++)
+		if ((int)strlen(d.by[by].vals.v[i]) > w)
+			w = (int)strlen(d.by[by].vals.v[i]);
 	heading(md, "mean %s by %s", opt.weights, by < 0 ? "all" : opt.by[by]);
 	row_begin(md);
 	row_cell(md, w, true, by < 0 ? "all" : opt.by[by]);
 	row_cell(md, 6, false, "n");
 	for (size_t k = 0; k < d.K; k++)
-		row_cell(md, 6, false, weight_name(k, buf, sizeof buf));
+		row_cell(md, ww, false, weight_name(k, buf, sizeof buf));
 	row_end(md, (int)d.K + 2);
 	md_rule(md, (int)d.K + 2, 1);
-	size_t ng = by < 0 ? 0 : d.by[by].vals.n;
 	for (size_t i = 0; i <= ng; i++) {
 		int32_t g = i < ng ? d.by[by].order[i] : -1;
 		size_t n = mean_weights(i < ng ? by : -1, g, mean);
@@ -696,7 +712,7 @@ static void print_weights(int by, bool md)
 		row_cell(md, 6, false, buf);
 		for (size_t k = 0; k < d.K; k++) {
 			snprintf(buf, sizeof buf, "%.3f", mean[k]);
-			row_cell(md, 6, false, buf);
+			row_cell(md, ww, false, buf);
 		}
 		row_end(md, (int)d.K + 2);
 	}
