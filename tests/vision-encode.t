@@ -121,6 +121,11 @@ mmoe-encode-vision -q --seed 6 --image-root "$T/img" "$T/many.zst" | mmoe-cat --
 mmoe-cat --json -f v_pixels <(mmoe-encode-vision -q --seed 5 --image-root "$T/img" "$T/many.zst") >"$T/s5.jsonl"
 ok "! cmp -s '$T/s5.jsonl' '$T/s6.jsonl'" "another seed: another pixels projection"
 
+mmoe-encode-vision -q -l 0 --seed 5 --image-root "$T/img" "$T/many.zst" >"$T/plain.msgpack"
+like "$(head -c 1 "$T/plain.msgpack" | od -An -tx1 | tr -d ' ')" '^(8[0-9a-f]|de|df)$' \
+	"-l 0 writes plain msgpack (a map, not a zstd frame)"
+ok "mmoe-cat --json '$T/plain.msgpack' | cmp -s - '$T/j1.jsonl'" "-l 0: same records"
+
 # ---- inline bytes decode like the files -------------------------------------
 if have_py msgpack; then
 	"$PY" - "$T/img" "$T/inline.msgpack" <<'EOF'

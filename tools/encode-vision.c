@@ -88,7 +88,8 @@ static void usage(FILE *f)
 		"      --skip-missing     pass records without an image through unchanged\n"
 		"  -j, --threads N        decode and encode with N threads (default: 1)\n"
 		"  -o, --output FILE      write to FILE (atomically) instead of stdout\n"
-		"  -f, --force            write binary records to a terminal\n"
+		"  -l, --level N          zstd level, 0 = plain msgpack (default: MMOE_ZSTD_LEVEL or 3)\n"
+		"  -F, --force            write binary records to a terminal (also -f)\n"
 		"  -q, --quiet            no summary on stderr\n"
 		"  -h, --help             this help\n"
 		"  -V, --version          version\n"
@@ -277,7 +278,7 @@ int main(int argc, char **argv)
 {
 	const char *out_path = NULL;
 	bool force = false;
-	int threads = 1;
+	int threads = 1, level = -1;
 	mm_vis_params par[MM_VIS_NKINDS];
 	uint64_t seed = 1;
 	int pool = MM_VIS_POOL_MEAN;
@@ -308,7 +309,8 @@ int main(int argc, char **argv)
 		{ "skip-missing", no_argument, NULL, OPT_SKIP },
 		{ "threads", required_argument, NULL, 'j' },
 		{ "output", required_argument, NULL, 'o' },
-		{ "force", no_argument, NULL, 'f' },
+		{ "level", required_argument, NULL, 'l' },
+		{ "force", no_argument, NULL, 'F' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -319,7 +321,7 @@ int main(int argc, char **argv)
 	for (int k = 0; k < MM_VIS_NKINDS; k++)
 		mm_vis_params_default(&par[k], k);
 	int c;
-	while ((c = getopt_long(argc, argv, "e:j:o:fqhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "e:j:o:l:fFqhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'e': {
 			int k = mm_vis_kind_parse(optarg);
@@ -371,7 +373,9 @@ int main(int argc, char **argv)
 		case OPT_SKIP: skip_missing = true; break;
 		case 'j': threads = (int)cli_int("--threads", optarg, 1, 256); break;
 		case 'o': out_path = optarg; break;
-		case 'f': force = true; break;
+		case 'l': level = (int)cli_int("--level", optarg, 0, 22); break;
+		case 'f':
+		case 'F': force = true; break;
 		case 'q': cli_quiet = true; break;
 		case 'h': usage(stdout); return cli_finish();
 		case 'V': cli_version();
@@ -429,7 +433,7 @@ int main(int argc, char **argv)
 	mm_writer *w;
 	if (!out_path)
 		cli_check_binary_stdout(force);
-	if (mm_writer_open(&w, out_path, -1, &e) != MM_OK)
+	if (mm_writer_open(&w, out_path, level, &e) != MM_OK)
 		cli_die_err(&e);
 
 	/* Two batches in flight: the workers encode one while this thread
