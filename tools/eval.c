@@ -655,7 +655,10 @@ static void print_confusion(size_t m, bool md)
 	if (mm_confusion_fill(d.y, d.pred[m], NULL, d.n, d.C, cm, &e) != MM_OK)
 		cli_die_err(&e);
 	heading(md, "confusion %s (rows: true %s, columns: predicted)", opt.methods[m], opt.label);
-	int w = 8;
+	int w = 9;   /* "true\\pred" */
+	for (int c = 0; c < d.C; c++)
+		if ((int)strlen(class_name(c, buf, sizeof buf)) > w)
+			w = (int)strlen(class_name(c, buf, sizeof buf));
 	row_begin(md);
 	row_cell(md, w, true, "true\\pred");
 	for (int c = 0; c < d.C; c++)
@@ -732,6 +735,9 @@ static void print_agreement(int a, int b, bool md)
 	heading(md, "%s x %s (counts; rows: %s, columns: %s)", opt.by[a], opt.by[b], opt.by[a], opt.by[b]);
 	snprintf(buf, sizeof buf, "%s\\%s", opt.by[a], opt.by[b]);
 	int w0 = (int)strlen(buf) > w ? (int)strlen(buf) : w;
+	for (size_t i = 0; i < fa->vals.n; i++)
+		if ((int)strlen(fa->vals.v[i]) > w0)
+			w0 = (int)strlen(fa->vals.v[i]);
 	row_begin(md);
 	row_cell(md, w0, true, buf);
 	for (size_t j = 0; j < nb; j++)
