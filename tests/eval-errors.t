@@ -52,6 +52,7 @@ bad "unknown class name" '{"id":"x","label":"T","p":[0.5,0.5],"q_class":0}' \
 for ((i = 0; i < n; i++)); do printf 'c%d\t%s\nc%d\t%s\n' $i "$good" $i "${rec[i]}"; done >"$T/cases"
 printf 'g\t%s\n' "$good" >>"$T/cases"
 printf 'nolab\t%s\n' '{"id":"a","p_class":1}' >>"$T/cases"
+printf 'huge\t%s\n' '{"id":"a","label":1000000,"p_class":0}' >>"$T/cases"
 mkset <"$T/cases"
 for ((i = 0; i < n; i++)); do
 	# shellcheck disable=SC2086
@@ -65,6 +66,9 @@ cat "$T/g.mp" "$T/g.mp" | head -c $(( $(wc -c <"$T/g.mp") + 20 )) >"$T/trunc.mp"
 run mmoe-eval -p p,q "$T/trunc.mp"
 is "$rc" 1 "truncated stream: exit 1"
 like "$err" "trunc.mp: record [0-9]+: truncated input" "truncated stream: says where"
+run mmoe-eval -p p "$T/huge.mp"
+is "$rc" 1 "a huge class number: exit 1, no huge allocation"
+like "$err" "class 1000000 seen: more than the 4096 classes supported" "huge class: says why"
 run mmoe-eval -p p "$T/nolab.mp"
 is "$rc" 1 "no labelled record: exit 1"
 like "$err" "no labelled records to evaluate \(1 read, 1 without \"label\"\)" "no labelled record: says why"

@@ -27,6 +27,7 @@
 #include "util.h"
 
 #define MAXBY 8
+#define MAXCLASSES 4096   /* confusion matrices are C x C */
 #define NONE "(none)"
 
 enum { FMT_TABLE, FMT_TSV, FMT_MD, FMT_JSON };
@@ -177,9 +178,12 @@ static void check_classes(mm_rec *r, const char *field, int64_t c)
 					mm_rec_where(r, where, sizeof where), field, opt.nclasses, (long long)c);
 			cli_die_err(&e);
 		}
+		if (c > MAXCLASSES) {
+			mm_errf(&e, MM_ELIMIT, "%s: field \"%s\": %lld classes, more than the %d supported",
+					mm_rec_where(r, where, sizeof where), field, (long long)c, MAXCLASSES);
+			cli_die_err(&e);
+		}
 		d.c_from = xstrdup(field);
-		if (c > INT32_MAX / 2)
-			c = INT32_MAX / 2;
 		d.C = (int)c;
 		return;
 	}
@@ -1404,8 +1408,8 @@ int main(int argc, char **argv)
 		case OPT_POSITIVE: opt.positive = (int)cli_int("--positive", optarg, 0, 1 << 20); break;
 		case OPT_CLASSES:
 			opt.classes = cli_split(optarg, ',', &opt.nclasses);
-			if (opt.nclasses == 0)
-				cli_usage("option --classes: no class given");
+			if (opt.nclasses == 0 || opt.nclasses > MAXCLASSES)
+				cli_usage("option --classes: expected 1 to %d names", MAXCLASSES);
 			break;
 		case 'w': opt.weights = optarg; break;
 		case 't': types_arg = optarg; break;
@@ -1469,6 +1473,11 @@ int main(int argc, char **argv)
 			for (size_t m = 0; m < opt.M; m++)
 				if (d.pred[m][i] > mx)
 					mx = d.pred[m][i];
+		}
+		if (mx >= MAXCLASSES) {
+			mm_errf(&e, MM_ELIMIT, "class %d seen: more than the %d classes supported "
+					"(labels and classes must be 0..C-1)", mx, MAXCLASSES);
+			cli_die_err(&e);
 		}
 		d.C = mx + 1;
 	}
