@@ -2,6 +2,7 @@
  * stratified split, the meaning of each gen_type on the ground-truth fields,
  * the key property of S (each modality alone at chance), the images, the
  * sentences, the pid and bits generators and the exact PID of binary joints. */
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -476,6 +477,9 @@ static void test_pid_exact(void)
 
 int main(void)
 {
+	/* As in mmoe-synth: keep zlib's per-image state from bouncing the heap top. */
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+	mallopt(M_TOP_PAD, 4 << 20);
 	test_parse();
 	test_determinism();
 	test_scene();
