@@ -5,7 +5,7 @@ one hidden layer, AdamW with decoupled weight decay on weights only, linear
 warm-up over 10% of the steps then cosine, gradient-norm clip 1, best epoch
 by validation F1), on the same records, standardised with training statistics.
 
-usage: train_torch.py DATA.msgpack THREADS [EPOCHS BATCH PROJ HIDDEN]
+usage: train_torch.py DATA.msgpack THREADS [EPOCHS BATCH PROJ HIDDEN [SEED]]
 Prints one line: threads, training seconds (wall), test accuracy, test F1,
 training CPU seconds (all threads).
 """
@@ -54,9 +54,9 @@ def f1(pred, y):
 
 def main():
     path, threads = sys.argv[1], int(sys.argv[2])
-    epochs, batch, proj, hidden = (list(map(int, sys.argv[3:7])) + [10, 256, 256, 512][len(sys.argv) - 3:])[:4]
+    epochs, batch, proj, hidden, seed = (list(map(int, sys.argv[3:8])) + [10, 256, 256, 512, 1][len(sys.argv) - 3:])[:5]
     torch.set_num_threads(threads)
-    torch.manual_seed(1)
+    torch.manual_seed(seed)
     X, Y = load(path)
     tensors = {}
     for m in (0, 1):
