@@ -38,17 +38,20 @@ mm_status mm_rec_from_object(mm_rec **out, msgpack_zone *zone,
 		const msgpack_object *map, uint64_t index, mm_err *e)
 {
 	*out = NULL;
+	/* The message is built before the zone, which may hold the object, is freed. */
 	if (map->type != MSGPACK_OBJECT_MAP) {
-		msgpack_zone_free(zone);
-		return mm_errf(e, MM_ETYPE, "record %llu: expected a map, got %s",
+		mm_errf(e, MM_ETYPE, "record %llu: expected a map, got %s",
 			(unsigned long long)index, mm_obj_typename(map));
+		msgpack_zone_free(zone);
+		return MM_ETYPE;
 	}
 	uint32_t n = map->via.map.size;
 	for (uint32_t i = 0; i < n; i++) {
 		if (map->via.map.ptr[i].key.type != MSGPACK_OBJECT_STR) {
-			msgpack_zone_free(zone);
-			return mm_errf(e, MM_ETYPE, "record %llu: key %u is %s, expected a string",
+			mm_errf(e, MM_ETYPE, "record %llu: key %u is %s, expected a string",
 				(unsigned long long)index, i, mm_obj_typename(&map->via.map.ptr[i].key));
+			msgpack_zone_free(zone);
+			return MM_ETYPE;
 		}
 	}
 	mm_rec *r = calloc(1, sizeof *r);

@@ -8,6 +8,14 @@
  * at every record boundary (a record is a map, whose first byte is never
  * 0x28 or 0x5?, so a zstd magic there cannot be confused with data).
  *
+ * Before the unpacker sees a record, scan() walks its bytes without building
+ * anything: it finds where the record ends and checks every declared length
+ * and element count against MMOE_MAX_RECORD and against the bytes that can
+ * still follow.  msgpack-c allocates an array's or map's elements as soon as
+ * it reads the header, so a 5-byte "array of 4G elements" would otherwise
+ * reserve 100 GB; a bin header claiming 4 GB is refused before its payload is
+ * buffered.  The unpacker then parses only complete records.
+ *
  * Each decoded record takes over the unpacker's zone (zero copy; the zone
  * keeps the unpacker buffer chunk it points into alive), so records outlive
  * the next call and memory stays one record plus the codec buffers.
@@ -27,6 +35,8 @@
 #include "util.h"
 
 #define RAW_CHUNK (128 * 1024)
+/* Nesting msgpack-c's unpacker supports (MSGPACK_EMBED_STACK_SIZE). */
+#define SCAN_MAX_DEPTH 32
 
 struct mm_reader {
 	FILE *f;
@@ -39,6 +49,10 @@ struct mm_reader {
 	ZSTD_DStream *zd;
 	bool zmode, frame_open;
 	bool boundary;            /* the unpacker is between records */
+	/* scan() state for the record being buffered, positions from up.off */
+	int scan_depth;           /* open containers; -1: no record started */
+	size_t scan_pos;          /* bytes of the record walked so far */
+	uint64_t scan_left[SCAN_MAX_DEPTH + 1]; /* values still due per level */
 	msgpack_unpacker up;
 	msgpack_unpacked res;
 	uint64_t count, bytes_in;
@@ -196,6 +210,7 @@ static mm_status reader_init(mm_reader *rd, const char *name, mm_err *e)
 	rd->name = strdup(name ? name : "-");
 	rd->zd = ZSTD_createDStream();
 	rd->boundary = true;
+	rd->scan_depth = -1;
 	rd->max_record = MM_MAX_RECORD;
 	const char *lim = getenv("MMOE_MAX_RECORD");
 	if (lim && *lim) {
@@ -271,6 +286,109 @@ mm_status mm_reader_mem(mm_reader **out, const void *buf, size_t len, const char
 	return MM_OK;
 }
 
+
+static uint64_t be(const unsigned char *p, int n)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Walk the bytes of the record being buffered (see the top of the file).
+ * MM_OK with *done: the whole record is in the unpacker's buffer.
+ * MM_OK without *done: more bytes are needed.  Otherwise an error. */
+static mm_status scan(mm_reader *rd, bool *done, mm_err *e)
+{
+	const unsigned char *p = (const unsigned char *)rd->up.buffer + rd->up.off;
+	size_t avail = rd->up.used - rd->up.off;
+	*done = false;
+	if (rd->scan_depth < 0) {
+		rd->scan_depth = 0;
+		rd->scan_left[0] = 1;
+		rd->scan_pos = 0;
+	}
+	for (;;) {
+		while (rd->scan_left[rd->scan_depth] == 0) {
+			if (rd->scan_depth == 0) {
+				/* the last value's payload may still be on its way */
+				*done = rd->scan_pos <= avail;
+				return MM_OK;
+			}
+			rd->scan_depth--;
+		}
+		size_t pos = rd->scan_pos;
+		if (pos >= avail)
+			return MM_OK;
+		unsigned b = p[pos];
+		size_t hdr = 1;      /* type byte + length/count bytes (+ ext type) */
+		int nlen = 0;        /* big-endian length bytes after the type byte */
+		uint64_t len = 0;    /* payload bytes after the header */
+		uint64_t count = 0;  /* values inside a container */
+		bool container = false;
+		if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+			/* fixint, nil, false, true */
+		} else if (b <= 0x8f) {
+			count = 2 * (uint64_t)(b & 0x0f), container = true;
+		} else if (b <= 0x9f) {
+			count = b & 0x0f, container = true;
+		} else if (b <= 0xbf) {
+			len = b & 0x1f;
+		} else if (b == 0xc1) {
+			return rd_err(rd, e, MM_ECORRUPT, "corrupt data: byte 0xc1 is not msgpack");
+		} else if (b <= 0xc6) {             /* bin 8/16/32 */
+			nlen = 1 << (b - 0xc4);
+		} else if (b <= 0xc9) {             /* ext 8/16/32: length, then type */
+			nlen = 1 << (b - 0xc7);
+		} else if (b <= 0xcb) {             /* float 32/64 */
+			len = b == 0xca ? 4 : 8;
+		} else if (b <= 0xd3) {             /* uint, int 8..64 */
+			len = (uint64_t)1 << ((b - 0xcc) & 3);
+		} else if (b <= 0xd8) {             /* fixext 1..16: type + data */
+			len = 1 + ((uint64_t)1 << (b - 0xd4));
+		} else if (b <= 0xdb) {             /* str 8/16/32 */
+			nlen = 1 << (b - 0xd9);
+		} else if (b <= 0xdd) {             /* array 16/32 */
+			nlen = b == 0xdc ? 2 : 4, container = true;
+		} else {                            /* map 16/32 */
+			nlen = b == 0xde ? 2 : 4, container = true;
+		}
+		if (nlen) {
+			if (pos + 1 + (size_t)nlen > avail)
+				return MM_OK;
+			uint64_t v = be(p + pos + 1, nlen);
+			hdr = 1 + (size_t)nlen;
+			if (container)
+				count = b >= 0xde ? 2 * v : v;
+			else
+				len = v + (b >= 0xc7 && b <= 0xc9);   /* ext: the type byte */
+		}
+		uint64_t end = (uint64_t)pos + hdr + len;
+		if (end > rd->max_record) {
+			const char *what = (b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb) ? "a string" :
+				b >= 0xc4 && b <= 0xc6 ? "binary data" :
+				(b >= 0xc7 && b <= 0xc9) || (b >= 0xd4 && b <= 0xd8) ? "an extension value" : "a value";
+			return rd_err(rd, e, MM_ELIMIT, "%s of %llu bytes makes the record larger than "
+				"the limit of %zu bytes (MMOE_MAX_RECORD)", what, (unsigned long long)len,
+				rd->max_record);
+		}
+		if (container && count) {
+			/* every element takes at least one byte */
+			if (count > rd->max_record - end)
+				return rd_err(rd, e, MM_ELIMIT, "a container claims %llu elements, more than "
+					"the record size limit of %zu bytes allows (MMOE_MAX_RECORD)",
+					(unsigned long long)count, rd->max_record);
+			if (rd->scan_depth == SCAN_MAX_DEPTH)
+				return rd_err(rd, e, MM_ELIMIT, "containers nested deeper than %d levels",
+					SCAN_MAX_DEPTH);
+		}
+		rd->scan_left[rd->scan_depth]--;
+		rd->scan_pos = (size_t)end;
+		if (container && count)
+			rd->scan_left[++rd->scan_depth] = count;
+	}
+}
+
 mm_status mm_reader_next(mm_reader *rd, mm_rec **rec, mm_err *e)
 {
 	mm_status st;
@@ -294,9 +412,20 @@ mm_status mm_reader_next(mm_reader *rd, mm_rec **rec, mm_err *e)
 				rd->frame_open = false;
 			}
 		}
-		msgpack_unpack_return ret = msgpack_unpacker_next(&rd->up, &rd->res);
-		if (ret == MSGPACK_UNPACK_SUCCESS) {
+		bool done;
+		if ((st = scan(rd, &done, e)) != MM_OK)
+			return st;
+		if (done) {
+			msgpack_unpack_return ret = msgpack_unpacker_next(&rd->up, &rd->res);
+			if (ret == MSGPACK_UNPACK_PARSE_ERROR)
+				return rd_err(rd, e, MM_ECORRUPT, "corrupt data: not a valid msgpack record");
+			if (ret == MSGPACK_UNPACK_NOMEM_ERROR)
+				return rd_err(rd, e, MM_ENOMEM, "out of memory decoding a record of %zu bytes",
+					rd->scan_pos);
+			if (ret != MSGPACK_UNPACK_SUCCESS)   /* the scan saw a whole record */
+				return rd_err(rd, e, MM_ECORRUPT, "msgpack error %d on a complete record", (int)ret);
 			rd->boundary = true;
+			rd->scan_depth = -1;
 			msgpack_zone *z = msgpack_unpacked_release_zone(&rd->res);
 			if (!z) /* a scalar needs no zone; the record check below rejects it */
 				z = msgpack_zone_new(1024);
@@ -310,26 +439,17 @@ mm_status mm_reader_next(mm_reader *rd, mm_rec **rec, mm_err *e)
 			rd->count++;
 			return MM_OK;
 		}
-		if (ret == MSGPACK_UNPACK_PARSE_ERROR)
-			return rd_err(rd, e, MM_ECORRUPT, "corrupt data: not a valid msgpack record");
-		if (ret == MSGPACK_UNPACK_NOMEM_ERROR)
-			return rd_err(rd, e, MM_ELIMIT,
-				"a container header claims more elements than memory allows (corrupt or hostile input)");
-		if (ret != MSGPACK_UNPACK_CONTINUE)
-			return rd_err(rd, e, MM_ECORRUPT, "msgpack error %d", (int)ret);
 		/* Need more bytes. */
 		size_t pending = rd->up.used - rd->up.off;
-		rd->boundary = false;
-		if (msgpack_unpacker_message_size(&rd->up) > rd->max_record)
-			return rd_err(rd, e, MM_ELIMIT, "record larger than the limit of %zu bytes (MMOE_MAX_RECORD)",
-				rd->max_record);
+		rd->boundary = rd->scan_pos == 0 && pending == 0;
 		bool fed;
 		if ((st = feed(rd, &fed, e)) != MM_OK)
 			return st;
 		if (!fed) {
-			if (pending > 0 || msgpack_unpacker_message_size(&rd->up) > 0)
+			if (pending > 0)
 				return rd_err(rd, e, MM_ETRUNC, "truncated input: the stream ends inside a record");
 			rd->boundary = true;
+			rd->scan_depth = -1;
 			return MM_EOF;
 		}
 	}

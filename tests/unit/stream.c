@@ -215,9 +215,9 @@ static void make_big(uint64_t i, mm_rec *r)
 	free(v);
 }
 
-static void test_large_tensor(void)
+static void test_large_tensor(int level)
 {
-	buf b = write_stream(3, 2, make_big);
+	buf b = write_stream(level, 2, make_big);
 	mm_reader *rd;
 	mm_rec *r;
 	mm_err e;
@@ -237,7 +237,7 @@ static void test_large_tensor(void)
 		mm_tensor_free(&t);
 		mm_rec_free(r);
 	}
-	ok(good == 2, "two 4 MB tensors round trip exactly, 64-byte aligned");
+	ok(good == 2, "level %d: two 4 MB tensors round trip exactly, 64-byte aligned", level);
 	ok(mm_reader_next(rd, &r, &e) == MM_EOF, "then EOF");
 	mm_reader_close(rd);
 	free(b.p);
@@ -580,12 +580,13 @@ static void test_broken_streams(void)
 	msgpack_pack_int(&pk, 1);
 	msgpack_pack_int(&pk, 2);
 	st = read_all(sb.data, sb.size, &k, &e);
-	ok(st == MM_ETYPE && strstr(e.msg, "key"), "an integer key is refused: %s", e.msg);
+	ok(st == MM_ETYPE && strstr(e.msg, "key 0 is an integer, expected a string"),
+		"an integer key is refused: %s", e.msg);
 
 	/* a bin claiming 4 GB with little behind it: truncated, not a 4 GB buffer */
 	unsigned char hostile[64] = {0x81, 0xa1, 'x', 0xc6, 0xff, 0xff, 0xff, 0xf0};
 	st = read_all(hostile, sizeof hostile, &k, &e);
-	ok(st == MM_ETRUNC || st == MM_ELIMIT, "bin32 of 4 GB in 64 bytes: %s", e.msg);
+	ok(st == MM_ELIMIT && k == 0, "bin32 of 4 GB in 64 bytes: refused from its header: %s", e.msg);
 	/* with a record limit, a long bin is refused before it is buffered whole */
 	setenv("MMOE_MAX_RECORD", "10000", 1);
 	size_t hn = 200000;
@@ -599,6 +600,50 @@ static void test_broken_streams(void)
 	ok(st != MM_OK && st != MM_EOF, "array32 of 4G elements: %s", e.msg);
 	unsetenv("MMOE_MAX_RECORD");
 	free(h);
+
+	/* the limit is exact: a record of N bytes passes MMOE_MAX_RECORD=N, N+1 does not */
+	pk_reset();
+	msgpack_pack_map(&pk, 1);
+	pk_str("s");
+	msgpack_pack_str(&pk, 1000);
+	char fill[1000];
+	memset(fill, 'a', sizeof fill);
+	msgpack_pack_str_body(&pk, fill, sizeof fill);
+	char lim[32];
+	snprintf(lim, sizeof lim, "%zu", sb.size);
+	setenv("MMOE_MAX_RECORD", lim, 1);
+	ok(read_all(sb.data, sb.size, &k, &e) == MM_EOF && k == 1, "a record of exactly MMOE_MAX_RECORD bytes passes");
+	snprintf(lim, sizeof lim, "%zu", sb.size - 1);
+	setenv("MMOE_MAX_RECORD", lim, 1);
+	st = read_all(sb.data, sb.size, &k, &e);
+	ok(st == MM_ELIMIT && k == 0, "one byte more is refused: %s", e.msg);
+	unsetenv("MMOE_MAX_RECORD");
+
+	/* nesting: 32 containers deep is fine, 33 is refused */
+	for (int depth = 32; depth <= 33; depth++) {
+		pk_reset();
+		msgpack_pack_map(&pk, 1);
+		pk_str("x");
+		for (int d = 1; d < depth; d++)
+			msgpack_pack_array(&pk, 1);
+		msgpack_pack_int(&pk, 1);
+		st = read_all(sb.data, sb.size, &k, &e);
+		if (depth == 32)
+			ok(st == MM_EOF && k == 1, "32 nested containers read (%s)", st == MM_EOF ? "ok" : e.msg);
+		else
+			ok(st == MM_ELIMIT && strstr(e.msg, "nested"), "33 nested containers refused: %s", e.msg);
+	}
+
+	/* every record cut at every byte: an error naming the record, never a crash */
+	buf one = write_stream(0, 3, make_small);
+	int good = 0;
+	for (size_t cut = 1; cut < one.n; cut++) {
+		st = read_all(one.p, cut, &k, &e);
+		good += st == MM_ETRUNC || (st == MM_EOF && k > 0);
+	}
+	ok(good == (int)one.n - 1, "each of %zu cuts of a plain stream is truncated or ends at a record (%d)",
+		one.n - 1, good);
+	free(one.p);
 
 	/* the reader names its input */
 	st = read_all(p.p, p.n - 3, &k, &e);
@@ -657,7 +702,8 @@ int main(void)
 	unsetenv("MMOE_ZSTD_LEVEL");
 	test_round_trips();
 	test_concat_empty_one();
-	test_large_tensor();
+	test_large_tensor(3);
+	test_large_tensor(0);
 	test_records_outlive_reader();
 	test_dtypes();
 	test_setters_getters();
