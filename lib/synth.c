@@ -389,14 +389,17 @@ static void arc(canvas *cv, double cx, double cy, double r, double w, double a0,
 {
 	int x0 = (int)floor(cx - r - w - 1), x1 = (int)ceil(cx + r + w + 1);
 	int y0 = (int)floor(cy - r - w - 1), y1 = (int)ceil(cy + r + w + 1);
+	bool full = a0 <= 0 && a1 >= 2 * M_PI;
 	for (int y = y0; y <= y1; y++)
 		for (int x = x0; x <= x1; x++) {
 			double dx = x + 0.5 - cx, dy = y + 0.5 - cy;
-			double ang = atan2(dy, dx);
-			if (ang < 0)
-				ang += 2 * M_PI;
-			if (ang < a0 || ang > a1)
-				continue;
+			if (!full) {
+				double ang = atan2(dy, dx);
+				if (ang < 0)
+					ang += 2 * M_PI;
+				if (ang < a0 || ang > a1)
+					continue;
+			}
 			double cov = w / 2 + 0.5 - fabs(sqrt(dx * dx + dy * dy) - r);
 			if (cov > 0)
 				blend(cv, x, y, c, a * (float)(cov > 1 ? 1 : cov));
@@ -640,11 +643,11 @@ static const slot vocab[] = {
 		"the lake", "Lyon", "the allotment", "Dublin", "the stadium", "the zoo",
 		"Hamburg", "the city centre", "the garden", "Seattle", "the campsite"),
 	SLOT("in_place", "in {place}", "at {place}", "over {place}", "here", "out there",
-		"around {place}", ""),
+		"around {place}", "", "", "", ""),
 	SLOT("time", "this morning", "today", "at {clock}", "tonight", "on Saturday",
 		"right after lunch", "all weekend", "this afternoon", "on my day off",
 		"on Monday", "yesterday", "for the third day in a row", "since {clock}",
-		"before work", "this evening", ""),
+		"before work", "this evening", "", "", "", "", "", "", "", ""),
 	SLOT("clock", "7:45", "3pm", "noon", "9am", "half past six", "8", "11:30", "5pm", "dawn"),
 	SLOT("daypart", "morning", "afternoon", "day", "evening", "weekend", "commute", "lunch break"),
 	SLOT("span", "day", "week", "weekend", "morning", "afternoon"),
@@ -658,8 +661,8 @@ static const slot vocab[] = {
 	SLOT("item", "umbrella", "sunglasses", "gloves", "coat", "scarf", "hat", "boots"),
 	SLOT("chore", "report", "laundry", "tax return", "garden shed", "essay", "spreadsheet",
 		"bookshelf", "puzzle"),
-	SLOT("lovely", "lovely", "beautiful", "glorious", "gorgeous", "wonderful", "fantastic",
-		"delightful", "perfect"),
+	SLOT("lovely", "lovely", "beautiful", "glorious", "gorgeous", "wonderful", "delightful",
+		"perfect"),
 	SLOT("ideal", "perfect", "ideal", "great", "just right"),
 	SLOT("tired", "so tired of it", "over it", "enough already", "send help", "why",
 		"not impressed"),
@@ -771,8 +774,8 @@ static const slot name2 = SLOT("name2", "mum", "uncle", "flatmate", "best friend
 
 /* Sarcasm markers (the text cue of the label) and where they go. */
 static const char *const m_prefix[] = {
-	"oh great, just great, ", "yeah right, ", "sure, just great: ", "oh joy, oh bliss, ",
-	"wow, thrilled, ",
+	"oh great, just great, ", "yeah right, ", "oh fantastic, just fantastic: ",
+	"oh joy, oh bliss, ", "wow, thrilled, ",
 };
 static const char *const m_suffix[] = {
 	" #not #sarcasm", " yeah right", " #sarcasm", " said no one ever", " 🙄 #not",
