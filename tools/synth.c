@@ -162,7 +162,7 @@ int main(int argc, char **argv)
 	mm_synth_params d = p;
 	const char *out = NULL;
 	int level = -1, threads = 1;
-	bool force = false, want_pid = false, kind_set = false;
+	bool force = false, want_pid = false;
 	mm_err e;
 	static const struct option longopts[] = {
 		{"kind", required_argument, NULL, 'k'},
@@ -202,7 +202,6 @@ int main(int argc, char **argv)
 			if (k < 0)
 				cli_usage("option --kind: '%s' is not one of scene, pid, bits", optarg);
 			p.kind = (mm_synth_kind)k;
-			kind_set = true;
 			break;
 		}
 		case 'n': p.count = cli_int("--count", optarg, 0, (long long)1 << 40); break;
@@ -255,7 +254,6 @@ int main(int argc, char **argv)
 		default: bad_option(c, argv);
 		}
 	}
-	(void)kind_set;
 	if (optind < argc)
 		cli_usage("unexpected argument '%s' (mmoe-synth reads no input)", argv[optind]);
 	if (want_pid && p.kind != MM_SYNTH_BITS)
