@@ -3,7 +3,8 @@
 # threads, the encoders alone (vision-kernel), and the pixels encoder's
 # projection throughput as a fraction of the OpenBLAS sgemm peak measured
 # in the same run.
-set -euo pipefail
+set -Eeuo pipefail
+trap 'echo "vision.sh: failed at line $LINENO" >&2' ERR
 here=$(cd "$(dirname "$0")" && pwd)
 top=$here/..
 : "${MMOE_BIN:=$top/bin}"
