@@ -564,7 +564,8 @@ int main(int argc, char **argv)
 				cli_usage("-f %s is given twice", feats[i]);
 	if (classes_arg) {
 		size_t n;
-		char **cl = cli_split(classes_arg, ',', &n);
+		static char **cl; /* lives until exit */
+		cl = cli_split(classes_arg, ',', &n);
 		if (n < 2)
 			cli_usage("--classes needs at least two names");
 		for (size_t i = 0; i < n; i++) {
@@ -811,7 +812,8 @@ int main(int argc, char **argv)
 			free(cnt);
 		} else {
 			size_t n;
-			char **ws = cli_split(cw_arg, ',', &n);
+			static char **ws; /* lives until exit */
+			ws = cli_split(cw_arg, ',', &n);
 			if ((int)n != spec.nclass)
 				cli_usage("--class-weights: %zu weights for %d classes", n, spec.nclass);
 			for (size_t k = 0; k < n; k++)
