@@ -18,8 +18,8 @@
 #                                      (pipelines/method.mk)
 #   runs/mustard/summary.txt, summary.tsv   mean ± sd over the seeds
 #
-# The grid (ENCS x tracks x SEEDS) runs under GNU parallel (joblog and per-job
-# output in runs/mustard/, --resume-failed); each job is one make target.
+# The grid (ENCS x tracks x SEEDS) runs under GNU parallel (job log per grid and
+# per-job output in runs/mustard/, --resume-failed); each job is one make target.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -58,12 +58,16 @@ include $(PIPELINES)/method.mk
 # the jobs started by GNU parallel get the settings through the environment
 export MMOE_BIN DATA RUNS EPOCHS CONTEXT BOOT EXPERT_OPTS UNI_OPTS EVAL_BY ROUTER_OPTS GLOVE_TABLE MUSTARD_STREAM
 
+# --resume-failed goes by job number: one job log per grid, so that another grid
+# never takes a finished job of this one for its own
+GRID_ID = $(shell printf '%s|' '$(ENCS)' '$(TRACKS)' '$(SEEDS)' '$(EPOCHS)' '$(CONTEXT)' | cksum | cut -d' ' -f1)
+
 .PHONY: all one features feature-files summary path
 .DEFAULT_GOAL := all
 
 all: features
 	@mkdir -p $(RUNS)/mustard
-	env -u MAKEFLAGS -u MFLAGS parallel --header : --joblog $(RUNS)/mustard/joblog \
+	env -u MAKEFLAGS -u MFLAGS parallel --header : --joblog $(RUNS)/mustard/joblog-$(GRID_ID) \
 		--results $(RUNS)/mustard/jobs --resume-failed --halt soon,fail=1 -j $(JOBS) \
 		$(MAKE) --no-print-directory -s -f $(PIPELINES)/mustard.mk one \
 		ENC={enc} TRACK={track} SEED={seed} \

@@ -12,7 +12,7 @@
 # Make decides what is stale and a finished run costs nothing; with -S the same
 # jobs run over ssh on machines sharing this directory (same path, built bin/).
 #
-# Output (in -o DIR): joblog, results/ (stdout/stderr of each job), runs.txt (the
+# Output (in -o DIR): joblog-<grid id>, results/ (stdout/stderr of each job), runs.txt (the
 # eval.json of every run), summary.txt (one table: a line per configuration and
 # method, F1/acc/precision/recall and F1 per rus type and per gen_type, mean ± sd
 # over seeds), summary-detail.txt (every breakdown and metric), summary.tsv (one
@@ -54,10 +54,12 @@ par() { # joblog-name parallel-arguments...
 	parallel --header : --joblog "$out/$log" --results "$out/results" --resume-failed \
 		--halt soon,fail=1 -j "$jobs" -q ${ssh:+--sshlogin "$ssh" --workdir "$here"} "$@"
 }
+# --resume-failed goes by job number: one job log per grid (and make settings)
+grid=$(printf '%s|' "$seeds" "$unis" "$epochs" "$n" "${extra[@]}" | cksum | cut -d' ' -f1)
 # 1. data and features once per seed (shared by every model of that seed)
-par joblog.features "${mk[@]}" features SEED={seed} ::: seed "${S[@]}"
+par "joblog.features-$grid" "${mk[@]}" features SEED={seed} ::: seed "${S[@]}"
 # 2. the grid
-par joblog "${mk[@]}" run SEED={seed} UNI={uni} EPOCHS={ep} ::: seed "${S[@]}" ::: uni "${U[@]}" ::: ep "${E[@]}"
+par "joblog-$grid" "${mk[@]}" run SEED={seed} UNI={uni} EPOCHS={ep} ::: seed "${S[@]}" ::: uni "${U[@]}" ::: ep "${E[@]}"
 
 # 3. summary over seeds
 : > "$out/runs.txt"
@@ -69,4 +71,4 @@ jq -n -r --arg fmt tsv -f pipelines/convert/summary.jq "${files[@]}" > "$out/sum
 jq -n -r --arg fmt wide -f pipelines/convert/summary.jq "${files[@]}" > "$out/summary.txt"
 jq -n -r --arg fmt text -f pipelines/convert/summary.jq "${files[@]}" > "$out/summary-detail.txt"
 cat "$out/summary.txt"
-echo "sweep.sh: ${#files[@]} runs; tables in $out/summary.txt, summary-detail.txt, summary.tsv; $out/joblog" >&2
+echo "sweep.sh: ${#files[@]} runs; tables in $out/summary.txt, summary-detail.txt, summary.tsv; $out/joblog-$grid" >&2

@@ -16,7 +16,7 @@ run make --no-print-directory -s "${opts[@]}" all
 is "$rc" 0 "make mustard (one seed, hash, both tracks) runs"
 [ "$rc" = 0 ] || printf '%s\n' "$err" | tail -n 5 | sed 's/^/#   /'
 ok "[ -s '$T/data/mustard/mustard.zst' ]" "the record stream is built from MUSTARD_SRC"
-is "$(awk 'NR > 1 && $7 == 0' "$T/runs/mustard/joblog" | wc -l | tr -d ' ')" 2 "two jobs in the GNU parallel job log, both succeeded"
+is "$(awk 'NR > 1 && $7 == 0' "$T"/runs/mustard/joblog-* | wc -l | tr -d ' ')" 2 "two jobs in the GNU parallel job log, both succeeded"
 for m in p_base p_R p_U p_S p_mmoe p_hard p_oracle; do
 	like "$out" "t=hash c=hash track=paper ep=2 +$m " "summary row: paper track, $m"
 	like "$out" "t=hash c=hash track=own ep=2 +$m " "summary row: own track, $m"

@@ -6,7 +6,7 @@ sw=$MMOE_TOP/pipelines/sweep.sh
 run "$sw" -s "1 2 3" -n 300 -e 2 -j 2 -o "$T/sweep" -- RUNS="$T/runs" BOOT=20
 is "$rc" 0 "sweep over 3 seeds runs"
 [ "$rc" = 0 ] || printf '%s\n' "$err" | tail -n 5 | sed 's/^/#   /'
-is "$(awk 'NR > 1 && $7 == 0' "$T/sweep/joblog" | wc -l | tr -d ' ')" 3 "job log: 3 runs, all exit 0"
+is "$(awk 'NR > 1 && $7 == 0' "$T"/sweep/joblog-* | wc -l | tr -d ' ')" 3 "job log: 3 runs, all exit 0"
 ok "[ -e '$T/sweep/results/ep/2/seed/3/uni/logreg/stderr' ]" "per-job output kept (--results)"
 like "$out" "mean ± sd over 3 seeds" "summary is over 3 seeds"
 for m in p_base p_mmoe p_hard p_oracle; do
@@ -24,4 +24,8 @@ cp "$T/sweep/summary.tsv" "$T/before.tsv"
 run "$sw" -s "1 2 3" -n 300 -e 2 -j 2 -o "$T/sweep" -- RUNS="$T/runs" BOOT=20
 is "$rc" 0 "a second call succeeds"
 ok "cmp -s '$T/before.tsv' '$T/sweep/summary.tsv'" "and gives the same summary"
+# another grid in the same directory is not confused with the first one's job log
+run "$sw" -s "2 3" -n 300 -e 2 -j 2 -o "$T/sweep" -- RUNS="$T/runs" BOOT=20
+is "$rc" 0 "a smaller grid in the same directory"
+like "$out" "mean ± sd over 2 seeds" "is summarised over its own 2 seeds"
 done_testing
