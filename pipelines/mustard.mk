@@ -46,6 +46,8 @@ EXPERT_OPTS ?= --proj 64 --hidden 64 --dropout 0.3 --batch 32 --patience 5
 UNI_OPTS    ?= --folds 5
 EVAL_BY     ?= --by rus
 BOOT        ?= 1000
+# the authors' zero-shot unimodal predictions are scored alongside, as a reference
+METHODS     ?= p_base p_R p_U p_S p_mmoe p_hard p_oracle p_mean zs_text zs_vision
 
 # one run
 TRACK ?= paper
