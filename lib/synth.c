@@ -638,7 +638,7 @@ static const slot vocab[] = {
 	SLOT("name", "Sam", "Priya", "Tom", "Aisha", "Lena", "Marco", "Yuki", "Omar", "Grace",
 		"Chen", "Fatima", "Jonas", "Nora", "Diego", "Ingrid", "Kofi", "Maya", "Ravi",
 		"Zoe", "Ben", "my sister", "my boss", "the neighbour", "grandma", "Dad", "Mum"),
-	SLOT("place", "the park", "Leeds", "the beach", "downtown", "Oslo", "the station",
+	SLOT("place", "the park", "Leeds", "the beach", "the old town", "Oslo", "the station",
 		"campus", "the market", "Glasgow", "Boston", "the harbour", "the office",
 		"the lake", "Lyon", "the allotment", "Dublin", "the stadium", "the zoo",
 		"Hamburg", "the city centre", "the garden", "Seattle", "the campsite"),
