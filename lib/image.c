@@ -602,11 +602,15 @@ static mm_status resize_core(const mm_image *src, int w, int h, uint8_t *out8, f
 	if (w == src->w && h == src->h) {
 		/* identity: the general path gives exactly these values, (v*n)/(n*255) */
 		size_t n = (size_t)w * (size_t)h * (size_t)c;
-		if (out8)
+		if (out8) {
 			memcpy(out8, src->px, n);
-		else
+		} else {
+			float lut[256];
+			for (int v = 0; v < 256; v++)
+				lut[v] = (float)(v / 255.0);
 			for (size_t i = 0; i < n; i++)
-				outf[i] = (float)(src->px[i] / 255.0);
+				outf[i] = lut[src->px[i]];
+		}
 		return MM_OK;
 	}
 	if (axis_build(&ax, src->w, w) != 0 || axis_build(&ay, src->h, h) != 0) {
