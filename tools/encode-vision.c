@@ -72,7 +72,7 @@ static void usage(FILE *f)
 		"      --image-root DIR   directory image paths are relative to (default: .)\n"
 		"      --allow-any-path   accept absolute paths and \"..\" (trusted input only)\n"
 		"      --max-pixels N     refuse larger images (default: %llu)\n"
-		"      --size N           images are resized to N x N (default: 64)\n"
+		"      --size N           images are resized to N x N, N <= 1024 (default: 64)\n"
 		"      --seed N           seed of the pixels projection (default: 1)\n"
 		"      --dim N            pixels: projection dimension (default: 64)\n"
 		"      --patch N          pixels: patch side (default: 8)\n"
@@ -345,7 +345,7 @@ int main(int argc, char **argv)
 		case OPT_ROOT: src.root = optarg; break;
 		case OPT_ANY: src.allow_any = true; break;
 		case OPT_MAXPX: src.max_pixels = (uint64_t)cli_int("--max-pixels", optarg, 1, (long long)1 << 40); break;
-		case OPT_SIZE: size = (int)cli_int("--size", optarg, 1, 4096); break;
+		case OPT_SIZE: size = (int)cli_int("--size", optarg, 1, 1024); break;
 		case OPT_SEED: seed = cli_u64("--seed", optarg); break;
 		case OPT_DIM: par[MM_VIS_PIXELS].dim = (int)cli_int("--dim", optarg, 1, 65536); break;
 		case OPT_PATCH: par[MM_VIS_PIXELS].patch = (int)cli_int("--patch", optarg, 1, 4096); break;
