@@ -173,6 +173,40 @@ int main(void)
 		ok(good, "mm_clf probabilities equal the optimum's");
 		mm_clf_free(clf);
 	}
+	/* the MLP classifier: learns the same problem, deterministically */
+	{
+		mm_clf_params mp;
+		mm_clf_params_default(&mp);
+		mp.model = MM_CLF_MLP;
+		mp.hidden = 16;
+		mp.epochs = 100; /* 500 AdamW steps at lr 1e-3 */
+		mm_clf *a = NULL, *b = NULL;
+		ok(mm_clf_train(&a, Xf, Y, N, D, 2, &mp, &e) == MM_OK &&
+				mm_clf_train(&b, Xf, Y, N, D, 2, &mp, &e) == MM_OK, "mm_clf_train mlp");
+		static float pa[N * 2], pb[N * 2];
+		mm_clf_predict(a, Xf, N, pa);
+		mm_clf_predict(b, Xf, N, pb);
+		int right = 0, sums = 1;
+		for (int i = 0; i < N; i++) {
+			right += (pa[2 * i + 1] > 0.5f) == (Y[i] == 1);
+			sums &= fabsf(pa[2 * i] + pa[2 * i + 1] - 1) < 1e-5f;
+		}
+		/* against the logistic regression optimum (the true model is linear) */
+		int lr_right = 0;
+		for (int i = 0; i < N; i++) {
+			double z = wopt[D];
+			for (int j = 0; j < D; j++)
+				z += wopt[j] * X[i][j];
+			lr_right += (z > 0) == (Y[i] == 1);
+		}
+		ok(right >= lr_right - 0.03 * N, "mlp training accuracy %.3f, logistic regression %.3f",
+				(double)right / N, (double)lr_right / N);
+		ok(sums, "mlp probabilities sum to 1");
+		ok(memcmp(pa, pb, sizeof pa) == 0, "mlp: same seed, same predictions");
+		mm_clf_free(a);
+		mm_clf_free(b);
+	}
+
 	/* bad input is an error, not a crash */
 	int ybad[N];
 	memcpy(ybad, Y, sizeof ybad);
