@@ -415,6 +415,8 @@ int main(int argc, char **argv)
 
 	/* we parallelise over images; OpenBLAS runs single-threaded in each worker */
 	cli_set_threads(1);
+	if (threads > BATCH / CHUNK)
+		threads = BATCH / CHUNK; /* a batch has no more chunks than this */
 	crew cr = { .nthreads = threads };
 	cr.scr = calloc((size_t)threads, sizeof *cr.scr);
 	cr.tid = calloc((size_t)threads, sizeof *cr.tid);
