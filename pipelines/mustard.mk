@@ -58,7 +58,7 @@ RUN_DIR = $(call featdir,$(ENC))/track=$(TRACK)/seed=$(SEED)/ep=$(EPOCHS)
 
 include $(PIPELINES)/method.mk
 # the jobs started by GNU parallel get the settings through the environment
-export MMOE_BIN DATA RUNS EPOCHS CONTEXT BOOT EXPERT_OPTS UNI_OPTS EVAL_BY ROUTER_OPTS GLOVE_TABLE MUSTARD_STREAM
+export MMOE_BIN DATA RUNS EPOCHS CONTEXT BOOT EXPERT_OPTS UNI_OPTS EVAL_BY ROUTER_OPTS METHODS GLOVE_TABLE MUSTARD_STREAM
 
 # --resume-failed goes by job number: one job log per grid, so that another grid
 # never takes a finished job of this one for its own
