@@ -127,15 +127,22 @@ void mm_dropout_forward(mm_rng *rng, float p, const float *x, float *y, float *m
 		return;
 	}
 	float keep = 1.0f / (1.0f - p);
-	/* 16 random bits per element, four per draw: p is resolved to 1/65536 */
+	/* 16 random bits per element, four per draw: p is resolved to 1/65536.
+	 * Draws go to a small buffer first so that the masking loop vectorises. */
 	uint32_t thr = (uint32_t)((double)p * 65536.0 + 0.5);
-	size_t i = 0;
-	while (i < n) {
-		uint64_t r = mm_rng_u64(rng);
-		for (int k = 0; k < 4 && i < n; k++, i++) {
-			uint32_t u = (uint32_t)(r >> (k * 16)) & 0xffffu;
-			mask[i] = u < thr ? 0.0f : keep;
-			y[i] = x[i] * mask[i];
+	enum { CH = 1024 };
+	uint16_t r16[CH];
+	for (size_t i0 = 0; i0 < n; i0 += CH) {
+		size_t m = n - i0 < CH ? n - i0 : CH;
+		for (size_t k = 0; k < (m + 3) / 4; k++) {
+			uint64_t r = mm_rng_u64(rng);
+			memcpy(r16 + 4 * k, &r, sizeof r);
+		}
+		float *mk = mask + i0, *yy = y + i0;
+		const float *xx = x + i0;
+		for (size_t k = 0; k < m; k++) {
+			mk[k] = r16[k] < thr ? 0.0f : keep;
+			yy[k] = xx[k] * mk[k];
 		}
 	}
 }
