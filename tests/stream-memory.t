@@ -3,6 +3,11 @@
 # number of records (one record plus the codec buffers at a time).
 . "$(dirname "$0")/lib.sh"
 export MMOE_ZSTD_LEVEL=3
+case $MMOE_BIN in */san/*)
+	# AddressSanitizer holds freed memory in quarantine: RSS grows by design
+	for i in 1 2 3 4 5; do skip "peak memory is not measured in a sanitizer build"; done
+	done_testing; exit ;;
+esac
 if [ ! -x /usr/bin/time ]; then
 	for i in 1 2 3 4 5; do skip "GNU time (Debian package time) is not installed"; done
 	done_testing; exit

@@ -924,12 +924,15 @@ int main(int argc, char **argv)
 		case 'T': {
 			size_t n;
 			char **v = cli_split(optarg, ',', &n);
+			if (!n)
+				cli_usage("option --tensor: no field name in '%s'", optarg);
 			tensors = realloc(tensors, (opt.ntensors + n) * sizeof *tensors);
 			if (!tensors)
 				cli_die(MM_EXIT_USAGE, "out of memory");
 			for (size_t i = 0; i < n; i++)
 				tensors[opt.ntensors++] = v[i];
 			opt.tensors = tensors;
+			free(v);   /* the names live on in v[0]'s buffer, now tensors[...] */
 			break;
 		}
 		case 's': opt.strings = true; break;
@@ -1011,5 +1014,6 @@ int main(int argc, char **argv)
 	w = NULL;
 	msgpack_sbuffer_destroy(&sbuf);
 	free(tb.data);
+	free(files);
 	return cli_finish();
 }
