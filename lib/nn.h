@@ -183,11 +183,14 @@ size_t mm_net_nparams_total(const mm_net *net); /* number of floats */
 int mm_net_nout(const mm_net *net);
 int mm_net_nmod(const mm_net *net);
 int mm_net_dim(const mm_net *net, int m);
-/* Multiply-adds of one forward pass per sample (for GFLOP/s figures). */
+/* FLOPs (2 × multiply-adds) of one forward pass per sample, for GFLOP/s figures. */
 double mm_net_flops_per_sample(const mm_net *net);
 
 /* Forward a batch: X[m] is B × dim(m), row-major.  train: dropout on (rng
- * required).  Returns the logits [B, nout], owned by the net. */
+ * required).  Returns the logits [B, nout], owned by the net, or NULL when
+ * the activation buffers cannot be allocated.  A net holds the activations
+ * of its last forward: one forward/backward at a time per net (not
+ * thread-safe); the BLAS underneath may use several threads. */
 const float *mm_net_forward(mm_net *net, const float *const *X, int B, bool train, mm_rng *rng);
 /* Backward from dlogits [B, nout] of the last forward; accumulates into the
  * parameters' g.  Zero them first with mm_net_zero_grad. */
