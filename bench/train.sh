@@ -62,7 +62,7 @@ echo "total_s: whole process (mmoe: read, train, save); train_s: the training lo
 echo "of all threads (the machine's load shows as wall >> cpu); GFLOP/s and %peak from train_s"
 printf '%-8s %7s %9s %9s %8s %8s %8s %7s %7s\n' impl threads total_s train_s cpu_s GFLOP/s %peak acc f1
 
-best_torch= best_ours=
+best_torch= best_ours= best_ours_loop=
 torch_ok=1
 if ! "$PY" -c 'import torch' 2>/dev/null; then
 	echo "PyTorch missing (apt-get install python3-torch): no reference"; torch_ok=0
@@ -83,6 +83,7 @@ for th in 1 2; do
 	printf '%-8s %7d %9s %9s %8s %8s %7.0f%% %7s %7s\n' mmoe "$th" "$total" "$train" "$cpu" "$gf" \
 		"$(awk -v g=$gf -v p=$peak 'BEGIN{print 100*g/p}')" "$acc" "$f1"
 	best_ours=$(awk -v a="${best_ours:-1e9}" -v b="$total" 'BEGIN{print (b<a)?b:a}')
+	best_ours_loop=$(awk -v a="${best_ours_loop:-1e9}" -v b="$train" 'BEGIN{print (b<a)?b:a}')
 	if [ $torch_ok = 1 ]; then
 		if ! read -r _ tsecs tacc tf1 tcpu < <(timeout "${TORCH_TIMEOUT:-900}" "$PY" "$here/train_torch.py" \
 				"$work/data.mp" "$th" "$EPOCHS" $BATCH $PROJ $HIDDEN); then
@@ -98,5 +99,7 @@ for th in 1 2; do
 done
 if [ $torch_ok = 1 ] && [ -n "$best_torch" ]; then
 	ratio=$(awk -v a="$best_ours" -v b="$best_torch" 'BEGIN{printf "%.2f", a/b}')
-	echo "best mmoe (whole process: load + train + save) ${best_ours}s vs best PyTorch (training loop only) ${best_torch}s: ratio $ratio (target <= 0.50)"
+	ratio_loop=$(awk -v a="$best_ours_loop" -v b="$best_torch" 'BEGIN{printf "%.2f", a/b}')
+	echo "best PyTorch training loop ${best_torch}s; best mmoe training loop ${best_ours_loop}s: ratio $ratio_loop;"
+	echo "best mmoe whole process (read + train + save) ${best_ours}s: ratio $ratio (target <= 0.50)"
 fi
