@@ -52,6 +52,7 @@ struct mm_reader {
 	/* scan() state for the record being buffered, positions from up.off */
 	int scan_depth;           /* open containers; -1: no record started */
 	size_t scan_pos;          /* bytes of the record walked so far */
+	uint64_t scan_top;        /* keys + values of the record's map */
 	uint64_t scan_left[SCAN_MAX_DEPTH + 1]; /* values still due per level */
 	msgpack_unpacker up;
 	msgpack_unpacked res;
@@ -295,6 +296,31 @@ static uint64_t be(const unsigned char *p, int n)
 	return v;
 }
 
+/* The type of the msgpack value starting with byte b, as mm_obj_typename says it. */
+static const char *byte_typename(unsigned b)
+{
+	if (b <= 0x7f || b >= 0xe0 || (b >= 0xcc && b <= 0xd3))
+		return "an integer";
+	if (b <= 0x8f || b == 0xde || b == 0xdf)
+		return "a map";
+	if (b <= 0x9f || b == 0xdc || b == 0xdd)
+		return "an array";
+	if (b <= 0xbf || (b >= 0xd9 && b <= 0xdb))
+		return "a string";
+	switch (b) {
+	case 0xc0: return "nil";
+	case 0xc2:
+	case 0xc3: return "a boolean";
+	case 0xc4:
+	case 0xc5:
+	case 0xc6: return "binary data";
+	case 0xca:
+	case 0xcb: return "a float";
+	case 0xc1: return "the invalid byte 0xc1";
+	default: return "an extension value";
+	}
+}
+
 /* Walk the bytes of the record being buffered (see the top of the file).
  * MM_OK with *done: the whole record is in the unpacker's buffer.
  * MM_OK without *done: more bytes are needed.  Otherwise an error. */
@@ -321,6 +347,13 @@ static mm_status scan(mm_reader *rd, bool *done, mm_err *e)
 		if (pos >= avail)
 			return MM_OK;
 		unsigned b = p[pos];
+		/* a record is a map whose keys are strings (as mm_rec_from_object checks) */
+		if (rd->scan_depth == 0 && !((b >= 0x80 && b <= 0x8f) || b == 0xde || b == 0xdf))
+			return rd_err(rd, e, MM_ETYPE, "expected a map, got %s", byte_typename(b));
+		if (rd->scan_depth == 1 && rd->scan_left[1] % 2 == 0 &&
+				!((b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb)))
+			return rd_err(rd, e, MM_ETYPE, "key %llu is %s, expected a string",
+				(unsigned long long)(rd->scan_top - rd->scan_left[1]) / 2, byte_typename(b));
 		size_t hdr = 1;      /* type byte + length/count bytes (+ ext type) */
 		int nlen = 0;        /* big-endian length bytes after the type byte */
 		uint64_t len = 0;    /* payload bytes after the header */
@@ -372,27 +405,30 @@ static mm_status scan(mm_reader *rd, bool *done, mm_err *e)
 				"the limit of %zu bytes (MMOE_MAX_RECORD)", what, (unsigned long long)len,
 				rd->max_record);
 		}
-		if (container && count) {
+		if (container) {
 			/* every element takes at least one byte */
 			if (count > rd->max_record - end)
 				return rd_err(rd, e, MM_ELIMIT, "a container claims %llu elements, more than "
 					"the record size limit of %zu bytes allows (MMOE_MAX_RECORD)",
 					(unsigned long long)count, rd->max_record);
+			/* msgpack-c refuses any container, even an empty one, inside 32 open ones */
 			if (rd->scan_depth == SCAN_MAX_DEPTH)
 				return rd_err(rd, e, MM_ELIMIT, "containers nested deeper than %d levels",
 					SCAN_MAX_DEPTH);
 		}
 		rd->scan_left[rd->scan_depth]--;
 		rd->scan_pos = (size_t)end;
+		if (rd->scan_depth == 0)
+			rd->scan_top = count;
 		if (container && count)
 			rd->scan_left[++rd->scan_depth] = count;
 	}
 }
 
-mm_status mm_reader_next(mm_reader *rd, mm_rec **rec, mm_err *e)
+/* Buffer the next whole record (scanned) in the unpacker: MM_OK, MM_EOF or an error. */
+static mm_status buffer_record(mm_reader *rd, mm_err *e)
 {
 	mm_status st;
-	*rec = NULL;
 	for (;;) {
 		/* In plain mode, a zstd frame may start at a record boundary. */
 		if (!rd->zmode && rd->boundary) {
@@ -415,30 +451,8 @@ mm_status mm_reader_next(mm_reader *rd, mm_rec **rec, mm_err *e)
 		bool done;
 		if ((st = scan(rd, &done, e)) != MM_OK)
 			return st;
-		if (done) {
-			msgpack_unpack_return ret = msgpack_unpacker_next(&rd->up, &rd->res);
-			if (ret == MSGPACK_UNPACK_PARSE_ERROR)
-				return rd_err(rd, e, MM_ECORRUPT, "corrupt data: not a valid msgpack record");
-			if (ret == MSGPACK_UNPACK_NOMEM_ERROR)
-				return rd_err(rd, e, MM_ENOMEM, "out of memory decoding a record of %zu bytes",
-					rd->scan_pos);
-			if (ret != MSGPACK_UNPACK_SUCCESS)   /* the scan saw a whole record */
-				return rd_err(rd, e, MM_ECORRUPT, "msgpack error %d on a complete record", (int)ret);
-			rd->boundary = true;
-			rd->scan_depth = -1;
-			msgpack_zone *z = msgpack_unpacked_release_zone(&rd->res);
-			if (!z) /* a scalar needs no zone; the record check below rejects it */
-				z = msgpack_zone_new(1024);
-			if (!z)
-				return rd_err(rd, e, MM_ENOMEM, "out of memory");
-			st = mm_rec_from_object(rec, z, &rd->res.data, rd->count, e);
-			if (st != MM_OK) {
-				mm_err_prefix(e, "%s", rd->name);
-				return st;
-			}
-			rd->count++;
+		if (done)
 			return MM_OK;
-		}
 		/* Need more bytes. */
 		size_t pending = rd->up.used - rd->up.off;
 		rd->boundary = rd->scan_pos == 0 && pending == 0;
@@ -453,6 +467,54 @@ mm_status mm_reader_next(mm_reader *rd, mm_rec **rec, mm_err *e)
 			return MM_EOF;
 		}
 	}
+}
+
+mm_status mm_reader_next(mm_reader *rd, mm_rec **rec, mm_err *e)
+{
+	*rec = NULL;
+	mm_status st = buffer_record(rd, e);
+	if (st != MM_OK)
+		return st;
+	msgpack_unpack_return ret = msgpack_unpacker_next(&rd->up, &rd->res);
+	if (ret == MSGPACK_UNPACK_PARSE_ERROR)
+		return rd_err(rd, e, MM_ECORRUPT, "corrupt data: not a valid msgpack record");
+	if (ret == MSGPACK_UNPACK_NOMEM_ERROR)
+		return rd_err(rd, e, MM_ENOMEM, "out of memory decoding a record of %zu bytes",
+			rd->scan_pos);
+	if (ret != MSGPACK_UNPACK_SUCCESS)   /* the scan saw a whole record */
+		return rd_err(rd, e, MM_ECORRUPT, "msgpack error %d on a complete record", (int)ret);
+	rd->boundary = true;
+	rd->scan_depth = -1;
+	msgpack_zone *z = msgpack_unpacked_release_zone(&rd->res);
+	if (!z) /* a scalar needs no zone; the record check below rejects it */
+		z = msgpack_zone_new(1024);
+	if (!z)
+		return rd_err(rd, e, MM_ENOMEM, "out of memory");
+	st = mm_rec_from_object(rec, z, &rd->res.data, rd->count, e);
+	if (st != MM_OK) {
+		mm_err_prefix(e, "%s", rd->name);
+		return st;
+	}
+	rd->count++;
+	return MM_OK;
+}
+
+mm_status mm_reader_next_raw(mm_reader *rd, const void **buf, size_t *len, mm_err *e)
+{
+	*buf = NULL;
+	*len = 0;
+	mm_status st = buffer_record(rd, e);
+	if (st != MM_OK)
+		return st;
+	/* The scan checked the record as mm_reader_next would (a map with string
+	 * keys, well-formed msgpack): hand out its bytes and step over them. */
+	*buf = rd->up.buffer + rd->up.off;
+	*len = rd->scan_pos;
+	rd->up.off += rd->scan_pos;
+	rd->boundary = true;
+	rd->scan_depth = -1;
+	rd->count++;
+	return MM_OK;
 }
 
 uint64_t mm_reader_count(const mm_reader *rd) { return rd->count; }

@@ -40,6 +40,11 @@ mm_status mm_reader_mem(mm_reader **out, const void *buf, size_t len, const char
 /* Next record: MM_OK and *rec (caller frees with mm_rec_free), MM_EOF at a
  * clean end, or an error whose message names the input and the record index. */
 mm_status mm_reader_next(mm_reader *rd, mm_rec **rec, mm_err *e);
+/* The next record as its msgpack bytes, checked as mm_reader_next checks
+ * it (well-formed msgpack, a map with string keys) but not decoded: MM_OK
+ * and *buf, *len (valid until the next call on rd), MM_EOF or an error.
+ * For pass-through without looking inside (mm_writer_put_raw). */
+mm_status mm_reader_next_raw(mm_reader *rd, const void **buf, size_t *len, mm_err *e);
 /* Records returned so far. */
 uint64_t mm_reader_count(const mm_reader *rd);
 /* Compressed and decompressed bytes consumed so far. */

@@ -8,6 +8,8 @@
  * Every input is read to its end through mm_reader_mem; every record is
  * taken apart with the typed getters, every tensor converted, and every
  * record written again and re-read: the copy must decode to the same bytes.
+ * The input is then read again with mm_reader_next_raw, which must stop at
+ * the same record with the same status.
  * Errors are fine (they are the point); crashes, leaks, hangs and
  * sanitizer reports are bugs.
  */
@@ -132,6 +134,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if ((uint64_t)n != mm_reader_count(rd))
 		abort();
+	mm_reader_close(rd);
+
+	/* The raw reader accepts and refuses exactly what the decoding one does,
+	 * and each record it hands out reads back as one record. */
+	if (mm_reader_mem(&rd, data, size, "fuzz", &e) != MM_OK)
+		return 0;
+	const void *p;
+	size_t len;
+	mm_status st2;
+	int n2 = 0;
+	while ((st2 = mm_reader_next_raw(rd, &p, &len, &e)) == MM_OK) {
+		mm_reader *one;
+		mm_rec *c;
+		if (mm_reader_mem(&one, p, len, "raw", &e) != MM_OK || mm_reader_next(one, &c, &e) != MM_OK ||
+				(mm_rec_free(c), mm_reader_next(one, &c, &e)) != MM_EOF) {
+			fprintf(stderr, "a raw record does not read back as one record: %s\n", e.msg);
+			abort();
+		}
+		mm_reader_close(one);
+		n2++;
+	}
+	if (st2 != st || n2 != n) {
+		fprintf(stderr, "raw reader: %s after %d records, decoding reader: %s after %d\n",
+			mm_status_name(st2), n2, mm_status_name(st), n);
+		abort();
+	}
 	mm_reader_close(rd);
 	return 0;
 }

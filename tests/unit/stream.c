@@ -633,6 +633,15 @@ static void test_broken_streams(void)
 		else
 			ok(st == MM_ELIMIT && strstr(e.msg, "nested"), "33 nested containers refused: %s", e.msg);
 	}
+	/* an empty container inside 32 open ones: msgpack-c refuses it, so must the scan */
+	pk_reset();
+	msgpack_pack_map(&pk, 1);
+	pk_str("x");
+	for (int d = 1; d < 32; d++)
+		msgpack_pack_array(&pk, 1);
+	msgpack_pack_array(&pk, 0);
+	st = read_all(sb.data, sb.size, &k, &e);
+	ok(st == MM_ELIMIT && strstr(e.msg, "nested"), "an empty array as the 33rd level is refused: %s", e.msg);
 
 	/* every record cut at every byte: an error naming the record, never a crash */
 	buf one = write_stream(0, 3, make_small);
@@ -649,6 +658,53 @@ static void test_broken_streams(void)
 	st = read_all(p.p, p.n - 3, &k, &e);
 	ok(strncmp(e.msg, "mem: ", 5) == 0, "messages start with the input name: %s", e.msg);
 	free(z.p), free(p.p);
+}
+
+/* mm_reader_next_raw: the bytes of each record, same records and errors as mm_reader_next */
+static void test_raw(void)
+{
+	buf plain = write_stream(0, 50, make_small);
+	buf z = write_stream(3, 50, make_small);
+	buf both = {0};
+	buf_cat(&both, z.p, z.n);
+	buf_cat(&both, plain.p, plain.n);
+	buf_cat(&both, z.p, z.n);
+	mm_reader *rd;
+	mm_err e;
+	const void *p;
+	size_t len;
+	buf out = {0};
+	mm_reader_mem(&rd, both.p, both.n, "mem", &e);
+	long n = 0;
+	mm_status st;
+	while ((st = mm_reader_next_raw(rd, &p, &len, &e)) == MM_OK) {
+		buf_cat(&out, p, len);
+		n++;
+	}
+	ok(st == MM_EOF && n == 150 && mm_reader_count(rd) == 150, "raw: 150 records from zstd+plain+zstd");
+	mm_reader_close(rd);
+	ok(out.n == 3 * plain.n && memcmp(out.p, plain.p, plain.n) == 0 &&
+		memcmp(out.p + plain.n, plain.p, plain.n) == 0, "raw: the bytes are the plain stream's");
+	free(out.p);
+
+	/* the same errors as the decoding reader */
+	const char *bad[] = {"\x07", "\x81\x01\x02", "\x82\xa1x\x01\xa1", "\x81\xa1x\xc1"};
+	size_t badlen[] = {1, 3, 5, 4};
+	const char *want[] = {"expected a map, got an integer", "key 0 is an integer",
+		"truncated input", "0xc1"};
+	for (int i = 0; i < 4; i++) {
+		mm_reader_mem(&rd, bad[i], badlen[i], "mem", &e);
+		st = mm_reader_next_raw(rd, &p, &len, &e);
+		mm_reader_close(rd);
+		mm_err e2;
+		mm_rec *r;
+		mm_reader_mem(&rd, bad[i], badlen[i], "mem", &e2);
+		mm_status st2 = mm_reader_next(rd, &r, &e2);
+		mm_reader_close(rd);
+		ok(st != MM_OK && st == st2 && strstr(e.msg, want[i]) && strcmp(e.msg, e2.msg) == 0,
+			"raw and decoding readers agree on bad input %d: %s", i, e.msg);
+	}
+	free(plain.p), free(z.p), free(both.p);
 }
 
 static void test_files(void)
@@ -710,6 +766,7 @@ int main(void)
 	test_messages();
 	test_bad_tensors();
 	test_broken_streams();
+	test_raw();
 	test_files();
 	msgpack_sbuffer_destroy(&sb);
 	return tap_done();
