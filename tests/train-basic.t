@@ -63,6 +63,11 @@ PYEOF
 is "$("$PY" "$T/show.py" "$T/m.mm")" "mmoe-model 1 expert concat-prod 32 32 label 0,1 v:8,t:6 1 300 100 hash commit 8" \
 	"model holds format, architecture, classes, features, seed, counts, data hash, commit, tensors"
 
+run mmoe-train-expert --info "$T/m.mm"
+is "$rc" 0 "--info exits 0"
+is "$(printf '%s' "$out" | jq -c '[.spec.fusion, .spec.proj, .classes, .features, .train.seed, .train.lr, .parameters]')" \
+	'["concat-prod",32,["0","1"],[{"name":"v","dim":8},{"name":"t","dim":6}],"1",0.001,3682]' "--info describes the model as JSON"
+
 # predict
 run mmoe-train-expert --predict -m "$T/m.mm" --as p_base "$T/d.mp"
 is "$rc" 0 "--predict exits 0"

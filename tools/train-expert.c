@@ -10,6 +10,7 @@
  * is written atomically.
  */
 #include <getopt.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,7 @@ static void usage(FILE *f)
 		"      --as NAME            output field of the preceding -m (default: p_<model basename>)\n"
 		"      --force              write binary records to a terminal\n"
 		"Maintenance:\n"
+		"      --info MODEL         print the model's description as JSON (no tensors)\n"
 		"      --resave MODEL       load and validate MODEL, write it again to -o (at the\n"
 		"                           MMOE_ZSTD_LEVEL level); the content is unchanged\n"
 		"\n"
@@ -344,6 +346,95 @@ fail:
 	cli_die_err(&e);
 }
 
+/* ---- --info: the model's description as one JSON object ---- */
+
+static json_t *jnum(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+/* A float32 value with the digits it has (0.1f prints as 0.1). */
+static json_t *jflt(float v)
+{
+	char b[32];
+	snprintf(b, sizeof b, "%.7g", (double)v);
+	return jnum(strtod(b, NULL));
+}
+
+static int info_main(const char *path)
+{
+	mm_err e;
+	mm_model *m;
+	if (mm_model_load(&m, path, &e) != MM_OK)
+		cli_die_err(&e);
+	const mm_net_spec *s = &m->spec;
+	json_t *o = json_object(), *sp = json_object(), *dims = json_array(), *cl = json_array(),
+	       *fe = json_array(), *tr = json_object(), *cw;
+	for (int f = 0; f < s->nmod; f++) {
+		json_array_append_new(dims, json_integer(s->dims[f]));
+		json_array_append_new(fe, json_pack("{s:s, s:i}", "name", m->feat[f], "dim", s->dims[f]));
+	}
+	for (int c = 0; c < s->nclass; c++)
+		json_array_append_new(cl, json_string(m->classes[c]));
+	json_object_set_new(sp, "nmod", json_integer(s->nmod));
+	json_object_set_new(sp, "dims", dims);
+	json_object_set_new(sp, "proj", json_integer(s->proj));
+	json_object_set_new(sp, "act", json_string(mm_act_name(s->act)));
+	json_object_set_new(sp, "fusion", json_string(mm_fusion_name(s->fusion)));
+	json_object_set_new(sp, "bilinear_dim", json_integer(s->bilinear_dim));
+	json_object_set_new(sp, "hidden", json_integer(s->hidden));
+	json_object_set_new(sp, "layers", json_integer(s->layers));
+	json_object_set_new(sp, "nclass", json_integer(s->nclass));
+	json_object_set_new(sp, "dropout", jflt(s->dropout));
+	const mm_fit_params *p = &m->fit;
+	json_object_set_new(tr, "epochs", json_integer(p->epochs));
+	json_object_set_new(tr, "batch", json_integer(p->batch));
+	json_object_set_new(tr, "lr", jflt(p->lr));
+	json_object_set_new(tr, "weight_decay", jflt(p->weight_decay));
+	json_object_set_new(tr, "warmup", jflt(p->warmup));
+	json_object_set_new(tr, "clip", jflt(p->clip));
+	json_object_set_new(tr, "loss", json_string(mm_loss_name(p->loss)));
+	json_object_set_new(tr, "alpha", jflt(p->alpha));
+	json_object_set_new(tr, "gamma", jflt(p->gamma));
+	if (m->class_w) {
+		cw = json_array();
+		for (int c = 0; c < s->nclass; c++)
+			json_array_append_new(cw, jflt(m->class_w[c]));
+	} else {
+		cw = json_null();
+	}
+	json_object_set_new(tr, "class_weights", cw);
+	json_object_set_new(tr, "select", json_string(mm_select_name(p->select)));
+	json_object_set_new(tr, "patience", json_integer(p->patience));
+	char seed[24], hash[24];
+	snprintf(seed, sizeof seed, "%llu", (unsigned long long)p->seed);
+	snprintf(hash, sizeof hash, "%016llx", (unsigned long long)m->data_hash);
+	json_object_set_new(tr, "seed", json_string(seed)); /* uint64: a string keeps every digit */
+	json_object_set_new(tr, "best_epoch", json_integer(m->best_epoch));
+	json_object_set_new(tr, "best_metric", jnum(m->best_metric));
+	json_object_set_new(tr, "epochs_run", json_integer(m->epochs_run));
+	json_object_set_new(tr, "n_train", json_integer((json_int_t)m->n_train));
+	json_object_set_new(tr, "n_val", json_integer((json_int_t)m->n_val));
+	json_object_set_new(tr, "init", m->init ? json_string(m->init) : json_null());
+	json_object_set_new(o, "format", json_string("mmoe-model"));
+	json_object_set_new(o, "version", json_integer(MM_MODEL_VERSION));
+	json_object_set_new(o, "spec", sp);
+	json_object_set_new(o, "target", json_string(m->target));
+	json_object_set_new(o, "target_type", json_string(m->target_is_str ? "str" : "int"));
+	json_object_set_new(o, "classes", cl);
+	json_object_set_new(o, "features", fe);
+	json_object_set_new(o, "train", tr);
+	json_object_set_new(o, "data_hash", json_string(hash));
+	json_object_set_new(o, "commit", json_string(m->commit));
+	json_object_set_new(o, "parameters", json_integer((json_int_t)mm_net_nparams_total(m->net)));
+	if (json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9)) != 0)
+		cli_die(MM_EXIT_USAGE, "error writing standard output");
+	putchar('\n');
+	json_decref(o);
+	mm_model_free(m);
+	return cli_finish();
+}
+
 /* ---- training ---- */
 
 static void check_nonempty_name(const char *opt, const char *s)
@@ -359,12 +450,12 @@ int main(int argc, char **argv)
 	mm_fit_params fp;
 	mm_fit_params_default(&fp);
 	fp.patience = 5;
-	const char *cw_arg = "none", *resave = NULL;
+	const char *cw_arg = "none", *resave = NULL, *info = NULL;
 	int select = -1, threads = 1;
 	bool predict = false, force = false, arch_given = false;
 	enum { O_CLASSES = 256, O_WHERE, O_EXCL, O_SPLIT, O_PROJ, O_ACT, O_FUSION, O_BILDIM, O_HIDDEN,
 		O_LAYERS, O_DROPOUT, O_INIT, O_EPOCHS, O_BATCH, O_LR, O_WD, O_WARMUP, O_MINLR, O_CLIP,
-		O_LOSS, O_ALPHA, O_GAMMA, O_CW, O_SELECT, O_PATIENCE, O_PREDICT, O_AS, O_FORCE, O_RESAVE };
+		O_LOSS, O_ALPHA, O_GAMMA, O_CW, O_SELECT, O_PATIENCE, O_PREDICT, O_AS, O_FORCE, O_RESAVE, O_INFO };
 	static const struct option opts[] = {
 		{ "feature", required_argument, NULL, 'f' },
 		{ "target", required_argument, NULL, 't' },
@@ -401,6 +492,7 @@ int main(int argc, char **argv)
 		{ "as", required_argument, NULL, O_AS },
 		{ "force", no_argument, NULL, O_FORCE },
 		{ "resave", required_argument, NULL, O_RESAVE },
+		{ "info", required_argument, NULL, O_INFO },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -488,6 +580,7 @@ int main(int argc, char **argv)
 			break;
 		case O_FORCE: force = true; break;
 		case O_RESAVE: resave = optarg; break;
+		case O_INFO: info = optarg; break;
 		case 'q': cli_quiet = true; break;
 		case 'h': usage(stdout); return cli_finish();
 		case 'V': cli_version();
@@ -495,6 +588,11 @@ int main(int argc, char **argv)
 		}
 	}
 	cli_set_threads(threads);
+	if (info) {
+		if (resave || predict || nfeat || nmodels || out_path || argc > optind)
+			cli_usage("--info takes no other option");
+		return info_main(info);
+	}
 	if (resave) {
 		mm_err e;
 		mm_model *m;
