@@ -17,8 +17,9 @@
 # timestamps are the only state:  seed=N (the last one in the path), ep=E, and the
 # feature fields from the components v=ENC t=ENC c=ENC x=ENC (-> -f v_ENC ...).
 # Variables the includer sets: PIPELINES (this directory), MMOE_BIN; it may set
-# EXPERT_OPTS, ROUTER_OPTS, EVAL_BY, METHODS,
-# BOOT (bootstrap resamples).
+# EXPERT_OPTS, ROUTER_OPTS, EVAL_BY, METHODS, BOOT (bootstrap resamples).
+# Those option strings are not part of the path: after changing one, build into
+# another RUNS directory (make cannot tell that the models are stale).
 
 .SECONDEXPANSION:
 
