@@ -579,6 +579,8 @@ mm_status mm_rec_set_tensor(mm_rec *r, const char *key, const float *data,
 	for (int i = 0; i < ndim; i++) {
 		if (shape[i] < 0)
 			return mm_errf(e, MM_EVALUE, "field \"%s\": negative tensor dimension", key);
+		if (shape[i] && n > (SIZE_MAX / 4) / (size_t)shape[i])
+			return mm_errf(e, MM_ELIMIT, "field \"%s\": tensor shape overflows", key);
 		n *= (size_t)shape[i];
 	}
 	if (n * 4 > UINT32_MAX)
