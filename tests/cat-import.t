@@ -25,6 +25,8 @@ is "$(printf '%s\n' "$out" | sed -n 3p)" '{"id":"c","emb":{"dtype":"f32","shape"
 # --json output imports back to the same records (tensors, bin, ext, floats)
 run sh -c "mmoe-cat --json '$T/a.zst' | mmoe-import | mmoe-cat --json"
 is "$out" "$(mmoe-cat --json "$T/a.zst")" "mmoe-cat --json | mmoe-import is lossless"
+run sh -c "mmoe-cat --json '$T/a.zst' | mmoe-import -T emb | mmoe-cat --json"
+is "$out" "$(mmoe-cat --json "$T/a.zst")" "--tensor on a field that is already a tensor object keeps it"
 run sh -c "mmoe-cat -l 0 '$T/a.zst' | mmoe-cat --json"
 is "$out" "$(mmoe-cat --json "$T/a.zst")" "pass-through at level 0 keeps every record"
 

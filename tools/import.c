@@ -488,7 +488,9 @@ static void import_jsonl_line(char *line, size_t len)
 			else
 				pack_gen_id();
 		} else if (is_tensor_field(k)) {
-			pack_tensor_array(k, v);
+			/* already a tensor object (mmoe-cat --json output): keep its dtype */
+			if (!json_is_object(v) || !try_pack_tensor_object(k, v))
+				pack_tensor_array(k, v);
 		} else {
 			pack_json(k, v);
 		}
