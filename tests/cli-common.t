@@ -36,11 +36,10 @@ done
 
 # ---- the dispatcher ------------------------------------------------------------------
 run mmoe --help
-like "$out" "$(printf '\n  cat\n')" "mmoe --help lists the stages (cat)"
+like "$out" "^  cat$" "mmoe --help lists the stages (cat)"
 for p in $progs; do
 	[ "$p" = mmoe ] && continue
-	like "$out" "  ${p#mmoe-}$" "mmoe --help lists ${p#mmoe-}"
-	break
+	like "$out" "^  ${p#mmoe-}$" "mmoe --help lists ${p#mmoe-}"
 done
 printf '{"id":"a"}\n{"id":"b"}\n' > "$T/in.jsonl"
 run sh -c "mmoe import '$T/in.jsonl' | mmoe cat --count"
