@@ -41,11 +41,12 @@ mmoe-import -q -l 3 -T v -o "$T/s.zst" <<'JSON'
 JSON
 size=$(stat -c %s "$T/s.zst")
 mkdir "$T/gen"
-for ((i = 0; i < size; i++)); do
-	head -c "$i" "$T/s.zst" > "$T/gen/cut$i"
-	cp "$T/s.zst" "$T/gen/flip$i"
-	printf '\xa5' | dd of="$T/gen/flip$i" bs=1 seek="$i" conv=notrunc 2>/dev/null
-done
+perl -e 'local $/; open(my $f, "<", $ARGV[0]) or die; my $s = <$f>;
+	for my $i (0 .. length($s) - 1) {
+		open(my $c, ">", "$ARGV[1]/cut$i") or die; print $c substr($s, 0, $i); close $c;
+		my $t = $s; substr($t, $i, 1) = "\xa5";
+		open(my $g, ">", "$ARGV[1]/flip$i") or die; print $g $t; close $g;
+	}' "$T/s.zst" "$T/gen"
 run "$T/replay" "$T/gen"/*
 is "$rc" 0 "every cut and every flipped byte of a small stream replays cleanly ($((2 * size)) inputs)"
 [ "$rc" = 0 ] || printf '# %s\n' "$(printf '%s' "$err" | head -20)"
