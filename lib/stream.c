@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include "util.h"
@@ -100,14 +101,19 @@ static mm_status raw_more(mm_reader *rd, mm_err *e)
 			rd->cap = ncap;
 		}
 	}
-	size_t k = fread(rd->rawbuf + rd->len, 1, rd->cap - rd->len, rd->f);
-	if (k == 0) {
-		if (ferror(rd->f))
-			return mm_errf(e, MM_EIO, "%s: read error: %s", rd->name, strerror(errno));
+	/* read(2), not fread(3): fread waits until the whole buffer is full, so a
+	 * record flushed down a pipe (mm_writer_flush) would sit here until 128 KB
+	 * more arrived or the writer ended. */
+	ssize_t k;
+	do
+		k = read(fileno(rd->f), rd->rawbuf + rd->len, rd->cap - rd->len);
+	while (k < 0 && errno == EINTR);
+	if (k < 0)
+		return mm_errf(e, MM_EIO, "%s: read error: %s", rd->name, strerror(errno));
+	if (k == 0)
 		rd->eof = true;
-	}
-	rd->len += k;
-	rd->bytes_in += k;
+	rd->len += (size_t)k;
+	rd->bytes_in += (size_t)k;
 	return MM_OK;
 }
 

@@ -33,7 +33,9 @@ typedef struct mm_writer mm_writer;
 
 /* path NULL or "-" is stdin.  The name is used in messages. */
 mm_status mm_reader_open(mm_reader **out, const char *path, mm_err *e);
-/* Read from an open FILE (not closed by mm_reader_close). */
+/* Read from an open FILE (not closed by mm_reader_close).  The reader reads
+ * its file descriptor directly, so that records arrive as soon as they are
+ * written: hand f over before reading anything from it. */
 mm_status mm_reader_fdopen(mm_reader **out, FILE *f, const char *name, mm_err *e);
 /* Read from a memory buffer (not copied: must outlive the reader). */
 mm_status mm_reader_mem(mm_reader **out, const void *buf, size_t len, const char *name, mm_err *e);
