@@ -46,6 +46,9 @@ static uint64_t in_line;
 static uint64_t nrec;      /* records written so far: the generated ids */
 static mm_writer *w;
 static cli_progress prog;
+/* The JSON being converted, freed by drop_output() when bad data ends the
+ * program halfway through it. */
+static json_t *cur_doc;
 
 static noreturn void vdie(int code, const char *field, const char *fmt, va_list ap)
 {
@@ -321,8 +324,10 @@ static unsigned char *b64decode(const char *s, size_t n, size_t *outlen, const c
 	int bits = 0;
 	for (size_t i = 0; i < n; i++) {
 		int v = b64val((unsigned char)s[i]);
-		if (v < 0)
+		if (v < 0) {
+			free(out);
 			bad(field, "base64: unexpected character at offset %zu", i);
+		}
 		acc = acc << 6 | (unsigned)v;
 		bits += 6;
 		if (bits >= 8) {
@@ -330,8 +335,10 @@ static unsigned char *b64decode(const char *s, size_t n, size_t *outlen, const c
 			out[o++] = (unsigned char)(acc >> bits);
 		}
 	}
-	if (bits >= 6)
+	if (bits >= 6) {
+		free(out);
 		bad(field, "base64: truncated (length %zu)", n);
+	}
 	*outlen = o;
 	return out;
 }
@@ -347,13 +354,15 @@ static bool try_pack_bin_object(const char *field, json_t *o)
 		return false;
 	size_t n;
 	unsigned char *p = b64decode(json_string_value(b64), json_string_length(b64), &n, field);
-	if (len && (json_int_t)n != json_integer_value(len))
-		bad(field, "base64 data decodes to %zu bytes, \"bin\" says %lld", n,
-			(long long)json_integer_value(len));
-	if (ext) {
-		json_int_t t = json_integer_value(ext);
+	json_int_t t = ext ? json_integer_value(ext) : 0;
+	if ((len && (json_int_t)n != json_integer_value(len)) || t < -128 || t > 127) {
+		free(p);
 		if (t < -128 || t > 127)
 			bad(field, "ext type %lld is out of range [-128, 127]", (long long)t);
+		bad(field, "base64 data decodes to %zu bytes, \"bin\" says %lld", n,
+			(long long)json_integer_value(len));
+	}
+	if (ext) {
 		msgpack_pack_ext(&pk, n, (int8_t)t);
 		msgpack_pack_ext_body(&pk, p, n);
 	} else {
@@ -458,6 +467,7 @@ static void import_jsonl_line(char *line, size_t len)
 {
 	json_error_t jerr;
 	json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+	cur_doc = o;
 	if (!o)
 		bad(NULL, "column %d: %s", jerr.column, jerr.text);
 	if (!json_is_object(o))
@@ -496,6 +506,7 @@ static void import_jsonl_line(char *line, size_t len)
 		}
 	}
 	json_decref(o);
+	cur_doc = NULL;
 	put_record();
 }
 
@@ -716,8 +727,10 @@ static void pack_tensor_cell(const char *field, const char *s, size_t len)
 		json_t *a = json_loadb(s, len, 0, &jerr);
 		if (!a)
 			bad(field, "--tensor: column %d: %s", jerr.column, jerr.text);
+		cur_doc = a;
 		pack_tensor_array(field, a);
 		json_decref(a);
+		cur_doc = NULL;
 		return;
 	}
 	tb.dt = &dtypes[0];
@@ -844,6 +857,10 @@ static void drop_output(void)
 	if (w) {
 		mm_writer_abort(w);
 		w = NULL;
+	}
+	if (cur_doc) {
+		json_decref(cur_doc);
+		cur_doc = NULL;
 	}
 }
 
