@@ -1,8 +1,8 @@
 # mmoe.mk — one MMoE experiment on the embedded synthetic data, wired by Make.
 #
-#   make -f pipelines/mmoe.mk demo [N=3000] [SEED=1] [EPOCHS=20] [VENC=color] [TENC=hash] [UNI=logreg]
+#   make -f pipelines/mmoe.mk demo [N=3000] [SEED=1] [EPOCHS=20] [VENC=color] [TENC=hash256] [UNI=logreg]
 #   make -f pipelines/mmoe.mk run SEED=2 UNI=mlp      (builds, prints nothing)
-#   make -f pipelines/mmoe.mk get GET=runs/synth/n=3000/seed=2/v=hog/t=hash/uni=mlp/ep=20/eval.json
+#   make -f pipelines/mmoe.mk get GET=runs/synth/n=3000/seed=2/v=color/t=hash256/uni=mlp/ep=20/eval.json
 # (make reads a command-line word containing "=" as a variable assignment, so a
 # path target is asked for through GET=; inside the makefiles paths are plain targets)
 #
@@ -30,7 +30,14 @@ RUNS     ?= runs
 N        ?= 3000
 SEED     ?= 1
 VENC     ?= color
-TENC     ?= hash
+# text: hashed n-grams in 256 dimensions.  With the encoder's default 64 the stated
+# weather is only partly recoverable: the text-only logistic regression reaches
+# 0.656 validation accuracy against 0.688, and the baseline's validation F1 is
+# 0.757 against 0.799 (means over seeds 1-5).  The other levers tried (max or
+# mean+max pooling of the colour histograms, an MLP for unipred, --drop-margin
+# 0.1, router and expert regularisation) moved no validation score beyond the
+# spread between seeds; see the note in pipelines/method.mk.
+TENC     ?= hash256
 UNI      ?= logreg
 EPOCHS   ?= 20
 FOLDS    ?= 5
@@ -76,9 +83,15 @@ $(RUNS)/synth/%/data.zst: | $$(@D)/.
 
 # feat.zst sits in .../seed=S/v=VENC/t=TENC/, two levels below data.zst
 parent = $(patsubst %/,%,$(dir $(1)))
+# An encoder name may end in a dimension: t=hash256 is mmoe-encode-text -e hash
+# --dim 256, written to the field t_hash256 (t=hash: the encoder's default, 64).
+nodigits = $(subst 0,,$(subst 1,,$(subst 2,,$(subst 3,,$(subst 4,,$(subst 5,,$(subst 6,,$(subst 7,,$(subst 8,,$(subst 9,,$(1)))))))))))
+enc_name = $(call nodigits,$(1))
+enc_dim  = $(patsubst $(call nodigits,$(1))%,%,$(1))
+enc_opts = -e $(call enc_name,$(1)) $(if $(call enc_dim,$(1)),--dim $(call enc_dim,$(1))) --as $(2)_$(1)
 %/feat.zst: $$(call parent,$$(call parent,$$*))/data.zst | $$(@D)/.
 	$(MMOE_BIN)/mmoe-encode-vision -q -e $(call pp,v,$@) --as v_$(call pp,v,$@) --no-tokens --drop-image $< \
-	| $(MMOE_BIN)/mmoe-encode-text -q --field text -e $(call pp,t,$@) --as t_$(call pp,t,$@) \
+	| $(MMOE_BIN)/mmoe-encode-text -q --field text $(call enc_opts,$(call pp,t,$@),t) \
 		--seed $(call pp,seed,$@) -o $@
 
 # ---- stage 1 and 2: unimodal predictions (cross-fitted) and categorisation -------

@@ -6,7 +6,7 @@
 mk=$MMOE_TOP/pipelines/mmoe.mk
 cd "$T"
 opts=(MMOE_BIN="$MMOE_BIN" N=300 EPOCHS=2 BOOT=50 RUNS="$T/runs")
-dir=$T/runs/synth/n=300/seed=1/v=color/t=hash/uni=logreg/ep=2
+dir=$T/runs/synth/n=300/seed=1/v=color/t=hash256/uni=logreg/ep=2
 
 run make --no-print-directory -s -j2 -f "$mk" "${opts[@]}" demo
 is "$rc" 0 "demo pipeline runs (make -j2)"
@@ -14,6 +14,8 @@ is "$rc" 0 "demo pipeline runs (make -j2)"
 ok "[ -s '$dir/eval.txt' ] && [ -s '$dir/eval.json' ]" "final table written (text and JSON)"
 like "$out" "rus \(rows\) x gen_type \(columns\)" "demo prints the rus x gen_type table"
 like "$out" "split test: [0-9]+ records, accuracy" "demo prints the router's accuracy"
+like "$out" "confusion p_router \(rows: true rus" "and its confusion matrix against rus"
+like "$out" "F1\(pos\) minus p_base by rus \(paired" "demo prints paired differences to the baseline"
 for m in p_base p_R p_U p_S p_mmoe p_hard p_oracle p_mean; do
 	like "$(grep -A9 '^all (n=' "$dir/eval.txt")" "^$m " "table row $m (all test records)"
 done
@@ -27,7 +29,7 @@ is "$(mmoe-cat --json --head 1 "$dir/fused.zst" | jq -r '[has("p_mmoe_w"), has("
 
 # same seed, same results: a second tree built under -j2 in another order
 run make --no-print-directory -s -j2 -f "$mk" "${opts[@]}" RUNS="$T/runs2" run
-dir2=$T/runs2/synth/n=300/seed=1/v=color/t=hash/uni=logreg/ep=2
+dir2=$T/runs2/synth/n=300/seed=1/v=color/t=hash256/uni=logreg/ep=2
 ok "cmp -s '$dir/eval.txt' '$dir2/eval.txt'" "a second run gives the same table"
 is "$(mmoe-cat --json "$dir2/fused.zst" | md5sum)" "$(mmoe-cat --json "$dir/fused.zst" | md5sum)" \
 	"and the same records, to the bit"
@@ -65,9 +67,13 @@ ok "[ -s '$dir/fused.zst' ] && [ ! -e '$dir/eval.txt' ]" "and its half-written o
 
 # parameters come from the path: another seed is another directory
 run make --no-print-directory -s -f "$mk" "${opts[@]}" path SEED=7 UNI=mlp EPOCHS=3
-is "$out" "$T/runs/synth/n=300/seed=7/v=color/t=hash/uni=mlp/ep=3" "hyper-parameters in the path"
+is "$out" "$T/runs/synth/n=300/seed=7/v=color/t=hash256/uni=mlp/ep=3" "hyper-parameters in the path"
 run make --no-print-directory -n -f "$mk" "${opts[@]}" features SEED=7
 like "$out" "mmoe-synth -q -n 300 --seed 7 .*seed=7/data.zst" "the features target builds the data of its seed"
-like "$out" "-o [^ ]*seed=7/v=color/t=hash/feat.zst" "and its features"
+like "$out" "-o [^ ]*seed=7/v=color/t=hash256/feat.zst" "and its features"
+like "$out" "mmoe-encode-text -q --field text -e hash --dim 256 --as t_hash256 " "t=hash256: the hash encoder in 256 dimensions"
+run make --no-print-directory -n -f "$mk" "${opts[@]}" features SEED=7 TENC=hash
+like "$out" "mmoe-encode-text -q --field text -e hash +--as t_hash " "t=hash: the encoder's default dimension"
+unlike "$out" "--dim" "and no --dim"
 
 done_testing

@@ -10,7 +10,7 @@ is "$(awk 'NR > 1 && $7 == 0' "$T"/sweep/joblog-* | wc -l | tr -d ' ')" 3 "job l
 ok "[ -e '$T/sweep/results/ep/2/seed/3/uni/logreg/stderr' ]" "per-job output kept (--results)"
 like "$out" "mean ± sd over 3 seeds" "summary is over 3 seeds"
 for m in p_base p_mmoe p_hard p_oracle; do
-	like "$out" "n=300 v=color t=hash uni=logreg ep=2 +$m " "summary row $m"
+	like "$out" "n=300 v=color t=hash256 uni=logreg ep=2 +$m " "summary row $m"
 done
 like "$out" "F1 gen S" "summary has F1 per gen_type"
 # the summary's mean is the mean of the three runs' values
