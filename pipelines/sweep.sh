@@ -70,5 +70,33 @@ mapfile -t files < "$out/runs.txt"
 jq -n -r --arg fmt tsv -f pipelines/convert/summary.jq "${files[@]}" > "$out/summary.tsv"
 jq -n -r --arg fmt wide -f pipelines/convert/summary.jq "${files[@]}" > "$out/summary.txt"
 jq -n -r --arg fmt text -f pipelines/convert/summary.jq "${files[@]}" > "$out/summary-detail.txt"
+# 4. the rus tags against the generator's gen_type, and the router against the rus
+# tags, on the test split (from each run's agree.txt and router.txt)
+for u in "${U[@]}"; do for e in "${E[@]}"; do
+	for s in "${S[@]}"; do
+		d=$("${mk[@]}" path SEED="$s" UNI="$u" EPOCHS="$e")
+		conf=$(printf '%s\n' "$d" | tr / '\n' | grep -E '^(n|v|t|c|x|uni|ep)=' | paste -sd' ')
+		a=$(awk '/^split test:/ { t = 1 } t && /^agreement/ { sub(/%$/, "", $NF); print $NF / 100; exit }' \
+			"$(dirname "$d")/agree.txt")
+		r=$(sed -n 's/^split test: [0-9]* records, accuracy \([0-9.]*\), macro-F1 \([0-9.]*\) (F1 R [0-9.]*, U [0-9.]*, S \([0-9.]*\)).*/\1 \2 \3/p' \
+			"$d/router.txt")
+		[ -n "$a" ] && [ -n "$r" ] || { echo "sweep.sh: $d: no test line in agree.txt or router.txt" >&2; exit 1; }
+		printf '%s\t%s %s\n' "$conf" "$a" "$r"
+	done
+done; done | awk -F'\t' -v seeds=${#S[@]} '
+	function ms(k, j,   m, v, i) {
+		m = 0; for (i = 1; i <= n[k]; i++) m += x[k, i, j]; m /= n[k]
+		v = 0; for (i = 1; i <= n[k]; i++) v += (x[k, i, j] - m) ^ 2
+		return sprintf("%.3f±%.3f", m, n[k] > 1 ? sqrt(v / (n[k] - 1)) : 0)
+	}
+	!($1 in n) { order[++nk] = $1 }
+	{ k = $1; n[k]++; split($2, f, " "); for (j = 1; j <= 4; j++) x[k, n[k], j] = f[j] }
+	END {
+		printf "rus against gen_type (R~R, U~Uv/Ut, S~S) and the router against rus, test split, mean ± sd over %d seeds\n", seeds
+		printf "%-40s %14s %14s %14s %14s\n", "configuration", "rus~gen_type", "router acc", "router mF1", "router F1 S"
+		for (i = 1; i <= nk; i++) { k = order[i]; printf "%-40s %14s %14s %14s %14s\n", k, ms(k, 1), ms(k, 2), ms(k, 3), ms(k, 4) }
+	}' > "$out/routing.txt"
 cat "$out/summary.txt"
-echo "sweep.sh: ${#files[@]} runs; tables in $out/summary.txt, summary-detail.txt, summary.tsv; $out/joblog-$grid" >&2
+echo
+cat "$out/routing.txt"
+echo "sweep.sh: ${#files[@]} runs; tables in $out/summary.txt, summary-detail.txt, summary.tsv, routing.txt; $out/joblog-$grid" >&2

@@ -19,6 +19,16 @@ is "${#files[@]}" 3 "runs.txt lists the 3 eval reports"
 want=$(jq -s '[.[] | .blocks[0].methods.p_base.f1.value] | add / length * 1000 | round / 1000' "${files[@]}")
 is "$(awk -F'\t' '$2 == "all" && $4 == "p_base" && $5 == "f1" { print $8 }' "$T/sweep/summary.tsv")" "$want" \
 	"summary.tsv: mean F1 of p_base equals the mean over the runs"
+# routing.txt: agreement of rus with gen_type and router accuracy, over the 3 runs
+like "$out" "rus against gen_type .* mean ± sd over 3 seeds" "sweep prints the routing table"
+row=$(grep '^n=300 v=color t=hash256 uni=logreg ep=2 ' "$T/sweep/routing.txt")
+ok "[ -n '$row' ]" "routing.txt: a row for the configuration"
+want=$(for f in "${files[@]}"; do sed -n 's/^split test: [0-9]* records, accuracy \([0-9.]*\),.*/\1/p' "$(dirname "$f")/router.txt"; done \
+	| awk '{ s += $1 } END { printf "%.3f", s / NR }')
+is "$(printf '%s\n' "$row" | awk '{ split($7, a, "±"); print a[1] }')" "$want" "routing.txt: router accuracy is the mean over the runs"
+want=$(for f in "${files[@]}"; do awk '/^split test:/ { t = 1 } t && /^agreement/ { sub(/%$/, "", $NF); print $NF / 100; exit }' "$(dirname "$(dirname "$f")")/agree.txt"; done \
+	| awk '{ s += $1 } END { printf "%.3f", s / NR }')
+is "$(printf '%s\n' "$row" | awk '{ split($6, a, "±"); print a[1] }')" "$want" "routing.txt: rus~gen_type agreement is the mean over the runs"
 # a second call resumes: nothing to do, same summary
 cp "$T/sweep/summary.tsv" "$T/before.tsv"
 run "$sw" -s "1 2 3" -n 300 -e 2 -j 2 -o "$T/sweep" -- RUNS="$T/runs" BOOT=20
