@@ -232,20 +232,15 @@ static struct {
 	int level;
 } opt = {.level = -1};
 
-/* The place of the current record, for messages: "in.zst: record 3 (id "a")". */
-static char where[600];
-static const char *cur_input = "";
-
-static void set_where(mm_reader *rd, mm_rec *r)
-{
-	char w[512];
-	cur_input = mm_reader_name(rd);
-	snprintf(where, sizeof where, "%s: %s", cur_input, mm_rec_where(r, w, sizeof w));
-}
+/* The current input and record, for messages: "in.zst: record 3 (id "a")". */
+static mm_reader *cur_rd;
+static mm_rec *cur_rec;
 
 static noreturn void die_field(const char *field, mm_err *e)
 {
-	mm_err_prefix(e, "%s: field \"%s\"", where, field);
+	char w[512];
+	mm_err_prefix(e, "%s: %s: field \"%s\"", mm_reader_name(cur_rd),
+		mm_rec_where(cur_rec, w, sizeof w), field);
 	cli_die_err(e);
 }
 
@@ -492,28 +487,41 @@ static void sb_record(sbuf *b, const mm_rec *r)
 }
 
 /* ---- --check: the conventions of mmoe-records(5) ---- */
-static void check_obj(const msgpack_object *o, const char *field)
+/* Names are only formatted when something is wrong: --check runs on every record. */
+static noreturn void die_key(const msgpack_object *k, mm_err *e)
+{
+	char name[256];
+	snprintf(name, sizeof name, "%.*s", (int)k->via.str.size, k->via.str.ptr);
+	die_field(name, e);
+}
+
+static void check_obj(const msgpack_object *o, const msgpack_object *key)
 {
 	if (o->type == MSGPACK_OBJECT_ARRAY) {
 		for (uint32_t i = 0; i < o->via.array.size; i++)
-			check_obj(&o->via.array.ptr[i], field);
+			check_obj(&o->via.array.ptr[i], key);
 	} else if (o->type == MSGPACK_OBJECT_MAP) {
 		if (mm_obj_is_tensor(o)) {
 			mm_tensor t;
 			mm_err e;
 			if (mm_tensor_from_obj(&t, o, true, &e) != MM_OK)
-				die_field(field, &e);
+				die_key(key, &e);
 			mm_tensor_free(&t);
 			return;
 		}
 		for (uint32_t i = 0; i < o->via.map.size; i++)
-			check_obj(&o->via.map.ptr[i].val, field);
+			check_obj(&o->via.map.ptr[i].val, key);
 	} else if ((o->type == MSGPACK_OBJECT_FLOAT32 || o->type == MSGPACK_OBJECT_FLOAT64) &&
 			!isfinite(o->via.f64)) {
 		mm_err e;
 		mm_errf(&e, MM_EVALUE, "expected a finite number, got %g", o->via.f64);
-		die_field(field, &e);
+		die_key(key, &e);
 	}
+}
+
+static bool str_is(const msgpack_object *o, const char *s)
+{
+	return o->via.str.size == strlen(s) && memcmp(o->via.str.ptr, s, o->via.str.size) == 0;
 }
 
 static void check_record(mm_rec *r)
@@ -521,36 +529,31 @@ static void check_record(mm_rec *r)
 	mm_err e;
 	const char *s;
 	int64_t v;
-	/* the getters' messages already name the record and the field */
-	if (mm_rec_str(r, "id", &s, &e) != MM_OK)
+	const msgpack_object *o = mm_rec_get(r, "id");
+	/* the getters' messages name the record and the field */
+	if ((!o || o->type != MSGPACK_OBJECT_STR) && mm_rec_str(r, "id", &s, &e) != MM_OK)
 		goto fail;
-	mm_status st = mm_rec_str(r, "split", &s, &e);
-	if (st == MM_OK && strcmp(s, "train") && strcmp(s, "val") && strcmp(s, "test")) {
-		mm_errf(&e, MM_EVALUE, "expected \"train\", \"val\" or \"test\", got \"%s\"", s);
+	o = mm_rec_get(r, "split");
+	if (o && o->type != MSGPACK_OBJECT_STR && mm_rec_str(r, "split", &s, &e) != MM_OK)
+		goto fail;
+	if (o && !str_is(o, "train") && !str_is(o, "val") && !str_is(o, "test")) {
+		mm_errf(&e, MM_EVALUE, "expected \"train\", \"val\" or \"test\", got \"%.*s\"",
+			(int)(o->via.str.size > 40 ? 40 : o->via.str.size), o->via.str.ptr);
 		die_field("split", &e);
 	}
-	if (st != MM_OK && st != MM_MISSING)
-		goto fail;
-	st = mm_rec_int(r, "label", &v, &e);
+	mm_status st = mm_rec_int(r, "label", &v, &e);
 	if (st == MM_OK && v < 0) {
 		mm_errf(&e, MM_EVALUE, "expected a class number >= 0, got %lld", (long long)v);
 		die_field("label", &e);
 	}
 	if (st != MM_OK && st != MM_MISSING)
 		goto fail;
-	char name[256];
-	for (uint32_t i = 0; i < r->n; i++) {
-		const msgpack_object *k = &r->kv[i].key;
-		snprintf(name, sizeof name, "%.*s", (int)k->via.str.size, k->via.str.ptr);
-		check_obj(&r->kv[i].val, name);
-	}
+	for (uint32_t i = 0; i < r->n; i++)
+		check_obj(&r->kv[i].val, &r->kv[i].key);
 	return;
 fail:
-	/* the getters name the record and the field; add the input */
-	if (strncmp(e.msg, "record ", 7) == 0)
-		mm_err_prefix(&e, "%s", cur_input);
-	else
-		mm_err_prefix(&e, "%s", where);
+	/* add the input */
+	mm_err_prefix(&e, "%s", mm_reader_name(cur_rd));
 	cli_die_err(&e);
 }
 
@@ -716,8 +719,8 @@ int main(int argc, char **argv)
 		while (!raw && !(opt.head_set && total >= opt.head) &&
 				(st = mm_reader_next(rd, &r, &e)) == MM_OK) {
 			total++;
-			if (opt.check || opt.json)
-				set_where(rd, r);
+			cur_rd = rd;
+			cur_rec = r;
 			if (opt.check)
 				check_record(r);
 			if (opt.nfields)
