@@ -36,6 +36,8 @@
 #include "util.h"
 
 #define RAW_CHUNK (128 * 1024)
+/* First chunk of a record's zone (see mm_reader_next). */
+#define ZONE_CHUNK 480
 /* Nesting msgpack-c's unpacker supports (MSGPACK_EMBED_STACK_SIZE). */
 #define SCAN_MAX_DEPTH 32
 
@@ -481,6 +483,12 @@ mm_status mm_reader_next(mm_reader *rd, mm_rec **rec, mm_err *e)
 	mm_status st = buffer_record(rd, e);
 	if (st != MM_OK)
 		return st;
+	/* The zone the record will own.  msgpack-c would make an 8 KB one; a
+	 * chunk this small is a "small" malloc for glibc, where an 8 KB one per
+	 * record made malloc consolidate its free lists every time (10% of the
+	 * run).  The zone grows by itself for records that need more. */
+	if (!rd->up.z && !(rd->up.z = msgpack_zone_new(ZONE_CHUNK)))
+		return rd_err(rd, e, MM_ENOMEM, "out of memory");
 	msgpack_unpack_return ret = msgpack_unpacker_next(&rd->up, &rd->res);
 	if (ret == MSGPACK_UNPACK_PARSE_ERROR)
 		return rd_err(rd, e, MM_ECORRUPT, "corrupt data: not a valid msgpack record");
