@@ -352,7 +352,7 @@ int main(int argc, char **argv)
 		{"help", no_argument, 0, O_HELP}, {"version", no_argument, 0, O_VERSION}, {0, 0, 0, 0}};
 	const char *pending_as = NULL;
 	int c;
-	while ((c = getopt_long(argc, argv, "e:j:o:fq", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":e:j:o:fq", lo, NULL)) != -1) {
 		switch (c) {
 		case 'e':
 			if (opt.nenc == MAXENC)
@@ -411,7 +411,7 @@ int main(int argc, char **argv)
 		case 'q': cli_quiet = true; break;
 		case O_HELP: usage(stdout); return cli_finish();
 		case O_VERSION: cli_version();
-		default: cli_usage("unknown option");
+		default: cli_bad_option(c, argv);
 		}
 	}
 	if (pending_as)

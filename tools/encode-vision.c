@@ -321,7 +321,7 @@ int main(int argc, char **argv)
 	for (int k = 0; k < MM_VIS_NKINDS; k++)
 		mm_vis_params_default(&par[k], k);
 	int c;
-	while ((c = getopt_long(argc, argv, "e:j:o:l:fFqhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":e:j:o:l:fFqhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'e': {
 			int k = mm_vis_kind_parse(optarg);
@@ -379,7 +379,7 @@ int main(int argc, char **argv)
 		case 'q': cli_quiet = true; break;
 		case 'h': usage(stdout); return cli_finish();
 		case 'V': cli_version();
-		default: cli_usage("unknown option");
+		default: cli_bad_option(c, argv);
 		}
 	}
 	if (!*field)

@@ -1388,7 +1388,7 @@ int main(int argc, char **argv)
 	const char *types_arg = "R,U,S";
 	cli_init(argc, argv, "mmoe-eval");
 	int c;
-	while ((c = getopt_long(argc, argv, "p:l:b:s:B:w:t:F:o:qhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":p:l:b:s:B:w:t:F:o:qhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p': add_methods(optarg); break;
 		case 'l': opt.label = optarg; break;
@@ -1427,7 +1427,7 @@ int main(int argc, char **argv)
 		case 'q': cli_quiet = true; break;
 		case 'h': usage(stdout); return cli_finish();
 		case 'V': cli_version();
-		default: cli_usage("unknown option");
+		default: cli_bad_option(c, argv);
 		}
 	}
 	if (opt.M == 0)

@@ -115,7 +115,7 @@ int main(int argc, char **argv)
 	};
 	cli_init(argc, argv, "mmoe-fuse");
 	int c;
-	while ((c = getopt_long(argc, argv, "r:e:m:t:o:fqhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":r:e:m:t:o:fqhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r': router = optarg; break;
 		case OPT_LOGITS: logits = true; break;
@@ -138,7 +138,7 @@ int main(int argc, char **argv)
 		case 'q': cli_quiet = true; break;
 		case 'h': usage(stdout); return cli_finish();
 		case 'V': cli_version();
-		default: cli_usage("unknown option");
+		default: cli_bad_option(c, argv);
 		}
 	}
 	if (!experts_arg)

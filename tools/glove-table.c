@@ -475,7 +475,7 @@ int main(int argc, char **argv)
 		{"help", no_argument, 0, O_HELP}, {"version", no_argument, 0, O_VERSION}, {0, 0, 0, 0}};
 	const char *out = NULL, *format = "auto";
 	int mode = 0, c;
-	while ((c = getopt_long(argc, argv, "o:q", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":o:q", lo, NULL)) != -1) {
 		switch (c) {
 		case 'o': out = optarg; break;
 		case O_FORMAT:
@@ -489,7 +489,7 @@ int main(int argc, char **argv)
 		case 'q': cli_quiet = true; break;
 		case O_HELP: usage(stdout); return cli_finish();
 		case O_VERSION: cli_version();
-		default: cli_usage("unknown option");
+		default: cli_bad_option(c, argv);
 		}
 	}
 	int nargs = argc - optind;

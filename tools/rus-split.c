@@ -167,7 +167,7 @@ int main(int argc, char **argv)
 	};
 	cli_init(argc, argv, "mmoe-rus-split");
 	int c;
-	while ((c = getopt_long(argc, argv, "a:b:l:o:nfqhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":a:b:l:o:nfqhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a': pa = optarg; break;
 		case 'b': pb = optarg; break;
@@ -183,7 +183,7 @@ int main(int argc, char **argv)
 		case 'q': cli_quiet = true; break;
 		case 'h': usage(stdout); return cli_finish();
 		case 'V': cli_version();
-		default: cli_usage("unknown option");
+		default: cli_bad_option(c, argv);
 		}
 	}
 	if (!pa || !pb)

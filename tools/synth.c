@@ -17,19 +17,6 @@
 #include "stream.h"
 #include "synth.h"
 
-static noreturn void bad_option(int c, char **argv)
-{
-	const char *a = argv[optind - 1];
-	if (c == ':') {
-		if (strncmp(a, "--", 2) == 0)
-			cli_usage("option '%s' needs a value", a);
-		cli_usage("option '-%c' needs a value", optopt);
-	}
-	if (optopt)
-		cli_usage("unknown option '-%c'", optopt);
-	cli_usage("unknown option '%s'", a);
-}
-
 static void usage(const mm_synth_params *d)
 {
 	printf("Usage: mmoe-synth [OPTIONS]\n"
@@ -251,7 +238,7 @@ int main(int argc, char **argv)
 		case 'q': cli_quiet = true; break;
 		case 'h': usage(&d); return cli_finish();
 		case 'V': cli_version();
-		default: bad_option(c, argv);
+		default: cli_bad_option(c, argv);
 		}
 	}
 	if (optind < argc)

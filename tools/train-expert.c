@@ -500,7 +500,7 @@ int main(int argc, char **argv)
 	};
 	cli_init(argc, argv, "mmoe-train-expert");
 	int c;
-	while ((c = getopt_long(argc, argv, "f:t:s:j:o:m:qhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":f:t:s:j:o:m:qhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			if (nfeat >= MM_NET_MAXMOD)
@@ -584,7 +584,7 @@ int main(int argc, char **argv)
 		case 'q': cli_quiet = true; break;
 		case 'h': usage(stdout); return cli_finish();
 		case 'V': cli_version();
-		default: cli_usage("unknown option");
+		default: cli_bad_option(c, argv);
 		}
 	}
 	cli_set_threads(threads);

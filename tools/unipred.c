@@ -514,7 +514,7 @@ int main(int argc, char **argv)
 	uint64_t seed = 1;
 	mm_import_class from = MM_IMPORT_CLASS_PRED;
 	int c;
-	while ((c = getopt_long(argc, argv, "f:a:l:k:m:C:s:t:o:qhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":f:a:l:k:m:C:s:t:o:qhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f': feat = optarg; break;
 		case 'a': as = optarg; break;
@@ -565,7 +565,7 @@ int main(int argc, char **argv)
 		case 'q': cli_quiet = true; break;
 		case 'h': usage(); return cli_finish();
 		case 'V': cli_version();
-		default: cli_usage("unknown or incomplete option");
+		default: cli_bad_option(c, argv);
 		}
 	}
 	if (argc - optind > 1)

@@ -2,6 +2,7 @@
 
 #include <cblas.h>
 #include <errno.h>
+#include <getopt.h>
 #include <locale.h>
 #include <math.h>
 #include <signal.h>
@@ -63,6 +64,19 @@ void cli_usage(const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "Try '%s --help'.\n", cli_prog);
 	exit(MM_EXIT_USAGE);
+}
+
+void cli_bad_option(int c, char **argv)
+{
+	const char *a = argv[optind - 1];
+	if (c == ':') {
+		if (strncmp(a, "--", 2) == 0)
+			cli_usage("option '%s' needs a value", a);
+		cli_usage("option '-%c' needs a value", optopt);
+	}
+	if (optopt)
+		cli_usage("unknown option '-%c'", optopt);
+	cli_usage("unknown option '%s'", a);
 }
 
 void cli_version(void)

@@ -32,6 +32,12 @@ noreturn void cli_die_err(const mm_err *e);
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Usage error: message, hint to --help, exit 2. */
 noreturn void cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The usage error for what getopt_long returned as c ('?' or ':'): an unknown
+ * option or one without its value, named as the user wrote it. The option
+ * string must begin with ':' so that getopt reports nothing itself:
+ *     while ((c = getopt_long(argc, argv, ":o:qhV", opts, NULL)) != -1)
+ *             switch (c) { ... default: cli_bad_option(c, argv); } */
+noreturn void cli_bad_option(int c, char **argv);
 /* Print "<prog> <version> (commit <c>)" to stdout and exit 0. */
 noreturn void cli_version(void);
 
