@@ -4,18 +4,6 @@
 . "$(dirname "$0")/lib.sh"
 
 if ! have_py msgpack; then skip "python3-msgpack missing"; done_testing; exit; fi
-# JSON Lines -> msgpack records; JSON arrays become f32 tensors.
-mk() {
-	"$PY" -c '
-import sys, json, struct, msgpack
-for line in sys.stdin:
-    if not line.strip(): continue
-    o = json.loads(line)
-    for k, v in list(o.items()):
-        if isinstance(v, list):
-            o[k] = {"dtype": "f32", "shape": [len(v)], "data": struct.pack("<%df" % len(v), *map(float, v))}
-    sys.stdout.buffer.write(msgpack.packb(o, use_bin_type=True))'
-}
 # metric value of method m in block (by, group), rounded to 1e-6
 val() { # json by group method metric [value|lo|hi]
 	jq -r --arg by "$2" --arg g "$3" --arg m "$4" --arg k "$5" --arg f "${6:-value}" \
@@ -32,7 +20,7 @@ for i in range(8):
     print(json.dumps(r))
 print(json.dumps({"id": "unl", "p_class": 1, "q": [0.3, 0.7], "g": "a", "split": "test"}))
 print(json.dumps({"id": "tr", "label": 0, "p_class": 1, "q": [0.3, 0.7], "g": "a", "split": "train"}))
-' | mk >"$T/h.mp"
+' | mkrecs >"$T/h.mp"
 run mmoe-eval -q -p p -p q --by g -s test -B 0 -F json "$T/h.mp"
 is "$rc" 0 "exit 0"
 j=$out
@@ -54,7 +42,7 @@ is "$(val "$out" all all p precision) $(val "$out" all all p recall) $(val "$out
 	"--positive 0: precision 2/3, recall 1/2, F1 4/7"
 
 # Edge case: no positive labels and no positive predictions -> F1 0 (documented).
-printf '%s\n' '{"id":"a","label":0,"p_class":0}' '{"id":"b","label":0,"p_class":0}' | mk >"$T/np.mp"
+printf '%s\n' '{"id":"a","label":0,"p_class":0}' '{"id":"b","label":0,"p_class":0}' | mkrecs >"$T/np.mp"
 run mmoe-eval -q -p p -B 0 -F json "$T/np.mp"
 is "$(val "$out" all all p f1) $(val "$out" all all p precision) $(val "$out" all all p recall) $(val "$out" all all p acc)" "0 0 0 1" \
 	"no positives: precision, recall, F1 are 0, accuracy 1"
@@ -62,7 +50,7 @@ is "$(val "$out" all all p f1) $(val "$out" all all p precision) $(val "$out" al
 # Three classes with --classes and string labels.
 printf '%s\n' '{"id":"a","label":"R","r":[0.8,0.1,0.1]}' '{"id":"b","label":"U","r":[0.1,0.1,0.8]}' \
 	'{"id":"c","label":"S","r":[0.1,0.2,0.7]}' '{"id":"d","label":"S","r":[0.1,0.7,0.2]}' \
-	'{"id":"e","label":"U","r":[0.2,0.6,0.2]}' '{"id":"f","label":"R","r":[0.6,0.2,0.2]}' | mk >"$T/mc.mp"
+	'{"id":"e","label":"U","r":[0.2,0.6,0.2]}' '{"id":"f","label":"R","r":[0.6,0.2,0.2]}' | mkrecs >"$T/mc.mp"
 run mmoe-eval -q -p r --classes R,U,S --positive 2 -B 0 -F json --confusion "$T/mc.mp"
 is "$(val "$out" all all r acc) $(val "$out" all all r f1) $(val "$out" all all r macro_f1)" "0.666667 0.5 0.666667" \
 	"3 classes by name: accuracy 4/6, F1(S) 1/2, macro-F1 (1+.5+.5)/3"
@@ -76,7 +64,7 @@ for i in range(300):
     y = random.randint(0, 1)
     a = y if random.random() < 0.8 else 1 - y
     b = y if random.random() < 0.7 else 1 - y
-    print(json.dumps({"id": "r%d" % i, "label": y, "a_class": a, "b_class": b, "t": "RUS"[i % 3]}))' | mk >"$T/bs.mp"
+    print(json.dumps({"id": "r%d" % i, "label": y, "a_class": a, "b_class": b, "t": "RUS"[i % 3]}))' | mkrecs >"$T/bs.mp"
 mmoe-eval -q -p a,b --by t -B 300 --seed 5 -F tsv "$T/bs.mp" >"$T/s5a"
 mmoe-eval -q -p a,b --by t -B 300 --seed 5 -F tsv "$T/bs.mp" >"$T/s5b"
 mmoe-eval -q -p a,b --by t -B 300 --seed 6 -F tsv "$T/bs.mp" >"$T/s6"

@@ -3,23 +3,6 @@
 . "$(dirname "$0")/lib.sh"
 
 if ! have_py msgpack; then skip "python3-msgpack missing"; done_testing; exit; fi
-# Lines "NAME<TAB>python-dict" -> records appended to $T/NAME.mp, in one
-# python run (lists become f32 tensors; nan allowed).
-mkset() {
-	"$PY" -c '
-import sys, struct, msgpack
-nan = float("nan")
-files = {}
-for line in sys.stdin:
-    if not line.strip(): continue
-    name, lit = line.rstrip("\n").split("\t", 1)
-    o = eval(lit)
-    for k, v in list(o.items()):
-        if isinstance(v, list):
-            o[k] = {"dtype": "f32", "shape": [len(v)], "data": struct.pack("<%df" % len(v), *map(float, v))}
-    if name not in files: files[name] = open(sys.argv[1] + "/" + name + ".mp", "wb")
-    files[name].write(msgpack.packb(o, use_bin_type=True))' "$T"
-}
 good='{"id":"ok","rt":[0.5,0.5],"e1":[0.6,0.4],"e2":[0.3,0.7],"rus":"R"}'
 n=0
 bad() { # desc record-line expected-regex [options]: a record after a good one
@@ -47,7 +30,7 @@ bad "oracle with an unknown tag" '{"id":"x","e1":[0.6,0.4],"e2":[0.6,0.4],"rus":
 
 for ((i = 0; i < n; i++)); do printf 'c%d\t%s\nc%d\t%s\n' $i "$good" $i "${rec[i]}"; done >"$T/cases"
 printf 'g\t%s\n' "$good" >>"$T/cases"
-mkset <"$T/cases"
+mkrecs --dict --split "$T" <"$T/cases"
 for ((i = 0; i < n; i++)); do
 	# shellcheck disable=SC2086
 	run mmoe-fuse -r rt -e e1,e2 -t R,U ${opts[i]} -o "$T/o.zst" "$T/c$i.mp"

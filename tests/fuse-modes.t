@@ -3,18 +3,6 @@
 . "$(dirname "$0")/lib.sh"
 
 if ! have_py msgpack; then skip "python3-msgpack missing"; done_testing; exit; fi
-# JSON Lines -> msgpack records; JSON arrays become f32 tensors.
-mk() {
-	"$PY" -c '
-import sys, json, struct, msgpack
-for line in sys.stdin:
-    if not line.strip(): continue
-    o = json.loads(line)
-    for k, v in list(o.items()):
-        if isinstance(v, list):
-            o[k] = {"dtype": "f32", "shape": [len(v)], "data": struct.pack("<%df" % len(v), *map(float, v))}
-    sys.stdout.buffer.write(msgpack.packb(o, use_bin_type=True))'
-}
 # Fused probabilities, class and weights of each record, rounded to 1e-6.
 show() {
 	mmoe-cat --json | jq -c --arg f "${1:-p_mmoe}" \
@@ -26,7 +14,7 @@ cat >"$T/in.jsonl" <<'J'
 {"id":"a","split":"test","rt":[0.4,0.3,0.3],"pR":[0.6,0.4],"pU":[0.2,0.8],"pS":[0.3,0.7],"rus":"U"}
 {"id":"b","split":"test","rt":[0.1,0.1,0.8],"pR":[0.9,0.1],"pU":[0.5,0.5],"pS":[0.25,0.75],"rus":"R"}
 J
-mk <"$T/in.jsonl" >"$T/in.mp"
+mkrecs <"$T/in.jsonl" >"$T/in.mp"
 
 run mmoe-fuse -r rt -e pR,pU,pS -o "$T/soft.zst" "$T/in.mp"
 is "$rc" 0 "soft: exit 0"
@@ -45,7 +33,7 @@ is "$(mmoe-cat --json "$T/mean.zst" | jq -c '[.id, .rus, .split, .pR.data[0]]' |
 	'["a","U","test",0.6] ["b","R","test",0.9] ' "input fields pass through unchanged"
 
 # Logits: softmax(0, ln 3, ln 6) = (.1, .3, .6).
-echo '{"id":"l","lg":[0,1.0986123,1.7917595],"pR":[1,0],"pU":[0,1],"pS":[0.5,0.5]}' | mk >"$T/lg.mp"
+echo '{"id":"l","lg":[0,1.0986123,1.7917595],"pR":[1,0],"pU":[0,1],"pS":[0.5,0.5]}' | mkrecs >"$T/lg.mp"
 mmoe-fuse -q -r lg --router-logits -e pR,pU,pS "$T/lg.mp" >"$T/lg.zst"
 # fused = .1*(1,0) + .3*(0,1) + .6*(.5,.5) = (.4, .6)
 is "$(show <"$T/lg.zst")" '["l",[0.4,0.6],1,[0.1,0.3,0.6]] ' "--router-logits applies softmax"
@@ -55,7 +43,7 @@ cat >"$T/mc.jsonl" <<'J'
 {"id":"x","w":[0.25,0.75],"e1":[0.7,0.2,0.1],"e2":[0.1,0.3,0.6],"t":"B"}
 {"id":"y","w":[0.25,0.75],"e1":[0.7,0.2,0.1],"e2":[0.1,0.3,0.6]}
 J
-mk <"$T/mc.jsonl" >"$T/mc.mp"
+mkrecs <"$T/mc.jsonl" >"$T/mc.mp"
 mmoe-fuse -q -r w -e e1,e2 "$T/mc.mp" >"$T/mc.zst"
 is "$(show <"$T/mc.zst")" '["x",[0.25,0.275,0.475],2,[0.25,0.75]] ["y",[0.25,0.275,0.475],2,[0.25,0.75]] ' "3 classes, 2 experts"
 run mmoe-fuse -r w -e e1,e2 -m oracle -t A,B --rus-field t --oracle-fallback hard -o "$T/of.zst" "$T/mc.mp"
@@ -64,7 +52,7 @@ is "$(show <"$T/of.zst")" '["x",[0.1,0.3,0.6],2,[0,1]] ["y",[0.1,0.3,0.6],2,[0,1
 like "$err" "1 untagged routed by hard" "fallback count on stderr"
 
 # Probabilities that do not sum to 1 are renormalised and counted.
-echo '{"id":"n","rt":[0.2,0.2],"e1":[0.3,0.3],"e2":[0.25,0.75]}' | mk >"$T/nn.mp"
+echo '{"id":"n","rt":[0.2,0.2],"e1":[0.3,0.3],"e2":[0.25,0.75]}' | mkrecs >"$T/nn.mp"
 run mmoe-fuse -r rt -e e1,e2 -o "$T/nn.zst" "$T/nn.mp"
 is "$rc" 0 "unnormalised input: exit 0"
 is "$(show <"$T/nn.zst")" '["n",[0.375,0.625],1,[0.5,0.5]] ' "router and expert renormalised before mixing"

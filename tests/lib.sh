@@ -54,3 +54,51 @@ done_testing() { echo "1..$_n"; [ "$_fail" = 0 ]; }
 # Debian's python (the one with python3-msgpack, numpy, sklearn), not a user's pyenv.
 PY=/usr/bin/python3
 have_py() { "$PY" -c "import $1" >/dev/null 2>&1; }
+
+# mkrecs [--dict] [--split DIR] <LINES >OUT.mp : make msgpack records from
+# text, one record per input line, all in one python run (blank lines are
+# skipped).
+#   - A line is a JSON object; with --dict a Python literal dict instead
+#     (single quotes, True/None, and nan for a NaN).
+#   - Every list becomes an f32 tensor {"dtype":"f32","shape":[n],
+#     "data":<n little-endian f32>}; nested lists of equal lengths become one
+#     tensor of their shape, e.g. [[1,2],[3,4]] -> shape [2,2], row-major.
+#   - --split DIR: lines are "NAME<TAB>record", and each record is appended
+#     to DIR/NAME.mp (created by this call) instead of stdout.
+#   mkrecs <<<'{"id":"a","label":1,"p":[0.2,0.8]}' >"$T/a.mp"
+#   printf 'good\t%s\nbad\t%s\n' "{'id':'g','x':[1]}" "{'id':'b','x':[nan]}" | mkrecs --dict --split "$T"
+mkrecs() {
+	"$PY" -c '
+import sys, json, struct, msgpack
+args = sys.argv[1:]
+lit = "--dict" in args
+outdir = args[args.index("--split") + 1] if "--split" in args else None
+nan = float("nan")
+def shape(v):
+    if not any(isinstance(x, list) for x in v):
+        return [len(v)]
+    inner = shape(v[0]) if isinstance(v[0], list) else None
+    if any(not isinstance(x, list) or shape(x) != inner for x in v):
+        sys.exit("mkrecs: ragged nested list: %r" % (v,))
+    return [len(v)] + inner
+def flat(v):
+    return [y for x in v for y in flat(x)] if isinstance(v, list) else [float(v)]
+files = {}
+for line in sys.stdin:
+    if not line.strip(): continue
+    name = None
+    if outdir is not None:
+        name, line = line.rstrip("\n").split("\t", 1)
+    o = eval(line) if lit else json.loads(line)
+    for k, v in list(o.items()):
+        if isinstance(v, list):
+            d = flat(v)
+            o[k] = {"dtype": "f32", "shape": shape(v), "data": struct.pack("<%df" % len(d), *d)}
+    b = msgpack.packb(o, use_bin_type=True)
+    if name is None:
+        sys.stdout.buffer.write(b)
+        continue
+    if name not in files: files[name] = open(outdir + "/" + name + ".mp", "wb")
+    files[name].write(b)
+for f in files.values(): f.close()' "$@"
+}

@@ -4,18 +4,6 @@
 . "$(dirname "$0")/lib.sh"
 
 if ! have_py msgpack; then skip "python3-msgpack missing"; done_testing; exit; fi
-# JSON Lines -> msgpack records; JSON arrays become f32 tensors.
-mk() {
-	"$PY" -c '
-import sys, json, struct, msgpack
-for line in sys.stdin:
-    if not line.strip(): continue
-    o = json.loads(line)
-    for k, v in list(o.items()):
-        if isinstance(v, list):
-            o[k] = {"dtype": "f32", "shape": [len(v)], "data": struct.pack("<%df" % len(v), *map(float, v))}
-    sys.stdout.buffer.write(msgpack.packb(o, use_bin_type=True))'
-}
 tags() { mmoe-cat --json "$@" | jq -r '.id + "=" + (.rus // "-")' | tr '\n' ' '; }
 
 cat >"$T/bin.jsonl" <<'J'
@@ -32,7 +20,7 @@ cat >"$T/bin.jsonl" <<'J'
 {"id":"drop","split":"train","label":1,"pa_class":1,"pb_class":0,"pb_drop":true}
 {"id":"nodrop","split":"train","label":1,"pa_class":0,"pb_class":0,"pa_drop":false}
 J
-mk <"$T/bin.jsonl" >"$T/bin.mp"
+mkrecs <"$T/bin.jsonl" >"$T/bin.mp"
 run mmoe-rus-split -a pa -b pb --out-R "$T/R.zst" --out-U "$T/U.zst" --out-S "$T/S.zst" "$T/bin.mp"
 is "$rc" 0 "binary: exit 0"
 mmoe-rus-split -a pa -b pb <"$T/bin.mp" >"$T/o.zst" 2>/dev/null
@@ -59,20 +47,20 @@ cat >"$T/mc.jsonl" <<'J'
 {"id":"e","label":0,"pa":[0.1,0.6,0.3],"pb":[0.2,0.5,0.3]}
 {"id":"f","label":1,"pa":[0.1,0.2,0.7],"pb":[0.8,0.1,0.1]}
 J
-mk <"$T/mc.jsonl" | mmoe-rus-split -q -a pa -b pb --as t >"$T/mc.zst"
+mkrecs <"$T/mc.jsonl" | mmoe-rus-split -q -a pa -b pb --as t >"$T/mc.zst"
 is "$(mmoe-cat --json "$T/mc.zst" | jq -r '.id + "=" + .t' | tr '\n' ' ')" "a=S b=U c=U d=R e=S f=S " \
 	"3 classes: disagreeing and both wrong is S; --as names the field"
-like "$(mk <"$T/mc.jsonl" | mmoe-rus-split -a pa -b pb 2>&1 >/dev/null)" "\(none\) +1 +2 +3 +0 +0 +0 +6" \
+like "$(mkrecs <"$T/mc.jsonl" | mmoe-rus-split -a pa -b pb 2>&1 >/dev/null)" "\(none\) +1 +2 +3 +0 +0 +0 +6" \
 	"records without a split field count under (none)"
 
 # Custom label field.
-echo '{"id":"x","y":1,"label":0,"pa_class":1,"pb_class":1}' | mk | mmoe-rus-split -q -a pa -b pb -l y >"$T/l.zst"
+echo '{"id":"x","y":1,"label":0,"pa_class":1,"pb_class":1}' | mkrecs | mmoe-rus-split -q -a pa -b pb -l y >"$T/l.zst"
 is "$(tags "$T/l.zst")" "x=R " "--label chooses the label field"
 
 # Bad input: one line naming record and field, exit 1; subset files untouched.
 echo old >"$T/keep.zst"
 echo '{"id":"ok","label":1,"pa_class":1,"pb_class":1}
-{"id":"bad","label":"yes","pa_class":1,"pb_class":1}' | mk >"$T/b1.mp"
+{"id":"bad","label":"yes","pa_class":1,"pb_class":1}' | mkrecs >"$T/b1.mp"
 run mmoe-rus-split -a pa -b pb --out-R "$T/keep.zst" -o "$T/o2.zst" "$T/b1.mp"
 is "$rc" 1 "label of the wrong type: exit 1"
 one_line_error mmoe-rus-split "one-line error"
@@ -88,17 +76,17 @@ is "$rc" 1 "NaN in a prediction: exit 1"
 like "$err" 'record 0 \(id "n"\): field "pa"' "NaN error names record and field"
 one_line_error mmoe-rus-split "NaN: one-line error"
 
-echo '{"id":"o","label":1,"pa":[0.5,0.5],"pa_class":2,"pb_class":1}' | mk >"$T/oor.mp"
+echo '{"id":"o","label":1,"pa":[0.5,0.5],"pa_class":2,"pb_class":1}' | mkrecs >"$T/oor.mp"
 run mmoe-rus-split -a pa -b pb "$T/oor.mp" -o "$T/x.zst"
 is "$rc" 1 "P_class outside the classes of P: exit 1"
 like "$err" 'field "pa_class": class 2 outside 0..1' "range error names the field"
 
-echo '{"id":"w","label":1,"pa":"high","pb_class":1}' | mk >"$T/wt.mp"
+echo '{"id":"w","label":1,"pa":"high","pb_class":1}' | mkrecs >"$T/wt.mp"
 run mmoe-rus-split -a pa -b pb "$T/wt.mp" -o "$T/x.zst"
 is "$rc" 1 "prediction of the wrong type: exit 1"
 like "$err" 'record 0 \(id "w"\): field "pa"' "type error names record and field"
 
-echo '{"id":"d","label":1,"pa_class":1,"pb_class":1,"pa_drop":"maybe"}' | mk >"$T/dt.mp"
+echo '{"id":"d","label":1,"pa_class":1,"pb_class":1,"pa_drop":"maybe"}' | mkrecs >"$T/dt.mp"
 run mmoe-rus-split -a pa -b pb "$T/dt.mp" -o "$T/x.zst"
 is "$rc" 1 "drop flag of the wrong type: exit 1"
 like "$err" 'field "pa_drop"' "drop flag error names the field"

@@ -4,19 +4,6 @@
 . "$(dirname "$0")/lib.sh"
 
 if ! have_py msgpack; then skip "python3-msgpack missing"; done_testing; exit; fi
-# Python literal dicts, one per line -> msgpack; lists become f32 tensors (NaN allowed).
-mk() {
-	"$PY" -c '
-import sys, struct, msgpack
-nan = float("nan")
-for line in sys.stdin:
-    if not line.strip(): continue
-    o = eval(line)
-    for k, v in list(o.items()):
-        if isinstance(v, list):
-            o[k] = {"dtype": "f32", "shape": [len(v)], "data": struct.pack("<%df" % len(v), *map(float, v))}
-    sys.stdout.buffer.write(msgpack.packb(o, use_bin_type=True))'
-}
 # 12 good training records of 2 classes
 good() {
 	for i in 0 1 2 3 4 5 6 7 8 9 10 11; do
@@ -30,16 +17,8 @@ bad() { # desc record-line expected-regex [options]
 }
 run_bad() {
 	local i n=${#B_DESC[@]}
-	good | mk >"$T/good.mp"
-	for ((i = 0; i < n; i++)); do printf '%s\n' "${B_REC[$i]}"; done | "$PY" -c '
-import sys, struct, msgpack
-nan = float("nan")
-for i, line in enumerate(sys.stdin):
-    o = eval(line)
-    for k, v in list(o.items()):
-        if isinstance(v, list):
-            o[k] = {"dtype": "f32", "shape": [len(v)], "data": struct.pack("<%df" % len(v), *map(float, v))}
-    open(sys.argv[1] + "/one-%d.mp" % i, "wb").write(msgpack.packb(o, use_bin_type=True))' "$T"
+	good | mkrecs --dict >"$T/good.mp"
+	for ((i = 0; i < n; i++)); do printf 'one-%d\t%s\n' "$i" "${B_REC[$i]}"; done | mkrecs --dict --split "$T"
 	for ((i = 0; i < n; i++)); do
 		cat "$T/good.mp" "$T/one-$i.mp" >"$T/b.mp"
 		run mmoe-unipred -f x ${B_OPT[$i]} -o "$T/o.zst" "$T/b.mp"
@@ -65,26 +44,26 @@ bad "empty feature vector" "{'id':'e','x':[]}" 'field "x"'
 run_bad
 
 # Whole-data problems.
-for i in 0 1 2; do echo "{'id':'a$i','split':'train','label':$((i % 2)),'x':[$i]}"; done | mk >"$T/few.mp"
+for i in 0 1 2; do echo "{'id':'a$i','split':'train','label':$((i % 2)),'x':[$i]}"; done | mkrecs --dict >"$T/few.mp"
 run mmoe-unipred -f x -o "$T/o.zst" "$T/few.mp"
 is "$rc" 1 "fewer training records than folds: exit 1"
 one_line_error mmoe-unipred "fewer training records than folds: one line"
 like "$err" "3 training records are fewer than the 5 folds" "fewer training records than folds: says so"
 run mmoe-unipred -f x -k 3 -o "$T/o.zst" "$T/few.mp"
 is "$rc" 0 "3 records, 3 folds: fine"
-for i in 0 1 2 3 4 5; do echo "{'id':'a$i','split':'train','label':$((i % 2 * 2)),'x':[$i]}"; done | mk >"$T/gap.mp"
+for i in 0 1 2 3 4 5; do echo "{'id':'a$i','split':'train','label':$((i % 2 * 2)),'x':[$i]}"; done | mkrecs --dict >"$T/gap.mp"
 run mmoe-unipred -f x "$T/gap.mp"
 is "$rc" 1 "a class absent from training: exit 1"
 like "$err" "class 1 has no training record" "a class absent: names it"
-for i in 0 1 2 3 4 5; do echo "{'id':'a$i','split':'train','label':0,'x':[$i]}"; done | mk >"$T/one.mp"
+for i in 0 1 2 3 4 5; do echo "{'id':'a$i','split':'train','label':0,'x':[$i]}"; done | mkrecs --dict >"$T/one.mp"
 run mmoe-unipred -f x "$T/one.mp"
 is "$rc" 1 "a single class: exit 1"
 like "$err" "at least 2 classes" "a single class: says so"
-for i in 0 1 2 3 4 5; do echo "{'id':'a$i','split':'test','label':$((i % 2)),'x':[$i]}"; done | mk >"$T/nt.mp"
+for i in 0 1 2 3 4 5; do echo "{'id':'a$i','split':'test','label':$((i % 2)),'x':[$i]}"; done | mkrecs --dict >"$T/nt.mp"
 run mmoe-unipred -f x "$T/nt.mp"
 is "$rc" 1 "no training records: exit 1"
 like "$err" "no training records" "no training records: says so"
-: | mk >"$T/empty.mp"
+: | mkrecs --dict >"$T/empty.mp"
 run mmoe-unipred -f x "$T/empty.mp"
 is "$rc" 1 "empty input: exit 1"
 printf 'garbage that is not msgpack\xc1' >"$T/garbage"
@@ -93,7 +72,7 @@ is "$rc" 1 "corrupt input: exit 1"
 one_line_error mmoe-unipred "corrupt input: one line"
 
 # Usage.
-good | mk >"$T/g.mp"
+good | mkrecs --dict >"$T/g.mp"
 for args in "" "-f x --import $T/g.mp" "-f x --model svm" "-f x --folds 1" "-f x --drop-margin 2" \
 		"-f x --balance -0.1" "-f x --import-classes a,b" "-f x --class-from foo" "-f x --bogus" \
 		"-f x $T/g.mp $T/g.mp" "--import $T/g.mp" "-f x -C 0" "-f x --import-field p"; do

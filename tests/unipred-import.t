@@ -5,17 +5,6 @@
 . "$(dirname "$0")/lib.sh"
 
 if ! have_py msgpack; then skip "python3-msgpack missing"; done_testing; exit; fi
-mk() {
-	"$PY" -c '
-import sys, json, struct, msgpack
-for line in sys.stdin:
-    if not line.strip(): continue
-    o = json.loads(line)
-    for k, v in list(o.items()):
-        if isinstance(v, list):
-            o[k] = {"dtype": "f32", "shape": [len(v)], "data": struct.pack("<%df" % len(v), *map(float, v))}
-    sys.stdout.buffer.write(msgpack.packb(o, use_bin_type=True))'
-}
 # id=class:P(1) (4 decimals) for every record, "-" without a prediction
 show() {
 	mmoe-cat --json "$1" | jq -r --arg p "$2" \
@@ -25,7 +14,7 @@ show() {
 
 printf '%s\n' '{"id":"1_60","split":"train","label":1}' '{"id":"1_70","split":"train","label":0}' \
 	'{"id":"1_80","split":"test","label":1}' '{"id":"1_1470","split":"train","label":1}' \
-	'{"id":"gone","split":"test","label":0}' '{"split":"test","label":0}' | mk >"$T/r.mp"
+	'{"id":"gone","split":"test","label":0}' '{"split":"test","label":0}' | mkrecs >"$T/r.mp"
 
 # The authors' format: an object keyed by id, logits keyed by class name.
 cat >"$T/m.json" <<'J'
@@ -128,7 +117,7 @@ if [ -r "$M/mustard_text_only_pred.json" ] && [ -r "$M/mustard_dataset_train.jso
 import json, sys
 for sp in ("train", "test"):
     for k, d in json.load(open(sys.argv[1] + "/mustard_dataset_%s.json" % sp)).items():
-        print(json.dumps({"id": k, "split": sp, "label": int(d["sarcasm"])}))' "$M" | mk >"$T/must.mp"
+        print(json.dumps({"id": k, "split": sp, "label": int(d["sarcasm"])}))' "$M" | mkrecs >"$T/must.mp"
 	mmoe-unipred --import "$M/mustard_text_only_pred.json" --import "$M/mustard_text_only_pred_test.json" \
 		--import-classes No,Yes --as pred_t "$T/must.mp" 2>"$T/e1" >"$T/must1.zst"
 	mmoe-unipred --import "$M/mustard_vision_only_pred.json" --import "$M/mustard_vision_only_pred_test.json" \

@@ -4,17 +4,6 @@
 . "$(dirname "$0")/lib.sh"
 
 if ! have_py msgpack; then skip "python3-msgpack missing"; done_testing; exit; fi
-mk() {
-	"$PY" -c '
-import sys, json, struct, msgpack
-for line in sys.stdin:
-    if not line.strip(): continue
-    o = json.loads(line)
-    for k, v in list(o.items()):
-        if isinstance(v, list):
-            o[k] = {"dtype": "f32", "shape": [len(v)], "data": struct.pack("<%df" % len(v), *map(float, v))}
-    sys.stdout.buffer.write(msgpack.packb(o, use_bin_type=True))'
-}
 # id=class[d] for every record (d: dropped, -: no prediction)
 show() {
 	mmoe-cat --json "$1" | jq -r --arg p "$2" \
@@ -40,7 +29,7 @@ J
 for x in a b c e f g h i j k; do echo "{\"id\":\"$x\",\"split\":\"train\",\"label\":1}"; done >"$T/r.jsonl"
 printf '%s\n' '{"id":"v","split":"val","label":1}' '{"id":"t","split":"test","label":0}' \
 	'{"id":"n","split":"train","label":0}' >>"$T/r.jsonl"
-mk <"$T/r.jsonl" >"$T/r.mp"
+mkrecs <"$T/r.jsonl" >"$T/r.mp"
 
 run mmoe-unipred --import "$T/p.jsonl" --as p "$T/r.mp"
 is "$rc" 0 "plain import: exit 0"
@@ -71,7 +60,7 @@ like "$err" "nothing to change" "balance 0.1: reported as nothing to change"
 import json
 for x, p in zip("abcdefghij", [0.9, 0.8, 0.7, 0.6, 0.55, 0.95, 0.52, 0.4, 0.85, 0.75]):
     print(json.dumps({"id": x, "probs": [1 - p, p]}))' >"$T/q.jsonl"
-for x in a b c d e f g h i j; do echo "{\"id\":\"$x\",\"split\":\"train\"}"; done | mk >"$T/q.mp"
+for x in a b c d e f g h i j; do echo "{\"id\":\"$x\",\"split\":\"train\"}"; done | mkrecs >"$T/q.mp"
 run mmoe-unipred --import "$T/q.jsonl" --as p --balance 0.2 "$T/q.mp"
 is "$(show "$T/out" p)" "a=1 b=1 c=1 d=1 e=1 f=1 g=0 h=0 i=1 j=1 " "balance 0.2, 9 of 10 positive: the bottom 2 by P(1) negative"
 like "$err" "9 of 10 train predictions positive \(90\.0%\) > 80%: the bottom 2 by P\(class 1\) set to 0 \(1 changed, now 8 positive\)" \
@@ -86,7 +75,7 @@ random.seed(2)
 for i in range(100):
     y = 1 if i % 10 == 0 else 0
     print(json.dumps({"id": "r%d" % i, "split": "train" if i < 80 else "test", "label": y,
-                      "x": [random.gauss(0, 1), random.gauss(0, 1)]}))' | mk >"$T/tr.mp"
+                      "x": [random.gauss(0, 1), random.gauss(0, 1)]}))' | mkrecs >"$T/tr.mp"
 run mmoe-unipred -f x --balance 0.2 --drop-margin 0.2 "$T/tr.mp"
 is "$rc" 0 "training mode with balance and drop-margin: exit 0"
 cp "$T/out" "$T/tr.zst"

@@ -4,18 +4,6 @@
 . "$(dirname "$0")/lib.sh"
 
 if ! have_py msgpack; then skip "python3-msgpack missing"; done_testing; exit; fi
-# JSON Lines -> msgpack records; JSON arrays become f32 tensors.
-mk() {
-	"$PY" -c '
-import sys, json, struct, msgpack
-for line in sys.stdin:
-    if not line.strip(): continue
-    o = json.loads(line)
-    for k, v in list(o.items()):
-        if isinstance(v, list):
-            o[k] = {"dtype": "f32", "shape": [len(v)], "data": struct.pack("<%df" % len(v), *map(float, v))}
-    sys.stdout.buffer.write(msgpack.packb(o, use_bin_type=True))'
-}
 # accuracy of P_class against label over records of split S: acc FILE P S
 acc() {
 	mmoe-cat --json "$1" | jq -s --arg p "$2" --arg s "$3" \
@@ -34,7 +22,7 @@ n = 160
 for i in range(n):
     x = [0.0] * n; x[i] = 1.0
     print(json.dumps({"id": "o%d" % i, "split": "train" if i < 130 else "test",
-                      "label": random.randint(0, 1), "x": x}))' | mk >"$T/oh.mp"
+                      "label": random.randint(0, 1), "x": x}))' | mkrecs >"$T/oh.mp"
 for m in logreg mlp; do
 	run mmoe-unipred -f x -m $m -o "$T/oof-$m.zst" "$T/oh.mp"
 	is "$rc" 0 "$m: out-of-fold run exits 0"
@@ -64,7 +52,7 @@ for i in range(240):
     if i % 50 == 7: del o["label"]
     if i == 3: o["label"] = None
     if i == 5: o["pred_feat_drop"] = True
-    print(json.dumps(o))' | mk >"$T/g.mp"
+    print(json.dumps(o))' | mkrecs >"$T/g.mp"
 run mmoe-unipred -f feat -s 3 "$T/g.mp"
 is "$rc" 0 "gaussian: exit 0"
 cp "$T/out" "$T/g1.zst"
@@ -109,7 +97,7 @@ for i in range(150):
     y = i % 3
     c = [(0, 0), (3, 0), (0, 3)][y]
     x = [random.gauss(c[0], 1), random.gauss(c[1], 1)]
-    print(json.dumps({"id": "m%d" % i, "split": "train" if i < 120 else "test", "label": y, "v": x}))' | mk >"$T/mc.mp"
+    print(json.dumps({"id": "m%d" % i, "split": "train" if i < 120 else "test", "label": y, "v": x}))' | mkrecs >"$T/mc.mp"
 run mmoe-unipred -f v -k 3 "$T/mc.mp"
 is "$rc" 0 "3 classes: exit 0"
 like "$err" "3 classes, seed 1: 120 training records \(3-fold out-of-fold" "3 classes, 3 folds reported"
