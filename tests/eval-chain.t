@@ -7,22 +7,21 @@
 
 if ! have_py msgpack; then skip "python3-msgpack missing"; done_testing; exit; fi
 "$PY" -c '
-import sys, struct, msgpack, random
+import json, random
 random.seed(11)
-def t(v): return {"dtype": "f32", "shape": [len(v)], "data": struct.pack("<%df" % len(v), *v)}
 def onehotish(c, C=3): return [0.8 if k == c else 0.2 / (C - 1) for k in range(C)]
 for i in range(240):
     y = random.randrange(3)
     v, tx = random.randrange(3), random.randrange(3)
     rus = "R" if v == tx == y else "U" if (v == y) != (tx == y) else "S"
     r = {"id": "r%d" % i, "split": ["train", "val", "test"][i % 3], "label": y, "gen_type": ["R", "Uv", "Ut", "S"][i % 4],
-         "pred_v": t(onehotish(v)), "pred_t_class": tx, "exp_rus": rus,
-         "p_base": t(onehotish(y if i % 2 else (y + 1) % 3))}
+         "pred_v": onehotish(v), "pred_t_class": tx, "exp_rus": rus,
+         "p_base": onehotish(y if i % 2 else (y + 1) % 3)}
     for k in "RUS":
-        r["p_" + k] = t(onehotish(y if k == rus else (y + 1) % 3))
-    r["p_router"] = t([0.6 if k == rus else 0.2 for k in "RUS"])
+        r["p_" + k] = onehotish(y if k == rus else (y + 1) % 3)
+    r["p_router"] = [0.6 if k == rus else 0.2 for k in "RUS"]
     if i == 5: r["pred_v_drop"] = True
-    sys.stdout.buffer.write(msgpack.packb(r, use_bin_type=True))' >"$T/preds0.zst"
+    print(json.dumps(r))' | mkrecs >"$T/preds0.zst"
 cd "$T" || exit 2
 
 # mmoe-rus-split(1) EXAMPLES

@@ -5,19 +5,18 @@
 
 if ! have_py msgpack; then skip "python3-msgpack missing"; done_testing; exit; fi
 "$PY" -c '
-import sys, struct, msgpack, random
+import json, random
 random.seed(3)
-def t(v): return {"dtype": "f32", "shape": [len(v)], "data": struct.pack("<%df" % len(v), *v)}
 gen = ["R", "Uv", "Ut", "S"]
 for i in range(120):
     y = i % 2
     r = {"id": "r%d" % i, "split": "test" if i % 4 else "val", "label": y, "gen_type": gen[i % 4], "rus": "RUS"[(i // 4) % 3]}
     for m, acc in (("p_base", 0.7), ("p_mmoe", 0.85)):
         c = y if random.random() < acc else 1 - y
-        r[m] = t([0.2, 0.8] if c else [0.8, 0.2])
+        r[m] = [0.2, 0.8] if c else [0.8, 0.2]
     w = [0.5, 0.25, 0.25] if r["rus"] == "R" else [0.2, 0.6, 0.2] if r["rus"] == "U" else [0.1, 0.1, 0.8]
-    r["p_mmoe_w"] = t(w)
-    sys.stdout.buffer.write(msgpack.packb(r, use_bin_type=True))' >"$T/in.mp"
+    r["p_mmoe_w"] = w
+    print(json.dumps(r))' | mkrecs >"$T/in.mp"
 args=(-p p_base -p p_mmoe --by rus --by gen_type -w p_mmoe_w --confusion --diff p_base -B 100)
 
 run mmoe-eval "${args[@]}" "$T/in.mp"

@@ -5,13 +5,12 @@
 
 if ! have_py msgpack; then skip "python3-msgpack missing"; done_testing; exit; fi
 "$PY" -c '
-import sys, struct, msgpack
-def t(v): return {"dtype": "f32", "shape": [len(v)], "data": struct.pack("<%df" % len(v), *v)}
+import json
 for i in range(60):
     y = i % 2
     r = {"id": "r%d" % i, "label": y, "rus": "RUS"[i % 3], "base_class": y if i % 5 else 1 - y,
-         "mmoe_class": y if i % 7 else 1 - y, "w": t([0.6, 0.2, 0.2] if i % 3 == 0 else [0.2, 0.4, 0.4])}
-    sys.stdout.buffer.write(msgpack.packb(r, use_bin_type=True))' >"$T/in.mp"
+         "mmoe_class": y if i % 7 else 1 - y, "w": [0.6, 0.2, 0.2] if i % 3 == 0 else [0.2, 0.4, 0.4]}
+    print(json.dumps(r))' | mkrecs >"$T/in.mp"
 
 # Without gnuplot on PATH: exit 2 before reading anything.
 run env PATH=/nonexistent "$MMOE_BIN/mmoe-eval" -p base --plot "$T/np" "$T/in.mp"
