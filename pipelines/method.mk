@@ -52,28 +52,32 @@ EVAL_BY     ?= --by rus
 BOOT        ?= 1000
 METHODS     ?= p_base p_R p_U p_S p_mmoe p_hard p_oracle p_mean
 PROBS        = $(MMOE_BIN)/mmoe-train-expert -q --predict
+# tool(name): the binary of mmoe-name.  Every stage also depends on the tools it
+# runs (after its data, so that $< stays the input): a rebuilt tool makes what it
+# made stale.
+tool = $(MMOE_BIN)/mmoe-$(1)
 
 # common training options of a model under directory $(1)
 train_opts = $(call feats,$(1)) --epochs $(call pp,ep,$(1)) --seed $(call pp,seed,$(1)) $(EXPERT_OPTS)
 
-%/base.mm: $$(dir $$*)rus.zst | $$*/.
+%/base.mm: $$(dir $$*)rus.zst $(call tool,train-expert) | $$*/.
 	$(TRAIN_EXPERT) $(call train_opts,$@) --target label -o $@ $<
 
 define expert_rule
-%/$(1).mm: $$$$(dir $$$$*)$(1).zst %/base.mm
+%/$(1).mm: $$$$(dir $$$$*)$(1).zst %/base.mm $$(call tool,train-expert)
 	$$(TRAIN_EXPERT) $$(call train_opts,$$@) --target label --init $$*/base.mm -o $$@ $$<
 endef
 $(foreach k,R U S,$(eval $(call expert_rule,$(k))))
 
-%/router.mm: $$(dir $$*)rus.zst | $$*/.
+%/router.mm: $$(dir $$*)rus.zst $(call tool,train-expert) | $$*/.
 	$(TRAIN_EXPERT) $(call train_opts,$@) --target rus --classes R,U,S $(ROUTER_OPTS) -o $@ $<
 
 # every model's probabilities, in one pass
-%/pred.zst: $$(dir $$*)rus.zst %/base.mm %/R.mm %/U.mm %/S.mm %/router.mm
+%/pred.zst: $$(dir $$*)rus.zst %/base.mm %/R.mm %/U.mm %/S.mm %/router.mm $(call tool,train-expert)
 	$(PROBS) -m $*/base.mm --as p_base -m $*/R.mm --as p_R -m $*/U.mm --as p_U -m $*/S.mm --as p_S \
 		-m $*/router.mm --as p_router $< > $@
 
-%/fused.zst: %/pred.zst
+%/fused.zst: %/pred.zst $(call tool,fuse)
 	$(FUSE) --router p_router --experts p_R,p_U,p_S --mode soft --as p_mmoe $< \
 	| $(FUSE) --router p_router --experts p_R,p_U,p_S --mode hard --as p_hard \
 	| $(FUSE) --router p_router --experts p_R,p_U,p_S --mode oracle --types R,U,S --oracle-fallback soft --as p_oracle \
@@ -84,13 +88,13 @@ EVAL_DIFF   ?= p_base
 eval_opts = $(addprefix -p ,$(METHODS)) --label label $(EVAL_BY) --split test \
 	--bootstrap $(BOOT) --seed $(call pp,seed,$(1)) --weights p_mmoe_w \
 	$(if $(filter $(EVAL_DIFF),$(METHODS)),--diff $(EVAL_DIFF))
-%/eval.txt: %/fused.zst
+%/eval.txt: %/fused.zst $(call tool,eval)
 	$(EVAL) $(call eval_opts,$@) --format table $< > $@
-%/eval.json: %/fused.zst
+%/eval.json: %/fused.zst $(call tool,eval)
 	$(EVAL) $(call eval_opts,$@) --format json $< > $@
 # router quality: accuracy of p_router against rus, per split (jq over the records),
 # and its confusion matrix on the test split
-%/router.txt: %/pred.zst $(PIPELINES)/convert/router.jq
+%/router.txt: %/pred.zst $(PIPELINES)/convert/router.jq $(call tool,cat) $(call tool,eval)
 	$(CAT) --json --fields split,rus,p_router_class,p_router $< | jq -rs -f $(PIPELINES)/convert/router.jq > $@
 	$(EVAL) -p p_router --label rus --classes R,U,S --split test --bootstrap 0 --confusion $< \
 		| sed -n '/^confusion/,$$p' >> $@

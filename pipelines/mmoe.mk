@@ -16,6 +16,8 @@
 #                                                       pipelines/method.mk
 # Independent stages (the three experts and the router, and the eval outputs) run in
 # parallel under make -j2.  A failed stage leaves no file (pipefail, .DELETE_ON_ERROR).
+# Each stage depends on the tools it runs: after a rebuilt mmoe-synth, make remakes
+# data.zst and everything below it.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -78,7 +80,7 @@ features: $(FEAT)
 get: $(GET)
 
 # ---- data and features ---------------------------------------------------------
-$(RUNS)/synth/%/data.zst: | $$(@D)/.
+$(RUNS)/synth/%/data.zst: $(call tool,synth) | $$(@D)/.
 	$(MMOE_BIN)/mmoe-synth -q -n $(call pp,n,$@) --seed $(call pp,seed,$@) $(SYNTH_OPTS) -o $@
 
 # feat.zst sits in .../seed=S/v=VENC/t=TENC/, two levels below data.zst
@@ -89,7 +91,7 @@ nodigits = $(subst 0,,$(subst 1,,$(subst 2,,$(subst 3,,$(subst 4,,$(subst 5,,$(s
 enc_name = $(call nodigits,$(1))
 enc_dim  = $(patsubst $(call nodigits,$(1))%,%,$(1))
 enc_opts = -e $(call enc_name,$(1)) $(if $(call enc_dim,$(1)),--dim $(call enc_dim,$(1))) --as $(2)_$(1)
-%/feat.zst: $$(call parent,$$(call parent,$$*))/data.zst | $$(@D)/.
+%/feat.zst: $$(call parent,$$(call parent,$$*))/data.zst $(call tool,encode-vision) $(call tool,encode-text) | $$(@D)/.
 	$(MMOE_BIN)/mmoe-encode-vision -q -e $(call pp,v,$@) --as v_$(call pp,v,$@) --no-tokens --drop-image $< \
 	| $(MMOE_BIN)/mmoe-encode-text -q --field text $(call enc_opts,$(call pp,t,$@),t) \
 		--seed $(call pp,seed,$@) -o $@
@@ -97,13 +99,13 @@ enc_opts = -e $(call enc_name,$(1)) $(if $(call enc_dim,$(1)),--dim $(call enc_d
 # ---- stage 1 and 2: unimodal predictions (cross-fitted) and categorisation -------
 unipred = $(MMOE_BIN)/mmoe-unipred -q --model $(call pp,uni,$(2)) --folds $(FOLDS) \
 	--seed $(call pp,seed,$(2)) $(UNI_OPTS) --features $(1)
-%/rus.zst %/R.zst %/U.zst %/S.zst: $$(dir $$*)feat.zst | $$*/.
+%/rus.zst %/R.zst %/U.zst %/S.zst: $$(dir $$*)feat.zst $(call tool,unipred) $(call tool,rus-split) | $$*/.
 	$(call unipred,v_$(call pp,v,$*),$*) --as pred_v $< \
 	| $(call unipred,t_$(call pp,t,$*),$*) --as pred_t \
 	| $(MMOE_BIN)/mmoe-rus-split -a pred_v -b pred_t --as rus \
 		--out-R $*/R.zst --out-U $*/U.zst --out-S $*/S.zst -o $*/rus.zst
 
-%/agree.txt: %/rus.zst $(PIPELINES)/convert/crosstab.jq
+%/agree.txt: %/rus.zst $(PIPELINES)/convert/crosstab.jq $(call tool,cat)
 	$(CAT) --json --fields split,rus,gen_type $< | jq -rs --arg row rus --arg col gen_type \
 		-f $(PIPELINES)/convert/crosstab.jq > $@
 

@@ -96,7 +96,7 @@ summary: $(RUN_FILES) $(PIPELINES)/convert/summary.jq
 # ---- features: utterance (t), caption (c), context (x) ---------------------------
 encode = $(MMOE_BIN)/mmoe-encode-text -q --field $(1) -e $(2) --as $(3)_$(2) \
 	$(if $(filter glove,$(2)),--table $(GLOVE_TABLE),--seed 1)
-$(RUNS)/mustard/%/feat.zst: $(MUSTARD_STREAM) | $$(@D)/.
+$(RUNS)/mustard/%/feat.zst: $(MUSTARD_STREAM) $(call tool,encode-text) | $$(@D)/.
 	$(call encode,text,$(call pp,t,$@),t) $< \
 	| $(call encode,caption,$(call pp,c,$@),c) \
 	$(if $(call pp,x,$@),| $(call encode,context,$(call pp,x,$@),x)) > $@
@@ -104,7 +104,7 @@ $(RUNS)/mustard/%/feat.zst: $(MUSTARD_STREAM) | $$(@D)/.
 # ---- stage 1 and 2: the two tracks --------------------------------------------------
 # the feat.zst of a run directory .../track=T/seed=S: two levels up
 parent = $(patsubst %/,%,$(dir $(1)))
-%/rus.zst %/R.zst %/U.zst %/S.zst: $$(call parent,$$(call parent,$$*))/feat.zst | $$*/.
+%/rus.zst %/R.zst %/U.zst %/S.zst: $$(call parent,$$(call parent,$$*))/feat.zst $(call tool,unipred) $(call tool,rus-split) | $$*/.
 	$(if $(filter paper,$(call pp,track,$*)),\
 	  $(MMOE_BIN)/mmoe-rus-split -q -a zs_vision -b zs_text $<,\
 	  $(MMOE_BIN)/mmoe-unipred -q -f c_$(call pp,c,$*) --as pred_v --seed $(call pp,seed,$*) $(UNI_OPTS) $< \

@@ -38,6 +38,19 @@ is "$(mmoe-cat --json "$dir2/fused.zst" | md5sum)" "$(mmoe-cat --json "$dir/fuse
 run make --no-print-directory -j2 -f "$mk" "${opts[@]}" run
 is "$(printf '%s\n' "$out" | grep -c 'mmoe-')" 0 "a second run rebuilds nothing"
 
+# a stage depends on the tools it runs: a newer mmoe-fuse remakes fused.zst and
+# what reads it, a newer mmoe-synth everything
+mkdir -p "$T/bin2" && cp -p "$MMOE_BIN"/mmoe* "$T/bin2/"
+touch "$T/bin2/mmoe-fuse"
+run make --no-print-directory -n -f "$mk" "${opts[@]}" MMOE_BIN="$T/bin2" run
+like "$out" "mmoe-fuse .*-o [^ ]*/fused.zst" "a newer mmoe-fuse remakes fused.zst"
+like "$out" "mmoe-eval .*--format json" "and the evaluation below it"
+unlike "$out" "mmoe-synth|mmoe-train-expert|mmoe-unipred" "but nothing above it"
+touch "$T/bin2/mmoe-synth"
+run make --no-print-directory -n -f "$mk" "${opts[@]}" MMOE_BIN="$T/bin2" run
+like "$out" "mmoe-synth .*data.zst" "a newer mmoe-synth remakes data.zst"
+like "$out" "mmoe-train-expert .*base.mm" "and every stage below it"
+
 # a stage that fails half-way leaves no file (pipefail + .DELETE_ON_ERROR)
 mkdir -p "$T/bin"
 for t in "$MMOE_BIN"/mmoe*; do ln -s "$t" "$T/bin/"; done
