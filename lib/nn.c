@@ -1019,22 +1019,13 @@ void mm_net_copy_params(mm_net *dst, const mm_net *src)
 
 /* ---- metrics -------------------------------------------------------------- */
 
-static int argmax(const float *p, int C)
-{
-	int b = 0;
-	for (int c = 1; c < C; c++)
-		if (p[c] > p[b])
-			b = c;
-	return b;
-}
-
 double mm_metric_acc(const float *P, const int *y, size_t n, int C)
 {
 	if (n == 0)
 		return NAN;
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
-		k += argmax(P + i * C, C) == y[i];
+		k += (int)mm_vec_argmax(P + i * C, (size_t)C) == y[i];
 	return (double)k / n;
 }
 
@@ -1042,7 +1033,7 @@ static double f1_of(const float *P, const int *y, size_t n, int C, int pos)
 {
 	size_t tp = 0, fp = 0, fn = 0;
 	for (size_t i = 0; i < n; i++) {
-		int h = argmax(P + i * C, C);
+		int h = (int)mm_vec_argmax(P + i * C, (size_t)C);
 		if (h == pos && y[i] == pos)
 			tp++;
 		else if (h == pos)

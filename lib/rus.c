@@ -3,6 +3,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "util.h"
+
 mm_rus mm_rus_categorise(int64_t y, int64_t a, int64_t b)
 {
 	if (a == y && b == y)
@@ -35,27 +37,6 @@ int mm_fuse_mode_parse(const char *s)
 		if (!strcmp(s, mode_names[i]))
 			return i;
 	return -1;
-}
-
-size_t mm_fuse_argmax(const float *x, size_t n)
-{
-	size_t best = 0;
-	for (size_t i = 1; i < n; i++)
-		if (x[i] > x[best] || (isnan(x[best]) && !isnan(x[i])))
-			best = i;
-	return best;
-}
-
-void mm_fuse_softmax(float *x, size_t n)
-{
-	if (n == 0)
-		return;
-	float mx = x[mm_fuse_argmax(x, n)];
-	double s = 0;
-	for (size_t i = 0; i < n; i++)
-		s += exp((double)x[i] - mx);
-	for (size_t i = 0; i < n; i++)
-		x[i] = (float)(exp((double)x[i] - mx) / s);
 }
 
 int mm_fuse_check_probs(float *p, size_t n, double tol, int *renormalised, mm_err *e)
@@ -94,7 +75,7 @@ int mm_fuse(const float *router, const float *experts, int K, int C, mm_fuse_mod
 		break;
 	case MM_FUSE_HARD:
 	case MM_FUSE_ORACLE: {
-		size_t top = mode == MM_FUSE_HARD ? mm_fuse_argmax(router, (size_t)K) : (size_t)oracle_k;
+		size_t top = mode == MM_FUSE_HARD ? mm_vec_argmax(router, (size_t)K) : (size_t)oracle_k;
 		for (int k = 0; k < K; k++)
 			w[k] = (size_t)k == top ? 1.0f : 0.0f;
 		break;
@@ -112,7 +93,7 @@ int mm_fuse(const float *router, const float *experts, int K, int C, mm_fuse_mod
 			s += (double)w[k] * experts[(size_t)k * C + c];
 		fused[c] = (float)s;
 	}
-	return (int)mm_fuse_argmax(fused, (size_t)C);
+	return (int)mm_vec_argmax(fused, (size_t)C);
 }
 
 int mm_field_absent(const mm_rec *r, const char *key)
@@ -144,7 +125,7 @@ mm_status mm_pred_class(mm_rec *r, const char *field, int64_t *cls, int64_t *ncl
 					mm_rec_where(r, where, sizeof where), field);
 		}
 		C = (int64_t)t.n;
-		c = (int64_t)mm_fuse_argmax(t.data, t.n);
+		c = (int64_t)mm_vec_argmax(t.data, t.n);
 		mm_tensor_free(&t);
 	}
 	if (have_c) {

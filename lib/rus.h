@@ -44,11 +44,6 @@ typedef enum mm_fuse_mode {
 const char *mm_fuse_mode_name(mm_fuse_mode m);
 int mm_fuse_mode_parse(const char *s);
 
-/* Index of the largest of x[0..n) (first on ties; NaN never wins).  n > 0. */
-size_t mm_fuse_argmax(const float *x, size_t n);
-
-/* In-place softmax of x[0..n), max-shifted for stability. */
-void mm_fuse_softmax(float *x, size_t n);
 
 /* Check that p[0..n) is a probability vector: every entry finite and >= 0,
  * and a positive sum.  If the sum differs from 1 by more than tol, p is

@@ -10,6 +10,7 @@
 #include "record.h"
 #include "rng.h"
 #include "stream.h"
+#include "util.h"
 
 /* ---- cross-fitting ------------------------------------------------------- */
 
@@ -51,19 +52,6 @@ mm_status mm_unipred_folds(const int *y, size_t n, int nclass, int k,
 
 /* ---- probabilities ------------------------------------------------------- */
 
-void mm_unipred_softmax(float *x, int c)
-{
-	double m = x[0], s = 0;
-	for (int i = 1; i < c; i++)
-		if (x[i] > m)
-			m = x[i];
-	double ex[c > 0 ? c : 1];
-	for (int i = 0; i < c; i++)
-		s += ex[i] = exp((double)x[i] - m);
-	for (int i = 0; i < c; i++)
-		x[i] = (float)(ex[i] / s);
-}
-
 mm_status mm_unipred_normalise(float *p, int c, mm_err *e)
 {
 	double s = 0;
@@ -78,15 +66,6 @@ mm_status mm_unipred_normalise(float *p, int c, mm_err *e)
 	for (int i = 0; i < c; i++)
 		p[i] = (float)(p[i] / s);
 	return MM_OK;
-}
-
-int mm_unipred_argmax(const float *p, int c)
-{
-	int best = 0;
-	for (int i = 1; i < c; i++)
-		if (p[i] > p[best])
-			best = i;
-	return best;
 }
 
 double mm_unipred_margin(const float *p, int c)
@@ -287,7 +266,7 @@ static mm_status json_entry(builder *b, const char *id, size_t idlen, json_t *v,
 				return mm_errf(e, MM_EVALUE, "%s: entry \"%s\": field \"logits\": value %d is not finite",
 					b->name, id, i);
 			}
-		mm_unipred_softmax(p, c);
+		mm_vec_softmax(p, (size_t)c);
 	} else {
 		mm_status st = mm_unipred_normalise(p, c, e);
 		if (st) {
@@ -295,7 +274,7 @@ static mm_status json_entry(builder *b, const char *id, size_t idlen, json_t *v,
 			return mm_err_prefix(e, "%s: entry \"%s\": field \"probs\"", b->name, id);
 		}
 	}
-	int am = mm_unipred_argmax(p, c), cls = am;
+	int am = (int)mm_vec_argmax(p, (size_t)c), cls = am;
 	json_t *pr = json_object_get(v, "pred");
 	if (pr && json_is_null(pr)) {
 		if (o->class_from == MM_IMPORT_CLASS_PRED) {
@@ -486,7 +465,7 @@ static mm_status parse_stream(builder *b, const char *buf, size_t len, mm_err *e
 				mm_rec_where(r, where, sizeof where), o->field);
 			break;
 		}
-		int am = mm_unipred_argmax(p, c), cls = am;
+		int am = (int)mm_vec_argmax(p, (size_t)c), cls = am;
 		if (mm_rec_has(r, cfield)) {
 			int64_t g;
 			if ((st = mm_rec_int(r, cfield, &g, e))) {

@@ -31,13 +31,9 @@ mm_status mm_unipred_folds(const int *y, size_t n, int nclass, int k,
 
 /* ---- probabilities ------------------------------------------------------- */
 
-/* In place: p[i] = exp(x[i] - max) / sum, computed in double.  c >= 1. */
-void mm_unipred_softmax(float *x, int c);
 /* In place: divide by the sum.  MM_EVALUE (message without context) when a
  * value is negative or not finite, or the sum is 0. */
 mm_status mm_unipred_normalise(float *p, int c, mm_err *e);
-/* Index of the largest value; the lowest index on ties. */
-int mm_unipred_argmax(const float *p, int c);
 /* |p(top) - p(second)| of the normalised p, in [0, 1]; c == 1 gives 1.
  * The authors' |P(yes) - P(no)| in the binary case. */
 double mm_unipred_margin(const float *p, int c);

@@ -1,6 +1,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,6 +20,27 @@ void *mm_alloc_aligned(size_t n, size_t size)
 	if (posix_memalign(&p, 64, bytes) != 0)
 		return NULL;
 	return p;
+}
+
+size_t mm_vec_argmax(const float *x, size_t n)
+{
+	size_t best = 0;
+	for (size_t i = 1; i < n; i++)
+		if (x[i] > x[best] || (isnan(x[best]) && !isnan(x[i])))
+			best = i;
+	return best;
+}
+
+void mm_vec_softmax(float *x, size_t n)
+{
+	if (n == 0)
+		return;
+	float mx = x[mm_vec_argmax(x, n)];
+	double s = 0;
+	for (size_t i = 0; i < n; i++)
+		s += exp((double)x[i] - mx);
+	for (size_t i = 0; i < n; i++)
+		x[i] = (float)(exp((double)x[i] - mx) / s);
 }
 
 mm_status mm_atomic_open(mm_atomic *a, const char *path, mm_err *e)

@@ -26,6 +26,14 @@ void mm_atomic_abort(mm_atomic *a);
  * after the end.  More than limit bytes is MM_ELIMIT (limit 0: no limit). */
 mm_status mm_read_file(const char *path, size_t limit, char **buf, size_t *len, mm_err *e);
 
+/* Index of the largest of x[0..n), the lowest index on ties; a NaN never
+ * wins (all NaN gives 0).  n > 0. */
+size_t mm_vec_argmax(const float *x, size_t n);
+/* In place: x[i] = exp(x[i] - max) / sum, computed in double (stable for large
+ * logits).  n may be 0.  (mm_softmax in nn.h is the batched float version of
+ * the training loop.) */
+void mm_vec_softmax(float *x, size_t n);
+
 /* Monotonic seconds, for timings. */
 double mm_now(void);
 

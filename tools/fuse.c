@@ -12,6 +12,7 @@
 #include "record.h"
 #include "rus.h"
 #include "stream.h"
+#include "util.h"
 
 #define PROB_TOL 1e-3   /* a probability vector may miss 1 by this much */
 
@@ -79,7 +80,7 @@ static void read_probs(mm_rec *r, const char *field, bool logits, float *dst, si
 	size_t m = t.n;
 	mm_tensor_free(&t);
 	if (logits) {
-		mm_fuse_softmax(dst, m);
+		mm_vec_softmax(dst, m);
 		return;
 	}
 	int ren;

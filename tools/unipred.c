@@ -385,7 +385,7 @@ static void train_predict(data *D, const mm_clf_params *cp, int K, bool insample
 
 	size_t correct = 0;
 	for (size_t i = 0; i < n; i++)
-		D->cls[i] = mm_unipred_argmax(D->P + i * (size_t)C, C);
+		D->cls[i] = (int)mm_vec_argmax(D->P + i * (size_t)C, (size_t)C);
 	for (size_t j = 0; j < nt; j++)
 		correct += D->cls[ti[j]] == ty[j];
 	if (!cli_quiet) {

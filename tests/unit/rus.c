@@ -5,6 +5,7 @@
 
 #include "rus.h"
 #include "tap.h"
+#include "util.h"
 
 int main(void)
 {
@@ -62,14 +63,14 @@ int main(void)
 
 	/* Helpers. */
 	float sm[2] = { 0, (float)log(3.0) };
-	mm_fuse_softmax(sm, 2);
+	mm_vec_softmax(sm, 2);
 	near(sm[0], 0.25, 1e-6, "softmax(0, ln 3)[0] = 1/4");
 	near(sm[1], 0.75, 1e-6, "softmax(0, ln 3)[1] = 3/4");
 	float big[2] = { 1000, 1000 };
-	mm_fuse_softmax(big, 2);
+	mm_vec_softmax(big, 2);
 	ok(big[0] == 0.5f && big[1] == 0.5f, "softmax is stable for large logits");
 	float nanv[3] = { NAN, 0.1f, 0.2f };
-	ok(mm_fuse_argmax(nanv, 3) == 2, "argmax skips NaN");
+	ok(mm_vec_argmax(nanv, 3) == 2, "argmax skips NaN");
 
 	int ren;
 	float pv[2] = { 0.2f, 0.2f };

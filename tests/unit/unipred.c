@@ -7,6 +7,7 @@
 #include "stream.h"
 #include "tap.h"
 #include "unipred.h"
+#include "util.h"
 
 static void test_folds(void)
 {
@@ -54,12 +55,12 @@ static void test_folds(void)
 static void test_probs(void)
 {
 	float x[3] = { 1, 2, 3 };
-	mm_unipred_softmax(x, 3);
+	mm_vec_softmax(x, 3);
 	double z = exp(1) + exp(2) + exp(3);
 	near(x[0], exp(1) / z, 1e-6, "softmax [0]");
 	near(x[2], exp(3) / z, 1e-6, "softmax [2]");
 	float big[2] = { -10000, -15.171911f }; /* a MUStARD sentinel */
-	mm_unipred_softmax(big, 2);
+	mm_vec_softmax(big, 2);
 	ok(big[0] == 0 && big[1] == 1, "softmax of a -10000 sentinel: %g %g", big[0], big[1]);
 	float p[3] = { 2, 1, 1 };
 	mm_err e;
@@ -69,9 +70,9 @@ static void test_probs(void)
 	float zz[2] = { 0, 0 };
 	ok(mm_unipred_normalise(zz, 2, &e) == MM_EVALUE, "normalise: zero sum is an error");
 	float t[3] = { 0.3f, 0.4f, 0.3f };
-	ok(mm_unipred_argmax(t, 3) == 1, "argmax");
+	ok(mm_vec_argmax(t, 3) == 1, "argmax");
 	float tie[2] = { 0.5f, 0.5f };
-	ok(mm_unipred_argmax(tie, 2) == 0, "argmax: ties go to the lowest index");
+	ok(mm_vec_argmax(tie, 2) == 0, "argmax: ties go to the lowest index");
 	float m2[2] = { 0.45f, 0.55f };
 	near(mm_unipred_margin(m2, 2), 0.1, 1e-6, "margin binary");
 	float m3[3] = { 0.2f, 0.5f, 0.3f };
