@@ -187,6 +187,21 @@ static void jexpect(jr *r, int c, const char *what)
 	r->pos++;
 }
 
+/* After a member of an object or array: true at its end (close), false at
+ * the ',' before the next member; anything else is an error. */
+static bool jend(jr *r, int close)
+{
+	jws(r);
+	int c = jget(r);
+	if (c == close)
+		return true;
+	if (c != ',') {
+		r->pos--;
+		jbad(r, close == '}' ? "',' or '}'" : "',' or ']'");
+	}
+	return false;
+}
+
 typedef struct sbuf {
 	char *p;
 	size_t n, cap;
@@ -321,14 +336,8 @@ static void jskip(jr *r, int depth)
 				jexpect(r, ':', "':'");
 			}
 			jskip(r, depth + 1);
-			jws(r);
-			c = jget(r);
-			if (c == close)
+			if (jend(r, close))
 				return;
-			if (c != ',') {
-				r->pos--;
-				jbad(r, close == '}' ? "',' or '}'" : "',' or ']'");
-			}
 		}
 	} else if (c == 't' || c == 'f' || c == 'n') {
 		while ((c = jpeek(r)) != EOF && isalpha(c))
@@ -386,40 +395,22 @@ static void read_wink(FILE *f)
 						double x = jnumber(r);
 						if (k < dim)
 							v[k] = (float)x;
-						jws(r);
-						int c = jget(r);
-						if (c == ']')
+						if (jend(r, ']'))
 							break;
-						if (c != ',') {
-							r->pos--;
-							jbad(r, "',' or ']'");
-						}
 					}
 					if (k + 1 < dim)
 						cli_die(MM_EXIT_DATA, "%s: word \"%.60s\": %ld values, expected at least %ld",
 							in_name, word.p, k + 1, dim);
 					if (mm_glove_builder_count(B) < max_words)
 						add(word.p, word.n, v);
-					jws(r);
-					int c = jget(r);
-					if (c == '}')
+					if (jend(r, '}'))
 						break;
-					if (c != ',') {
-						r->pos--;
-						jbad(r, "',' or '}'");
-					}
 				}
 		} else {
 			jskip(r, 0);
 		}
-		jws(r);
-		int c = jget(r);
-		if (c == '}')
+		if (jend(r, '}'))
 			break;
-		if (c != ',') {
-			r->pos--;
-			jbad(r, "',' or '}'");
-		}
 	}
 	if (!seen)
 		cli_die(MM_EXIT_DATA, "%s: no \"vectors\" object: not a wink embeddings file", in_name);
