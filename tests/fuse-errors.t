@@ -4,40 +4,35 @@
 
 if ! have_py msgpack; then skip "python3-msgpack missing"; done_testing; exit; fi
 good='{"id":"ok","rt":[0.5,0.5],"e1":[0.6,0.4],"e2":[0.3,0.7],"rus":"R"}'
-n=0
-bad() { # desc record-line expected-regex [options]: a record after a good one
-	desc[n]=$1 rec[n]=$2 re[n]=$3
-	shift 3
-	opts[n]="$*"
-	n=$((n + 1))
-}
-bad "missing expert" '{"id":"x","rt":[0.5,0.5],"e1":[0.6,0.4]}' 'record 1 \(id "x"\): missing field "e2"'
-bad "missing router" '{"id":"x","e1":[0.6,0.4],"e2":[0.6,0.4]}' 'record 1 \(id "x"\): missing field "rt"'
-bad "class-count mismatch" '{"id":"x","rt":[0.5,0.5],"e1":[0.6,0.4],"e2":[0.2,0.3,0.5]}' \
+# bad_case (lib.sh) collects the cases; each file c<i>.mp holds the good record, then case i's
+bad_case "missing expert" '{"id":"x","rt":[0.5,0.5],"e1":[0.6,0.4]}' 'record 1 \(id "x"\): missing field "e2"'
+bad_case "missing router" '{"id":"x","e1":[0.6,0.4],"e2":[0.6,0.4]}' 'record 1 \(id "x"\): missing field "rt"'
+bad_case "class-count mismatch" '{"id":"x","rt":[0.5,0.5],"e1":[0.6,0.4],"e2":[0.2,0.3,0.5]}' \
 	'record 1 \(id "x"\): field "e2": expected 2 values \(2 classes, as "e1"'
-bad "router of the wrong size" '{"id":"x","rt":[0.2,0.3,0.5],"e1":[0.6,0.4],"e2":[0.6,0.4]}' \
+bad_case "router of the wrong size" '{"id":"x","rt":[0.2,0.3,0.5],"e1":[0.6,0.4],"e2":[0.6,0.4]}' \
 	'record 1 \(id "x"\): field "rt": expected 2 values \(one router weight per expert e1,e2\), got 3'
-bad "NaN in an expert" '{"id":"x","rt":[0.5,0.5],"e1":[nan,0.4],"e2":[0.6,0.4]}' 'record 1 \(id "x"\): field "e1"'
-bad "NaN in the router" '{"id":"x","rt":[0.5,nan],"e1":[0.6,0.4],"e2":[0.6,0.4]}' 'record 1 \(id "x"\): field "rt"'
-bad "negative probability" '{"id":"x","rt":[0.5,0.5],"e1":[-0.1,1.1],"e2":[0.6,0.4]}' \
+bad_case "NaN in an expert" '{"id":"x","rt":[0.5,0.5],"e1":[nan,0.4],"e2":[0.6,0.4]}' 'record 1 \(id "x"\): field "e1"'
+bad_case "NaN in the router" '{"id":"x","rt":[0.5,nan],"e1":[0.6,0.4],"e2":[0.6,0.4]}' 'record 1 \(id "x"\): field "rt"'
+bad_case "negative probability" '{"id":"x","rt":[0.5,0.5],"e1":[-0.1,1.1],"e2":[0.6,0.4]}' \
 	'record 1 \(id "x"\): field "e1": expected non-negative probabilities, element 0'
-bad "expert of the wrong type" '{"id":"x","rt":[0.5,0.5],"e1":"yes","e2":[0.6,0.4]}' \
+bad_case "expert of the wrong type" '{"id":"x","rt":[0.5,0.5],"e1":"yes","e2":[0.6,0.4]}' \
 	'record 1 \(id "x"\): field "e1": .*string'
-bad "oracle without a tag" '{"id":"x","e1":[0.6,0.4],"e2":[0.6,0.4]}' \
+bad_case "oracle without a tag" '{"id":"x","e1":[0.6,0.4],"e2":[0.6,0.4]}' \
 	'record 1 \(id "x"\): missing field "rus" \(needed by --mode oracle' -m oracle
-bad "oracle with an unknown tag" '{"id":"x","e1":[0.6,0.4],"e2":[0.6,0.4],"rus":"S"}' \
+bad_case "oracle with an unknown tag" '{"id":"x","e1":[0.6,0.4],"e2":[0.6,0.4],"rus":"S"}' \
 	'record 1 \(id "x"\): field "rus": expected one of the tags R,U, got "S"' -m oracle
 
-for ((i = 0; i < n; i++)); do printf 'c%d\t%s\nc%d\t%s\n' $i "$good" $i "${rec[i]}"; done >"$T/cases"
+n=${#bad_desc[@]}
+for ((i = 0; i < n; i++)); do printf 'c%d\t%s\nc%d\t%s\n' $i "$good" $i "${bad_rec[i]}"; done >"$T/cases"
 printf 'g\t%s\n' "$good" >>"$T/cases"
 mkrecs --dict --split "$T" <"$T/cases"
 for ((i = 0; i < n; i++)); do
 	# shellcheck disable=SC2086
-	run mmoe-fuse -r rt -e e1,e2 -t R,U ${opts[i]} -o "$T/o.zst" "$T/c$i.mp"
-	is "$rc" 1 "${desc[i]}: exit 1"
-	one_line_error mmoe-fuse "${desc[i]}: one line"
-	like "$err" "${re[i]}" "${desc[i]}: names record and field"
-	ok "[ ! -e '$T/o.zst' ] && ! ls '$T'/o.zst.tmp.* " "${desc[i]}: no output file left"
+	run mmoe-fuse -r rt -e e1,e2 -t R,U ${bad_opts[i]} -o "$T/o.zst" "$T/c$i.mp"
+	is "$rc" 1 "${bad_desc[i]}: exit 1"
+	one_line_error mmoe-fuse "${bad_desc[i]}: one line"
+	like "$err" "${bad_re[i]}" "${bad_desc[i]}: names record and field"
+	ok "[ ! -e '$T/o.zst' ] && ! ls '$T'/o.zst.tmp.* " "${bad_desc[i]}: no output file left"
 done
 cat "$T/g.mp" "$T/g.mp" | head -c $(( $(wc -c <"$T/g.mp") + 20 )) >"$T/trunc.mp"
 run mmoe-fuse -r rt -e e1,e2 -o "$T/o.zst" "$T/trunc.mp"

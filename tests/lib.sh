@@ -55,6 +55,17 @@ done_testing() { echo "1..$_n"; [ "$_fail" = 0 ]; }
 PY=/usr/bin/python3
 have_py() { "$PY" -c "import $1" >/dev/null 2>&1; }
 
+# bad_case DESC RECORD REGEX [OPTIONS...] : collect a bad-input case, to be run
+# in a loop over "${!bad_desc[@]}" once all are known (one mkrecs run then
+# makes every case's records): appends to the arrays bad_desc, bad_rec
+# (the record line), bad_re (what stderr must match) and bad_opts (the extra
+# options joined by spaces, word-split where they are used).
+bad_case() {
+	bad_desc+=("$1") bad_rec+=("$2") bad_re+=("$3")
+	shift 3
+	bad_opts+=("$*")
+}
+
 # mkrecs [--dict] [--split DIR] <LINES >OUT.mp : make msgpack records from
 # text, one record per input line, all in one python run (blank lines are
 # skipped).

@@ -10,37 +10,33 @@ good() {
 		echo "{'id':'g$i','split':'train','label':$((i % 2)),'x':[$i,$((i % 2)),1]}"
 	done
 }
-# The bad cases are collected first and their records made by one python run.
-declare -a B_DESC B_REC B_RE B_OPT
-bad() { # desc record-line expected-regex [options]
-	B_DESC+=("$1"); B_REC+=("$2"); B_RE+=("$3"); B_OPT+=("${4:-}")
-}
+# The bad cases are collected first (bad_case, in lib.sh) and their records made by one mkrecs run.
 run_bad() {
-	local i n=${#B_DESC[@]}
+	local i n=${#bad_desc[@]}
 	good | mkrecs --dict >"$T/good.mp"
-	for ((i = 0; i < n; i++)); do printf 'one-%d\t%s\n' "$i" "${B_REC[$i]}"; done | mkrecs --dict --split "$T"
+	for ((i = 0; i < n; i++)); do printf 'one-%d\t%s\n' "$i" "${bad_rec[$i]}"; done | mkrecs --dict --split "$T"
 	for ((i = 0; i < n; i++)); do
 		cat "$T/good.mp" "$T/one-$i.mp" >"$T/b.mp"
-		run mmoe-unipred -f x ${B_OPT[$i]} -o "$T/o.zst" "$T/b.mp"
-		is "$rc" 1 "${B_DESC[$i]}: exit 1"
-		one_line_error mmoe-unipred "${B_DESC[$i]}: one line"
-		like "$err" "${B_RE[$i]}" "${B_DESC[$i]}: names record and field"
-		ok "[ ! -e '$T/o.zst' ] && ! ls '$T'/o.zst.tmp.* " "${B_DESC[$i]}: no output file left"
+		run mmoe-unipred -f x ${bad_opts[$i]} -o "$T/o.zst" "$T/b.mp"
+		is "$rc" 1 "${bad_desc[$i]}: exit 1"
+		one_line_error mmoe-unipred "${bad_desc[$i]}: one line"
+		like "$err" "${bad_re[$i]}" "${bad_desc[$i]}: names record and field"
+		ok "[ ! -e '$T/o.zst' ] && ! ls '$T'/o.zst.tmp.* " "${bad_desc[$i]}: no output file left"
 	done
 }
 
-bad "missing feature field" "{'id':'m','split':'test','y':[1,2,3]}" 'record 12 \(id "m"\): missing field "x"'
-bad "dimension mismatch" "{'id':'d','split':'test','x':[1,2]}" 'record 12 \(id "d"\): field "x": expected 3 values, got 2'
-bad "NaN feature" "{'id':'n','split':'train','label':0,'x':[1,nan,2]}" 'record 12 \(id "n"\): field "x".*(NaN|finite)'
-bad "feature of the wrong type" "{'id':'s','split':'test','x':'abc'}" 'record 12 \(id "s"\): field "x"'
-bad "negative label" "{'id':'l','split':'train','label':-1,'x':[1,2,3]}" \
+bad_case "missing feature field" "{'id':'m','split':'test','y':[1,2,3]}" 'record 12 \(id "m"\): missing field "x"'
+bad_case "dimension mismatch" "{'id':'d','split':'test','x':[1,2]}" 'record 12 \(id "d"\): field "x": expected 3 values, got 2'
+bad_case "NaN feature" "{'id':'n','split':'train','label':0,'x':[1,nan,2]}" 'record 12 \(id "n"\): field "x".*(NaN|finite)'
+bad_case "feature of the wrong type" "{'id':'s','split':'test','x':'abc'}" 'record 12 \(id "s"\): field "x"'
+bad_case "negative label" "{'id':'l','split':'train','label':-1,'x':[1,2,3]}" \
 	'record 12 \(id "l"\): field "label": label -1 is not a class index'
-bad "label out of range" "{'id':'l','split':'train','label':2,'x':[1,2,3]}" \
+bad_case "label out of range" "{'id':'l','split':'train','label':2,'x':[1,2,3]}" \
 	'record 12 \(id "l"\): field "label": label 2 out of range \[0, 2\)' "--classes 2"
-bad "string label" "{'id':'l','split':'train','label':'yes','x':[1,2,3]}" 'record 12 \(id "l"\): field "label".*string'
-bad "fractional label" "{'id':'l','split':'train','label':0.5,'x':[1,2,3]}" 'record 12 \(id "l"\): field "label"'
-bad "split of the wrong type" "{'id':'p','split':3,'x':[1,2,3]}" 'record 12 \(id "p"\): field "split"'
-bad "empty feature vector" "{'id':'e','x':[]}" 'field "x"'
+bad_case "string label" "{'id':'l','split':'train','label':'yes','x':[1,2,3]}" 'record 12 \(id "l"\): field "label".*string'
+bad_case "fractional label" "{'id':'l','split':'train','label':0.5,'x':[1,2,3]}" 'record 12 \(id "l"\): field "label"'
+bad_case "split of the wrong type" "{'id':'p','split':3,'x':[1,2,3]}" 'record 12 \(id "p"\): field "split"'
+bad_case "empty feature vector" "{'id':'e','x':[]}" 'field "x"'
 run_bad
 
 # Whole-data problems.
