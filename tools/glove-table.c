@@ -25,6 +25,18 @@ static mm_glove_builder *B;
 static uint64_t max_words = UINT64_MAX;
 static uint64_t skipped;
 
+/* Once the dimension is known: the table's builder (B) and a vector of dim floats. */
+static float *start_table(long dim)
+{
+	mm_err e;
+	if (mm_glove_builder_new(&B, (uint32_t)dim, &e) != MM_OK)
+		cli_die_err(&e);
+	float *v = malloc((size_t)dim * sizeof *v);
+	if (!v)
+		cli_die(MM_EXIT_USAGE, "out of memory");
+	return v;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -90,14 +102,8 @@ static void read_text(FILE *f)
 				cli_die(MM_EXIT_DATA, "%s: line %llu: cannot find a word and 1..4096 numbers",
 					in_name, (unsigned long long)ln);
 		}
-		if (!B) {
-			mm_err e;
-			if (mm_glove_builder_new(&B, (uint32_t)dim, &e) != MM_OK)
-				cli_die_err(&e);
-			v = malloc((size_t)dim * sizeof *v);
-			if (!v)
-				cli_die(MM_EXIT_USAGE, "out of memory");
-		}
+		if (!B)
+			v = start_table(dim);
 		if (nf < dim + 1)
 			cli_die(MM_EXIT_DATA, "%s: line %llu: expected a word and %ld numbers, got %ld fields",
 				in_name, (unsigned long long)ln, dim, nf);
@@ -374,12 +380,7 @@ static void read_wink(FILE *f)
 		} else if (strcmp(key.p, "vectors") == 0) {
 			if (dim < 0)
 				cli_die(MM_EXIT_DATA, "%s: \"vectors\" comes before \"dimensions\"", in_name);
-			mm_err e;
-			if (mm_glove_builder_new(&B, (uint32_t)dim, &e) != MM_OK)
-				cli_die_err(&e);
-			v = malloc((size_t)dim * sizeof *v);
-			if (!v)
-				cli_die(MM_EXIT_USAGE, "out of memory");
+			v = start_table(dim);
 			seen = true;
 			jexpect(r, '{', "'{' (the vectors object)");
 			jws(r);
