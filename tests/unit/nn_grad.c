@@ -285,7 +285,9 @@ static double net_loss(void *c_)
 	return mm_focal_loss(Z, c->y, c->B, c->C, NULL, 1, 1, c->P, NULL);
 }
 
-static void test_net(int fusion, int act)
+/* The small net of the whole-network tests: two modalities of 6 and 5 inputs,
+ * projections of 4, a head 5 wide, 3 classes. */
+static mm_net_spec small_spec(int fusion, int layers, int bilinear_dim, float dropout)
 {
 	mm_net_spec s;
 	mm_net_spec_default(&s);
@@ -294,12 +296,18 @@ static void test_net(int fusion, int act)
 	s.dims[1] = 5;
 	s.proj = 4;
 	s.hidden = 5;
-	s.layers = 2;
+	s.layers = layers;
 	s.nclass = 3;
 	s.fusion = fusion;
-	s.bilinear_dim = 3;
+	s.bilinear_dim = bilinear_dim;
+	s.dropout = dropout;
+	return s;
+}
+
+static void test_net(int fusion, int act)
+{
+	mm_net_spec s = small_spec(fusion, 2, 3, 0.2f);
 	s.act = act;
-	s.dropout = 0.2f;
 	mm_err e;
 	net_t c = { .B = 4, .C = 3 };
 	if (!ok(mm_net_build(&c.net, &s, &e) == MM_OK, "build net fusion %d act %d", fusion, act))
@@ -385,18 +393,7 @@ static void test_layernorm_node(void)
  * step from zero moments moves every weight by -lr * sign(g). */
 static void test_fit_step(int fusion)
 {
-	mm_net_spec s;
-	mm_net_spec_default(&s);
-	s.nmod = 2;
-	s.dims[0] = 6;
-	s.dims[1] = 5;
-	s.proj = 4;
-	s.hidden = 5;
-	s.layers = 1;
-	s.nclass = 3;
-	s.fusion = fusion;
-	s.bilinear_dim = 2;
-	s.dropout = 0;
+	mm_net_spec s = small_spec(fusion, 1, 2, 0);
 	mm_err e;
 	mm_net *net;
 	mm_net_build(&net, &s, &e);
