@@ -13,18 +13,26 @@
 
 static int tap_n, tap_fail;
 
+/* One test point: its "ok N - ..." or "not ok N - ..." line. */
+__attribute__((unused))
+static int tap_point(int cond, const char *fmt, va_list ap)
+{
+	tap_n++;
+	printf("%sok %d - ", cond ? "" : "not ", tap_n);
+	vprintf(fmt, ap);
+	putchar('\n');
+	if (!cond)
+		tap_fail++;
+	return cond;
+}
+
 __attribute__((format(printf, 2, 3), unused))
 static int ok(int cond, const char *fmt, ...)
 {
 	va_list ap;
-	tap_n++;
-	printf("%sok %d - ", cond ? "" : "not ", tap_n);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	tap_point(cond, fmt, ap);
 	va_end(ap);
-	putchar('\n');
-	if (!cond)
-		tap_fail++;
 	fflush(stdout);
 	return cond;
 }
@@ -34,16 +42,11 @@ static int near(double a, double b, double tol, const char *fmt, ...)
 {
 	va_list ap;
 	int cond = fabs(a - b) <= tol * (1 + fabs(b));
-	tap_n++;
-	printf("%sok %d - ", cond ? "" : "not ", tap_n);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	tap_point(cond, fmt, ap);
 	va_end(ap);
-	putchar('\n');
-	if (!cond) {
+	if (!cond)
 		printf("#   got %.9g, expected %.9g (tol %g)\n", a, b, tol);
-		tap_fail++;
-	}
 	fflush(stdout);
 	return cond;
 }
