@@ -212,52 +212,41 @@ static mm_status json_entry(builder *b, const char *id, size_t idlen, json_t *v,
 	}
 	if (!s)
 		return mm_errf(e, MM_MISSING, "%s: entry \"%s\": no \"logits\" or \"probs\" field", b->name, id);
+	/* an array in class order, or an object keyed by the --import-classes names */
+	bool keyed = json_is_object(s);
 	int c;
-	float *p = NULL;
 	if (json_is_array(s)) {
 		c = (int)json_array_size(s);
 		if (o->class_names && c != o->nclass_names)
 			return mm_errf(e, MM_EVALUE, "%s: entry \"%s\": field \"%s\": %d values, but %d class names were given",
 				b->name, id, key, c, o->nclass_names);
-		mm_status st = set_nclass(b, c, id, key, e);
-		if (st)
-			return st;
-		p = malloc((size_t)c * sizeof *p);
-		if (!p)
-			return mm_errf(e, MM_ENOMEM, "out of memory");
-		for (int i = 0; i < c; i++) {
-			json_t *x = json_array_get(s, (size_t)i);
-			if (!json_is_number(x)) {
-				free(p);
-				return mm_errf(e, MM_ETYPE, "%s: entry \"%s\": field \"%s\": element %d is not a number",
-					b->name, id, key, i);
-			}
-			p[i] = (float)json_number_value(x);
-		}
-	} else if (json_is_object(s)) {
+	} else if (keyed) {
 		if (!o->class_names)
 			return mm_errf(e, MM_EUSAGE, "%s: entry \"%s\": field \"%s\" is keyed by class name; "
 				"give the class order with --import-classes (e.g. No,Yes)", b->name, id, key);
 		c = o->nclass_names;
-		mm_status st = set_nclass(b, c, id, key, e);
-		if (st)
-			return st;
-		p = malloc((size_t)c * sizeof *p);
-		if (!p)
-			return mm_errf(e, MM_ENOMEM, "out of memory");
-		for (int i = 0; i < c; i++) {
-			json_t *x = json_object_get(s, o->class_names[i]);
-			if (!json_is_number(x)) {
-				free(p);
-				return mm_errf(e, x ? MM_ETYPE : MM_MISSING,
-					"%s: entry \"%s\": field \"%s\": class \"%s\" %s", b->name, id, key,
-					o->class_names[i], x ? "is not a number" : "is missing");
-			}
-			p[i] = (float)json_number_value(x);
-		}
 	} else {
 		return mm_errf(e, MM_ETYPE, "%s: entry \"%s\": field \"%s\": expected an array or an object of numbers",
 			b->name, id, key);
+	}
+	mm_status st = set_nclass(b, c, id, key, e);
+	if (st)
+		return st;
+	float *p = malloc((size_t)c * sizeof *p);
+	if (!p)
+		return mm_errf(e, MM_ENOMEM, "out of memory");
+	for (int i = 0; i < c; i++) {
+		json_t *x = keyed ? json_object_get(s, o->class_names[i]) : json_array_get(s, (size_t)i);
+		if (!json_is_number(x)) {
+			free(p);
+			if (!keyed)
+				return mm_errf(e, MM_ETYPE, "%s: entry \"%s\": field \"%s\": element %d is not a number",
+					b->name, id, key, i);
+			return mm_errf(e, x ? MM_ETYPE : MM_MISSING,
+				"%s: entry \"%s\": field \"%s\": class \"%s\" %s", b->name, id, key,
+				o->class_names[i], x ? "is not a number" : "is missing");
+		}
+		p[i] = (float)json_number_value(x);
 	}
 	if (logits) {
 		for (int i = 0; i < c; i++)
@@ -268,7 +257,7 @@ static mm_status json_entry(builder *b, const char *id, size_t idlen, json_t *v,
 			}
 		mm_vec_softmax(p, (size_t)c);
 	} else {
-		mm_status st = mm_unipred_normalise(p, c, e);
+		st = mm_unipred_normalise(p, c, e);
 		if (st) {
 			free(p);
 			return mm_err_prefix(e, "%s: entry \"%s\": field \"probs\"", b->name, id);
@@ -303,7 +292,7 @@ static mm_status json_entry(builder *b, const char *id, size_t idlen, json_t *v,
 		if (o->class_from == MM_IMPORT_CLASS_PRED)
 			cls = (int)g;
 	}
-	mm_status st = push(b, id, idlen, p, cls, e);
+	st = push(b, id, idlen, p, cls, e);
 	if (st)
 		free(p);
 	return st;

@@ -101,6 +101,15 @@ bad "negative probability" '{"a": {"probs": [-0.5, 1.5]}}' 'entry "a": field "pr
 bad "pred out of range" '{"a": {"probs": [0.5, 0.5], "pred": 3}}' 'entry "a": field "pred": class 3 out of range'
 bad "no scores" '{"a": {"pred": 1}}' 'entry "a": no "logits" or "probs" field'
 bad "duplicate id" $'{"id":"a","probs":[1,0]}\n{"id":"a","probs":[1,0]}\n' 'id "a" appears twice'
+bad "a score that is not a number" '{"a": {"logits": [0, "x"]}}' 'entry "a": field "logits": element 1 is not a number'
+bad "scores of the wrong type" '{"a": {"probs": "high"}}' 'entry "a": field "probs": expected an array or an object of numbers'
+for c in '{"No": 0}|class "Yes" is missing' '{"No": 0, "Yes": "x"}|class "Yes" is not a number' \
+	'[0, 1, 2]|3 values, but 2 class names were given'; do
+	printf '{"a": {"logits": %s}}' "${c%%|*}" >"$T/bad.json"
+	run mmoe-unipred --import "$T/bad.json" --import-classes No,Yes --as p -o "$T/bad.zst" "$T/r.mp"
+	is "$rc" 1 "--import-classes, logits ${c%%|*}: exit 1"
+	like "$err" "entry \"a\": field \"logits\": ${c#*|}" "--import-classes, logits ${c%%|*}: says why"
+done
 head -c 40 "$T/pj.zst" >"$T/trunc.zst"
 run mmoe-unipred --import "$T/trunc.zst" --as p -o "$T/bad.zst" "$T/r.mp"
 is "$rc" 1 "truncated record stream: exit 1"
