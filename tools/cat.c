@@ -557,19 +557,6 @@ fail:
 	cli_die_err(&e);
 }
 
-static noreturn void bad_option(int c, char **argv)
-{
-	const char *a = argv[optind - 1];
-	if (c == ':') {
-		if (strncmp(a, "--", 2) == 0)
-			cli_usage("option '%s' needs a value", a);
-		cli_usage("option '-%c' needs a value", optopt);
-	}
-	if (optopt)
-		cli_usage("unknown option '-%c'", optopt);
-	cli_usage("unknown option '%s'", a);
-}
-
 /* The output being written, dropped by drop_output() at a premature exit:
  * a file written with -o is then left as it was, and no temporary remains. */
 static mm_writer **out_w;
@@ -657,7 +644,7 @@ int main(int argc, char **argv)
 		case 'h': usage(); return cli_finish();
 		case 'V': cli_version();
 		default:
-			bad_option(c, argv);
+			cli_bad_option(c, argv);
 		}
 	}
 	if (opt.brief && !opt.json)

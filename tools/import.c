@@ -865,19 +865,6 @@ static void drop_output(void)
 }
 
 /* ---- main ---- */
-static noreturn void bad_option(int c, char **argv)
-{
-	const char *a = argv[optind - 1];
-	if (c == ':') {
-		if (strncmp(a, "--", 2) == 0)
-			cli_usage("option '%s' needs a value", a);
-		cli_usage("option '-%c' needs a value", optopt);
-	}
-	if (optopt)
-		cli_usage("unknown option '-%c'", optopt);
-	cli_usage("unknown option '%s'", a);
-}
-
 static void usage(void)
 {
 	printf("Usage: mmoe-import [OPTIONS] [FILE...]\n"
@@ -981,7 +968,7 @@ int main(int argc, char **argv)
 		case 'q': cli_quiet = true; break;
 		case 'h': usage(); return cli_finish();
 		case 'V': cli_version();
-		default: bad_option(c, argv);
+		default: cli_bad_option(c, argv);
 		}
 	}
 	if (opt.id_field && strcmp(opt.id_field, "id") == 0)

@@ -1,6 +1,5 @@
 #include "cli.h"
 
-#include <cblas.h>
 #include <errno.h>
 #include <getopt.h>
 #include <locale.h>
@@ -153,12 +152,6 @@ void cli_check_binary_stdout(bool force)
 	if (!force && isatty(STDOUT_FILENO))
 		cli_usage("refusing to write binary records to a terminal "
 			"(redirect stdout, pipe it to 'mmoe cat --json', or use --force)");
-}
-
-void cli_set_threads(int n)
-{
-	if (n > 0)
-		openblas_set_num_threads(n);
 }
 
 int cli_finish(void)
