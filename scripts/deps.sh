@@ -9,9 +9,9 @@
 # command is printed and the script exits 1.  Nothing is done when all are there.
 set -eu
 
-build="pkg-config libzstd-dev zstd libmsgpack-dev libopenblas-dev libjansson-dev
+build="gcc make libc6-dev pkg-config libzstd-dev zstd libmsgpack-dev libopenblas-dev libjansson-dev
 libpng-dev libjpeg62-turbo-dev libutf8proc-dev parallel jq gnuplot-nox mandoc"
-check="python3 python3-msgpack python3-numpy python3-sklearn time"
+check="perl python3 python3-msgpack python3-numpy python3-sklearn time"
 bench="python3-torch hyperfine time"
 
 case "${1:-build}" in
