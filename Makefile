@@ -31,13 +31,14 @@ SANFLAGS  := -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 
 GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
-BLAS_LIBS   := $(shell pkg-config --libs-only-L openblas 2>/dev/null) -lopenblas
+# evaluated when used, i.e. after scripts/deps.sh has installed pkg-config and OpenBLAS
+BLAS_CFLAGS  = $(shell pkg-config --cflags openblas 2>/dev/null)
+BLAS_LIBS    = $(shell pkg-config --libs-only-L openblas 2>/dev/null) -lopenblas
 
-MM_CPPFLAGS := -Ilib -Itools/common $(BLAS_CFLAGS) -D_GNU_SOURCE \
+MM_CPPFLAGS  = -Ilib -Itools/common $(BLAS_CFLAGS) -D_GNU_SOURCE \
 	-DMM_VERSION='"$(VERSION)"' -DMM_COMMIT='"$(GIT_COMMIT)"'
 MM_CFLAGS   := -std=c11 -Wall -Wextra -fPIC -pthread $(SANFLAGS)
-MM_LDLIBS   := -Wl,--as-needed -lzstd -lmsgpackc $(BLAS_LIBS) -ljansson -lpng -ljpeg -lutf8proc -lm -lpthread
+MM_LDLIBS    = -Wl,--as-needed -lzstd -lmsgpackc $(BLAS_LIBS) -ljansson -lpng -ljpeg -lutf8proc -lm -lpthread
 
 LIB_SRC    := $(wildcard lib/*.c)
 LIB_OBJ    := $(patsubst lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRC))
