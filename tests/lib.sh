@@ -113,3 +113,34 @@ for line in sys.stdin:
     files[name].write(b)
 for f in files.values(): f.close()' "$@"
 }
+
+# fuzz_replayer LABEL "SOURCES" "LIBS": build a fuzz target (tests/fuzz/*.c) as a
+# plain replayer program $T/replay (-DMM_FUZZ_REPLAY) with $CC, under ASan and
+# UBSan when the compiler has them; one test point for the build (a failed build
+# ends the test file).  Then fuzz_replay_corpus DIR replays every input of DIR.
+fuzz_replayer() { # label sources libs
+	local san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
+	CC=${CC:-cc}
+	echo 'int main(void){return 0;}' >"$T/t.c"
+	if $CC $san -o "$T/t" "$T/t.c" 2>/dev/null && "$T/t"; then
+		echo "# building the replayer with $CC and $san"
+	else
+		san=
+		echo "# building the replayer with $CC, without sanitizers (not available)"
+	fi
+	# shellcheck disable=SC2086
+	run $CC -I"$MMOE_TOP/lib" -D_GNU_SOURCE -DMM_FUZZ_REPLAY -std=c11 -O1 -g $san -o "$T/replay" $2 $3
+	is "$rc" 0 "$1 builds as a replayer with $CC"
+	[ "$rc" = 0 ] || { printf '# %s\n' "$err"; done_testing; exit; }
+	export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 UBSAN_OPTIONS=print_stacktrace=1
+}
+fuzz_replay_corpus() { # dir
+	local n
+	n=$(ls "$1" | wc -l)
+	ok "[ $n -ge 10 ]" "the corpus has inputs ($n)"
+	ok "[ \$(du -sb '$1' | cut -f1) -lt 51200 ]" "the corpus stays small (< 50 KB)"
+	run "$T/replay" "$1"/*
+	is "$rc" 0 "every corpus input replays without a crash or sanitizer report"
+	is "$out" "replayed $n inputs" "all $n inputs were run"
+	[ "$rc" = 0 ] || printf '# %s\n' "$(printf '%s' "$err" | head -20)"
+}
