@@ -541,11 +541,7 @@ static void check_record(mm_rec *r)
 			(int)(o->via.str.size > 40 ? 40 : o->via.str.size), o->via.str.ptr);
 		die_field("split", &e);
 	}
-	mm_status st = mm_rec_int(r, "label", &v, &e);
-	if (st == MM_OK && v < 0) {
-		mm_errf(&e, MM_EVALUE, "expected a class number >= 0, got %lld", (long long)v);
-		die_field("label", &e);
-	}
+	mm_status st = mm_rec_label(r, "label", 0, &v, &e);
 	if (st != MM_OK && st != MM_MISSING)
 		goto fail;
 	for (uint32_t i = 0; i < r->n; i++)
