@@ -188,6 +188,17 @@ typedef struct mm_fit_params {
 	int select;           /* MM_SELECT_*: metric for checkpoint selection */
 	int patience;         /* epochs without improvement before stopping; 0 = never stop */
 	uint64_t seed;
+	/* A custom objective of the whole output, used instead of `loss` (NULL:
+	 * `loss` on the targets).  Gets the batch's outputs Z [B, nout] and the
+	 * indices idx[0..B) of its records in d (the dataset being trained or
+	 * validated on, whose y may then be NULL), returns the batch's objective
+	 * (a mean over the batch, to be minimised) and, when dZ is not NULL,
+	 * writes its gradient dZ [B, nout].  Validation uses it too (dZ NULL),
+	 * so `select` must be MM_SELECT_LOSS.  For instance the negative log
+	 * of a mixture log Σ_k w_k(Z) p_k(y), with the p_k looked up by idx. */
+	double (*objective)(void *octx, const float *Z, int B, int nout, const mm_dataset *d,
+			const size_t *idx, float *dZ);
+	void *octx;
 	/* Called after every epoch (may be NULL). */
 	void (*on_epoch)(void *ctx, const mm_fit_epoch *ep);
 	void *ctx;
@@ -204,19 +215,16 @@ void mm_fit_params_default(mm_fit_params *p);
 const char *mm_fit_params_check(const mm_fit_params *p);
 /* Train net on `train`, shuffling with p->seed; with `val` (may be NULL or
  * empty) the weights of the best epoch by p->select are kept at the end,
- * otherwise the last epoch's.  The net must be initialised. */
+ * otherwise the last epoch's.  The net must be initialised.  Each step
+ * clears the gradients, minimises the loss (or p->objective) plus the
+ * layers' auxiliary losses, clips and takes an AdamW step; frozen
+ * parameters stay as they are. */
 mm_status mm_net_fit(mm_net *net, const mm_dataset *train, const mm_dataset *val,
 		const mm_fit_params *p, mm_fit_result *res, mm_err *e);
-/* Class probabilities P [n, nout] in batches (no dropout). */
-void mm_net_predict(mm_net *net, const mm_dataset *d, float *P);
+/* Class probabilities P [n, nout] in batches (no dropout).  MM_ENOMEM when
+ * the activations cannot be allocated (P is then incomplete). */
+mm_status mm_net_predict(mm_net *net, const mm_dataset *d, float *P, mm_err *e);
 
-/* Metrics of probabilities P [n,C] against y.  F1 is of class 1 (binary). */
-double mm_metric(int select, const float *P, const int *y, size_t n, int C);
-double mm_metric_acc(const float *P, const int *y, size_t n, int C);
-double mm_metric_f1(const float *P, const int *y, size_t n, int C, int positive);
-double mm_metric_macro_f1(const float *P, const int *y, size_t n, int C);
-/* Mean negative log-likelihood (unweighted). */
-double mm_metric_nll(const float *P, const int *y, size_t n, int C);
 
 /* ======================================================================
  * High-level classifier (used by mmoe-unipred)
@@ -255,8 +263,9 @@ const char *mm_clf_params_check(const mm_clf_params *p);
  * not kept.  Errors: MM_EVALUE for bad labels, non-finite X or n == 0. */
 mm_status mm_clf_train(mm_clf **out, const float *X, const int *y, size_t n, size_t d,
 		int nclass, const mm_clf_params *p, mm_err *e);
-/* probs [n, nclass], rows summing to 1. */
-void mm_clf_predict(const mm_clf *m, const float *X, size_t n, float *probs);
+/* probs [n, nclass], rows summing to 1.  MM_ENOMEM when out of memory
+ * (probs is then incomplete). */
+mm_status mm_clf_predict(const mm_clf *m, const float *X, size_t n, float *probs, mm_err *e);
 int mm_clf_nclass(const mm_clf *m);
 size_t mm_clf_dim(const mm_clf *m);
 /* The objective value reached (logreg) or the last training loss (MLP). */

@@ -286,7 +286,11 @@ static int predict_main(int argc, char **argv, bool force)
 						mm_tensor t;
 						size_t d = (size_t)m->spec.dims[f];
 						if (mm_rec_vec(r, m->feat[f], d, &t, &e) != MM_OK) {
-							mm_err_prefix(&e, "model %s", models[i]);
+							/* bad data, not a bad model: name the input first */
+							size_t len = strlen(e.msg);
+							snprintf(e.msg + len, sizeof e.msg - len, " (a feature of model %s)",
+									models[i]);
+							mm_err_prefix(&e, "%s", mm_reader_name(rd));
 							mm_rec_free(r);
 							mm_reader_close(rd);
 							goto fail;
@@ -303,7 +307,9 @@ static int predict_main(int argc, char **argv, bool force)
 					mm_dataset ds = { .nmod = m->spec.nmod, .n = (size_t)nb };
 					for (int f = 0; f < m->spec.nmod; f++)
 						ds.X[f] = pm[i].X[f];
-					mm_net_predict(m->net, &ds, pm[i].P);
+					mm_err pe;
+					if (mm_net_predict(m->net, &ds, pm[i].P, &pe) != MM_OK)
+						cli_die(MM_EXIT_USAGE, "%s", pe.msg);
 				}
 				for (int k = 0; k < nb; k++) {
 					for (int i = 0; i < nmodels; i++) {
@@ -687,6 +693,7 @@ int main(int argc, char **argv)
 	fbuf Xtr[MM_NET_MAXMOD] = { 0 }, Xva[MM_NET_MAXMOD] = { 0 };
 	ibuf ytr = { 0 }, yva = { 0 };
 	int dims[MM_NET_MAXMOD] = { 0 };
+	mm_dimvote vote[MM_NET_MAXMOD] = { 0 };
 	if (init)
 		for (int f = 0; f < nfeat; f++)
 			dims[f] = init->spec.dims[f];
@@ -776,13 +783,17 @@ int main(int argc, char **argv)
 					mm_err_prefix(&e, "--init %s expects %d values", init_path, dims[f]);
 				cli_die_err(&e);
 			}
-			if (dims[f] == 0) {
+			if (!init) { /* the majority decides the dimension, after the last record */
 				if (t.n > (1u << 24)) {
 					mm_errf(&e, MM_ELIMIT, "%s: field \"%s\": %zu values is too many",
 							mm_rec_where(r, where, sizeof where), feats[f], t.n);
 					cli_die_err(&e);
 				}
-				dims[f] = (int)t.n;
+				if (mm_dimvote_add(&vote[f], t.n, mm_rec_where(r, where, sizeof where),
+							feats[f], &e) != MM_OK) {
+					mm_err_prefix(&e, "%s", mm_reader_name(rd));
+					cli_die_err(&e);
+				}
 			}
 			fpush(which ? &Xva[f] : &Xtr[f], t.data, t.n);
 			mm_tensor_free(&t);
@@ -798,6 +809,14 @@ int main(int argc, char **argv)
 	}
 	if (st != MM_EOF)
 		cli_die_err(&e);
+	for (int f = 0; f < nfeat && !init; f++) {
+		size_t d = 0;
+		if (mm_dimvote_result(&vote[f], feats[f], &d, &e) == MM_EVALUE) {
+			mm_err_prefix(&e, "%s", mm_reader_name(rd));
+			cli_die_err(&e);
+		}
+		dims[f] = (int)d;
+	}
 	mm_reader_close(rd);
 	size_t ntr = ytr.n, nva = yva.n;
 	if (ntr == 0)

@@ -300,13 +300,12 @@ static mm_status run_job(job_ctx *c, int k, mm_err *e)
 	}
 	for (size_t i = 0; i < r; i++)
 		memcpy(Xp + i * d, D->X + rows[i] * d, d * sizeof *Xp);
-	if (r)
-		mm_clf_predict(model, Xp, r, P);
-	for (size_t i = 0; i < r; i++)
+	st = r ? mm_clf_predict(model, Xp, r, P, e) : MM_OK;
+	for (size_t i = 0; st == MM_OK && i < r; i++)
 		memcpy(D->P + rows[i] * C, P + i * C, C * sizeof *P);
 	free(Xp), free(P), free(rows);
 	mm_clf_free(model);
-	return MM_OK;
+	return st;
 }
 
 static void *worker(void *arg)
@@ -641,6 +640,7 @@ int main(int argc, char **argv)
 		cli_die_err(&e);
 	mm_rec *r;
 	mm_status st;
+	mm_dimvote vote = { 0 };
 	while ((st = mm_reader_next(rd, &r, &e)) == MM_OK) {
 		if (D.n == D.cap) {
 			D.cap = D.cap ? 2 * D.cap : 1024;
@@ -656,24 +656,32 @@ int main(int argc, char **argv)
 		D.y[i] = imp ? -1 : get_label(r, label, C);
 		if (!imp) {
 			mm_tensor t;
-			if (mm_rec_vec(r, feat, D.d, &t, &e))
+			char w[160];
+			if (mm_rec_vec(r, feat, 0, &t, &e))
 				cli_die_err(&e);
+			/* the majority decides the dimension, after the last record */
+			if (mm_dimvote_add(&vote, t.n, mm_rec_where(r, w, sizeof w), feat, &e) != MM_OK) {
+				mm_err_prefix(&e, "%s", mm_reader_name(rd));
+				cli_die_err(&e);
+			}
 			if (!D.d) {
-				if (!t.n) {
-					char w[160];
-					cli_die(MM_EXIT_DATA, "%s: field \"%s\": empty feature vector",
-						mm_rec_where(r, w, sizeof w), feat);
-				}
 				D.d = t.n;
 				D.X = xrealloc(D.X, D.cap * D.d, sizeof *D.X);
 			}
-			memcpy(D.X + i * D.d, t.data, D.d * sizeof *D.X);
+			size_t k = t.n < D.d ? t.n : D.d; /* a mismatch is refused below */
+			memcpy(D.X + i * D.d, t.data, k * sizeof *D.X);
+			memset(D.X + i * D.d + k, 0, (D.d - k) * sizeof *D.X);
 			mm_tensor_free(&t);
 		}
 		D.n++;
 	}
 	if (st != MM_EOF)
 		cli_die_err(&e);
+	size_t dvote;
+	if (!imp && mm_dimvote_result(&vote, feat, &dvote, &e) == MM_EVALUE) {
+		mm_err_prefix(&e, "%s", mm_reader_name(rd));
+		cli_die_err(&e);
+	}
 	mm_reader_close(rd);
 	if (D.n == 0)
 		cli_die(MM_EXIT_DATA, "no records in the input");

@@ -159,3 +159,46 @@ const mm_layer mm_layer_dropout = {
 	.shape = same_shape, .scratch = dropout_scratch,
 	.forward = dropout_forward, .backward = dropout_backward,
 };
+
+/* An activity regulariser: y = x, and while training the auxiliary loss
+ * weight/2 · (1/B) Σ_b ‖x_b‖² (as a Keras ActivityRegularization(l2)), whose
+ * gradient weight · x / B the backward adds. */
+static const mm_conf_field penalty_fields[] = {
+	{ "weight", MM_CONF_FLOAT, offsetof(mm_penalty_conf, weight), 0, 1e6 },
+};
+
+static float penalty_weight(const mm_layer_io *io)
+{
+	return ((const mm_penalty_conf *)io->conf)->weight;
+}
+
+static void penalty_forward(const mm_layer_io *io)
+{
+	memcpy(io->y, io->x[0], numel(io) * sizeof(float));
+}
+
+static void penalty_backward(const mm_layer_io *io)
+{
+	if (!io->dx[0])
+		return;
+	float k = io->train ? penalty_weight(io) / (float)io->B : 0.0f;
+	size_t n = numel(io);
+	for (size_t i = 0; i < n; i++)
+		io->dx[0][i] += io->dy[i] + k * io->x[0][i];
+}
+
+static double penalty_aux(const mm_layer_io *io)
+{
+	double s = 0;
+	size_t n = numel(io);
+	for (size_t i = 0; i < n; i++)
+		s += (double)io->x[0][i] * io->x[0][i];
+	return 0.5 * penalty_weight(io) * s / io->B;
+}
+
+const mm_layer mm_layer_penalty = {
+	.kind = MM_NODE_PENALTY, .name = "penalty", .min_in = 1, .max_in = 1,
+	.conf_size = sizeof(mm_penalty_conf), .conf_fields = penalty_fields, .conf_nfields = 1,
+	.shape = same_shape, .forward = penalty_forward, .backward = penalty_backward,
+	.aux_loss = penalty_aux,
+};

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics.h"
 #include "nn.h"
 #include "optim.h"
 
@@ -259,9 +260,11 @@ mm_status mm_clf_train(mm_clf **out, const float *X, const int *y, size_t n, siz
 		float *P = malloc(n * (size_t)nclass * sizeof *P);
 		if (!P)
 			goto oom;
-		mm_net_predict(m->net, &ds, P);
+		st = mm_net_predict(m->net, &ds, P, e);
 		m->objective = mm_metric_nll(P, y, n, nclass);
 		free(P);
+		if (st != MM_OK)
+			goto fail;
 	}
 	*out = m;
 	goto done;
@@ -280,16 +283,16 @@ done:
 	return st;
 }
 
-void mm_clf_predict(const mm_clf *m, const float *X, size_t n, float *probs)
+mm_status mm_clf_predict(const mm_clf *m, const float *X, size_t n, float *probs, mm_err *e)
 {
 	const size_t CH = 1024;
 	size_t d = m->d;
 	int C = m->nclass;
+	mm_status st = MM_OK;
 	float *Xs = malloc(CH * d * sizeof *Xs);
 	double *Z = malloc(CH * (size_t)C * sizeof *Z);
 	if (!Xs || !Z) {
-		for (size_t i = 0; i < n * (size_t)C; i++)
-			probs[i] = NAN;
+		st = mm_errf(e, MM_ENOMEM, "out of memory predicting %zu examples", n);
 		goto out;
 	}
 	for (size_t i0 = 0; i0 < n; i0 += CH) {
@@ -323,12 +326,14 @@ void mm_clf_predict(const mm_clf *m, const float *X, size_t n, float *probs)
 			}
 		} else {
 			mm_dataset ds = { .nmod = 1, .X = { Xs }, .n = B };
-			mm_net_predict(m->net, &ds, P);
+			if ((st = mm_net_predict(m->net, &ds, P, e)) != MM_OK)
+				goto out;
 		}
 	}
 out:
 	free(Xs);
 	free(Z);
+	return st;
 }
 
 int mm_clf_nclass(const mm_clf *m)

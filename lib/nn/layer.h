@@ -42,6 +42,7 @@ typedef enum mm_node_type {
 	MM_NODE_CONCAT,    /* any number of inputs, along the last dimension */
 	MM_NODE_PROD,      /* in0 ⊙ in1, equal shapes */
 	MM_NODE_BILINEAR,  /* in0^T W in1 + b → size outputs */
+	MM_NODE_PENALTY,   /* identity, with the auxiliary loss weight/2 · mean_b ‖x_b‖² */
 	MM_NODE_NTYPES
 } mm_node_type;
 
@@ -142,11 +143,15 @@ typedef struct mm_linear_conf {
 typedef struct mm_dropout_conf {
 	float p;       /* drop rate in [0, 1) */
 } mm_dropout_conf;
+typedef struct mm_penalty_conf {
+	float weight;  /* ≥ 0: an activity regulariser on the node's input */
+} mm_penalty_conf;
 
 /* The kinds, defined one family per file. */
 extern const mm_layer mm_layer_input, mm_layer_concat, mm_layer_prod; /* join.c */
 extern const mm_layer mm_layer_linear, mm_layer_bilinear;              /* linear.c */
 extern const mm_layer mm_layer_relu, mm_layer_gelu, mm_layer_dropout;  /* act.c */
+extern const mm_layer mm_layer_penalty;                                /* act.c */
 extern const mm_layer mm_layer_layernorm;                              /* norm.c */
 
 /* The gradient a backward adds to: NULL for a frozen parameter. */
