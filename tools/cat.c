@@ -553,21 +553,6 @@ fail:
 	cli_die_err(&e);
 }
 
-/* The output being written, dropped by drop_output() at a premature exit:
- * a file written with -o is then left as it was, and no temporary remains. */
-static mm_writer **out_w;
-static mm_atomic *out_jf;
-
-static void drop_output(void)
-{
-	if (out_w && *out_w) {
-		mm_writer_abort(*out_w);
-		*out_w = NULL;
-	}
-	if (out_jf && out_jf->f)
-		mm_atomic_abort(out_jf);
-}
-
 static void usage(void)
 {
 	printf("Usage: mmoe-cat [OPTIONS] [FILE...]\n"
@@ -655,10 +640,8 @@ int main(int argc, char **argv)
 	mm_err e;
 	mm_writer *w = NULL;
 	mm_atomic jf = {0};
-	/* any exit before the end (a bad record, a write error) drops the output */
-	out_w = &w;
-	out_jf = &jf;
-	atexit(drop_output);
+	/* any exit before the end (a bad record, a write error) goes through
+	 * cli_die, which drops the output */
 	FILE *jout = stdout;
 	const char *jname = "standard output";
 	if (!opt.count && !opt.json) {
@@ -741,15 +724,13 @@ int main(int argc, char **argv)
 			cli_die_err(&e);
 	}
 	if (jf.f) {
-		if (ferror(jf.f)) {
-			mm_atomic_abort(&jf);
+		if (ferror(jf.f))
 			cli_die(MM_EXIT_USAGE, "error writing %s", jname);
-		}
 		if (mm_atomic_commit(&jf, &e) != MM_OK)
 			cli_die_err(&e);
 	}
 	return cli_finish();
 
 fail:
-	cli_die_err(&e);   /* drop_output() removes the temporary */
+	cli_die_err(&e);   /* removes the temporary */
 }

@@ -576,8 +576,6 @@ int main(int argc, char **argv)
 	mm_glove_close(glove);
 	return cli_finish();
 fail:
-	if (wr)
-		mm_writer_abort(wr);
 	if (opt.print_tokens)
 		fflush(stdout);
 	cli_die_err(&e);

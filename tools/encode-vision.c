@@ -458,7 +458,6 @@ int main(int argc, char **argv)
 		for (int i = 0; i < b->n; i++) {
 			slot *s = &b->s[i];
 			if (s->st != MM_OK) {
-				mm_writer_abort(w);
 				crew_join(&cr);
 				cli_die_err(&s->e);
 			}
@@ -467,7 +466,6 @@ int main(int argc, char **argv)
 			else
 				nimg++;
 			if (mm_writer_put(w, s->r, &e) != MM_OK) {
-				mm_writer_abort(w);
 				crew_join(&cr);
 				cli_die_err(&e);
 			}
@@ -478,7 +476,6 @@ int main(int argc, char **argv)
 	}
 	if (rst != MM_OK) {
 		/* the records before the bad one are written, then the error */
-		mm_writer_abort(w);
 		cli_die_err(&rerr);
 	}
 	if (in.rd)

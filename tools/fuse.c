@@ -54,9 +54,7 @@ static char **experts, **types;   /* from cli_split, live until exit */
 
 static _Noreturn void fail(const mm_err *e)
 {
-	if (out)
-		mm_writer_abort(out);
-	cli_die_err(e);
+	cli_die_err(e);   /* drops the output */
 }
 
 /* Read a probability (or logit) vector of exactly n > 0 values, check it

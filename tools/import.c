@@ -46,17 +46,14 @@ static uint64_t in_line;
 static uint64_t nrec;      /* records written so far: the generated ids */
 static mm_writer *w;
 static cli_progress prog;
-/* The JSON being converted, freed by drop_output() when bad data ends the
- * program halfway through it. */
+/* The JSON being converted, still reachable (not leaked) when bad data ends
+ * the program halfway through it. */
 static json_t *cur_doc;
 
 static noreturn void vdie(int code, const char *field, const char *fmt, va_list ap)
 {
 	char msg[900];
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	if (w)
-		mm_writer_abort(w);
-	w = NULL;
 	if (field)
 		cli_die(code, "%s: line %llu: field \"%s\": %s", in_name,
 			(unsigned long long)in_line, field, msg);
@@ -70,14 +67,6 @@ static noreturn void bad(const char *field, const char *fmt, ...)
 	va_list ap;
 	va_start(ap, fmt);
 	vdie(MM_EXIT_DATA, field, fmt, ap);
-}
-
-static noreturn void die_err(mm_err *e)
-{
-	if (w)
-		mm_writer_abort(w);
-	w = NULL;
-	cli_die_err(e);
 }
 
 static bool is_tensor_field(const char *name)
@@ -419,7 +408,7 @@ static void put_record(void)
 {
 	mm_err e;
 	if (mm_writer_put_raw(w, sbuf.data, sbuf.size, &e) != MM_OK)
-		die_err(&e);
+		cli_die_err(&e);
 	nrec++;
 	cli_progress_tick(&prog, nrec);
 }
@@ -851,19 +840,6 @@ static void import_table(FILE *f)
 	free(r.buf), free(r.off), free(r.clen);
 }
 
-/* At a premature exit the output is dropped: no temporary file remains. */
-static void drop_output(void)
-{
-	if (w) {
-		mm_writer_abort(w);
-		w = NULL;
-	}
-	if (cur_doc) {
-		json_decref(cur_doc);
-		cur_doc = NULL;
-	}
-}
-
 /* ---- main ---- */
 static void usage(void)
 {
@@ -993,7 +969,6 @@ int main(int argc, char **argv)
 	}
 	if (mm_writer_open(&w, opt.out, opt.level, &e) != MM_OK)
 		cli_die_err(&e);
-	atexit(drop_output);
 	msgpack_sbuffer_init(&sbuf);
 	msgpack_packer_init(&pk, &sbuf, msgpack_sbuffer_write);
 
@@ -1005,10 +980,8 @@ int main(int argc, char **argv)
 			import_jsonl(files[i]);
 		else
 			import_table(files[i]);
-		if (ferror(files[i])) {
-			mm_writer_abort(w);
+		if (ferror(files[i]))
 			cli_die(MM_EXIT_USAGE, "error reading %s: %s", in_name, strerror(errno));
-		}
 		if (files[i] != stdin)
 			fclose(files[i]);
 	}

@@ -59,20 +59,9 @@ static void usage(FILE *f)
 		"the subset files.  Exit status: 0 ok, 1 bad data, 2 usage or I/O error.\n");
 }
 
-static void abort_all(void)
-{
-	if (out)
-		mm_writer_abort(out);
-	for (int i = 0; i < 3; i++)
-		if (sub[i])
-			mm_writer_abort(sub[i]);
-	out = sub[0] = sub[1] = sub[2] = NULL;
-}
-
 static _Noreturn void fail(const mm_err *e)
 {
-	abort_all();
-	cli_die_err(e);
+	cli_die_err(e);   /* drops every output */
 }
 
 static split_count *count_for(const char *name)
@@ -81,10 +70,8 @@ static split_count *count_for(const char *name)
 		if (!strcmp(splits[i].name, name))
 			return &splits[i];
 	split_count *n = realloc(splits, (nsplits + 1) * sizeof *n);
-	if (!n || !(name = strdup(name))) {
-		abort_all();
+	if (!n || !(name = strdup(name)))
 		cli_die(MM_EXIT_USAGE, "out of memory");
-	}
 	splits = n;
 	memset(&splits[nsplits], 0, sizeof splits[nsplits]);
 	splits[nsplits].name = (char *)name;

@@ -306,10 +306,8 @@ int main(int argc, char **argv)
 		st = MM_EOF;
 	cli_progress_end(&prog);
 	mm_synth_free(s);
-	if (st != MM_EOF) {
-		mm_writer_abort(w);
+	if (st != MM_EOF)
 		cli_die_err(&e);
-	}
 	if (mm_writer_close(w, &e) != MM_OK)
 		cli_die_err(&e);
 	if (!cli_quiet) {

@@ -748,13 +748,10 @@ int main(int argc, char **argv)
 		} else if (mm_rec_set_vec(r, as, D.P + i * (size_t)D.C, (size_t)D.C, &e) ||
 				mm_rec_set_int(r, f_class, D.cls[i], &e) ||
 				(dropped[i] && mm_rec_set_bool(r, f_drop, true, &e))) {
-			mm_writer_abort(w);
 			cli_die_err(&e);
 		}
-		if (mm_writer_put(w, r, &e)) {
-			mm_writer_abort(w);
+		if (mm_writer_put(w, r, &e))
 			cli_die_err(&e);
-		}
 		mm_rec_free(r);
 		D.rec[i] = NULL;
 	}

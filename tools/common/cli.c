@@ -23,6 +23,7 @@ void cli_init(int argc, char **argv, const char *prog)
 	setlocale(LC_ALL, "C");
 	/* A closed pipe must be an error we report (EPIPE), not a silent death. */
 	signal(SIGPIPE, SIG_IGN);
+	cli_cleanup_init();
 }
 
 static void vmsg(const char *fmt, va_list ap)
@@ -38,12 +39,14 @@ void cli_die(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vmsg(fmt, ap);
 	va_end(ap);
+	cli_abort_outputs();
 	exit(code);
 }
 
 void cli_die_err(const mm_err *e)
 {
 	fprintf(stderr, "%s: %s\n", cli_prog, e->msg);
+	cli_abort_outputs();
 	exit(mm_status_exit(e->status));
 }
 
@@ -62,6 +65,7 @@ void cli_usage(const char *fmt, ...)
 	vmsg(fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "Try '%s --help'.\n", cli_prog);
+	cli_abort_outputs();
 	exit(MM_EXIT_USAGE);
 }
 
@@ -158,10 +162,12 @@ int cli_finish(void)
 {
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "%s: error writing standard output: %s\n", cli_prog, strerror(errno));
+		cli_abort_outputs();
 		exit(MM_EXIT_USAGE);
 	}
 	if (fclose(stdout) != 0) {
 		fprintf(stderr, "%s: error closing standard output: %s\n", cli_prog, strerror(errno));
+		cli_abort_outputs();
 		exit(MM_EXIT_USAGE);
 	}
 	return MM_EXIT_OK;

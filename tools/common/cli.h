@@ -26,7 +26,21 @@
 extern const char *cli_prog;   /* "mmoe-cat" */
 extern bool cli_quiet;         /* -q: no progress, no summaries */
 
+/* Sets the program name and the C locale, ignores SIGPIPE (a closed pipe is
+ * a write error we report) and starts the output cleanup (cli_cleanup_init). */
 void cli_init(int argc, char **argv, const char *prog);
+
+/* Outputs (tools/common/cleanup.c).  Every file a tool writes goes through an
+ * mm_atomic (mm_writer_open, mm_atomic_open, mm_model_save, ...), and every
+ * open one is known here: cli_die, cli_die_err, cli_usage and a failing
+ * cli_finish abort them all (targets untouched, temporaries removed), and
+ * SIGINT, SIGTERM and SIGHUP remove the temporaries, then end the program by
+ * the same signal.  A tool never aborts an output itself before dying, and
+ * never from an atexit handler.  SIGKILL leaves the temporary; the next run
+ * writing the same target removes it (lib/util.h). */
+void cli_cleanup_init(void);
+/* Abort every open output (done by the dying functions below). */
+void cli_abort_outputs(void);
 noreturn void cli_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 noreturn void cli_die_err(const mm_err *e);
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
