@@ -69,9 +69,6 @@ deps: $(DEPS_OK)
 $(BUILD)/lib/%.o: lib/%.c $(HEADERS) | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(MM_CPPFLAGS) $(CPPFLAGS) $(MM_CFLAGS) $(CFLAGS) -c -o $@ $<
-$(BUILD)/lib/nn/%.o: lib/nn/%.c $(HEADERS) | $(DEPS_OK)
-	@mkdir -p $(@D)
-	$(CC) $(MM_CPPFLAGS) $(CPPFLAGS) $(MM_CFLAGS) $(CFLAGS) -c -o $@ $<
 $(BUILD)/common/%.o: tools/common/%.c $(HEADERS) | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(MM_CPPFLAGS) $(CPPFLAGS) $(MM_CFLAGS) $(CFLAGS) -c -o $@ $<

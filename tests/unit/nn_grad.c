@@ -300,12 +300,13 @@ static void test_layernorm_node(void)
 	mm_err e;
 	mm_net_new(&net, 1, dims, &e);
 	int in0 = 0;
-	int l1 = mm_net_add(net, MM_NODE_LINEAR, &in0, 1, 6, 0, &e);
-	int ln = mm_net_add(net, MM_NODE_LAYERNORM, &l1, 1, 0, 0, &e);
-	int g = mm_net_add(net, MM_NODE_GELU, &ln, 1, 0, 0, &e);
+	mm_linear_conf six = { 6 }, two = { 2 };
+	int l1 = mm_net_add(net, MM_NODE_LINEAR, NULL, &in0, 1, &six, &e);
+	int ln = mm_net_add(net, MM_NODE_LAYERNORM, NULL, &l1, 1, NULL, &e);
+	int g = mm_net_add(net, MM_NODE_GELU, NULL, &ln, 1, NULL, &e);
 	int cat[2] = { g, in0 };
-	int cc = mm_net_add(net, MM_NODE_CONCAT, cat, 2, 0, 0, &e);
-	int out = mm_net_add(net, MM_NODE_LINEAR, &cc, 1, 2, 0, &e);
+	int cc = mm_net_add(net, MM_NODE_CONCAT, NULL, cat, 2, NULL, &e);
+	int out = mm_net_add(net, MM_NODE_LINEAR, NULL, &cc, 1, &two, &e);
 	ok(out > 0 && mm_net_finish(net, out, &e) == MM_OK, "custom graph with layer norm builds");
 	mm_rng ig;
 	mm_rng_seed(&ig, 5);
@@ -334,9 +335,9 @@ static void test_layernorm_node(void)
 	free(X); free(c.P);
 }
 
-/* The trainer's backward (which overwrites gradients instead of zeroing and
- * adding) must give the public backward's gradients: one full-batch AdamW
- * step from zero moments moves every weight by -lr * sign(g). */
+/* The trainer (which clears the gradients once per step, whatever they held)
+ * must follow the public backward's gradients: one full-batch AdamW step
+ * from zero moments moves every weight by -lr * sign(g). */
 static void test_fit_step(int fusion)
 {
 	mm_net_spec s = small_spec(fusion, 1, 2, 0);
