@@ -91,7 +91,7 @@ for i in range(40):
     t = ["color", "orientation", "light", "combo"][i % 4]
     y = i % 3
     print(json.dumps({"id": "t%d" % i, "split": "test" if i % 5 else "train", "task": t,
-        "task_label": y, "p_mome": [0.8 if c == y else 0.1 for c in range(4)],
+        "task_label": y, "p_mome": [0.7 if c == y else 0.1 for c in range(4)],
         "p_mome_adapter": i % 4 if i % 7 else 0}))' | mkrecs >"$T/pred.zst"
 (cd "$T" && eval "$ex" >"$T/ex.out" 2>"$T/ex.err")
 is "$?" 0 "man page example runs"
