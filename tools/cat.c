@@ -228,6 +228,9 @@ static struct {
 	uint64_t head;
 	char **fields;
 	size_t nfields;
+	char **where;     /* FIELD=VALUE, split at the '=' */
+	const char **where_val;
+	size_t nwhere;
 	const char *out;
 	int level;
 } opt = {.level = -1};
@@ -584,6 +587,9 @@ static void usage(void)
 		"                      bin fields as their length only\n"
 		"  -f, --fields A,B    keep only these fields (default: all)\n"
 		"  -n, --head N        stop after N records (default: all)\n"
+		"      --where F=V     keep only the records whose field F is the string,\n"
+		"                      number or boolean V (repeatable: all must hold;\n"
+		"                      e.g. --where split=test)\n"
 		"  -c, --count         print the number of records instead of the records\n"
 		"  -C, --check         check the record conventions of mmoe-records(5):\n"
 		"                      a string id, split in train/val/test, label >= 0,\n"
@@ -608,6 +614,7 @@ int main(int argc, char **argv)
 		{"brief", no_argument, NULL, 'b'},
 		{"fields", required_argument, NULL, 'f'},
 		{"head", required_argument, NULL, 'n'},
+		{"where", required_argument, NULL, 256},
 		{"count", no_argument, NULL, 'c'},
 		{"check", no_argument, NULL, 'C'},
 		{"output", required_argument, NULL, 'o'},
@@ -635,6 +642,19 @@ int main(int argc, char **argv)
 			opt.head = cli_u64("--head", optarg);
 			opt.head_set = true;
 			break;
+		case 256: {
+			char *eq = strchr(optarg, '=');
+			if (!eq || eq == optarg)
+				cli_usage("option --where: expected FIELD=VALUE, got '%s'", optarg);
+			opt.where = realloc(opt.where, (opt.nwhere + 1) * sizeof *opt.where);
+			opt.where_val = realloc(opt.where_val, (opt.nwhere + 1) * sizeof *opt.where_val);
+			if (!opt.where || !opt.where_val)
+				cli_die(MM_EXIT_USAGE, "out of memory");
+			*eq = 0;   /* optarg is argv's: FIELD and VALUE in place */
+			opt.where[opt.nwhere] = optarg;
+			opt.where_val[opt.nwhere++] = eq + 1;
+			break;
+		}
 		case 'c': opt.count = true; break;
 		case 'C': opt.check = true; break;
 		case 'o': opt.out = optarg; break;
@@ -679,7 +699,8 @@ int main(int argc, char **argv)
 
 	sbuf b = {0};
 	uint64_t total = 0;
-	bool raw = !opt.json && !opt.check && !opt.nfields;
+	bool raw = !opt.json && !opt.check && !opt.nfields && !opt.nwhere;
+	uint64_t nread = 0;   /* records read; total counts those kept */
 	cli_progress prog;
 	cli_progress_start(&prog, "records", 0);
 	for (int i = 0; i < ninputs && !(opt.head_set && total >= opt.head); i++) {
@@ -705,11 +726,20 @@ int main(int argc, char **argv)
 		}
 		while (!raw && !(opt.head_set && total >= opt.head) &&
 				(st = mm_reader_next(rd, &r, &e)) == MM_OK) {
-			total++;
 			cur_rd = rd;
 			cur_rec = r;
 			if (opt.check)
 				check_record(r);
+			nread++;
+			bool keep = true;
+			for (size_t k = 0; k < opt.nwhere && keep; k++)
+				keep = mm_rec_field_is(r, opt.where[k], opt.where_val[k]);
+			if (!keep) {
+				mm_rec_free(r);
+				cli_progress_tick(&prog, nread);
+				continue;
+			}
+			total++;
 			if (opt.nfields)
 				mm_rec_keep(r, (const char *const *)opt.fields, opt.nfields);
 			if (w) {
@@ -725,7 +755,7 @@ int main(int argc, char **argv)
 					cli_die(MM_EXIT_USAGE, "error writing %s: %s", jname, strerror(errno));
 			}
 			mm_rec_free(r);
-			cli_progress_tick(&prog, total);
+			cli_progress_tick(&prog, nread);
 		}
 		if (!(opt.head_set && total >= opt.head) && st != MM_EOF) {
 			mm_reader_close(rd);
@@ -735,6 +765,8 @@ int main(int argc, char **argv)
 	}
 	cli_progress_end(&prog);
 	free(b.p);
+	free(opt.where);
+	free(opt.where_val);
 
 	if (opt.count)
 		fprintf(jout, "%llu\n", (unsigned long long)total);
