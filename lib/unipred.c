@@ -11,6 +11,7 @@
 
 #include "record.h"
 #include "rng.h"
+#include "rus.h"
 #include "stream.h"
 #include "util.h"
 
@@ -56,18 +57,8 @@ mm_status mm_unipred_folds(const int *y, size_t n, int nclass, int k,
 
 mm_status mm_unipred_normalise(float *p, int c, mm_err *e)
 {
-	double s = 0;
-	for (int i = 0; i < c; i++) {
-		if (!isfinite(p[i]) || p[i] < 0)
-			return mm_errf(e, MM_EVALUE, "probability %d is %g, not a finite non-negative number",
-				i, (double)p[i]);
-		s += p[i];
-	}
-	if (!(s > 0))
-		return mm_errf(e, MM_EVALUE, "probabilities sum to 0");
-	for (int i = 0; i < c; i++)
-		p[i] = (float)(p[i] / s);
-	return MM_OK;
+	/* tolerance 0: always divided by the sum */
+	return mm_fuse_check_probs(p, (size_t)c, 0, NULL, e);
 }
 
 double mm_unipred_margin(const float *p, int c)

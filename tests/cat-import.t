@@ -166,6 +166,12 @@ is "$(mmoe-cat --where split=test --count "$T/w.zst")" 2 "--where with --count c
 is "$(mmoe-cat --where split=test --head 1 --json "$T/w.zst" | jq -r .id)" "a" "--head counts the records kept"
 mmoe-cat --where split=test -o "$T/wt.zst" "$T/w.zst"
 is "$(mmoe-cat --json --fields id "$T/wt.zst" | jq -r .id | tr '\n' ' ')" "a d " "--where -o writes the records kept"
+# with --shard: in the shard and every condition (the shards of the test records partition them)
+n0=$(mmoe-cat --where split=test --shard 0/2 --count "$T/w.zst")
+n1=$(mmoe-cat --shard 1/2 --where split=test --count "$T/w.zst")
+is "$((n0 + n1))" 2 "--where with --shard 0/2 and 1/2: the test records, split between the two shards"
+is "$(mmoe-cat --where split=test --seq --json "$T/w.zst" | jq -c '[.id, ._seq]' | tr '\n' ' ')" '["a",0] ["d",3] ' \
+	"--where with --seq: records numbered by their place among all records read"
 run mmoe-cat --where split "$T/w.zst"
 is "$rc" 2 "--where without '=': usage error"
 like "$err" "option --where: expected FIELD=VALUE, got 'split'" "--where without '=': says what it expects"

@@ -106,7 +106,7 @@ bad() { # desc file-content regex
 bad "invalid JSON" '{"a": {"probs": [0.5, 0.5]},' 'bad.json: not valid JSON or JSON Lines'
 bad "bad JSON Lines line" $'{"id":"a","probs":[0.5,0.5]}\n{"id":"b","probs":[0.5,\n' 'bad.json: line 2: invalid JSON'
 bad "no id in a line" $'{"probs":[0.5,0.5]}\n' 'bad.json: line 1: field "id": missing'
-bad "negative probability" '{"a": {"probs": [-0.5, 1.5]}}' 'entry "a": field "probs": probability 0 is -0.5'
+bad "negative probability" '{"a": {"probs": [-0.5, 1.5]}}' 'entry "a": field "probs": expected non-negative probabilities, element 0 is -0.5'
 bad "pred out of range" '{"a": {"probs": [0.5, 0.5], "pred": 3}}' 'entry "a": field "pred": class 3 out of range'
 bad "no scores, no class" '{"a": {"rank": 1}}' 'entry "a": no "logits", "probs" or "pred" field'
 bad "duplicate id" $'{"id":"a","probs":[1,0]}\n{"id":"a","probs":[1,0]}\n' 'id "a" appears twice'

@@ -199,9 +199,9 @@ static int get_label(mm_rec *r, const char *field, int C)
 		return -1;
 	int64_t v;
 	mm_err e;
-	if (mm_rec_int(r, field, &v, &e))
+	if (mm_rec_label(r, field, 0, &v, &e))
 		cli_die_err(&e);
-	if (v < 0 || (C > 0 && v >= C) || v > 1000000) {
+	if ((C > 0 && v >= C) || v > 1000000) {
 		char w[160];
 		if (C > 0)
 			cli_die(MM_EXIT_DATA, "%s: field \"%s\": label %lld out of range [0, %d) (see --classes)",
