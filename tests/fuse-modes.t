@@ -16,16 +16,16 @@ cat >"$T/in.jsonl" <<'J'
 J
 mkrecs <"$T/in.jsonl" >"$T/in.mp"
 
-run mmoe-fuse -r rt -e pR,pU,pS -o "$T/soft.zst" "$T/in.mp"
+run mmoe-fuse -r rt --experts pR,pU,pS -o "$T/soft.zst" "$T/in.mp"
 is "$rc" 0 "soft: exit 0"
 like "$err" "2 records fused, mode soft, 3 experts, 2 classes" "summary on stderr"
 # a: .4*.6+.3*.2+.3*.3 = .39, .61; b: .1*.9+.1*.5+.8*.25 = .34, .66
 is "$(show <"$T/soft.zst")" '["a",[0.39,0.61],1,[0.4,0.3,0.3]] ["b",[0.34,0.66],1,[0.1,0.1,0.8]] ' "soft: weighted mixture of probabilities"
-mmoe-fuse -q -r rt -e pR,pU,pS -m hard "$T/in.mp" >"$T/hard.zst"
+mmoe-fuse -q -r rt --experts pR,pU,pS --mode hard "$T/in.mp" >"$T/hard.zst"
 is "$(show <"$T/hard.zst")" '["a",[0.6,0.4],0,[1,0,0]] ["b",[0.25,0.75],1,[0,0,1]] ' "hard: the router's top expert"
-mmoe-fuse -q -e pR,pU,pS -m oracle "$T/in.mp" >"$T/oracle.zst"
+mmoe-fuse -q --experts pR,pU,pS --mode oracle "$T/in.mp" >"$T/oracle.zst"
 is "$(show <"$T/oracle.zst")" '["a",[0.2,0.8],1,[0,1,0]] ["b",[0.9,0.1],0,[1,0,0]] ' "oracle: the expert of the record's tag (no router needed)"
-mmoe-fuse -q -e pR,pU,pS -m mean --as p_mean "$T/in.mp" >"$T/mean.zst"
+mmoe-fuse -q --experts pR,pU,pS --mode mean --as p_mean "$T/in.mp" >"$T/mean.zst"
 # a: (.6+.2+.3)/3 = .366667; b: (.9+.5+.25)/3 = .55
 is "$(show p_mean <"$T/mean.zst")" '["a",[0.366667,0.633333],1,[0.333333,0.333333,0.333333]] ["b",[0.55,0.45],0,[0.333333,0.333333,0.333333]] ' \
 	"mean: uniform average, --as names the fields"
@@ -34,7 +34,7 @@ is "$(mmoe-cat --json "$T/mean.zst" | jq -c '[.id, .rus, .split, .pR.data[0]]' |
 
 # Logits: softmax(0, ln 3, ln 6) = (.1, .3, .6).
 echo '{"id":"l","lg":[0,1.0986123,1.7917595],"pR":[1,0],"pU":[0,1],"pS":[0.5,0.5]}' | mkrecs >"$T/lg.mp"
-mmoe-fuse -q -r lg --router-logits -e pR,pU,pS "$T/lg.mp" >"$T/lg.zst"
+mmoe-fuse -q -r lg --router-logits --experts pR,pU,pS "$T/lg.mp" >"$T/lg.zst"
 # fused = .1*(1,0) + .3*(0,1) + .6*(.5,.5) = (.4, .6)
 is "$(show <"$T/lg.zst")" '["l",[0.4,0.6],1,[0.1,0.3,0.6]] ' "--router-logits applies softmax"
 
@@ -44,22 +44,22 @@ cat >"$T/mc.jsonl" <<'J'
 {"id":"y","w":[0.25,0.75],"e1":[0.7,0.2,0.1],"e2":[0.1,0.3,0.6]}
 J
 mkrecs <"$T/mc.jsonl" >"$T/mc.mp"
-mmoe-fuse -q -r w -e e1,e2 "$T/mc.mp" >"$T/mc.zst"
+mmoe-fuse -q -r w --experts e1,e2 "$T/mc.mp" >"$T/mc.zst"
 is "$(show <"$T/mc.zst")" '["x",[0.25,0.275,0.475],2,[0.25,0.75]] ["y",[0.25,0.275,0.475],2,[0.25,0.75]] ' "3 classes, 2 experts"
-run mmoe-fuse -r w -e e1,e2 -m oracle -t A,B --rus-field t --oracle-fallback hard -o "$T/of.zst" "$T/mc.mp"
+run mmoe-fuse -r w --experts e1,e2 --mode oracle -t A,B --rus-field t --oracle-fallback hard -o "$T/of.zst" "$T/mc.mp"
 is "$rc" 0 "oracle with fallback: exit 0"
 is "$(show <"$T/of.zst")" '["x",[0.1,0.3,0.6],2,[0,1]] ["y",[0.1,0.3,0.6],2,[0,1]] ' "oracle uses the tag; untagged record falls back to hard"
 like "$err" "1 untagged routed by hard" "fallback count on stderr"
 
 # Probabilities that do not sum to 1 are renormalised and counted.
 echo '{"id":"n","rt":[0.2,0.2],"e1":[0.3,0.3],"e2":[0.25,0.75]}' | mkrecs >"$T/nn.mp"
-run mmoe-fuse -r rt -e e1,e2 -o "$T/nn.zst" "$T/nn.mp"
+run mmoe-fuse -r rt --experts e1,e2 -o "$T/nn.zst" "$T/nn.mp"
 is "$rc" 0 "unnormalised input: exit 0"
 is "$(show <"$T/nn.zst")" '["n",[0.375,0.625],1,[0.5,0.5]] ' "router and expert renormalised before mixing"
 like "$err" 'warning: field "e1": 1 records' "expert renormalisation counted"
 like "$err" 'warning: field "rt": 1 records' "router renormalisation counted"
 
 # Same input, same bytes.
-mmoe-fuse -q -r rt -e pR,pU,pS "$T/in.mp" >"$T/soft2.zst"
+mmoe-fuse -q -r rt --experts pR,pU,pS "$T/in.mp" >"$T/soft2.zst"
 ok "cmp -s <(mmoe-cat --json '$T/soft.zst') <(mmoe-cat --json '$T/soft2.zst')" "deterministic output"
 done_testing
