@@ -865,6 +865,17 @@ static void drop_output(void)
 }
 
 /* ---- main ---- */
+/* True when the value of --format just read followed a separate -F (as in
+ * "-F file" or "-qF file"): the user may mean -F's old meaning, --force. */
+static bool old_force(int argc, char **argv)
+{
+	if (optind < 2 || optind > argc || optarg != argv[optind - 1])
+		return false;
+	const char *a = argv[optind - 2];
+	size_t n = strlen(a);
+	return a[0] == '-' && a[1] != '-' && n >= 2 && a[n - 1] == 'F';
+}
+
 static void usage(void)
 {
 	printf("Usage: mmoe-import [OPTIONS] [FILE...]\n"
@@ -924,6 +935,9 @@ int main(int argc, char **argv)
 				opt.format = FMT_TSV;
 			else if (strcmp(optarg, "csv") == 0)
 				opt.format = FMT_CSV;
+			else if (old_force(argc, argv))
+				cli_usage("option -F: '%s' is not jsonl, tsv or csv "
+					"(-F is now --format; to write to a terminal use --force)", optarg);
 			else
 				cli_usage("option --format: '%s' is not jsonl, tsv or csv", optarg);
 			break;
