@@ -5,6 +5,7 @@
 #   make test         check plus the long tests
 #   make demo         the main job: the MMoE pipeline on the embedded synthetic data
 #   make mustard      the MUStARD experiment (MUSTARD_SRC=dir with the prepared data)
+#   make mustard-experts  the MMoE authors' MUStARD experts, routed and fused (MUSTARD_SRC=dir)
 #   make bench        speed and memory against reference programs, in one run
 #   make fuzz         libFuzzer on the record reader (clang)
 #   make install      PREFIX=/usr/local DESTDIR=
@@ -40,7 +41,7 @@ MM_CPPFLAGS  = -Ilib -Itools/common $(BLAS_CFLAGS) -D_GNU_SOURCE \
 MM_CFLAGS   := -std=c11 -Wall -Wextra -fPIC -pthread $(SANFLAGS)
 MM_LDLIBS    = -Wl,--as-needed -lzstd -lmsgpackc $(BLAS_LIBS) -ljansson -lpng -ljpeg -lutf8proc -lm -lpthread
 
-LIB_SRC    := $(wildcard lib/*.c)
+LIB_SRC    := $(wildcard lib/*.c lib/nn/*.c)
 LIB_OBJ    := $(patsubst lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRC))
 COMMON_SRC := $(wildcard tools/common/*.c)
 COMMON_OBJ := $(patsubst tools/common/%.c,$(BUILD)/common/%.o,$(COMMON_SRC))
@@ -48,14 +49,14 @@ TOOL_SRC   := $(filter-out tools/mmoe.c,$(wildcard tools/*.c))
 TOOLS      := $(BINDIR)/mmoe $(patsubst tools/%.c,$(BINDIR)/mmoe-%,$(TOOL_SRC))
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 UNITS      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%.t,$(UNIT_SRC))
-HEADERS    := $(wildcard lib/*.h tools/common/*.h)
+HEADERS    := $(wildcard lib/*.h lib/nn/*.h tools/common/*.h)
 LIBMMOE    := $(BUILD)/libmmoe.a
 DEPS_OK    := build/.deps-build
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DELETE_ON_ERROR:
-.PHONY: all check test demo mustard bench fuzz install uninstall clean lint-man deps
+.PHONY: all check test demo mustard mustard-experts bench fuzz install uninstall clean lint-man deps
 
 all: $(TOOLS)
 
@@ -82,7 +83,7 @@ $(BINDIR)/mmoe: tools/mmoe.c $(LIBMMOE)
 $(BINDIR)/mmoe-%: tools/%.c $(LIBMMOE)
 	@mkdir -p $(@D)
 	$(CC) $(MM_CPPFLAGS) $(CPPFLAGS) $(MM_CFLAGS) $(CFLAGS) -o $@ $< $(LIBMMOE) $(LDFLAGS) $(MM_LDLIBS)
-$(BUILD)/tests/%.t: tests/unit/%.c tests/unit/tap.h $(LIBMMOE)
+$(BUILD)/tests/%.t: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIBMMOE)
 	@mkdir -p $(@D)
 	$(CC) $(MM_CPPFLAGS) -Itests/unit $(CPPFLAGS) $(MM_CFLAGS) $(CFLAGS) -o $@ $< $(LIBMMOE) $(LDFLAGS) $(MM_LDLIBS)
 
@@ -102,6 +103,8 @@ demo: $(TOOLS)
 	@$(MAKE) --no-print-directory -j$(JOBS) -f pipelines/mmoe.mk demo MMOE_BIN=$(CURDIR)/$(BINDIR)
 mustard: $(TOOLS)
 	@$(MAKE) --no-print-directory -f pipelines/mustard.mk all MMOE_BIN=$(CURDIR)/$(BINDIR) JOBS=$(JOBS)
+mustard-experts: $(TOOLS)
+	@$(MAKE) --no-print-directory -f pipelines/experts.mk experts MMOE_BIN=$(CURDIR)/$(BINDIR)
 bench: $(TOOLS)
 	@sh scripts/deps.sh bench
 	MMOE_BIN=$(CURDIR)/$(BINDIR) MMOE_BUILD=$(CURDIR)/$(BUILD) bash bench/run.sh

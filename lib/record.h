@@ -59,6 +59,11 @@ const char *mm_rec_where(mm_rec *r, char *buf, size_t size);
 /* The value of key, or NULL when absent. */
 const msgpack_object *mm_rec_get(const mm_rec *r, const char *key);
 bool mm_rec_has(const mm_rec *r, const char *key);
+/* True when the field holds the scalar that text writes: a string equal to
+ * text, an integer or a float equal to its decimal value, a boolean "true"
+ * or "false".  Absent, nil, arrays, maps, bin and tensors never match.  For
+ * selecting records by a field's value (mmoe-cat --where split=test). */
+bool mm_rec_field_is(const mm_rec *r, const char *key, const char *text);
 /* Human name of a msgpack type ("a string", "an integer", ...), for messages. */
 const char *mm_obj_typename(const msgpack_object *o);
 /* True if o looks like a tensor map (has dtype, shape and data). */
@@ -70,6 +75,10 @@ bool mm_obj_is_tensor(const msgpack_object *o);
 mm_status mm_rec_str(mm_rec *r, const char *key, const char **out, mm_err *e);
 /* Integers; a boolean reads as 0/1; a float with an integral value is accepted. */
 mm_status mm_rec_int(mm_rec *r, const char *key, int64_t *out, mm_err *e);
+/* A class label: a msgpack integer >= 0, and < nclasses when nclasses > 0.
+ * Stricter than mm_rec_int: a boolean or a float (even 1.0) is MM_ETYPE, as
+ * mmoe-records(5) says a label is an integer. */
+mm_status mm_rec_label(mm_rec *r, const char *key, int64_t nclasses, int64_t *out, mm_err *e);
 /* Any number (int or float); NaN/Inf are MM_EVALUE unless allow_nonfinite. */
 mm_status mm_rec_num(mm_rec *r, const char *key, double *out, bool allow_nonfinite, mm_err *e);
 /* A tensor (or a numeric array), converted to float.  finite: refuse NaN/Inf,

@@ -11,7 +11,14 @@
  *   fused[c] = sum_k w_k * p_k[c], prediction = argmax_c fused[c]
  * where the weights come from the mode: soft (w = router probabilities),
  * hard (one-hot at the router's top choice), oracle (one-hot at a given
- * expert), mean (uniform 1/K).  Ties in every argmax go to the lowest index.
+ * expert: the one of the record's R/U/S tag), mean (uniform 1/K), rule
+ * (one-hot at a given expert: the label-free rule below).  Ties in every
+ * argmax go to the lowest index.
+ *
+ * The label-free rule: U where the two unimodal predictions differ, else R.
+ * Without the label, "they differ" is exactly the U of the categorisation;
+ * R and S both mean they agree, and only the label tells them apart, so the
+ * rule sends every agreeing record to the R expert.
  */
 #ifndef MM_RUS_H
 #define MM_RUS_H
@@ -37,10 +44,11 @@ typedef enum mm_fuse_mode {
 	MM_FUSE_SOFT,
 	MM_FUSE_HARD,
 	MM_FUSE_ORACLE,
-	MM_FUSE_MEAN
+	MM_FUSE_MEAN,
+	MM_FUSE_RULE
 } mm_fuse_mode;
 
-/* "soft", "hard", "oracle", "mean" <-> mode; parse returns -1 if unknown. */
+/* "soft", "hard", "oracle", "mean", "rule" <-> mode; parse returns -1 if unknown. */
 const char *mm_fuse_mode_name(mm_fuse_mode m);
 int mm_fuse_mode_parse(const char *s);
 
@@ -49,12 +57,18 @@ int mm_fuse_mode_parse(const char *s);
  * and a positive sum.  If the sum differs from 1 by more than tol, p is
  * divided by it and *renormalised is set to 1 (else 0).  Errors are
  * MM_EVALUE with a message naming the first bad element ("element 2 is
- * -0.1"), for the caller to prefix with record and field. */
+ * -0.1"), for the caller to prefix with record and field.  This is the one
+ * probability check: fuse, mm_pred_class (eval, rus-split) and
+ * mm_unipred_normalise (tol 0) all use it. */
 int mm_fuse_check_probs(float *p, size_t n, double tol, int *renormalised, mm_err *e);
 
+/* The expert of the label-free rule: u_k when the unimodal classes a and b
+ * differ, else r_k. */
+int mm_fuse_rule_expert(int64_t a, int64_t b, int r_k, int u_k);
+
 /* Fuse: router[K] (probabilities; read only by soft and hard), experts[K*C]
- * (row k = expert k's probabilities), oracle_k (read only by oracle,
- * 0 <= oracle_k < K).  Writes the weights used into w[K] and the mixture
+ * (row k = expert k's probabilities), oracle_k (the expert of oracle and
+ * rule, 0 <= oracle_k < K; read only by them).  Writes the weights used into w[K] and the mixture
  * into fused[C]; returns the predicted class. */
 int mm_fuse(const float *router, const float *experts, int K, int C, mm_fuse_mode mode,
 		int oracle_k, float *w, float *fused);
@@ -65,8 +79,9 @@ int mm_fuse(const float *router, const float *experts, int K, int C, mm_fuse_mod
  * are present, P_class must lie in 0..C-1.  A nil value counts as absent.
  * *nclass (may be NULL) receives C, or 0 when P itself is absent.
  * MM_MISSING (message names the record and both fields) when neither is
- * there; MM_ETYPE / MM_EVALUE for a wrong type, a NaN in P, a negative or
- * out-of-range class. */
+ * there; MM_ETYPE / MM_EVALUE for a wrong type, a P that fails
+ * mm_fuse_check_probs (NaN, a negative entry, all zeros), a negative or
+ * out-of-range class.  The caller checks that C agrees across records. */
 mm_status mm_pred_class(mm_rec *r, const char *field, int64_t *cls, int64_t *nclass, mm_err *e);
 /* True when the field is absent or nil. */
 int mm_field_absent(const mm_rec *r, const char *key);

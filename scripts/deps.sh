@@ -13,9 +13,9 @@ build="gcc make libc6-dev pkg-config libzstd-dev zstd libmsgpack-dev libopenblas
 libpng-dev libjpeg62-turbo-dev libutf8proc-dev parallel jq gnuplot-nox mandoc"
 # openssh-server, openssh-client, rsync and procps: the ssh tests start their own
 # sshd on the loopback, and GNU parallel sends files with rsync
-check="perl python3 python3-msgpack python3-numpy python3-sklearn time
+check="perl python3 python3-msgpack python3-numpy python3-sklearn python3-torch time
 openssh-server openssh-client rsync procps"
-bench="python3-torch hyperfine time"
+bench="hyperfine time"
 
 case "${1:-build}" in
 build) want=$build ;;

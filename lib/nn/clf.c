@@ -1,0 +1,359 @@
+/* clf.c — mm_clf: L2 logistic regression by L-BFGS, or a small MLP trained
+ * by mm_net_fit, on an n × d matrix.  See nn.h. */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn.h"
+#include "optim.h"
+
+struct mm_clf {
+	int model, nclass, K; /* K: weight rows (1 for binary logistic regression) */
+	size_t d;
+	float *mean, *std;    /* NULL when not standardising */
+	double *W, *b;        /* logreg: K × d, K */
+	mm_net *net;          /* MLP */
+	double objective;
+};
+
+void mm_clf_params_default(mm_clf_params *p)
+{
+	memset(p, 0, sizeof *p);
+	p->model = MM_CLF_LOGREG;
+	p->standardize = true;
+	p->C = 1.0;
+	p->max_iter = 500;
+	p->tol = 1e-6;
+	p->hidden = 64;
+	p->layers = 1;
+	p->epochs = 30;
+	p->batch = 64;
+	p->lr = 1e-3f;
+	p->weight_decay = 1e-2f;
+	p->dropout = 0.1f;
+	p->balanced = false;
+	p->seed = 1;
+}
+
+const char *mm_clf_params_check(const mm_clf_params *p)
+{
+	if (p->model != MM_CLF_LOGREG && p->model != MM_CLF_MLP)
+		return "model must be logreg or mlp";
+	if (!(p->C > 0 && isfinite(p->C)))
+		return "C must be positive";
+	if (p->max_iter < 1)
+		return "max_iter must be positive";
+	if (!(p->tol > 0))
+		return "tol must be positive";
+	if (p->model == MM_CLF_MLP) {
+		if (p->hidden < 1 || p->hidden > 65536)
+			return "hidden must be 1..65536";
+		if (p->layers < 0 || p->layers > 64)
+			return "layers must be 0..64";
+		if (p->epochs < 1 || p->batch < 1)
+			return "epochs and batch must be positive";
+		if (!(p->lr > 0) || !(p->weight_decay >= 0))
+			return "lr must be > 0 and weight_decay >= 0";
+		if (!(p->dropout >= 0 && p->dropout < 1))
+			return "dropout must be in [0, 1)";
+	}
+	return NULL;
+}
+
+typedef struct lr_ctx {
+	const double *X;  /* n × d */
+	const int *y;
+	const double *sw; /* sample weights or NULL */
+	size_t n, d;
+	int K;
+	double C;
+	double *Z;        /* n × K scratch */
+} lr_ctx;
+
+/* ½‖W‖² + C Σ sw_i ℓ_i, divided by n so tolerances do not depend on n. */
+static double lr_objective(const double *x, double *g, void *vctx)
+{
+	lr_ctx *c = vctx;
+	size_t n = c->n, d = c->d;
+	int K = c->K;
+	const double *W = x, *b = x + (size_t)K * d;
+	double *gW = g, *gb = g + (size_t)K * d;
+	for (size_t i = 0; i < n; i++)
+		for (int k = 0; k < K; k++)
+			c->Z[i * K + k] = b[k];
+	cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, K, (int)d, 1.0,
+			c->X, (int)d, W, (int)d, 1.0, c->Z, K);
+	double L = 0;
+	for (size_t i = 0; i < n; i++) {
+		double *z = c->Z + i * K, w = c->sw ? c->sw[i] : 1.0;
+		if (K == 1) { /* binary: ℓ = log(1 + e^{-s z}), s = ±1 */
+			double s = c->y[i] == 1 ? 1.0 : -1.0, m = s * z[0];
+			L += w * (m > 0 ? log1p(exp(-m)) : -m + log1p(exp(m)));
+			double sig = 1.0 / (1.0 + exp(-z[0])); /* P(y=1) */
+			z[0] = w * (sig - (c->y[i] == 1)); /* becomes the residual */
+		} else {
+			double mx = z[0];
+			for (int k = 1; k < K; k++)
+				mx = fmax(mx, z[k]);
+			double s = 0;
+			for (int k = 0; k < K; k++)
+				s += exp(z[k] - mx);
+			double lse = mx + log(s);
+			L += w * (lse - z[c->y[i]]);
+			for (int k = 0; k < K; k++)
+				z[k] = w * (exp(z[k] - lse) - (k == c->y[i]));
+		}
+	}
+	/* gW = C R^T X + W; gb = C Σ R */
+	for (size_t k = 0; k < (size_t)K * d; k++)
+		gW[k] = W[k];
+	cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)d, (int)n, c->C,
+			c->Z, K, c->X, (int)d, 1.0, gW, (int)d);
+	for (int k = 0; k < K; k++) {
+		double s = 0;
+		for (size_t i = 0; i < n; i++)
+			s += c->Z[i * K + k];
+		gb[k] = c->C * s;
+	}
+	double reg = 0;
+	for (size_t k = 0; k < (size_t)K * d; k++)
+		reg += W[k] * W[k];
+	double inv = 1.0 / (double)n;
+	for (size_t k = 0; k < (size_t)K * (d + 1); k++)
+		g[k] *= inv;
+	return (0.5 * reg + c->C * L) * inv;
+}
+
+static void clf_standardize(const mm_clf *m, const float *X, size_t n, float *out)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < m->d; j++)
+			out[i * m->d + j] = (X[i * m->d + j] - m->mean[j]) / m->std[j];
+}
+
+mm_status mm_clf_train(mm_clf **out, const float *X, const int *y, size_t n, size_t d,
+		int nclass, const mm_clf_params *p, mm_err *e)
+{
+	const char *msg = mm_clf_params_check(p);
+	if (msg)
+		return mm_errf(e, MM_EUSAGE, "%s", msg);
+	if (n == 0)
+		return mm_errf(e, MM_EVALUE, "no training examples");
+	if (d == 0 || d > (1u << 24))
+		return mm_errf(e, MM_EVALUE, "feature dimension %zu out of range", d);
+	if (nclass < 2)
+		return mm_errf(e, MM_EVALUE, "need at least 2 classes, got %d", nclass);
+	size_t *cnt = calloc((size_t)nclass, sizeof *cnt);
+	if (!cnt)
+		return mm_errf(e, MM_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		if (y[i] < 0 || y[i] >= nclass) {
+			free(cnt);
+			return mm_errf(e, MM_EVALUE, "example %zu: label %d out of range 0..%d", i, y[i], nclass - 1);
+		}
+		cnt[y[i]]++;
+	}
+	for (size_t i = 0; i < n * d; i++)
+		if (!isfinite(X[i])) {
+			free(cnt);
+			return mm_errf(e, MM_EVALUE, "example %zu: feature %zu is not finite", i / d, i % d);
+		}
+	mm_status st = MM_OK;
+	mm_clf *m = calloc(1, sizeof *m);
+	float *Xs = NULL, *cw = NULL;
+	double *Xd = NULL, *sw = NULL, *x = NULL, *Z = NULL;
+	if (!m)
+		goto oom;
+	m->model = p->model;
+	m->nclass = nclass;
+	m->d = d;
+	m->mean = malloc(d * sizeof *m->mean);
+	m->std = malloc(d * sizeof *m->std);
+	Xs = malloc(n * d * sizeof *Xs);
+	if (!m->mean || !m->std || !Xs)
+		goto oom;
+	for (size_t j = 0; j < d; j++) {
+		double s = 0, ss = 0;
+		if (p->standardize) {
+			for (size_t i = 0; i < n; i++)
+				s += X[i * d + j];
+			s /= n;
+			for (size_t i = 0; i < n; i++)
+				ss += (X[i * d + j] - s) * (X[i * d + j] - s);
+			ss = sqrt(ss / n);
+		}
+		m->mean[j] = p->standardize ? (float)s : 0.0f;
+		m->std[j] = p->standardize && ss > 1e-12 ? (float)ss : 1.0f;
+	}
+	clf_standardize(m, X, n, Xs);
+	if (p->balanced) {
+		if (!(cw = malloc((size_t)nclass * sizeof *cw)))
+			goto oom;
+		for (int c = 0; c < nclass; c++)
+			cw[c] = cnt[c] ? (float)((double)n / ((double)nclass * cnt[c])) : 0.0f;
+	}
+	if (p->model == MM_CLF_LOGREG) {
+		int K = nclass == 2 ? 1 : nclass;
+		m->K = K;
+		size_t nx = (size_t)K * (d + 1);
+		Xd = malloc(n * d * sizeof *Xd);
+		x = calloc(nx, sizeof *x);
+		Z = malloc(n * (size_t)K * sizeof *Z);
+		m->W = malloc((size_t)K * d * sizeof *m->W);
+		m->b = malloc((size_t)K * sizeof *m->b);
+		if (!Xd || !x || !Z || !m->W || !m->b)
+			goto oom;
+		for (size_t i = 0; i < n * d; i++)
+			Xd[i] = Xs[i];
+		if (cw) {
+			if (!(sw = malloc(n * sizeof *sw)))
+				goto oom;
+			for (size_t i = 0; i < n; i++)
+				sw[i] = cw[y[i]];
+		}
+		lr_ctx c = { .X = Xd, .y = y, .sw = sw, .n = n, .d = d, .K = K, .C = p->C, .Z = Z };
+		double fx;
+		int it;
+		mm_err le;
+		mm_status ls = mm_lbfgs(lr_objective, &c, x, nx, 10, p->max_iter, p->tol, &fx, &it, &le);
+		if (ls != MM_OK && ls != MM_ELIMIT) { /* not converging in max_iter is a warning in sklearn too */
+			st = mm_errf(e, ls, "%s", le.msg);
+			goto fail;
+		}
+		memcpy(m->W, x, (size_t)K * d * sizeof *m->W);
+		memcpy(m->b, x + (size_t)K * d, (size_t)K * sizeof *m->b);
+		m->objective = fx * n;
+	} else {
+		mm_net_spec s;
+		mm_net_spec_default(&s);
+		s.nmod = 1;
+		s.dims[0] = (int)d;
+		s.proj = 0;
+		s.fusion = MM_FUSE_CONCAT;
+		s.hidden = p->hidden;
+		s.layers = p->layers;
+		s.nclass = nclass;
+		s.dropout = p->dropout;
+		st = mm_net_build(&m->net, &s, e);
+		if (st != MM_OK)
+			goto fail;
+		mm_rng g;
+		mm_rng_seed(&g, p->seed);
+		mm_rng ig = mm_rng_split(&g, 7);
+		mm_net_init(m->net, &ig);
+		mm_fit_params fp;
+		mm_fit_params_default(&fp);
+		fp.epochs = p->epochs;
+		fp.batch = p->batch;
+		fp.lr = p->lr;
+		fp.weight_decay = p->weight_decay;
+		fp.class_w = cw;
+		fp.select = MM_SELECT_LOSS;
+		fp.seed = mm_rng_u64(&g);
+		mm_dataset ds = { .nmod = 1, .X = { Xs }, .y = y, .n = n };
+		mm_fit_result r;
+		st = mm_net_fit(m->net, &ds, NULL, &fp, &r, e);
+		if (st != MM_OK)
+			goto fail;
+		float *P = malloc(n * (size_t)nclass * sizeof *P);
+		if (!P)
+			goto oom;
+		mm_net_predict(m->net, &ds, P);
+		m->objective = mm_metric_nll(P, y, n, nclass);
+		free(P);
+	}
+	*out = m;
+	goto done;
+oom:
+	st = mm_errf(e, MM_ENOMEM, "out of memory training a classifier");
+fail:
+	mm_clf_free(m);
+done:
+	free(cnt);
+	free(Xs);
+	free(cw);
+	free(Xd);
+	free(sw);
+	free(x);
+	free(Z);
+	return st;
+}
+
+void mm_clf_predict(const mm_clf *m, const float *X, size_t n, float *probs)
+{
+	const size_t CH = 1024;
+	size_t d = m->d;
+	int C = m->nclass;
+	float *Xs = malloc(CH * d * sizeof *Xs);
+	double *Z = malloc(CH * (size_t)C * sizeof *Z);
+	if (!Xs || !Z) {
+		for (size_t i = 0; i < n * (size_t)C; i++)
+			probs[i] = NAN;
+		goto out;
+	}
+	for (size_t i0 = 0; i0 < n; i0 += CH) {
+		size_t B = n - i0 < CH ? n - i0 : CH;
+		clf_standardize(m, X + i0 * d, B, Xs);
+		float *P = probs + i0 * C;
+		if (m->model == MM_CLF_LOGREG) {
+			for (size_t i = 0; i < B; i++) {
+				const float *x = Xs + i * d;
+				double *z = Z + i * C;
+				for (int k = 0; k < m->K; k++) {
+					double s = m->b[k];
+					const double *w = m->W + (size_t)k * d;
+					for (size_t j = 0; j < d; j++)
+						s += w[j] * x[j];
+					z[k] = s;
+				}
+				if (m->K == 1) {
+					double p1 = 1.0 / (1.0 + exp(-z[0]));
+					P[i * C] = (float)(1 - p1);
+					P[i * C + 1] = (float)p1;
+				} else {
+					double mx = z[0], s = 0;
+					for (int k = 1; k < C; k++)
+						mx = fmax(mx, z[k]);
+					for (int k = 0; k < C; k++)
+						s += exp(z[k] - mx);
+					for (int k = 0; k < C; k++)
+						P[i * C + k] = (float)(exp(z[k] - mx) / s);
+				}
+			}
+		} else {
+			mm_dataset ds = { .nmod = 1, .X = { Xs }, .n = B };
+			mm_net_predict(m->net, &ds, P);
+		}
+	}
+out:
+	free(Xs);
+	free(Z);
+}
+
+int mm_clf_nclass(const mm_clf *m)
+{
+	return m->nclass;
+}
+
+size_t mm_clf_dim(const mm_clf *m)
+{
+	return m->d;
+}
+
+double mm_clf_objective(const mm_clf *m)
+{
+	return m->objective;
+}
+
+void mm_clf_free(mm_clf *m)
+{
+	if (!m)
+		return;
+	free(m->mean);
+	free(m->std);
+	free(m->W);
+	free(m->b);
+	mm_net_free(m->net);
+	free(m);
+}
