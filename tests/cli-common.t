@@ -28,7 +28,7 @@ for p in $progs; do
 		_report 1 "man/$p.1 exists"
 	fi
 done
-for f in "$man"/*.5; do
+for f in "$man"/*.5 "$man"/*.7; do
 	[ -f "$f" ] || continue
 	run mandoc -Tlint -Wwarning "$f"
 	is "$rc:$out$err" "0:" "${f#"$MMOE_TOP"/} is mandoc -Tlint clean"
