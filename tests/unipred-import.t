@@ -84,7 +84,7 @@ is "$rc" 1 "import files with different class counts: exit 1"
 like "$err" "c3.jsonl: 1 of 1 entries unusable \(1 of the wrong length.*line 1 \(id \"x\"\): field \"probs\": 3 values, but 2 classes" "different class counts: the rows of the second file are of the wrong length"
 
 # A record stream with a prediction field (e.g. another run's output).
-mmoe-unipred -q --import "$T/a.jsonl" --import "$T/b.jsonl" --as pj "$T/r.mp" >"$T/pj.zst"
+mmoe-unipred -q --import "$T/a.jsonl" --import "$T/b.jsonl" --as pj "$T/r.mp" >"$T/pj.zst" 2>/dev/null
 run mmoe-unipred --import "$T/pj.zst" --import-field pj --as again "$T/r.mp"
 is "$rc" 0 "record stream import: exit 0"
 is "$(show "$T/out" again)" "1_60=1:8000 1_70=0:5000 1_80=0:2500 1_1470=0:1192 gone=- =- " \
@@ -145,7 +145,7 @@ for sp in ("train", "test"):
 	like "$(cat "$T/e2")" "690 records: 657 with a prediction, 33 without \(25 ids not in the import, 8 null pred" \
 		"MUStARD vision: 25 missing, 8 null"
 	if [ -x "$MMOE_BIN/mmoe-rus-split" ]; then
-		run mmoe-rus-split -a pred_v -b pred_t -n "$T/must2.zst"
+		run mmoe-rus-split -a pred_v -b pred_t --no-output "$T/must2.zst"
 		like "$err" "train +57 +145 +90 +0 +42 " "MUStARD train: R 57 / U 145 / S 90, 42 skipped (authors' subsets)"
 		like "$err" "test +213 +109 +34 +0 +0 " "MUStARD test: R 213 / U 109 / S 34"
 		mmoe-unipred -q --class-from argmax --import "$M/mustard_text_only_pred.json" \
@@ -153,7 +153,7 @@ for sp in ("train", "test"):
 			mmoe-unipred -q --class-from argmax --import "$M/mustard_vision_only_pred.json" \
 				--import "$M/mustard_vision_only_pred_test.json" --import-classes No,Yes --as pred_v \
 				>"$T/must3.zst"
-		run mmoe-rus-split -a pred_v -b pred_t -n "$T/must3.zst"
+		run mmoe-rus-split -a pred_v -b pred_t --no-output "$T/must3.zst"
 		like "$err" "train +62 +152 +95 +0 +25 " "--class-from argmax: null preds get a class (train R 62 / U 152 / S 95, as the man page says)"
 	else
 		skip "mmoe-rus-split not built"
