@@ -195,25 +195,13 @@ float mm_lr_schedule(float lr, uint64_t step, uint64_t warmup, uint64_t total, f
 	return (float)(lr * (min_ratio + (1.0 - min_ratio) * c));
 }
 
-/* Σ g² in a fixed order, whatever the number of BLAS threads (a threaded
- * sdot splits the sum differently at -j 1 and -j 4, and the clipped model
- * would differ in its last bits): float partial sums of 8 lanes over blocks
- * of 4096, double across blocks. */
+/* Σ g²: float partial sums per tensor (BLAS), in chunks that fit an int. */
 static double sumsq(const float *g, size_t n)
 {
 	double s = 0;
-	for (size_t k0 = 0; k0 < n; k0 += 4096) {
-		size_t k1 = n - k0 < 4096 ? n : k0 + 4096, k = k0;
-		float acc[8] = { 0 };
-		for (; k + 8 <= k1; k += 8)
-			for (int j = 0; j < 8; j++)
-				acc[j] += g[k + j] * g[k + j];
-		float t = 0;
-		for (; k < k1; k++)
-			t += g[k] * g[k];
-		for (int j = 0; j < 8; j++)
-			t += acc[j];
-		s += t;
+	for (size_t k = 0; k < n; k += 1 << 20) {
+		int len = (int)(n - k < (1u << 20) ? n - k : 1u << 20);
+		s += cblas_sdot(len, g + k, 1, g + k, 1);
 	}
 	return s;
 }

@@ -39,8 +39,7 @@ float mm_lr_schedule(float lr, uint64_t step, uint64_t warmup, uint64_t total, f
 
 /* Scale all gradients so that their global L2 norm is at most max_norm;
  * returns the norm before clipping.  max_norm <= 0: only measure.  Frozen
- * parameters neither count nor get scaled.  The sum is in a fixed order:
- * the same for any number of BLAS threads. */
+ * parameters neither count nor get scaled. */
 double mm_clip_grad_norm(mm_param *params, size_t np, double max_norm);
 
 /* L-BFGS with a More–Thuente-free backtracking (Armijo + curvature check)
