@@ -156,8 +156,12 @@ double mm_net_aux_loss(const mm_net *net);
 /* Backward from dlogits [B, nout] of the last forward (the gradient of the
  * objective w.r.t. the output; the layers add their auxiliary losses'
  * gradients themselves); adds into the parameters' g, frozen ones excepted.
- * Clear them first with mm_net_zero_grad (the trainer does, once per step). */
+ * Clear them first with mm_net_zero_grad. */
 void mm_net_backward(mm_net *net, const float *dlogits);
+/* The same, but the parameters' g (frozen ones excepted) are set to this
+ * batch's gradient rather than added to: a training step's clearing and
+ * backward in one pass, without a pass over every gradient first. */
+void mm_net_backward_step(mm_net *net, const float *dlogits);
 void mm_net_zero_grad(mm_net *net);
 /* Copy all parameter values between two nets of the same structure. */
 void mm_net_copy_params(mm_net *dst, const mm_net *src);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dataset.h"
 #include "model.h"
 #include "nn.h"
 #include "record.h"
@@ -1012,27 +1013,8 @@ features:
 			memcpy(m->mean[f], init->mean[f], (size_t)d * sizeof(float));
 			memcpy(m->std[f], init->std[f], (size_t)d * sizeof(float));
 		} else {
-			double *s = calloc((size_t)d, sizeof *s), *ss = calloc((size_t)d, sizeof *ss);
-			if (!s || !ss)
-				cli_die(MM_EXIT_USAGE, "out of memory");
-			const float *x = Xtr[f].p;
-			for (size_t i = 0; i < ntr; i++)
-				for (int j = 0; j < d; j++)
-					s[j] += x[i * d + j];
-			for (int j = 0; j < d; j++)
-				s[j] /= (double)ntr;
-			for (size_t i = 0; i < ntr; i++)
-				for (int j = 0; j < d; j++) {
-					double v = x[i * d + j] - s[j];
-					ss[j] += v * v;
-				}
-			for (int j = 0; j < d; j++) {
-				double sd = sqrt(ss[j] / (double)ntr);
-				m->mean[f][j] = (float)s[j];
-				m->std[f][j] = sd > 1e-6 ? (float)sd : 1.0f;
-			}
-			free(s);
-			free(ss);
+			if (mm_standardize_fit(Xtr[f].p, ntr, (size_t)d, m->mean[f], m->std[f], &e) != MM_OK)
+				cli_die_err(&e);
 		}
 		mm_model_standardize(m, f, Xtr[f].p, ntr, Xtr[f].p);
 		if (nva)
@@ -1046,14 +1028,8 @@ features:
 		if (!cw)
 			cli_die(MM_EXIT_USAGE, "out of memory");
 		if (strcmp(cw_arg, "auto") == 0) {
-			size_t *cnt = calloc((size_t)spec.nclass, sizeof *cnt);
-			if (!cnt)
-				cli_die(MM_EXIT_USAGE, "out of memory");
-			for (size_t i = 0; i < ntr; i++)
-				cnt[ytr.p[i]]++;
-			for (int k = 0; k < spec.nclass; k++)
-				cw[k] = cnt[k] ? (float)((double)ntr / ((double)spec.nclass * cnt[k])) : 0.0f;
-			free(cnt);
+			if (mm_class_weights_balanced(ytr.p, ntr, spec.nclass, cw, &e) != MM_OK)
+				cli_die_err(&e);
 		} else {
 			size_t n;
 			static char **ws; /* lives until exit */

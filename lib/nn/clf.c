@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dataset.h"
 #include "metrics.h"
 #include "nn.h"
 #include "optim.h"
@@ -145,21 +146,12 @@ mm_status mm_clf_train(mm_clf **out, const float *X, const int *y, size_t n, siz
 		return mm_errf(e, MM_EVALUE, "feature dimension %zu out of range", d);
 	if (nclass < 2)
 		return mm_errf(e, MM_EVALUE, "need at least 2 classes, got %d", nclass);
-	size_t *cnt = calloc((size_t)nclass, sizeof *cnt);
-	if (!cnt)
-		return mm_errf(e, MM_ENOMEM, "out of memory");
-	for (size_t i = 0; i < n; i++) {
-		if (y[i] < 0 || y[i] >= nclass) {
-			free(cnt);
+	for (size_t i = 0; i < n; i++)
+		if (y[i] < 0 || y[i] >= nclass)
 			return mm_errf(e, MM_EVALUE, "example %zu: label %d out of range 0..%d", i, y[i], nclass - 1);
-		}
-		cnt[y[i]]++;
-	}
 	for (size_t i = 0; i < n * d; i++)
-		if (!isfinite(X[i])) {
-			free(cnt);
+		if (!isfinite(X[i]))
 			return mm_errf(e, MM_EVALUE, "example %zu: feature %zu is not finite", i / d, i % d);
-		}
 	mm_status st = MM_OK;
 	mm_clf *m = calloc(1, sizeof *m);
 	float *Xs = NULL, *cw = NULL;
@@ -174,25 +166,21 @@ mm_status mm_clf_train(mm_clf **out, const float *X, const int *y, size_t n, siz
 	Xs = malloc(n * d * sizeof *Xs);
 	if (!m->mean || !m->std || !Xs)
 		goto oom;
-	for (size_t j = 0; j < d; j++) {
-		double s = 0, ss = 0;
-		if (p->standardize) {
-			for (size_t i = 0; i < n; i++)
-				s += X[i * d + j];
-			s /= n;
-			for (size_t i = 0; i < n; i++)
-				ss += (X[i * d + j] - s) * (X[i * d + j] - s);
-			ss = sqrt(ss / n);
+	if (p->standardize) {
+		if ((st = mm_standardize_fit(X, n, d, m->mean, m->std, e)) != MM_OK)
+			goto fail;
+	} else {
+		for (size_t j = 0; j < d; j++) {
+			m->mean[j] = 0.0f;
+			m->std[j] = 1.0f;
 		}
-		m->mean[j] = p->standardize ? (float)s : 0.0f;
-		m->std[j] = p->standardize && ss > 1e-12 ? (float)ss : 1.0f;
 	}
 	clf_standardize(m, X, n, Xs);
 	if (p->balanced) {
 		if (!(cw = malloc((size_t)nclass * sizeof *cw)))
 			goto oom;
-		for (int c = 0; c < nclass; c++)
-			cw[c] = cnt[c] ? (float)((double)n / ((double)nclass * cnt[c])) : 0.0f;
+		if ((st = mm_class_weights_balanced(y, n, nclass, cw, e)) != MM_OK)
+			goto fail;
 	}
 	if (p->model == MM_CLF_LOGREG) {
 		int K = nclass == 2 ? 1 : nclass;
@@ -273,7 +261,6 @@ oom:
 fail:
 	mm_clf_free(m);
 done:
-	free(cnt);
 	free(Xs);
 	free(cw);
 	free(Xd);

@@ -223,8 +223,7 @@ mm_status mm_net_fit(mm_net *net, const mm_dataset *tr, const mm_dataset *val,
 				goto out;
 			}
 			lsum += L * B;
-			mm_net_zero_grad(net);
-			mm_net_backward(net, dZ);
+			mm_net_backward_step(net, dZ); /* replaces the last step's gradients */
 			if (p->clip > 0)
 				mm_clip_grad_norm(params, np, p->clip);
 			lr = mm_lr_schedule(p->lr, step, warm, total, p->min_lr_ratio);

@@ -15,9 +15,11 @@
  * layer norm) treat it as B*T rows of D.
  *
  * Gradients.  The graph clears every gradient buffer (node outputs and
- * parameters) before a backward; a layer's backward *adds* into the input
- * gradients dx[k] and its parameters' g.  A layer never zeroes anything it
- * does not own.
+ * parameters) before a layer's backward writes to it; a layer's backward
+ * *adds* into the input gradients dx[k] and its parameters' g, and never
+ * zeroes anything it does not own.  A layer may declare `stores` and then
+ * store instead of adding where io->dx_fresh[k] / io->p_fresh say the
+ * buffer holds nothing yet, which saves the graph clearing it.
  */
 #ifndef MM_NN_LAYER_H
 #define MM_NN_LAYER_H
@@ -104,6 +106,11 @@ typedef struct mm_layer_io {
 	float *dx[MM_LAYER_MAXIN];         /* their gradients to add to; NULL: not wanted */
 	float *y;                          /* output [B, out.T, out.D] */
 	const float *dy;                   /* gradient of the objective w.r.t. y */
+	/* For layers with `stores` set: dx[k] holds no value yet, store into it
+	 * instead of adding; p_fresh: likewise for the parameters' g.  Always
+	 * false for the other layers (the graph clears for them). */
+	bool dx_fresh[MM_LAYER_MAXIN];
+	bool p_fresh;
 	float *scratch;                    /* scratch(io) floats, kept from forward to backward */
 	bool train;                        /* training pass (dropout on) */
 	mm_rng *rng;                       /* training randomness; NULL when !train */
@@ -136,6 +143,9 @@ typedef struct mm_layer {
 	 * the layer's auxiliary loss, if it has one.  NULL: the kind has no
 	 * inputs to propagate to. */
 	void (*backward)(const mm_layer_io *io);
+	/* The backward honours io->dx_fresh and io->p_fresh (an optimisation:
+	 * the graph then need not clear those buffers first). */
+	bool stores;
 	/* Optional auxiliary loss of the last training forward (a value the
 	 * trainer adds to the objective, e.g. a router's load balance); its
 	 * gradient is part of backward.  NULL: none. */
