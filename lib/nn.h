@@ -248,6 +248,10 @@ mm_status mm_net_predict(mm_net *net, const mm_dataset *d, float *P, mm_err *e);
  * Probabilities below MM_MIXTURE_PFLOOR count as the floor, so the objective
  * stays finite when every expert is sure and wrong.  Neither the struct nor
  * the arrays are copied: they must outlive mm_net_fit.
+ * With tag_weight λ in (0, 1] the objective is (1-λ) times that plus λ times
+ * the cross-entropy of w against a tag per record (tag[s], n entries in
+ * 0..K-1, as the tag router learns), a mixture gate held near the tag router;
+ * 0 (zero-initialised) is the mixture alone, and tag may then be NULL.
  * Use: p.objective = mm_mixture_objective, p.octx = &mix,
  * p.select = MM_SELECT_LOSS.  Returns NaN (which the trainer refuses) when
  * called on another dataset or with nout != K. */
@@ -257,6 +261,8 @@ typedef struct mm_mixture {
 	int K;                      /* 2..MM_MIXTURE_MAXK */
 	const mm_dataset *d[2];
 	const float *py[2];
+	float tag_weight;           /* λ in [0, 1] */
+	const int *tag[2];
 } mm_mixture;
 double mm_mixture_objective(void *octx, const float *Z, int B, int nout, const mm_dataset *d,
 		const size_t *idx, float *dZ);

@@ -59,6 +59,25 @@ mmoe-train-expert --predict -m "$T/gate3.mm" --as p_gate "$T/d.mp" \
 g=$(acc p_mix "$T/f3.zst")
 ok "awk 'BEGIN { exit !($g >= 0.98) }'" "and reaches $g >= 0.98 too"
 
+# the tag loss mixed in: weight 1 is a tag router, a small one still learns the split
+run mmoe-train-expert $ARCH --experts p_A,p_B --classes A,B --tag tag --tag-weight 1 -o "$T/gt1.mm" "$T/d.mp"
+is "$rc" 0 "--tag-weight 1 trains"
+run mmoe-train-expert $ARCH --experts p_A,p_B --classes A,B --tag tag --tag-weight 0.2 -o "$T/gt02.mm" "$T/d.mp"
+is "$rc" 0 "--tag-weight 0.2 trains"
+mmoe-train-expert --predict -m "$T/gt1.mm" --as p_g1 -m "$T/gt02.mm" --as p_g02 "$T/d.mp" \
+| mmoe-fuse --router p_g1 --experts p_A,p_B --mode soft --as p_m1 \
+| mmoe-fuse --router p_g02 --experts p_A,p_B --mode soft --as p_m02 -o "$T/ft.zst"
+g1=$(acc p_m1 "$T/ft.zst") g02=$(acc p_m02 "$T/ft.zst")
+ok "awk 'BEGIN { exit !($g1 <= 0.75) }'" "tag weight 1 routes like the tag router: $g1 <= 0.75"
+ok "awk 'BEGIN { exit !($g02 >= 0.95) }'" "tag weight 0.2 still routes by the split: $g02 >= 0.95"
+run mmoe-train-expert $ARCH --experts p_A,p_B --tag tag --tag-weight 0.5 -o "$T/bad.mm" "$T/d.mp"
+like "$rc:$err" "^2:.*--tag-weight needs --classes" "--tag-weight without --classes: usage"
+run mmoe-train-expert $ARCH --tag-weight 0.5 -o "$T/bad.mm" "$T/d.mp"
+like "$rc:$err" "^2:.*--tag-weight is for the mixture gate" "--tag-weight without --experts: usage"
+run mmoe-train-expert $ARCH --experts p_A,p_B --classes A,C --tag tag --tag-weight 0.5 -o "$T/bad.mm" "$T/d.mp"
+like "$rc:$err" "^1:mmoe-train-expert: .*\"tag\": tag \"B\" is not one of the gate's classes" \
+	"a tag that is not a class: exit 1, record and field named"
+
 # no in-sample predictions: without held-out train records it refuses
 run mmoe-train-expert $ARCH --experts p_A,p_B --heldout nosuchflag -o "$T/bad.mm" "$T/d.mp"
 is "$rc" 1 "no held-out train records: exit 1"

@@ -51,6 +51,10 @@ static void usage(FILE *f)
 		"      --heldout FIELD      bool field marking the train records that the experts\n"
 		"                           and their baseline did not see; only those train the\n"
 		"                           gate, and none is an error (default: heldout)\n"
+		"      --tag-weight X       add X times the cross-entropy of the gate against the\n"
+		"                           --tag field (a class name), and 1-X times the mixture\n"
+		"                           loss: 0 the mixture alone, 1 a tag router (default: 0)\n"
+		"      --tag FIELD          the tag of --tag-weight (default: rus)\n"
 		"Architecture (taken from the --init model when given):\n"
 		"      --proj N             projection width per modality, 0 = none (default: 256)\n"
 		"      --act relu|gelu      activation (default: relu)\n"
@@ -113,7 +117,8 @@ static const char *models[MAXM], *as_names[MAXM];
 static int nmodels;
 static char **experts; /* the mixture gate's expert fields (lives until exit) */
 static int nexperts;
-static const char *heldout = "heldout";
+static const char *heldout = "heldout", *tag_field = "rus";
+static float tag_weight;
 
 /* ---- growable float/int buffers ---- */
 typedef struct fbuf {
@@ -254,8 +259,9 @@ static bool is_heldout(mm_rec *r)
 }
 
 /* The gate's view of a record: the int class y of --target and each expert's
- * probability of it, pushed onto py.  false when the record has no label. */
-static bool gate_record(mm_rec *r, int *y, fbuf *py)
+ * probability of it, pushed onto py, and with --tag-weight its tag's class,
+ * onto tags.  false when the record has no label. */
+static bool gate_record(mm_rec *r, int *y, fbuf *py, ibuf *tags)
 {
 	mm_err e;
 	char where[200];
@@ -281,6 +287,16 @@ static bool gate_record(mm_rec *r, int *y, fbuf *py)
 						mm_rec_where(r, where, sizeof where), experts[k], j, t.data[j]);
 		p[k] = t.data[v];
 		mm_tensor_free(&t);
+	}
+	if (tag_weight > 0) {
+		const char *s;
+		if (mm_rec_str(r, tag_field, &s, &e) != MM_OK)
+			cli_die_err(&e);
+		int c = class_of_str(s);
+		if (c < 0)
+			cli_die(MM_EXIT_DATA, "%s: field \"%s\": tag \"%s\" is not one of the gate's classes "
+					"(name them with --classes)", mm_rec_where(r, where, sizeof where), tag_field, s);
+		ipush(tags, c);
 	}
 	fpush(py, p, (size_t)nexperts);
 	*y = (int)v;
@@ -529,7 +545,7 @@ int main(int argc, char **argv)
 	enum { O_CLASSES = 256, O_WHERE, O_EXCL, O_SPLIT, O_PROJ, O_ACT, O_FUSION, O_BILDIM, O_HIDDEN,
 		O_LAYERS, O_DROPOUT, O_INIT, O_EPOCHS, O_BATCH, O_LR, O_WD, O_WARMUP, O_MINLR, O_CLIP,
 		O_LOSS, O_ALPHA, O_GAMMA, O_CW, O_SELECT, O_PATIENCE, O_PREDICT, O_AS, O_FORCE, O_RESAVE, O_INFO,
-		O_INIT_PARTIAL, O_TARGET, O_EXPERTS, O_HELDOUT };
+		O_INIT_PARTIAL, O_TARGET, O_EXPERTS, O_HELDOUT, O_TAG, O_TAGW };
 	static const struct option opts[] = {
 		{ "feature", required_argument, NULL, 'f' },
 		{ "target", required_argument, NULL, O_TARGET },
@@ -539,6 +555,8 @@ int main(int argc, char **argv)
 		{ "split-field", required_argument, NULL, O_SPLIT },
 		{ "experts", required_argument, NULL, O_EXPERTS },
 		{ "heldout", required_argument, NULL, O_HELDOUT },
+		{ "tag", required_argument, NULL, O_TAG },
+		{ "tag-weight", required_argument, NULL, O_TAGW },
 		{ "proj", required_argument, NULL, O_PROJ },
 		{ "act", required_argument, NULL, O_ACT },
 		{ "fusion", required_argument, NULL, O_FUSION },
@@ -620,6 +638,8 @@ int main(int argc, char **argv)
 			break;
 		}
 		case O_HELDOUT: check_nonempty_name("--heldout", optarg); heldout = optarg; break;
+		case O_TAG: check_nonempty_name("--tag", optarg); tag_field = optarg; break;
+		case O_TAGW: tag_weight = (float)cli_double("--tag-weight", optarg, 0, 1); break;
 		case O_PROJ: spec.proj = (int)cli_int("--proj", optarg, 0, 65536); arch_given = true; break;
 		case O_ACT:
 			if ((spec.act = mm_act_parse(optarg)) < 0)
@@ -768,6 +788,8 @@ int main(int argc, char **argv)
 		}
 		cls_fixed = true;
 	}
+	if (!nexperts && tag_weight > 0)
+		cli_usage("--tag-weight is for the mixture gate (--experts)");
 	if (nexperts) { /* the mixture gate: its classes are the experts */
 		if (fp.loss != MM_LOSS_CE || strcmp(cw_arg, "none") != 0)
 			cli_usage("--experts trains for the mixture's likelihood: no --loss focal or --class-weights");
@@ -780,6 +802,8 @@ int main(int argc, char **argv)
 					cli_usage("--experts: '%s' is given twice", experts[k]);
 		if (cls_fixed && ncls != nexperts)
 			cli_usage("--classes names %d classes for %d --experts", ncls, nexperts);
+		if (tag_weight > 0 && !classes_arg)
+			cli_usage("--tag-weight needs --classes: the tag values that name the experts");
 		for (int k = 0; !cls_fixed && k < nexperts; k++)
 			add_class(experts[k]);
 		cls_fixed = true;
@@ -789,6 +813,7 @@ int main(int argc, char **argv)
 	fbuf Xtr[MM_NET_MAXMOD] = { 0 }, Xva[MM_NET_MAXMOD] = { 0 };
 	ibuf ytr = { 0 }, yva = { 0 };
 	fbuf pytr = { 0 }, pyva = { 0 }; /* the gate's p_k(y) per record */
+	ibuf tagtr = { 0 }, tagva = { 0 }; /* and its tags, with --tag-weight */
 	uint64_t ninsample = 0;
 	int dims[MM_NET_MAXMOD] = { 0 };
 	mm_dimvote vote[MM_NET_MAXMOD] = { 0 };
@@ -837,7 +862,7 @@ int main(int argc, char **argv)
 				mm_rec_free(r);
 				continue;
 			}
-			if (!gate_record(r, &y, which ? &pyva : &pytr)) {
+			if (!gate_record(r, &y, which ? &pyva : &pytr, which ? &tagva : &tagtr)) {
 				nnotarget++;
 				mm_rec_free(r);
 				continue;
@@ -1115,7 +1140,8 @@ features:
 		dva.X[f] = Xva[f].p;
 	}
 	mm_mixture mix = { .K = nexperts, .d = { &dtr, nva ? &dva : NULL },
-		.py = { pytr.p, nva ? pyva.p : NULL } };
+		.py = { pytr.p, nva ? pyva.p : NULL }, .tag_weight = tag_weight,
+		.tag = { tagtr.p, nva ? tagva.p : NULL } };
 	if (nexperts) {
 		dtr.y = dva.y = NULL;
 		fp.objective = mm_mixture_objective;
@@ -1148,6 +1174,8 @@ features:
 	free(yva.p);
 	free(pytr.p);
 	free(pyva.p);
+	free(tagtr.p);
+	free(tagva.p);
 	mm_model_free(m);
 	mm_model_free(init);
 	return cli_finish();

@@ -25,8 +25,12 @@ double mm_mixture_objective(void *octx, const float *Z, int B, int nout, const m
 		const size_t *idx, float *dZ)
 {
 	const mm_mixture *mx = octx;
-	const float *py = d == mx->d[0] ? mx->py[0] : d == mx->d[1] ? mx->py[1] : NULL;
-	if (!py || nout != mx->K || nout > MM_MIXTURE_MAXK || B < 1)
+	int s = d == mx->d[0] ? 0 : d == mx->d[1] ? 1 : -1;
+	const float *py = s >= 0 ? mx->py[s] : NULL;
+	const int *tag = s >= 0 ? mx->tag[s] : NULL;
+	double lam = mx->tag_weight;
+	if (!py || nout != mx->K || nout > MM_MIXTURE_MAXK || B < 1 || !(lam >= 0 && lam <= 1) ||
+			(lam > 0 && !tag))
 		return NAN; /* a caller's bug: the trainer reports a non-finite loss */
 	int K = nout;
 	double z[MM_MIXTURE_MAXK], a[MM_MIXTURE_MAXK], w[MM_MIXTURE_MAXK], r[MM_MIXTURE_MAXK];
@@ -39,10 +43,15 @@ double mm_mixture_objective(void *octx, const float *Z, int B, int nout, const m
 		}
 		/* -log Σ_k w_k p_k = lse(z) - lse(z + log p); its gradient in z is
 		 * w - r, r_k = w_k p_k / Σ_j w_j p_j the experts' responsibilities */
-		L += lse_softmax(z, K, w) - lse_softmax(a, K, r);
+		double lz = lse_softmax(z, K, w);
+		L += (1 - lam) * (lz - lse_softmax(a, K, r));
+		int t = lam > 0 ? tag[idx[i]] : -1; /* the tag loss -log w_t: gradient w - e_t */
+		if (t >= 0)
+			L += lam * (lz - z[t]);
 		if (dZ)
 			for (int k = 0; k < K; k++)
-				dZ[(size_t)i * K + k] = (float)((w[k] - r[k]) / B);
+				dZ[(size_t)i * K + k] = (float)(((1 - lam) * (w[k] - r[k]) +
+						(t >= 0 ? lam * (w[k] - (k == t)) : 0)) / B);
 	}
 	return L / B;
 }

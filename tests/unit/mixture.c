@@ -9,6 +9,7 @@
 
 enum { B = 7, K = 3 };
 static float Z[B * K], PY[B * K];
+static int TAG[B];
 static size_t IDX[B];
 static mm_dataset D;
 static mm_mixture MIX;
@@ -50,11 +51,31 @@ int main(void)
 		ok(isnan(mm_mixture_objective(&m, z, 1, 2, &other, &i0, NULL)),
 				"a dataset it was not given: NaN");
 		ok(isnan(mm_mixture_objective(&m, z, 1, 3, &d1, &i0, NULL)), "nout != K: NaN");
+		m.tag_weight = 0.5f;
+		ok(isnan(mm_mixture_objective(&m, z, 1, 2, &d1, &i0, NULL)), "a tag weight without tags: NaN");
+		/* λ = 1: the tag's cross-entropy alone, whatever the experts say */
+		int tag = 1;
+		m.tag[0] = &tag;
+		m.tag_weight = 1;
+		z[0] = (float)log(3.0);
+		L = mm_mixture_objective(&m, z, 1, 2, &d1, &i0, dz);
+		near(L, log(4.0), 1e-6, "tag weight 1, w = (¾, ¼), tag 1: -log ¼");
+		near(dz[1], 0.25 - 1, 1e-6, "its gradient is w - e_tag");
+		/* λ = ½ with p = (0.9, 0.1): ½ (-log(0.75·0.9 + 0.25·0.1)) + ½ (-log ¼) */
+		py[0] = 0.9f;
+		py[1] = 0.1f;
+		m.tag_weight = 0.5f;
+		L = mm_mixture_objective(&m, z, 1, 2, &d1, &i0, NULL);
+		near(L, 0.5 * -log(0.7) + 0.5 * log(4.0), 1e-6, "tag weight ½: the mean of both losses");
 	}
 
 	/* the gradient against central differences, over rows in shuffled order
 	 * and with one expert far below the others */
-	for (int t = 0; t < 3; t++) {
+	for (int t = 0; t < 5; t++) {
+		MIX.tag_weight = t < 3 ? 0 : t == 3 ? 0.3f : 1;
+		MIX.tag[0] = TAG;
+		for (int i = 0; i < B; i++)
+			TAG[i] = (int)(mm_rng_uniform(&G) * K);
 		for (int i = 0; i < B * K; i++) {
 			Z[i] = (float)(mm_rng_normal(&G) * 2);
 			PY[i] = (float)mm_rng_uniform(&G);
@@ -64,7 +85,7 @@ int main(void)
 			IDX[i] = (size_t)((i * 3 + t) % B);
 		float dZ[B * K];
 		double L = mm_mixture_objective(&MIX, Z, B, K, &D, IDX, dZ);
-		ok(isfinite(L) && L > 0, "trial %d: objective %g is finite and positive", t, L);
+		ok(isfinite(L) && L > 0, "trial %d (tag weight %.1f): objective %g is finite and positive", t, MIX.tag_weight, L);
 		double err = check(f, NULL, Z, dZ, B * K, 1e-2f);
 		ok(err < 1e-3, "trial %d: gradient vs finite differences, max rel. error %.2e", t, err);
 	}
