@@ -83,8 +83,18 @@ run mmoe-unipred -q --import "$T/a.jsonl" --import "$T/c3.jsonl" --as pj "$T/r.m
 is "$rc" 1 "import files with different class counts: exit 1"
 like "$err" "c3.jsonl: 1 of 1 entries unusable \(1 of the wrong length.*line 1 \(id \"x\"\): field \"probs\": 3 values, but 2 classes" "different class counts: the rows of the second file are of the wrong length"
 
+# --import-order: columns in another order than our classes (here [P(1), P(0)]).
+printf '%s\n' '{"id":"1_60","probs":[0.8,0.2],"pred":0}' '{"id":"1_70","probs":[0.3,0.7]}' >"$T/o.jsonl"
+run mmoe-unipred --import "$T/o.jsonl" --import-order 1,0 --as po "$T/r.mp"
+is "$(show "$T/out" po)" "1_60=1:8000 1_70=0:3000 1_80=- 1_1470=- gone=- =- " "--import-order 1,0: columns swapped into class order"
+unlike "$err" "not the argmax" "--import-order: the file's pred is read in the file's order too (0 = its first column)"
+run mmoe-unipred --import "$T/o.jsonl" --import-order 1,1 --as po "$T/r.mp"
+is "$rc" 2 "--import-order that is not a permutation: usage error"
+run mmoe-unipred --import "$T/o.jsonl" --import-order 1,0 --import-classes No,Yes --as po "$T/r.mp"
+is "$rc" 2 "--import-order with --import-classes: usage error"
+
 # A record stream with a prediction field (e.g. another run's output).
-mmoe-unipred -q --import "$T/a.jsonl" --import "$T/b.jsonl" --as pj "$T/r.mp" >"$T/pj.zst"
+mmoe-unipred -q --import "$T/a.jsonl" --import "$T/b.jsonl" --as pj "$T/r.mp" >"$T/pj.zst" 2>/dev/null
 run mmoe-unipred --import "$T/pj.zst" --import-field pj --as again "$T/r.mp"
 is "$rc" 0 "record stream import: exit 0"
 is "$(show "$T/out" again)" "1_60=1:8000 1_70=0:5000 1_80=0:2500 1_1470=0:1192 gone=- =- " \
@@ -145,7 +155,7 @@ for sp in ("train", "test"):
 	like "$(cat "$T/e2")" "690 records: 657 with a prediction, 33 without \(25 ids not in the import, 8 null pred" \
 		"MUStARD vision: 25 missing, 8 null"
 	if [ -x "$MMOE_BIN/mmoe-rus-split" ]; then
-		run mmoe-rus-split -a pred_v -b pred_t -n "$T/must2.zst"
+		run mmoe-rus-split -a pred_v -b pred_t --no-output "$T/must2.zst"
 		like "$err" "train +57 +145 +90 +0 +42 " "MUStARD train: R 57 / U 145 / S 90, 42 skipped (authors' subsets)"
 		like "$err" "test +213 +109 +34 +0 +0 " "MUStARD test: R 213 / U 109 / S 34"
 		mmoe-unipred -q --class-from argmax --import "$M/mustard_text_only_pred.json" \
@@ -153,7 +163,7 @@ for sp in ("train", "test"):
 			mmoe-unipred -q --class-from argmax --import "$M/mustard_vision_only_pred.json" \
 				--import "$M/mustard_vision_only_pred_test.json" --import-classes No,Yes --as pred_v \
 				>"$T/must3.zst"
-		run mmoe-rus-split -a pred_v -b pred_t -n "$T/must3.zst"
+		run mmoe-rus-split -a pred_v -b pred_t --no-output "$T/must3.zst"
 		like "$err" "train +62 +152 +95 +0 +25 " "--class-from argmax: null preds get a class (train R 62 / U 152 / S 95, as the man page says)"
 	else
 		skip "mmoe-rus-split not built"

@@ -41,8 +41,9 @@ static void usage(void)
 "(stdin when absent or '-').  Training records (split == \"train\" with a label)\n"
 "get out-of-fold predictions; the other records, a model fitted on all of them.\n"
 "\n"
-"  -f, --features FIELD   feature vector to classify (required unless --import)\n"
-"  -a, --as NAME          output field (default pred_FIELD)\n"
+"  -f, --feature FIELD    feature vector to classify (required unless --import);\n"
+"                         --features is the same option\n"
+"      --as NAME          output field (default pred_FIELD)\n"
 "  -l, --label FIELD      label field, an integer class (default label)\n"
 "      --classes N        number of classes (default: 1 + the largest label)\n"
 "  -k, --folds K          cross-fitting folds, stratified by label (default 5)\n"
@@ -61,7 +62,7 @@ static void usage(void)
 "      --class-weights    weight classes by n / (C n_c) (default off)\n"
 "      --no-standardize   do not z-score the features\n"
 "  -s, --seed N           folds and model initialisation (default 1)\n"
-"  -t, --threads N        models fitted in parallel, BLAS single-threaded; the\n"
+"  -j, --threads N        models fitted in parallel, BLAS single-threaded; the\n"
 "                         output does not depend on N (default 1)\n"
 "\n"
 "Training split only (split == \"train\"):\n"
@@ -80,6 +81,8 @@ static void usage(void)
 "      --import-field F   prediction field of a record stream (default NAME)\n"
 "      --import-classes L class names in class order, for scores keyed by name\n"
 "                         (e.g. No,Yes: class 1 = Yes)\n"
+"      --import-order L   for scores in arrays in another order: the file's\n"
+"                         column of each of our classes (e.g. 1,0 swaps two)\n"
 "      --classes N        with --import: the class count; rows of another\n"
 "                         length are skipped (default: the most common length)\n"
 "      --class-from W     scores: the argmax of the scores, a null pred means\n"
@@ -103,13 +106,14 @@ static void usage(void)
 enum {
 	O_CLASSES = 256, O_INSAMPLE, O_MAXITER, O_HIDDEN, O_LAYERS, O_EPOCHS, O_BATCH,
 	O_LR, O_L2, O_DROPOUT, O_CLASSW, O_NOSTD, O_DROP, O_BALANCE, O_IMPORT,
-	O_IFIELD, O_ICLASSES, O_CLASSFROM, O_STRICT, O_FORCE, O_IDKEY, O_MAXBAD, O_MAXUNM,
+	O_IFIELD, O_ICLASSES, O_CLASSFROM, O_STRICT, O_FORCE, O_IDKEY, O_MAXBAD, O_MAXUNM, O_AS, O_IORDER,
 };
 
 static const struct option longopts[] = {
+	CLI_OPT_FEATURE,
 	{ "features", required_argument, 0, 'f' },
-	{ "as", required_argument, 0, 'a' },
-	{ "label", required_argument, 0, 'l' },
+	{ "as", required_argument, 0, O_AS },
+	CLI_OPT_LABEL,
 	{ "classes", required_argument, 0, O_CLASSES },
 	{ "folds", required_argument, 0, 'k' },
 	{ "in-sample", no_argument, 0, O_INSAMPLE },
@@ -125,8 +129,8 @@ static const struct option longopts[] = {
 	{ "dropout", required_argument, 0, O_DROPOUT },
 	{ "class-weights", no_argument, 0, O_CLASSW },
 	{ "no-standardize", no_argument, 0, O_NOSTD },
-	{ "seed", required_argument, 0, 's' },
-	{ "threads", required_argument, 0, 't' },
+	CLI_OPT_SEED,
+	CLI_OPT_THREADS,
 	{ "drop-margin", required_argument, 0, O_DROP },
 	{ "balance", required_argument, 0, O_BALANCE },
 	{ "import", required_argument, 0, O_IMPORT },
@@ -135,14 +139,18 @@ static const struct option longopts[] = {
 	{ "class-from", required_argument, 0, O_CLASSFROM },
 	{ "strict", no_argument, 0, O_STRICT },
 	{ "id-key", required_argument, 0, O_IDKEY },
+	{ "import-order", required_argument, 0, O_IORDER },
 	{ "max-bad", required_argument, 0, O_MAXBAD },
 	{ "max-unmatched", required_argument, 0, O_MAXUNM },
-	{ "output", required_argument, 0, 'o' },
+	CLI_OPT_OUTPUT,
 	{ "force", no_argument, 0, O_FORCE },
-	{ "quiet", no_argument, 0, 'q' },
-	{ "help", no_argument, 0, 'h' },
-	{ "version", no_argument, 0, 'V' },
+	CLI_OPT_QUIET, CLI_OPT_HELP, CLI_OPT_VERSION,
 	{ 0, 0, 0, 0 },
+};
+static const cli_moved moved[] = {
+	{ 'a', "is now --pred-a elsewhere; for the output field use --as" },
+	{ 't', "is now --types elsewhere; for threads use -j/--threads" },
+	{ 0, NULL },
 };
 
 /* Everything read from the input. */
@@ -505,7 +513,7 @@ int main(int argc, char **argv)
 	const char *feat = NULL, *as = NULL, *label = "label", *out = NULL;
 	char **imp = NULL, **asv = NULL;
 	int nimp = 0, nas = 0;
-	const char *ifield = NULL, *iclasses = NULL, *idkey = NULL;
+	const char *ifield = NULL, *iclasses = NULL, *idkey = NULL, *iorder = NULL;
 	double max_bad = MM_IMPORT_MAX_BAD, max_unmatched = MM_IMPORT_MAX_UNMATCHED;
 	int K = 5, C = 0, threads = 1;
 	bool insample = false, strict = false, force = false;
@@ -513,10 +521,10 @@ int main(int argc, char **argv)
 	uint64_t seed = 1;
 	mm_import_class from = MM_IMPORT_CLASS_SCORES;
 	int c;
-	while ((c = getopt_long(argc, argv, ":f:a:l:k:m:C:s:t:o:qhV", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, longopts, moved)) != -1) {
 		switch (c) {
 		case 'f': feat = optarg; break;
-		case 'a':
+		case O_AS:
 			asv = xrealloc(asv, (size_t)nas + 1, sizeof *asv);
 			as = asv[nas++] = optarg;
 			break;
@@ -544,7 +552,7 @@ int main(int argc, char **argv)
 		case O_CLASSW: cp.balanced = true; break;
 		case O_NOSTD: cp.standardize = false; break;
 		case 's': seed = cli_u64("--seed", optarg); break;
-		case 't': threads = (int)cli_int("--threads", optarg, 1, 1024); break;
+		case 'j': threads = (int)cli_int("--threads", optarg, 1, 1024); break;
 		case O_DROP: drop = cli_double("--drop-margin", optarg, 0, 1); break;
 		case O_BALANCE: balance = cli_double("--balance", optarg, 0, 0.5); break;
 		case O_IMPORT:
@@ -564,6 +572,7 @@ int main(int argc, char **argv)
 				cli_usage("option --class-from: '%s' is not scores, pred or argmax", optarg);
 			break;
 		case O_STRICT: strict = true; break;
+		case O_IORDER: iorder = optarg; break;
 		case O_IDKEY:
 			if (!*optarg)
 				cli_usage("option --id-key: empty key");
@@ -586,8 +595,10 @@ int main(int argc, char **argv)
 		cli_usage("--import and --features exclude each other");
 	if (!imp && !feat)
 		cli_usage("give --features FIELD (or --import FILE)");
-	if (!imp && (ifield || iclasses || strict || idkey))
-		cli_usage("--import-field, --import-classes, --id-key and --strict need --import");
+	if (!imp && (ifield || iclasses || strict || idkey || iorder))
+		cli_usage("--import-field, --import-classes, --import-order, --id-key and --strict need --import");
+	if (iorder && iclasses)
+		cli_usage("--import-order (scores in arrays) and --import-classes (scores keyed by name) exclude each other");
 	if (nas > 1 && (!imp || nas != nimp))
 		cli_usage("%d --as for %d --import: give one --as, or one per --import", nas, nimp);
 	if (nas > 1 && (drop >= 0 || balance > 0))
@@ -631,6 +642,26 @@ int main(int argc, char **argv)
 			cli_usage("option --import-classes: empty class name in '%s'", iclasses);
 		if (ncnames < 2)
 			cli_usage("option --import-classes: need at least 2 class names, got '%s'", iclasses);
+	}
+
+	int *order = NULL;
+	size_t norder = 0;
+	if (iorder) {
+		char **ov = cli_split(iorder, ',', &norder);
+		if (norder < 2)
+			cli_usage("option --import-order: need at least 2 columns, got '%s'", iorder);
+		order = xrealloc(NULL, norder, sizeof *order);
+		for (size_t c = 0; c < norder; c++) {
+			order[c] = (int)cli_int("--import-order", ov[c], 0, (long long)norder - 1);
+			for (size_t j = 0; j < c; j++)
+				if (order[j] == order[c])
+					cli_usage("option --import-order: column %d given twice in '%s' (a permutation of 0..%zu)",
+						order[c], iorder, norder - 1);
+		}
+		free(ov[0]);
+		free(ov);
+		if (C && (size_t)C != norder)
+			cli_usage("--classes %d, but --import-order lists %zu columns", C, norder);
 	}
 
 	/* Read everything. */
@@ -691,7 +722,8 @@ int main(int argc, char **argv)
 			F[f].npaths = nas > 1 ? 1 : nimp;
 			mm_import_opts io = {
 				.class_names = (const char *const *)cnames, .nclass_names = (int)ncnames,
-				.nclass = C, .id_key = idkey, .field = ifield ? ifield : F[f].as,
+				.nclass = C, .order = order, .norder = (int)norder,
+				.id_key = idkey, .field = ifield ? ifield : F[f].as,
 				.class_from = from, .max_bad = max_bad,
 			};
 			import_predict(&D, &F[f], io, max_unmatched);
@@ -790,18 +822,14 @@ int main(int argc, char **argv)
 				mm_rec_del(r, f_class[f]);
 			} else if (mm_rec_set_vec(r, x->as, x->P + i * (size_t)x->C, (size_t)x->C, &e) ||
 					mm_rec_set_int(r, f_class[f], x->cls[i], &e)) {
-				mm_writer_abort(w);
 				cli_die_err(&e);
 			}
 		}
 		if (dropped[i] && mm_rec_set_bool(r, f_drop, true, &e)) {
-			mm_writer_abort(w);
 			cli_die_err(&e);
 		}
-		if (mm_writer_put(w, r, &e)) {
-			mm_writer_abort(w);
+		if (mm_writer_put(w, r, &e))
 			cli_die_err(&e);
-		}
 		mm_rec_free(r);
 		D.rec[i] = NULL;
 	}
@@ -812,7 +840,7 @@ int main(int argc, char **argv)
 		free(f_class[f]);
 	for (int f = 1; f < nfield; f++)
 		free(F[f].P), free(F[f].cls);
-	free(f_class), free(f_drop), free(dropped), free(as_own), free(imp), free(asv), free(F);
+	free(f_class), free(f_drop), free(dropped), free(as_own), free(imp), free(asv), free(F), free(order);
 	if (cnames) {
 		free(cnames[0]);
 		free(cnames);

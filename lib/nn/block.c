@@ -1,11 +1,14 @@
-/* nn/block.c — the pre-norm transformer block from the kernels of nn.h and
- * nn/seq.h.  See nn/seq.h. */
+/* nn/block.c — the pre-norm transformer block from the kernels of
+ * nn/kernels.h and nn/seq.h, and its layer.  See nn/seq.h and layer.h. */
 #include "nn/seq.h"
 
 #include <assert.h>
+#include <math.h>
+#include <stddef.h>
 #include <string.h>
 
-#include "nn.h"
+#include "kernels.h"
+#include "layer.h"
 
 /* Every piece starts on a 64-byte boundary of the caller's array (when the
  * array itself is so aligned): 16 floats. */
@@ -14,19 +17,23 @@ static size_t round16(size_t n)
 	return (n + 15) & ~(size_t)15;
 }
 
-/* The one list of the pieces, used both to size and to carve the workspace. */
-static size_t ws_layout(mm_block_ws *ws, float *mem, int B, int T, int D, int H, int F)
+/* The one list of the pieces, used both to size and to carve: the saved
+ * activations (group 0) in mem, the backward's scratch (group 1) in scratch. */
+static size_t ws_layout(mm_block_ws *ws, int group, float *mem, int B, int T, int D,
+		int H, int F)
 {
 	size_t BT = (size_t)B * T, off = 0;
-	struct { float **p; size_t n; } part[] = {
-		{ &ws->ln1, BT * D }, { &ws->mu1, BT }, { &ws->rs1, BT },
-		{ &ws->QKV, BT * 3 * D }, { &ws->P, BT * H * T }, { &ws->Ctx, BT * D },
-		{ &ws->X1, BT * D }, { &ws->ln2, BT * D }, { &ws->mu2, BT }, { &ws->rs2, BT },
-		{ &ws->Hp, BT * F }, { &ws->Ha, BT * F },
-		{ &ws->dX1, BT * D }, { &ws->dln, BT * D }, { &ws->dH, BT * F },
-		{ &ws->dQKV, BT * 3 * D }, { &ws->dCtx, BT * D }, { &ws->dP, (size_t)T * T },
+	struct { int group; float **p; size_t n; } part[] = {
+		{ 0, &ws->ln1, BT * D }, { 0, &ws->mu1, BT }, { 0, &ws->rs1, BT },
+		{ 0, &ws->QKV, BT * 3 * D }, { 0, &ws->P, BT * H * T }, { 0, &ws->Ctx, BT * D },
+		{ 0, &ws->X1, BT * D }, { 0, &ws->ln2, BT * D }, { 0, &ws->mu2, BT },
+		{ 0, &ws->rs2, BT }, { 0, &ws->Hp, BT * F }, { 0, &ws->Ha, BT * F },
+		{ 1, &ws->dX1, BT * D }, { 1, &ws->dln, BT * D }, { 1, &ws->dH, BT * F },
+		{ 1, &ws->dQKV, BT * 3 * D }, { 1, &ws->dCtx, BT * D }, { 1, &ws->dP, (size_t)T * T },
 	};
 	for (size_t i = 0; i < sizeof part / sizeof part[0]; i++) {
+		if (part[i].group != group)
+			continue;
 		if (mem)
 			*part[i].p = mem + off;
 		off += round16(part[i].n);
@@ -37,15 +44,23 @@ static size_t ws_layout(mm_block_ws *ws, float *mem, int B, int T, int D, int H,
 size_t mm_block_ws_size(int B, int T, int D, int H, int F)
 {
 	mm_block_ws ws;
-	return ws_layout(&ws, NULL, B, T, D, H, F);
+	return ws_layout(&ws, 0, NULL, B, T, D, H, F);
 }
 
-void mm_block_ws_init(mm_block_ws *ws, float *mem, int B, int T, int D, int H, int F)
+size_t mm_block_scratch_size(int B, int T, int D, int H, int F)
+{
+	mm_block_ws ws;
+	return ws_layout(&ws, 1, NULL, B, T, D, H, F);
+}
+
+void mm_block_ws_init(mm_block_ws *ws, float *mem, float *scratch, int B, int T, int D,
+		int H, int F)
 {
 	assert(B > 0 && T > 0 && H > 0 && D % H == 0 && F > 0);
 	memset(ws, 0, sizeof *ws);
 	ws->B = B, ws->T = T, ws->D = D, ws->H = H, ws->F = F;
-	ws_layout(ws, mem, B, T, D, H, F);
+	ws_layout(ws, 0, mem, B, T, D, H, F);
+	ws_layout(ws, 1, scratch, B, T, D, H, F);
 }
 
 void mm_block_forward(const float *X, const int *len, const mm_block_w *w,
@@ -92,3 +107,111 @@ void mm_block_backward(const float *X, const int *len, const mm_block_w *w,
 	if (dX)
 		mm_add_backward(ws->dX1, dX, NULL, n);
 }
+
+/* ---- the layer ------------------------------------------------------------- */
+
+static const mm_conf_field block_fields[] = {
+	{ "heads", MM_CONF_INT, offsetof(mm_attn_conf, heads), 1, 4096 },
+	{ "ffn", MM_CONF_INT, offsetof(mm_attn_conf, ffn), 1, 1 << 20 },
+};
+
+static const mm_attn_conf *conf_of(const mm_layer_io *io)
+{
+	return io->conf;
+}
+
+static const char *block_shape(const mm_layer_io *io, mm_shape *out)
+{
+	if (io->in[0].D % conf_of(io)->heads)
+		return "the width is not a multiple of the number of heads";
+	*out = io->in[0];
+	return NULL;
+}
+
+/* The order of mm_block_w's members. */
+static int block_params(const mm_layer_io *io, mm_param_decl *d)
+{
+	int D = io->in[0].D, F = conf_of(io)->ffn;
+	d[0] = (mm_param_decl){ "ln1.gamma", D, 1, false };
+	d[1] = (mm_param_decl){ "ln1.beta", D, 1, false };
+	d[2] = (mm_param_decl){ "attn.Wqkv", 3 * D, D, true };
+	d[3] = (mm_param_decl){ "attn.bqkv", 3 * D, 1, false };
+	d[4] = (mm_param_decl){ "attn.Wo", D, D, true };
+	d[5] = (mm_param_decl){ "attn.bo", D, 1, false };
+	d[6] = (mm_param_decl){ "ln2.gamma", D, 1, false };
+	d[7] = (mm_param_decl){ "ln2.beta", D, 1, false };
+	d[8] = (mm_param_decl){ "ffn.W1", F, D, true };
+	d[9] = (mm_param_decl){ "ffn.b1", F, 1, false };
+	d[10] = (mm_param_decl){ "ffn.W2", D, F, true };
+	d[11] = (mm_param_decl){ "ffn.b2", D, 1, false };
+	return 12;
+}
+
+static mm_block_w block_of(const mm_param *p, bool grad)
+{
+	float *v[12];
+	for (int k = 0; k < 12; k++)
+		v[k] = grad ? mm_param_grad(&p[k]) : p[k].w;
+	return (mm_block_w){ v[0], v[1], { v[2], v[3], v[4], v[5] }, v[6], v[7],
+		v[8], v[9], v[10], v[11] };
+}
+
+static size_t block_scratch(const mm_layer_io *io)
+{
+	const mm_attn_conf *c = conf_of(io);
+	mm_shape s = io->in[0];
+	return mm_block_ws_size(io->B, s.T, s.D, c->heads, c->ffn) +
+		mm_block_scratch_size(io->B, s.T, s.D, c->heads, c->ffn);
+}
+
+static void block_ws(const mm_layer_io *io, mm_block_ws *ws)
+{
+	const mm_attn_conf *c = conf_of(io);
+	mm_shape s = io->in[0];
+	size_t saved = mm_block_ws_size(io->B, s.T, s.D, c->heads, c->ffn);
+	mm_block_ws_init(ws, io->scratch, io->scratch + saved, io->B, s.T, s.D, c->heads, c->ffn);
+}
+
+/* Layer norms γ = 1, β = 0; the four linear maps uniform in ±1/√fan_in. */
+static void block_init(const mm_layer_io *io, mm_rng *rng)
+{
+	for (int k = 0; k < 12; k++) {
+		const mm_param *p = &io->p[k];
+		if (k == 0 || k == 1 || k == 6 || k == 7) {
+			for (size_t i = 0; i < p->n; i++)
+				p->w[i] = k == 0 || k == 6 ? 1.0f : 0.0f;
+		} else {
+			const mm_param *w = k % 2 ? p - 1 : p;
+			mm_layer_init_uniform((mm_param *)p, 1.0 / sqrt((double)w->shape[1]), rng);
+		}
+	}
+}
+
+static void block_fwd(const mm_layer_io *io)
+{
+	mm_block_ws ws;
+	block_ws(io, &ws);
+	mm_block_w w = block_of(io->p, false);
+	mm_block_forward(io->x[0], io->len[0], &w, &ws, io->y);
+}
+
+static void block_bwd(const mm_layer_io *io)
+{
+	mm_block_ws ws;
+	block_ws(io, &ws);
+	mm_block_w w = block_of(io->p, false), g = block_of(io->p, true);
+	mm_block_backward(io->x[0], io->len[0], &w, &ws, io->dy, &g, io->dx[0]);
+}
+
+static double block_flops(const mm_layer_io *io)
+{
+	double T = io->in[0].T, D = io->in[0].D, F = conf_of(io)->ffn;
+	return 2 * T * D * (4 * D + 2 * F) + 4 * T * T * D;
+}
+
+const mm_layer mm_layer_block = {
+	.kind = MM_NODE_BLOCK, .name = "block", .min_in = 1, .max_in = 1,
+	.conf_size = sizeof(mm_attn_conf), .conf_fields = block_fields, .conf_nfields = 2,
+	.shape = block_shape, .params = block_params, .scratch = block_scratch,
+	.init = block_init, .forward = block_fwd, .backward = block_bwd, .flops = block_flops,
+};

@@ -63,7 +63,8 @@ typedef struct mm_mha_w {
 
 void mm_mha_forward(const float *X, int B, int T, int D, const int *len, int H,
 		const mm_mha_w *w, float *QKV, float *P, float *Ctx, float *Y);
-/* g: gradients of the weights (all four non-NULL), accumulate.  dX may be NULL.
+/* g: gradients of the weights, accumulate (a member may be NULL: a frozen
+ * weight).  dX may be NULL.
  * Scratch: dQKV [B*T*3D], dCtx [B*T*D], dP [T*T], all overwritten. */
 void mm_mha_backward(const float *X, int B, int T, int D, const int *len, int H,
 		const mm_mha_w *w, const float *QKV, const float *P, const float *Ctx,
@@ -83,7 +84,7 @@ typedef struct mm_xattn_w {
 void mm_xattn_forward(const float *Xq, int Tq, int Dq, const int *lenq,
 		const float *Xkv, int Tk, int Dkv, const int *lenk, int B, int D, int H,
 		const mm_xattn_w *w, float *Qp, float *KV, float *P, float *Ctx, float *Y);
-/* g: all six non-NULL, accumulate; dXq, dXkv may be NULL.  Scratch: dQp
+/* g: accumulate (members may be NULL); dXq, dXkv may be NULL.  Scratch: dQp
  * [B*Tq*D], dKV [B*Tk*2D], dCtx [B*Tq*D], dP [Tq*Tk], all overwritten. */
 void mm_xattn_backward(const float *Xq, int Tq, int Dq, const int *lenq,
 		const float *Xkv, int Tk, int Dkv, const int *lenk, int B, int D, int H,
@@ -125,6 +126,16 @@ void mm_cls_prepend_forward(const float *X, int B, int T, int D, const float *cl
 void mm_cls_prepend_backward(const float *dY, int B, int T, int D, const int *len,
 		float *dcls, float *dX);
 
+/* ---- sequences joined along T ----------------------------------------------
+ * K inputs X_k [B, T_k, D] with lengths len[k] (NULL: all T_k) into
+ * Y [B, ΣT_k, D]: per example the valid rows of X_0, then those of X_1, ...,
+ * then zero rows; the output length is Σ_k len_k[b] (written to ylen).
+ * Backward: dX_k (each may be NULL) accumulate from the rows they went to. */
+void mm_seqcat_forward(const float *const *X, int K, int B, const int *T, int D,
+		const int *const *len, float *Y, int *ylen);
+void mm_seqcat_backward(const float *dY, int K, int B, const int *T, int D,
+		const int *const *len, float *const *dX);
+
 /* ---- pooling [B, T, D] -> [B, D] ---------------------------------------------
  * mean: y[b] = Σ_{t<len[b]} X[b,t] / len[b];  cls: y[b] = X[b,0]. */
 void mm_pool_mean_forward(const float *X, int B, int T, int D, const int *len, float *Y);
@@ -145,9 +156,10 @@ typedef struct mm_block_w {
 	float *W2, *b2;           /* [D, F], [D] */
 } mm_block_w;
 
-/* Saved activations of one block's forward, and the scratch of its backward:
- * one float array of mm_block_ws_size(B, T, D, H, F) floats, carved by
- * mm_block_ws_init (the pointers point into it; it is the caller's). */
+/* Saved activations of one block's forward (mem, mm_block_ws_size floats,
+ * one array per block) and the scratch of its backward (scratch,
+ * mm_block_scratch_size floats, which blocks of the same shape may share),
+ * carved by mm_block_ws_init: the pointers point into the caller's arrays. */
 typedef struct mm_block_ws {
 	int B, T, D, H, F;
 	float *ln1, *mu1, *rs1, *QKV, *P, *Ctx, *X1;   /* forward, saved */
@@ -156,11 +168,14 @@ typedef struct mm_block_ws {
 } mm_block_ws;
 
 size_t mm_block_ws_size(int B, int T, int D, int H, int F);
-void mm_block_ws_init(mm_block_ws *ws, float *mem, int B, int T, int D, int H, int F);
+size_t mm_block_scratch_size(int B, int T, int D, int H, int F);
+void mm_block_ws_init(mm_block_ws *ws, float *mem, float *scratch, int B, int T, int D,
+		int H, int F);
 /* Y [B, T, D] (may not alias X). */
 void mm_block_forward(const float *X, const int *len, const mm_block_w *w,
 		mm_block_ws *ws, float *Y);
-/* g: all weight gradients non-NULL, accumulate; dX accumulates (may be NULL).
+/* g: the weight gradients accumulate (members may be NULL: frozen); dX
+ * accumulates (may be NULL).
  * dY's padded rows must be zero (as every backward here leaves them).  The
  * backward overwrites saved activations: one backward per forward. */
 void mm_block_backward(const float *X, const int *len, const mm_block_w *w,
