@@ -686,16 +686,16 @@ static void usage(void)
 		"them again as records, or as JSON Lines with --json.\n"
 		"\n"
 		"Options:\n"
-		"  -j, --json          print JSON Lines: one object per record\n"
-		"  -b, --brief         with --json: tensors as dtype, shape, min, max, mean;\n"
+		"  -J, --json          print JSON Lines: one object per record\n"
+		"      --brief         with --json: tensors as dtype, shape, min, max, mean;\n"
 		"                      bin fields as their length only\n"
-		"  -f, --fields A,B    keep only these fields (default: all)\n"
-		"  -n, --head N        stop after N records (default: all)\n"
+		"      --fields A,B    keep only these fields (default: all)\n"
+		"      --head N        stop after N records (default: all)\n"
 		"      --where F=V     keep only the records whose field F is the string,\n"
 		"                      number or boolean V (repeatable: all must hold;\n"
 		"                      e.g. --where split=test)\n"
-		"  -c, --count         print the number of records instead of the records\n"
-		"  -C, --check         check the record conventions of mmoe-records(5):\n"
+		"      --count         print the number of records instead of the records\n"
+		"      --check         check the record conventions of mmoe-records(5):\n"
 		"                      a string id, split in train/val/test, label >= 0,\n"
 		"                      tensors well formed and finite, floats finite\n"
 		"      --shard K/N     keep the records of shard K of N (0 <= K < N): those\n"
@@ -705,9 +705,9 @@ static void usage(void)
 		"      --merge         merge inputs that each ascend in _seq into one stream\n"
 		"                      in _seq order, and remove _seq\n"
 		"  -o, --output FILE   write to FILE (atomically) instead of stdout\n"
-		"  -l, --level N       zstd level of the output records, 0 = plain msgpack\n"
+		"      --level N       zstd level of the output records, 0 = plain msgpack\n"
 		"                      (default: MMOE_ZSTD_LEVEL or %d)\n"
-		"  -F, --force         write binary records even to a terminal\n"
+		"      --force         write binary records even to a terminal\n"
 		"  -q, --quiet         no progress line\n"
 		"  -h, --help          this help\n"
 		"  -V, --version       print the version\n"
@@ -746,44 +746,50 @@ static mm_status emit(mm_rec *r, uint64_t pos, mm_writer *w, sbuf *b, FILE *jout
 	return MM_OK;
 }
 
-enum { OPT_SHARD = 256, OPT_SEQ, OPT_MERGE, OPT_WHERE };   /* long-only options */
+enum { OPT_SHARD = 256, OPT_SEQ, OPT_MERGE, OPT_WHERE, O_BRIEF, O_FIELDS, O_HEAD, O_COUNT, O_CHECK };   /* long-only options */
 
 int main(int argc, char **argv)
 {
 	cli_init(argc, argv, "mmoe-cat");
 	static const struct option longopts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"brief", no_argument, NULL, 'b'},
-		{"fields", required_argument, NULL, 'f'},
-		{"head", required_argument, NULL, 'n'},
+		{"json", no_argument, NULL, 'J'},
+		{"brief", no_argument, NULL, O_BRIEF},
+		{"fields", required_argument, NULL, O_FIELDS},
+		{"head", required_argument, NULL, O_HEAD},
 		{"where", required_argument, NULL, OPT_WHERE},
-		{"count", no_argument, NULL, 'c'},
-		{"check", no_argument, NULL, 'C'},
-		{"output", required_argument, NULL, 'o'},
-		{"level", required_argument, NULL, 'l'},
-		{"force", no_argument, NULL, 'F'},
+		{"count", no_argument, NULL, O_COUNT},
+		{"check", no_argument, NULL, O_CHECK},
+		CLI_OPT_OUTPUT, CLI_OPT_LEVEL, CLI_OPT_FORCE,
 		{"shard", required_argument, NULL, OPT_SHARD},
 		{"seq", no_argument, NULL, OPT_SEQ},
 		{"merge", no_argument, NULL, OPT_MERGE},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
+		CLI_OPT_QUIET, CLI_OPT_HELP, CLI_OPT_VERSION,
 		{NULL, 0, NULL, 0},
 	};
+	static const cli_moved moved[] = {
+		{'j', "is now --threads elsewhere; for JSON use -J/--json"},
+		{'b', "is now --pred-b elsewhere; for brief JSON use --brief"},
+		{'f', "is now --feature elsewhere; to keep fields use --fields"},
+		{'n', "is now --count elsewhere; for the first N records use --head"},
+		{'c', "is no longer an option; use --count"},
+		{'C', "is now --C elsewhere; to check records use --check"},
+		{'l', "is now --label elsewhere; for the zstd level use --level"},
+		{'F', "is now --format elsewhere; to write to a terminal use --force"},
+		{0, NULL},
+	};
 	int c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":jbf:n:cCo:l:FqhV", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, longopts, moved)) != -1) {
 		switch (c) {
-		case 'j': opt.json = true; break;
-		case 'b': opt.brief = true; break;
-		case 'f':
+		case 'J': opt.json = true; break;
+		case O_BRIEF: opt.brief = true; break;
+		case O_FIELDS:
 			free(opt.fields ? opt.fields[0] : NULL);
 			free(opt.fields);
 			opt.fields = cli_split(optarg, ',', &opt.nfields);
 			if (!opt.nfields)
 				cli_usage("option --fields: no field names in '%s'", optarg);
 			break;
-		case 'n':
+		case O_HEAD:
 			opt.head = cli_u64("--head", optarg);
 			opt.head_set = true;
 			break;
@@ -800,11 +806,11 @@ int main(int argc, char **argv)
 			opt.where_val[opt.nwhere++] = eq + 1;
 			break;
 		}
-		case 'c': opt.count = true; break;
-		case 'C': opt.check = true; break;
+		case O_COUNT: opt.count = true; break;
+		case O_CHECK: opt.check = true; break;
 		case 'o': opt.out = optarg; break;
-		case 'l': opt.level = (int)cli_int("--level", optarg, 0, 22); break;
-		case 'F': opt.force = true; break;
+		case CLI_LEVEL: opt.level = (int)cli_int("--level", optarg, 0, 22); break;
+		case CLI_FORCE: opt.force = true; break;
 		case OPT_SHARD: parse_shard(optarg); break;
 		case OPT_SEQ: opt.seq = true; break;
 		case OPT_MERGE: opt.merge = true; break;

@@ -1,5 +1,6 @@
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <locale.h>
@@ -251,4 +252,45 @@ void cli_progress_end(cli_progress *p)
 {
 	if (p->on && p->last > p->t0)
 		fputs("\r\033[K", stderr);
+}
+
+/* The short option string of opts: ':' (we report errors, not getopt), then
+ * each letter once (aliases share theirs), followed by ':' for a required
+ * value and '::' for an optional one.  Only letters and ':' are in it, so
+ * strchr finds a letter already there. */
+static const char *shortopts(const struct option *opts)
+{
+	static char s[3 * 128 + 2];
+	size_t n = 0;
+	s[n++] = ':';
+	s[n] = 0;
+	for (const struct option *o = opts; o->name; o++) {
+		if (o->flag || o->val <= 0 || o->val >= 128 || !isalnum(o->val) || strchr(s + 1, o->val))
+			continue;
+		s[n++] = (char)o->val;
+		if (o->has_arg != no_argument)
+			s[n++] = ':';
+		if (o->has_arg == optional_argument)
+			s[n++] = ':';
+		s[n] = 0;
+	}
+	return s;
+}
+
+int cli_getopt(int argc, char **argv, const struct option *opts, const cli_moved *moved)
+{
+	static const struct option *built;
+	static const char *shorts;
+	if (built != opts) {
+		shorts = shortopts(opts);
+		built = opts;
+	}
+	int c = getopt_long(argc, argv, shorts, opts, NULL);
+	/* optopt is a letter the table no longer has only when the user wrote it
+	 * as a short option: no long option of opts returns it. */
+	if (c == '?' && moved)
+		for (const cli_moved *m = moved; m->letter; m++)
+			if (m->letter == optopt)
+				cli_usage("-%c %s", m->letter, m->msg);
+	return c;
 }
