@@ -6,6 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$MMOE_TOP/tests/ssh.sh"
 remote_start || { done_testing; exit; }
+home_before=$(remote_files)
 
 # the local side lives in $T, which the remote user cannot read
 mkdir -p "$T/local/bin" "$T/local/pipelines" "$T/w"
@@ -29,8 +30,7 @@ ok "mmoe-cat --level 0 '$T/w/text.zst' | cmp -s - '$T/text.mp'" \
 	"the merged shards are the one-machine result, byte for byte"
 is "$(ls -A "$T/w")" "data.zst
 text.zst" "no work files left beside the output"
-is "$(remote_run 'ls -A | grep -v "^\.\(ssh\|profile\|bashrc\|bash_logout\|parallel\)$"')" "" \
-	"nothing left on the remote machine (--cleanup)"
+is "$(remote_files)" "$home_before" "nothing left on the remote machine (--cleanup)"
 
 # this machine and the remote one: 2 "machines", 4 shards, encode-vision
 run "$sh" --shards 4 --sshlogin ":,$REMOTE" --jobs 1 --joblog "$T/joblog" --output "$T/w/vision.zst" "$T/w/data.zst" -- \
@@ -80,6 +80,7 @@ is "$rc" 1 "a failing stage: exit 1"
 like "$err" "shard.sh: the stage failed on a shard" "says so"
 ok "[ ! -e '$T/w/bad.zst' ] && [ -s '$T/w/bad.zst.joblog' ]" "no output, the job log kept"
 ok "! ls -A '$T/w' | grep -q '^\.shard'" "no work directory left"
+is "$(remote_files)" "$home_before" "nor anything on the remote machine"
 run "$sh" --shards 0 --output "$T/w/x.zst" "$T/w/data.zst" -- encode-text
 is "$rc" 2 "--shards 0 is a usage error"
 run "$sh" --output "$T/w/x.zst" "$T/w/data.zst" -- nosuch-stage

@@ -152,6 +152,10 @@ remote_start() {
 	return 1
 }
 
+# remote_files: what the remote user's home holds (GNU parallel's own ~/.parallel
+# aside), to check that jobs leave nothing behind
+remote_files() { remote_run 'ls -A' | grep -vx '\.parallel'; }
+
 # remote_cannot_read PATH DESC: the remote side cannot read PATH (as root; the
 # check is skipped as another user, see above)
 remote_cannot_read() {

@@ -7,6 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$MMOE_TOP/tests/ssh.sh"
 remote_start || { done_testing; exit; }
+home_before=$(remote_files)
 command -v jq >/dev/null || { skip "jq is not installed"; done_testing; exit; }
 
 # the local side lives in $T, which the remote user cannot read
@@ -44,8 +45,7 @@ is "$hosts" ": $REMOTE" "units ran on both machines (job logs)"
 is "$(awk -F'\t' 'FNR > 1 && $7 != 0' "$T"/both/joblog.tagged-* "$T"/both/joblog-* | wc -l | tr -d ' ')" 0 \
 	"every unit exited 0"
 is "$(ls "$T/both/units")" "base.tar" "the units' archives were unpacked and removed"
-is "$(remote_run 'ls -A | grep -v "^\.\(ssh\|profile\|bashrc\|bash_logout\|parallel\)$"')" "" \
-	"nothing left on the remote machine (--cleanup)"
+is "$(remote_files)" "$home_before" "nothing left on the remote machine (--cleanup)"
 d=$(cd "$T/local" && make -s -f pipelines/mmoe.mk path N=160 SEED=2 UNI=logreg EPOCHS=2 RUNS="$T/runs-both")
 ok "[ -s '$d/eval.json' ] && [ -s '$d/../agree.txt' ]" "the run directories came back into RUNS"
 ok "cd '$T/local' && make -q -f pipelines/mmoe.mk run N=160 SEED=2 UNI=logreg EPOCHS=2 RUNS='$T/runs-both' BOOT=20 FOLDS=2" \
