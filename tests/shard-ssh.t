@@ -64,9 +64,10 @@ for page in mmoe-cat.1 mmoe-parallel.7; do
 done
 
 # --concat: the same records, in shard order
-run "$sh" --shards 3 --sshlogin "$REMOTE" --concat --output "$T/w/cat.zst" "$T/w/data.zst" -- \
+echo "$REMOTE" > "$T/logins"
+run "$sh" --shards 3 --sshloginfile "$T/logins" --concat --output "$T/w/cat.zst" "$T/w/data.zst" -- \
 	encode-text --encoder hash --dim 32
-is "$rc" 0 "--concat"
+is "$rc" 0 "--concat, the machine from --sshloginfile"
 is "$(mmoe-cat --json "$T/w/cat.zst" | sort | md5sum)" "$(mmoe-cat --json "$T/text.mp" | sort | md5sum)" \
 	"--concat: the same records"
 is "$(mmoe-cat --json --fields id "$T/w/cat.zst" | jq -r .id | paste -sd' ')" \

@@ -59,8 +59,9 @@ is "$rc" 0 "a second call succeeds"
 is "$(cat "$T"/both/joblog-* | wc -l)" "$n" "and runs no unit again"
 is "$(tables "$T/both" | md5sum)" "$(tables "$T/here" | md5sum)" "the same tables"
 
-# a unit killed on the remote machine, then resumed
-"$sw" "${grid[@]}" --sshlogin "$REMOTE" --output "$T/kill" -- RUNS="$T/runs-kill" BOOT=20 FOLDS=2 \
+# a unit killed on the remote machine, then resumed (the machine from a file)
+echo "$REMOTE" > "$T/logins"
+"$sw" "${grid[@]}" --sshloginfile "$T/logins" --output "$T/kill" -- RUNS="$T/runs-kill" BOOT=20 FOLDS=2 \
 	>"$T/kill.out" 2>"$T/kill.err" &
 swpid=$!
 killed=
@@ -82,7 +83,7 @@ is "$(find "$T/runs-kill" -name eval.json | wc -l | tr -d ' '):$(find "$T/runs-k
 	"$(njobs "$T/kill/joblog-*" ==):$(njobs "$T/kill/joblog.tagged-*" ==)" \
 	"only the units that succeeded left results (the killed one none)"
 is "$(find "$T/runs-kill" "$T/kill" -name '*.part' | wc -l | tr -d ' ')" 0 "no half-written file came back"
-run "$sw" "${grid[@]}" --sshlogin "$REMOTE" --output "$T/kill" -- RUNS="$T/runs-kill" BOOT=20 FOLDS=2
+run "$sw" "${grid[@]}" --sshloginfile "$T/logins" --output "$T/kill" -- RUNS="$T/runs-kill" BOOT=20 FOLDS=2
 is "$rc" 0 "the next call resumes"
 is "$(njobs "$T/kill/joblog-*" ==):$(njobs "$T/kill/joblog.tagged-*" ==)" 2:2 "every unit of the grid has now exited 0"
 is "$(tables "$T/kill" | md5sum)" "$(tables "$T/here" | md5sum)" "the same tables as the grid run here"
