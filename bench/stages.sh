@@ -40,9 +40,9 @@ stage "encode-text hash, 256 dims" shard \
 stage "mmoe-cat --fields (decode + encode, reference)" shard "mmoe-cat --quiet --fields id,label,split,v_color,t_hash256 --output cat.zst feat.zst"
 ref=$last
 stage "unipred vision, logreg, 5-fold cross-fitted" whole \
-	"mmoe-unipred --quiet --model logreg --folds 5 --seed 1 --features v_color --as pred_v --output pv.zst feat.zst"
+	"mmoe-unipred --quiet --model logreg --folds 5 --seed 1 --feature v_color --as pred_v --output pv.zst feat.zst"
 stage "unipred text, logreg, 5-fold cross-fitted" whole \
-	"mmoe-unipred --quiet --model logreg --folds 5 --seed 1 --features t_hash256 --as pred_t --output pt.zst pv.zst"
+	"mmoe-unipred --quiet --model logreg --folds 5 --seed 1 --feature t_hash256 --as pred_t --output pt.zst pv.zst"
 stage "rus-split (tags; subsets need the whole)" whole \
 	"mmoe-rus-split --quiet --pred-a pred_v --pred-b pred_t --as rus --out-R R.zst --out-U U.zst --out-S S.zst --output rus.zst pt.zst"
 stage "train-expert baseline, 20 epochs" whole \

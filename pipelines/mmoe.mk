@@ -124,7 +124,7 @@ enc_opts = -e $(call enc_name,$(1)) $(if $(call enc_dim,$(1)),--dim $(call enc_d
 
 # ---- stage 1 and 2: unimodal predictions (cross-fitted) and categorisation -------
 unipred = $(MMOE_BIN)/mmoe-unipred -q --model $(call pp,uni,$(2)) --folds $(FOLDS) \
-	--seed $(call pp,seed,$(2)) $(UNI_OPTS) --features $(1)
+	--seed $(call pp,seed,$(2)) $(UNI_OPTS) --feature $(1)
 %/rus.zst %/R.zst %/U.zst %/S.zst: $$(dir $$*)feat.zst $(call tool,unipred) $(call tool,rus-split) | $$*/.
 	$(call unipred,v_$(call pp,v,$*),$*) --as pred_v $< \
 	| $(call unipred,t_$(call pp,t,$*),$*) --as pred_t \

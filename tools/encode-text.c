@@ -97,9 +97,10 @@ static void usage(FILE *f)
 "\n"
 "  -j, --threads N        encoding threads (default 1)\n"
 "  -o, --output FILE      write to FILE (atomically) instead of stdout\n"
-"  -f, --force            write binary records to a terminal\n"
+"      --force            write binary records to a terminal\n"
 "  -q, --quiet            no summary on stderr\n"
-"      --help, --version\n"
+"  -h, --help             this help\n"
+"  -V, --version          print the version\n"
 "\n"
 "Exit status: 0 ok, 1 bad data, 2 usage, I/O or system error.\n");
 }
@@ -337,7 +338,7 @@ int main(int argc, char **argv)
 	cli_init(argc, argv, "mmoe-encode-text");
 	mm_hashenc_params_default(&opt.hp);
 	enum { O_AS = 256, O_FIELD, O_TOKENS, O_MAXTOK, O_NOL2, O_REPLACE, O_PRINT, O_SEED, O_BUCKETS,
-		O_DIM, O_MINN, O_MAXN, O_BIGRAMS, O_TABLE, O_WEIGHT, O_HELP, O_VERSION };
+		O_DIM, O_MINN, O_MAXN, O_BIGRAMS, O_TABLE, O_WEIGHT };
 	static const struct option lo[] = {
 		{"encoder", required_argument, 0, 'e'}, {"as", required_argument, 0, O_AS},
 		{"field", required_argument, 0, O_FIELD}, {"tokens", no_argument, 0, O_TOKENS},
@@ -347,12 +348,13 @@ int main(int argc, char **argv)
 		{"dim", required_argument, 0, O_DIM}, {"minn", required_argument, 0, O_MINN},
 		{"maxn", required_argument, 0, O_MAXN}, {"bigrams", no_argument, 0, O_BIGRAMS},
 		{"table", required_argument, 0, O_TABLE}, {"weight", required_argument, 0, O_WEIGHT},
-		{"threads", required_argument, 0, 'j'}, {"output", required_argument, 0, 'o'},
-		{"force", no_argument, 0, 'f'}, {"quiet", no_argument, 0, 'q'},
-		{"help", no_argument, 0, O_HELP}, {"version", no_argument, 0, O_VERSION}, {0, 0, 0, 0}};
+		CLI_OPT_THREADS, CLI_OPT_OUTPUT, CLI_OPT_FORCE, CLI_OPT_QUIET, CLI_OPT_HELP, CLI_OPT_VERSION,
+		{0, 0, 0, 0}};
+	static const cli_moved moved[] = {
+		{'f', "is now --feature elsewhere; to write to a terminal use --force"}, {0, NULL}};
 	const char *pending_as = NULL;
 	int c;
-	while ((c = getopt_long(argc, argv, ":e:j:o:fq", lo, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, lo, moved)) != -1) {
 		switch (c) {
 		case 'e':
 			if (opt.nenc == MAXENC)
@@ -407,10 +409,10 @@ int main(int argc, char **argv)
 			break;
 		case 'j': opt.threads = (int)cli_int("--threads", optarg, 1, 256); break;
 		case 'o': opt.out = optarg; break;
-		case 'f': opt.force = true; break;
+		case CLI_FORCE: opt.force = true; break;
 		case 'q': cli_quiet = true; break;
-		case O_HELP: usage(stdout); return cli_finish();
-		case O_VERSION: cli_version();
+		case 'h': usage(stdout); return cli_finish();
+		case 'V': cli_version();
 		default: cli_bad_option(c, argv);
 		}
 	}
@@ -576,8 +578,6 @@ int main(int argc, char **argv)
 	mm_glove_close(glove);
 	return cli_finish();
 fail:
-	if (wr)
-		mm_writer_abort(wr);
 	if (opt.print_tokens)
 		fflush(stdout);
 	cli_die_err(&e);

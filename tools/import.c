@@ -46,17 +46,14 @@ static uint64_t in_line;
 static uint64_t nrec;      /* records written so far: the generated ids */
 static mm_writer *w;
 static cli_progress prog;
-/* The JSON being converted, freed by drop_output() when bad data ends the
- * program halfway through it. */
+/* The JSON being converted, still reachable (not leaked) when bad data ends
+ * the program halfway through it. */
 static json_t *cur_doc;
 
 static noreturn void vdie(int code, const char *field, const char *fmt, va_list ap)
 {
 	char msg[900];
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	if (w)
-		mm_writer_abort(w);
-	w = NULL;
 	if (field)
 		cli_die(code, "%s: line %llu: field \"%s\": %s", in_name,
 			(unsigned long long)in_line, field, msg);
@@ -70,14 +67,6 @@ static noreturn void bad(const char *field, const char *fmt, ...)
 	va_list ap;
 	va_start(ap, fmt);
 	vdie(MM_EXIT_DATA, field, fmt, ap);
-}
-
-static noreturn void die_err(mm_err *e)
-{
-	if (w)
-		mm_writer_abort(w);
-	w = NULL;
-	cli_die_err(e);
 }
 
 static bool is_tensor_field(const char *name)
@@ -419,7 +408,7 @@ static void put_record(void)
 {
 	mm_err e;
 	if (mm_writer_put_raw(w, sbuf.data, sbuf.size, &e) != MM_OK)
-		die_err(&e);
+		cli_die_err(&e);
 	nrec++;
 	cli_progress_tick(&prog, nrec);
 }
@@ -851,20 +840,18 @@ static void import_table(FILE *f)
 	free(r.buf), free(r.off), free(r.clen);
 }
 
-/* At a premature exit the output is dropped: no temporary file remains. */
-static void drop_output(void)
+/* ---- main ---- */
+/* True when the value of --format just read followed a separate -F (as in
+ * "-F file" or "-qF file"): the user may mean -F's old meaning, --force. */
+static bool old_force(int argc, char **argv)
 {
-	if (w) {
-		mm_writer_abort(w);
-		w = NULL;
-	}
-	if (cur_doc) {
-		json_decref(cur_doc);
-		cur_doc = NULL;
-	}
+	if (optind < 2 || optind > argc || optarg != argv[optind - 1])
+		return false;
+	const char *a = argv[optind - 2];
+	size_t n = strlen(a);
+	return a[0] == '-' && a[1] != '-' && n >= 2 && a[n - 1] == 'F';
 }
 
-/* ---- main ---- */
 static void usage(void)
 {
 	printf("Usage: mmoe-import [OPTIONS] [FILE...]\n"
@@ -872,19 +859,19 @@ static void usage(void)
 		"one record per line or row.\n"
 		"\n"
 		"Options:\n"
-		"  -t, --format F      input format: jsonl, tsv or csv (default: jsonl);\n"
+		"  -F, --format F      input format: jsonl, tsv or csv (default: jsonl);\n"
 		"                      TSV and CSV take the field names from the first row\n"
 		"  -T, --tensor FIELD  FIELD (an array of numbers, nested for more dimensions)\n"
 		"                      becomes an f32 tensor; repeatable, or A,B\n"
-		"  -s, --strings       TSV/CSV: keep every cell a string (default: integers\n"
+		"      --strings       TSV/CSV: keep every cell a string (default: integers\n"
 		"                      and decimal numbers become numbers)\n"
 		"      --empty P       TSV/CSV empty cells: omit, null or string (default: omit)\n"
 		"      --id FIELD      take the id from FIELD (kept too) instead of \"id\"\n"
 		"  -g, --gen-id[=PFX]  give records without an id the id PFX<n>, n the\n"
 		"                      0-based record number (default: no id is an error)\n"
 		"  -o, --output FILE   write to FILE (atomically) instead of stdout\n"
-		"  -l, --level N       zstd level, 0 = plain msgpack (default: MMOE_ZSTD_LEVEL or %d)\n"
-		"  -F, --force         write binary records even to a terminal\n"
+		"      --level N       zstd level, 0 = plain msgpack (default: MMOE_ZSTD_LEVEL or %d)\n"
+		"      --force         write binary records even to a terminal\n"
 		"  -q, --quiet         no progress line\n"
 		"  -h, --help          this help\n"
 		"  -V, --version       print the version\n"
@@ -896,34 +883,37 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	cli_init(argc, argv, "mmoe-import");
-	enum { OPT_ID = 256, OPT_EMPTY };
+	enum { OPT_ID = 256, OPT_EMPTY, OPT_STRINGS };
 	static const struct option longopts[] = {
-		{"format", required_argument, NULL, 't'},
+		CLI_OPT_FORMAT,
 		{"tensor", required_argument, NULL, 'T'},
-		{"strings", no_argument, NULL, 's'},
+		{"strings", no_argument, NULL, OPT_STRINGS},
 		{"empty", required_argument, NULL, OPT_EMPTY},
 		{"id", required_argument, NULL, OPT_ID},
 		{"gen-id", optional_argument, NULL, 'g'},
-		{"output", required_argument, NULL, 'o'},
-		{"level", required_argument, NULL, 'l'},
-		{"force", no_argument, NULL, 'F'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
+		CLI_OPT_OUTPUT, CLI_OPT_LEVEL, CLI_OPT_FORCE, CLI_OPT_QUIET, CLI_OPT_HELP, CLI_OPT_VERSION,
 		{NULL, 0, NULL, 0},
+	};
+	static const cli_moved moved[] = {
+		{'t', "is now --types elsewhere; for the input format use -F/--format"},
+		{'s', "is now --seed elsewhere; to keep cells as strings use --strings"},
+		{'l', "is now --label elsewhere; for the zstd level use --level"},
+		{0, NULL},
 	};
 	char **tensors = NULL;
 	int c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":t:T:sg::o:l:FqhV", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, longopts, moved)) != -1) {
 		switch (c) {
-		case 't':
+		case 'F':
 			if (strcmp(optarg, "jsonl") == 0 || strcmp(optarg, "json") == 0)
 				opt.format = FMT_JSONL;
 			else if (strcmp(optarg, "tsv") == 0)
 				opt.format = FMT_TSV;
 			else if (strcmp(optarg, "csv") == 0)
 				opt.format = FMT_CSV;
+			else if (old_force(argc, argv))
+				cli_usage("option -F: '%s' is not jsonl, tsv or csv "
+					"(-F is now --format; to write to a terminal use --force)", optarg);
 			else
 				cli_usage("option --format: '%s' is not jsonl, tsv or csv", optarg);
 			break;
@@ -941,7 +931,7 @@ int main(int argc, char **argv)
 			free(v);   /* the names live on in v[0]'s buffer, now tensors[...] */
 			break;
 		}
-		case 's': opt.strings = true; break;
+		case OPT_STRINGS: opt.strings = true; break;
 		case OPT_EMPTY:
 			if (strcmp(optarg, "omit") == 0)
 				opt.empty = EMPTY_OMIT;
@@ -963,8 +953,8 @@ int main(int argc, char **argv)
 				opt.gen_prefix = optarg;
 			break;
 		case 'o': opt.out = optarg; break;
-		case 'l': opt.level = (int)cli_int("--level", optarg, 0, 22); break;
-		case 'F': opt.force = true; break;
+		case CLI_LEVEL: opt.level = (int)cli_int("--level", optarg, 0, 22); break;
+		case CLI_FORCE: opt.force = true; break;
 		case 'q': cli_quiet = true; break;
 		case 'h': usage(); return cli_finish();
 		case 'V': cli_version();
@@ -993,7 +983,6 @@ int main(int argc, char **argv)
 	}
 	if (mm_writer_open(&w, opt.out, opt.level, &e) != MM_OK)
 		cli_die_err(&e);
-	atexit(drop_output);
 	msgpack_sbuffer_init(&sbuf);
 	msgpack_packer_init(&pk, &sbuf, msgpack_sbuffer_write);
 
@@ -1005,10 +994,8 @@ int main(int argc, char **argv)
 			import_jsonl(files[i]);
 		else
 			import_table(files[i]);
-		if (ferror(files[i])) {
-			mm_writer_abort(w);
+		if (ferror(files[i]))
 			cli_die(MM_EXIT_USAGE, "error reading %s: %s", in_name, strerror(errno));
-		}
 		if (files[i] != stdin)
 			fclose(files[i]);
 	}

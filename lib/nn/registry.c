@@ -14,6 +14,16 @@ static const mm_layer *const registry[] = {
 	&mm_layer_concat,
 	&mm_layer_prod,
 	&mm_layer_bilinear,
+	&mm_layer_add,
+	&mm_layer_mix,
+	&mm_layer_posemb,
+	&mm_layer_modemb,
+	&mm_layer_cls,
+	&mm_layer_meanpool,
+	&mm_layer_clspool,
+	&mm_layer_selfattn,
+	&mm_layer_xattn,
+	&mm_layer_block,
 };
 static_assert(sizeof registry / sizeof *registry == MM_NODE_NTYPES,
 		"one registry entry per mm_node_type");
