@@ -10,7 +10,7 @@ home_before=$(remote_files)
 
 # the local side lives in $T, which the remote user cannot read
 mkdir -p "$T/local/bin" "$T/local/pipelines" "$T/w"
-for t in cat synth encode-text encode-vision; do cp "$MMOE_BIN/mmoe-$t" "$T/local/bin/"; done
+for t in cat synth encode-text encode-vision train-expert; do cp "$MMOE_BIN/mmoe-$t" "$T/local/bin/"; done
 cp "$MMOE_TOP/pipelines/shard.sh" "$T/local/pipelines/"
 export MMOE_BIN=$T/local/bin
 sh=$T/local/pipelines/shard.sh
@@ -73,6 +73,17 @@ is "$(mmoe-cat --json "$T/w/cat.zst" | sort | md5sum)" "$(mmoe-cat --json "$T/te
 is "$(mmoe-cat --json --fields id "$T/w/cat.zst" | jq -r .id | paste -sd' ')" \
 	"$(for k in 0 1 2; do mmoe-cat --shard $k/3 --json --fields id "$T/w/data.zst" | jq -r .id; done | paste -sd' ')" \
 	"--concat: in shard order, without _seq"
+
+# train-expert --predict with the model sent along (--basefile), named by its base name
+mmoe-encode-text --quiet --encoder hash --dim 32 --output "$T/w/feat.zst" "$T/w/data.zst"
+mmoe-train-expert --quiet --feature t_hash --epochs 1 --seed 1 --output "$T/base.mm" "$T/w/feat.zst"
+mmoe-train-expert --quiet --predict --model "$T/base.mm" --as p "$T/w/feat.zst" | mmoe-cat --level 0 > "$T/pred.mp"
+run "$sh" --shards 2 --sshlogin "$REMOTE" --basefile "$T/base.mm" --output "$T/w/pred.zst" "$T/w/feat.zst" -- \
+	train-expert --predict --model base.mm --as p
+is "$rc" 0 "train-expert --predict on 2 shards, the model sent with --basefile"
+[ "$rc" = 0 ] || printf '%s\n' "$err" | tail -n 5 | sed 's/^/#   /'
+ok "mmoe-cat --level 0 '$T/w/pred.zst' | cmp -s - '$T/pred.mp'" "the one-machine predictions, byte for byte"
+rm -f "$T/w/feat.zst" "$T/w/pred.zst"
 
 # a stage that fails on the remote side: exit 1, no output, the job log kept
 run "$sh" --shards 2 --sshlogin "$REMOTE" --output "$T/w/bad.zst" "$T/w/data.zst" -- \
