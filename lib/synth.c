@@ -766,7 +766,10 @@ static inline double clamp01(double x)
 static void striped_shape(canvas *cv, mm_rng *g, const mm_task_scene *ts)
 {
 	double n = cv->n, sc = n / 64.0;
-	double r = n * unif(g, 0.2, 0.3);
+	/* Small enough that few pixel patches fall wholly inside it (a patch
+	 * token inside the shape sees its colour undiluted), large enough for
+	 * HOG blocks to see its stripes. */
+	double r = n * unif(g, 0.13, 0.2);
 	double cx = unif(g, r + 1, n - r - 1), cy = unif(g, r + 1, n - r - 1);
 	rgb col = hsv(task_hue[ts->color] + unif(g, -12, 12), unif(g, 0.75, 1), unif(g, 0.75, 1));
 	float other = coin(g, 0.5) ? (float)unif(g, 0.88, 0.98) : (float)unif(g, 0.06, 0.2);

@@ -523,12 +523,12 @@ int main(int argc, char **argv)
 	int c;
 	while ((c = cli_getopt(argc, argv, longopts, moved)) != -1) {
 		switch (c) {
-		case 'f': feat = optarg; break;
+		case 'f': feat = cli_field("--feature", optarg); break;
 		case O_AS:
 			asv = xrealloc(asv, (size_t)nas + 1, sizeof *asv);
 			as = asv[nas++] = optarg;
 			break;
-		case 'l': label = optarg; break;
+		case 'l': label = cli_field("--label", optarg); break;
 		case O_CLASSES: C = (int)cli_int("--classes", optarg, 2, 1000000); break;
 		case 'k': K = (int)cli_int("--folds", optarg, 2, 1000); break;
 		case O_INSAMPLE: insample = true; break;
@@ -620,8 +620,12 @@ int main(int argc, char **argv)
 		else
 			cli_usage("--import needs --as NAME (the output field)");
 	}
-	if (!*as)
-		cli_usage("option --as: empty name");
+	{
+		const char *reads[] = {feat, label};
+		cli_output_field("--as", as, reads, 2);
+		for (int i = 0; i < nas; i++)
+			cli_output_field("--as", asv[i], reads, 2);
+	}
 	const char *msg = mm_clf_params_check(&cp);
 	if (msg)
 		cli_usage("%s", msg);
@@ -670,6 +674,7 @@ int main(int argc, char **argv)
 	mm_reader *rd;
 	if (mm_reader_open(&rd, in, &e))
 		cli_die_err(&e);
+	cli_set_input(mm_reader_name(rd));
 	mm_rec *r;
 	mm_status st;
 	while ((st = mm_reader_next(rd, &r, &e)) == MM_OK) {
