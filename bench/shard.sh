@@ -15,7 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$here/..
 : "${MMOE_BIN:=$top/bin}"
 N=${SHARD_BENCH_N:-2000}
-# tests/ssh.sh runs the sshd; it needs the TAP helpers of tests/lib.sh
+# tests/ssh.sh runs the sshd; it needs the TAP functions of tests/lib.sh
 MMOE_TOP=$top MMOE_BIN=$MMOE_BIN
 . "$top/tests/lib.sh"
 . "$top/tests/ssh.sh"

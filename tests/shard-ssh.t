@@ -15,6 +15,8 @@ cp "$MMOE_TOP/pipelines/shard.sh" "$T/local/pipelines/"
 export MMOE_BIN=$T/local/bin
 sh=$T/local/pipelines/shard.sh
 remote_cannot_read "$T/local/bin/mmoe-encode-text" "the remote side cannot read the local tree (binaries)"
+is "$(remote_run 'command -v mmoe-cat mmoe-encode-text; echo end')" end \
+	"nor find mmoe tools on its PATH: the jobs run the binaries they were sent"
 
 mmoe-synth --quiet --count 120 --seed 2 --size 32 --output "$T/w/data.zst"
 remote_cannot_read "$T/w/data.zst" "nor the local data"

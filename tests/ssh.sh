@@ -34,7 +34,11 @@ _remote_cleanup() {
 		wait "$_remote_pid" 2>/dev/null
 	fi
 	if [ -n "$_remote_user" ]; then
-		userdel --force --remove "$_remote_user" 2>/dev/null
+		for _t in 1 2 3 4 5; do
+			userdel --force --remove "$_remote_user" 2>/dev/null
+			getent passwd "$_remote_user" >/dev/null || break
+			sleep 1
+		done
 		rm -rf "$_remote_home"
 	fi
 	rm -rf "$T"
@@ -63,9 +67,16 @@ _remote_user_add() { # name home
 		userdel --force --remove "$u" 2>/dev/null
 	done
 	rm -rf "$2"
-	# a password of '*': no password login, but not a locked account (which sshd refuses)
-	useradd --create-home --home-dir "$2" --shell /bin/sh --user-group --password '*' "$1" \
-		2>"$T/ssh/useradd.err" || return 1
+	# a password of '*': no password login, but not a locked account (which sshd
+	# refuses); tried again while another test holds the lock on /etc/passwd
+	local try
+	for try in 1 2 3 4 5 6; do
+		useradd --create-home --home-dir "$2" --shell /bin/sh --user-group --password '*' "$1" \
+			2>"$T/ssh/useradd.err" && break
+		[ "$try" = 6 ] && return 1
+		getent passwd "$1" >/dev/null && userdel --force --remove "$1" 2>/dev/null
+		sleep 1
+	done
 	_remote_user=$1 _remote_home=$2
 }
 
