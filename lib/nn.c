@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "optim.h"
+#include "sparse.h"
 #include "util.h"
 
 /* ======================================================================
@@ -1327,6 +1328,7 @@ struct mm_clf {
 	int model, nclass, K; /* K: weight rows (1 for binary logistic regression) */
 	size_t d;
 	float *mean, *std;    /* NULL when not standardising */
+	mm_colmap *cols;      /* sparse input: the training columns (d = cols->m) */
 	double *W, *b;        /* logreg: K × d, K */
 	mm_net *net;          /* MLP */
 	double objective;
@@ -1378,6 +1380,7 @@ const char *mm_clf_params_check(const mm_clf_params *p)
 
 typedef struct lr_ctx {
 	const double *X;  /* n × d */
+	const mm_csr *S;  /* or sparse, in the compact columns */
 	const int *y;
 	const double *sw; /* sample weights or NULL */
 	size_t n, d;
@@ -1397,8 +1400,11 @@ static double lr_objective(const double *x, double *g, void *vctx)
 	for (size_t i = 0; i < n; i++)
 		for (int k = 0; k < K; k++)
 			c->Z[i * K + k] = b[k];
-	cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, K, (int)d, 1.0,
-			c->X, (int)d, W, (int)d, 1.0, c->Z, K);
+	if (c->S)
+		mm_csr_mul_wt(c->S, W, K, c->Z);
+	else
+		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, K, (int)d, 1.0,
+				c->X, (int)d, W, (int)d, 1.0, c->Z, K);
 	double L = 0;
 	for (size_t i = 0; i < n; i++) {
 		double *z = c->Z + i * K, w = c->sw ? c->sw[i] : 1.0;
@@ -1423,8 +1429,11 @@ static double lr_objective(const double *x, double *g, void *vctx)
 	/* gW = C R^T X + W; gb = C Σ R */
 	for (size_t k = 0; k < (size_t)K * d; k++)
 		gW[k] = W[k];
-	cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)d, (int)n, c->C,
-			c->Z, K, c->X, (int)d, 1.0, gW, (int)d);
+	if (c->S)
+		mm_csr_tmul(c->S, c->Z, K, c->C, gW);
+	else
+		cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)d, (int)n, c->C,
+				c->Z, K, c->X, (int)d, 1.0, gW, (int)d);
 	for (int k = 0; k < K; k++) {
 		double s = 0;
 		for (size_t i = 0; i < n; i++)
@@ -1440,6 +1449,63 @@ static double lr_objective(const double *x, double *g, void *vctx)
 	return (0.5 * reg + c->C * L) * inv;
 }
 
+/* Solve the logistic regression of c (X or S, y, n, d and C set) into m,
+ * weighting samples by the class weights cw (NULL: 1). */
+static mm_status lr_fit(mm_clf *m, lr_ctx *c, const float *cw, const mm_clf_params *p, mm_err *e)
+{
+	size_t n = c->n, d = c->d;
+	int K = m->nclass == 2 ? 1 : m->nclass;
+	m->K = c->K = K;
+	size_t nx = (size_t)K * (d + 1);
+	double *x = calloc(nx, sizeof *x), *sw = NULL;
+	c->Z = malloc(n * (size_t)K * sizeof *c->Z);
+	m->W = malloc((size_t)K * d * sizeof *m->W);
+	m->b = malloc((size_t)K * sizeof *m->b);
+	mm_status st = MM_OK;
+	if (!x || !c->Z || !m->W || !m->b || (cw && !(sw = malloc(n * sizeof *sw)))) {
+		st = mm_errf(e, MM_ENOMEM, "out of memory training a classifier");
+		goto done;
+	}
+	for (size_t i = 0; cw && i < n; i++)
+		sw[i] = cw[c->y[i]];
+	c->sw = sw;
+	double fx;
+	int it;
+	mm_err le;
+	mm_status ls = mm_lbfgs(lr_objective, c, x, nx, 10, p->max_iter, p->tol, &fx, &it, &le);
+	if (ls != MM_OK && ls != MM_ELIMIT) { /* not converging in max_iter is a warning in sklearn too */
+		st = mm_errf(e, ls, "%s", le.msg);
+		goto done;
+	}
+	memcpy(m->W, x, (size_t)K * d * sizeof *m->W);
+	memcpy(m->b, x + (size_t)K * d, (size_t)K * sizeof *m->b);
+	m->objective = fx * n;
+done:
+	free(x);
+	free(sw);
+	free(c->Z);
+	return st;
+}
+
+/* Logits z [C] (K used) of one example → probabilities P [C]. */
+static void lr_probs(const mm_clf *m, const double *z, float *P)
+{
+	int C = m->nclass;
+	if (m->K == 1) {
+		double p1 = 1.0 / (1.0 + exp(-z[0]));
+		P[0] = (float)(1 - p1);
+		P[1] = (float)p1;
+		return;
+	}
+	double mx = z[0], s = 0;
+	for (int k = 1; k < C; k++)
+		mx = fmax(mx, z[k]);
+	for (int k = 0; k < C; k++)
+		s += exp(z[k] - mx);
+	for (int k = 0; k < C; k++)
+		P[k] = (float)(exp(z[k] - mx) / s);
+}
+
 static void clf_standardize(const mm_clf *m, const float *X, size_t n, float *out)
 {
 	for (size_t i = 0; i < n; i++)
@@ -1447,16 +1513,11 @@ static void clf_standardize(const mm_clf *m, const float *X, size_t n, float *ou
 			out[i * m->d + j] = (X[i * m->d + j] - m->mean[j]) / m->std[j];
 }
 
-mm_status mm_clf_train(mm_clf **out, const float *X, const int *y, size_t n, size_t d,
-		int nclass, const mm_clf_params *p, mm_err *e)
+/* Check the labels y[0..n) against nclass; with balanced, *cw gets the
+ * class weights n / (C n_c) (malloc'ed), else NULL. */
+static mm_status clf_labels(const int *y, size_t n, int nclass, bool balanced, float **cw, mm_err *e)
 {
-	const char *msg = mm_clf_params_check(p);
-	if (msg)
-		return mm_errf(e, MM_EUSAGE, "%s", msg);
-	if (n == 0)
-		return mm_errf(e, MM_EVALUE, "no training examples");
-	if (d == 0 || d > (1u << 24))
-		return mm_errf(e, MM_EVALUE, "feature dimension %zu out of range", d);
+	*cw = NULL;
 	if (nclass < 2)
 		return mm_errf(e, MM_EVALUE, "need at least 2 classes, got %d", nclass);
 	size_t *cnt = calloc((size_t)nclass, sizeof *cnt);
@@ -1469,15 +1530,37 @@ mm_status mm_clf_train(mm_clf **out, const float *X, const int *y, size_t n, siz
 		}
 		cnt[y[i]]++;
 	}
-	for (size_t i = 0; i < n * d; i++)
-		if (!isfinite(X[i])) {
+	if (balanced) {
+		if (!(*cw = malloc((size_t)nclass * sizeof **cw))) {
 			free(cnt);
-			return mm_errf(e, MM_EVALUE, "example %zu: feature %zu is not finite", i / d, i % d);
+			return mm_errf(e, MM_ENOMEM, "out of memory");
 		}
-	mm_status st = MM_OK;
-	mm_clf *m = calloc(1, sizeof *m);
+		for (int c = 0; c < nclass; c++)
+			(*cw)[c] = cnt[c] ? (float)((double)n / ((double)nclass * cnt[c])) : 0.0f;
+	}
+	free(cnt);
+	return MM_OK;
+}
+
+mm_status mm_clf_train(mm_clf **out, const float *X, const int *y, size_t n, size_t d,
+		int nclass, const mm_clf_params *p, mm_err *e)
+{
+	const char *msg = mm_clf_params_check(p);
+	if (msg)
+		return mm_errf(e, MM_EUSAGE, "%s", msg);
+	if (n == 0)
+		return mm_errf(e, MM_EVALUE, "no training examples");
+	if (d == 0 || d > (1u << 24))
+		return mm_errf(e, MM_EVALUE, "feature dimension %zu out of range", d);
+	for (size_t i = 0; i < n * d; i++)
+		if (!isfinite(X[i]))
+			return mm_errf(e, MM_EVALUE, "example %zu: feature %zu is not finite", i / d, i % d);
 	float *Xs = NULL, *cw = NULL;
-	double *Xd = NULL, *sw = NULL, *x = NULL, *Z = NULL;
+	double *Xd = NULL;
+	mm_status st = clf_labels(y, n, nclass, p->balanced, &cw, e);
+	if (st != MM_OK)
+		return st;
+	mm_clf *m = calloc(1, sizeof *m);
 	if (!m)
 		goto oom;
 	m->model = p->model;
@@ -1502,43 +1585,14 @@ mm_status mm_clf_train(mm_clf **out, const float *X, const int *y, size_t n, siz
 		m->std[j] = p->standardize && ss > 1e-12 ? (float)ss : 1.0f;
 	}
 	clf_standardize(m, X, n, Xs);
-	if (p->balanced) {
-		if (!(cw = malloc((size_t)nclass * sizeof *cw)))
-			goto oom;
-		for (int c = 0; c < nclass; c++)
-			cw[c] = cnt[c] ? (float)((double)n / ((double)nclass * cnt[c])) : 0.0f;
-	}
 	if (p->model == MM_CLF_LOGREG) {
-		int K = nclass == 2 ? 1 : nclass;
-		m->K = K;
-		size_t nx = (size_t)K * (d + 1);
-		Xd = malloc(n * d * sizeof *Xd);
-		x = calloc(nx, sizeof *x);
-		Z = malloc(n * (size_t)K * sizeof *Z);
-		m->W = malloc((size_t)K * d * sizeof *m->W);
-		m->b = malloc((size_t)K * sizeof *m->b);
-		if (!Xd || !x || !Z || !m->W || !m->b)
+		if (!(Xd = malloc(n * d * sizeof *Xd)))
 			goto oom;
 		for (size_t i = 0; i < n * d; i++)
 			Xd[i] = Xs[i];
-		if (cw) {
-			if (!(sw = malloc(n * sizeof *sw)))
-				goto oom;
-			for (size_t i = 0; i < n; i++)
-				sw[i] = cw[y[i]];
-		}
-		lr_ctx c = { .X = Xd, .y = y, .sw = sw, .n = n, .d = d, .K = K, .C = p->C, .Z = Z };
-		double fx;
-		int it;
-		mm_err le;
-		mm_status ls = mm_lbfgs(lr_objective, &c, x, nx, 10, p->max_iter, p->tol, &fx, &it, &le);
-		if (ls != MM_OK && ls != MM_ELIMIT) { /* not converging in max_iter is a warning in sklearn too */
-			st = mm_errf(e, ls, "%s", le.msg);
+		lr_ctx c = { .X = Xd, .y = y, .n = n, .d = d, .C = p->C };
+		if ((st = lr_fit(m, &c, cw, p, e)) != MM_OK)
 			goto fail;
-		}
-		memcpy(m->W, x, (size_t)K * d * sizeof *m->W);
-		memcpy(m->b, x + (size_t)K * d, (size_t)K * sizeof *m->b);
-		m->objective = fx * n;
 	} else {
 		mm_net_spec s;
 		mm_net_spec_default(&s);
@@ -1585,13 +1639,9 @@ oom:
 fail:
 	mm_clf_free(m);
 done:
-	free(cnt);
 	free(Xs);
 	free(cw);
 	free(Xd);
-	free(sw);
-	free(x);
-	free(Z);
 	return st;
 }
 
@@ -1622,19 +1672,7 @@ void mm_clf_predict(const mm_clf *m, const float *X, size_t n, float *probs)
 						s += w[j] * x[j];
 					z[k] = s;
 				}
-				if (m->K == 1) {
-					double p1 = 1.0 / (1.0 + exp(-z[0]));
-					P[i * C] = (float)(1 - p1);
-					P[i * C + 1] = (float)p1;
-				} else {
-					double mx = z[0], s = 0;
-					for (int k = 1; k < C; k++)
-						mx = fmax(mx, z[k]);
-					for (int k = 0; k < C; k++)
-						s += exp(z[k] - mx);
-					for (int k = 0; k < C; k++)
-						P[i * C + k] = (float)(exp(z[k] - mx) / s);
-				}
+				lr_probs(m, z, P + i * C);
 			}
 		} else {
 			mm_dataset ds = { .nmod = 1, .X = { Xs }, .n = B };
@@ -1644,6 +1682,72 @@ void mm_clf_predict(const mm_clf *m, const float *X, size_t n, float *probs)
 out:
 	free(Xs);
 	free(Z);
+}
+
+/* Sparse input: the same logistic regression in the compact space of the
+ * training columns (sparse.h), scaled but never centred. */
+mm_status mm_clf_train_sparse(mm_clf **out, const mm_csr *X, const size_t *rows, size_t n,
+		const int *y, int nclass, const mm_clf_params *p, mm_err *e)
+{
+	const char *msg = mm_clf_params_check(p);
+	if (msg)
+		return mm_errf(e, MM_EUSAGE, "%s", msg);
+	if (p->model != MM_CLF_LOGREG)
+		return mm_errf(e, MM_EUSAGE, "sparse features take logistic regression only (model logreg)");
+	if (n == 0)
+		return mm_errf(e, MM_EVALUE, "no training examples");
+	float *cw;
+	mm_status st = clf_labels(y, n, nclass, p->balanced, &cw, e);
+	if (st != MM_OK)
+		return st;
+	mm_csr S = {0};
+	mm_clf *m = calloc(1, sizeof *m);
+	if (!m || !(m->cols = calloc(1, sizeof *m->cols))) {
+		st = mm_errf(e, MM_ENOMEM, "out of memory");
+		goto fail;
+	}
+	m->model = MM_CLF_LOGREG;
+	m->nclass = nclass;
+	if ((st = mm_colmap_fit(m->cols, X, rows, n, p->standardize, e)) != MM_OK ||
+			(st = mm_colmap_apply(m->cols, X, rows, n, &S, e)) != MM_OK)
+		goto fail;
+	m->d = m->cols->m;
+	lr_ctx c = { .S = &S, .y = y, .n = n, .d = m->d, .C = p->C };
+	if ((st = lr_fit(m, &c, cw, p, e)) == MM_OK) {
+		*out = m;
+		m = NULL;
+	}
+fail:
+	mm_clf_free(m);
+	mm_csr_free(&S);
+	free(cw);
+	return st;
+}
+
+mm_status mm_clf_predict_sparse(const mm_clf *m, const mm_csr *X, const size_t *rows, size_t n,
+		float *probs, mm_err *e)
+{
+	if (!m->cols)
+		return mm_errf(e, MM_EUSAGE, "the classifier was trained on dense features");
+	mm_csr S = {0};
+	mm_status st = mm_colmap_apply(m->cols, X, rows, n, &S, e);
+	double *Z = malloc(((size_t)m->K * (S.n ? S.n : 1)) * sizeof *Z);
+	if (st == MM_OK && !Z)
+		st = mm_errf(e, MM_ENOMEM, "out of memory");
+	if (st == MM_OK) {
+		for (size_t i = 0; i < S.n; i++)
+			for (int k = 0; k < m->K; k++)
+				Z[i * (size_t)m->K + (size_t)k] = m->b[k];
+		mm_csr_mul_wt(&S, m->W, m->K, Z);
+		double z[m->nclass];
+		for (size_t i = 0; i < S.n; i++) {
+			memcpy(z, Z + i * (size_t)m->K, (size_t)m->K * sizeof *z);
+			lr_probs(m, z, probs + i * (size_t)m->nclass);
+		}
+	}
+	free(Z);
+	mm_csr_free(&S);
+	return st;
 }
 
 int mm_clf_nclass(const mm_clf *m)
@@ -1667,6 +1771,9 @@ void mm_clf_free(mm_clf *m)
 		return;
 	free(m->mean);
 	free(m->std);
+	if (m->cols)
+		mm_colmap_free(m->cols);
+	free(m->cols);
 	free(m->W);
 	free(m->b);
 	mm_net_free(m->net);

@@ -300,6 +300,19 @@ mm_status mm_clf_train(mm_clf **out, const float *X, const int *y, size_t n, siz
 		int nclass, const mm_clf_params *p, mm_err *e);
 /* probs [n, nclass], rows summing to 1. */
 void mm_clf_predict(const mm_clf *m, const float *X, size_t n, float *probs);
+/* Sparse features (sparse.h): fit on rows[0..n) of X (all rows when rows
+ * is NULL), y[k] the label of the k-th of them.  Logistic regression only.
+ * The model keeps the compact index of the columns that have a non-zero in
+ * these rows (and, with standardize, each column's scale 1/std, never a
+ * centring); a column unseen in training contributes nothing at prediction.
+ * Memory: O(K × columns seen), whatever X's dim. */
+struct mm_csr;
+mm_status mm_clf_train_sparse(mm_clf **out, const struct mm_csr *X, const size_t *rows, size_t n,
+		const int *y, int nclass, const mm_clf_params *p, mm_err *e);
+/* probs [n, nclass] for rows[0..n) of X (all when rows is NULL).  MM_ENOMEM;
+ * MM_EUSAGE when m was trained on dense features. */
+mm_status mm_clf_predict_sparse(const mm_clf *m, const struct mm_csr *X, const size_t *rows,
+		size_t n, float *probs, mm_err *e);
 int mm_clf_nclass(const mm_clf *m);
 size_t mm_clf_dim(const mm_clf *m);
 /* The objective value reached (logreg) or the last training loss (MLP). */

@@ -21,6 +21,7 @@
 #include "cli.h"
 #include "err.h"
 #include "record.h"
+#include "sparse.h"
 #include "stream.h"
 #include "util.h"
 
@@ -228,9 +229,10 @@ static struct {
 	uint64_t head;
 	char **fields;
 	size_t nfields;
+	const char *libsvm, *label;  /* --libsvm FIELD, --label FIELD */
 	const char *out;
 	int level;
-} opt = {.level = -1};
+} opt = {.level = -1, .label = "label"};
 
 /* The current input and record, for messages: "in.zst: record 3 (id "a")". */
 static mm_reader *cur_rd;
@@ -357,6 +359,95 @@ static void sb_tensor(sbuf *b, const msgpack_object *o, const char *field)
 	mm_tensor_free(&t);
 }
 
+/* A sparse vector as {"dim","indices":[...],"values":[...]} or, with
+ * --brief, {"dim","nnz","min","max"} (min and max of the stored values). */
+static void sb_sparse(sbuf *b, const msgpack_object *o, const char *field)
+{
+	static mm_sparse s;   /* reused: grows to the largest vector */
+	mm_err e;
+	if (mm_sparse_from_obj(&s, o, &e) != MM_OK)
+		die_field(field, &e);
+	sb_puts(b, "{\"dim\":");
+	sb_u64(b, s.dim);
+	if (opt.brief) {
+		sb_puts(b, ",\"nnz\":");
+		sb_u64(b, s.nnz);
+		float mn = INFINITY, mx = -INFINITY;
+		for (size_t i = 0; i < s.nnz; i++) {
+			mn = s.val[i] < mn ? s.val[i] : mn;
+			mx = s.val[i] > mx ? s.val[i] : mx;
+		}
+		if (s.nnz) {
+			sb_puts(b, ",\"min\":");
+			sb_float(b, mn);
+			sb_puts(b, ",\"max\":");
+			sb_float(b, mx);
+		}
+	} else {
+		sb_puts(b, ",\"indices\":[");
+		for (size_t i = 0; i < s.nnz; i++) {
+			if (i)
+				sb_putc(b, ',');
+			sb_u64(b, s.idx[i]);
+		}
+		sb_puts(b, "],\"values\":[");
+		for (size_t i = 0; i < s.nnz; i++) {
+			if (i)
+				sb_putc(b, ',');
+			sb_float(b, s.val[i]);
+		}
+		sb_putc(b, ']');
+	}
+	sb_putc(b, '}');
+}
+
+/* --libsvm: "LABEL I:V I:V ..." with 1-based indices, the non-zero values of
+ * a sparse vector or a tensor (flattened) field. */
+static void sb_libsvm(sbuf *b, mm_rec *r)
+{
+	static mm_sparse s;
+	mm_err e;
+	int64_t y;
+	double yv;
+	const msgpack_object *o = mm_rec_get(r, opt.libsvm);
+	mm_status st = mm_rec_int(r, opt.label, &y, &e);
+	if (st == MM_OK)
+		sb_i64(b, y);
+	else if (st != MM_MISSING && (st = mm_rec_num(r, opt.label, &yv, false, &e)) == MM_OK)
+		sb_double(b, yv);    /* a regression target */
+	if (st != MM_OK) {
+		mm_err_prefix(&e, "%s", mm_reader_name(cur_rd));
+		cli_die_err(&e);
+	}
+	if (!o) {
+		mm_errf(&e, MM_MISSING, "missing (the features of --libsvm)");
+		die_field(opt.libsvm, &e);
+	}
+	if (mm_obj_is_sparse(o)) {
+		if (mm_sparse_from_obj(&s, o, &e) != MM_OK)
+			die_field(opt.libsvm, &e);
+		for (size_t i = 0; i < s.nnz; i++) {
+			sb_putc(b, ' ');
+			sb_u64(b, (unsigned long long)s.idx[i] + 1);
+			sb_putc(b, ':');
+			sb_float(b, s.val[i]);
+		}
+	} else {
+		mm_tensor t;
+		if (mm_tensor_from_obj(&t, o, true, &e) != MM_OK)
+			die_field(opt.libsvm, &e);
+		for (size_t i = 0; i < t.n; i++)
+			if (t.data[i] != 0) {
+				sb_putc(b, ' ');
+				sb_u64(b, (unsigned long long)i + 1);
+				sb_putc(b, ':');
+				sb_float(b, t.data[i]);
+			}
+		mm_tensor_free(&t);
+	}
+	sb_putc(b, '\n');
+}
+
 /* ---- any msgpack value ---- */
 static void sb_obj(sbuf *b, const msgpack_object *o, const char *field);
 
@@ -452,6 +543,10 @@ static void sb_obj(sbuf *b, const msgpack_object *o, const char *field)
 			sb_tensor(b, o, field);
 			return;
 		}
+		if (mm_obj_is_sparse(o)) {
+			sb_sparse(b, o, field);
+			return;
+		}
 		sb_putc(b, '{');
 		for (uint32_t i = 0; i < o->via.map.size; i++) {
 			if (i)
@@ -507,6 +602,16 @@ static void check_obj(const msgpack_object *o, const msgpack_object *key)
 			if (mm_tensor_from_obj(&t, o, true, &e) != MM_OK)
 				die_key(key, &e);
 			mm_tensor_free(&t);
+			return;
+		}
+		if (mm_obj_is_sparse(o)) {
+			mm_sparse s = {0};
+			mm_err e;
+			if (mm_sparse_from_obj(&s, o, &e) != MM_OK) {
+				mm_sparse_free(&s);
+				die_key(key, &e);
+			}
+			mm_sparse_free(&s);
 			return;
 		}
 		for (uint32_t i = 0; i < o->via.map.size; i++)
@@ -585,6 +690,10 @@ static void usage(void)
 		"  -f, --fields A,B    keep only these fields (default: all)\n"
 		"  -n, --head N        stop after N records (default: all)\n"
 		"  -c, --count         print the number of records instead of the records\n"
+		"      --libsvm FIELD  print the libsvm / svmlight text format instead:\n"
+		"                      \"LABEL INDEX:VALUE ...\", the non-zero values of FIELD\n"
+		"                      (sparse or tensor), indices from 1\n"
+		"      --label FIELD   the label of --libsvm (default label)\n"
 		"  -C, --check         check the record conventions of mmoe-records(5):\n"
 		"                      a string id, split in train/val/test, label >= 0,\n"
 		"                      tensors well formed and finite, floats finite\n"
@@ -616,6 +725,8 @@ int main(int argc, char **argv)
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
+		{"libsvm", required_argument, NULL, 256},
+		{"label", required_argument, NULL, 257},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -641,6 +752,8 @@ int main(int argc, char **argv)
 		case 'l': opt.level = (int)cli_int("--level", optarg, 0, 22); break;
 		case 'F': opt.force = true; break;
 		case 'q': cli_quiet = true; break;
+		case 256: opt.libsvm = optarg; break;
+		case 257: opt.label = optarg; break;
 		case 'h': usage(); return cli_finish();
 		case 'V': cli_version();
 		default:
@@ -651,6 +764,8 @@ int main(int argc, char **argv)
 		cli_usage("--brief only applies to --json");
 	if (opt.count && opt.json)
 		cli_usage("--count and --json exclude each other");
+	if (opt.libsvm && (opt.json || opt.count))
+		cli_usage("--libsvm excludes --json and --count");
 
 	char *stdin_only[] = {"-", NULL};
 	char **inputs = optind < argc ? argv + optind : stdin_only;
@@ -665,7 +780,7 @@ int main(int argc, char **argv)
 	atexit(drop_output);
 	FILE *jout = stdout;
 	const char *jname = "standard output";
-	if (!opt.count && !opt.json) {
+	if (!opt.count && !opt.json && !opt.libsvm) {
 		if (!opt.out)
 			cli_check_binary_stdout(opt.force);
 		if (mm_writer_open(&w, opt.out, opt.level, &e) != MM_OK)
@@ -679,7 +794,7 @@ int main(int argc, char **argv)
 
 	sbuf b = {0};
 	uint64_t total = 0;
-	bool raw = !opt.json && !opt.check && !opt.nfields;
+	bool raw = !opt.json && !opt.libsvm && !opt.check && !opt.nfields;
 	cli_progress prog;
 	cli_progress_start(&prog, "records", 0);
 	for (int i = 0; i < ninputs && !(opt.head_set && total >= opt.head); i++) {
@@ -718,9 +833,12 @@ int main(int argc, char **argv)
 					mm_reader_close(rd);
 					goto fail;
 				}
-			} else if (opt.json) {
+			} else if (opt.json || opt.libsvm) {
 				b.n = 0;
-				sb_record(&b, r);
+				if (opt.json)
+					sb_record(&b, r);
+				else
+					sb_libsvm(&b, r);
 				if (fwrite(b.p, 1, b.n, jout) != b.n)
 					cli_die(MM_EXIT_USAGE, "error writing %s: %s", jname, strerror(errno));
 			}
