@@ -40,7 +40,7 @@ MM_CPPFLAGS  = -Ilib -Itools/common $(BLAS_CFLAGS) -D_GNU_SOURCE \
 MM_CFLAGS   := -std=c11 -Wall -Wextra -fPIC -pthread $(SANFLAGS)
 MM_LDLIBS    = -Wl,--as-needed -lzstd -lmsgpackc $(BLAS_LIBS) -ljansson -lpng -ljpeg -lutf8proc -lm -lpthread
 
-LIB_SRC    := $(wildcard lib/*.c)
+LIB_SRC    := $(wildcard lib/*.c lib/nn/*.c)
 LIB_OBJ    := $(patsubst lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRC))
 COMMON_SRC := $(wildcard tools/common/*.c)
 COMMON_OBJ := $(patsubst tools/common/%.c,$(BUILD)/common/%.o,$(COMMON_SRC))
@@ -48,7 +48,7 @@ TOOL_SRC   := $(filter-out tools/mmoe.c,$(wildcard tools/*.c))
 TOOLS      := $(BINDIR)/mmoe $(patsubst tools/%.c,$(BINDIR)/mmoe-%,$(TOOL_SRC))
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 UNITS      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%.t,$(UNIT_SRC))
-HEADERS    := $(wildcard lib/*.h tools/common/*.h)
+HEADERS    := $(wildcard lib/*.h lib/nn/*.h tools/common/*.h)
 LIBMMOE    := $(BUILD)/libmmoe.a
 DEPS_OK    := build/.deps-build
 
@@ -82,7 +82,7 @@ $(BINDIR)/mmoe: tools/mmoe.c $(LIBMMOE)
 $(BINDIR)/mmoe-%: tools/%.c $(LIBMMOE)
 	@mkdir -p $(@D)
 	$(CC) $(MM_CPPFLAGS) $(CPPFLAGS) $(MM_CFLAGS) $(CFLAGS) -o $@ $< $(LIBMMOE) $(LDFLAGS) $(MM_LDLIBS)
-$(BUILD)/tests/%.t: tests/unit/%.c tests/unit/tap.h $(LIBMMOE)
+$(BUILD)/tests/%.t: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIBMMOE)
 	@mkdir -p $(@D)
 	$(CC) $(MM_CPPFLAGS) -Itests/unit $(CPPFLAGS) $(MM_CFLAGS) $(CFLAGS) -o $@ $< $(LIBMMOE) $(LDFLAGS) $(MM_LDLIBS)
 

@@ -1,28 +1,25 @@
-/* nn.h — the neural-network engine of mmoe: layers, a small graph of layers,
- * a generic trainer, and a simple high-level classifier.
+/* nn.h — the neural-network engine of mmoe: a graph of layers, a generic
+ * trainer, and a simple high-level classifier.
  *
  * Three levels, each usable on its own:
  *
- *  1. Layer kernels (mm_linear_forward, mm_relu_backward, ...): pure
- *     functions on row-major, batch-major matrices (row b = sample b).  A
- *     backward *accumulates* into all the gradients it writes (dW += ...,
- *     dX += ...), so that a value feeding several consumers gets the sum;
- *     zero them first.
- *     Matrix products go through cblas_sgemm.  Every one is checked against
- *     central finite differences in tests/unit/nn_grad.c.
+ *  1. Layers (nn/layer.h) and their kernels (nn/kernels.h: mm_linear_forward,
+ *     mm_relu_backward, ...).  A layer kind is a table of operations in its
+ *     own file under lib/nn/; every one is checked against central finite
+ *     differences in tests/unit/nn_grad.c.
  *
- *  2. mm_net: a directed acyclic graph of nodes (inputs, linear, activation,
- *     dropout, layer norm, concatenation, element-wise product, bilinear),
- *     evaluated in topological order, with a registry of parameters and
- *     gradients (mm_param) that the optimisers (optim.h) and the model files
- *     (model.h) walk without knowing the layers.  A new layer kind is a new
- *     node type, not a new trainer.  mm_net_build() builds the expert
- *     architecture of mmoe-train-expert from an mm_net_spec; mm_net_fit()
- *     trains any net with AdamW, warm-up + cosine, clipping, early stopping.
+ *  2. mm_net (nn/graph.c): a directed acyclic graph of named nodes evaluated
+ *     in order, each only through its layer's table, with a registry of named
+ *     parameters and gradients (param.h) that the optimisers (optim.h) and the
+ *     model files (model.h) walk without knowing the layers.  A new layer kind
+ *     is a new table, not a new graph or trainer.  mm_net_build()
+ *     (nn/expert.c) builds the expert architecture of mmoe-train-expert from an
+ *     mm_net_spec; mm_net_fit() (nn/fit.c) trains any net with AdamW, warm-up +
+ *     cosine, clipping, early stopping.
  *
- *  3. mm_clf: "fit a classifier on an n × d float matrix": multinomial (or
- *     binary) L2 logistic regression solved to the optimum by L-BFGS, or a
- *     small MLP trained by mm_net_fit.  This is what mmoe-unipred uses.
+ *  3. mm_clf (nn/clf.c): "fit a classifier on an n × d float matrix":
+ *     multinomial (or binary) L2 logistic regression solved to the optimum by
+ *     L-BFGS, or a small MLP trained by mm_net_fit.  mmoe-unipred uses it.
  *
  * Ownership: functions that take `const float *` read the caller's memory
  * and never keep the pointer past the call, except mm_net_forward's result,
@@ -37,94 +34,14 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "nn/kernels.h"
+#include "nn/layer.h"
+#include "param.h"
 #include "rng.h"
 
 /* ======================================================================
- * 1. Layer kernels
+ * Graphs of layers
  * ====================================================================== */
-
-/* Y[B,dout] = X[B,din] · W[dout,din]^T + b[dout]  (b may be NULL). */
-void mm_linear_forward(const float *X, int B, int din, const float *W,
-		const float *b, int dout, float *Y);
-/* dW += dY^T X, db += Σ_b dY (db may be NULL), dX += dY W (dX may be NULL). */
-void mm_linear_backward(const float *X, const float *dY, int B, int din, int dout,
-		const float *W, float *dW, float *db, float *dX);
-
-/* Element-wise activations on n values; backward from the input x. */
-void mm_relu_forward(const float *x, float *y, size_t n);
-void mm_relu_backward(const float *x, const float *dy, float *dx, size_t n);
-/* GELU, tanh approximation (as GPT-2 / PyTorch approximate="tanh"). */
-void mm_gelu_forward(const float *x, float *y, size_t n);
-void mm_gelu_backward(const float *x, const float *dy, float *dx, size_t n);
-
-/* Inverted dropout: y = x * mask, mask = 0 with probability p, else 1/(1-p).
- * mask (n floats) is drawn from rng and kept for the backward. */
-void mm_dropout_forward(mm_rng *rng, float p, const float *x, float *y, float *mask, size_t n);
-void mm_dropout_backward(const float *mask, const float *dy, float *dx, size_t n);
-
-/* Layer norm over the last dimension d, per row:
- * y = (x - mean) * rstd * gamma + beta.  mean, rstd: B floats saved for the backward. */
-void mm_layernorm_forward(const float *X, int B, int d, const float *gamma,
-		const float *beta, float *Y, float *mean, float *rstd);
-/* dgamma, dbeta, dX accumulate. */
-void mm_layernorm_backward(const float *X, const float *dY, int B, int d,
-		const float *gamma, const float *mean, const float *rstd,
-		float *dgamma, float *dbeta, float *dX);
-
-/* Element-wise product fusion: y = a ⊙ b.  da += dy ⊙ b, db += dy ⊙ a. */
-void mm_prod_forward(const float *a, const float *b, float *y, size_t n);
-void mm_prod_backward(const float *a, const float *b, const float *dy,
-		float *da, float *db, size_t n);
-
-/* Bilinear fusion: y[b,k] = Σ_ij A[b,i] W[i, k*q + j] Bm[b,j] + bias[k], with
- * A [B,p], Bm [B,q], W [p, o*q], bias [o] (may be NULL), y [B,o].  T is a
- * caller-provided scratch of B*o*q floats (A·W), kept for the backward. */
-void mm_bilinear_forward(const float *A, const float *Bm, int B, int p, int q, int o,
-		const float *W, const float *bias, float *T, float *Y);
-/* dW, dbias, dA, dBm accumulate.  dT: scratch of B*o*q floats (overwritten). */
-void mm_bilinear_backward(const float *A, const float *Bm, int B, int p, int q, int o,
-		const float *W, const float *T, const float *dY, float *dT,
-		float *dW, float *dbias, float *dA, float *dBm);
-
-/* Row-wise softmax of logits [B,C] into P (may alias Z). */
-void mm_softmax(const float *Z, int B, int C, float *P);
-
-/* Losses on logits Z [B,C] and targets y[B] in 0..C-1.  w: per-class weights
- * (NULL = 1).  The loss is Σ_b w[y_b] ℓ_b / Σ_b w[y_b] (the weighted mean, as
- * PyTorch's CrossEntropyLoss(weight=...)).  P [B,C] receives the
- * probabilities; dZ [B,C] (may be NULL) the gradient of the returned loss. */
-double mm_xent_loss(const float *Z, const int *y, int B, int C, const float *w,
-		float *P, float *dZ);
-/* Focal loss (Lin et al.): ℓ_b = -α (1 - p_t)^γ log p_t, p_t = P[b, y_b];
- * γ = 0, α = 1 is cross-entropy.  Same weighting and outputs as above. */
-double mm_focal_loss(const float *Z, const int *y, int B, int C, const float *w,
-		float alpha, float gamma, float *P, float *dZ);
-
-/* ======================================================================
- * 2. Graphs of layers
- * ====================================================================== */
-
-/* One trainable tensor and its gradient (same size), in the registry of a net. */
-typedef struct mm_param {
-	char name[48];    /* unique within a net, e.g. "proj0.W" */
-	float *w, *g;     /* n floats each, 64-byte aligned, owned by the net */
-	size_t n;
-	int64_t shape[2]; /* rows, cols (cols 1 for vectors) */
-	bool decay;       /* weight decay applies (weights yes, biases/norms no) */
-} mm_param;
-
-typedef enum mm_node_type {
-	MM_NODE_INPUT = 0, /* modality input (standardised features) */
-	MM_NODE_LINEAR,    /* in0 → W in0 + b */
-	MM_NODE_RELU,
-	MM_NODE_GELU,
-	MM_NODE_DROPOUT,   /* rate = node's p */
-	MM_NODE_LAYERNORM,
-	MM_NODE_CONCAT,    /* any number of inputs, along features */
-	MM_NODE_PROD,      /* in0 ⊙ in1, equal dims */
-	MM_NODE_BILINEAR,  /* in0ᵀ W in1 + b → o outputs */
-	MM_NODE_NTYPES
-} mm_node_type;
 
 enum { MM_ACT_RELU = 0, MM_ACT_GELU = 1 };
 enum { MM_FUSE_CONCAT = 0, MM_FUSE_CONCAT_PROD = 1, MM_FUSE_BILINEAR = 2 };
@@ -161,13 +78,21 @@ void mm_net_spec_default(mm_net_spec *s);
 /* NULL when valid, else a message naming the bad field. */
 const char *mm_net_spec_check(const mm_net_spec *s);
 
-/* An empty graph with nmod inputs of the given dims; add nodes, then finish. */
+/* An empty graph with nmod inputs of the given widths (T = 1), named
+ * "in0", "in1", ...; or of the given per-sample shapes.  Add nodes, then
+ * finish. */
 mm_status mm_net_new(mm_net **out, int nmod, const int *dims, mm_err *e);
-/* Add a node reading the given earlier nodes (ids as returned; inputs are
- * ids 0..nmod-1).  `size` is the output width for LINEAR / BILINEAR, `p` the
- * dropout rate.  Returns the new node id, or -1 with e set. */
-int mm_net_add(mm_net *net, mm_node_type t, const int *in, int nin, int size, float p, mm_err *e);
-/* Mark `node` as the output (logits) and allocate the parameters. */
+mm_status mm_net_new_shaped(mm_net **out, int nmod, const mm_shape *shapes, mm_err *e);
+/* Add a node of `kind` reading the given earlier nodes (ids as returned;
+ * the inputs are ids 0..nmod-1), with the kind's settings struct `conf`
+ * (mm_linear_conf, mm_dropout_conf, ...; NULL for kinds without settings;
+ * copied).  `name` (NULL: "n<id>") must be unique in the net; it prefixes
+ * the node's parameters: "<name>.W".  Names are 1..47 bytes of
+ * [A-Za-z0-9_.-].  Returns the new node id, or -1 with e set
+ * (MM_EUSAGE for a bad kind, input, setting or name). */
+int mm_net_add(mm_net *net, mm_node_type kind, const char *name, const int *in, int nin,
+		const void *conf, mm_err *e);
+/* Mark `node` as the output and allocate the parameters (zero). */
 mm_status mm_net_finish(mm_net *net, int node, mm_err *e);
 /* Build the expert architecture (calls the three functions above). */
 mm_status mm_net_build(mm_net **out, const mm_net_spec *s, mm_err *e);
@@ -181,6 +106,8 @@ void mm_net_init(mm_net *net, mm_rng *rng);
 mm_param *mm_net_params(mm_net *net, size_t *np);
 size_t mm_net_nparams_total(const mm_net *net); /* number of floats */
 int mm_net_nout(const mm_net *net);
+/* The parameter called `name`, or NULL. */
+mm_param *mm_net_param(mm_net *net, const char *name);
 int mm_net_nmod(const mm_net *net);
 int mm_net_dim(const mm_net *net, int m);
 /* FLOPs (2 × multiply-adds) of one forward pass per sample, for GFLOP/s figures. */
@@ -192,8 +119,13 @@ double mm_net_flops_per_sample(const mm_net *net);
  * of its last forward: one forward/backward at a time per net (not
  * thread-safe); the BLAS underneath may use several threads. */
 const float *mm_net_forward(mm_net *net, const float *const *X, int B, bool train, mm_rng *rng);
-/* Backward from dlogits [B, nout] of the last forward; accumulates into the
- * parameters' g.  Zero them first with mm_net_zero_grad. */
+/* The sum of the layers' auxiliary losses in the last training forward (0
+ * when no layer has one). */
+double mm_net_aux_loss(const mm_net *net);
+/* Backward from dlogits [B, nout] of the last forward (the gradient of the
+ * objective w.r.t. the output; the layers add their auxiliary losses'
+ * gradients themselves); adds into the parameters' g, frozen ones excepted.
+ * Clear them first with mm_net_zero_grad (the trainer does, once per step). */
 void mm_net_backward(mm_net *net, const float *dlogits);
 void mm_net_zero_grad(mm_net *net);
 /* Copy all parameter values between two nets of the same structure. */
@@ -262,7 +194,7 @@ double mm_metric_macro_f1(const float *P, const int *y, size_t n, int C);
 double mm_metric_nll(const float *P, const int *y, size_t n, int C);
 
 /* ======================================================================
- * 3. High-level classifier (used by mmoe-unipred)
+ * High-level classifier (used by mmoe-unipred)
  * ====================================================================== */
 
 enum { MM_CLF_LOGREG = 0, MM_CLF_MLP = 1 };

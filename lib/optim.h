@@ -1,4 +1,4 @@
-/* optim.h — optimisers over a parameter registry (nn.h mm_param), learning-rate
+/* optim.h — optimisers over a parameter registry (param.h mm_param), learning-rate
  * schedules, gradient clipping, and L-BFGS for smooth convex problems.
  *
  * The optimisers know nothing about layers: they walk an array of mm_param
@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "err.h"
-#include "nn.h"
+#include "param.h"
 
 /* AdamW (Loshchilov & Hutter): decoupled weight decay
  *   m = β1 m + (1-β1) g;  v = β2 v + (1-β2) g²

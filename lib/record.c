@@ -76,7 +76,8 @@ mm_status mm_rec_from_object(mm_rec **out, msgpack_zone *zone,
 
 static int keyeq(const msgpack_object *k, const char *key, size_t len)
 {
-	return k->via.str.size == len && memcmp(k->via.str.ptr, key, len) == 0;
+	/* an empty key may have a NULL pointer, which memcmp must not see */
+	return k->via.str.size == len && (len == 0 || memcmp(k->via.str.ptr, key, len) == 0);
 }
 
 static msgpack_object_kv *find(const mm_rec *r, const char *key)
@@ -103,7 +104,8 @@ static char *zstrdup(msgpack_zone *z, const char *s, size_t len)
 {
 	char *p = msgpack_zone_malloc_no_align(z, len + 1);
 	if (p) {
-		memcpy(p, s, len);
+		if (len)
+			memcpy(p, s, len);
 		p[len] = 0;
 	}
 	return p;
@@ -246,6 +248,30 @@ mm_status mm_rec_int(mm_rec *r, const char *key, int64_t *out, mm_err *e)
 	}
 }
 
+mm_status mm_rec_label(mm_rec *r, const char *key, int64_t nclasses, int64_t *out, mm_err *e)
+{
+	const msgpack_object *o = need(r, key, e);
+	if (!o)
+		return MM_MISSING;
+	if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+		return field_err(r, key, e, MM_EVALUE, "expected a class >= 0, got %lld",
+			(long long)o->via.i64);
+	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+		if (o->type == MSGPACK_OBJECT_FLOAT32 || o->type == MSGPACK_OBJECT_FLOAT64)
+			return field_err(r, key, e, MM_ETYPE, "expected an integer, got the float %g",
+				o->via.f64);
+		return field_err(r, key, e, MM_ETYPE, "expected an integer, got %s", mm_obj_typename(o));
+	}
+	if (nclasses > 0 && o->via.u64 >= (uint64_t)nclasses)
+		return field_err(r, key, e, MM_EVALUE, "class %llu is outside 0..%lld",
+			(unsigned long long)o->via.u64, (long long)nclasses - 1);
+	if (o->via.u64 > INT32_MAX)
+		return field_err(r, key, e, MM_EVALUE, "class %llu is too large",
+			(unsigned long long)o->via.u64);
+	*out = (int64_t)o->via.u64;
+	return MM_OK;
+}
+
 mm_status mm_rec_num(mm_rec *r, const char *key, double *out, bool allow_nonfinite, mm_err *e)
 {
 	const msgpack_object *o = need(r, key, e);
@@ -357,6 +383,42 @@ static mm_status check_finite(const mm_tensor *t, mm_err *e)
 	return MM_OK;
 }
 
+/* The keys of a dense tensor map: exactly "dtype", "shape" and "data", each
+ * once (mmoe-records(5)).  Another tensor kind gets its own function with its
+ * own documented keys; this one stays the dense check. */
+static mm_status dense_tensor_keys(const msgpack_object *o, const msgpack_object **dt,
+		const msgpack_object **sh, const msgpack_object **da, mm_err *e)
+{
+	*dt = map_get(o, "dtype");
+	*sh = map_get(o, "shape");
+	*da = map_get(o, "data");
+	if (!*dt || !*sh || !*da)
+		return mm_errf(e, MM_ETYPE, "expected a tensor (a map with dtype, shape, data), got a map without \"%s\"",
+			!*dt ? "dtype" : !*sh ? "shape" : "data");
+	if (o->via.map.size == 3)
+		return MM_OK;
+	static const char *const names[3] = {"dtype", "shape", "data"};
+	bool seen[3] = {false, false, false};
+	for (uint32_t i = 0; i < o->via.map.size; i++) {
+		const msgpack_object *k = &o->via.map.ptr[i].key;
+		if (k->type != MSGPACK_OBJECT_STR)
+			return mm_errf(e, MM_EVALUE, "tensor map key %u is %s; a tensor has exactly the keys "
+				"dtype, shape and data", i, mm_obj_typename(k));
+		int w = -1;
+		for (int j = 0; j < 3; j++)
+			if (keyeq(k, names[j], strlen(names[j])))
+				w = j;
+		if (w < 0)
+			return mm_errf(e, MM_EVALUE, "tensor map has the extra key \"%.*s\"; a tensor has "
+				"exactly the keys dtype, shape and data",
+				(int)(k->via.str.size > 32 ? 32 : k->via.str.size), k->via.str.ptr);
+		if (seen[w])
+			return mm_errf(e, MM_EVALUE, "tensor map has the key \"%s\" twice", names[w]);
+		seen[w] = true;
+	}
+	return MM_OK;
+}
+
 mm_status mm_tensor_from_obj(mm_tensor *t, const msgpack_object *o, bool finite, mm_err *e)
 {
 	mm_status st;
@@ -381,10 +443,9 @@ mm_status mm_tensor_from_obj(mm_tensor *t, const msgpack_object *o, bool finite,
 	}
 	if (o->type != MSGPACK_OBJECT_MAP)
 		return mm_errf(e, MM_ETYPE, "expected a tensor, got %s", mm_obj_typename(o));
-	const msgpack_object *dt = map_get(o, "dtype"), *sh = map_get(o, "shape"), *da = map_get(o, "data");
-	if (!dt || !sh || !da)
-		return mm_errf(e, MM_ETYPE, "expected a tensor (a map with dtype, shape, data), got a map without \"%s\"",
-			!dt ? "dtype" : !sh ? "shape" : "data");
+	const msgpack_object *dt, *sh, *da;
+	if ((st = dense_tensor_keys(o, &dt, &sh, &da, e)) != MM_OK)
+		return st;
 	if (dt->type != MSGPACK_OBJECT_STR)
 		return mm_errf(e, MM_ETYPE, "tensor dtype is %s, expected a string", mm_obj_typename(dt));
 	int k = -1;

@@ -70,6 +70,10 @@ bool mm_obj_is_tensor(const msgpack_object *o);
 mm_status mm_rec_str(mm_rec *r, const char *key, const char **out, mm_err *e);
 /* Integers; a boolean reads as 0/1; a float with an integral value is accepted. */
 mm_status mm_rec_int(mm_rec *r, const char *key, int64_t *out, mm_err *e);
+/* A class label: a msgpack integer >= 0, and < nclasses when nclasses > 0.
+ * Stricter than mm_rec_int: a boolean or a float (even 1.0) is MM_ETYPE, as
+ * mmoe-records(5) says a label is an integer. */
+mm_status mm_rec_label(mm_rec *r, const char *key, int64_t nclasses, int64_t *out, mm_err *e);
 /* Any number (int or float); NaN/Inf are MM_EVALUE unless allow_nonfinite. */
 mm_status mm_rec_num(mm_rec *r, const char *key, double *out, bool allow_nonfinite, mm_err *e);
 /* A tensor (or a numeric array), converted to float.  finite: refuse NaN/Inf,

@@ -1,5 +1,6 @@
 #include "rng.h"
 
+#include <assert.h>
 #include <math.h>
 #include <string.h>
 
@@ -89,13 +90,32 @@ void mm_rng_shuffle(mm_rng *g, void *base, size_t n, size_t size)
 	}
 }
 
-uint64_t mm_hash64(const void *p, size_t len, uint64_t seed)
+/* FNV-1a 64 from state h (the offset basis for the standard hash) */
+static uint64_t fnv1a(uint64_t h, const void *p, size_t len)
 {
 	const unsigned char *c = p;
-	uint64_t h = 0xcbf29ce484222325ULL ^ seed;
 	for (size_t i = 0; i < len; i++) {
 		h ^= c[i];
 		h *= 0x100000001b3ULL;
 	}
+	return h;
+}
+
+#define FNV1A64_BASIS 0xcbf29ce484222325ULL
+
+uint64_t mm_hash64(const void *p, size_t len, uint64_t seed)
+{
+	uint64_t h = fnv1a(FNV1A64_BASIS ^ seed, p, len);
 	return splitmix64(&h);
+}
+
+uint64_t mm_fnv1a64(const void *p, size_t len)
+{
+	return fnv1a(FNV1A64_BASIS, p, len);
+}
+
+uint64_t mm_shard_of(const void *id, size_t len, uint64_t nshards)
+{
+	assert(nshards > 0);
+	return mm_fnv1a64(id, len) % nshards;
 }

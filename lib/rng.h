@@ -31,5 +31,12 @@ void mm_rng_shuffle(mm_rng *g, void *base, size_t n, size_t size);
 /* A stable 64-bit hash of bytes (FNV-1a then a splitmix finaliser): for
  * hashing n-grams, ids and data fingerprints.  Same on every platform. */
 uint64_t mm_hash64(const void *p, size_t len, uint64_t seed);
+/* Plain FNV-1a 64 (offset basis 0xcbf29ce484222325, prime 0x100000001b3) of
+ * the bytes, without a finaliser: the hash other programs reproduce in a few
+ * lines, used to split a stream into shards. */
+uint64_t mm_fnv1a64(const void *p, size_t len);
+/* The shard (0 .. nshards-1) of a record whose id has these bytes:
+ * mm_fnv1a64(id) mod nshards, as documented in mmoe-cat(1) --shard.  nshards > 0. */
+uint64_t mm_shard_of(const void *id, size_t len, uint64_t nshards);
 
 #endif

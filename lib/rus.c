@@ -124,6 +124,12 @@ mm_status mm_pred_class(mm_rec *r, const char *field, int64_t *cls, int64_t *ncl
 			return mm_errf(e, MM_EVALUE, "%s: field \"%s\": expected a probability vector, got 0 values",
 					mm_rec_where(r, where, sizeof where), field);
 		}
+		/* the check fuse applies: finite, non-negative, a positive sum */
+		if ((st = mm_fuse_check_probs(t.data, t.n, 0, NULL, e)) != MM_OK) {
+			mm_tensor_free(&t);
+			mm_err_prefix(e, "%s: field \"%s\"", mm_rec_where(r, where, sizeof where), field);
+			return st;
+		}
 		C = (int64_t)t.n;
 		c = (int64_t)mm_vec_argmax(t.data, t.n);
 		mm_tensor_free(&t);

@@ -49,7 +49,9 @@ int mm_fuse_mode_parse(const char *s);
  * and a positive sum.  If the sum differs from 1 by more than tol, p is
  * divided by it and *renormalised is set to 1 (else 0).  Errors are
  * MM_EVALUE with a message naming the first bad element ("element 2 is
- * -0.1"), for the caller to prefix with record and field. */
+ * -0.1"), for the caller to prefix with record and field.  This is the one
+ * probability check: fuse, mm_pred_class (eval, rus-split) and
+ * mm_unipred_normalise (tol 0) all use it. */
 int mm_fuse_check_probs(float *p, size_t n, double tol, int *renormalised, mm_err *e);
 
 /* Fuse: router[K] (probabilities; read only by soft and hard), experts[K*C]
@@ -65,8 +67,9 @@ int mm_fuse(const float *router, const float *experts, int K, int C, mm_fuse_mod
  * are present, P_class must lie in 0..C-1.  A nil value counts as absent.
  * *nclass (may be NULL) receives C, or 0 when P itself is absent.
  * MM_MISSING (message names the record and both fields) when neither is
- * there; MM_ETYPE / MM_EVALUE for a wrong type, a NaN in P, a negative or
- * out-of-range class. */
+ * there; MM_ETYPE / MM_EVALUE for a wrong type, a P that fails
+ * mm_fuse_check_probs (NaN, a negative entry, all zeros), a negative or
+ * out-of-range class.  The caller checks that C agrees across records. */
 mm_status mm_pred_class(mm_rec *r, const char *field, int64_t *cls, int64_t *nclass, mm_err *e);
 /* True when the field is absent or nil. */
 int mm_field_absent(const mm_rec *r, const char *key);

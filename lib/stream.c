@@ -57,6 +57,9 @@ struct mm_reader {
 	size_t scan_pos;          /* bytes of the record walked so far */
 	uint64_t scan_top;        /* keys + values of the record's map */
 	uint64_t scan_left[SCAN_MAX_DEPTH + 1]; /* values still due per level */
+	/* the record's keys as (offset from up.off, length), for the duplicate check */
+	struct rd_key { size_t off; uint32_t len; uint32_t i; uint64_t h; } *keys;
+	size_t nkeys, keycap;
 	msgpack_unpacker up;
 	msgpack_unpacked res;
 	uint64_t count, bytes_in;
@@ -329,6 +332,76 @@ static const char *byte_typename(unsigned b)
 	}
 }
 
+static int key_cmp(const void *a, const void *b)
+{
+	const struct rd_key *x = a, *y = b;
+	if (x->h != y->h)
+		return x->h < y->h ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* A record whose map has the same key twice is refused (mmoe-records(5)):
+ * tools read the first copy where JSON readers keep the last, so the two
+ * would disagree silently.  p is the record's first byte.  Small maps are
+ * compared pairwise; larger ones sorted by a hash of the key. */
+static mm_status check_keys(mm_reader *rd, const unsigned char *p, mm_err *e)
+{
+	size_t n = rd->nkeys, a = 0, b = 0;
+	bool dup = false;
+	if (n <= 16) {
+		for (b = 1; b < n && !dup; b++)
+			for (a = 0; a < b && !dup; a++)
+				dup = rd->keys[a].len == rd->keys[b].len &&
+					!memcmp(p + rd->keys[a].off, p + rd->keys[b].off, rd->keys[a].len);
+		a--, b--;
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
+			for (uint32_t j = 0; j < rd->keys[i].len; j++)
+				h = (h ^ p[rd->keys[i].off + j]) * 1099511628211ULL;
+			rd->keys[i].h = h;
+		}
+		qsort(rd->keys, n, sizeof *rd->keys, key_cmp);
+		for (size_t i = 1; i < n && !dup; i++)
+			for (size_t j = i; j-- > 0 && rd->keys[j].h == rd->keys[i].h && !dup;)
+				if (rd->keys[j].len == rd->keys[i].len &&
+						!memcmp(p + rd->keys[j].off, p + rd->keys[i].off, rd->keys[i].len))
+					dup = true, a = j, b = i;
+	}
+	if (!dup)
+		return MM_OK;
+	const struct rd_key *k = &rd->keys[b];
+	char shown[72];
+	size_t m = k->len < 64 ? k->len : 64;
+	for (size_t i = 0; i < m; i++) {
+		unsigned char c = p[k->off + i];
+		shown[i] = (c < 0x20 || c == 0x7f || c == '"') ? '?' : (char)c;
+	}
+	shown[m] = 0;
+	return rd_err(rd, e, MM_EVALUE, "the key \"%s%s\" appears twice (keys %u and %u); "
+		"a record's keys must be distinct", shown, k->len > 64 ? "..." : "",
+		rd->keys[a].i, k->i);
+}
+
+/* Where a record should start, bytes that are not a map.  If they look like
+ * a zstd frame header whose magic number is damaged or cut (at least two of
+ * its four bytes in place, or all of a shorter rest of the input), say so:
+ * "expected a map, got an integer" would send the user looking at the data. */
+static mm_status not_a_map(mm_reader *rd, const unsigned char *p, size_t avail, mm_err *e)
+{
+	static const unsigned char magic[4] = {0x28, 0xb5, 0x2f, 0xfd};
+	size_t n = avail < 4 ? avail : 4, same = 0;
+	for (size_t i = 0; i < n; i++)
+		same += p[i] == magic[i];
+	if (n < 4 && same == n && rd->eof && rd->pos == rd->len)
+		return rd_err(rd, e, MM_ETRUNC, "truncated input: the stream ends inside a zstd frame "
+			"header (%zu of its 4 magic bytes)", n);
+	if (n == 4 && same >= 2)
+		return rd_err(rd, e, MM_ECORRUPT, "corrupt zstd data: the frame header's magic number "
+			"is damaged (%02x %02x %02x %02x, expected 28 b5 2f fd)", p[0], p[1], p[2], p[3]);
+	return rd_err(rd, e, MM_ETYPE, "expected a map, got %s", byte_typename(p[0]));
+}
+
 /* Walk the bytes of the record being buffered (see the top of the file).
  * MM_OK with *done: the whole record is in the unpacker's buffer.
  * MM_OK without *done: more bytes are needed.  Otherwise an error. */
@@ -341,13 +414,14 @@ static mm_status scan(mm_reader *rd, bool *done, mm_err *e)
 		rd->scan_depth = 0;
 		rd->scan_left[0] = 1;
 		rd->scan_pos = 0;
+		rd->nkeys = 0;
 	}
 	for (;;) {
 		while (rd->scan_left[rd->scan_depth] == 0) {
 			if (rd->scan_depth == 0) {
 				/* the last value's payload may still be on its way */
 				*done = rd->scan_pos <= avail;
-				return MM_OK;
+				return *done ? check_keys(rd, p, e) : MM_OK;
 			}
 			rd->scan_depth--;
 		}
@@ -357,7 +431,7 @@ static mm_status scan(mm_reader *rd, bool *done, mm_err *e)
 		unsigned b = p[pos];
 		/* a record is a map whose keys are strings (as mm_rec_from_object checks) */
 		if (rd->scan_depth == 0 && !((b >= 0x80 && b <= 0x8f) || b == 0xde || b == 0xdf))
-			return rd_err(rd, e, MM_ETYPE, "expected a map, got %s", byte_typename(b));
+			return not_a_map(rd, p + pos, avail - pos, e);
 		if (rd->scan_depth == 1 && rd->scan_left[1] % 2 == 0 &&
 				!((b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb)))
 			return rd_err(rd, e, MM_ETYPE, "key %llu is %s, expected a string",
@@ -405,6 +479,18 @@ static mm_status scan(mm_reader *rd, bool *done, mm_err *e)
 				len = v + (b >= 0xc7 && b <= 0xc9);   /* ext: the type byte */
 		}
 		uint64_t end = (uint64_t)pos + hdr + len;
+		if (rd->scan_depth == 1 && rd->scan_left[1] % 2 == 0 && end <= rd->max_record) {
+			if (rd->nkeys == rd->keycap) {
+				size_t ncap = rd->keycap ? 2 * rd->keycap : 64;
+				struct rd_key *nk = realloc(rd->keys, ncap * sizeof *nk);
+				if (!nk)
+					return mm_errf(e, MM_ENOMEM, "%s: out of memory", rd->name);
+				rd->keys = nk;
+				rd->keycap = ncap;
+			}
+			rd->keys[rd->nkeys] = (struct rd_key){ pos + hdr, (uint32_t)len, (uint32_t)rd->nkeys, 0 };
+			rd->nkeys++;
+		}
 		if (end > rd->max_record) {
 			const char *what = (b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb) ? "a string" :
 				b >= 0xc4 && b <= 0xc6 ? "binary data" :
@@ -546,6 +632,7 @@ void mm_reader_close(mm_reader *rd)
 	if (rd->own && rd->f)
 		fclose(rd->f);
 	free(rd->rawbuf);
+	free(rd->keys);
 	free(rd->name);
 	free(rd);
 }

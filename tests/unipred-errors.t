@@ -30,7 +30,7 @@ bad_case "dimension mismatch" "{'id':'d','split':'test','x':[1,2]}" 'record 12 \
 bad_case "NaN feature" "{'id':'n','split':'train','label':0,'x':[1,nan,2]}" 'record 12 \(id "n"\): field "x".*(NaN|finite)'
 bad_case "feature of the wrong type" "{'id':'s','split':'test','x':'abc'}" 'record 12 \(id "s"\): field "x"'
 bad_case "negative label" "{'id':'l','split':'train','label':-1,'x':[1,2,3]}" \
-	'record 12 \(id "l"\): field "label": label -1 is not a class index'
+	'record 12 \(id "l"\): field "label": expected a class >= 0, got -1'
 bad_case "label out of range" "{'id':'l','split':'train','label':2,'x':[1,2,3]}" \
 	'record 12 \(id "l"\): field "label": label 2 out of range \[0, 2\)' "--classes 2"
 bad_case "string label" "{'id':'l','split':'train','label':'yes','x':[1,2,3]}" 'record 12 \(id "l"\): field "label".*string'

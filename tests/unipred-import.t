@@ -31,10 +31,19 @@ run mmoe-unipred --import "$T/m.json" --import-classes No,Yes --as pt "$T/r.mp"
 is "$rc" 0 "MUStARD JSON: exit 0"
 cp "$T/out" "$T/m.zst"
 # P(Yes) = softmax over (No, Yes) only: 1_60: 1/(1+e^(0.43368447-1.2461845)) = 0.3074
-is "$(show "$T/m.zst" pt)" "1_60=0:3074 1_70=1:9890 1_80=1:2689 1_1470=- gone=- =- " \
-	"MUStARD JSON: softmax over the named classes; pred followed (1_80); null pred = no prediction"
-like "$err" "5 predictions from .*m.json \(JSON object, 2 classes, class from the file's class\), 1 entries with a null pred, 1 entries whose class differs from the argmax" \
+is "$(show "$T/m.zst" pt)" "1_60=0:3074 1_70=1:9890 1_80=0:2689 1_1470=- gone=- =- " \
+	"MUStARD JSON: softmax over the named classes; the scores win over pred (1_80); null pred = no prediction"
+like "$err" "5 predictions from .*m.json \(JSON object, 2 classes, class from the argmax of the scores\), 1 entries with a null pred" \
 	"stderr: what was read"
+run mmoe-unipred -q --import "$T/m.json" --import-classes No,Yes --as pt "$T/r.mp"
+is "$(grep -c . "$T/err")" 1 "-q: one line left on stderr"
+like "$err" "warning: .*m.json: 1 of 6 entries have a pred that is not the argmax of their scores; the scores win" \
+	"-q: the pred/argmax disagreement is still reported"
+run mmoe-unipred --class-from pred --import "$T/m.json" --import-classes No,Yes --as pt "$T/r.mp"
+is "$(show "$T/out" pt)" "1_60=0:3074 1_70=1:9890 1_80=1:2689 1_1470=- gone=- =- " \
+	"--class-from pred: the file's class (1_80)"
+like "$err" "warning: .*m.json: 1 of 6 entries have a pred that is not the argmax of their scores; the pred is used" \
+	"--class-from pred: the disagreement is reported too"
 like "$err" "6 records: 3 with a prediction, 3 without \(1 ids not in the import, 1 null pred, 1 without an id\); 2 ids of the import not in the stream \(first \"extra1\"" \
 	"stderr: records without a prediction and unknown ids counted"
 is "$(mmoe-cat --json "$T/m.zst" | jq -c 'select(.id == "1_60") | [.pt.shape, .pt_class, has("pt_drop")]')" "[[2],0,false]" \
@@ -49,7 +58,7 @@ is "$(mmoe-cat --json "$T/out" | jq -c 'select(.id == "1_70") | .pt.data[0] * 10
 
 run mmoe-unipred --strict --import "$T/m.json" --import-classes No,Yes --as pt -o "$T/s.zst" "$T/r.mp"
 is "$rc" 1 "--strict: unknown ids are an error"
-like "$err" "m.json: id \"extra1\" is not in the stream \(2 such ids in the import; --strict\)" "--strict: names the first id"
+like "$err" "m.json: id \"extra1\" is not in the stream \(2 of the 6 ids of the import are not\), more than --max-unmatched 0 allows" "--strict: names the first id"
 ok "[ ! -e '$T/s.zst' ]" "--strict: no output file"
 
 run mmoe-unipred --import "$T/m.json" --as pt "$T/r.mp"
@@ -63,8 +72,8 @@ printf '%s\n' '{"id":"1_60","probs":[0.2,0.8]}' '{"id":"1_70","logits":[0,0]}' >
 printf '%s\n' '{"id":"1_80","probs":[3,1],"pred":1}' '{"id":"1_1470","logits":[2,0]}' >"$T/b.jsonl"
 run mmoe-unipred --import "$T/a.jsonl" --import "$T/b.jsonl" --as pj "$T/r.mp"
 is "$rc" 0 "JSON Lines, two files: exit 0"
-is "$(show "$T/out" pj)" "1_60=1:8000 1_70=0:5000 1_80=1:2500 1_1470=0:1192 gone=- =- " \
-	"JSON Lines: probs (normalised), logits (softmax), pred"
+is "$(show "$T/out" pj)" "1_60=1:8000 1_70=0:5000 1_80=0:2500 1_1470=0:1192 gone=- =- " \
+	"JSON Lines: probs (normalised), logits (softmax), the argmax over a disagreeing pred"
 like "$err" "a.jsonl \(JSON Lines, 2 classes" "JSON Lines detected"
 run mmoe-unipred --import "$T/a.jsonl" --import "$T/a.jsonl" --as pj "$T/r.mp"
 is "$rc" 1 "an id in two import files: exit 1"
@@ -72,13 +81,13 @@ like "$err" "id \"1_60\" is in both" "an id in two import files: named"
 printf '%s\n' '{"id":"x","probs":[0.2,0.3,0.5]}' >"$T/c3.jsonl"
 run mmoe-unipred -q --import "$T/a.jsonl" --import "$T/c3.jsonl" --as pj "$T/r.mp"
 is "$rc" 1 "import files with different class counts: exit 1"
-like "$err" "c3.jsonl: 3 classes, but .*a.jsonl has 2" "different class counts: named"
+like "$err" "c3.jsonl: 1 of 1 entries unusable \(1 of the wrong length.*line 1 \(id \"x\"\): field \"probs\": 3 values, but 2 classes" "different class counts: the rows of the second file are of the wrong length"
 
 # A record stream with a prediction field (e.g. another run's output).
 mmoe-unipred -q --import "$T/a.jsonl" --import "$T/b.jsonl" --as pj "$T/r.mp" >"$T/pj.zst"
 run mmoe-unipred --import "$T/pj.zst" --import-field pj --as again "$T/r.mp"
 is "$rc" 0 "record stream import: exit 0"
-is "$(show "$T/out" again)" "1_60=1:8000 1_70=0:5000 1_80=1:2500 1_1470=0:1192 gone=- =- " \
+is "$(show "$T/out" again)" "1_60=1:8000 1_70=0:5000 1_80=0:2500 1_1470=0:1192 gone=- =- " \
 	"record stream import: probabilities and P_class carried over"
 like "$err" "record stream, 2 classes.*, 1 records without \"pj\", 1 records without an id" \
 	"record stream: records without the field or an id counted"
@@ -97,14 +106,14 @@ bad() { # desc file-content regex
 bad "invalid JSON" '{"a": {"probs": [0.5, 0.5]},' 'bad.json: not valid JSON or JSON Lines'
 bad "bad JSON Lines line" $'{"id":"a","probs":[0.5,0.5]}\n{"id":"b","probs":[0.5,\n' 'bad.json: line 2: invalid JSON'
 bad "no id in a line" $'{"probs":[0.5,0.5]}\n' 'bad.json: line 1: field "id": missing'
-bad "negative probability" '{"a": {"probs": [-0.5, 1.5]}}' 'entry "a": field "probs": probability 0 is -0.5'
+bad "negative probability" '{"a": {"probs": [-0.5, 1.5]}}' 'entry "a": field "probs": expected non-negative probabilities, element 0 is -0.5'
 bad "pred out of range" '{"a": {"probs": [0.5, 0.5], "pred": 3}}' 'entry "a": field "pred": class 3 out of range'
-bad "no scores" '{"a": {"pred": 1}}' 'entry "a": no "logits" or "probs" field'
+bad "no scores, no class" '{"a": {"rank": 1}}' 'entry "a": no "logits", "probs" or "pred" field'
 bad "duplicate id" $'{"id":"a","probs":[1,0]}\n{"id":"a","probs":[1,0]}\n' 'id "a" appears twice'
 bad "a score that is not a number" '{"a": {"logits": [0, "x"]}}' 'entry "a": field "logits": element 1 is not a number'
 bad "scores of the wrong type" '{"a": {"probs": "high"}}' 'entry "a": field "probs": expected an array or an object of numbers'
 for c in '{"No": 0}|class "Yes" is missing' '{"No": 0, "Yes": "x"}|class "Yes" is not a number' \
-	'[0, 1, 2]|3 values, but 2 class names were given'; do
+	'[0, 1, 2]|3 values, but 2 classes .--import-classes.'; do
 	printf '{"a": {"logits": %s}}' "${c%%|*}" >"$T/bad.json"
 	run mmoe-unipred --import "$T/bad.json" --import-classes No,Yes --as p -o "$T/bad.zst" "$T/r.mp"
 	is "$rc" 1 "--import-classes, logits ${c%%|*}: exit 1"

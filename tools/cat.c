@@ -21,6 +21,7 @@
 #include "cli.h"
 #include "err.h"
 #include "record.h"
+#include "rng.h"
 #include "sparse.h"
 #include "stream.h"
 #include "util.h"
@@ -227,6 +228,8 @@ static struct {
 	bool json, brief, count, check, force;
 	bool head_set;
 	uint64_t head;
+	bool shard_set, seq, merge;
+	uint64_t shard_k, shard_n;
 	char **fields;
 	size_t nfields;
 	const char *libsvm, *label;  /* --libsvm FIELD, --label FIELD */
@@ -646,11 +649,7 @@ static void check_record(mm_rec *r)
 			(int)(o->via.str.size > 40 ? 40 : o->via.str.size), o->via.str.ptr);
 		die_field("split", &e);
 	}
-	mm_status st = mm_rec_int(r, "label", &v, &e);
-	if (st == MM_OK && v < 0) {
-		mm_errf(&e, MM_EVALUE, "expected a class number >= 0, got %lld", (long long)v);
-		die_field("label", &e);
-	}
+	mm_status st = mm_rec_label(r, "label", 0, &v, &e);
 	if (st != MM_OK && st != MM_MISSING)
 		goto fail;
 	for (uint32_t i = 0; i < r->n; i++)
@@ -660,6 +659,114 @@ fail:
 	/* add the input */
 	mm_err_prefix(&e, "%s", mm_reader_name(cur_rd));
 	cli_die_err(&e);
+}
+
+/* ---- --shard, --seq and --merge ---- */
+/* The order key: --seq adds it, --merge restores the order by it and removes it. */
+#define SEQ_FIELD "_seq"
+
+static void parse_shard(const char *arg)
+{
+	char *slash = strchr(arg, '/');
+	if (!slash || slash == arg || !slash[1])
+		cli_usage("option --shard: expected K/N (shard K of N, 0 <= K < N), got '%s'", arg);
+	char k[32];
+	size_t kn = (size_t)(slash - arg);
+	if (kn >= sizeof k)
+		cli_usage("option --shard: '%s' is not K/N", arg);
+	memcpy(k, arg, kn);
+	k[kn] = 0;
+	opt.shard_k = cli_u64("--shard", k);
+	opt.shard_n = cli_u64("--shard", slash + 1);
+	if (opt.shard_n == 0 || opt.shard_k >= opt.shard_n)
+		cli_usage("option --shard: shard K of N needs 0 <= K < N, got '%s'", arg);
+	opt.shard_set = true;
+}
+
+/* True when the record belongs to the chosen shard; a record without a string
+ * id cannot be placed, which is bad data. */
+static bool in_shard(mm_rec *r)
+{
+	const msgpack_object *o = mm_rec_get(r, "id");
+	if (!o || o->type != MSGPACK_OBJECT_STR) {
+		mm_err e;
+		const char *s;
+		if (mm_rec_str(r, "id", &s, &e) == MM_MISSING)
+			mm_err_prefix(&e, "--shard places records by their id");
+		mm_err_prefix(&e, "%s", mm_reader_name(cur_rd));
+		cli_die_err(&e);
+	}
+	return mm_shard_of(o->via.str.ptr, o->via.str.size, opt.shard_n) == opt.shard_k;
+}
+
+/* One input of --merge: its reader and its next record, whose _seq is seq. */
+typedef struct merge_src {
+	mm_reader *rd;
+	mm_rec *r;     /* NULL at the end of the input */
+	uint64_t seq;
+	bool started;
+} merge_src;
+
+/* Read the next record of src and its order key: a _seq that grows. */
+static void merge_advance(merge_src *src)
+{
+	mm_err e;
+	mm_status st = mm_reader_next(src->rd, &src->r, &e);
+	if (st == MM_EOF) {
+		src->r = NULL;
+		return;
+	}
+	if (st != MM_OK)
+		cli_die_err(&e);
+	cur_rd = src->rd;
+	cur_rec = src->r;
+	int64_t v;
+	st = mm_rec_int(src->r, SEQ_FIELD, &v, &e);
+	if (st == MM_MISSING)
+		mm_err_prefix(&e, "--merge orders records by %s, which mmoe-cat --seq adds", SEQ_FIELD);
+	if (st != MM_OK) {
+		mm_err_prefix(&e, "%s", mm_reader_name(src->rd));
+		cli_die_err(&e);
+	}
+	if (v < 0 || (src->started && (uint64_t)v <= src->seq)) {
+		mm_errf(&e, MM_EVALUE, "expected a sequence number above the previous record's %llu, got %lld"
+			" (each input of --merge must keep the order of its shard)",
+			(unsigned long long)src->seq, (long long)v);
+		die_field(SEQ_FIELD, &e);
+	}
+	src->seq = (uint64_t)v;
+	src->started = true;
+}
+
+/* The record with the lowest _seq among the inputs, with _seq removed; NULL at
+ * the end of all of them.  Ownership of the record passes to the caller. */
+static mm_rec *merge_next(merge_src *src, int n)
+{
+	int best = -1;
+	for (int i = 0; i < n; i++) {
+		if (!src[i].r)
+			continue;
+		if (best >= 0 && src[i].seq == src[best].seq) {
+			mm_err e;
+			char w[512];
+			cur_rd = src[i].rd;
+			cur_rec = src[i].r;
+			mm_errf(&e, MM_EVALUE, "sequence number %llu is also in %s (%s): the inputs are not disjoint shards",
+				(unsigned long long)src[i].seq, mm_reader_name(src[best].rd),
+				mm_rec_where(src[best].r, w, sizeof w));
+			die_field(SEQ_FIELD, &e);
+		}
+		if (best < 0 || src[i].seq < src[best].seq)
+			best = i;
+	}
+	if (best < 0)
+		return NULL;
+	mm_rec *r = src[best].r;
+	merge_advance(&src[best]);
+	cur_rd = src[best].rd;
+	cur_rec = r;
+	mm_rec_del(r, SEQ_FIELD);
+	return r;
 }
 
 /* The output being written, dropped by drop_output() at a premature exit:
@@ -697,6 +804,12 @@ static void usage(void)
 		"  -C, --check         check the record conventions of mmoe-records(5):\n"
 		"                      a string id, split in train/val/test, label >= 0,\n"
 		"                      tensors well formed and finite, floats finite\n"
+		"      --shard K/N     keep the records of shard K of N (0 <= K < N): those\n"
+		"                      whose id's FNV-1a 64 hash modulo N is K\n"
+		"      --seq           add _seq, the record's 0-based place in the input\n"
+		"                      (the order key that --merge restores)\n"
+		"      --merge         merge inputs that each ascend in _seq into one stream\n"
+		"                      in _seq order, and remove _seq\n"
 		"  -o, --output FILE   write to FILE (atomically) instead of stdout\n"
 		"  -l, --level N       zstd level of the output records, 0 = plain msgpack\n"
 		"                      (default: MMOE_ZSTD_LEVEL or %d)\n"
@@ -708,6 +821,41 @@ static void usage(void)
 		"Exit status: 0 ok, 1 bad or corrupt data, 2 usage or I/O error.\n"
 		"See mmoe-cat(1) and mmoe-records(5).\n", mm_zstd_level_default());
 }
+
+/* Write one selected record (pos: its place in the input, for --seq) as a
+ * record to w, or as JSON to jout; nothing with --count. */
+static mm_status emit(mm_rec *r, uint64_t pos, mm_writer *w, sbuf *b, FILE *jout,
+		const char *jname, mm_err *e)
+{
+	if (opt.check)
+		check_record(r);
+	if (opt.nfields)
+		mm_rec_keep(r, (const char *const *)opt.fields, opt.nfields);
+	if (opt.seq) {
+		if (mm_rec_has(r, SEQ_FIELD)) {
+			mm_errf(e, MM_EVALUE, "the record already has a sequence number"
+				" (numbered twice? mmoe-cat --merge removes it)");
+			die_field(SEQ_FIELD, e);
+		}
+		mm_status st = mm_rec_set_int(r, SEQ_FIELD, (int64_t)pos, e);
+		if (st != MM_OK)
+			return st;
+	}
+	if (w)
+		return mm_writer_put(w, r, e);
+	if (opt.json || opt.libsvm) {
+		b->n = 0;
+		if (opt.json)
+			sb_record(b, r);
+		else
+			sb_libsvm(b, r);
+		if (fwrite(b->p, 1, b->n, jout) != b->n)
+			cli_die(MM_EXIT_USAGE, "error writing %s: %s", jname, strerror(errno));
+	}
+	return MM_OK;
+}
+
+enum { OPT_SHARD = 256, OPT_SEQ, OPT_MERGE, OPT_LIBSVM, OPT_LABEL };   /* long-only options */
 
 int main(int argc, char **argv)
 {
@@ -722,11 +870,14 @@ int main(int argc, char **argv)
 		{"output", required_argument, NULL, 'o'},
 		{"level", required_argument, NULL, 'l'},
 		{"force", no_argument, NULL, 'F'},
+		{"shard", required_argument, NULL, OPT_SHARD},
+		{"seq", no_argument, NULL, OPT_SEQ},
+		{"merge", no_argument, NULL, OPT_MERGE},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
-		{"libsvm", required_argument, NULL, 256},
-		{"label", required_argument, NULL, 257},
+		{"libsvm", required_argument, NULL, OPT_LIBSVM},
+		{"label", required_argument, NULL, OPT_LABEL},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -751,9 +902,12 @@ int main(int argc, char **argv)
 		case 'o': opt.out = optarg; break;
 		case 'l': opt.level = (int)cli_int("--level", optarg, 0, 22); break;
 		case 'F': opt.force = true; break;
+		case OPT_SHARD: parse_shard(optarg); break;
+		case OPT_SEQ: opt.seq = true; break;
+		case OPT_MERGE: opt.merge = true; break;
 		case 'q': cli_quiet = true; break;
-		case 256: opt.libsvm = optarg; break;
-		case 257: opt.label = optarg; break;
+		case OPT_LIBSVM: opt.libsvm = optarg; break;
+		case OPT_LABEL: opt.label = optarg; break;
 		case 'h': usage(); return cli_finish();
 		case 'V': cli_version();
 		default:
@@ -766,6 +920,8 @@ int main(int argc, char **argv)
 		cli_usage("--count and --json exclude each other");
 	if (opt.libsvm && (opt.json || opt.count))
 		cli_usage("--libsvm excludes --json and --count");
+	if (opt.merge && opt.seq)
+		cli_usage("--merge removes the sequence numbers that --seq adds: use one of them");
 
 	char *stdin_only[] = {"-", NULL};
 	char **inputs = optind < argc ? argv + optind : stdin_only;
@@ -793,11 +949,40 @@ int main(int argc, char **argv)
 	}
 
 	sbuf b = {0};
-	uint64_t total = 0;
-	bool raw = !opt.json && !opt.libsvm && !opt.check && !opt.nfields;
+	uint64_t total = 0, seen = 0;
+	bool raw = !opt.json && !opt.libsvm && !opt.check && !opt.nfields && !opt.shard_set &&
+		!opt.seq && !opt.merge;
 	cli_progress prog;
 	cli_progress_start(&prog, "records", 0);
-	for (int i = 0; i < ninputs && !(opt.head_set && total >= opt.head); i++) {
+	if (opt.merge) {
+		merge_src *src = calloc((size_t)ninputs, sizeof *src);
+		if (!src)
+			cli_die(MM_EXIT_USAGE, "out of memory");
+		for (int i = 0; i < ninputs; i++) {
+			if (mm_reader_open(&src[i].rd, inputs[i], &e) != MM_OK)
+				goto fail;
+			merge_advance(&src[i]);
+		}
+		mm_rec *r;
+		while (!(opt.head_set && total >= opt.head) && (r = merge_next(src, ninputs))) {
+			if (opt.shard_set && !in_shard(r)) {
+				mm_rec_free(r);
+				continue;
+			}
+			total++;
+			mm_status st = emit(r, 0, w, &b, jout, jname, &e);
+			mm_rec_free(r);
+			if (st != MM_OK)
+				goto fail;
+			cli_progress_tick(&prog, total);
+		}
+		for (int i = 0; i < ninputs; i++) {
+			mm_rec_free(src[i].r);
+			mm_reader_close(src[i].rd);
+		}
+		free(src);
+	}
+	for (int i = 0; !opt.merge && i < ninputs && !(opt.head_set && total >= opt.head); i++) {
 		mm_reader *rd;
 		mm_rec *r;
 		mm_status st = MM_EOF;
@@ -820,29 +1005,20 @@ int main(int argc, char **argv)
 		}
 		while (!raw && !(opt.head_set && total >= opt.head) &&
 				(st = mm_reader_next(rd, &r, &e)) == MM_OK) {
-			total++;
 			cur_rd = rd;
 			cur_rec = r;
-			if (opt.check)
-				check_record(r);
-			if (opt.nfields)
-				mm_rec_keep(r, (const char *const *)opt.fields, opt.nfields);
-			if (w) {
-				if (mm_writer_put(w, r, &e) != MM_OK) {
-					mm_rec_free(r);
-					mm_reader_close(rd);
-					goto fail;
-				}
-			} else if (opt.json || opt.libsvm) {
-				b.n = 0;
-				if (opt.json)
-					sb_record(&b, r);
-				else
-					sb_libsvm(&b, r);
-				if (fwrite(b.p, 1, b.n, jout) != b.n)
-					cli_die(MM_EXIT_USAGE, "error writing %s: %s", jname, strerror(errno));
+			uint64_t pos = seen++;
+			if (opt.shard_set && !in_shard(r)) {
+				mm_rec_free(r);
+				continue;
 			}
+			total++;
+			st = emit(r, pos, w, &b, jout, jname, &e);
 			mm_rec_free(r);
+			if (st != MM_OK) {
+				mm_reader_close(rd);
+				goto fail;
+			}
 			cli_progress_tick(&prog, total);
 		}
 		if (!(opt.head_set && total >= opt.head) && st != MM_EOF) {

@@ -155,13 +155,8 @@ static int64_t read_label(mm_rec *r)
 		cli_die_err(&e);
 	}
 	int64_t y;
-	if (mm_rec_int(r, opt.label, &y, &e) != MM_OK)
+	if (mm_rec_label(r, opt.label, 0, &y, &e) != MM_OK)
 		cli_die_err(&e);
-	if (y < 0 || y > INT32_MAX) {
-		mm_errf(&e, MM_EVALUE, "%s: field \"%s\": expected a class >= 0, got %lld",
-				mm_rec_where(r, where, sizeof where), opt.label, (long long)y);
-		cli_die_err(&e);
-	}
 	return y;
 }
 

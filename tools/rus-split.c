@@ -108,6 +108,28 @@ static int cmp_split(const void *a, const void *b)
 	return rx != ry ? rx - ry : strcmp(x->name, y->name);
 }
 
+/* The class count C, from the first probability vector seen; every other
+ * vector of either prediction must have as many. */
+static int64_t nclasses;
+static const char *nclasses_from;
+
+static void check_classes(mm_rec *r, const char *field, int64_t c)
+{
+	mm_err e;
+	char where[160];
+	if (c <= 0)
+		return;
+	if (!nclasses) {
+		nclasses = c;
+		nclasses_from = field;
+	} else if (c != nclasses) {
+		mm_errf(&e, MM_EVALUE, "%s: field \"%s\": expected %lld classes (as \"%s\" had "
+				"first), got %lld", mm_rec_where(r, where, sizeof where), field,
+				(long long)nclasses, nclasses_from, (long long)c);
+		fail(&e);
+	}
+}
+
 /* A boolean-ish flag: absent or nil is false. */
 static bool flag(mm_rec *r, const char *key)
 {
@@ -227,15 +249,18 @@ int main(int argc, char **argv)
 				fail(&e);
 			split_count *sc = count_for(sname);
 			sc->c[COL_TOTAL]++;
-			int64_t y, a, b;
+			int64_t y, a, b, ca, cb;
 			bool have_label = !mm_field_absent(r, label);
-			if (have_label && mm_rec_int(r, label, &y, &e) != MM_OK)
-				fail(&e);
-			mm_status sa = mm_pred_class(r, pa, &a, NULL, &e);
+			mm_status sa = mm_pred_class(r, pa, &a, &ca, &e);
 			if (sa != MM_OK && sa != MM_MISSING)
 				fail(&e);
-			mm_status sb = mm_pred_class(r, pb, &b, NULL, &e);
+			mm_status sb = mm_pred_class(r, pb, &b, &cb, &e);
 			if (sb != MM_OK && sb != MM_MISSING)
+				fail(&e);
+			check_classes(r, pa, ca);
+			check_classes(r, pb, cb);
+			/* a label outside the predictions' classes is bad data, not S */
+			if (have_label && mm_rec_label(r, label, nclasses, &y, &e) != MM_OK)
 				fail(&e);
 			if (!have_label || sa != MM_OK || sb != MM_OK) {
 				sc->c[have_label ? COL_NOPRED : COL_NOLABEL]++;

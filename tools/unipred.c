@@ -71,16 +71,26 @@ static void usage(void)
 "                         P(class 1) rank (the authors use 0.2)\n"
 "\n"
 "Import instead of training:\n"
-"      --import FILE      predictions joined by id (repeatable: one per split):\n"
-"                         a JSON object {ID: {\"logits\"|\"probs\": ..., \"pred\": c}},\n"
-"                         JSON Lines {\"id\": ID, \"probs\"|\"logits\": [..]}, records\n"
+"      --import FILE      predictions joined by id (repeatable): a JSON object\n"
+"                         {ID: {\"logits\"|\"probs\": [..], \"pred\": c}}, JSON Lines\n"
+"                         {\"id\": ID, \"logits\"|\"probs\": [..], \"pred\": c}, records;\n"
+"                         scores or a class only (one-hot).  With one --as, all\n"
+"                         files go to NAME (e.g. one per split); with as many\n"
+"                         --as as --import, file i goes to the i-th NAME\n"
+"      --id-key KEY       the id member of JSON entries (default id)\n"
 "      --import-field F   prediction field of a record stream (default NAME)\n"
 "      --import-classes L class names in class order, for scores keyed by name\n"
 "                         (e.g. No,Yes: class 1 = Yes)\n"
-"      --class-from W     pred: NAME_class is the file's class where given,\n"
-"                         and a null pred means no prediction (default);\n"
-"                         argmax: always the argmax of the probabilities\n"
-"      --strict           import ids that are not in the stream are an error\n"
+"      --classes N        with --import: the class count; rows of another\n"
+"                         length are skipped (default: the most common length)\n"
+"      --class-from W     scores: the argmax of the scores, a null pred means\n"
+"                         no prediction (default); pred: the file's class where\n"
+"                         given; argmax: the argmax, null preds included\n"
+"      --max-bad F        refuse a file of which more than a fraction F of the\n"
+"                         entries are unusable (default %g)\n"
+"      --max-unmatched F  refuse files of which more than a fraction F of the\n"
+"                         ids are not in the stream (default %g)\n"
+"      --strict           as --max-unmatched 0\n"
 "\n"
 "  -o, --output FILE      write to FILE (atomically) instead of stdout\n"
 "      --force            write binary records to a terminal\n"
@@ -88,13 +98,13 @@ static void usage(void)
 "  -h, --help             this help\n"
 "  -V, --version          version\n",
 		d.C, d.max_iter, d.hidden, d.layers, d.epochs, d.batch, (double)d.lr,
-		(double)d.weight_decay, (double)d.dropout);
+		(double)d.weight_decay, (double)d.dropout, MM_IMPORT_MAX_BAD, MM_IMPORT_MAX_UNMATCHED);
 }
 
 enum {
 	O_CLASSES = 256, O_INSAMPLE, O_MAXITER, O_HIDDEN, O_LAYERS, O_EPOCHS, O_BATCH,
 	O_LR, O_L2, O_DROPOUT, O_CLASSW, O_NOSTD, O_DROP, O_BALANCE, O_IMPORT,
-	O_IFIELD, O_ICLASSES, O_CLASSFROM, O_STRICT, O_FORCE,
+	O_IFIELD, O_ICLASSES, O_CLASSFROM, O_STRICT, O_FORCE, O_IDKEY, O_MAXBAD, O_MAXUNM,
 };
 
 static const struct option longopts[] = {
@@ -125,6 +135,9 @@ static const struct option longopts[] = {
 	{ "import-classes", required_argument, 0, O_ICLASSES },
 	{ "class-from", required_argument, 0, O_CLASSFROM },
 	{ "strict", no_argument, 0, O_STRICT },
+	{ "id-key", required_argument, 0, O_IDKEY },
+	{ "max-bad", required_argument, 0, O_MAXBAD },
+	{ "max-unmatched", required_argument, 0, O_MAXUNM },
 	{ "output", required_argument, 0, 'o' },
 	{ "force", no_argument, 0, O_FORCE },
 	{ "quiet", no_argument, 0, 'q' },
@@ -189,9 +202,9 @@ static int get_label(mm_rec *r, const char *field, int C)
 		return -1;
 	int64_t v;
 	mm_err e;
-	if (mm_rec_int(r, field, &v, &e))
+	if (mm_rec_label(r, field, 0, &v, &e))
 		cli_die_err(&e);
-	if (v < 0 || (C > 0 && v >= C) || v > 1000000) {
+	if ((C > 0 && v >= C) || v > 1000000) {
 		char w[160];
 		if (C > 0)
 			cli_die(MM_EXIT_DATA, "%s: field \"%s\": label %lld out of range [0, %d) (see --classes)",
@@ -418,98 +431,83 @@ static void train_predict(data *D, const mm_clf_params *cp, int K, bool insample
 	free(fold), free(c.err), free(c.st), free(ti), free(ty), free(cnt);
 }
 
-/* Join imported predictions by id (several files: e.g. one per split). */
-static void import_predict(data *D, char **paths, int npaths, const mm_import_opts *io,
-		bool strict, const char *as)
+/* One output field of an import: its files (several: e.g. one per split). */
+typedef struct import_field {
+	const char *as;
+	char **paths;
+	int npaths;
+	float *P;
+	int *cls;
+	int C;
+} import_field;
+
+/* Parse the files of one field and join them to the records by id; the
+ * checks and the counting are mm_import_parse and mm_import_join's. */
+static void import_predict(data *D, import_field *F, mm_import_opts io, double max_unmatched)
 {
-	mm_import *im = xrealloc(NULL, (size_t)npaths, sizeof *im);
+	mm_import *im = xrealloc(NULL, (size_t)F->npaths, sizeof *im);
 	mm_err e;
-	for (int f = 0; f < npaths; f++) {
+	for (int f = 0; f < F->npaths; f++) {
 		char *buf;
 		size_t len;
-		if (mm_read_file(paths[f], 0, &buf, &len, &e))
+		if (mm_read_file(F->paths[f], 0, &buf, &len, &e))
 			cli_die_err(&e);
-		if (mm_import_parse(buf, len, paths[f], io, &im[f], &e))
+		if (mm_import_parse(buf, len, F->paths[f], &io, &im[f], &e))
 			cli_die_err(&e);
 		free(buf);
-		if (f && im[f].nclass != im[0].nclass)
-			cli_die(MM_EXIT_DATA, "%s: %d classes, but %s has %d", paths[f], im[f].nclass,
-				paths[0], im[0].nclass);
+		if (!io.nclass)  /* the first file fixes the class count of the others */
+			io.nclass = im[f].nclass;
+		mm_import *m = &im[f];
 		if (!cli_quiet) {
 			fprintf(stderr, "%s: %s: %zu predictions from %s (%s, %d classes, class from %s)",
-				cli_prog, as, im[f].n - im[f].null_pred, paths[f], im[f].format, im[f].nclass,
-				io->class_from == MM_IMPORT_CLASS_PRED ? "the file's class" : "argmax");
-			if (im[f].null_pred)
-				fprintf(stderr, ", %zu entries with a null pred", im[f].null_pred);
-			if (im[f].pred_differs)
-				fprintf(stderr, ", %zu entries whose class differs from the argmax",
-					im[f].pred_differs);
-			if (im[f].no_field)
-				fprintf(stderr, ", %zu records without \"%s\"", im[f].no_field, io->field);
-			if (im[f].no_id)
-				fprintf(stderr, ", %zu records without an id", im[f].no_id);
+				cli_prog, F->as, m->n - m->null_pred, F->paths[f], m->format, m->nclass,
+				mm_import_class_desc(io.class_from));
+			if (m->null_pred)
+				fprintf(stderr, ", %zu entries with a null pred", m->null_pred);
+			if (m->class_only)
+				fprintf(stderr, ", %zu entries with a class only (one-hot)", m->class_only);
+			if (m->no_field)
+				fprintf(stderr, ", %zu records without \"%s\"", m->no_field, io.field);
+			if (m->no_id)
+				fprintf(stderr, ", %zu records without an id", m->no_id);
 			fputc('\n', stderr);
 		}
+		/* not hidden by -q: a file whose classes and scores disagree, or
+		 * entries that were skipped */
+		if (m->pred_differs)
+			fprintf(stderr, "%s: warning: %s: %zu of %zu entries have a pred that is not the argmax "
+				"of their scores; %s\n", cli_prog, F->paths[f], m->pred_differs, m->read,
+				io.class_from == MM_IMPORT_CLASS_PRED ? "the pred is used (--class-from pred)" :
+				"the scores win (--class-from pred to follow the file)");
+		if (m->bad_length + m->nonfinite + m->dup_entries)
+			fprintf(stderr, "%s: warning: %s: %zu of %zu entries skipped (%zu of the wrong length, "
+				"%zu with a non-finite value, %zu under an id given more than once); the first: %s\n",
+				cli_prog, F->paths[f], m->bad_length + m->nonfinite + m->dup_entries, m->read,
+				m->bad_length, m->nonfinite, m->dup_entries, m->first_bad);
 	}
-	D->C = im[0].nclass;
-	D->P = xrealloc(NULL, D->n * (size_t)D->C, sizeof *D->P);
-	D->cls = xrealloc(NULL, D->n, sizeof *D->cls);
-	size_t matched = 0, noid = 0, absent = 0, nullp = 0;
-	for (size_t i = 0; i < D->n; i++) {
-		D->cls[i] = -1;
-		const char *id = mm_rec_id(D->rec[i]);
-		if (!id) {
-			noid++;
-			continue;
-		}
-		mm_import_entry *en = NULL;
-		int from = -1;
-		for (int f = 0; f < npaths; f++) {
-			mm_import_entry *x = mm_import_find(&im[f], id);
-			if (x && en)
-				cli_die(MM_EXIT_DATA, "id \"%s\" is in both %s and %s", id, paths[from], paths[f]);
-			if (x) {
-				en = x;
-				from = f;
-			}
-		}
-		if (!en) {
-			absent++;
-			continue;
-		}
-		en->used = true;
-		if (!en->p) {
-			nullp++;
-			continue;
-		}
-		memcpy(D->P + i * (size_t)D->C, en->p, (size_t)D->C * sizeof *D->P);
-		D->cls[i] = en->cls;
-		matched++;
-	}
-	size_t unknown = 0;
-	const char *first = NULL, *ffile = NULL;
-	for (int f = 0; f < npaths; f++)
-		for (size_t j = 0; j < im[f].n; j++)
-			if (!im[f].ent[j].used) {
-				if (!first) {
-					first = im[f].ent[j].id;
-					ffile = paths[f];
-				}
-				unknown++;
-			}
-	if (strict && unknown)
-		cli_die(MM_EXIT_DATA, "%s: id \"%s\" is not in the stream (%zu such ids in the import; --strict)",
-			ffile, first, unknown);
+	F->C = im[0].nclass;
+	F->P = xrealloc(NULL, D->n * (size_t)F->C, sizeof *F->P);
+	F->cls = xrealloc(NULL, D->n, sizeof *F->cls);
+	const char **ids = xrealloc(NULL, D->n, sizeof *ids);
+	for (size_t i = 0; i < D->n; i++)
+		ids[i] = mm_rec_id(D->rec[i]);
+	mm_join_report jr;
+	if (mm_import_join(im, F->npaths, (const char *const *)F->paths, ids, D->n, F->P, F->cls,
+			max_unmatched, &jr, &e))
+		cli_die_err(&e);
 	if (!cli_quiet) {
 		fprintf(stderr, "%s: %s: %zu records: %zu with a prediction, %zu without "
 			"(%zu ids not in the import, %zu null pred, %zu without an id); "
 			"%zu ids of the import not in the stream",
-			cli_prog, as, D->n, matched, D->n - matched, absent, nullp, noid, unknown);
-		if (first)
-			fprintf(stderr, " (first \"%s\" in %s)", first, ffile);
+			cli_prog, F->as, D->n, jr.matched, D->n - jr.matched, jr.absent, jr.null_pred, jr.no_id,
+			jr.unknown);
+		if (jr.first_unknown)
+			fprintf(stderr, " (first \"%s\" in %s)", jr.first_unknown,
+				F->paths[jr.first_unknown_file]);
 		fputc('\n', stderr);
 	}
-	for (int f = 0; f < npaths; f++)
+	free(ids);
+	for (int f = 0; f < F->npaths; f++)
 		mm_import_free(&im[f]);
 	free(im);
 }
@@ -520,19 +518,23 @@ int main(int argc, char **argv)
 	mm_clf_params cp;
 	mm_clf_params_default(&cp);
 	const char *feat = NULL, *as = NULL, *label = "label", *out = NULL;
-	char **imp = NULL;
-	int nimp = 0;
-	const char *ifield = NULL, *iclasses = NULL;
+	char **imp = NULL, **asv = NULL;
+	int nimp = 0, nas = 0;
+	const char *ifield = NULL, *iclasses = NULL, *idkey = NULL;
+	double max_bad = MM_IMPORT_MAX_BAD, max_unmatched = MM_IMPORT_MAX_UNMATCHED;
 	int K = 5, C = 0, threads = 1;
 	bool insample = false, strict = false, force = false;
 	double drop = -1, balance = 0;
 	uint64_t seed = 1;
-	mm_import_class from = MM_IMPORT_CLASS_PRED;
+	mm_import_class from = MM_IMPORT_CLASS_SCORES;
 	int c;
 	while ((c = getopt_long(argc, argv, ":f:a:l:k:m:C:s:t:o:qhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f': feat = optarg; break;
-		case 'a': as = optarg; break;
+		case 'a':
+			asv = xrealloc(asv, (size_t)nas + 1, sizeof *asv);
+			as = asv[nas++] = optarg;
+			break;
 		case 'l': label = optarg; break;
 		case O_CLASSES: C = (int)cli_int("--classes", optarg, 2, 1000000); break;
 		case 'k': K = (int)cli_int("--folds", optarg, 2, 1000); break;
@@ -567,14 +569,23 @@ int main(int argc, char **argv)
 		case O_IFIELD: ifield = optarg; break;
 		case O_ICLASSES: iclasses = optarg; break;
 		case O_CLASSFROM:
-			if (!strcmp(optarg, "pred"))
+			if (!strcmp(optarg, "scores"))
+				from = MM_IMPORT_CLASS_SCORES;
+			else if (!strcmp(optarg, "pred"))
 				from = MM_IMPORT_CLASS_PRED;
 			else if (!strcmp(optarg, "argmax"))
 				from = MM_IMPORT_CLASS_ARGMAX;
 			else
-				cli_usage("option --class-from: '%s' is not pred or argmax", optarg);
+				cli_usage("option --class-from: '%s' is not scores, pred or argmax", optarg);
 			break;
 		case O_STRICT: strict = true; break;
+		case O_IDKEY:
+			if (!*optarg)
+				cli_usage("option --id-key: empty key");
+			idkey = optarg;
+			break;
+		case O_MAXBAD: max_bad = cli_double("--max-bad", optarg, 0, 1); break;
+		case O_MAXUNM: max_unmatched = cli_double("--max-unmatched", optarg, 0, 1); break;
 		case 'o': out = optarg; break;
 		case O_FORCE: force = true; break;
 		case 'q': cli_quiet = true; break;
@@ -590,8 +601,20 @@ int main(int argc, char **argv)
 		cli_usage("--import and --features exclude each other");
 	if (!imp && !feat)
 		cli_usage("give --features FIELD (or --import FILE)");
-	if (!imp && (ifield || iclasses || strict))
-		cli_usage("--import-field, --import-classes and --strict need --import");
+	if (!imp && (ifield || iclasses || strict || idkey))
+		cli_usage("--import-field, --import-classes, --id-key and --strict need --import");
+	if (nas > 1 && (!imp || nas != nimp))
+		cli_usage("%d --as for %d --import: give one --as, or one per --import", nas, nimp);
+	if (nas > 1 && (drop >= 0 || balance > 0))
+		cli_usage("--drop-margin and --balance take a single --as");
+	if (nas > 1 && ifield)
+		cli_usage("--import-field takes a single --as");
+	for (int i = 0; i < nas; i++)
+		for (int j = 0; j < i; j++)
+			if (!strcmp(asv[i], asv[j]))
+				cli_usage("option --as: '%s' given twice", asv[i]);
+	if (strict)
+		max_unmatched = 0;
 	char *as_own = NULL;
 	if (!as) {
 		if (feat)
@@ -682,12 +705,27 @@ int main(int argc, char **argv)
 	if (D.n == 0)
 		cli_die(MM_EXIT_DATA, "no records in the input");
 
+	int nfield = nas > 1 ? nas : 1;
+	import_field *F = calloc((size_t)nfield, sizeof *F);
+	if (!F)
+		cli_die(MM_EXIT_USAGE, "out of memory");
 	if (imp) {
-		mm_import_opts io = {
-			.class_names = (const char *const *)cnames, .nclass_names = (int)ncnames,
-			.field = ifield ? ifield : as, .class_from = from,
-		};
-		import_predict(&D, imp, nimp, &io, strict, as);
+		if (C && iclasses && (size_t)C != ncnames)
+			cli_usage("--classes %d, but --import-classes names %zu classes", C, ncnames);
+		for (int f = 0; f < nfield; f++) {
+			F[f].as = nas > 1 ? asv[f] : as;
+			F[f].paths = nas > 1 ? imp + f : imp;
+			F[f].npaths = nas > 1 ? 1 : nimp;
+			mm_import_opts io = {
+				.class_names = (const char *const *)cnames, .nclass_names = (int)ncnames,
+				.nclass = C, .id_key = idkey, .field = ifield ? ifield : F[f].as,
+				.class_from = from, .max_bad = max_bad,
+			};
+			import_predict(&D, &F[f], io, max_unmatched);
+		}
+		D.P = F[0].P;
+		D.cls = F[0].cls;
+		D.C = F[0].C;
 	} else {
 		int maxy = -1;
 		for (size_t i = 0; i < D.n; i++)
@@ -702,6 +740,7 @@ int main(int argc, char **argv)
 		D.P = xrealloc(NULL, D.n * (size_t)D.C, sizeof *D.P);
 		D.cls = xrealloc(NULL, D.n, sizeof *D.cls);
 		train_predict(&D, &cp, K, insample, seed, threads, feat, as);
+		F[0] = (import_field){ .as = as, .P = D.P, .cls = D.cls, .C = D.C };
 	}
 
 	/* Training-split options.  Train-split records that carry a prediction. */
@@ -762,19 +801,27 @@ int main(int argc, char **argv)
 	}
 
 	/* Write. */
-	char *f_class = cat2(as, "_class"), *f_drop = cat2(as, "_drop");
+	char **f_class = xrealloc(NULL, (size_t)nfield, sizeof *f_class), *f_drop = cat2(as, "_drop");
+	for (int f = 0; f < nfield; f++)
+		f_class[f] = cat2(F[f].as, "_class");
 	mm_writer *w;
 	if (mm_writer_open(&w, out, -1, &e))
 		cli_die_err(&e);
 	for (size_t i = 0; i < D.n; i++) {
 		r = D.rec[i];
 		mm_rec_del(r, f_drop);
-		if (D.cls[i] < 0) {
-			mm_rec_del(r, as);
-			mm_rec_del(r, f_class);
-		} else if (mm_rec_set_vec(r, as, D.P + i * (size_t)D.C, (size_t)D.C, &e) ||
-				mm_rec_set_int(r, f_class, D.cls[i], &e) ||
-				(dropped[i] && mm_rec_set_bool(r, f_drop, true, &e))) {
+		for (int f = 0; f < nfield; f++) {
+			const import_field *x = &F[f];
+			if (x->cls[i] < 0) {
+				mm_rec_del(r, x->as);
+				mm_rec_del(r, f_class[f]);
+			} else if (mm_rec_set_vec(r, x->as, x->P + i * (size_t)x->C, (size_t)x->C, &e) ||
+					mm_rec_set_int(r, f_class[f], x->cls[i], &e)) {
+				mm_writer_abort(w);
+				cli_die_err(&e);
+			}
+		}
+		if (dropped[i] && mm_rec_set_bool(r, f_drop, true, &e)) {
 			mm_writer_abort(w);
 			cli_die_err(&e);
 		}
@@ -788,7 +835,11 @@ int main(int argc, char **argv)
 	if (mm_writer_close(w, &e))
 		cli_die_err(&e);
 
-	free(f_class), free(f_drop), free(dropped), free(as_own), free(imp);
+	for (int f = 0; f < nfield; f++)
+		free(f_class[f]);
+	for (int f = 1; f < nfield; f++)
+		free(F[f].P), free(F[f].cls);
+	free(f_class), free(f_drop), free(dropped), free(as_own), free(imp), free(asv), free(F);
 	if (cnames) {
 		free(cnames[0]);
 		free(cnames);

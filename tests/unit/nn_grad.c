@@ -1,12 +1,5 @@
-/* nn_grad.c — every layer's backward pass against central finite differences.
- *
- * For a kernel y = f(x, θ) we take the scalar L = Σ R ⊙ y with a fixed random
- * R, run the backward with dy = R, and compare each analytic gradient entry
- * with (L(v+h) - L(v-h)) / 2h computed in double from float forwards.  The
- * tolerance is relative to the largest gradient entry of the tensor, so
- * float rounding in the forward (≈1e-7 · |L| / h) cannot fail the test,
- * while a wrong formula (errors of order 1) always does.
- */
+/* nn_grad.c — every layer's backward pass against central finite differences
+ * (the method is described in gradcheck.h). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,21 +7,7 @@
 #include "optim.h"
 #include "rng.h"
 #include "tap.h"
-
-static mm_rng G;
-
-static float *rnd(size_t n, double scale)
-{
-	float *p = malloc(n * sizeof *p);
-	for (size_t i = 0; i < n; i++)
-		p[i] = (float)(mm_rng_normal(&G) * scale);
-	return p;
-}
-
-static float *zeros(size_t n)
-{
-	return calloc(n, sizeof(float));
-}
+#include "gradcheck.h"
 
 /* Keep values away from ReLU's kink so the finite difference is smooth. */
 static void away_from_zero(float *p, size_t n)
@@ -37,39 +16,6 @@ static void away_from_zero(float *p, size_t n)
 		if (fabsf(p[i]) < 0.1f)
 			p[i] = p[i] < 0 ? -0.1f - p[i] : 0.1f + p[i];
 }
-
-typedef double (*loss_fn)(void *ctx);
-
-/* Compare analytic gradient g of the value array v (n entries) against
- * central differences of f; returns the max relative error. */
-static double check(loss_fn f, void *ctx, float *v, const float *g, size_t n, float h)
-{
-	double gmax = 1e-3, err = 0;
-	for (size_t i = 0; i < n; i++)
-		gmax = fmax(gmax, fabs(g[i]));
-	size_t step = n > 400 ? n / 400 : 1; /* sample at most ~400 entries */
-	for (size_t i = 0; i < n; i += step) {
-		float old = v[i];
-		v[i] = old + h;
-		double lp = f(ctx);
-		v[i] = old - h;
-		double lm = f(ctx);
-		v[i] = old;
-		double num = (lp - lm) / (2.0 * h);
-		err = fmax(err, fabs(num - g[i]) / gmax);
-	}
-	return err;
-}
-
-static double dotR(const float *R, const float *y, size_t n)
-{
-	double s = 0;
-	for (size_t i = 0; i < n; i++)
-		s += (double)R[i] * y[i];
-	return s;
-}
-
-#define TOL 2e-3
 
 /* ---- linear ---- */
 typedef struct { int B, din, dout; float *X, *W, *b, *Y, *R; } lin_t;
@@ -354,12 +300,13 @@ static void test_layernorm_node(void)
 	mm_err e;
 	mm_net_new(&net, 1, dims, &e);
 	int in0 = 0;
-	int l1 = mm_net_add(net, MM_NODE_LINEAR, &in0, 1, 6, 0, &e);
-	int ln = mm_net_add(net, MM_NODE_LAYERNORM, &l1, 1, 0, 0, &e);
-	int g = mm_net_add(net, MM_NODE_GELU, &ln, 1, 0, 0, &e);
+	mm_linear_conf six = { 6 }, two = { 2 };
+	int l1 = mm_net_add(net, MM_NODE_LINEAR, NULL, &in0, 1, &six, &e);
+	int ln = mm_net_add(net, MM_NODE_LAYERNORM, NULL, &l1, 1, NULL, &e);
+	int g = mm_net_add(net, MM_NODE_GELU, NULL, &ln, 1, NULL, &e);
 	int cat[2] = { g, in0 };
-	int cc = mm_net_add(net, MM_NODE_CONCAT, cat, 2, 0, 0, &e);
-	int out = mm_net_add(net, MM_NODE_LINEAR, &cc, 1, 2, 0, &e);
+	int cc = mm_net_add(net, MM_NODE_CONCAT, NULL, cat, 2, NULL, &e);
+	int out = mm_net_add(net, MM_NODE_LINEAR, NULL, &cc, 1, &two, &e);
 	ok(out > 0 && mm_net_finish(net, out, &e) == MM_OK, "custom graph with layer norm builds");
 	mm_rng ig;
 	mm_rng_seed(&ig, 5);
@@ -388,9 +335,9 @@ static void test_layernorm_node(void)
 	free(X); free(c.P);
 }
 
-/* The trainer's backward (which overwrites gradients instead of zeroing and
- * adding) must give the public backward's gradients: one full-batch AdamW
- * step from zero moments moves every weight by -lr * sign(g). */
+/* The trainer (which clears the gradients once per step, whatever they held)
+ * must follow the public backward's gradients: one full-batch AdamW step
+ * from zero moments moves every weight by -lr * sign(g). */
 static void test_fit_step(int fusion)
 {
 	mm_net_spec s = small_spec(fusion, 1, 2, 0);

@@ -190,7 +190,8 @@ static void test_import_json(void)
 	ok(parse("{\"id\":\"a\",\"probs\":[0.5,0.5]}\n{\"id\":\"a\",\"probs\":[0.5,0.5]}\n", &plain, &im, &e) == MM_EVALUE
 		&& strstr(e.msg, "\"a\" appears twice"), "import: duplicate id: %s", e.msg);
 	ok(parse("{\"id\":\"a\",\"probs\":[0.5,0.5]}\n{\"id\":\"b\",\"probs\":[0.2,0.3,0.5]}\n", &plain, &im, &e) == MM_EVALUE
-		&& strstr(e.msg, "entry \"b\""), "import: class count mismatch: %s", e.msg);
+		&& strstr(e.msg, "line 2 (id \"b\")") && strstr(e.msg, "3 values, but 2 classes"),
+		"import: a row of another length: %s", e.msg);
 	ok(parse("{\"id\":\"a\",\"probs\":[0.5,0.5]}\n{\"id\":\"b\",\"probs\":[0.5,0.5]\n", &plain, &im, &e) == MM_ECORRUPT
 		&& strstr(e.msg, "line 2"), "import: bad JSON line: %s", e.msg);
 	ok(parse("{\"a\": {\"probs\": [0.5, 0.5], \"pred\": 2}}", &plain, &im, &e) == MM_EVALUE
@@ -209,6 +210,71 @@ static void test_import_json(void)
 		"import: truncated JSON: %s", e.msg);
 	ok(parse("  \n", &plain, &im, &e) == MM_ECORRUPT, "import: empty file");
 	ok(parse("{}", &plain, &im, &e) == MM_EVALUE, "import: no predictions: %s", e.msg);
+}
+
+/* The default class rule, named ids, classes only, the counted skips and
+ * their threshold, NaN as Python writes it, and the join. */
+static void test_import_checks(void)
+{
+	mm_import im;
+	mm_err e;
+	mm_import_opts o = { .id_key = "image_id", .max_bad = MM_IMPORT_MAX_BAD };
+	const char *pt =
+		"{\"image_id\": \"2_1\", \"logits\": [0.1, -0.3], \"pred\": 1, \"target\": 1}\n"
+		"{\"image_id\": \"2_2\", \"logits\": [-0.1, 0.3], \"pred\": 0, \"target\": 1}\n"
+		"{\"image_id\": \"2_3\", \"logits\": [1, 0], \"pred\": null}\n";
+	ok(parse(pt, &o, &im, &e) == MM_OK && im.n == 3, "checks: --id-key image_id (%s)", e.msg);
+	mm_import_entry *a = mm_import_find(&im, "2_1");
+	ok(a && a->cls == 0 && im.pred_differs == 2, "checks: the scores win over a disagreeing pred, counted");
+	a = mm_import_find(&im, "2_3");
+	ok(a && !a->p && im.null_pred == 1, "checks: an explicit null pred is no prediction");
+	mm_import_free(&im);
+	o.id_key = NULL;
+	ok(parse(pt, &o, &im, &e) == MM_MISSING && strstr(e.msg, "--id-key image_id"),
+		"checks: without --id-key, the message says what to give: %s", e.msg);
+
+	const char *classes = "{\"a\": {\"pred\": 1}, \"b\": {\"pred\": 0}, \"c\": {\"pred\": null}}";
+	ok(parse(classes, &o, &im, &e) == MM_OK && im.nclass == 2 && im.class_only == 2,
+		"checks: a file of classes only (%s)", e.msg);
+	a = mm_import_find(&im, "a");
+	ok(a && a->p && a->p[0] == 0 && a->p[1] == 1 && a->cls == 1, "checks: a class only is one-hot");
+	mm_import_free(&im);
+	o.nclass = 3;
+	ok(parse(classes, &o, &im, &e) == MM_OK && im.nclass == 3, "checks: classes only, class count given");
+	mm_import_free(&im);
+	o.nclass = 0;
+
+	/* 1 row of 3 among 2-class rows, 1 NaN, 1 id twice: 4 unusable of 103 */
+	size_t cap = 8192, len = 0;
+	char *buf = malloc(cap);
+	for (int i = 0; i < 100; i++)
+		len += (size_t)snprintf(buf + len, cap - len, "{\"id\": \"r%d\", \"logits\": [0, %d]}\n", i, i % 3 - 1);
+	len += (size_t)snprintf(buf + len, cap - len, "{\"id\": \"x\", \"logits\": [0, 1, 2]}\n"
+		"{\"id\": \"y\", \"logits\": [NaN, 1]}\n{\"id\": \"r5\", \"logits\": [1, 0]}\n");
+	ok(mm_import_parse(buf, len, "f.jsonl", &o, &im, &e) == MM_EVALUE &&
+		strstr(e.msg, "4 of 103 entries unusable (1 of the wrong length, 1 with a non-finite value, 2 under an id"),
+		"checks: above --max-bad, refused with the counts: %s", e.msg);
+	o.max_bad = 0.05;
+	ok(mm_import_parse(buf, len, "f.jsonl", &o, &im, &e) == MM_OK && im.n == 99 && im.nclass == 2 &&
+		im.bad_length == 1 && im.nonfinite == 1 && im.dup_ids == 1 && im.dup_entries == 2 &&
+		!mm_import_find(&im, "r5") && !mm_import_find(&im, "y") && strstr(im.first_bad, "line 101 (id \"x\")"),
+		"checks: below it, skipped and counted (%s)", im.first_bad);
+
+	const char *ids[4] = { "r1", NULL, "zz", "r2" };
+	float P[8];
+	int cls[4];
+	mm_join_report jr;
+	const char *names[1] = { "f.jsonl" };
+	ok(mm_import_join(&im, 1, names, ids, 4, P, cls, 0.99, &jr, &e) == MM_OK && jr.matched == 2 &&
+		jr.no_id == 1 && jr.absent == 1 && jr.unknown == 97 && cls[0] == 0 && cls[1] == -1 && cls[3] == 1,
+		"join: matched, no id, absent, unknown counted");
+	ok(mm_import_join(&im, 1, names, ids, 4, P, cls, 0.5, &jr, &e) == MM_EVALUE &&
+		strstr(e.msg, "97 of the 99 ids"), "join: above --max-unmatched: %s", e.msg);
+	const char *other[2] = { "q1", "q2" };
+	ok(mm_import_join(&im, 1, names, other, 2, P, cls, 1, &jr, &e) == MM_EVALUE &&
+		strstr(e.msg, "another data set"), "join: no id matches: %s", e.msg);
+	mm_import_free(&im);
+	free(buf);
 }
 
 static void test_import_stream(void)
@@ -259,6 +325,7 @@ int main(void)
 	test_probs();
 	test_balance();
 	test_import_json();
+	test_import_checks();
 	test_import_stream();
 	return tap_done();
 }

@@ -1,0 +1,161 @@
+/* act.c — element-wise layers: ReLU, GELU, dropout, and their kernels.  See layer.h. */
+/* The element-wise loops must vectorise and stay branch-free whatever
+ * CFLAGS say: they run over every activation at every step. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O3", "no-math-errno")
+#endif
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "layer.h"
+
+void mm_relu_forward(const float *x, float *y, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+void mm_relu_backward(const float *x, const float *dy, float *dx, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		float g = dy[i]; /* loaded unconditionally: the select vectorises */
+		dx[i] += x[i] > 0.0f ? g : 0.0f;
+	}
+}
+
+#define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
+#define GELU_C 0.044715f
+
+void mm_gelu_forward(const float *x, float *y, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		float v = x[i];
+		y[i] = 0.5f * v * (1.0f + tanhf(GELU_K * (v + GELU_C * v * v * v)));
+	}
+}
+
+void mm_gelu_backward(const float *x, const float *dy, float *dx, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		float v = x[i];
+		float t = tanhf(GELU_K * (v + GELU_C * v * v * v));
+		float d = 0.5f * (1.0f + t) +
+			0.5f * v * (1.0f - t * t) * GELU_K * (1.0f + 3.0f * GELU_C * v * v);
+		dx[i] += dy[i] * d;
+	}
+}
+
+void mm_dropout_forward(mm_rng *rng, float p, const float *x, float *y, float *mask, size_t n)
+{
+	if (p <= 0) {
+		for (size_t i = 0; i < n; i++)
+			mask[i] = 1.0f;
+		memcpy(y, x, n * sizeof *y);
+		return;
+	}
+	float keep = 1.0f / (1.0f - p);
+	/* 16 random bits per element, four per draw: p is resolved to 1/65536.
+	 * Draws go to a small buffer first so that the masking loop vectorises. */
+	uint32_t thr = (uint32_t)((double)p * 65536.0 + 0.5);
+	enum { CH = 1024 };
+	uint16_t r16[CH];
+	for (size_t i0 = 0; i0 < n; i0 += CH) {
+		size_t m = n - i0 < CH ? n - i0 : CH;
+		for (size_t k = 0; k < (m + 3) / 4; k++) {
+			uint64_t r = mm_rng_u64(rng);
+			memcpy(r16 + 4 * k, &r, sizeof r);
+		}
+		float *mk = mask + i0, *yy = y + i0;
+		const float *xx = x + i0;
+		for (size_t k = 0; k < m; k++) {
+			mk[k] = r16[k] < thr ? 0.0f : keep;
+			yy[k] = xx[k] * mk[k];
+		}
+	}
+}
+
+void mm_dropout_backward(const float *mask, const float *dy, float *dx, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dx[i] += dy[i] * mask[i];
+}
+
+/* ---- the layers ---------------------------------------------------------- */
+
+static const char *same_shape(const mm_layer_io *io, mm_shape *out)
+{
+	*out = io->in[0];
+	return NULL;
+}
+
+static size_t numel(const mm_layer_io *io)
+{
+	return (size_t)io->B * io->out.T * io->out.D;
+}
+
+static void relu_forward(const mm_layer_io *io)
+{
+	mm_relu_forward(io->x[0], io->y, numel(io));
+}
+
+static void relu_backward(const mm_layer_io *io)
+{
+	if (io->dx[0])
+		mm_relu_backward(io->x[0], io->dy, io->dx[0], numel(io));
+}
+
+const mm_layer mm_layer_relu = {
+	.kind = MM_NODE_RELU, .name = "relu", .min_in = 1, .max_in = 1,
+	.shape = same_shape, .forward = relu_forward, .backward = relu_backward,
+};
+
+static void gelu_forward(const mm_layer_io *io)
+{
+	mm_gelu_forward(io->x[0], io->y, numel(io));
+}
+
+static void gelu_backward(const mm_layer_io *io)
+{
+	if (io->dx[0])
+		mm_gelu_backward(io->x[0], io->dy, io->dx[0], numel(io));
+}
+
+const mm_layer mm_layer_gelu = {
+	.kind = MM_NODE_GELU, .name = "gelu", .min_in = 1, .max_in = 1,
+	.shape = same_shape, .forward = gelu_forward, .backward = gelu_backward,
+};
+
+static const mm_conf_field dropout_fields[] = {
+	{ "p", MM_CONF_FLOAT, offsetof(mm_dropout_conf, p), 0, 0.999999 },
+};
+
+/* The mask, kept for the backward. */
+static size_t dropout_scratch(const mm_layer_io *io)
+{
+	return numel(io);
+}
+
+static void dropout_forward(const mm_layer_io *io)
+{
+	float p = ((const mm_dropout_conf *)io->conf)->p;
+	if (io->train && p > 0)
+		mm_dropout_forward(io->rng, p, io->x[0], io->y, io->scratch, numel(io));
+	else
+		mm_dropout_forward(NULL, 0, io->x[0], io->y, io->scratch, numel(io));
+}
+
+static void dropout_backward(const mm_layer_io *io)
+{
+	if (io->dx[0])
+		mm_dropout_backward(io->scratch, io->dy, io->dx[0], numel(io));
+}
+
+const mm_layer mm_layer_dropout = {
+	.kind = MM_NODE_DROPOUT, .name = "dropout", .min_in = 1, .max_in = 1,
+	.conf_size = sizeof(mm_dropout_conf), .conf_fields = dropout_fields, .conf_nfields = 1,
+	.shape = same_shape, .scratch = dropout_scratch,
+	.forward = dropout_forward, .backward = dropout_backward,
+};

@@ -1,0 +1,40 @@
+/* registry.c — the one list of layer kinds, in mm_node_type order. */
+#include <assert.h>
+#include <string.h>
+
+#include "layer.h"
+
+static const mm_layer *const registry[] = {
+	&mm_layer_input,
+	&mm_layer_linear,
+	&mm_layer_relu,
+	&mm_layer_gelu,
+	&mm_layer_dropout,
+	&mm_layer_layernorm,
+	&mm_layer_concat,
+	&mm_layer_prod,
+	&mm_layer_bilinear,
+};
+static_assert(sizeof registry / sizeof *registry == MM_NODE_NTYPES,
+		"one registry entry per mm_node_type");
+
+const mm_layer *mm_layer_of(mm_node_type kind)
+{
+	if ((int)kind < 0 || kind >= MM_NODE_NTYPES)
+		return NULL;
+	return registry[kind];
+}
+
+const mm_layer *mm_layer_find(const char *name)
+{
+	for (int k = 0; k < MM_NODE_NTYPES; k++)
+		if (strcmp(registry[k]->name, name) == 0)
+			return registry[k];
+	return NULL;
+}
+
+void mm_layer_init_uniform(mm_param *p, double bound, mm_rng *rng)
+{
+	for (size_t k = 0; k < p->n; k++)
+		p->w[k] = (float)((2 * mm_rng_uniform(rng) - 1) * bound);
+}

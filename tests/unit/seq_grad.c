@@ -1,0 +1,330 @@
+/* seq_grad.c — the sequence kernels of nn/seq.h against central finite
+ * differences (method in gradcheck.h), and their padding contract: padded
+ * keys change no valid output, padded rows receive no gradient. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn.h"
+#include "nn/seq.h"
+#include "rng.h"
+#include "tap.h"
+#include "gradcheck.h"
+
+/* One tensor to check: its values, its analytic gradient, its size. */
+typedef struct { const char *name; float *v, *g; size_t n; } tens;
+
+static void check_all(const char *what, loss_fn f, void *ctx, const tens *t, int nt)
+{
+	for (int i = 0; i < nt; i++)
+		ok(check(f, ctx, t[i].v, t[i].g, t[i].n, 1e-2f) < TOL, "%s d%s", what, t[i].name);
+}
+
+/* R with its padded rows zeroed: the loss only sees valid rows, as the
+ * contract requires of an incoming gradient. */
+static float *rnd_masked(int B, int T, int D, const int *len)
+{
+	float *R = rnd((size_t)B * T * D, 1);
+	for (int b = 0; b < B; b++)
+		memset(R + ((size_t)b * T + len[b]) * D, 0, (size_t)(T - len[b]) * D * sizeof *R);
+	return R;
+}
+
+/* Σ over the padded rows of |g| (must be exactly 0). */
+static double padded_abs(const float *g, int B, int T, int D, int ld, const int *len)
+{
+	double s = 0;
+	for (int b = 0; b < B; b++)
+		for (int t = len[b]; t < T; t++)
+			for (int k = 0; k < D; k++)
+				s += fabsf(g[((size_t)b * T + t) * ld + k]);
+	return s;
+}
+
+/* ---- the attention core, queries and keys of different lengths ---- */
+enum { AB = 3, ATq = 4, ATk = 5, AH = 2, Adh = 3, AD = AH * Adh };
+static const int alq[AB] = { 4, 2, 1 }, alk[AB] = { 5, 3, 1 };
+typedef struct { float *Q, *K, *V, *P, *O, *R; } attn_t;
+static double attn_loss(void *c_)
+{
+	attn_t *c = c_;
+	mm_attn_forward(c->Q, AD, c->K, AD, c->V, AD, AB, ATq, ATk, alq, alk, AH, Adh,
+			c->P, c->O, AD);
+	return dotR(c->R, c->O, (size_t)AB * ATq * AD);
+}
+
+static void test_attn(void)
+{
+	size_t nq = (size_t)AB * ATq * AD, nk = (size_t)AB * ATk * AD;
+	attn_t c = { rnd(nq, 1), rnd(nk, 1), rnd(nk, 1), zeros((size_t)AB * AH * ATq * ATk),
+		zeros(nq), rnd(nq, 1) };
+	float *dQ = zeros(nq), *dK = zeros(nk), *dV = zeros(nk), *dP = zeros(ATq * ATk);
+	attn_loss(&c);
+	mm_attn_backward(c.Q, AD, c.K, AD, c.V, AD, AB, ATq, ATk, alq, alk, AH, Adh, c.P,
+			c.R, AD, dP, dQ, dK, dV);
+	tens t[] = { { "Q", c.Q, dQ, nq }, { "K", c.K, dK, nk }, { "V", c.V, dV, nk } };
+	check_all("attention", attn_loss, &c, t, 3);
+	ok(padded_abs(dQ, AB, ATq, AD, AD, alq) == 0 && padded_abs(dK, AB, ATk, AD, AD, alk) == 0 &&
+			padded_abs(dV, AB, ATk, AD, AD, alk) == 0,
+			"attention: padded queries, keys and values get no gradient");
+	/* padded keys and values: huge values there change no valid output */
+	float *O0 = malloc(nq * sizeof *O0);
+	memcpy(O0, c.O, nq * sizeof *O0);
+	for (int b = 0; b < AB; b++)
+		for (int t = alk[b]; t < ATk; t++)
+			for (int k = 0; k < AD; k++) {
+				c.K[((size_t)b * ATk + t) * AD + k] = 1e3f;
+				c.V[((size_t)b * ATk + t) * AD + k] = -1e3f;
+			}
+	attn_loss(&c);
+	ok(memcmp(O0, c.O, nq * sizeof *O0) == 0, "attention: padded keys receive no attention");
+	ok(padded_abs(c.O, AB, ATq, AD, AD, alq) == 0, "attention: padded query rows are zero");
+	/* one valid key: the output is its value exactly */
+	ok(fabsf(c.O[(size_t)2 * ATq * AD + 1] - c.V[(size_t)2 * ATk * AD + 1]) < 1e-6f,
+			"attention: a single valid key gets all the weight");
+	free(O0); free(c.Q); free(c.K); free(c.V); free(c.P); free(c.O); free(c.R);
+	free(dQ); free(dK); free(dV); free(dP);
+}
+
+/* ---- multi-head self-attention ---- */
+enum { MB = 3, MT = 5, MD = 8, MH = 2 };
+static const int mlen[MB] = { 5, 3, 1 };
+typedef struct { float *X, *QKV, *P, *Ctx, *Y, *R; mm_mha_w w; } mha_t;
+static double mha_loss(void *c_)
+{
+	mha_t *c = c_;
+	mm_mha_forward(c->X, MB, MT, MD, mlen, MH, &c->w, c->QKV, c->P, c->Ctx, c->Y);
+	return dotR(c->R, c->Y, (size_t)MB * MT * MD);
+}
+
+static void test_mha(void)
+{
+	size_t n = (size_t)MB * MT * MD;
+	mha_t c = { rnd(n, 1), zeros(3 * n), zeros((size_t)MB * MH * MT * MT), zeros(n), zeros(n),
+		rnd_masked(MB, MT, MD, mlen),
+		{ rnd(3 * MD * MD, 0.4), rnd(3 * MD, 0.2), rnd(MD * MD, 0.4), rnd(MD, 0.2) } };
+	mm_mha_w g = { zeros(3 * MD * MD), zeros(3 * MD), zeros(MD * MD), zeros(MD) };
+	float *dX = zeros(n), *dQKV = zeros(3 * n), *dCtx = zeros(n), *dP = zeros(MT * MT);
+	mha_loss(&c);
+	mm_mha_backward(c.X, MB, MT, MD, mlen, MH, &c.w, c.QKV, c.P, c.Ctx, c.R, dQKV, dCtx, dP,
+			&g, dX);
+	tens t[] = { { "X", c.X, dX, n }, { "Wqkv", c.w.Wqkv, g.Wqkv, 3 * MD * MD },
+		{ "bqkv", c.w.bqkv, g.bqkv, 3 * MD }, { "Wo", c.w.Wo, g.Wo, MD * MD },
+		{ "bo", c.w.bo, g.bo, MD } };
+	check_all("self-attention", mha_loss, &c, t, 5);
+	ok(padded_abs(dX, MB, MT, MD, MD, mlen) == 0, "self-attention: padded rows get no gradient");
+	free(c.X); free(c.QKV); free(c.P); free(c.Ctx); free(c.Y); free(c.R);
+	free(c.w.Wqkv); free(c.w.bqkv); free(c.w.Wo); free(c.w.bo);
+	free(g.Wqkv); free(g.bqkv); free(g.Wo); free(g.bo);
+	free(dX); free(dQKV); free(dCtx); free(dP);
+}
+
+/* ---- cross-attention ---- */
+enum { XB = 2, XTq = 3, XDq = 5, XTk = 4, XDkv = 7, XD = 6, XH = 2 };
+static const int xlq[XB] = { 3, 2 }, xlk[XB] = { 2, 4 };
+typedef struct { float *Xq, *Xkv, *Qp, *KV, *P, *Ctx, *Y, *R; mm_xattn_w w; } xattn_t;
+static double xattn_loss(void *c_)
+{
+	xattn_t *c = c_;
+	mm_xattn_forward(c->Xq, XTq, XDq, xlq, c->Xkv, XTk, XDkv, xlk, XB, XD, XH, &c->w,
+			c->Qp, c->KV, c->P, c->Ctx, c->Y);
+	return dotR(c->R, c->Y, (size_t)XB * XTq * XD);
+}
+
+static void test_xattn(void)
+{
+	size_t nq = (size_t)XB * XTq, nk = (size_t)XB * XTk;
+	xattn_t c = { rnd(nq * XDq, 1), rnd(nk * XDkv, 1), zeros(nq * XD), zeros(nk * 2 * XD),
+		zeros((size_t)XB * XH * XTq * XTk), zeros(nq * XD), zeros(nq * XD),
+		rnd_masked(XB, XTq, XD, xlq),
+		{ rnd(XD * XDq, 0.4), rnd(XD, 0.2), rnd(2 * XD * XDkv, 0.4), rnd(2 * XD, 0.2),
+		  rnd(XD * XD, 0.4), rnd(XD, 0.2) } };
+	mm_xattn_w g = { zeros(XD * XDq), zeros(XD), zeros(2 * XD * XDkv), zeros(2 * XD),
+		zeros(XD * XD), zeros(XD) };
+	float *dXq = zeros(nq * XDq), *dXkv = zeros(nk * XDkv), *dQp = zeros(nq * XD),
+	      *dKV = zeros(nk * 2 * XD), *dCtx = zeros(nq * XD), *dP = zeros(XTq * XTk);
+	xattn_loss(&c);
+	mm_xattn_backward(c.Xq, XTq, XDq, xlq, c.Xkv, XTk, XDkv, xlk, XB, XD, XH, &c.w, c.Qp,
+			c.KV, c.P, c.Ctx, c.R, dQp, dKV, dCtx, dP, &g, dXq, dXkv);
+	tens t[] = { { "Xq", c.Xq, dXq, nq * XDq }, { "Xkv", c.Xkv, dXkv, nk * XDkv },
+		{ "Wq", c.w.Wq, g.Wq, XD * XDq }, { "bq", c.w.bq, g.bq, XD },
+		{ "Wkv", c.w.Wkv, g.Wkv, 2 * XD * XDkv }, { "bkv", c.w.bkv, g.bkv, 2 * XD },
+		{ "Wo", c.w.Wo, g.Wo, XD * XD }, { "bo", c.w.bo, g.bo, XD } };
+	check_all("cross-attention", xattn_loss, &c, t, 8);
+	ok(padded_abs(dXkv, XB, XTk, XDkv, XDkv, xlk) == 0 && padded_abs(dXq, XB, XTq, XDq, XDq, xlq) == 0,
+			"cross-attention: padded queries, keys and values get no gradient");
+	for (int i = 0; i < 8; i++) {
+		free(t[i].v);
+		free(t[i].g);
+	}
+	free(c.Qp); free(c.KV); free(c.P); free(c.Ctx); free(c.Y); free(c.R);
+	free(dQp); free(dKV); free(dCtx); free(dP);
+}
+
+/* ---- residual add ---- */
+typedef struct { size_t n; float *a, *b, *y, *R; } add_t;
+static double add_loss(void *c_)
+{
+	add_t *c = c_;
+	mm_add_forward(c->a, c->b, c->y, c->n);
+	return dotR(c->R, c->y, c->n);
+}
+
+static void test_add(void)
+{
+	add_t c = { 20, rnd(20, 1), rnd(20, 1), zeros(20), rnd(20, 1) };
+	float *da = zeros(20), *db = zeros(20);
+	add_loss(&c);
+	mm_add_backward(c.R, da, db, 20);
+	tens t[] = { { "a", c.a, da, 20 }, { "b", c.b, db, 20 } };
+	check_all("add", add_loss, &c, t, 2);
+	free(c.a); free(c.b); free(c.y); free(c.R); free(da); free(db);
+}
+
+/* ---- softmax-weighted mixture, per-example and shared logits ---- */
+enum { KK = 3, KB = 4, KN = 6 };
+typedef struct { int lda; float *X[KK], *A, *Wt, *y, *R; } mix_t;
+static double mix_loss(void *c_)
+{
+	mix_t *c = c_;
+	mm_mix_forward((const float *const *)c->X, KK, KB, KN, c->A, c->lda, c->Wt, c->y);
+	return dotR(c->R, c->y, KB * KN);
+}
+
+static void test_mix(int lda)
+{
+	mix_t c = { .lda = lda, .A = rnd(lda ? KB * KK : KK, 1), .Wt = zeros(KB * KK),
+		.y = zeros(KB * KN), .R = rnd(KB * KN, 1) };
+	float *dX[KK], *dA = zeros(KB * KK);
+	for (int k = 0; k < KK; k++) {
+		c.X[k] = rnd(KB * KN, 1);
+		dX[k] = zeros(KB * KN);
+	}
+	mix_loss(&c);
+	mm_mix_backward((const float *const *)c.X, KK, KB, KN, c.Wt, c.R, lda, dX, dA);
+	const char *what = lda ? "mixture (per-example logits)" : "mixture (shared logits)";
+	tens t[] = { { "A", c.A, dA, lda ? KB * KK : KK }, { "X0", c.X[0], dX[0], KB * KN },
+		{ "X2", c.X[2], dX[2], KB * KN } };
+	check_all(what, mix_loss, &c, t, 3);
+	double s = 0;
+	for (int k = 0; k < KK; k++)
+		s += c.Wt[KK + k];
+	near(s, 1, 1e-6, "%s: the weights sum to 1", what);
+	for (int k = 0; k < KK; k++) {
+		free(c.X[k]);
+		free(dX[k]);
+	}
+	free(c.A); free(c.Wt); free(c.y); free(c.R); free(dA);
+}
+
+/* ---- embeddings, [CLS] and pooling on one small padded batch ---- */
+enum { SB = 3, ST = 4, SD = 5 };
+static const int slen[SB] = { 4, 2, 1 }, slen1[SB] = { 5, 3, 2 };
+typedef struct { int kind, lde; float *X, *E, *Y, *R; } seq_t;
+static size_t seq_nout(int kind)
+{
+	return kind == 0 ? (size_t)SB * ST * SD : kind == 1 ? (size_t)SB * (ST + 1) * SD : (size_t)SB * SD;
+}
+
+static double seq_loss(void *c_)
+{
+	seq_t *c = c_;
+	switch (c->kind) {
+	case 0: mm_embed_add_forward(c->X, SB, ST, SD, slen, c->E, c->lde, c->Y); break;
+	case 1: mm_cls_prepend_forward(c->X, SB, ST, SD, c->E, c->Y); break;
+	case 2: mm_pool_mean_forward(c->X, SB, ST, SD, slen, c->Y); break;
+	default: mm_pool_cls_forward(c->X, SB, ST, SD, c->Y); break;
+	}
+	return dotR(c->R, c->Y, seq_nout(c->kind));
+}
+
+static void test_seq(int kind, int lde, const char *what)
+{
+	size_t n = (size_t)SB * ST * SD, no = seq_nout(kind);
+	seq_t c = { kind, lde, rnd(n, 1), rnd(ST * SD, 1), zeros(no), NULL };
+	c.R = kind == 0 ? rnd_masked(SB, ST, SD, slen) : kind == 1 ? rnd_masked(SB, ST + 1, SD, slen1) : rnd(no, 1);
+	float *dX = zeros(n), *dE = zeros(ST * SD);
+	seq_loss(&c);
+	switch (kind) {
+	case 0: mm_embed_add_backward(c.R, SB, ST, SD, slen, lde, dX, dE); break;
+	case 1: mm_cls_prepend_backward(c.R, SB, ST, SD, slen, dE, dX); break;
+	case 2: mm_pool_mean_backward(c.R, SB, ST, SD, slen, dX); break;
+	default: mm_pool_cls_backward(c.R, SB, ST, SD, dX); break;
+	}
+	tens t[] = { { "X", c.X, dX, n }, { "E", c.E, dE, kind == 0 && lde ? ST * SD : SD } };
+	check_all(what, seq_loss, &c, t, kind < 2 ? 2 : 1);
+	if (kind != 3)
+		ok(padded_abs(dX, SB, ST, SD, SD, slen) == 0, "%s: padded rows get no gradient", what);
+	free(c.X); free(c.E); free(c.Y); free(c.R); free(dX); free(dE);
+}
+
+/* ---- the pre-norm transformer block ---- */
+enum { BB = 2, BT = 4, BD = 8, BH = 2, BF = 12 };
+static const int blen[BB] = { 4, 2 };
+typedef struct { float *X, *Y, *R; mm_block_w w; mm_block_ws ws; } block_t;
+static double block_loss(void *c_)
+{
+	block_t *c = c_;
+	mm_block_forward(c->X, blen, &c->w, &c->ws, c->Y);
+	return dotR(c->R, c->Y, (size_t)BB * BT * BD);
+}
+
+/* The block's tensors in one fixed order, for filling and checking. */
+static int block_tensors(mm_block_w *w, float ***p, size_t *sz)
+{
+	float **q[] = { &w->ln1_g, &w->ln1_b, &w->attn.Wqkv, &w->attn.bqkv, &w->attn.Wo,
+		&w->attn.bo, &w->ln2_g, &w->ln2_b, &w->W1, &w->b1, &w->W2, &w->b2 };
+	size_t n[] = { BD, BD, 3 * BD * BD, 3 * BD, BD * BD, BD, BD, BD, BF * BD, BF, BD * BF, BD };
+	memcpy(p, q, sizeof q);
+	memcpy(sz, n, sizeof n);
+	return 12;
+}
+
+static void test_block(void)
+{
+	static const char *names[] = { "ln1.g", "ln1.b", "attn.Wqkv", "attn.bqkv", "attn.Wo",
+		"attn.bo", "ln2.g", "ln2.b", "W1", "b1", "W2", "b2" };
+	size_t n = (size_t)BB * BT * BD, sz[12];
+	block_t c = { rnd(n, 1), zeros(n), rnd_masked(BB, BT, BD, blen), { 0 }, { 0 } };
+	mm_block_w g = { 0 };
+	float **pw[12], **pg[12];
+	int nt = block_tensors(&c.w, pw, sz);
+	block_tensors(&g, pg, sz);
+	for (int i = 0; i < nt; i++) {
+		*pw[i] = rnd(sz[i], 0.4);
+		*pg[i] = zeros(sz[i]);
+	}
+	for (int k = 0; k < BD; k++)
+		c.w.ln1_g[k] += 1, c.w.ln2_g[k] += 1;
+	float *mem = zeros(mm_block_ws_size(BB, BT, BD, BH, BF)), *dX = zeros(n);
+	mm_block_ws_init(&c.ws, mem, BB, BT, BD, BH, BF);
+	block_loss(&c);
+	mm_block_backward(c.X, blen, &c.w, &c.ws, c.R, &g, dX);
+	tens t[13] = { { "X", c.X, dX, n } };
+	for (int i = 0; i < nt; i++)
+		t[1 + i] = (tens){ names[i], *pw[i], *pg[i], sz[i] };
+	check_all("transformer block", block_loss, &c, t, 13);
+	ok(padded_abs(dX, BB, BT, BD, BD, blen) == 0, "transformer block: padded rows get no gradient");
+	for (int i = 0; i < nt; i++) {
+		free(*pw[i]);
+		free(*pg[i]);
+	}
+	free(c.X); free(c.Y); free(c.R); free(mem); free(dX);
+}
+
+int main(void)
+{
+	mm_rng_seed(&G, 2024);
+	test_attn();
+	test_mha();
+	test_xattn();
+	test_add();
+	test_mix(KK);
+	test_mix(0);
+	test_seq(0, SD, "position embedding");
+	test_seq(0, 0, "modality embedding");
+	test_seq(1, 0, "[CLS] prepend");
+	test_seq(2, 0, "mean pooling");
+	test_seq(3, 0, "[CLS] pooling");
+	test_block();
+	return tap_done();
+}
