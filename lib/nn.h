@@ -233,16 +233,20 @@ mm_status mm_clf_train(mm_clf **out, const float *X, const int *y, size_t n, siz
 /* probs [n, nclass], rows summing to 1. */
 void mm_clf_predict(const mm_clf *m, const float *X, size_t n, float *probs);
 /* Sparse features (sparse.h): fit on rows[0..n) of X (all rows when rows
- * is NULL), y[k] the label of the k-th of them.  Logistic regression only.
- * The model keeps the compact index of the columns that have a non-zero in
- * these rows (and, with standardize, each column's scale 1/std, never a
- * centring); a column unseen in training contributes nothing at prediction.
- * Memory: O(K × columns seen), whatever X's dim. */
+ * is NULL), y[k] the label of the k-th of them.  The model keeps the compact
+ * index of the columns that have a non-zero in these rows (and, with
+ * standardize, each column's scale 1/std, never a centring); a column unseen
+ * in training contributes nothing at prediction.  Logistic regression works
+ * through the sparse kernels; the MLP's first layer is a sparse_linear
+ * layer (lib/nn/layer.h) over T (column, value) pairs per example, T the
+ * largest number of known non-zeros in any row of X.  Memory: O(columns
+ * seen × width), whatever X's dim; time O(non-zeros × width). */
 struct mm_csr;
 mm_status mm_clf_train_sparse(mm_clf **out, const struct mm_csr *X, const size_t *rows, size_t n,
 		const int *y, int nclass, const mm_clf_params *p, mm_err *e);
 /* probs [n, nclass] for rows[0..n) of X (all when rows is NULL).  MM_ENOMEM;
- * MM_EUSAGE when m was trained on dense features. */
+ * MM_EUSAGE when m was trained on dense features; MM_ELIMIT (MLP) when a row
+ * has more known non-zeros than the T of the training matrix. */
 mm_status mm_clf_predict_sparse(const mm_clf *m, const struct mm_csr *X, const size_t *rows,
 		size_t n, float *probs, mm_err *e);
 int mm_clf_nclass(const mm_clf *m);

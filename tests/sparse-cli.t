@@ -110,8 +110,11 @@ like "$err" "logreg on t_tfidf \[1048576\]" "... of dimension 2^20"
 MMOE_ZSTD_LEVEL=0 mmoe-unipred -q --features t_tfidf --as p --seed 3 --threads 1 t1.zst > p1.mp
 MMOE_ZSTD_LEVEL=0 mmoe-unipred -q --features t_tfidf --as p --seed 3 --threads 2 t1.zst > p2.mp
 ok "cmp -s p1.mp p2.mp" "same predictions with 1 and 2 threads"
-run mmoe-unipred --features t_tfidf --model mlp t1.zst -o /dev/null
-like "$rc:$err" "^[12]:.*logistic regression only" "the MLP on sparse features: refused, saying why"
+run mmoe-unipred --features t_tfidf --model mlp --epochs 3 --seed 3 -o m1.zst t1.zst
+like "$rc:$err" "^0:.*mlp on t_tfidf \[1048576\]" "the MLP on sparse features (a sparse first projection)"
+MMOE_ZSTD_LEVEL=0 mmoe-unipred -q --features t_tfidf --model mlp --epochs 3 --seed 3 --threads 2 t1.zst > m2.mp
+MMOE_ZSTD_LEVEL=0 mmoe-cat m1.zst > m1.mp
+ok "cmp -s m1.mp m2.mp" "... the same with 1 and 2 threads"
 mmoe-cat --json --head 5 t1.zst > mix.jsonl
 mmoe-encode-text -q -e hash --as t_tfidf syn.zst | mmoe-cat --json | sed -n 6,10p >> mix.jsonl
 mmoe-import -q -o mix.zst mix.jsonl

@@ -14,6 +14,7 @@ struct mm_clf {
 	size_t d;
 	float *mean, *std;    /* NULL when not standardising */
 	mm_colmap *cols;      /* sparse input: the training columns (d = cols->m) */
+	int T;                /* sparse MLP: (column, value) pairs per example */
 	double *W, *b;        /* logreg: K × d, K */
 	mm_net *net;          /* MLP */
 	double objective;
@@ -191,6 +192,37 @@ static void lr_probs(const mm_clf *m, const double *z, float *P)
 		P[k] = (float)(exp(z[k] - mx) / s);
 }
 
+/* Initialise m->net and train it on X [n, net dim] with the MLP settings of p. */
+static mm_status mlp_fit(mm_clf *m, const float *X, const int *y, size_t n, const float *cw,
+		const mm_clf_params *p, mm_err *e)
+{
+	mm_rng g;
+	mm_rng_seed(&g, p->seed);
+	mm_rng ig = mm_rng_split(&g, 7);
+	mm_net_init(m->net, &ig);
+	mm_fit_params fp;
+	mm_fit_params_default(&fp);
+	fp.epochs = p->epochs;
+	fp.batch = p->batch;
+	fp.lr = p->lr;
+	fp.weight_decay = p->weight_decay;
+	fp.class_w = cw;
+	fp.select = MM_SELECT_LOSS;
+	fp.seed = mm_rng_u64(&g);
+	mm_dataset ds = { .nmod = 1, .X = { X }, .y = y, .n = n };
+	mm_fit_result r;
+	mm_status st = mm_net_fit(m->net, &ds, NULL, &fp, &r, e);
+	if (st != MM_OK)
+		return st;
+	float *P = malloc(n * (size_t)m->nclass * sizeof *P);
+	if (!P)
+		return mm_errf(e, MM_ENOMEM, "out of memory training a classifier");
+	mm_net_predict(m->net, &ds, P);
+	m->objective = mm_metric_nll(P, y, n, m->nclass);
+	free(P);
+	return MM_OK;
+}
+
 static void clf_standardize(const mm_clf *m, const float *X, size_t n, float *out)
 {
 	for (size_t i = 0; i < n; i++)
@@ -292,30 +324,8 @@ mm_status mm_clf_train(mm_clf **out, const float *X, const int *y, size_t n, siz
 		st = mm_net_build(&m->net, &s, e);
 		if (st != MM_OK)
 			goto fail;
-		mm_rng g;
-		mm_rng_seed(&g, p->seed);
-		mm_rng ig = mm_rng_split(&g, 7);
-		mm_net_init(m->net, &ig);
-		mm_fit_params fp;
-		mm_fit_params_default(&fp);
-		fp.epochs = p->epochs;
-		fp.batch = p->batch;
-		fp.lr = p->lr;
-		fp.weight_decay = p->weight_decay;
-		fp.class_w = cw;
-		fp.select = MM_SELECT_LOSS;
-		fp.seed = mm_rng_u64(&g);
-		mm_dataset ds = { .nmod = 1, .X = { Xs }, .y = y, .n = n };
-		mm_fit_result r;
-		st = mm_net_fit(m->net, &ds, NULL, &fp, &r, e);
-		if (st != MM_OK)
+		if ((st = mlp_fit(m, Xs, y, n, cw, p, e)) != MM_OK)
 			goto fail;
-		float *P = malloc(n * (size_t)nclass * sizeof *P);
-		if (!P)
-			goto oom;
-		mm_net_predict(m->net, &ds, P);
-		m->objective = mm_metric_nll(P, y, n, nclass);
-		free(P);
 	}
 	*out = m;
 	goto done;
@@ -369,16 +379,68 @@ out:
 	free(Z);
 }
 
+/* The rows of S (compact columns) as T (column, value) pairs each, padded
+ * with (-1, 0): the input of the sparse_linear layer.  MM_ELIMIT when a row
+ * has more than T non-zeros. */
+static mm_status sparse_pairs(const mm_csr *S, int T, float **out, mm_err *e)
+{
+	float *x = malloc((S->n ? S->n : 1) * (size_t)T * 2 * sizeof *x);
+	if (!x)
+		return mm_errf(e, MM_ENOMEM, "out of memory (%zu x %d sparse pairs)", S->n, T);
+	for (size_t i = 0; i < S->n; i++) {
+		size_t a = S->ptr[i], nz = S->ptr[i + 1] - a;
+		if (nz > (size_t)T) {
+			free(x);
+			return mm_errf(e, MM_ELIMIT, "example %zu has %zu known non-zero features, more than "
+				"the %d the model was built for", i, nz, T);
+		}
+		float *r = x + i * (size_t)T * 2;
+		for (int t = 0; t < T; t++) {
+			r[2 * t] = (size_t)t < nz ? (float)S->idx[a + t] : -1.0f;
+			r[2 * t + 1] = (size_t)t < nz ? S->val[a + t] : 0.0f;
+		}
+	}
+	*out = x;
+	return MM_OK;
+}
+
+/* The MLP on sparse input: sparse_linear(hidden or nclass) over the pairs,
+ * then the dense MLP's layers. */
+static mm_status sparse_mlp_build(mm_clf *m, const mm_clf_params *p, mm_err *e)
+{
+	mm_shape in = { m->T, 2 };
+	mm_status st = mm_net_new_shaped(&m->net, 1, &in, e);
+	if (st != MM_OK)
+		return st;
+	mm_sparse_linear_conf first = { p->layers ? p->hidden : m->nclass, (int)m->d };
+	mm_linear_conf hidden = { p->hidden }, head = { m->nclass };
+	mm_dropout_conf drop = { p->dropout };
+	int x = 0;
+	for (int l = 0; l <= p->layers && x >= 0; l++) {
+		bool last = l == p->layers;
+		if (l == 0)
+			x = mm_net_add(m->net, MM_NODE_SPARSE_LINEAR, "proj0", &x, 1, &first, e);
+		else
+			x = mm_net_add(m->net, MM_NODE_LINEAR, NULL, &x, 1, last ? &head : &hidden, e);
+		if (!last && x >= 0)
+			x = mm_net_add(m->net, MM_NODE_RELU, NULL, &x, 1, NULL, e);
+		if (!last && x >= 0 && p->dropout > 0)
+			x = mm_net_add(m->net, MM_NODE_DROPOUT, NULL, &x, 1, &drop, e);
+	}
+	if (x < 0)
+		return e->status;
+	return mm_net_finish(m->net, x, e);
+}
+
 /* Sparse input: the same logistic regression in the compact space of the
- * training columns (sparse.h), scaled but never centred. */
+ * training columns (sparse.h), scaled but never centred; or the MLP with a
+ * sparse first projection. */
 mm_status mm_clf_train_sparse(mm_clf **out, const mm_csr *X, const size_t *rows, size_t n,
 		const int *y, int nclass, const mm_clf_params *p, mm_err *e)
 {
 	const char *msg = mm_clf_params_check(p);
 	if (msg)
 		return mm_errf(e, MM_EUSAGE, "%s", msg);
-	if (p->model != MM_CLF_LOGREG)
-		return mm_errf(e, MM_EUSAGE, "sparse features take logistic regression only (model logreg)");
 	if (n == 0)
 		return mm_errf(e, MM_EVALUE, "no training examples");
 	float *cw;
@@ -391,14 +453,33 @@ mm_status mm_clf_train_sparse(mm_clf **out, const mm_csr *X, const size_t *rows,
 		st = mm_errf(e, MM_ENOMEM, "out of memory");
 		goto fail;
 	}
-	m->model = MM_CLF_LOGREG;
+	m->model = p->model;
 	m->nclass = nclass;
 	if ((st = mm_colmap_fit(m->cols, X, rows, n, p->standardize, e)) != MM_OK ||
 			(st = mm_colmap_apply(m->cols, X, rows, n, &S, e)) != MM_OK)
 		goto fail;
 	m->d = m->cols->m;
-	lr_ctx c = { .S = &S, .y = y, .n = n, .d = m->d, .C = p->C };
-	if ((st = lr_fit(m, &c, cw, p, e)) == MM_OK) {
+	if (p->model == MM_CLF_LOGREG) {
+		lr_ctx c = { .S = &S, .y = y, .n = n, .d = m->d, .C = p->C };
+		st = lr_fit(m, &c, cw, p, e);
+	} else {
+		/* T: the most known non-zeros of any row of X, so that every row of
+		 * X can be predicted */
+		mm_csr A = {0};
+		float *pairs = NULL;
+		if ((st = mm_colmap_apply(m->cols, X, NULL, 0, &A, e)) == MM_OK) {
+			m->T = 1;
+			for (size_t i = 0; i < A.n; i++)
+				if (A.ptr[i + 1] - A.ptr[i] > (size_t)m->T)
+					m->T = (int)(A.ptr[i + 1] - A.ptr[i]);
+		}
+		mm_csr_free(&A);
+		if (st == MM_OK && (st = sparse_mlp_build(m, p, e)) == MM_OK &&
+				(st = sparse_pairs(&S, m->T, &pairs, e)) == MM_OK)
+			st = mlp_fit(m, pairs, y, n, cw, p, e);
+		free(pairs);
+	}
+	if (st == MM_OK) {
 		*out = m;
 		m = NULL;
 	}
@@ -416,10 +497,17 @@ mm_status mm_clf_predict_sparse(const mm_clf *m, const mm_csr *X, const size_t *
 		return mm_errf(e, MM_EUSAGE, "the classifier was trained on dense features");
 	mm_csr S = {0};
 	mm_status st = mm_colmap_apply(m->cols, X, rows, n, &S, e);
-	double *Z = malloc(((size_t)m->K * (S.n ? S.n : 1)) * sizeof *Z);
+	double *Z = malloc(((size_t)(m->K ? m->K : 1) * (S.n ? S.n : 1)) * sizeof *Z);
 	if (st == MM_OK && !Z)
 		st = mm_errf(e, MM_ENOMEM, "out of memory");
-	if (st == MM_OK) {
+	if (st == MM_OK && m->net) {
+		float *pairs;
+		if ((st = sparse_pairs(&S, m->T, &pairs, e)) == MM_OK) {
+			mm_dataset ds = { .nmod = 1, .X = { pairs }, .n = S.n };
+			mm_net_predict(m->net, &ds, probs);
+			free(pairs);
+		}
+	} else if (st == MM_OK) {
 		for (size_t i = 0; i < S.n; i++)
 			for (int k = 0; k < m->K; k++)
 				Z[i * (size_t)m->K + (size_t)k] = m->b[k];

@@ -42,6 +42,7 @@ typedef enum mm_node_type {
 	MM_NODE_CONCAT,    /* any number of inputs, along the last dimension */
 	MM_NODE_PROD,      /* in0 ⊙ in1, equal shapes */
 	MM_NODE_BILINEAR,  /* in0^T W in1 + b → size outputs */
+	MM_NODE_SPARSE_LINEAR, /* (column, value) pairs [T, 2] → b + Σ v W[c] (sparse_linear.c) */
 	MM_NODE_NTYPES
 } mm_node_type;
 
@@ -139,6 +140,10 @@ typedef struct mm_input_conf {
 typedef struct mm_linear_conf {
 	int size;      /* output width (linear, bilinear) */
 } mm_linear_conf;
+typedef struct mm_sparse_linear_conf {
+	int size;      /* output width */
+	int dim;       /* input columns (the compact columns of a sparse feature) */
+} mm_sparse_linear_conf;
 typedef struct mm_dropout_conf {
 	float p;       /* drop rate in [0, 1) */
 } mm_dropout_conf;
@@ -148,6 +153,7 @@ extern const mm_layer mm_layer_input, mm_layer_concat, mm_layer_prod; /* join.c 
 extern const mm_layer mm_layer_linear, mm_layer_bilinear;              /* linear.c */
 extern const mm_layer mm_layer_relu, mm_layer_gelu, mm_layer_dropout;  /* act.c */
 extern const mm_layer mm_layer_layernorm;                              /* norm.c */
+extern const mm_layer mm_layer_sparse_linear;                          /* sparse_linear.c */
 
 /* The gradient a backward adds to: NULL for a frozen parameter. */
 static inline float *mm_param_grad(const mm_param *p)

@@ -14,6 +14,7 @@ static const mm_layer *const registry[] = {
 	&mm_layer_concat,
 	&mm_layer_prod,
 	&mm_layer_bilinear,
+	&mm_layer_sparse_linear,
 };
 static_assert(sizeof registry / sizeof *registry == MM_NODE_NTYPES,
 		"one registry entry per mm_node_type");

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "nn.h"
 #include "rng.h"
 #include "sparse.h"
 #include "tap.h"
@@ -209,8 +210,68 @@ static void test_tfidf(void)
 	mm_tokens_free(&tk);
 }
 
+/* The sparse_linear layer in a small net (pairs -> sparse_linear(4) -> relu
+ * -> linear(3)): the gradients of its W and b equal central finite
+ * differences of L = Σ R ⊙ logits, and padding pairs count for nothing. */
+static void test_sparse_layer(void)
+{
+	enum { B = 3, T = 3, DIM = 6, H = 4, C = 3 };
+	mm_err e;
+	mm_net *net;
+	mm_shape in = { T, 2 };
+	mm_sparse_linear_conf sc = { H, DIM };
+	mm_linear_conf head = { C };
+	int x = 0;
+	mm_net_new_shaped(&net, 1, &in, &e);
+	x = mm_net_add(net, MM_NODE_SPARSE_LINEAR, "proj0", &x, 1, &sc, &e);
+	int y = mm_net_add(net, MM_NODE_RELU, NULL, &x, 1, NULL, &e);
+	y = mm_net_add(net, MM_NODE_LINEAR, NULL, &y, 1, &head, &e);
+	ok(x > 0 && y > 0 && mm_net_finish(net, y, &e) == MM_OK, "a net with a sparse_linear first layer");
+	mm_rng g;
+	mm_rng_seed(&g, 9);
+	mm_net_init(net, &g);
+	/* sample 0: (1, 0.5) (4, -2); sample 1: (0, 1) (5, 3) (2, 0.25); sample 2: padding only */
+	float X[B * T * 2] = { 1, 0.5f, 4, -2, -1, 0,  0, 1, 5, 3, 2, 0.25f,  -1, 0, -1, 0, -1, 0 };
+	float R[B * C];
+	for (int i = 0; i < B * C; i++)
+		R[i] = (float)mm_rng_normal(&g);
+	const float *Xs[1] = { X };
+	mm_param *W = mm_net_param(net, "proj0.W"), *b = mm_net_param(net, "proj0.b");
+	ok(W && b && W->shape[0] == DIM && W->shape[1] == H, "its W is stored by input column [dim, size]");
+	/* forward of the first layer on sample 0, by hand */
+	double L0 = 0;
+	const float *Z = mm_net_forward(net, Xs, B, false, NULL);
+	for (int i = 0; i < B * C; i++)
+		L0 += R[i] * Z[i];
+	mm_net_zero_grad(net);
+	mm_net_backward(net, R);
+	double worst = 0;
+	mm_param *ps[2] = { W, b };
+	for (int q = 0; q < 2; q++)
+		for (size_t k = 0; k < ps[q]->n; k++) {
+			float keep = ps[q]->w[k];
+			double Lp = 0, Lm = 0, h = 1e-2;
+			ps[q]->w[k] = keep + (float)h;
+			Z = mm_net_forward(net, Xs, B, false, NULL);
+			for (int i = 0; i < B * C; i++)
+				Lp += R[i] * Z[i];
+			ps[q]->w[k] = keep - (float)h;
+			Z = mm_net_forward(net, Xs, B, false, NULL);
+			for (int i = 0; i < B * C; i++)
+				Lm += R[i] * Z[i];
+			ps[q]->w[k] = keep;
+			double fd = (Lp - Lm) / (2 * h);
+			worst = fmax(worst, fabs(fd - ps[q]->g[k]) / (1 + fabs(fd)));
+		}
+	ok(worst < 1e-2, "sparse_linear: W and b gradients match finite differences (worst rel. %g)", worst);
+	ok(isfinite(L0), "the forward is finite");
+	ok(W->g[3 * H] == 0 && W->g[3 * H + 1] == 0, "a column no sample has (3) gets no gradient");
+	mm_net_free(net);
+}
+
 int main(void)
 {
+	test_sparse_layer();
 	test_kernels();
 	test_colmap();
 	test_record();
