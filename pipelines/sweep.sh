@@ -2,10 +2,12 @@
 # sweep.sh — a grid of MMoE runs (pipelines/mmoe.mk) with GNU parallel, then a
 # summary over seeds (mean and spread per method and type) with jq.
 #
-#   pipelines/sweep.sh [-s "1 2 3"] [-u "logreg mlp"] [-e "20"] [-n 3000] [-j 2]
-#                      [-S sshlogin[,sshlogin...]] [-o runs/sweep] [-- MAKEVAR=value ...]
+#   pipelines/sweep.sh [-s "1 2 3"] [-t "hash256 tfidf"] [-u "logreg mlp"] [-e "20"] [-n 3000]
+#                      [-j 2] [-S sshlogin[,sshlogin...]] [-o runs/sweep] [-- MAKEVAR=value ...]
 #
-# GNU parallel enumerates the grid (seed x unipred model x epochs; --header :),
+# GNU parallel enumerates the grid (seed x text encoder x unipred model x epochs;
+# --header :; the text encoders default to hash256 and tfidf, plus glove when
+# $MMOE_GLOVE_TABLE names a table),
 # keeps a job log (--joblog) and every job's output (--results), stops at the
 # first failure (--halt soon,fail=1), and on a second invocation reruns only the
 # jobs that failed or never ran (--resume-failed).  Each job is a make target, so
@@ -19,14 +21,16 @@
 # row per configuration x breakdown x method x metric: seeds, mean, sd, min, max).
 set -eu -o pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-seeds="1 2 3" unis="logreg" epochs="20" n=3000 jobs=2 ssh= out=runs/sweep
+seeds="1 2 3" tencs="hash256 tfidf" unis="logreg" epochs="20" n=3000 jobs=2 ssh= out=runs/sweep
+[ -f "${MMOE_GLOVE_TABLE:-}" ] && tencs="$tencs glove"
 usage() {
 	sed -n '4,6p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
-while getopts s:u:e:n:j:S:o:h o; do
+while getopts s:t:u:e:n:j:S:o:h o; do
 	case $o in
 	s) seeds=$OPTARG ;;
+	t) tencs=$OPTARG ;;
 	u) unis=$OPTARG ;;
 	e) epochs=$OPTARG ;;
 	n) n=$OPTARG ;;
@@ -41,9 +45,9 @@ shift $((OPTIND - 1))
 extra=("$@")
 set -f
 # shellcheck disable=SC2206
-S=($seeds) U=($unis) E=($epochs)
+S=($seeds) TE=($tencs) U=($unis) E=($epochs)
 set +f
-[ ${#S[@]} -ge 1 ] && [ ${#U[@]} -ge 1 ] && [ ${#E[@]} -ge 1 ] || usage
+[ ${#S[@]} -ge 1 ] && [ ${#TE[@]} -ge 1 ] && [ ${#U[@]} -ge 1 ] && [ ${#E[@]} -ge 1 ] || usage
 command -v parallel >/dev/null || { echo "sweep.sh: GNU parallel is not installed" >&2; exit 2; }
 : "${MMOE_BIN:=$here/bin}"
 cd "$here"
@@ -55,26 +59,27 @@ par() { # joblog-name parallel-arguments...
 		--halt soon,fail=1 -j "$jobs" -q ${ssh:+--sshlogin "$ssh" --workdir "$here"} "$@"
 }
 # --resume-failed goes by job number: one job log per grid (and make settings)
-grid=$(printf '%s|' "$seeds" "$unis" "$epochs" "$n" "${extra[@]}" | cksum | cut -d' ' -f1)
-# 1. data and features once per seed (shared by every model of that seed)
-par "joblog.features-$grid" "${mk[@]}" features SEED={seed} ::: seed "${S[@]}"
+grid=$(printf '%s|' "$seeds" "$tencs" "$unis" "$epochs" "$n" "${extra[@]}" | cksum | cut -d' ' -f1)
+# 1. data and features once per seed and text encoder (shared by every model of them)
+par "joblog.features-$grid" "${mk[@]}" features SEED={seed} TENC={tenc} ::: seed "${S[@]}" ::: tenc "${TE[@]}"
 # 2. the grid
-par "joblog-$grid" "${mk[@]}" run SEED={seed} UNI={uni} EPOCHS={ep} ::: seed "${S[@]}" ::: uni "${U[@]}" ::: ep "${E[@]}"
+par "joblog-$grid" "${mk[@]}" run SEED={seed} TENC={tenc} UNI={uni} EPOCHS={ep} \
+	::: seed "${S[@]}" ::: tenc "${TE[@]}" ::: uni "${U[@]}" ::: ep "${E[@]}"
 
 # 3. summary over seeds
 : > "$out/runs.txt"
-for s in "${S[@]}"; do for u in "${U[@]}"; do for e in "${E[@]}"; do
-	"${mk[@]}" path SEED="$s" UNI="$u" EPOCHS="$e" | sed 's|$|/eval.json|' >> "$out/runs.txt"
-done; done; done
+for s in "${S[@]}"; do for t in "${TE[@]}"; do for u in "${U[@]}"; do for e in "${E[@]}"; do
+	"${mk[@]}" path SEED="$s" TENC="$t" UNI="$u" EPOCHS="$e" | sed 's|$|/eval.json|' >> "$out/runs.txt"
+done; done; done; done
 mapfile -t files < "$out/runs.txt"
 jq -n -r --arg fmt tsv -f pipelines/convert/summary.jq "${files[@]}" > "$out/summary.tsv"
 jq -n -r --arg fmt wide -f pipelines/convert/summary.jq "${files[@]}" > "$out/summary.txt"
 jq -n -r --arg fmt text -f pipelines/convert/summary.jq "${files[@]}" > "$out/summary-detail.txt"
 # 4. the rus tags against the generator's gen_type, and the router against the rus
 # tags, on the test split (from each run's agree.txt and router.txt)
-for u in "${U[@]}"; do for e in "${E[@]}"; do
+for t in "${TE[@]}"; do for u in "${U[@]}"; do for e in "${E[@]}"; do
 	for s in "${S[@]}"; do
-		d=$("${mk[@]}" path SEED="$s" UNI="$u" EPOCHS="$e")
+		d=$("${mk[@]}" path SEED="$s" TENC="$t" UNI="$u" EPOCHS="$e")
 		conf=$(printf '%s\n' "$d" | tr / '\n' | grep -E '^(n|v|t|c|x|uni|ep)=' | paste -sd' ')
 		a=$(awk '/^split test:/ { t = 1 } t && /^agreement/ { sub(/%$/, "", $NF); print $NF / 100; exit }' \
 			"$(dirname "$d")/agree.txt")
@@ -83,7 +88,7 @@ for u in "${U[@]}"; do for e in "${E[@]}"; do
 		[ -n "$a" ] && [ -n "$r" ] || { echo "sweep.sh: $d: no test line in agree.txt or router.txt" >&2; exit 1; }
 		printf '%s\t%s %s\n' "$conf" "$a" "$r"
 	done
-done; done | awk -F'\t' -v seeds=${#S[@]} '
+done; done; done | awk -F'\t' -v seeds=${#S[@]} '
 	function ms(k, j,   m, v, i) {
 		m = 0; for (i = 1; i <= n[k]; i++) m += x[k, i, j]; m /= n[k]
 		v = 0; for (i = 1; i <= n[k]; i++) v += (x[k, i, j] - m) ^ 2
