@@ -5,6 +5,7 @@
 #   make test         check plus the long tests
 #   make demo         the main job: the MMoE pipeline on the embedded synthetic data
 #   make mustard      the MUStARD experiment (MUSTARD_SRC=dir with the prepared data)
+#   make mustard-experts  the MMoE authors' MUStARD experts, routed and fused (MUSTARD_SRC=dir)
 #   make bench        speed and memory against reference programs, in one run
 #   make fuzz         libFuzzer on the record reader (clang)
 #   make install      PREFIX=/usr/local DESTDIR=
@@ -55,7 +56,7 @@ DEPS_OK    := build/.deps-build
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DELETE_ON_ERROR:
-.PHONY: all check test demo mustard bench fuzz install uninstall clean lint-man deps
+.PHONY: all check test demo mustard mustard-experts bench fuzz install uninstall clean lint-man deps
 
 all: $(TOOLS)
 
@@ -102,6 +103,8 @@ demo: $(TOOLS)
 	@$(MAKE) --no-print-directory -j$(JOBS) -f pipelines/mmoe.mk demo MMOE_BIN=$(CURDIR)/$(BINDIR)
 mustard: $(TOOLS)
 	@$(MAKE) --no-print-directory -f pipelines/mustard.mk all MMOE_BIN=$(CURDIR)/$(BINDIR) JOBS=$(JOBS)
+mustard-experts: $(TOOLS)
+	@$(MAKE) --no-print-directory -f pipelines/experts.mk experts MMOE_BIN=$(CURDIR)/$(BINDIR)
 bench: $(TOOLS)
 	@sh scripts/deps.sh bench
 	MMOE_BIN=$(CURDIR)/$(BINDIR) MMOE_BUILD=$(CURDIR)/$(BUILD) bash bench/run.sh
@@ -119,18 +122,22 @@ fuzz: $(wildcard tests/fuzz/*.c) $(LIB_SRC) $(HEADERS)
 # ---- install -----------------------------------------------------------------
 MAN1 := $(wildcard man/*.1)
 MAN5 := $(wildcard man/*.5)
+MAN7 := $(wildcard man/*.7)
 install: $(TOOLS)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
+		$(DESTDIR)$(PREFIX)/share/man/man7
 	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
 	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(PREFIX)/share/man/man1/)
 	$(if $(MAN5),install -m 644 $(MAN5) $(DESTDIR)$(PREFIX)/share/man/man5/)
+	$(if $(MAN7),install -m 644 $(MAN7) $(DESTDIR)$(PREFIX)/share/man/man7/)
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(TOOLS)))
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/man/man1/,$(notdir $(MAN1)))
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/man/man5/,$(notdir $(MAN5)))
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/man/man7/,$(notdir $(MAN7)))
 
 lint-man:
-	mandoc -Tlint -Wwarning $(MAN1) $(MAN5)
+	mandoc -Tlint -Wwarning $(MAN1) $(MAN5) $(MAN7)
 
 clean:
 	rm -rf build bin

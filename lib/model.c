@@ -1,6 +1,7 @@
 /* model.c — model files: deterministic msgpack packing, validating loads.  See model.h. */
 #include "model.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,7 +202,7 @@ mm_status mm_model_pack(const mm_model *m, msgpack_sbuffer *sb, mm_err *e)
 			return mm_errf(e, MM_EUSAGE, "feature %d has no name", f);
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 12);
+	msgpack_pack_map(&pk, 13);
 	pk_str(&pk, "format");
 	pk_str(&pk, "mmoe-model");
 	pk_str(&pk, "version");
@@ -313,18 +314,71 @@ mm_status mm_model_pack(const mm_model *m, msgpack_sbuffer *sb, mm_err *e)
 	pk_str(&pk, "commit");
 	pk_str(&pk, m->commit ? m->commit : MM_COMMIT);
 
-	size_t np;
-	mm_param *prm = mm_net_params(m->net, &np);
+	pk_str(&pk, "graph");
+	mm_net_pack_graph(m->net, &pk);
 	pk_str(&pk, "params");
-	msgpack_pack_array(&pk, np);
-	for (size_t i = 0; i < np; i++) {
-		msgpack_pack_map(&pk, 2);
-		pk_str(&pk, "name");
-		pk_str(&pk, prm[i].name);
-		pk_str(&pk, "tensor");
-		pk_tensor(&pk, prm[i].w, prm[i].shape[0], prm[i].shape[1], 2);
-	}
+	mm_net_pack_params(m->net, &pk);
 	return MM_OK;
+}
+
+/* ---- graphs and parameters -------------------------------------------------- */
+
+void mm_net_pack_graph(const mm_net *net, msgpack_packer *pk)
+{
+	int nn = mm_net_nnodes(net);
+	mm_node_info out;
+	msgpack_pack_map(pk, 2);
+	pk_str(pk, "nodes");
+	msgpack_pack_array(pk, (size_t)nn);
+	for (int i = 0; i < nn; i++) {
+		mm_node_info ni;
+		mm_net_node(net, i, &ni);
+		msgpack_pack_map(pk, 4);
+		pk_str(pk, "name");
+		pk_str(pk, ni.name);
+		pk_str(pk, "kind");
+		pk_str(pk, ni.op->name);
+		pk_str(pk, "in");
+		msgpack_pack_array(pk, (size_t)ni.nin);
+		for (int k = 0; k < ni.nin; k++) {
+			mm_node_info src;
+			mm_net_node(net, ni.in[k], &src);
+			pk_str(pk, src.name);
+		}
+		pk_str(pk, "conf");
+		msgpack_pack_map(pk, (size_t)ni.op->conf_nfields);
+		for (int f = 0; f < ni.op->conf_nfields; f++) {
+			const mm_conf_field *d = &ni.op->conf_fields[f];
+			const char *at = (const char *)ni.conf + d->offset;
+			pk_str(pk, d->key);
+			if (d->type == MM_CONF_INT) {
+				int v;
+				memcpy(&v, at, sizeof v);
+				msgpack_pack_int(pk, v);
+			} else {
+				float v;
+				memcpy(&v, at, sizeof v);
+				msgpack_pack_float(pk, v);
+			}
+		}
+	}
+	mm_net_node(net, mm_net_output(net), &out);
+	pk_str(pk, "output");
+	pk_str(pk, out.name);
+}
+
+void mm_net_pack_params(mm_net *net, msgpack_packer *pk)
+{
+	size_t np;
+	mm_param *prm = mm_net_params(net, &np);
+	msgpack_pack_array(pk, np);
+	for (size_t i = 0; i < np; i++) {
+		msgpack_pack_map(pk, 2);
+		pk_str(pk, "name");
+		pk_str(pk, prm[i].name);
+		pk_str(pk, "tensor");
+		pk_tensor(pk, prm[i].w, prm[i].shape[0], prm[i].shape[1], 2);
+	}
 }
 
 mm_status mm_model_save(const mm_model *m, const char *path, mm_err *e)
@@ -530,7 +584,395 @@ static mm_status get_tensor(uctx *u, const msgpack_object *o, const char *path,
 	return MM_OK;
 }
 
+/* A string object as a NUL-terminated name in buf (false when not a string,
+ * empty, too long or holding a NUL). */
+static bool obj_name(const msgpack_object *o, char *buf, size_t cap)
+{
+	if (!o || o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 || o->via.str.size >= cap ||
+			memchr(o->via.str.ptr, 0, o->via.str.size))
+		return false;
+	memcpy(buf, o->via.str.ptr, o->via.str.size);
+	buf[o->via.str.size] = 0;
+	return true;
+}
+
+/* One node's settings from its "conf" map into c (conf_size bytes): every
+ * declared key must be there, no other. */
+static mm_status unpack_conf(uctx *u, const mm_layer *op, const msgpack_object *co,
+		const char *path, void *c)
+{
+	char key[160];
+	if (!co || co->type != MSGPACK_OBJECT_MAP)
+		return bad(u, path, "a map", co);
+	if ((int)co->via.map.size != op->conf_nfields)
+		return mm_errf(u->e, MM_ECORRUPT, "model %s: field \"%s\": %u settings, a %s node has %d",
+				u->name, path, co->via.map.size, op->name, op->conf_nfields);
+	for (int f = 0; f < op->conf_nfields; f++) {
+		const mm_conf_field *d = &op->conf_fields[f];
+		snprintf(key, sizeof key, "%s.%s", path, d->key);
+		char *at = (char *)c + d->offset;
+		if (d->type == MM_CONF_INT) {
+			int v;
+			mm_status st = get_int(u, co, d->key, key, (int)d->lo, (int)d->hi, &v);
+			if (st != MM_OK)
+				return st;
+			memcpy(at, &v, sizeof v);
+		} else {
+			float v;
+			mm_status st = get_float(u, co, d->key, key, &v);
+			if (st != MM_OK)
+				return st;
+			memcpy(at, &v, sizeof v);
+		}
+	}
+	return MM_OK;
+}
+
+mm_status mm_net_unpack_graph(mm_net **out, const msgpack_object *g, const char *name, mm_err *e)
+{
+	uctx u = { name, e };
+	const msgpack_object *nodes = NULL;
+	mm_status st = need(&u, g, "nodes", "graph.nodes", MSGPACK_OBJECT_ARRAY, &nodes);
+	if (st != MM_OK)
+		return st;
+	uint32_t nn = nodes->via.array.size;
+	mm_shape shapes[MM_NET_MAXMOD];
+	int nmod = 0;
+	char path[96], nm[MM_NAME_MAX];
+	/* the inputs come first */
+	for (; nmod < (int)nn; nmod++) {
+		const msgpack_object *no = &nodes->via.array.ptr[nmod];
+		if (!obj_name(oget(no, "kind"), nm, sizeof nm) || strcmp(nm, "input") != 0)
+			break;
+		if (nmod == MM_NET_MAXMOD)
+			return mm_errf(e, MM_ECORRUPT, "model %s: field \"graph.nodes\": more than %d inputs",
+					name, MM_NET_MAXMOD);
+		mm_input_conf c = { 0 };
+		snprintf(path, sizeof path, "graph.nodes[%d].conf", nmod);
+		if ((st = unpack_conf(&u, &mm_layer_input, oget(no, "conf"), path, &c)) != MM_OK)
+			return st;
+		shapes[nmod] = (mm_shape){ c.T, c.D };
+	}
+	if (nmod == 0)
+		return mm_errf(e, MM_ECORRUPT, "model %s: field \"graph.nodes\": the graph has no inputs", name);
+	mm_net *net;
+	if ((st = mm_net_new_shaped(&net, nmod, shapes, e)) != MM_OK) {
+		mm_err_prefix(e, "model %s: field \"graph.nodes\"", name);
+		return st;
+	}
+	unsigned char conf[256];
+	for (uint32_t i = 0; i < nn; i++) {
+		const msgpack_object *no = &nodes->via.array.ptr[i], *ino = NULL;
+		char kind[32], nodename[MM_NAME_MAX];
+		snprintf(path, sizeof path, "graph.nodes[%u]", i);
+		if (no->type != MSGPACK_OBJECT_MAP) {
+			st = bad(&u, path, "a map", no);
+			goto fail;
+		}
+		snprintf(path, sizeof path, "graph.nodes[%u].name", i);
+		if (!obj_name(oget(no, "name"), nodename, sizeof nodename)) {
+			st = bad(&u, path, "a node name", oget(no, "name"));
+			goto fail;
+		}
+		snprintf(path, sizeof path, "graph.nodes[%u].kind", i);
+		if (!obj_name(oget(no, "kind"), kind, sizeof kind)) {
+			st = bad(&u, path, "a layer kind", oget(no, "kind"));
+			goto fail;
+		}
+		const mm_layer *op = mm_layer_find(kind);
+		if (!op) {
+			st = mm_errf(e, MM_ECORRUPT, "model %s: node \"%s\": unknown layer kind \"%s\" "
+					"(a newer build's model?)", name, nodename, kind);
+			goto fail;
+		}
+		if ((i < (uint32_t)nmod) != (op->kind == MM_NODE_INPUT)) {
+			st = mm_errf(e, MM_ECORRUPT, "model %s: node \"%s\": inputs must come first", name, nodename);
+			goto fail;
+		}
+		if (i < (uint32_t)nmod) {
+			mm_node_info ni;
+			mm_net_node(net, (int)i, &ni);
+			if (strcmp(ni.name, nodename) != 0) { /* inputs are named in<m> */
+				st = mm_errf(e, MM_ECORRUPT, "model %s: input %u is called \"%s\", expected \"%s\"",
+						name, i, nodename, ni.name);
+				goto fail;
+			}
+			continue;
+		}
+		snprintf(path, sizeof path, "graph.nodes[%u].in", i);
+		if ((st = need(&u, no, "in", path, MSGPACK_OBJECT_ARRAY, &ino)) != MM_OK)
+			goto fail;
+		int in[MM_LAYER_MAXIN];
+		if (ino->via.array.size > MM_LAYER_MAXIN) {
+			st = mm_errf(e, MM_ECORRUPT, "model %s: node \"%s\": %u inputs", name, nodename,
+					ino->via.array.size);
+			goto fail;
+		}
+		for (uint32_t k = 0; k < ino->via.array.size; k++) {
+			in[k] = obj_name(&ino->via.array.ptr[k], nm, sizeof nm) ? mm_net_node_id(net, nm) : -1;
+			if (in[k] < 0) {
+				st = mm_errf(e, MM_ECORRUPT, "model %s: node \"%s\": input %u is not an earlier node",
+						name, nodename, k);
+				goto fail;
+			}
+		}
+		assert(op->conf_size <= sizeof conf);
+		memset(conf, 0, sizeof conf);
+		snprintf(path, sizeof path, "graph.nodes[%u].conf", i);
+		if ((st = unpack_conf(&u, op, oget(no, "conf"), path, conf)) != MM_OK)
+			goto fail;
+		if (mm_net_add(net, op->kind, nodename, in, (int)ino->via.array.size,
+					op->conf_size ? conf : NULL, e) < 0) {
+			mm_err_prefix(e, "model %s", name);
+			st = MM_ECORRUPT;
+			if (e)
+				e->status = st;
+			goto fail;
+		}
+	}
+	int outid = obj_name(oget(g, "output"), nm, sizeof nm) ? mm_net_node_id(net, nm) : -1;
+	if (outid < 0) {
+		st = mm_errf(e, MM_ECORRUPT, "model %s: field \"graph.output\": not a node of the graph", name);
+		goto fail;
+	}
+	if ((st = mm_net_finish(net, outid, e)) != MM_OK) {
+		mm_err_prefix(e, "model %s", name);
+		goto fail;
+	}
+	*out = net;
+	return MM_OK;
+fail:
+	mm_net_free(net);
+	return st;
+}
+
+/* "a, b, c" (then "and N more"): the non-NULL names get(ctx, i) for i < n. */
+static void list_names(char *buf, size_t cap, const char *(*get)(void *, size_t), void *ctx, size_t n)
+{
+	size_t k = 0, len = 0;
+	buf[0] = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *nm = get(ctx, i);
+		if (!nm)
+			continue;
+		if (k < 8 && len < cap)
+			len += (size_t)snprintf(buf + len, cap - len, "%s%s", k ? ", " : "", nm);
+		k++;
+	}
+	if (k > 8 && len < cap)
+		snprintf(buf + len, cap - len, " and %zu more", k - 8);
+}
+
+typedef struct pmatch {
+	mm_param *prm;
+	const msgpack_object *arr;
+	bool *seen;        /* per parameter of the net */
+	char (*fname)[MM_NAME_MAX]; /* per file entry, "" when matched */
+} pmatch;
+
+static const char *missing_at(void *c, size_t i)
+{
+	pmatch *m = c;
+	return m->seen[i] ? NULL : m->prm[i].name;
+}
+
+static const char *unexpected_at(void *c, size_t i)
+{
+	pmatch *m = c;
+	return m->fname[i][0] ? m->fname[i] : NULL;
+}
+
+mm_status mm_net_unpack_params(mm_net *net, const msgpack_object *arr, const char *name, mm_err *e)
+{
+	uctx u = { name, e };
+	if (!arr || arr->type != MSGPACK_OBJECT_ARRAY)
+		return bad(&u, "params", "an array", arr);
+	size_t np, nf = arr->via.array.size;
+	mm_param *prm = mm_net_params(net, &np);
+	pmatch m = { prm, arr, calloc(np ? np : 1, sizeof *m.seen), calloc(nf ? nf : 1, sizeof *m.fname) };
+	mm_status st = MM_OK;
+	size_t nmiss = 0, nunexp = 0;
+	if (!m.seen || !m.fname) {
+		st = mm_errf(e, MM_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < nf; i++) {
+		const msgpack_object *po = &arr->via.array.ptr[i];
+		char path[160], nm[MM_NAME_MAX];
+		snprintf(path, sizeof path, "params[%zu].name", i);
+		if (!obj_name(oget(po, "name"), nm, sizeof nm)) {
+			st = bad(&u, path, "a parameter name", oget(po, "name"));
+			goto out;
+		}
+		mm_param *p = mm_net_param(net, nm);
+		if (!p) {
+			snprintf(m.fname[i], MM_NAME_MAX, "%s", nm);
+			nunexp++;
+			continue;
+		}
+		if (m.seen[p - prm]) {
+			st = mm_errf(e, MM_ECORRUPT, "model %s: parameter \"%s\" appears twice", name, nm);
+			goto out;
+		}
+		m.seen[p - prm] = true;
+		snprintf(path, sizeof path, "params[%zu] (%s)", i, nm);
+		if ((st = get_tensor(&u, oget(po, "tensor"), path, p->shape[0], p->shape[1], 2, p->w)) != MM_OK)
+			goto out;
+	}
+	for (size_t i = 0; i < np; i++)
+		nmiss += !m.seen[i];
+	if (nmiss || nunexp) {
+		char a[512], b[512];
+		list_names(a, sizeof a, missing_at, &m, np);
+		list_names(b, sizeof b, unexpected_at, &m, nf);
+		st = mm_errf(e, MM_ECORRUPT, "model %s: the parameters do not match the graph: "
+				"%zu missing%s%s%s, %zu unexpected%s%s%s", name,
+				nmiss, nmiss ? " [" : "", a, nmiss ? "]" : "",
+				nunexp, nunexp ? " [" : "", b, nunexp ? "]" : "");
+	}
+out:
+	free(m.seen);
+	free(m.fname);
+	return st;
+}
+
+typedef struct cmatch {
+	mm_param *a, *b;     /* dst's and src's registries */
+	bool *hit_a, *hit_b; /* matched by name */
+	const char *skip;    /* "<node>." prefix left alone, or NULL */
+} cmatch;
+
+/* A parameter of the skipped node: "<node>.<tensor>", the tensor without a dot. */
+static bool skipped(const cmatch *c, const char *name)
+{
+	size_t n = c->skip ? strlen(c->skip) : 0;
+	return c->skip && strncmp(name, c->skip, n) == 0 && !strchr(name + n, '.');
+}
+
+static const char *dst_only(void *ctx, size_t i)
+{
+	cmatch *c = ctx;
+	return c->hit_a[i] || skipped(c, c->a[i].name) ? NULL : c->a[i].name;
+}
+
+static const char *src_only(void *ctx, size_t i)
+{
+	cmatch *c = ctx;
+	return c->hit_b[i] || skipped(c, c->b[i].name) ? NULL : c->b[i].name;
+}
+
+mm_status mm_net_copy_by_name(mm_net *dst, mm_net *src, const char *skip_node, bool partial,
+		char *note, size_t note_cap, mm_err *e)
+{
+	size_t na, nb, nmiss = 0, nunexp = 0;
+	char skip[MM_NAME_MAX + 1] = "";
+	if (skip_node)
+		snprintf(skip, sizeof skip, "%s.", skip_node);
+	cmatch c = { mm_net_params(dst, &na), mm_net_params(src, &nb), NULL, NULL,
+		skip_node ? skip : NULL };
+	mm_status st = MM_OK;
+	c.hit_a = calloc(na ? na : 1, sizeof *c.hit_a);
+	c.hit_b = calloc(nb ? nb : 1, sizeof *c.hit_b);
+	if (note_cap)
+		note[0] = 0;
+	if (!c.hit_a || !c.hit_b) {
+		st = mm_errf(e, MM_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t j = 0; j < nb; j++) {
+		mm_param *p = mm_net_param(dst, c.b[j].name);
+		if (!p || skipped(&c, p->name))
+			continue;
+		if (p->shape[0] != c.b[j].shape[0] || p->shape[1] != c.b[j].shape[1]) {
+			st = mm_errf(e, MM_EVALUE, "parameter %s has shape [%lld,%lld], expected [%lld,%lld]",
+					p->name, (long long)c.b[j].shape[0], (long long)c.b[j].shape[1],
+					(long long)p->shape[0], (long long)p->shape[1]);
+			goto out;
+		}
+		c.hit_a[p - c.a] = c.hit_b[j] = true;
+	}
+	for (size_t i = 0; i < na; i++)
+		nmiss += dst_only(&c, i) != NULL;
+	for (size_t j = 0; j < nb; j++)
+		nunexp += src_only(&c, j) != NULL;
+	if (nmiss || nunexp) {
+		char a[512], b[512];
+		list_names(a, sizeof a, dst_only, &c, na);
+		list_names(b, sizeof b, src_only, &c, nb);
+		if (!partial) {
+			st = mm_errf(e, MM_EVALUE, "the parameters do not match: %zu missing%s%s%s, "
+					"%zu unexpected%s%s%s", nmiss, nmiss ? " [" : "", a, nmiss ? "]" : "",
+					nunexp, nunexp ? " [" : "", b, nunexp ? "]" : "");
+			goto out;
+		}
+		if (note_cap)
+			snprintf(note, note_cap, "%zu parameters start afresh%s%s%s, %zu are not used%s%s%s",
+					nmiss, nmiss ? " [" : "", a, nmiss ? "]" : "",
+					nunexp, nunexp ? " [" : "", b, nunexp ? "]" : "");
+	}
+	for (size_t i = 0; i < na; i++)
+		if (c.hit_a[i])
+			memcpy(c.a[i].w, mm_net_param(src, c.a[i].name)->w, c.a[i].n * sizeof(float));
+out:
+	free(c.hit_a);
+	free(c.hit_b);
+	return st;
+}
+
 #define TRY(x) do { st = (x); if (st != MM_OK) goto fail; } while (0)
+
+/* Version 2: the net is the file's graph, its parameters matched by name.
+ * The spec stays a description, which the graph must agree with where the
+ * tools rely on it (inputs and classes). */
+static mm_status unpack_net_v2(uctx *u, const msgpack_object *o, const mm_net_spec *s, mm_model *m)
+{
+	const msgpack_object *g = NULL;
+	mm_net *net;
+	mm_status st = need(u, o, "graph", "graph", MSGPACK_OBJECT_MAP, &g);
+	if (st != MM_OK || (st = mm_net_unpack_graph(&net, g, u->name, u->e)) != MM_OK)
+		return st;
+	bool agree = mm_net_nmod(net) == s->nmod && mm_net_nout(net) == s->nclass;
+	for (int f = 0; agree && f < s->nmod; f++)
+		agree = mm_net_dim(net, f) == s->dims[f];
+	if (!agree) {
+		mm_net_free(net);
+		return mm_errf(u->e, MM_ECORRUPT, "model %s: the graph's inputs or outputs do not "
+				"match the spec (dims, nclass)", u->name);
+	}
+	mm_net_free(m->net);
+	m->net = net;
+	return mm_net_unpack_params(net, oget(o, "params"), u->name, u->e);
+}
+
+/* Version 1 named parameters "n<node>.<tensor>" by position in the expert's
+ * registry order: the same order today, under today's names. */
+static mm_status unpack_params_v1(uctx *u, const msgpack_object *o, mm_model *m)
+{
+	size_t np;
+	mm_param *prm = mm_net_params(m->net, &np);
+	const msgpack_object *arr = NULL;
+	mm_status st = need(u, o, "params", "params", MSGPACK_OBJECT_ARRAY, &arr);
+	if (st != MM_OK)
+		return st;
+	if (arr->via.array.size != np)
+		return mm_errf(u->e, MM_ECORRUPT, "model %s: %u parameter tensors but the architecture has %zu",
+				u->name, arr->via.array.size, np);
+	for (size_t i = 0; i < np; i++) {
+		const msgpack_object *po = &arr->via.array.ptr[i];
+		char path[160], nm[MM_NAME_MAX];
+		const char *want = strrchr(prm[i].name, '.'), *got;
+		snprintf(path, sizeof path, "params[%zu].name", i);
+		if (!obj_name(oget(po, "name"), nm, sizeof nm) || nm[0] != 'n' ||
+				!(got = strrchr(nm, '.')) || strcmp(got, want) != 0)
+			return mm_errf(u->e, MM_ECORRUPT, "model %s: field \"%s\": expected \"n<node>%s\"",
+					u->name, path, want);
+		snprintf(path, sizeof path, "params[%zu] (%s)", i, nm);
+		st = get_tensor(u, oget(po, "tensor"), path, prm[i].shape[0], prm[i].shape[1], 2, prm[i].w);
+		if (st != MM_OK)
+			return st;
+	}
+	return MM_OK;
+}
 
 mm_status mm_model_unpack(mm_model **out, const msgpack_object *o, const char *name, mm_err *e)
 {
@@ -706,27 +1148,10 @@ mm_status mm_model_unpack(mm_model **out, const msgpack_object *o, const char *n
 	TRY(get_u64(&u, o, "data_hash", "data_hash", &m->data_hash));
 	TRY(get_str(&u, o, "commit", "commit", &m->commit));
 
-	size_t np;
-	mm_param *prm = mm_net_params(m->net, &np);
-	TRY(need(&u, o, "params", "params", MSGPACK_OBJECT_ARRAY, &arr));
-	if (arr->via.array.size != np) {
-		st = mm_errf(e, MM_ECORRUPT, "model %s: %u parameter tensors but the architecture has %zu",
-				name, arr->via.array.size, np);
-		goto fail;
-	}
-	for (size_t i = 0; i < np; i++) {
-		const msgpack_object *po = &arr->via.array.ptr[i], *no = oget(po, "name");
-		char path[80];
-		snprintf(path, sizeof path, "params[%zu]", i);
-		if (!no || no->type != MSGPACK_OBJECT_STR || no->via.str.size != strlen(prm[i].name) ||
-				memcmp(no->via.str.ptr, prm[i].name, no->via.str.size) != 0) {
-			st = mm_errf(e, MM_ECORRUPT, "model %s: field \"%s.name\": expected \"%s\"", name, path,
-					prm[i].name);
-			goto fail;
-		}
-		snprintf(path, sizeof path, "params[%zu] (%s)", i, prm[i].name);
-		TRY(get_tensor(&u, oget(po, "tensor"), path, prm[i].shape[0], prm[i].shape[1], 2, prm[i].w));
-	}
+	if (version >= 2)
+		TRY(unpack_net_v2(&u, o, &s, m));
+	else
+		TRY(unpack_params_v1(&u, o, m));
 	free(tt);
 	*out = m;
 	return MM_OK;

@@ -4,7 +4,7 @@
  * format of stream.h, holding one record), written atomically (temporary +
  * fsync + rename).  Fields:
  *
- *   format "mmoe-model", version 1, arch "expert",
+ *   format "mmoe-model", version 2, arch "expert",
  *   spec     {nmod, dims, proj, act, fusion, bilinear_dim, hidden, layers, nclass, dropout}
  *   target   name of the target field; target_type "int" or "str";
  *   classes  [names]: class c of the net is classes[c] (for int targets "0","1",...)
@@ -14,7 +14,13 @@
  *             best_epoch, best_metric, epochs_run, n_train, n_val, init}
  *   data_hash  mm_hash64 over the training records' ids and targets (uint64)
  *   commit   the build's commit (MM_COMMIT)
- *   params   [{name, tensor}] in the net's registry order
+ *   graph    {nodes: [{name, kind, in: [node names], conf: {setting: value}}],
+ *             output: node name}: the net, whatever built it (version 2)
+ *   params   [{name, tensor}] in the net's registry order, read by name
+ *
+ * Version 1 files have no graph and name parameters "n<node>.<tensor>" by
+ * position in the expert's registry: they load by rebuilding the expert from
+ * spec, and save as version 2.
  *
  * Tensors use the record convention {"dtype":"f32","shape":[...],"data":bin}.
  * Packing is deterministic: the same model packs to the same bytes, so
@@ -33,7 +39,7 @@
 #include "err.h"
 #include "nn.h"
 
-#define MM_MODEL_VERSION 1
+#define MM_MODEL_VERSION 2
 
 typedef struct mm_model {
 	mm_net_spec spec;
@@ -73,6 +79,28 @@ mm_status mm_model_unpack(mm_model **out, const msgpack_object *o, const char *n
 mm_status mm_model_save(const mm_model *m, const char *path, mm_err *e);
 /* Read, validate and build. */
 mm_status mm_model_load(mm_model **out, const char *path, mm_err *e);
+
+/* Any graph and its parameters, as the model file stores them (fields
+ * "graph" and "params" above).  Packing is deterministic. */
+void mm_net_pack_graph(const mm_net *net, msgpack_packer *pk);
+void mm_net_pack_params(mm_net *net, msgpack_packer *pk);
+/* Build a finished (zero) net from a packed graph.  Unknown layer kinds,
+ * bad settings, inputs that are not earlier nodes: MM_ECORRUPT naming the
+ * file `name` and the node. */
+mm_status mm_net_unpack_graph(mm_net **out, const msgpack_object *graph, const char *name, mm_err *e);
+/* Fill net's parameters from a packed array by name (any order).  Names
+ * missing from the array or unknown to the net are MM_ECORRUPT, the
+ * message listing them; a wrong shape too. */
+mm_status mm_net_unpack_params(mm_net *net, const msgpack_object *params, const char *name, mm_err *e);
+
+/* --init: copy into dst the values of src's parameters of the same names
+ * (shapes must agree: MM_EVALUE otherwise).  The parameters of node
+ * `skip_node` (NULL: none) are left as they are on both sides.  Names only
+ * in dst (missing) or only in src (unexpected) are MM_EVALUE, the message
+ * listing them, unless `partial`: then the missing ones keep their values,
+ * and `note` (note_cap bytes, may be 0) says which; else note is "". */
+mm_status mm_net_copy_by_name(mm_net *dst, mm_net *src, const char *skip_node, bool partial,
+		char *note, size_t note_cap, mm_err *e);
 
 /* Index of feature field `name`, or -1. */
 int mm_model_feature_index(const mm_model *m, const char *name);

@@ -57,7 +57,11 @@ enum { MM_SELECT_F1 = 0, MM_SELECT_MACRO_F1, MM_SELECT_ACC, MM_SELECT_LOSS };
  *           concat(h_1..h_M, bilinear_ij(h_i, h_j))     (bilinear, bilinear_dim outputs per pair)
  *   head: `layers` × [linear(hidden) → act → dropout], then linear(nclass).
  * proj = 0 skips the projections (the fusion sees the inputs; products then
- * need equal input dims). */
+ * need equal input dims).
+ * Node names, and so parameter names: inputs "in<m>"; "enc.<m>.proj" (.W, .b),
+ * "enc.<m>.act", "enc.<m>.drop"; "fuse.prod.<i>.<j>" or "fuse.bilinear.<i>.<j>"
+ * (.W, .b), "fuse.cat"; "head.<l>.linear" (.W, .b), "head.<l>.act",
+ * "head.<l>.drop"; the output layer "head.out" (.W, .b). */
 typedef struct mm_net_spec {
 	int nmod;
 	int dims[MM_NET_MAXMOD]; /* input dimension per modality */
@@ -72,6 +76,10 @@ typedef struct mm_net_spec {
 } mm_net_spec;
 
 typedef struct mm_net mm_net;
+
+/* The expert's output layer (node name), which --init re-initialises when
+ * the classes differ. */
+#define MM_EXPERT_OUTPUT "head.out"
 
 /* Defaults: proj 256, relu, concat-prod, bilinear_dim 32, hidden 256, 1 layer, dropout 0.1. */
 void mm_net_spec_default(mm_net_spec *s);
@@ -108,6 +116,23 @@ size_t mm_net_nparams_total(const mm_net *net); /* number of floats */
 int mm_net_nout(const mm_net *net);
 /* The parameter called `name`, or NULL. */
 mm_param *mm_net_param(mm_net *net, const char *name);
+
+/* The node list, for saving a graph (model.h) or printing it.  The pointers
+ * stay valid while the net lives. */
+typedef struct mm_node_info {
+	const mm_layer *op;
+	const char *name;
+	int nin;
+	const int *in;        /* nin earlier node ids */
+	const void *conf;     /* op->conf_size bytes, NULL when none */
+	mm_shape shape;       /* per-sample output shape */
+} mm_node_info;
+int mm_net_nnodes(const mm_net *net);
+void mm_net_node(const mm_net *net, int id, mm_node_info *out);
+/* The output node's id (-1 before mm_net_finish). */
+int mm_net_output(const mm_net *net);
+/* The id of the node called `name`, or -1. */
+int mm_net_node_id(const mm_net *net, const char *name);
 int mm_net_nmod(const mm_net *net);
 int mm_net_dim(const mm_net *net, int m);
 /* FLOPs (2 × multiply-adds) of one forward pass per sample, for GFLOP/s figures. */

@@ -1,4 +1,5 @@
 /* record.c — records as msgpack maps kept in their own zone; typed access. */
+#include <errno.h>
 #include "record.h"
 
 #include <math.h>
@@ -98,6 +99,37 @@ const msgpack_object *mm_rec_get(const mm_rec *r, const char *key)
 bool mm_rec_has(const mm_rec *r, const char *key)
 {
 	return find(r, key) != NULL;
+}
+
+bool mm_rec_field_is(const mm_rec *r, const char *key, const char *text)
+{
+	const msgpack_object *o = mm_rec_get(r, key);
+	if (!o)
+		return false;
+	char *end;
+	switch (o->type) {
+	case MSGPACK_OBJECT_STR:
+		return o->via.str.size == strlen(text) && !memcmp(o->via.str.ptr, text, o->via.str.size);
+	case MSGPACK_OBJECT_BOOLEAN:
+		return !strcmp(text, o->via.boolean ? "true" : "false");
+	case MSGPACK_OBJECT_POSITIVE_INTEGER: {
+		errno = 0;
+		unsigned long long v = strtoull(text, &end, 10);
+		return *text && *text != '-' && !*end && !errno && v == o->via.u64;
+	}
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER: {
+		errno = 0;
+		long long v = strtoll(text, &end, 10);
+		return *text && !*end && !errno && v == o->via.i64;
+	}
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64: {
+		double v = strtod(text, &end);
+		return *text && !*end && v == o->via.f64;
+	}
+	default:
+		return false;
+	}
 }
 
 static char *zstrdup(msgpack_zone *z, const char *s, size_t len)

@@ -59,6 +59,11 @@ const char *mm_rec_where(mm_rec *r, char *buf, size_t size);
 /* The value of key, or NULL when absent. */
 const msgpack_object *mm_rec_get(const mm_rec *r, const char *key);
 bool mm_rec_has(const mm_rec *r, const char *key);
+/* True when the field holds the scalar that text writes: a string equal to
+ * text, an integer or a float equal to its decimal value, a boolean "true"
+ * or "false".  Absent, nil, arrays, maps, bin and tensors never match.  For
+ * selecting records by a field's value (mmoe-cat --where split=test). */
+bool mm_rec_field_is(const mm_rec *r, const char *key, const char *text);
 /* Human name of a msgpack type ("a string", "an integer", ...), for messages. */
 const char *mm_obj_typename(const msgpack_object *o);
 /* True if o looks like a tensor map (has dtype, shape and data). */

@@ -24,16 +24,17 @@ const char *mm_rus_name(mm_rus t)
 	return "?";
 }
 
-static const char *const mode_names[] = { "soft", "hard", "oracle", "mean" };
+static const char *const mode_names[] = { "soft", "hard", "oracle", "mean", "rule" };
+#define NMODES (sizeof mode_names / sizeof *mode_names)
 
 const char *mm_fuse_mode_name(mm_fuse_mode m)
 {
-	return (unsigned)m < 4 ? mode_names[m] : "?";
+	return (unsigned)m < NMODES ? mode_names[m] : "?";
 }
 
 int mm_fuse_mode_parse(const char *s)
 {
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < (int)NMODES; i++)
 		if (!strcmp(s, mode_names[i]))
 			return i;
 	return -1;
@@ -74,7 +75,8 @@ int mm_fuse(const float *router, const float *experts, int K, int C, mm_fuse_mod
 		memcpy(w, router, (size_t)K * sizeof *w);
 		break;
 	case MM_FUSE_HARD:
-	case MM_FUSE_ORACLE: {
+	case MM_FUSE_ORACLE:
+	case MM_FUSE_RULE: {
 		size_t top = mode == MM_FUSE_HARD ? mm_vec_argmax(router, (size_t)K) : (size_t)oracle_k;
 		for (int k = 0; k < K; k++)
 			w[k] = (size_t)k == top ? 1.0f : 0.0f;
@@ -94,6 +96,11 @@ int mm_fuse(const float *router, const float *experts, int K, int C, mm_fuse_mod
 		fused[c] = (float)s;
 	}
 	return (int)mm_vec_argmax(fused, (size_t)C);
+}
+
+int mm_fuse_rule_expert(int64_t a, int64_t b, int r_k, int u_k)
+{
+	return a != b ? u_k : r_k;
 }
 
 int mm_field_absent(const mm_rec *r, const char *key)

@@ -11,7 +11,14 @@
  *   fused[c] = sum_k w_k * p_k[c], prediction = argmax_c fused[c]
  * where the weights come from the mode: soft (w = router probabilities),
  * hard (one-hot at the router's top choice), oracle (one-hot at a given
- * expert), mean (uniform 1/K).  Ties in every argmax go to the lowest index.
+ * expert: the one of the record's R/U/S tag), mean (uniform 1/K), rule
+ * (one-hot at a given expert: the label-free rule below).  Ties in every
+ * argmax go to the lowest index.
+ *
+ * The label-free rule: U where the two unimodal predictions differ, else R.
+ * Without the label, "they differ" is exactly the U of the categorisation;
+ * R and S both mean they agree, and only the label tells them apart, so the
+ * rule sends every agreeing record to the R expert.
  */
 #ifndef MM_RUS_H
 #define MM_RUS_H
@@ -37,10 +44,11 @@ typedef enum mm_fuse_mode {
 	MM_FUSE_SOFT,
 	MM_FUSE_HARD,
 	MM_FUSE_ORACLE,
-	MM_FUSE_MEAN
+	MM_FUSE_MEAN,
+	MM_FUSE_RULE
 } mm_fuse_mode;
 
-/* "soft", "hard", "oracle", "mean" <-> mode; parse returns -1 if unknown. */
+/* "soft", "hard", "oracle", "mean", "rule" <-> mode; parse returns -1 if unknown. */
 const char *mm_fuse_mode_name(mm_fuse_mode m);
 int mm_fuse_mode_parse(const char *s);
 
@@ -54,9 +62,13 @@ int mm_fuse_mode_parse(const char *s);
  * mm_unipred_normalise (tol 0) all use it. */
 int mm_fuse_check_probs(float *p, size_t n, double tol, int *renormalised, mm_err *e);
 
+/* The expert of the label-free rule: u_k when the unimodal classes a and b
+ * differ, else r_k. */
+int mm_fuse_rule_expert(int64_t a, int64_t b, int r_k, int u_k);
+
 /* Fuse: router[K] (probabilities; read only by soft and hard), experts[K*C]
- * (row k = expert k's probabilities), oracle_k (read only by oracle,
- * 0 <= oracle_k < K).  Writes the weights used into w[K] and the mixture
+ * (row k = expert k's probabilities), oracle_k (the expert of oracle and
+ * rule, 0 <= oracle_k < K; read only by them).  Writes the weights used into w[K] and the mixture
  * into fused[C]; returns the predicted class. */
 int mm_fuse(const float *router, const float *experts, int K, int C, mm_fuse_mode mode,
 		int oracle_k, float *w, float *fused);

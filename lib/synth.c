@@ -9,6 +9,7 @@
  */
 #include "synth.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -27,6 +28,13 @@ const char *const mm_face_names[MM_FACE_N] = { "none", "smile", "frown", "eyerol
 const char *const mm_pid_names[MM_PID_N] = {
 	"redundancy", "uniqueness1", "uniqueness2", "synergy", "mixed" };
 const char *const mm_bits_names[MM_BITS_N] = { "and", "or", "xor", "x1", "copy" };
+const char *const mm_task_names[MM_TASK_N] = { "color", "orientation", "light", "combo" };
+const char *const mm_task_answers[MM_TASK_VOCAB] = {
+	"red", "yellow", "green", "blue",
+	"horizontal", "vertical", "rising", "falling",
+	"left", "right", "top", "bottom",
+	"warm straight", "warm slanted", "cool straight", "cool slanted",
+};
 
 /* ======================================================================
  * Parameters
@@ -59,7 +67,8 @@ void mm_synth_params_default(mm_synth_params *p)
 
 const char *mm_synth_params_check(const mm_synth_params *p)
 {
-	if (p->kind != MM_SYNTH_SCENE && p->kind != MM_SYNTH_PID && p->kind != MM_SYNTH_BITS)
+	if (p->kind != MM_SYNTH_SCENE && p->kind != MM_SYNTH_PID && p->kind != MM_SYNTH_BITS &&
+			p->kind != MM_SYNTH_TASKS)
 		return "kind: unknown generator";
 	if (p->count < 0)
 		return "count: must be >= 0";
@@ -101,6 +110,8 @@ const char *mm_synth_params_check(const mm_synth_params *p)
 		return "pid noise: must be finite and >= 0";
 	if (p->fn < 0 || p->fn >= MM_BITS_N)
 		return "fn: unknown function";
+	if (p->tasks >= 1u << MM_TASK_N)
+		return "tasks: unknown task group";
 	if (p->id_prefix && strlen(p->id_prefix) > 64)
 		return "id prefix: too long";
 	return NULL;
@@ -177,6 +188,37 @@ mm_status mm_synth_parse_mix(const char *spec, double mix[MM_GT_N], mm_err *e)
 		return mm_errf(e, MM_EUSAGE, "mixture weights sum to zero");
 	for (int i = 0; i < MM_GT_N; i++)
 		mix[i] = w[i] / s;
+	return MM_OK;
+}
+
+mm_status mm_synth_parse_tasks(const char *spec, unsigned *mask, mm_err *e)
+{
+	unsigned m = 0;
+	const char *p = spec;
+	if (!spec || !*spec)
+		return mm_errf(e, MM_EUSAGE, "empty task list (want names among color, "
+				"orientation, light, combo)");
+	for (;;) {
+		const char *stop = strchr(p, ',');
+		size_t l = stop ? (size_t)(stop - p) : strlen(p);
+		char name[32];
+		int t = -1;
+		if (l > 0 && l < sizeof name) {
+			memcpy(name, p, l);
+			name[l] = 0;
+			t = mm_synth_lookup(mm_task_names, MM_TASK_N, name);
+		}
+		if (t < 0)
+			return mm_errf(e, MM_EUSAGE, "'%.*s': unknown task group (want color, "
+					"orientation, light or combo)", (int)l, p);
+		if (m & 1u << t)
+			return mm_errf(e, MM_EUSAGE, "task group %s given twice", mm_task_names[t]);
+		m |= 1u << t;
+		if (!stop)
+			break;
+		p = stop + 1;
+	}
+	*mask = m;
 	return MM_OK;
 }
 
@@ -588,31 +630,252 @@ static inline float noise_sample(mm_rng *g)
 	return (float)((s / 65536.0 - 2.0) * 1.7320508075688772);
 }
 
-void mm_scene_render(const mm_scene *sc, mm_rng *g, int size, double noise, uint8_t *out)
+/* A size x size canvas in stack (64 x 64 x 3 floats) or on the heap when
+ * larger; false when out of memory (out is then filled flat grey, no crash). */
+enum { CANVAS_STACK = 64 * 64 * 3 };
+static bool canvas_open(canvas *cv, int size, float *stack, uint8_t *out)
 {
 	size_t np = (size_t)size * size * 3;
-	float stack[64 * 64 * 3], *px = NULL;
-	if (np > sizeof stack / sizeof stack[0])
-		px = malloc(np * sizeof *px);
-	canvas cv = { size, px ? px : stack };
-	if (np > sizeof stack / sizeof stack[0] && !px) { /* out of memory: flat grey, no crash */
+	cv->n = size;
+	cv->px = np > CANVAS_STACK ? malloc(np * sizeof *cv->px) : stack;
+	if (!cv->px)
 		memset(out, 128, np);
-		return;
-	}
-	draw_scene(&cv, g, sc->scene, noise);
-	clutter(&cv, g, noise);
-	if (sc->face != MM_FACE_NONE)
-		draw_face(&cv, g, sc->face, noise);
-	float gain = (float)unif(g, 1 - 0.05 - noise, 1 + 0.05 + noise * 0.5);
-	float sd = (float)(noise * 0.4);
+	return cv->px != NULL;
+}
+
+/* Scale by gain, add sensor noise of sd sd, quantise to RGB8; frees a heap
+ * canvas. */
+static void canvas_close(canvas *cv, mm_rng *g, float gain, float sd, float *stack, uint8_t *out)
+{
+	size_t np = (size_t)cv->n * cv->n * 3;
 	for (size_t i = 0; i < np; i++) {
-		float v = cv.px[i] * gain;
+		float v = cv->px[i] * gain;
 		if (sd > 0)
 			v += sd * noise_sample(g);
 		v = v * 255.0f + 0.5f;
 		out[i] = v <= 0 ? 0 : v >= 255 ? 255 : (uint8_t)v;
 	}
-	free(px);
+	if (cv->px != stack)
+		free(cv->px);
+}
+
+void mm_scene_render(const mm_scene *sc, mm_rng *g, int size, double noise, uint8_t *out)
+{
+	float stack[CANVAS_STACK];
+	canvas cv;
+	if (!canvas_open(&cv, size, stack, out))
+		return;
+	draw_scene(&cv, g, sc->scene, noise);
+	clutter(&cv, g, noise);
+	if (sc->face != MM_FACE_NONE)
+		draw_face(&cv, g, sc->face, noise);
+	float gain = (float)unif(g, 1 - 0.05 - noise, 1 + 0.05 + noise * 0.5);
+	canvas_close(&cv, g, gain, (float)(noise * 0.4), stack, out);
+}
+
+/* ======================================================================
+ * The tasks world
+ *
+ * One image per record: a ground of one grey level with a faint random tint,
+ * a few achromatic specks, and one shape (disc or square) filled with
+ * stripes of a saturated colour alternating with white or black; the whole
+ * picture is lit from one side (a multiplicative linear ramp).  What each
+ * pooled encoder of vision.h can see of it:
+ *   color   the shape's hue: its pixels are the only saturated ones, so the
+ *           hue bins of the high-saturation cells name it whatever the tint;
+ *           blind to the stripes' direction and to the lit side (a
+ *           histogram is the same for the mirrored or rotated picture).
+ *   hog     the stripes' direction (orientation bins inside the shape); it
+ *           sees the axis of the light ramp (left/right vs top/bottom) but
+ *           not its sign, as orientations are unsigned; colour-blind.
+ *   pixels  the mean 8 x 8 patch is linear in the image: the ramp leaves the
+ *           same slope in every patch, so its sign is read off directly.
+ *           Stripes of a random period (not a divisor of the patch) and
+ *           phase average out, and the shape's colour is diluted by the
+ *           tint of the ground and the shape's random area.
+ * ====================================================================== */
+
+/* Hue centres (degrees) of red, yellow, green, blue: each in its own bins of
+ * the default 8 hue bins of the colour encoder, jittered within them. */
+static const double task_hue[4] = { 8, 60, 128, 228 };
+static const char *const task_colors[4] = { "red", "yellow", "green", "blue" };
+static const char *const task_orients[4] = { "horizontal", "vertical", "rising", "falling" };
+static const char *const task_sides[4] = { "left", "right", "top", "bottom" };
+
+void mm_task_draw(mm_rng *g, int task, int ans, mm_task_scene *ts)
+{
+	ts->color = below(g, 4);
+	ts->orient = below(g, 4);
+	ts->light = below(g, 4);
+	ts->shape = below(g, 2);
+	switch (task) {
+	case MM_TASK_COLOR: ts->color = ans; break;
+	case MM_TASK_ORIENT: ts->orient = ans; break;
+	case MM_TASK_LIGHT: ts->light = ans; break;
+	default:
+		/* ans = 2 * cool + slanted: warm is red/yellow, cool green/blue;
+		 * straight is horizontal/vertical, slanted the two diagonals. */
+		ts->color = (ans >> 1) * 2 + (ts->color & 1);
+		ts->orient = (ans & 1) * 2 + (ts->orient & 1);
+		break;
+	}
+}
+
+int mm_task_answer(const mm_task_scene *ts, int task)
+{
+	switch (task) {
+	case MM_TASK_COLOR: return ts->color;
+	case MM_TASK_ORIENT: return ts->orient;
+	case MM_TASK_LIGHT: return ts->light;
+	default: return (ts->color >> 1) * 2 + (ts->orient >> 1);
+	}
+}
+
+static rgb hsv(double h, double s, double v)
+{
+	h = fmod(h, 360);
+	if (h < 0)
+		h += 360;
+	double c = v * s, x = c * (1 - fabs(fmod(h / 60, 2) - 1)), m = v - c, r, gg, b;
+	int k = (int)(h / 60);
+	switch (k) {
+	case 0: r = c, gg = x, b = 0; break;
+	case 1: r = x, gg = c, b = 0; break;
+	case 2: r = 0, gg = c, b = x; break;
+	case 3: r = 0, gg = x, b = c; break;
+	case 4: r = x, gg = 0, b = c; break;
+	default: r = c, gg = 0, b = x; break;
+	}
+	return (rgb){ (float)(r + m), (float)(gg + m), (float)(b + m) };
+}
+
+static inline double clamp01(double x)
+{
+	return x < 0 ? 0 : x > 1 ? 1 : x;
+}
+
+/* The striped shape: coverage of the shape from its signed distance to the
+ * rim, coverage of the colour stripe from the distance to the nearest stripe
+ * boundary along the stripes' normal (both anti-aliased over one pixel). */
+static void striped_shape(canvas *cv, mm_rng *g, const mm_task_scene *ts)
+{
+	double n = cv->n, sc = n / 64.0;
+	double r = n * unif(g, 0.2, 0.3);
+	double cx = unif(g, r + 1, n - r - 1), cy = unif(g, r + 1, n - r - 1);
+	rgb col = hsv(task_hue[ts->color] + unif(g, -12, 12), unif(g, 0.75, 1), unif(g, 0.75, 1));
+	float other = coin(g, 0.5) ? (float)unif(g, 0.88, 0.98) : (float)unif(g, 0.06, 0.2);
+	rgb off = { other, other, other };
+	double period = sc * unif(g, 4.6, 7.4), phase = unif(g, 0, period);
+	/* Normal of the stripes (y down): horizontal stripes vary along y,
+	 * rising ones (/) along (1, 1), falling ones (\) along (1, -1). */
+	static const double nx[4] = { 0, 1, M_SQRT1_2, M_SQRT1_2 };
+	static const double ny[4] = { 1, 0, M_SQRT1_2, -M_SQRT1_2 };
+	double ux = nx[ts->orient], uy = ny[ts->orient];
+	for (int y = (int)floor(cy - r - 1); y <= (int)ceil(cy + r + 1); y++)
+		for (int x = (int)floor(cx - r - 1); x <= (int)ceil(cx + r + 1); x++) {
+			double dx = x + 0.5 - cx, dy = y + 0.5 - cy, in;
+			if (ts->shape == 0)
+				in = r - sqrt(dx * dx + dy * dy);
+			else
+				in = r * 0.9 - fmax(fabs(dx), fabs(dy));
+			double cov = clamp01(in + 0.5);
+			if (cov <= 0)
+				continue;
+			double u = fmod(dx * ux + dy * uy + phase + 64 * period, period);
+			/* the colour stripe is [0, period/2): signed distance inside */
+			double d = u < period / 2 ? fmin(u, period / 2 - u) : -fmin(u - period / 2, period - u);
+			float a = (float)clamp01(d + 0.5);
+			rgb c = { off.r + a * (col.r - off.r), off.g + a * (col.g - off.g),
+				off.b + a * (col.b - off.b) };
+			blend(cv, x, y, c, (float)cov);
+		}
+}
+
+void mm_task_render(const mm_task_scene *ts, mm_rng *g, int size, double noise, uint8_t *out)
+{
+	float stack[CANVAS_STACK];
+	canvas cv;
+	if (!canvas_open(&cv, size, stack, out))
+		return;
+	double n = size;
+	/* Ground: one grey level with a faint tint of any hue (saturation below
+	 * the colour encoder's lowest bin edge 1/3). */
+	rgb ground = hsv(unif(g, 0, 360), unif(g, 0, 0.25), unif(g, 0.35, 0.7));
+	gradient(&cv, ground, ground);
+	/* Achromatic specks: small discs and short strokes of any direction. */
+	int k = below(g, 3 + (int)(noise * 10));
+	for (int i = 0; i < k; i++) {
+		float v = (float)unif(g, 0.1, 0.95);
+		rgb c = { v, v, v };
+		double x = unif(g, 0, n), y = unif(g, 0, n), l = n * unif(g, 0.02, 0.06);
+		if (coin(g, 0.5)) {
+			disc(&cv, x, y, l * 0.6, c, 0.9f);
+		} else {
+			double a = unif(g, 0, M_PI);
+			line(&cv, x, y, x + l * cos(a), y + l * sin(a), 1, c, 0.9f);
+		}
+	}
+	striped_shape(&cv, g, ts);
+	/* Light: brightness grows linearly towards the lit side, by a factor
+	 * 1 + strength over the width of the image, mean 1. */
+	double strength = unif(g, 0.5, 0.8);
+	for (int y = 0; y < size; y++)
+		for (int x = 0; x < size; x++) {
+			double fx = (x + 0.5) / n - 0.5, fy = (y + 0.5) / n - 0.5;
+			double t = ts->light == 0 ? -fx : ts->light == 1 ? fx : ts->light == 2 ? -fy : fy;
+			float f = (float)(1 + strength * t);
+			float *p = cv.px + ((size_t)y * size + x) * 3;
+			p[0] *= f;
+			p[1] *= f;
+			p[2] *= f;
+		}
+	canvas_close(&cv, g, 1.0f, (float)(noise * 0.4), stack, out);
+}
+
+/* Paraphrases of each group's question; none names or hints at the answer. */
+static const char *const q_color[] = {
+	"What colour is the striped shape?", "Which colour are the stripes?",
+	"Name the colour of the shape.", "What color is the shape in the picture?",
+	"Is the shape red, yellow, green or blue?", "Tell me the colour of the striped object.",
+	"Which hue does the shape have?", "What is the shape's colour?",
+};
+static const char *const q_orient[] = {
+	"Which way do the stripes run?", "Are the stripes horizontal, vertical, rising or falling?",
+	"What is the direction of the stripes?", "How are the stripes on the shape oriented?",
+	"In which direction are the lines on the shape drawn?", "Tell me the orientation of the stripes.",
+	"Which way are the stripes tilted, if at all?", "What angle do the stripes have?",
+};
+static const char *const q_light[] = {
+	"Which side is the light coming from?", "Where is the light source?",
+	"From which side is the picture lit?", "Which edge of the image is the brightest?",
+	"Is the light on the left, right, top or bottom?", "Which side of the picture is brighter?",
+	"Where does the light fall from?", "Tell me which side the lamp is on.",
+};
+static const char *const q_combo[] = {
+	"Is the shape warm or cool, and are its stripes straight or slanted?",
+	"Warm or cool colour, straight or slanted stripes?",
+	"Tell me whether the colour is warm or cool and whether the stripes are straight or slanted.",
+	"Describe the shape: warm or cool, straight or slanted stripes?",
+	"Give the colour family and the slant of the stripes.",
+	"Are the stripes straight or slanted, and is the shape warm or cool?",
+	"Colour temperature and stripe slant of the shape?",
+	"What are the shape's colour family and stripe angle?",
+};
+static const char *const q_prefix[] = {
+	"", "", "", "", "Look at the picture. ", "Question: ", "Q: ", "Please answer: ",
+	"About the image: ",
+};
+
+size_t mm_task_instruction(int task, mm_rng *g, char *buf, size_t cap)
+{
+	const char *q = task == MM_TASK_COLOR ? PICK(g, q_color) :
+		task == MM_TASK_ORIENT ? PICK(g, q_orient) :
+		task == MM_TASK_LIGHT ? PICK(g, q_light) : PICK(g, q_combo);
+	const char *pre = PICK(g, q_prefix);
+	if (!cap)
+		return 0;
+	int n = snprintf(buf, cap, "%s%s", pre, q);
+	return n < 0 ? 0 : (size_t)n >= cap ? cap - 1 : (size_t)n;
 }
 
 /* ======================================================================
@@ -994,6 +1257,8 @@ struct mm_synth {
 	uint8_t *label;          /* final label */
 	uint8_t *aux;            /* scene: clean label; bits: x1 | x2 << 1 */
 	uint8_t *split;          /* 0 train, 1 val, 2 test */
+	int64_t *keep;           /* tasks subset: the plan indices written, or NULL */
+	int64_t nkeep;           /* records written */
 	mm_rng content;
 	pid_model pm;
 	double *z;               /* scratch of the plan pass */
@@ -1056,13 +1321,15 @@ static mm_status assign_splits(mm_synth *s, mm_rng *g, mm_err *e)
 	return MM_OK;
 }
 
-/* Types (exact counts from the mixture) and balanced clean labels, shuffled. */
-static void plan_types_labels(mm_synth *s, mm_rng *g, int classes)
+/* Types (exact counts from the k weights w: the mixture, or the task groups)
+ * and balanced clean labels, shuffled. */
+static void plan_types_labels(mm_synth *s, mm_rng *g, const double *w, int k, int classes)
 {
 	int64_t n = s->p.count, nt[MM_GT_N];
-	apportion(n, s->p.mix, MM_GT_N, nt);
+	assert(k <= MM_GT_N);
+	apportion(n, w, k, nt);
 	int64_t i = 0;
-	for (int t = 0; t < MM_GT_N; t++) {
+	for (int t = 0; t < k; t++) {
 		int64_t off = (int64_t)below(g, classes);  /* who gets the odd ones */
 		for (int64_t j = 0; j < nt[t]; j++, i++) {
 			s->gt[i] = (uint8_t)t;
@@ -1167,6 +1434,7 @@ void mm_synth_free(mm_synth *s)
 	free(s->label);
 	free(s->aux);
 	free(s->split);
+	free(s->keep);
 	free(s->pm.A1);
 	free(s->pm.A2);
 	free(s->pm.proj);
@@ -1187,7 +1455,8 @@ mm_status mm_synth_new(mm_synth **out, const mm_synth_params *p, mm_err *e)
 	s->p = *p;
 	s->p.image_dir = NULL;
 	snprintf(s->prefix, sizeof s->prefix, "%s", p->id_prefix ? p->id_prefix :
-			p->kind == MM_SYNTH_SCENE ? "s" : p->kind == MM_SYNTH_PID ? "p" : "b");
+			p->kind == MM_SYNTH_SCENE ? "s" : p->kind == MM_SYNTH_PID ? "p" :
+			p->kind == MM_SYNTH_TASKS ? "t" : "b");
 	s->idw = 6;
 	for (int64_t m = 1000000; m <= p->count - 1 && s->idw < 19; m *= 10)
 		s->idw++;
@@ -1200,7 +1469,7 @@ mm_status mm_synth_new(mm_synth **out, const mm_synth_params *p, mm_err *e)
 		mm_synth_free(s);
 		return mm_errf(e, MM_ENOMEM, "out of memory for %lld records", (long long)p->count);
 	}
-	if (p->image_dir && p->kind == MM_SYNTH_SCENE) {
+	if (p->image_dir && (p->kind == MM_SYNTH_SCENE || p->kind == MM_SYNTH_TASKS)) {
 		s->image_dir = strdup(p->image_dir);
 		if (!s->image_dir) {
 			mm_synth_free(s);
@@ -1229,10 +1498,18 @@ mm_status mm_synth_new(mm_synth **out, const mm_synth_params *p, mm_err *e)
 	mm_status st = MM_OK;
 	switch (p->kind) {
 	case MM_SYNTH_SCENE:
-		plan_types_labels(s, &plan, 2);
+		plan_types_labels(s, &plan, p->mix, MM_GT_N, 2);
 		memcpy(s->aux, s->label, (size_t)p->count);
 		plan_flip(s, &plan, 2);
 		break;
+	case MM_SYNTH_TASKS: {
+		/* gt: the task group, label: the answer within it (0..3). */
+		static const double equal[MM_TASK_N] = { 1, 1, 1, 1 };
+		plan_types_labels(s, &plan, equal, MM_TASK_N, MM_TASK_ANSWERS);
+		memcpy(s->aux, s->label, (size_t)p->count);
+		plan_flip(s, &plan, MM_TASK_ANSWERS);
+		break;
+	}
 	case MM_SYNTH_PID:
 		st = pid_setup(s, &plan, e);
 		if (st == MM_OK)
@@ -1257,6 +1534,16 @@ mm_status mm_synth_new(mm_synth **out, const mm_synth_params *p, mm_err *e)
 	}
 	if (st == MM_OK)
 		st = assign_splits(s, &splitg, e);
+	s->nkeep = p->count;
+	if (st == MM_OK && p->kind == MM_SYNTH_TASKS && p->tasks) {
+		s->keep = malloc(((size_t)p->count + 1) * sizeof *s->keep);
+		if (!s->keep)
+			st = mm_errf(e, MM_ENOMEM, "out of memory for %lld records", (long long)p->count);
+		s->nkeep = 0;
+		for (int64_t i = 0; st == MM_OK && i < p->count; i++)
+			if (p->tasks & 1u << s->gt[i])
+				s->keep[s->nkeep++] = i;
+	}
 	if (st != MM_OK) {
 		mm_synth_free(s);
 		return st;
@@ -1283,6 +1570,27 @@ static mm_status write_png_file(const char *dir, const char *name, const unsigne
 
 #define TRY(x) do { if ((st = (x)) != MM_OK) goto fail; } while (0)
 
+/* The image as PNG: inline bytes, or DIR/<id>.png and its name. */
+static mm_status put_image(const mm_synth *s, mm_rec *r, const char *id, uint8_t *rgb, mm_err *e)
+{
+	mm_status st;
+	unsigned char *png = NULL;
+	size_t plen = 0;
+	mm_image im = { s->p.size, s->p.size, 3, rgb };
+	TRY(mm_png_encode(&im, &png, &plen, e));
+	if (s->image_dir) {
+		char name[128];
+		snprintf(name, sizeof name, "%s.png", id);
+		TRY(write_png_file(s->image_dir, name, png, plen, e));
+		st = mm_rec_set_str(r, "image", name, e);
+	} else {
+		st = mm_rec_set_bin(r, "image", png, plen, e);
+	}
+fail:
+	free(png);
+	return st;
+}
+
 static mm_status next_scene(const mm_synth *s, int64_t i, mm_rec *r, mm_rng *g, const char *id,
 		mm_err *e)
 {
@@ -1292,8 +1600,6 @@ static mm_status next_scene(const mm_synth *s, int64_t i, mm_rec *r, mm_rng *g, 
 		return mm_errf(e, MM_ENOMEM, "out of memory");
 	mm_scene sc;
 	char text[1024];
-	unsigned char *png = NULL;
-	size_t plen = 0;
 	mm_scene_draw(g, s->gt[i], s->aux[i], s->p.s_weathers, &sc);
 	sc.label = s->label[i];
 	/* The sentence and the pixels from their own streams, so that changing
@@ -1301,17 +1607,8 @@ static mm_status next_scene(const mm_synth *s, int64_t i, mm_rec *r, mm_rng *g, 
 	mm_rng gt = mm_rng_split(g, 1), gi = mm_rng_split(g, 2);
 	mm_scene_sentence(&sc, &gt, text, sizeof text);
 	mm_scene_render(&sc, &gi, s->p.size, s->p.noise, rgb);
-	mm_image im = { s->p.size, s->p.size, 3, rgb };
-	TRY(mm_png_encode(&im, &png, &plen, e));
 	TRY(mm_rec_set_str(r, "text", text, e));
-	if (s->image_dir) {
-		char name[128];
-		snprintf(name, sizeof name, "%s.png", id);
-		TRY(write_png_file(s->image_dir, name, png, plen, e));
-		TRY(mm_rec_set_str(r, "image", name, e));
-	} else {
-		TRY(mm_rec_set_bin(r, "image", png, plen, e));
-	}
+	TRY(put_image(s, r, id, rgb, e));
 	TRY(mm_rec_set_str(r, "scene", mm_weather_names[sc.scene], e));
 	TRY(mm_rec_set_str(r, "face", mm_face_names[sc.face], e));
 	TRY(mm_rec_set_bool(r, "marker", sc.marker, e));
@@ -1321,7 +1618,35 @@ static mm_status next_scene(const mm_synth *s, int64_t i, mm_rec *r, mm_rng *g, 
 	TRY(mm_rec_set_int(r, "label_clean", sc.label_clean, e));
 fail:
 	free(rgb);
-	free(png);
+	return st;
+}
+
+static mm_status next_task(const mm_synth *s, int64_t i, mm_rec *r, mm_rng *g, const char *id,
+		mm_err *e)
+{
+	mm_status st = MM_OK;
+	uint8_t *rgb = malloc((size_t)s->p.size * s->p.size * 3);
+	if (!rgb)
+		return mm_errf(e, MM_ENOMEM, "out of memory");
+	int task = s->gt[i];
+	mm_task_scene ts;
+	char text[256];
+	mm_task_draw(g, task, s->aux[i], &ts);
+	mm_rng gt = mm_rng_split(g, 1), gi = mm_rng_split(g, 2);
+	mm_task_instruction(task, &gt, text, sizeof text);
+	mm_task_render(&ts, &gi, s->p.size, s->p.noise, rgb);
+	TRY(mm_rec_set_str(r, "task", mm_task_names[task], e));
+	TRY(mm_rec_set_int(r, "task_label", s->label[i], e));
+	TRY(mm_rec_set_str(r, "answer", mm_task_answers[task * MM_TASK_ANSWERS + s->label[i]], e));
+	TRY(mm_rec_set_str(r, "instruction", text, e));
+	TRY(put_image(s, r, id, rgb, e));
+	TRY(mm_rec_set_str(r, "color", task_colors[ts.color], e));
+	TRY(mm_rec_set_str(r, "stripes", task_orients[ts.orient], e));
+	TRY(mm_rec_set_str(r, "light", task_sides[ts.light], e));
+	TRY(mm_rec_set_str(r, "shape", ts.shape ? "square" : "disc", e));
+	TRY(mm_rec_set_int(r, "label_clean", task * MM_TASK_ANSWERS + s->aux[i], e));
+fail:
+	free(rgb);
 	return st;
 }
 
@@ -1350,12 +1675,13 @@ fail:
 	return st;
 }
 
-mm_status mm_synth_record(const mm_synth *s, int64_t i, mm_rec **out, mm_err *e)
+mm_status mm_synth_record(const mm_synth *s, int64_t j, mm_rec **out, mm_err *e)
 {
 	*out = NULL;
-	if (i < 0 || i >= s->p.count)
-		return mm_errf(e, MM_EUSAGE, "record %lld: out of range (count %lld)", (long long)i,
-				(long long)s->p.count);
+	if (j < 0 || j >= s->nkeep)
+		return mm_errf(e, MM_EUSAGE, "record %lld: out of range (count %lld)", (long long)j,
+				(long long)s->nkeep);
+	int64_t i = s->keep ? s->keep[j] : j;
 	mm_status st = MM_OK;
 	mm_rec *r = mm_rec_new();
 	if (!r)
@@ -1365,8 +1691,12 @@ mm_status mm_synth_record(const mm_synth *s, int64_t i, mm_rec **out, mm_err *e)
 	mm_rng g = mm_rng_split(&s->content, (uint64_t)i);
 	TRY(mm_rec_set_str(r, "id", id, e));
 	TRY(mm_rec_set_str(r, "split", split_names[s->split[i]], e));
-	TRY(mm_rec_set_int(r, "label", s->label[i], e));
+	TRY(mm_rec_set_int(r, "label", s->p.kind == MM_SYNTH_TASKS ?
+			s->gt[i] * MM_TASK_ANSWERS + s->label[i] : s->label[i], e));
 	switch (s->p.kind) {
+	case MM_SYNTH_TASKS:
+		TRY(next_task(s, i, r, &g, id, e));
+		break;
 	case MM_SYNTH_SCENE:
 		TRY(mm_rec_set_str(r, "gen_type", mm_gt_names[s->gt[i]], e));
 		TRY(next_scene(s, i, r, &g, id, e));
@@ -1394,7 +1724,7 @@ fail:
 mm_status mm_synth_next(mm_synth *s, mm_rec **out, mm_err *e)
 {
 	*out = NULL;
-	if (s->i >= s->p.count)
+	if (s->i >= s->nkeep)
 		return MM_EOF;
 	mm_status st = mm_synth_record(s, s->i, out, e);
 	if (st == MM_OK)
@@ -1404,7 +1734,7 @@ mm_status mm_synth_next(mm_synth *s, mm_rec **out, mm_err *e)
 
 int64_t mm_synth_count(const mm_synth *s)
 {
-	return s->p.count;
+	return s->nkeep;
 }
 
 /* ======================================================================

@@ -21,6 +21,17 @@
  *                   the interaction, binned into equal-frequency classes.
  *   MM_SYNTH_BITS   x1, x2 in {0,1}, y = AND/OR/XOR/x1 or x1 = x2 = y, whose
  *                   partial information decomposition is known exactly.
+ *   MM_SYNTH_TASKS  a multi-task instruction set: one image (a striped shape
+ *                   on a tinted ground, lit from one side) and a question of
+ *                   one of four task groups, each made for one encoder of
+ *                   vision.h (pooled features): the shape's colour (colour
+ *                   histogram), the stripes' direction (HOG), the lit side
+ *                   (pixels: a linear ramp that unsigned gradients and
+ *                   histograms cannot orient), and a question needing two
+ *                   (warm/cool colour and straight/slanted stripes: colour +
+ *                   HOG).  Every image draws all attributes; the question
+ *                   fixes the one it asks, so images look alike whatever the
+ *                   task and only the instruction says what to answer.
  *
  * Determinism: a generator is a pure function of its parameters (seed
  * included).  Record i is drawn from its own child generator
@@ -46,7 +57,7 @@
 #include "record.h"
 #include "rng.h"
 
-typedef enum mm_synth_kind { MM_SYNTH_SCENE, MM_SYNTH_PID, MM_SYNTH_BITS } mm_synth_kind;
+typedef enum mm_synth_kind { MM_SYNTH_SCENE, MM_SYNTH_PID, MM_SYNTH_BITS, MM_SYNTH_TASKS } mm_synth_kind;
 
 /* Interaction types, in this order everywhere (mix weights, names). */
 enum { MM_GT_R, MM_GT_UV, MM_GT_UT, MM_GT_S, MM_GT_N };
@@ -68,6 +79,16 @@ extern const char *const mm_pid_names[MM_PID_N];
 /* --kind bits functions. */
 enum { MM_BITS_AND, MM_BITS_OR, MM_BITS_XOR, MM_BITS_X1, MM_BITS_COPY, MM_BITS_N };
 extern const char *const mm_bits_names[MM_BITS_N];
+
+/* --kind tasks: the task groups, and their four answers each.  The shared
+ * answer vocabulary is the concatenation: label = 4 * task + task_label, so
+ * mm_task_answers[label] names it. */
+enum { MM_TASK_COLOR, MM_TASK_ORIENT, MM_TASK_LIGHT, MM_TASK_COMBO, MM_TASK_N };
+enum { MM_TASK_ANSWERS = 4, MM_TASK_VOCAB = MM_TASK_N * MM_TASK_ANSWERS };
+extern const char *const mm_task_names[MM_TASK_N];   /* color, orientation, light, combo */
+extern const char *const mm_task_answers[MM_TASK_VOCAB];
+/* Default count of --kind tasks (see man/mmoe-synth.1 for why). */
+#define MM_SYNTH_TASKS_COUNT 4000
 
 typedef struct mm_synth_params {
 	mm_synth_kind kind;
@@ -93,6 +114,10 @@ typedef struct mm_synth_params {
 	double pid_noise;       /* sd of the additive noise on x1, x2 */
 	/* bits */
 	int fn;                 /* MM_BITS_* */
+	/* tasks (also uses size, noise, image_dir) */
+	unsigned tasks;         /* bit t keeps task group t; 0: all.  The plan is
+	                           that of all groups, so a subset is the same
+	                           records (ids, bytes) as in the full output */
 } mm_synth_params;
 
 void mm_synth_params_default(mm_synth_params *p);
@@ -106,16 +131,22 @@ const char *mm_synth_params_check(const mm_synth_params *p);
 mm_status mm_synth_parse_mix(const char *spec, double mix[MM_GT_N], mm_err *e);
 /* Parse "0.7,0.15,0.15" into split[3], normalised.  MM_EUSAGE when bad. */
 mm_status mm_synth_parse_split(const char *spec, double split[3], mm_err *e);
+/* Parse "color,light" (task group names, case-insensitive) into a bit mask
+ * for params.tasks.  MM_EUSAGE on an unknown or repeated name. */
+mm_status mm_synth_parse_tasks(const char *spec, unsigned *mask, mm_err *e);
 /* Name lookups: index, or -1 when unknown. */
 int mm_synth_lookup(const char *const *names, int n, const char *s);
 
 typedef struct mm_synth mm_synth;
 mm_status mm_synth_new(mm_synth **out, const mm_synth_params *p, mm_err *e);
-/* The next record (caller frees), MM_EOF after count records. */
+/* The next record (caller frees), MM_EOF after mm_synth_count() records. */
 mm_status mm_synth_next(mm_synth *s, mm_rec **rec, mm_err *e);
-/* Record i (0 <= i < count) on its own: the same record mm_synth_next gives
- * at position i.  Safe to call from several threads at once on one s. */
+/* Record i (0 <= i < mm_synth_count()) on its own: the same record
+ * mm_synth_next gives at position i.  Safe to call from several threads at
+ * once on one s. */
 mm_status mm_synth_record(const mm_synth *s, int64_t i, mm_rec **rec, mm_err *e);
+/* Records written: params.count, or with params.tasks the records of the
+ * chosen task groups among them. */
 int64_t mm_synth_count(const mm_synth *s);
 void mm_synth_free(mm_synth *s);
 
@@ -141,6 +172,27 @@ void mm_scene_render(const mm_scene *sc, mm_rng *g, int size, double noise, uint
 /* Write the sentence of sc into buf (NUL-terminated, truncated to cap);
  * returns its length. */
 size_t mm_scene_sentence(const mm_scene *sc, mm_rng *g, char *buf, size_t cap);
+
+/* ---- the tasks world ---- */
+
+/* The content of one tasks image: every attribute, whatever the question. */
+typedef struct mm_task_scene {
+	int color;         /* 0..3: red, yellow, green, blue */
+	int orient;        /* 0..3: horizontal, vertical, rising, falling */
+	int light;         /* 0..3: left, right, top, bottom (the brighter side) */
+	int shape;         /* 0 disc, 1 square */
+} mm_task_scene;
+
+/* Draw the attributes of an image whose task-group question has answer ans
+ * (0..3); the attributes the question does not fix are uniform. */
+void mm_task_draw(mm_rng *g, int task, int ans, mm_task_scene *ts);
+/* The answer (0..3) of task group task for ts. */
+int mm_task_answer(const mm_task_scene *ts, int task);
+/* Render ts into rgb (size*size*3 bytes, RGB8) with noise level. */
+void mm_task_render(const mm_task_scene *ts, mm_rng *g, int size, double noise, uint8_t *rgb);
+/* A paraphrase of the question of task into buf (NUL-terminated, truncated
+ * to cap); returns its length. */
+size_t mm_task_instruction(int task, mm_rng *g, char *buf, size_t cap);
 
 /* ---- the bits world ---- */
 

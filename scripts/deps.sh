@@ -11,8 +11,8 @@ set -eu
 
 build="gcc make libc6-dev pkg-config libzstd-dev zstd libmsgpack-dev libopenblas-dev libjansson-dev
 libpng-dev libjpeg62-turbo-dev libutf8proc-dev parallel jq gnuplot-nox mandoc"
-check="perl python3 python3-msgpack python3-numpy python3-sklearn time"
-bench="python3-torch hyperfine time"
+check="perl python3 python3-msgpack python3-numpy python3-sklearn python3-torch time"
+bench="hyperfine time"
 
 case "${1:-build}" in
 build) want=$build ;;

@@ -155,6 +155,29 @@ else
 	skip "script(1) is not available to fake a terminal"
 fi
 
+# ---- --where: keep records by a field's value ----------------------------------------------
+printf '%s\n' '{"id":"a","split":"test","n":3,"b":true,"x":0.5}' '{"id":"b","split":"train","n":-2}' '{"id":"c","split":null}' \
+	'{"id":"d","split":"test","n":4}' | mmoe-import -q >"$T/w.zst"
+for c in 'split=test|a d' 'split=train|b' 'n=3|a' 'n=-2|b' 'b=true|a' 'b=false|' 'x=0.5|a' 'n=x|' 'split=|' 'nope=1|'; do
+	is "$(mmoe-cat --where "${c%%|*}" --json "$T/w.zst" | jq -r .id | tr '\n' ' ' | sed 's/ $//')" "${c#*|}" "--where ${c%%|*}: ${c#*|}"
+done
+is "$(mmoe-cat --where split=test --where n=4 --json "$T/w.zst" | jq -r .id)" "d" "--where twice: both must hold"
+is "$(mmoe-cat --where split=test --count "$T/w.zst")" 2 "--where with --count counts the records kept"
+is "$(mmoe-cat --where split=test --head 1 --json "$T/w.zst" | jq -r .id)" "a" "--head counts the records kept"
+mmoe-cat --where split=test -o "$T/wt.zst" "$T/w.zst"
+is "$(mmoe-cat --json --fields id "$T/wt.zst" | jq -r .id | tr '\n' ' ')" "a d " "--where -o writes the records kept"
+# with --shard: in the shard and every condition (the shards of the test records partition them)
+n0=$(mmoe-cat --where split=test --shard 0/2 --count "$T/w.zst")
+n1=$(mmoe-cat --shard 1/2 --where split=test --count "$T/w.zst")
+is "$((n0 + n1))" 2 "--where with --shard 0/2 and 1/2: the test records, split between the two shards"
+is "$(mmoe-cat --where split=test --seq --json "$T/w.zst" | jq -c '[.id, ._seq]' | tr '\n' ' ')" '["a",0] ["d",3] ' \
+	"--where with --seq: records numbered by their place among all records read"
+run mmoe-cat --where split "$T/w.zst"
+is "$rc" 2 "--where without '=': usage error"
+like "$err" "option --where: expected FIELD=VALUE, got 'split'" "--where without '=': says what it expects"
+run mmoe-cat --where =test "$T/w.zst"
+is "$rc" 2 "--where without a field name: usage error"
+
 # ---- the examples of man/mmoe-import.1 -------------------------------------------------------
 printf '%s\n' '{"id": "a", "label": 1, "emb": [0.5, 1.5]}' '{"id": "b", "label": 0, "emb": [2.0, -1.0]}' > "$T/in.jsonl"
 run sh -c "cd '$T' && mmoe-import -T emb in.jsonl | mmoe-cat -j"

@@ -59,6 +59,44 @@ is "$(show <"$T/nn.zst")" '["n",[0.375,0.625],1,[0.5,0.5]] ' "router and expert 
 like "$err" 'warning: field "e1": 1 records' "expert renormalisation counted"
 like "$err" 'warning: field "rt": 1 records' "router renormalisation counted"
 
+# The label-free rule: U where the two unimodal predictions differ, else R.
+cat >"$T/rule.jsonl" <<'J'
+{"id":"d","ua":[0.9,0.1],"ub":[0.2,0.8],"pR":[0.6,0.4],"pU":[0.2,0.8],"pS":[0.3,0.7]}
+{"id":"s","ua":[0.3,0.7],"ua_class":0,"ub":[0.6,0.4],"pR":[0.6,0.4],"pU":[0.2,0.8],"pS":[0.3,0.7]}
+{"id":"m","ua":[0.3,0.7],"pR":[0.6,0.4],"pU":[0.2,0.8],"pS":[0.3,0.7]}
+J
+mkrecs <"$T/rule.jsonl" >"$T/rule.mp"
+run mmoe-fuse -e pR,pU,pS --mode rule --unimodal ua,ub --fallback mean --as p_rule -o "$T/rule.zst" "$T/rule.mp"
+is "$rc" 0 "rule: exit 0"
+is "$(show p_rule <"$T/rule.zst")" '["d",[0.2,0.8],1,[0,1,0]] ["s",[0.6,0.4],0,[1,0,0]] ["m",[0.366667,0.633333],1,[0.333333,0.333333,0.333333]] ' \
+	"rule: differing classes -> U, agreeing (ua_class over argmax) -> R, one missing -> the fallback"
+like "$err" "3 records fused, mode rule, 3 experts, 2 classes, 1 to the U expert .*, 1 without both unimodal predictions routed by mean" \
+	"rule: counts on stderr"
+run mmoe-fuse -e pR,pU,pS --mode rule --unimodal ua,ub -o "$T/rule2.zst" "$T/rule.mp"
+is "$rc" 1 "rule without a fallback: a record without a unimodal prediction is an error"
+like "$err" 'record 2 .*"m".*missing field "ub"' "rule without a fallback: names the record and the field"
+run mmoe-fuse -e pR,pU,pS --mode rule --unimodal ua,ub -t A,B,C "$T/rule.mp"
+is "$rc" 2 "rule needs experts tagged R and U"
+
+# Expert logits: softmax first.  softmax(0, ln 4) = (.2, .8)
+echo '{"id":"g","l1":[0,1.3862944],"l2":[1.3862944,0]}' | mkrecs >"$T/el.mp"
+mmoe-fuse -q -e l1,l2 --logits --mode mean "$T/el.mp" >"$T/el.zst"
+is "$(show <"$T/el.zst")" '["g",[0.5,0.5],0,[0.5,0.5]] ' "--logits: expert logits go through a softmax"
+run mmoe-fuse -e l1,l2 --mode mean -o "$T/el2.zst" "$T/el.mp"
+like "$err" 'warning: field "l1": 1 records whose probabilities did not sum to 1' "without --logits the same fields are renormalised probabilities"
+
+# --pass-through: records without any expert field are written unchanged.
+printf '%s\n' '{"id":"t1","split":"train","label":1}' '{"id":"t2","split":"test","pR":[0.6,0.4],"pU":[0.2,0.8],"pS":[0.3,0.7]}' |
+	mkrecs >"$T/pt.mp"
+run mmoe-fuse -e pR,pU,pS --mode mean --pass-through -o "$T/pt.zst" "$T/pt.mp"
+is "$rc" 0 "--pass-through: exit 0"
+is "$(mmoe-cat --json "$T/pt.zst" | jq -c '[.id, has("p_mmoe"), .p_mmoe_class]' | tr '\n' ' ')" '["t1",false,null] ["t2",true,1] ' \
+	"--pass-through: the record without experts is written as it was, the other fused"
+like "$err" "1 records fused, .*, 1 records without the experts passed through" "--pass-through: counted"
+run mmoe-fuse -e pR,pU,pS --mode mean -o "$T/pt2.zst" "$T/pt.mp"
+is "$rc" 1 "without --pass-through a record without experts is an error"
+ok "[ ! -e '$T/pt2.zst' ]" "without --pass-through: no output file"
+
 # Same input, same bytes.
 mmoe-fuse -q -r rt -e pR,pU,pS "$T/in.mp" >"$T/soft2.zst"
 ok "cmp -s <(mmoe-cat --json '$T/soft.zst') <(mmoe-cat --json '$T/soft2.zst')" "deterministic output"

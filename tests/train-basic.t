@@ -60,7 +60,7 @@ print(m['format'], m['version'], m['arch'], m['spec']['fusion'], m['spec']['proj
       m['train']['seed'], m['train']['n_train'], m['train']['n_val'], 'hash' if m['data_hash'] > 0 else 'nohash',
       'commit' if m['commit'] else 'nocommit', len(m['params']))
 PYEOF
-is "$("$PY" "$T/show.py" "$T/m.mm")" "mmoe-model 1 expert concat-prod 32 32 label 0,1 v:8,t:6 1 300 100 hash commit 8" \
+is "$("$PY" "$T/show.py" "$T/m.mm")" "mmoe-model 2 expert concat-prod 32 32 label 0,1 v:8,t:6 1 300 100 hash commit 8" \
 	"model holds format, architecture, classes, features, seed, counts, data hash, commit, tensors"
 
 run mmoe-train-expert --info "$T/m.mm"

@@ -84,7 +84,7 @@ is "$rc" 1 "import files with different class counts: exit 1"
 like "$err" "c3.jsonl: 1 of 1 entries unusable \(1 of the wrong length.*line 1 \(id \"x\"\): field \"probs\": 3 values, but 2 classes" "different class counts: the rows of the second file are of the wrong length"
 
 # A record stream with a prediction field (e.g. another run's output).
-mmoe-unipred -q --import "$T/a.jsonl" --import "$T/b.jsonl" --as pj "$T/r.mp" >"$T/pj.zst"
+mmoe-unipred -q --import "$T/a.jsonl" --import "$T/b.jsonl" --as pj "$T/r.mp" >"$T/pj.zst" 2>/dev/null
 run mmoe-unipred --import "$T/pj.zst" --import-field pj --as again "$T/r.mp"
 is "$rc" 0 "record stream import: exit 0"
 is "$(show "$T/out" again)" "1_60=1:8000 1_70=0:5000 1_80=0:2500 1_1470=0:1192 gone=- =- " \

@@ -232,6 +232,9 @@ static struct {
 	uint64_t shard_k, shard_n;
 	char **fields;
 	size_t nfields;
+	char **where;     /* FIELD=VALUE, split at the '=' */
+	const char **where_val;
+	size_t nwhere;
 	const char *libsvm, *label;  /* --libsvm FIELD, --label FIELD */
 	const char *out;
 	int level;
@@ -699,6 +702,18 @@ static bool in_shard(mm_rec *r)
 	return mm_shard_of(o->via.str.ptr, o->via.str.size, opt.shard_n) == opt.shard_k;
 }
 
+/* The record selections, --shard and --where: a record is kept when it is
+ * in the shard and every --where condition holds. */
+static bool selected(mm_rec *r)
+{
+	if (opt.shard_set && !in_shard(r))
+		return false;
+	for (size_t k = 0; k < opt.nwhere; k++)
+		if (!mm_rec_field_is(r, opt.where[k], opt.where_val[k]))
+			return false;
+	return true;
+}
+
 /* One input of --merge: its reader and its next record, whose _seq is seq. */
 typedef struct merge_src {
 	mm_reader *rd;
@@ -796,6 +811,9 @@ static void usage(void)
 		"                      bin fields as their length only\n"
 		"  -f, --fields A,B    keep only these fields (default: all)\n"
 		"  -n, --head N        stop after N records (default: all)\n"
+		"      --where F=V     keep only the records whose field F is the string,\n"
+		"                      number or boolean V (repeatable: all must hold;\n"
+		"                      e.g. --where split=test)\n"
 		"  -c, --count         print the number of records instead of the records\n"
 		"      --libsvm FIELD  print the libsvm / svmlight text format instead:\n"
 		"                      \"LABEL INDEX:VALUE ...\", the non-zero values of FIELD\n"
@@ -855,7 +873,7 @@ static mm_status emit(mm_rec *r, uint64_t pos, mm_writer *w, sbuf *b, FILE *jout
 	return MM_OK;
 }
 
-enum { OPT_SHARD = 256, OPT_SEQ, OPT_MERGE, OPT_LIBSVM, OPT_LABEL };   /* long-only options */
+enum { OPT_SHARD = 256, OPT_SEQ, OPT_MERGE, OPT_WHERE, OPT_LIBSVM, OPT_LABEL };   /* long-only options */
 
 int main(int argc, char **argv)
 {
@@ -865,6 +883,7 @@ int main(int argc, char **argv)
 		{"brief", no_argument, NULL, 'b'},
 		{"fields", required_argument, NULL, 'f'},
 		{"head", required_argument, NULL, 'n'},
+		{"where", required_argument, NULL, OPT_WHERE},
 		{"count", no_argument, NULL, 'c'},
 		{"check", no_argument, NULL, 'C'},
 		{"output", required_argument, NULL, 'o'},
@@ -897,6 +916,19 @@ int main(int argc, char **argv)
 			opt.head = cli_u64("--head", optarg);
 			opt.head_set = true;
 			break;
+		case OPT_WHERE: {
+			char *eq = strchr(optarg, '=');
+			if (!eq || eq == optarg)
+				cli_usage("option --where: expected FIELD=VALUE, got '%s'", optarg);
+			opt.where = realloc(opt.where, (opt.nwhere + 1) * sizeof *opt.where);
+			opt.where_val = realloc(opt.where_val, (opt.nwhere + 1) * sizeof *opt.where_val);
+			if (!opt.where || !opt.where_val)
+				cli_die(MM_EXIT_USAGE, "out of memory");
+			*eq = 0;   /* optarg is argv's: FIELD and VALUE in place */
+			opt.where[opt.nwhere] = optarg;
+			opt.where_val[opt.nwhere++] = eq + 1;
+			break;
+		}
 		case 'c': opt.count = true; break;
 		case 'C': opt.check = true; break;
 		case 'o': opt.out = optarg; break;
@@ -951,7 +983,7 @@ int main(int argc, char **argv)
 	sbuf b = {0};
 	uint64_t total = 0, seen = 0;
 	bool raw = !opt.json && !opt.libsvm && !opt.check && !opt.nfields && !opt.shard_set &&
-		!opt.seq && !opt.merge;
+		!opt.seq && !opt.merge && !opt.nwhere;
 	cli_progress prog;
 	cli_progress_start(&prog, "records", 0);
 	if (opt.merge) {
@@ -965,7 +997,7 @@ int main(int argc, char **argv)
 		}
 		mm_rec *r;
 		while (!(opt.head_set && total >= opt.head) && (r = merge_next(src, ninputs))) {
-			if (opt.shard_set && !in_shard(r)) {
+			if (!selected(r)) {
 				mm_rec_free(r);
 				continue;
 			}
@@ -1008,7 +1040,7 @@ int main(int argc, char **argv)
 			cur_rd = rd;
 			cur_rec = r;
 			uint64_t pos = seen++;
-			if (opt.shard_set && !in_shard(r)) {
+			if (!selected(r)) {
 				mm_rec_free(r);
 				continue;
 			}
@@ -1029,6 +1061,8 @@ int main(int argc, char **argv)
 	}
 	cli_progress_end(&prog);
 	free(b.p);
+	free(opt.where);
+	free(opt.where_val);
 
 	if (opt.count)
 		fprintf(jout, "%llu\n", (unsigned long long)total);

@@ -1,7 +1,8 @@
 /* mmoe-eval — metrics of any number of prediction fields side by side,
  * broken down by record fields (rus, gen_type, ...), with paired bootstrap
- * intervals, confusion matrices, mean router weights per group, agreement
- * tables between grouping fields, and gnuplot charts.
+ * intervals, confusion matrices, mean router weights and counts of a
+ * categorical field (a chosen expert) per group, agreement tables between
+ * grouping fields, and gnuplot charts.
  *
  * The metrics themselves are lib/metrics.h; this file collects the fields of
  * the evaluated records into arrays, forms the blocks (all records, then one
@@ -73,6 +74,7 @@ static struct {
 	char **methods;
 	size_t M;
 	const char *label, *split, *split_field, *weights, *plot, *out_path;
+	const char *counts;  /* categorical field counted per group (--counts) */
 	const char *by[MAXBY];
 	int nby;
 	char **types;      /* names of the weight components */
@@ -103,6 +105,7 @@ static struct {
 	byfield by[MAXBY];
 	float *w;          /* [n][K] */
 	size_t K;
+	byfield cnt;       /* the --counts field: values, value id per example, order */
 	int C;             /* number of classes */
 	const char *c_from;   /* field whose tensor fixed C, NULL if inferred */
 	uint64_t records, unlabelled, other_split;
@@ -219,6 +222,8 @@ static void grow(void)
 	for (int b = 0; b < opt.nby; b++)
 		d.by[b].gid = xrealloc(d.by[b].gid, d.cap, sizeof *d.by[b].gid);
 	d.ri = xrealloc(d.ri, d.cap, sizeof *d.ri);
+	if (opt.counts)
+		d.cnt.gid = xrealloc(d.cnt.gid, d.cap, sizeof *d.cnt.gid);
 	if (opt.weights && d.K)
 		d.w = xrealloc(d.w, d.cap * d.K, sizeof *d.w);
 }
@@ -267,6 +272,10 @@ static void read_input(const char *path)
 		for (int b = 0; b < opt.nby; b++) {
 			char buf[256];
 			d.by[b].gid[d.n] = strtab_id(&d.by[b].vals, group_value(r, opt.by[b], buf, sizeof buf));
+		}
+		if (opt.counts) {
+			char buf[256];
+			d.cnt.gid[d.n] = strtab_id(&d.cnt.vals, group_value(r, opt.counts, buf, sizeof buf));
 		}
 		if (opt.weights) {
 			if (d.K == 0) {
@@ -337,16 +346,21 @@ static int cmp_gid(const void *a, const void *b)
 	return rx != ry ? rx - ry : strverscmp(x, y);
 }
 
+static void order_field(byfield *f)
+{
+	f->order = xrealloc(NULL, f->vals.n ? f->vals.n : 1, sizeof *f->order);
+	for (size_t i = 0; i < f->vals.n; i++)
+		f->order[i] = (int32_t)i;
+	sort_tab = &f->vals;
+	qsort(f->order, f->vals.n, sizeof *f->order, cmp_gid);
+}
+
 static void order_groups(void)
 {
-	for (int b = 0; b < opt.nby; b++) {
-		byfield *f = &d.by[b];
-		f->order = xrealloc(NULL, f->vals.n, sizeof *f->order);
-		for (size_t i = 0; i < f->vals.n; i++)
-			f->order[i] = (int32_t)i;
-		sort_tab = &f->vals;
-		qsort(f->order, f->vals.n, sizeof *f->order, cmp_gid);
-	}
+	for (int b = 0; b < opt.nby; b++)
+		order_field(&d.by[b]);
+	if (opt.counts)
+		order_field(&d.cnt);
 }
 
 /* ---- blocks: the evaluated subsets ---- */
@@ -487,6 +501,66 @@ static size_t mean_weights(int by, int32_t g, double *mean)
 	for (size_t k = 0; k < d.K; k++)
 		mean[k] = n ? mean[k] / (double)n : 0;
 	return n;
+}
+
+/* Counts of the --counts values (in display order) among the examples of
+ * group g of field by (by < 0: all); returns the number of examples. */
+static size_t count_values(int by, int32_t g, double *count)
+{
+	size_t n = 0, nv = d.cnt.vals.n;
+	double *byid = xrealloc(NULL, nv ? nv : 1, sizeof *byid);
+	for (size_t v = 0; v < nv; v++)
+		byid[v] = 0;
+	for (size_t i = 0; i < d.n; i++)
+		if (by < 0 || d.by[by].gid[i] == g) {
+			byid[d.cnt.gid[i]] += 1;
+			n++;
+		}
+	for (size_t v = 0; v < nv; v++)
+		count[v] = byid[d.cnt.order[v]];
+	free(byid);
+	return n;
+}
+
+static const char *count_name(size_t k, char *buf, size_t size)
+{
+	(void)buf, (void)size;
+	return d.cnt.vals.v[d.cnt.order[k]];
+}
+
+/* A per-group vector table: mean weights (-w) or value counts (--counts).
+ * One description drives the text table, the tsv and json sections and the
+ * stacked chart, so both tables have the same shape everywhere. */
+typedef struct pergroup {
+	const char *field;    /* the record field */
+	const char *kind;     /* "weights" or "counts": tsv/json section, chart file prefix */
+	const char *what;     /* "mean" or "counts of": heading */
+	const char *column;   /* "weight" or "value": data-file comment */
+	const char *jkey;     /* json key of a group's vector: "mean" or "counts" */
+	size_t K;
+	bool integer;         /* print values as integers */
+	const char *(*name)(size_t k, char *buf, size_t size);
+	size_t (*row)(int by, int32_t g, double *v);  /* fills K values, returns n */
+} pergroup;
+
+static pergroup pg_weights(void)
+{
+	return (pergroup){ opt.weights, "weights", "mean", "weight", "mean", d.K, false,
+		weight_name, mean_weights };
+}
+
+static pergroup pg_counts(void)
+{
+	return (pergroup){ opt.counts, "counts", "counts of", "value", "counts", d.cnt.vals.n, true,
+		count_name, count_values };
+}
+
+static void pg_value(const pergroup *pg, double v, char *buf, size_t size, bool tsv)
+{
+	if (pg->integer)
+		snprintf(buf, size, "%.0f", v);
+	else
+		snprintf(buf, size, tsv ? "%.6f" : "%.3f", v);
 }
 
 /* counts[ga * nb + gb] of examples with value ga of field a and gb of b. */
@@ -681,14 +755,14 @@ static void print_confusion(size_t m, bool md)
 	free(cm);
 }
 
-static void print_weights(int by, bool md)
+static void print_pergroup(const pergroup *pg, int by, bool md)
 {
-	double *mean = xrealloc(NULL, d.K, sizeof *mean);
-	char buf[64];
+	double *mean = xrealloc(NULL, pg->K ? pg->K : 1, sizeof *mean);
+	char buf[300];
 	int w = 8, ww = 6;
 	size_t ng = by < 0 ? 0 : d.by[by].vals.n;
-	for (size_t k = 0; k < d.K; k++) {
-		int len = (int)strlen(weight_name(k, buf, sizeof buf));
+	for (size_t k = 0; k < pg->K; k++) {
+		int len = (int)strlen(pg->name(k, buf, sizeof buf));
 		if (len > ww)
 			ww = len;
 	}
@@ -697,26 +771,26 @@ static void print_weights(int by, bool md)
 	for (size_t i = 0; i < ng; i++)
 		if ((int)strlen(d.by[by].vals.v[i]) > w)
 			w = (int)strlen(d.by[by].vals.v[i]);
-	heading(md, "mean %s by %s", opt.weights, by < 0 ? "all" : opt.by[by]);
+	heading(md, "%s %s by %s", pg->what, pg->field, by < 0 ? "all" : opt.by[by]);
 	row_begin(md);
 	row_cell(md, w, true, by < 0 ? "all" : opt.by[by]);
 	row_cell(md, 6, false, "n");
-	for (size_t k = 0; k < d.K; k++)
-		row_cell(md, ww, false, weight_name(k, buf, sizeof buf));
-	row_end(md, (int)d.K + 2);
-	md_rule(md, (int)d.K + 2, 1);
+	for (size_t k = 0; k < pg->K; k++)
+		row_cell(md, ww, false, pg->name(k, buf, sizeof buf));
+	row_end(md, (int)pg->K + 2);
+	md_rule(md, (int)pg->K + 2, 1);
 	for (size_t i = 0; i <= ng; i++) {
 		int32_t g = i < ng ? d.by[by].order[i] : -1;
-		size_t n = mean_weights(i < ng ? by : -1, g, mean);
+		size_t n = pg->row(i < ng ? by : -1, g, mean);
 		row_begin(md);
 		row_cell(md, w, true, i < ng ? d.by[by].vals.v[g] : "all");
 		snprintf(buf, sizeof buf, "%zu", n);
 		row_cell(md, 6, false, buf);
-		for (size_t k = 0; k < d.K; k++) {
-			snprintf(buf, sizeof buf, "%.3f", mean[k]);
+		for (size_t k = 0; k < pg->K; k++) {
+			pg_value(pg, mean[k], buf, sizeof buf, false);
 			row_cell(md, ww, false, buf);
 		}
-		row_end(md, (int)d.K + 2);
+		row_end(md, (int)pg->K + 2);
 	}
 	free(mean);
 }
@@ -797,11 +871,17 @@ static void print_human(bool md)
 	if (opt.confusion)
 		for (size_t m = 0; m < opt.M; m++)
 			print_confusion(m, md);
-	if (opt.weights) {
+	pergroup pgs[2];
+	int npg = 0;
+	if (opt.weights)
+		pgs[npg++] = pg_weights();
+	if (opt.counts)
+		pgs[npg++] = pg_counts();
+	for (int k = 0; k < npg; k++) {
 		if (opt.nby == 0)
-			print_weights(-1, md);
+			print_pergroup(&pgs[k], -1, md);
 		for (int b = 0; b < opt.nby; b++)
-			print_weights(b, md);
+			print_pergroup(&pgs[k], b, md);
 	}
 	for (int a = 0; a < opt.nby; a++)
 		for (int b = a + 1; b < opt.nby; b++)
@@ -809,6 +889,30 @@ static void print_human(bool md)
 }
 
 /* ---- tsv ---- */
+
+static void tsv_pergroup(const pergroup *pg)
+{
+	double *mean = xrealloc(NULL, pg->K ? pg->K : 1, sizeof *mean);
+	char buf[300];
+	fprintf(out, "\n# %s\nby\tgroup\tn", pg->kind);
+	for (size_t k = 0; k < pg->K; k++)
+		fprintf(out, "\t%s", pg->name(k, buf, sizeof buf));
+	fputc('\n', out);
+	for (int b = -1; b < opt.nby; b++) {
+		size_t ng = b < 0 ? 1 : d.by[b].vals.n;
+		for (size_t i = 0; i < ng; i++) {
+			int32_t g = b < 0 ? -1 : d.by[b].order[i];
+			size_t n = pg->row(b, g, mean);
+			fprintf(out, "%s\t%s\t%zu", b < 0 ? "all" : opt.by[b], b < 0 ? "all" : d.by[b].vals.v[g], n);
+			for (size_t k = 0; k < pg->K; k++) {
+				pg_value(pg, mean[k], buf, sizeof buf, true);
+				fprintf(out, "\t%s", buf);
+			}
+			fputc('\n', out);
+		}
+	}
+	free(mean);
+}
 
 static void print_tsv(void)
 {
@@ -864,23 +968,12 @@ static void print_tsv(void)
 		free(cm);
 	}
 	if (opt.weights) {
-		double *mean = xrealloc(NULL, d.K, sizeof *mean);
-		fputs("\n# weights\nby\tgroup\tn", out);
-		for (size_t k = 0; k < d.K; k++)
-			fprintf(out, "\t%s", weight_name(k, buf, sizeof buf));
-		fputc('\n', out);
-		for (int b = -1; b < opt.nby; b++) {
-			size_t ng = b < 0 ? 1 : d.by[b].vals.n;
-			for (size_t i = 0; i < ng; i++) {
-				int32_t g = b < 0 ? -1 : d.by[b].order[i];
-				size_t n = mean_weights(b, g, mean);
-				fprintf(out, "%s\t%s\t%zu", b < 0 ? "all" : opt.by[b], b < 0 ? "all" : d.by[b].vals.v[g], n);
-				for (size_t k = 0; k < d.K; k++)
-					fprintf(out, "\t%.6f", mean[k]);
-				fputc('\n', out);
-			}
-		}
-		free(mean);
+		pergroup pg = pg_weights();
+		tsv_pergroup(&pg);
+	}
+	if (opt.counts) {
+		pergroup pg = pg_counts();
+		tsv_pergroup(&pg);
 	}
 	if (opt.nby >= 2) {
 		fputs("\n# agreement\na\tb\ta_value\tb_value\tcount\n", out);
@@ -904,10 +997,38 @@ static void print_tsv(void)
 
 static json_t *jnum(double v) { return json_real(v); }
 
+static json_t *json_pergroup(const pergroup *pg)
+{
+	json_t *wo = json_object(), *names = json_array(), *groups = json_array();
+	double *mean = xrealloc(NULL, pg->K ? pg->K : 1, sizeof *mean);
+	char buf[300];
+	json_object_set_new(wo, "field", json_string(pg->field));
+	for (size_t k = 0; k < pg->K; k++)
+		json_array_append_new(names, json_string(pg->name(k, buf, sizeof buf)));
+	json_object_set_new(wo, pg->integer ? "values" : "names", names);
+	for (int b = -1; b < opt.nby; b++) {
+		size_t ng = b < 0 ? 1 : d.by[b].vals.n;
+		for (size_t i = 0; i < ng; i++) {
+			int32_t g = b < 0 ? -1 : d.by[b].order[i];
+			size_t n = pg->row(b, g, mean);
+			json_t *go = json_object(), *mv = json_array();
+			json_object_set_new(go, "by", b < 0 ? json_null() : json_string(opt.by[b]));
+			json_object_set_new(go, "group", json_string(b < 0 ? "all" : d.by[b].vals.v[g]));
+			json_object_set_new(go, "n", json_integer((json_int_t)n));
+			for (size_t k = 0; k < pg->K; k++)
+				json_array_append_new(mv, pg->integer ? json_integer((json_int_t)mean[k]) : jnum(mean[k]));
+			json_object_set_new(go, pg->jkey, mv);
+			json_array_append_new(groups, go);
+		}
+	}
+	free(mean);
+	json_object_set_new(wo, "groups", groups);
+	return wo;
+}
+
 static void print_json(void)
 {
 	json_t *root = json_object(), *arr, *o;
-	char buf[64];
 	json_object_set_new(root, "records", json_integer((json_int_t)d.records));
 	json_object_set_new(root, "evaluated", json_integer((json_int_t)d.n));
 	json_object_set_new(root, "unlabelled", json_integer((json_int_t)d.unlabelled));
@@ -977,30 +1098,12 @@ static void print_json(void)
 		json_object_set_new(root, "confusion", cf);
 	}
 	if (opt.weights) {
-		json_t *wo = json_object(), *names = json_array(), *groups = json_array();
-		double *mean = xrealloc(NULL, d.K, sizeof *mean);
-		json_object_set_new(wo, "field", json_string(opt.weights));
-		for (size_t k = 0; k < d.K; k++)
-			json_array_append_new(names, json_string(weight_name(k, buf, sizeof buf)));
-		json_object_set_new(wo, "names", names);
-		for (int b = -1; b < opt.nby; b++) {
-			size_t ng = b < 0 ? 1 : d.by[b].vals.n;
-			for (size_t i = 0; i < ng; i++) {
-				int32_t g = b < 0 ? -1 : d.by[b].order[i];
-				size_t n = mean_weights(b, g, mean);
-				json_t *go = json_object(), *mv = json_array();
-				json_object_set_new(go, "by", b < 0 ? json_null() : json_string(opt.by[b]));
-				json_object_set_new(go, "group", json_string(b < 0 ? "all" : d.by[b].vals.v[g]));
-				json_object_set_new(go, "n", json_integer((json_int_t)n));
-				for (size_t k = 0; k < d.K; k++)
-					json_array_append_new(mv, jnum(mean[k]));
-				json_object_set_new(go, "mean", mv);
-				json_array_append_new(groups, go);
-			}
-		}
-		free(mean);
-		json_object_set_new(wo, "groups", groups);
-		json_object_set_new(root, "weights", wo);
+		pergroup pg = pg_weights();
+		json_object_set_new(root, "weights", json_pergroup(&pg));
+	}
+	if (opt.counts) {
+		pergroup pg = pg_counts();
+		json_object_set_new(root, "counts", json_pergroup(&pg));
 	}
 	arr = json_array();
 	for (int a = 0; a < opt.nby; a++)
@@ -1176,36 +1279,52 @@ static void f1_script(FILE *f, const void *arg)
 	gp_finish(f);
 }
 
-static void w_data(FILE *f, const void *arg)
+/* A stacked chart of a per-group table: mean weights as they are, counts as
+ * shares of the group (column / n, computed by gnuplot from the counts). */
+typedef struct pg_chart {
+	pergroup pg;
+	int by;
+} pg_chart;
+
+static void pg_data(FILE *f, const void *arg)
 {
-	int by = *(const int *)arg;
-	double *mean = xrealloc(NULL, d.K, sizeof *mean);
-	char buf[64];
-	fprintf(f, "# mean %s by %s: group n then one column per weight\n# group n", opt.weights,
-			by < 0 ? "all" : opt.by[by]);
-	for (size_t k = 0; k < d.K; k++)
-		fprintf(f, " %s", weight_name(k, buf, sizeof buf));
+	const pg_chart *c = arg;
+	const pergroup *pg = &c->pg;
+	int by = c->by;
+	double *mean = xrealloc(NULL, pg->K ? pg->K : 1, sizeof *mean);
+	char buf[300];
+	fprintf(f, "# %s %s by %s: group n then one column per %s\n# group n", pg->what, pg->field,
+			by < 0 ? "all" : opt.by[by], pg->column);
+	for (size_t k = 0; k < pg->K; k++)
+		fprintf(f, " %s", pg->name(k, buf, sizeof buf));
 	fputc('\n', f);
 	size_t ng = by < 0 ? 1 : d.by[by].vals.n;
 	for (size_t i = 0; i < ng; i++) {
 		int32_t g = by < 0 ? -1 : d.by[by].order[i];
-		size_t n = mean_weights(by, g, mean);
+		size_t n = pg->row(by, g, mean);
 		gp_str(f, by < 0 ? "all" : d.by[by].vals.v[g]);
 		fprintf(f, " %zu", n);
-		for (size_t k = 0; k < d.K; k++)
-			fprintf(f, " %.6f", mean[k]);
+		for (size_t k = 0; k < pg->K; k++) {
+			pg_value(pg, mean[k], buf, sizeof buf, true);
+			fprintf(f, " %s", buf);
+		}
 		fputc('\n', f);
 	}
 	free(mean);
 }
 
-static void w_script(FILE *f, const void *arg)
+static void pg_script(FILE *f, const void *arg)
 {
-	int by = *(const int *)arg;
-	const char *name = by < 0 ? "all" : opt.by[by];
-	char base[300], title[400], buf[64];
-	snprintf(base, sizeof base, "weights_%s", name);
-	snprintf(title, sizeof title, "mean router weight (%s) by true %s", opt.weights, name);
+	const pg_chart *c = arg;
+	const pergroup *pg = &c->pg;
+	const char *name = c->by < 0 ? "all" : opt.by[c->by];
+	bool share = pg->integer;
+	char base[300], title[400], buf[300];
+	snprintf(base, sizeof base, "%s_%s", pg->kind, name);
+	if (share)
+		snprintf(title, sizeof title, "share of each %s value by %s", pg->field, name);
+	else
+		snprintf(title, sizeof title, "mean router weight (%s) by true %s", pg->field, name);
 	gp_terminals(f, base, title);
 	fprintf(f,
 		"set style data histograms\n"
@@ -1213,16 +1332,18 @@ static void w_script(FILE *f, const void *arg)
 		"set style fill solid 0.8 border -1\n"
 		"set boxwidth 0.6\n"
 		"set yrange [0:1.05]\n"
-		"set ylabel 'mean weight'\n"
-		"set xlabel 'true %s'\n"
+		"set ylabel '%s'\n"
+		"set xlabel '%s%s'\n"
 		"set key outside right top\n"
-		"plot ", name);
-	for (size_t k = 0; k < d.K; k++) {
+		"plot ", share ? "share of records" : "mean weight", share ? "" : "true ", name);
+	for (size_t k = 0; k < pg->K; k++) {
 		if (k == 0)
-			fprintf(f, "'%s.dat' using 3:xtic(1) title ", base);
+			fprintf(f, share ? "'%s.dat' using ($3/$2):xtic(1) title " :
+					"'%s.dat' using 3:xtic(1) title ", base);
 		else
-			fprintf(f, ", \\\n     '' using %zu title ", 3 + k);
-		gp_str(f, weight_name(k, buf, sizeof buf));
+			fprintf(f, share ? ", \\\n     '' using ($%zu/$2) title " :
+					", \\\n     '' using %zu title ", 3 + k);
+		gp_str(f, pg->name(k, buf, sizeof buf));
 	}
 	fputc('\n', f);
 	gp_finish(f);
@@ -1286,12 +1407,18 @@ static void plot_all(void)
 		snprintf(fn, sizeof fn, "%s.gp", base);
 		write_plot_file(fn, f1_script, &b);
 		render(base);
-		if (opt.weights) {
-			snprintf(base, sizeof base, "weights_%s", name);
+		pg_chart charts[2];
+		int nc = 0;
+		if (opt.weights)
+			charts[nc++] = (pg_chart){ pg_weights(), b };
+		if (opt.counts)
+			charts[nc++] = (pg_chart){ pg_counts(), b };
+		for (int k = 0; k < nc; k++) {
+			snprintf(base, sizeof base, "%s_%s", charts[k].pg.kind, name);
 			snprintf(fn, sizeof fn, "%s.dat", base);
-			write_plot_file(fn, w_data, &b);
+			write_plot_file(fn, pg_data, &charts[k]);
 			snprintf(fn, sizeof fn, "%s.gp", base);
-			write_plot_file(fn, w_script, &b);
+			write_plot_file(fn, pg_script, &charts[k]);
 			render(base);
 		}
 	}
@@ -1323,6 +1450,8 @@ static void usage(FILE *f)
 		"      --classes A,B,...  class names; string labels are mapped to their index\n"
 		"  -w, --weights FIELD    mean of this weight vector per group (e.g. p_mmoe_w)\n"
 		"  -t, --types A,B,...    names of the weights (default: R,U,S)\n"
+		"      --counts FIELD     counts of each value of FIELD (string, integer or\n"
+		"                         boolean, e.g. a chosen expert) per group\n"
 		"      --confusion        print the confusion matrix of each method\n"
 		"      --diff FIELD       also each method minus FIELD (one of -p), with paired\n"
 		"                         bootstrap intervals\n"
@@ -1356,7 +1485,8 @@ static void add_methods(const char *arg)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_SPLIT_FIELD = 256, OPT_LEVEL, OPT_SEED, OPT_POSITIVE, OPT_CLASSES, OPT_CONFUSION, OPT_PLOT, OPT_DIFF };
+	enum { OPT_SPLIT_FIELD = 256, OPT_LEVEL, OPT_SEED, OPT_POSITIVE, OPT_CLASSES, OPT_CONFUSION, OPT_PLOT, OPT_DIFF,
+		OPT_COUNTS };
 	static const struct option opts[] = {
 		{ "pred", required_argument, NULL, 'p' },
 		{ "label", required_argument, NULL, 'l' },
@@ -1370,6 +1500,7 @@ int main(int argc, char **argv)
 		{ "classes", required_argument, NULL, OPT_CLASSES },
 		{ "weights", required_argument, NULL, 'w' },
 		{ "types", required_argument, NULL, 't' },
+		{ "counts", required_argument, NULL, OPT_COUNTS },
 		{ "confusion", no_argument, NULL, OPT_CONFUSION },
 		{ "diff", required_argument, NULL, OPT_DIFF },
 		{ "format", required_argument, NULL, 'F' },
@@ -1408,6 +1539,7 @@ int main(int argc, char **argv)
 			break;
 		case 'w': opt.weights = optarg; break;
 		case 't': types_arg = optarg; break;
+		case OPT_COUNTS: opt.counts = optarg; break;
 		case OPT_CONFUSION: opt.confusion = 1; break;
 		case OPT_DIFF: opt.diff = optarg; break;
 		case 'F':

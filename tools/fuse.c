@@ -29,14 +29,23 @@ static void usage(FILE *f)
 		"                           (required by soft and hard)\n"
 		"      --router-logits      the router field holds logits: softmax them first\n"
 		"  -e, --experts A,B,...    expert probability fields, K >= 1 (required)\n"
+		"      --logits             the expert fields hold logits: softmax them first\n"
 		"  -m, --mode MODE          soft: w = router probabilities (default)\n"
 		"                           hard: the router's top expert alone\n"
 		"                           oracle: the expert named by the record's tag\n"
 		"                           mean: uniform weights 1/K\n"
-		"  -t, --types A,B,...      tag of each expert, for oracle (default: R,U,S)\n"
+		"                           rule: the U expert where the two --unimodal\n"
+		"                           predictions differ, else the R expert (no label,\n"
+		"                           no router)\n"
+		"  -t, --types A,B,...      tag of each expert, for oracle and rule\n"
+		"                           (default: R,U,S)\n"
 		"      --rus-field FIELD    tag field read by oracle (default: rus)\n"
-		"      --oracle-fallback M  oracle on a record without a tag: error (default),\n"
-		"                           soft, hard or mean\n"
+		"      --unimodal A,B       the two unimodal prediction fields read by rule\n"
+		"      --fallback M         oracle or rule on a record without a tag or a\n"
+		"                           unimodal prediction: error (default), soft, hard\n"
+		"                           or mean (--oracle-fallback is the same option)\n"
+		"      --pass-through       write records that have none of the expert fields\n"
+		"                           unchanged (counted) instead of failing\n"
 		"      --as FIELD           output field (default: p_mmoe)\n"
 		"  -o, --output FILE        write to FILE (atomic) instead of stdout\n"
 		"  -f, --force              write binary records to a terminal\n"
@@ -94,10 +103,10 @@ static void read_probs(mm_rec *r, const char *field, bool logits, float *dst, si
 int main(int argc, char **argv)
 {
 	const char *router = NULL, *experts_arg = NULL, *types_arg = "R,U,S", *rus_field = "rus";
-	const char *as = "p_mmoe", *out_path = NULL;
+	const char *as = "p_mmoe", *out_path = NULL, *uni_arg = NULL;
 	int mode = MM_FUSE_SOFT, fallback = -1;
-	bool logits = false, force = false;
-	enum { OPT_LOGITS = 256, OPT_RUS, OPT_FALLBACK, OPT_AS };
+	bool logits = false, force = false, elogits = false, pass = false;
+	enum { OPT_LOGITS = 256, OPT_RUS, OPT_FALLBACK, OPT_AS, OPT_ELOGITS, OPT_UNI, OPT_PASS };
 	static const struct option opts[] = {
 		{ "router", required_argument, NULL, 'r' },
 		{ "router-logits", no_argument, NULL, OPT_LOGITS },
@@ -106,6 +115,10 @@ int main(int argc, char **argv)
 		{ "types", required_argument, NULL, 't' },
 		{ "rus-field", required_argument, NULL, OPT_RUS },
 		{ "oracle-fallback", required_argument, NULL, OPT_FALLBACK },
+		{ "fallback", required_argument, NULL, OPT_FALLBACK },
+		{ "logits", no_argument, NULL, OPT_ELOGITS },
+		{ "unimodal", required_argument, NULL, OPT_UNI },
+		{ "pass-through", no_argument, NULL, OPT_PASS },
 		{ "as", required_argument, NULL, OPT_AS },
 		{ "output", required_argument, NULL, 'o' },
 		{ "force", no_argument, NULL, 'f' },
@@ -123,16 +136,20 @@ int main(int argc, char **argv)
 		case 'e': experts_arg = optarg; break;
 		case 'm':
 			if ((mode = mm_fuse_mode_parse(optarg)) < 0)
-				cli_usage("option --mode: '%s' is not soft, hard, oracle or mean", optarg);
+				cli_usage("option --mode: '%s' is not soft, hard, oracle, mean or rule", optarg);
 			break;
 		case 't': types_arg = optarg; break;
 		case OPT_RUS: rus_field = optarg; break;
 		case OPT_FALLBACK:
 			if (!strcmp(optarg, "error"))
 				fallback = -1;
-			else if ((fallback = mm_fuse_mode_parse(optarg)) < 0 || fallback == MM_FUSE_ORACLE)
-				cli_usage("option --oracle-fallback: '%s' is not error, soft, hard or mean", optarg);
+			else if ((fallback = mm_fuse_mode_parse(optarg)) < 0 || fallback == MM_FUSE_ORACLE ||
+					fallback == MM_FUSE_RULE)
+				cli_usage("option --fallback: '%s' is not error, soft, hard or mean", optarg);
 			break;
+		case OPT_ELOGITS: elogits = true; break;
+		case OPT_UNI: uni_arg = optarg; break;
+		case OPT_PASS: pass = true; break;
 		case OPT_AS: as = optarg; break;
 		case 'o': out_path = optarg; break;
 		case 'f': force = true; break;
@@ -149,13 +166,30 @@ int main(int argc, char **argv)
 	types = cli_split(types_arg, ',', &ntypes);
 	if (K == 0)
 		cli_usage("--experts: no field given");
+	bool picks = mode == MM_FUSE_ORACLE || mode == MM_FUSE_RULE;
 	bool need_router = mode == MM_FUSE_SOFT || mode == MM_FUSE_HARD ||
-		(mode == MM_FUSE_ORACLE && (fallback == MM_FUSE_SOFT || fallback == MM_FUSE_HARD));
+		(picks && (fallback == MM_FUSE_SOFT || fallback == MM_FUSE_HARD));
 	if (need_router && !router)
 		cli_usage("--router is required by --mode %s%s", mm_fuse_mode_name(mode),
-				mode == MM_FUSE_ORACLE ? " with a soft or hard fallback" : "");
-	if (mode == MM_FUSE_ORACLE && ntypes != K)
+				picks ? " with a soft or hard fallback" : "");
+	if (picks && ntypes != K)
 		cli_usage("--types has %zu tags but --experts has %zu fields", ntypes, K);
+	size_t nuni = 0;
+	char **uni = uni_arg ? cli_split(uni_arg, ',', &nuni) : NULL;
+	if ((mode == MM_FUSE_RULE) != (uni != NULL))
+		cli_usage(mode == MM_FUSE_RULE ? "--mode rule needs --unimodal A,B (the two unimodal predictions)"
+				: "--unimodal is read by --mode rule only");
+	if (uni && nuni != 2)
+		cli_usage("--unimodal: expected two fields A,B, got %zu", nuni);
+	int rule_r = -1, rule_u = -1;
+	for (size_t k = 0; k < ntypes && mode == MM_FUSE_RULE; k++) {
+		if (!strcmp(types[k], "R"))
+			rule_r = (int)k;
+		if (!strcmp(types[k], "U"))
+			rule_u = (int)k;
+	}
+	if (mode == MM_FUSE_RULE && (rule_r < 0 || rule_u < 0))
+		cli_usage("--mode rule needs an expert tagged R and one tagged U in --types (got %s)", types_arg);
 	for (size_t i = 0; i < ntypes; i++)
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(types[i], types[j]))
@@ -176,7 +210,7 @@ int main(int argc, char **argv)
 	float *ex = NULL, *fused = NULL;
 	size_t C = 0;
 	uint64_t *renorm = calloc(K + 1, sizeof *renorm);   /* experts..., router */
-	uint64_t nrec = 0, nfallback = 0;
+	uint64_t nrec = 0, nfallback = 0, npassed = 0, nrule_u = 0;
 	if (!rw || !w || !renorm)
 		cli_die(MM_EXIT_USAGE, "out of memory");
 	char router_what[256];
@@ -191,6 +225,18 @@ int main(int argc, char **argv)
 		mm_status st;
 		while ((st = mm_reader_next(rd, &r, &e)) == MM_OK) {
 			char where[160];
+			if (pass) {
+				size_t have = 0;
+				for (size_t k = 0; k < K; k++)
+					have += !mm_field_absent(r, experts[k]);
+				if (!have) {
+					if (mm_writer_put(out, r, &e) != MM_OK)
+						fail(&e);
+					mm_rec_free(r);
+					npassed++;
+					continue;
+				}
+			}
 			if (C == 0) {
 				/* The first expert of the first record fixes the class count. */
 				mm_tensor t;
@@ -207,7 +253,7 @@ int main(int argc, char **argv)
 				char what[300];
 				snprintf(what, sizeof what, "%zu classes, as \"%s\" in the first record",
 						C, experts[0]);
-				read_probs(r, experts[k], false, ex + k * C, C, what, &renorm[k]);
+				read_probs(r, experts[k], elogits, ex + k * C, C, what, &renorm[k]);
 			}
 			int m = mode, ok = 0;
 			if (mode == MM_FUSE_ORACLE) {
@@ -233,6 +279,26 @@ int main(int argc, char **argv)
 					}
 				}
 			}
+			if (mode == MM_FUSE_RULE) {
+				int64_t a, b;
+				if (mm_field_absent(r, uni[0]) || mm_field_absent(r, uni[1])) {
+					if (fallback < 0) {
+						mm_errf(&e, MM_MISSING, "%s: missing field \"%s\" (needed by --mode rule; "
+								"--fallback soft routes such records by the router)",
+								mm_rec_where(r, where, sizeof where),
+								mm_field_absent(r, uni[0]) ? uni[0] : uni[1]);
+						fail(&e);
+					}
+					m = fallback;
+					nfallback++;
+				} else {
+					if (mm_pred_class(r, uni[0], &a, NULL, &e) != MM_OK ||
+							mm_pred_class(r, uni[1], &b, NULL, &e) != MM_OK)
+						fail(&e);
+					ok = mm_fuse_rule_expert(a, b, rule_r, rule_u);
+					nrule_u += ok == rule_u;
+				}
+			}
 			if (m == MM_FUSE_SOFT || m == MM_FUSE_HARD)
 				read_probs(r, router, logits, rw, K, router_what, &renorm[K]);
 			int cls = mm_fuse(rw, ex, (int)K, (int)C, m, ok, w, fused);
@@ -255,9 +321,16 @@ int main(int argc, char **argv)
 	if (!cli_quiet) {
 		fprintf(stderr, "%s: %llu records fused, mode %s, %zu experts, %zu classes",
 				cli_prog, (unsigned long long)nrec, mm_fuse_mode_name(mode), K, C);
+		if (mode == MM_FUSE_RULE)
+			fprintf(stderr, ", %llu to the U expert (unimodal predictions differ)",
+					(unsigned long long)nrule_u);
 		if (nfallback)
-			fprintf(stderr, ", %llu untagged routed by %s", (unsigned long long)nfallback,
+			fprintf(stderr, ", %llu %s routed by %s", (unsigned long long)nfallback,
+					mode == MM_FUSE_RULE ? "without both unimodal predictions" : "untagged",
 					mm_fuse_mode_name(fallback));
+		if (npassed)
+			fprintf(stderr, ", %llu records without the experts passed through",
+					(unsigned long long)npassed);
 		fputc('\n', stderr);
 		for (size_t k = 0; k <= K; k++)
 			if (renorm[k])

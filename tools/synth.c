@@ -24,8 +24,8 @@ static void usage(const mm_synth_params *d)
 		"type (R, Uv, Ut, S) is known for every record; write it as records.\n"
 		"\n"
 		"Common options:\n"
-		"  -k, --kind K          scene, pid or bits (default: scene)\n"
-		"  -n, --count N         number of records (default: %lld)\n"
+		"  -k, --kind K          scene, pid, bits or tasks (default: scene)\n"
+		"  -n, --count N         number of records (default: %lld; tasks: %d)\n"
 		"  -s, --seed N          random seed (default: %llu)\n"
 		"      --mix SPEC        interaction mixture, normalised\n"
 		"                        (default: R=0.3,Uv=0.2,Ut=0.2,S=0.3)\n"
@@ -50,6 +50,11 @@ static void usage(const mm_synth_params *d)
 		"      --image-dir DIR   write DIR/<id>.png and store \"<id>.png\" in image\n"
 		"                        (default: PNG bytes inline)\n"
 		"\n"
+		"--kind tasks (multi-task instructions; also --size, --noise, --image-dir):\n"
+		"      --tasks LIST      write only these task groups of the full set (same\n"
+		"                        ids and bytes): color, orientation, light, combo\n"
+		"                        (default: all)\n"
+		"\n"
 		"--kind pid (Gaussian latents z1, z2, z12; x1, x2 random projections):\n"
 		"      --interaction I   redundancy, uniqueness1, uniqueness2, synergy, or\n"
 		"                        mixed (one per record from --mix) (default: synergy)\n"
@@ -65,7 +70,7 @@ static void usage(const mm_synth_params *d)
 		"\n"
 		"Exit status: 0 ok, 1 failed processing, 2 usage or I/O error.\n"
 		"See mmoe-synth(1).\n",
-		(long long)d->count, (unsigned long long)d->seed, d->flip, mm_zstd_level_default(),
+		(long long)d->count, MM_SYNTH_TASKS_COUNT, (unsigned long long)d->seed, d->flip, mm_zstd_level_default(),
 		d->size, d->noise, d->s_weathers, d->classes, d->latent_dim, d->dim, d->pid_noise);
 }
 
@@ -108,7 +113,7 @@ static void make_batch(batch *b, int threads)
 
 enum {
 	O_MIX = 256, O_FLIP, O_SPLIT, O_PREFIX, O_SIZE, O_NOISE, O_IMGDIR, O_INTER, O_CLASSES,
-	O_LATENT, O_DIM, O_PIDNOISE, O_FN, O_PID, O_SW,
+	O_LATENT, O_DIM, O_PIDNOISE, O_FN, O_PID, O_SW, O_TASKS,
 };
 
 static void print_pid(mm_synth *s)
@@ -170,6 +175,7 @@ int main(int argc, char **argv)
 		{"pid-noise", required_argument, NULL, O_PIDNOISE},
 		{"fn", required_argument, NULL, O_FN},
 		{"pid", no_argument, NULL, O_PID},
+		{"tasks", required_argument, NULL, O_TASKS},
 		{"threads", required_argument, NULL, 'j'},
 		{"output", required_argument, NULL, 'o'},
 		{"level", required_argument, NULL, 'l'},
@@ -179,19 +185,23 @@ int main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	static const char *const kinds[] = { "scene", "pid", "bits" };
+	static const char *const kinds[] = { "scene", "pid", "bits", "tasks" };
+	bool count_given = false;
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":k:n:s:j:o:l:FqhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'k': {
-			int k = mm_synth_lookup(kinds, 3, optarg);
+			int k = mm_synth_lookup(kinds, 4, optarg);
 			if (k < 0)
-				cli_usage("option --kind: '%s' is not one of scene, pid, bits", optarg);
+				cli_usage("option --kind: '%s' is not one of scene, pid, bits, tasks", optarg);
 			p.kind = (mm_synth_kind)k;
 			break;
 		}
-		case 'n': p.count = cli_int("--count", optarg, 0, (long long)1 << 40); break;
+		case 'n':
+			p.count = cli_int("--count", optarg, 0, (long long)1 << 40);
+			count_given = true;
+			break;
 		case 's': p.seed = cli_u64("--seed", optarg); break;
 		case O_MIX:
 			if (mm_synth_parse_mix(optarg, p.mix, &e) != MM_OK)
@@ -231,6 +241,10 @@ int main(int argc, char **argv)
 				cli_usage("option --fn: '%s' is not one of and, or, xor, x1, copy", optarg);
 			break;
 		case O_PID: want_pid = true; break;
+		case O_TASKS:
+			if (mm_synth_parse_tasks(optarg, &p.tasks, &e) != MM_OK)
+				cli_usage("option --tasks: %s", e.msg);
+			break;
 		case 'j': threads = (int)cli_int("--threads", optarg, 1, 64); break;
 		case 'o': out = optarg; break;
 		case 'l': level = (int)cli_int("--level", optarg, 0, 22); break;
@@ -245,8 +259,12 @@ int main(int argc, char **argv)
 		cli_usage("unexpected argument '%s' (mmoe-synth reads no input)", argv[optind]);
 	if (want_pid && p.kind != MM_SYNTH_BITS)
 		cli_usage("--pid needs --kind bits");
-	if (p.image_dir && p.kind != MM_SYNTH_SCENE)
-		cli_usage("--image-dir needs --kind scene");
+	if (p.image_dir && p.kind != MM_SYNTH_SCENE && p.kind != MM_SYNTH_TASKS)
+		cli_usage("--image-dir needs --kind scene or tasks");
+	if (p.tasks && p.kind != MM_SYNTH_TASKS)
+		cli_usage("--tasks needs --kind tasks");
+	if (p.kind == MM_SYNTH_TASKS && !count_given)
+		p.count = MM_SYNTH_TASKS_COUNT;
 	const char *why = mm_synth_params_check(&p);
 	if (why)
 		cli_usage("%s", why);
@@ -267,14 +285,15 @@ int main(int argc, char **argv)
 		cli_die_err(&e);
 	}
 	cli_progress prog;
-	cli_progress_start(&prog, "records", (uint64_t)p.count);
+	const int64_t count = mm_synth_count(s);
+	cli_progress_start(&prog, "records", (uint64_t)count);
 	int64_t n_gt[MM_GT_N] = { 0 }, n_split[3] = { 0 }, n_pos = 0;
 	static batch b;
 	mm_status st = MM_OK;
 	b.s = s;
-	for (int64_t first = 0; first < p.count && st == MM_OK; first += BATCH) {
+	for (int64_t first = 0; first < count && st == MM_OK; first += BATCH) {
 		b.first = first;
-		b.n = p.count - first < BATCH ? p.count - first : BATCH;
+		b.n = count - first < BATCH ? count - first : BATCH;
 		make_batch(&b, threads);
 		for (int64_t k = 0; k < b.n; k++) {
 			mm_rec *r = b.rec[k];
@@ -288,8 +307,10 @@ int main(int argc, char **argv)
 			}
 			const char *gt = NULL, *sp = NULL;
 			int64_t y = 0;
-			if (mm_rec_str(r, "gen_type", &gt, NULL) == MM_OK) {
-				int t = mm_synth_lookup(mm_gt_names, MM_GT_N, gt);
+			if (mm_rec_str(r, "gen_type", &gt, NULL) == MM_OK ||
+					mm_rec_str(r, "task", &gt, NULL) == MM_OK) {
+				int t = p.kind == MM_SYNTH_TASKS ? mm_synth_lookup(mm_task_names, MM_TASK_N, gt) :
+					mm_synth_lookup(mm_gt_names, MM_GT_N, gt);
 				if (t >= 0)
 					n_gt[t]++;
 			}
@@ -318,6 +339,14 @@ int main(int argc, char **argv)
 					"label 1: %lld; train %lld, val %lld, test %lld\n",
 					(long long)p.count, mm_bits_names[p.fn], (unsigned long long)p.seed,
 					(long long)n_pos, (long long)n_split[0], (long long)n_split[1],
+					(long long)n_split[2]);
+		else if (p.kind == MM_SYNTH_TASKS)
+			fprintf(stderr, "mmoe-synth: %lld of %lld records (kind tasks, seed %llu): "
+					"color %lld, orientation %lld, light %lld, combo %lld; "
+					"train %lld, val %lld, test %lld\n",
+					(long long)count, (long long)p.count, (unsigned long long)p.seed,
+					(long long)n_gt[0], (long long)n_gt[1], (long long)n_gt[2],
+					(long long)n_gt[3], (long long)n_split[0], (long long)n_split[1],
 					(long long)n_split[2]);
 		else
 			fprintf(stderr, "mmoe-synth: %lld records (kind %s, seed %llu): "

@@ -51,7 +51,10 @@ static void usage(FILE *f)
 		"      --dropout P          dropout rate (default: 0.1)\n"
 		"Training:\n"
 		"      --init MODEL         start from MODEL's weights and standardisation (same\n"
-		"                           features; the head is re-initialised if the classes differ)\n"
+		"                           features; the head is re-initialised if the classes differ;\n"
+		"                           parameters are matched by name)\n"
+		"      --init-partial       with --init: parameters missing from MODEL keep their\n"
+		"                           initial values, MODEL's unused ones are ignored (a warning)\n"
 		"      --epochs N           (default: 20)\n"
 		"      --batch N            (default: 64)\n"
 		"      --lr X               peak learning rate of AdamW (default: 0.001)\n"
@@ -95,6 +98,7 @@ static int nwhere;
 static const char *excl[MAXM];
 static int nexcl;
 static const char *out_path, *init_path;
+static bool init_partial;
 static const char *models[MAXM], *as_names[MAXM];
 static int nmodels;
 
@@ -455,7 +459,8 @@ int main(int argc, char **argv)
 	bool predict = false, force = false, arch_given = false;
 	enum { O_CLASSES = 256, O_WHERE, O_EXCL, O_SPLIT, O_PROJ, O_ACT, O_FUSION, O_BILDIM, O_HIDDEN,
 		O_LAYERS, O_DROPOUT, O_INIT, O_EPOCHS, O_BATCH, O_LR, O_WD, O_WARMUP, O_MINLR, O_CLIP,
-		O_LOSS, O_ALPHA, O_GAMMA, O_CW, O_SELECT, O_PATIENCE, O_PREDICT, O_AS, O_FORCE, O_RESAVE, O_INFO };
+		O_LOSS, O_ALPHA, O_GAMMA, O_CW, O_SELECT, O_PATIENCE, O_PREDICT, O_AS, O_FORCE, O_RESAVE, O_INFO,
+		O_INIT_PARTIAL };
 	static const struct option opts[] = {
 		{ "feature", required_argument, NULL, 'f' },
 		{ "target", required_argument, NULL, 't' },
@@ -471,6 +476,7 @@ int main(int argc, char **argv)
 		{ "layers", required_argument, NULL, O_LAYERS },
 		{ "dropout", required_argument, NULL, O_DROPOUT },
 		{ "init", required_argument, NULL, O_INIT },
+		{ "init-partial", no_argument, NULL, O_INIT_PARTIAL },
 		{ "epochs", required_argument, NULL, O_EPOCHS },
 		{ "batch", required_argument, NULL, O_BATCH },
 		{ "lr", required_argument, NULL, O_LR },
@@ -544,6 +550,7 @@ int main(int argc, char **argv)
 		case O_LAYERS: spec.layers = (int)cli_int("--layers", optarg, 0, 64); arch_given = true; break;
 		case O_DROPOUT: spec.dropout = (float)cli_double("--dropout", optarg, 0, 0.99); arch_given = true; break;
 		case O_INIT: init_path = optarg; break;
+		case O_INIT_PARTIAL: init_partial = true; break;
 		case O_EPOCHS: fp.epochs = (int)cli_int("--epochs", optarg, 1, 1000000); break;
 		case O_BATCH: fp.batch = (int)cli_int("--batch", optarg, 1, 1 << 20); break;
 		case O_LR: fp.lr = (float)cli_double("--lr", optarg, 1e-12, 99); break;
@@ -940,20 +947,20 @@ int main(int argc, char **argv)
 	ig = mm_rng_split(&root, 0x696e6974);
 	mm_net_init(m->net, &ig);
 	if (init) {
-		size_t np1, np2;
-		mm_param *a = mm_net_params(m->net, &np1), *b = mm_net_params(init->net, &np2);
 		bool same_classes = init->spec.nclass == spec.nclass;
 		for (int k = 0; same_classes && k < spec.nclass; k++)
 			if (strcmp(init->classes[k], m->classes[k]) != 0)
 				same_classes = false;
-		/* the head is the last linear layer: its W and b are the last two params */
-		size_t ncopy = same_classes ? np1 : np1 - 2;
-		for (size_t i = 0; i < ncopy; i++) {
-			if (a[i].n != b[i].n)
-				cli_die(MM_EXIT_DATA, "--init %s: parameter %s has %zu values, expected %zu",
-						init_path, b[i].name, b[i].n, a[i].n);
-			memcpy(a[i].w, b[i].w, a[i].n * sizeof(float));
-		}
+		/* parameters by name; the output layer starts afresh when the classes differ */
+		char note[1200];
+		mm_err e;
+		if (mm_net_copy_by_name(m->net, init->net, same_classes ? NULL : MM_EXPERT_OUTPUT,
+					init_partial, note, sizeof note, &e) != MM_OK)
+			cli_die(MM_EXIT_DATA, "--init %s: %s%s", init_path, e.msg,
+					e.status == MM_EVALUE && strstr(e.msg, "do not match") ?
+					" (--init-partial allows it)" : "");
+		if (note[0] && !cli_quiet)
+			cli_warn("--init %s: %s", init_path, note);
 		if (!same_classes && !cli_quiet)
 			cli_warn("--init %s: classes differ (%d vs %d), the output layer starts afresh",
 					init_path, init->spec.nclass, spec.nclass);

@@ -14,19 +14,23 @@ static size_t round16(size_t n)
 	return (n + 15) & ~(size_t)15;
 }
 
-/* The one list of the pieces, used both to size and to carve the workspace. */
-static size_t ws_layout(mm_block_ws *ws, float *mem, int B, int T, int D, int H, int F)
+/* The one list of the pieces, used both to size and to carve: the saved
+ * activations (group 0) in mem, the backward's scratch (group 1) in scratch. */
+static size_t ws_layout(mm_block_ws *ws, int group, float *mem, int B, int T, int D,
+		int H, int F)
 {
 	size_t BT = (size_t)B * T, off = 0;
-	struct { float **p; size_t n; } part[] = {
-		{ &ws->ln1, BT * D }, { &ws->mu1, BT }, { &ws->rs1, BT },
-		{ &ws->QKV, BT * 3 * D }, { &ws->P, BT * H * T }, { &ws->Ctx, BT * D },
-		{ &ws->X1, BT * D }, { &ws->ln2, BT * D }, { &ws->mu2, BT }, { &ws->rs2, BT },
-		{ &ws->Hp, BT * F }, { &ws->Ha, BT * F },
-		{ &ws->dX1, BT * D }, { &ws->dln, BT * D }, { &ws->dH, BT * F },
-		{ &ws->dQKV, BT * 3 * D }, { &ws->dCtx, BT * D }, { &ws->dP, (size_t)T * T },
+	struct { int group; float **p; size_t n; } part[] = {
+		{ 0, &ws->ln1, BT * D }, { 0, &ws->mu1, BT }, { 0, &ws->rs1, BT },
+		{ 0, &ws->QKV, BT * 3 * D }, { 0, &ws->P, BT * H * T }, { 0, &ws->Ctx, BT * D },
+		{ 0, &ws->X1, BT * D }, { 0, &ws->ln2, BT * D }, { 0, &ws->mu2, BT },
+		{ 0, &ws->rs2, BT }, { 0, &ws->Hp, BT * F }, { 0, &ws->Ha, BT * F },
+		{ 1, &ws->dX1, BT * D }, { 1, &ws->dln, BT * D }, { 1, &ws->dH, BT * F },
+		{ 1, &ws->dQKV, BT * 3 * D }, { 1, &ws->dCtx, BT * D }, { 1, &ws->dP, (size_t)T * T },
 	};
 	for (size_t i = 0; i < sizeof part / sizeof part[0]; i++) {
+		if (part[i].group != group)
+			continue;
 		if (mem)
 			*part[i].p = mem + off;
 		off += round16(part[i].n);
@@ -37,15 +41,23 @@ static size_t ws_layout(mm_block_ws *ws, float *mem, int B, int T, int D, int H,
 size_t mm_block_ws_size(int B, int T, int D, int H, int F)
 {
 	mm_block_ws ws;
-	return ws_layout(&ws, NULL, B, T, D, H, F);
+	return ws_layout(&ws, 0, NULL, B, T, D, H, F);
 }
 
-void mm_block_ws_init(mm_block_ws *ws, float *mem, int B, int T, int D, int H, int F)
+size_t mm_block_scratch_size(int B, int T, int D, int H, int F)
+{
+	mm_block_ws ws;
+	return ws_layout(&ws, 1, NULL, B, T, D, H, F);
+}
+
+void mm_block_ws_init(mm_block_ws *ws, float *mem, float *scratch, int B, int T, int D,
+		int H, int F)
 {
 	assert(B > 0 && T > 0 && H > 0 && D % H == 0 && F > 0);
 	memset(ws, 0, sizeof *ws);
 	ws->B = B, ws->T = T, ws->D = D, ws->H = H, ws->F = F;
-	ws_layout(ws, mem, B, T, D, H, F);
+	ws_layout(ws, 0, mem, B, T, D, H, F);
+	ws_layout(ws, 1, scratch, B, T, D, H, F);
 }
 
 void mm_block_forward(const float *X, const int *len, const mm_block_w *w,

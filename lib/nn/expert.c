@@ -66,18 +66,20 @@ mm_status mm_net_build(mm_net **out, const mm_net_spec *s, mm_err *e)
 	mm_linear_conf proj = { s->proj }, hidden = { s->hidden }, head = { s->nclass },
 		bil = { s->bilinear_dim };
 	mm_dropout_conf drop = { s->dropout };
-#define ADD(t, ins, nin, conf) do { \
-		id = mm_net_add(net, (t), NULL, (ins), (nin), (conf), e); \
+	char nm[48];
+#define ADD(t, ins, nin, conf, ...) do { \
+		snprintf(nm, sizeof nm, __VA_ARGS__); \
+		id = mm_net_add(net, (t), nm, (ins), (nin), (conf), e); \
 		if (id < 0) goto fail; } while (0)
 	for (int m = 0; m < s->nmod; m++) {
 		h[m] = m;
 		if (s->proj > 0) {
-			ADD(MM_NODE_LINEAR, &h[m], 1, &proj);
+			ADD(MM_NODE_LINEAR, &h[m], 1, &proj, "enc.%d.proj", m);
 			h[m] = id;
-			ADD(act_node(s->act), &h[m], 1, NULL);
+			ADD(act_node(s->act), &h[m], 1, NULL, "enc.%d.act", m);
 			h[m] = id;
 			if (s->dropout > 0) {
-				ADD(MM_NODE_DROPOUT, &h[m], 1, &drop);
+				ADD(MM_NODE_DROPOUT, &h[m], 1, &drop, "enc.%d.drop", m);
 				h[m] = id;
 			}
 		}
@@ -92,29 +94,29 @@ mm_status mm_net_build(mm_net **out, const mm_net_spec *s, mm_err *e)
 					goto fail;
 				}
 				if (s->fusion == MM_FUSE_CONCAT_PROD)
-					ADD(MM_NODE_PROD, pair, 2, NULL);
+					ADD(MM_NODE_PROD, pair, 2, NULL, "fuse.prod.%d.%d", i, j);
 				else
-					ADD(MM_NODE_BILINEAR, pair, 2, &bil);
+					ADD(MM_NODE_BILINEAR, pair, 2, &bil, "fuse.bilinear.%d.%d", i, j);
 				cat[ncat++] = id;
 			}
 	int x;
 	if (ncat == 1) {
 		x = cat[0];
 	} else {
-		ADD(MM_NODE_CONCAT, cat, ncat, NULL);
+		ADD(MM_NODE_CONCAT, cat, ncat, NULL, "fuse.cat");
 		x = id;
 	}
 	for (int l = 0; l < s->layers; l++) {
-		ADD(MM_NODE_LINEAR, &x, 1, &hidden);
+		ADD(MM_NODE_LINEAR, &x, 1, &hidden, "head.%d.linear", l);
 		x = id;
-		ADD(act_node(s->act), &x, 1, NULL);
+		ADD(act_node(s->act), &x, 1, NULL, "head.%d.act", l);
 		x = id;
 		if (s->dropout > 0) {
-			ADD(MM_NODE_DROPOUT, &x, 1, &drop);
+			ADD(MM_NODE_DROPOUT, &x, 1, &drop, "head.%d.drop", l);
 			x = id;
 		}
 	}
-	ADD(MM_NODE_LINEAR, &x, 1, &head);
+	ADD(MM_NODE_LINEAR, &x, 1, &head, MM_EXPERT_OUTPUT);
 #undef ADD
 	st = mm_net_finish(net, id, e);
 	if (st != MM_OK) {

@@ -190,11 +190,10 @@ int mm_net_add(mm_net *net, mm_node_type kind, const char *name, const int *in, 
 				op->name, name, NODE_NAME_MAX - 1);
 		return -1;
 	}
-	for (int i = 0; i < net->nn; i++)
-		if (strcmp(net->nodes[i].name, name) == 0) {
-			mm_errf(e, MM_EUSAGE, "%s node: name \"%s\" is already used", op->name, name);
-			return -1;
-		}
+	if (mm_net_node_id(net, name) >= 0) {
+		mm_errf(e, MM_EUSAGE, "%s node: name \"%s\" is already used", op->name, name);
+		return -1;
+	}
 	if (kind == MM_NODE_INPUT ? net->nn >= net->nmod : net->nn < net->nmod) {
 		mm_errf(e, MM_EUSAGE, "%s node \"%s\": inputs must come first", op->name, name);
 		return -1;
@@ -478,4 +477,30 @@ void mm_net_copy_params(mm_net *dst, const mm_net *src)
 		assert(dst->params[i].n == src->params[i].n);
 		memcpy(dst->params[i].w, src->params[i].w, src->params[i].n * sizeof(float));
 	}
+}
+
+int mm_net_nnodes(const mm_net *net)
+{
+	return net->nn;
+}
+
+void mm_net_node(const mm_net *net, int id, mm_node_info *out)
+{
+	assert(id >= 0 && id < net->nn);
+	const node *nd = &net->nodes[id];
+	*out = (mm_node_info){ .op = nd->op, .name = nd->name, .nin = nd->nin, .in = nd->in,
+		.conf = nd->conf, .shape = nd->shape };
+}
+
+int mm_net_output(const mm_net *net)
+{
+	return net->outnode;
+}
+
+int mm_net_node_id(const mm_net *net, const char *name)
+{
+	for (int i = 0; i < net->nn; i++)
+		if (strcmp(net->nodes[i].name, name) == 0)
+			return i;
+	return -1;
 }

@@ -145,9 +145,10 @@ typedef struct mm_block_w {
 	float *W2, *b2;           /* [D, F], [D] */
 } mm_block_w;
 
-/* Saved activations of one block's forward, and the scratch of its backward:
- * one float array of mm_block_ws_size(B, T, D, H, F) floats, carved by
- * mm_block_ws_init (the pointers point into it; it is the caller's). */
+/* Saved activations of one block's forward (mem, mm_block_ws_size floats,
+ * one array per block) and the scratch of its backward (scratch,
+ * mm_block_scratch_size floats, which blocks of the same shape may share),
+ * carved by mm_block_ws_init: the pointers point into the caller's arrays. */
 typedef struct mm_block_ws {
 	int B, T, D, H, F;
 	float *ln1, *mu1, *rs1, *QKV, *P, *Ctx, *X1;   /* forward, saved */
@@ -156,7 +157,9 @@ typedef struct mm_block_ws {
 } mm_block_ws;
 
 size_t mm_block_ws_size(int B, int T, int D, int H, int F);
-void mm_block_ws_init(mm_block_ws *ws, float *mem, int B, int T, int D, int H, int F);
+size_t mm_block_scratch_size(int B, int T, int D, int H, int F);
+void mm_block_ws_init(mm_block_ws *ws, float *mem, float *scratch, int B, int T, int D,
+		int H, int F);
 /* Y [B, T, D] (may not alias X). */
 void mm_block_forward(const float *X, const int *len, const mm_block_w *w,
 		mm_block_ws *ws, float *Y);

@@ -89,5 +89,15 @@ int main(void)
 	ok(mm_fuse_check_probs(pz, 2, 1e-3, &ren, &e) == MM_EVALUE, "all zeros refused");
 	ok(mm_fuse_mode_parse("oracle") == MM_FUSE_ORACLE && mm_fuse_mode_parse("x") == -1 &&
 			!strcmp(mm_fuse_mode_name(MM_FUSE_MEAN), "mean"), "mode names");
+	ok(mm_fuse_mode_parse("rule") == MM_FUSE_RULE && !strcmp(mm_fuse_mode_name(MM_FUSE_RULE), "rule"),
+			"mode rule named");
+	ok(mm_fuse_rule_expert(0, 1, 0, 1) == 1 && mm_fuse_rule_expert(1, 0, 0, 1) == 1 &&
+			mm_fuse_rule_expert(1, 1, 0, 1) == 0 && mm_fuse_rule_expert(0, 0, 2, 1) == 2,
+			"rule: U where the unimodal classes differ, else R");
+	{
+		float rw[3] = { 0 }, ex[6] = { 0.6f, 0.4f, 0.2f, 0.8f, 0.3f, 0.7f }, w[3], f[2];
+		ok(mm_fuse(rw, ex, 3, 2, MM_FUSE_RULE, 1, w, f) == 1 && w[1] == 1 && w[0] == 0 && f[1] == 0.8f,
+				"rule: one-hot at the given expert");
+	}
 	return tap_done();
 }

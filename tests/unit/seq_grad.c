@@ -296,7 +296,8 @@ static void test_block(void)
 	for (int k = 0; k < BD; k++)
 		c.w.ln1_g[k] += 1, c.w.ln2_g[k] += 1;
 	float *mem = zeros(mm_block_ws_size(BB, BT, BD, BH, BF)), *dX = zeros(n);
-	mm_block_ws_init(&c.ws, mem, BB, BT, BD, BH, BF);
+	float *scratch = zeros(mm_block_scratch_size(BB, BT, BD, BH, BF));
+	mm_block_ws_init(&c.ws, mem, scratch, BB, BT, BD, BH, BF);
 	block_loss(&c);
 	mm_block_backward(c.X, blen, &c.w, &c.ws, c.R, &g, dX);
 	tens t[13] = { { "X", c.X, dX, n } };
@@ -308,7 +309,7 @@ static void test_block(void)
 		free(*pw[i]);
 		free(*pg[i]);
 	}
-	free(c.X); free(c.Y); free(c.R); free(mem); free(dX);
+	free(c.X); free(c.Y); free(c.R); free(mem); free(scratch); free(dX);
 }
 
 int main(void)

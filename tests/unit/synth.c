@@ -1,7 +1,8 @@
 /* Unit tests of lib/synth: option parsing, determinism, the mixture, the
  * stratified split, the meaning of each gen_type on the ground-truth fields,
  * the key property of S (each modality alone at chance), the images, the
- * sentences, the pid and bits generators and the exact PID of binary joints. */
+ * sentences, the pid and bits generators, the exact PID of binary joints,
+ * and the tasks world (answers, the light ramp, instructions, --tasks). */
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
@@ -475,6 +476,102 @@ static void test_pid_exact(void)
 	ok(mm_pid_bits(p, &d, &e) == MM_EVALUE, "an empty joint is refused");
 }
 
+static void test_tasks(void)
+{
+	unsigned m = 0;
+	ok(mm_synth_parse_tasks("light,Color", &m, &e) == MM_OK &&
+			m == (1u << MM_TASK_LIGHT | 1u << MM_TASK_COLOR), "--tasks light,Color parsed");
+	ok(mm_synth_parse_tasks("color,color", &m, &e) == MM_EUSAGE &&
+			strstr(e.msg, "given twice"), "a repeated group is refused");
+	ok(mm_synth_parse_tasks("color,", &m, &e) == MM_EUSAGE && strstr(e.msg, "unknown task group"),
+			"an empty name is refused");
+	/* Every group and answer: the drawn image answers it; the attributes the
+	 * question does not fix take every value. */
+	mm_rng g;
+	mm_rng_seed(&g, 5);
+	int wrong = 0, seen[MM_TASK_N][4][4] = { { { 0 } } };
+	for (int i = 0; i < 4000; i++) {
+		int t = i % MM_TASK_N, a = (i / MM_TASK_N) % 4;
+		mm_task_scene ts;
+		mm_task_draw(&g, t, a, &ts);
+		wrong += mm_task_answer(&ts, t) != a;
+		seen[t][0][ts.color]++;
+		seen[t][1][ts.orient]++;
+		seen[t][2][ts.light]++;
+		seen[t][3][ts.shape]++;
+	}
+	int missing = 0;
+	for (int t = 0; t < MM_TASK_N; t++)
+		for (int k = 0; k < 4; k++)
+			missing += seen[t][0][k] == 0 || seen[t][1][k] == 0 || seen[t][2][k] == 0 ||
+				(k < 2 && seen[t][3][k] == 0);
+	ok(wrong == 0, "4000 drawn images answer their question");
+	ok(missing == 0, "every attribute takes every value in every group");
+	/* The lit side is brighter than the far side in (nearly) every image,
+	 * whatever the shape and ground: the ramp is what pixels can read. */
+	int right_side = 0, total = 0;
+	uint8_t rgb[64 * 64 * 3], again[64 * 64 * 3];
+	for (int i = 0; i < 200; i++) {
+		mm_task_scene ts;
+		mm_task_draw(&g, MM_TASK_LIGHT, i % 4, &ts);
+		mm_rng gi = mm_rng_split(&g, (uint64_t)i), gj = gi;
+		mm_task_render(&ts, &gi, 64, 0.1, rgb);
+		if (i == 0) {
+			mm_task_render(&ts, &gj, 64, 0.1, again);
+			ok(memcmp(rgb, again, sizeof rgb) == 0, "the same generator renders the same image");
+		}
+		double lit = 0, far = 0;
+		for (int y = 0; y < 64; y++)
+			for (int x = 0; x < 64; x++) {
+				int pos = ts.light == 0 ? x : ts.light == 1 ? 63 - x : ts.light == 2 ? y : 63 - y;
+				double v = rgb[(y * 64 + x) * 3] + rgb[(y * 64 + x) * 3 + 1] + rgb[(y * 64 + x) * 3 + 2];
+				if (pos < 12)
+					lit += v;
+				else if (pos >= 52)
+					far += v;
+			}
+		right_side += lit > far;
+		total++;
+	}
+	ok(right_side >= total * 9 / 10, "the lit side is the brighter one (%d of %d images)", right_side, total);
+	char small[12];
+	memset(small, 'x', sizeof small);
+	size_t n = mm_task_instruction(MM_TASK_COMBO, &g, small, 8);
+	ok(n == strlen(small) && n < 8 && small[8] == 'x', "instruction truncated to the buffer");
+	/* --tasks: the subset's records are the full set's, in order. */
+	mm_synth_params p;
+	mm_synth_params_default(&p);
+	p.kind = MM_SYNTH_TASKS;
+	p.count = 24;
+	p.size = 16;
+	/* the full set's orientation records, packed */
+	msgpack_sbuffer *want = msgpack_sbuffer_new();
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, want, msgpack_sbuffer_write);
+	mm_synth *s;
+	mm_rec *r;
+	if (mm_synth_new(&s, &p, &e) == MM_OK) {
+		while (mm_synth_next(s, &r, &e) == MM_OK) {
+			const char *t = NULL;
+			if (mm_rec_str(r, "task", &t, &e) == MM_OK && !strcmp(t, "orientation"))
+				mm_rec_pack(r, &pk);
+			mm_rec_free(r);
+		}
+		mm_synth_free(s);
+	}
+	p.tasks = 1u << MM_TASK_ORIENT;
+	int64_t cnt = -1;
+	if (mm_synth_new(&s, &p, &e) == MM_OK) {
+		cnt = mm_synth_count(s);
+		mm_synth_free(s);
+	}
+	msgpack_sbuffer *sub = pack_all(&p);
+	ok(cnt == 6 && want->size > 0 && same(sub, want),
+			"--tasks orientation: the full set's 6 orientation records, byte for byte");
+	msgpack_sbuffer_free(want);
+	msgpack_sbuffer_free(sub);
+}
+
 int main(void)
 {
 	/* As in mmoe-synth: keep zlib's per-image state from bouncing the heap top. */
@@ -488,5 +585,6 @@ int main(void)
 	test_pid_kind();
 	test_bits();
 	test_pid_exact();
+	test_tasks();
 	return tap_done();
 }
