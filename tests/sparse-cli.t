@@ -121,4 +121,21 @@ mmoe-import -q -o mix.zst mix.jsonl
 run mmoe-unipred --features t_tfidf mix.zst -o /dev/null
 like "$rc:$err" '^1:mmoe-unipred: record 5 \(id "[^"]*"\): field "t_tfidf": expected a sparse vector' \
 	"a dense tensor after sparse records: exit 1, naming the record and the field"
+
+# memory follows the features seen, not 2^k: 2^24 buckets (64 MB as floats)
+# cost what 2^16 do, in the fit, the encoding and the logistic regression
+case $MMOE_BIN in */san/*) nomem="peak memory is not measured in a sanitizer build" ;;
+*) [ -x /usr/bin/time ] && nomem= || nomem="GNU time (Debian package time) is not installed" ;; esac
+maxrss() { /usr/bin/time -f %M -o rss bash -c "exec $1" && cat rss; }
+for k in 16 24; do
+	if [ -n "$nomem" ]; then continue; fi
+	fit[$k]=$(maxrss "mmoe-encode-text -q -e tfidf --bits $k --fit-idf i$k.txt syn.zst")
+	enc[$k]=$(maxrss "mmoe-encode-text -q -e tfidf --idf i$k.txt -o e$k.zst syn.zst")
+	uni[$k]=$(maxrss "mmoe-unipred -q --features t_tfidf -o /dev/null e$k.zst")
+done
+for w in fit enc uni; do
+	if [ -n "$nomem" ]; then skip "$nomem"; continue; fi
+	eval "a=\${$w[16]} b=\${$w[24]}"
+	ok "[ $b -le $((a + 4096)) ]" "$w: peak RSS with 2^24 buckets ($b KB) is that of 2^16 ($a KB), within 4 MB"
+done
 done_testing
