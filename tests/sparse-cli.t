@@ -61,6 +61,15 @@ run mmoe-import --format libsvm --dim 10 -o /dev/null <<<'1 4:1 2:1'
 like "$rc:$err" '^1:.*index 2 after 4: indices must be increasing' "decreasing indices are refused"
 run mmoe-cat --libsvm x sp.zst
 is "$out" "$(printf '1 2:0.6 6:0.8\n0')" "cat --libsvm of records made from JSON (an empty vector is a bare label)"
+# the libsvm example of mmoe-records(5), as written (the mmoe dispatcher runs
+# mmoe-import and mmoe-cat)
+awk '/^\.Sh EXAMPLES/ { on = 1 } on && /^\.Dl mmoe (import --format libsvm|cat --libsvm)/ {
+	sub(/^\.Dl /, ""); print }' "$MMOE_TOP/man/mmoe-records.5" > ex5.sh
+awk 'BEGIN { srand(3); for (i = 0; i < 20; i++) { printf "%d", i % 2; j = 0
+	while ((j += 1 + int(rand() * 300)) <= 1000) printf " %d:%g", j, int(1 + rand() * 999) / 1000; print "" } }' > train.svm
+run bash -e ex5.sh
+is "$rc:$(wc -l < ex5.sh | tr -d ' ')" "0:2" "the libsvm example of mmoe-records(5) runs (2 commands)"
+ok "cmp -s train.svm again.svm" "... and gives back the same file"
 run mmoe-cat --libsvm nope sp.zst
 like "$rc:$err" '^1:mmoe-cat: sp.zst: record 0 \(id "a"\): field "nope": missing' "--libsvm of a missing field: exit 1, naming it"
 
