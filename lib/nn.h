@@ -65,6 +65,10 @@ enum { MM_SELECT_F1 = 0, MM_SELECT_MACRO_F1, MM_SELECT_ACC, MM_SELECT_LOSS };
 typedef struct mm_net_spec {
 	int nmod;
 	int dims[MM_NET_MAXMOD]; /* input dimension per modality */
+	/* > 0: modality m is a sparse feature over sparse[m] (compact) columns,
+	 * given as dims[m] / 2 (column, value) pairs; its projection is a
+	 * sparse_linear layer (lib/nn/layer.h), so proj must be > 0.  0: dense. */
+	int sparse[MM_NET_MAXMOD];
 	int proj;                /* projection width (0: none) */
 	int act;                 /* MM_ACT_* */
 	int fusion;              /* MM_FUSE_* */

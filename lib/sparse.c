@@ -397,6 +397,27 @@ mm_status mm_colmap_apply(const mm_colmap *cm, const mm_csr *X, const size_t *ro
 	return MM_OK;
 }
 
+size_t mm_colmap_pairs(const mm_colmap *cm, const uint32_t *idx, const float *val, size_t nnz,
+		int T, float *out)
+{
+	size_t k = 0;
+	for (size_t p = 0; p < nnz; p++) {
+		int64_t j = mm_colmap_find(cm, idx[p]);
+		if (j < 0)
+			continue;
+		if (k < (size_t)T) {
+			out[2 * k] = (float)j;
+			out[2 * k + 1] = val[p] * cm->scale[j];
+		}
+		k++;
+	}
+	for (size_t t = k; t < (size_t)T; t++) {
+		out[2 * t] = -1.0f;
+		out[2 * t + 1] = 0.0f;
+	}
+	return k;
+}
+
 void mm_colmap_free(mm_colmap *cm)
 {
 	free(cm->col);

@@ -107,6 +107,12 @@ int64_t mm_colmap_find(const mm_colmap *cm, uint32_t col);
 mm_status mm_colmap_apply(const mm_colmap *cm, const mm_csr *X, const size_t *rows,
 		size_t nrows, mm_csr *out, mm_err *e);
 void mm_colmap_free(mm_colmap *cm);
+/* One row as the input of a sparse_linear layer (lib/nn/layer.h): out[2T]
+ * gets the row's known columns as T (compact column, scaled value) pairs,
+ * padded with (-1, 0).  Returns the number of known non-zeros; when it is
+ * more than T only the first T are written and the caller reports it. */
+size_t mm_colmap_pairs(const mm_colmap *cm, const uint32_t *idx, const float *val, size_t nnz,
+		int T, float *out);
 
 /* ---- kernels (X is n × d, row-major dense operands) ---- */
 /* Z[n,K] += X · Wᵀ, W [K, d] (double: the L-BFGS models). */

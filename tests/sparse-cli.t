@@ -131,6 +131,39 @@ run mmoe-unipred --features t_tfidf mix.zst -o /dev/null
 like "$rc:$err" '^1:mmoe-unipred: record 5 \(id "[^"]*"\): field "t_tfidf": expected a sparse vector' \
 	"a dense tensor after sparse records: exit 1, naming the record and the field"
 
+# ---- mmoe-train-expert on sparse features (a sparse first projection) ----
+mmoe-encode-vision -q -e color --no-tokens --drop-image syn.zst \
+	| mmoe-encode-text -q -e tfidf --idf idf.txt -o vt.zst
+run mmoe-train-expert --feature v_color --feature t_tfidf --epochs 2 --proj 16 --hidden 16 --seed 3 \
+	--target label -o sp.mm vt.zst
+is "$rc" 0 "train-expert takes a sparse feature next to a dense one"
+run mmoe-train-expert --info sp.mm
+like "$out" '"name": "t_tfidf",' "--info lists the sparse feature"
+like "$(printf '%s' "$out" | tr -d ' \n')" '"sparse":\{"dim":1048576,"columns":[0-9]+,"pairs":[0-9]+\}' \
+	"... with its dimension, its training columns and its pairs per record"
+run mmoe-train-expert --feature v_color --feature t_tfidf --epochs 2 --proj 16 --hidden 16 --seed 3 \
+	--target label --init sp.mm -o sp2.mm vt.zst
+is "$rc" 0 "an expert starts from it (--init: the same columns and pairs)"
+MMOE_ZSTD_LEVEL=0 mmoe-train-expert -q --resave sp.mm -o r1.raw
+mmoe-train-expert -q --resave sp.mm -o r.mm && MMOE_ZSTD_LEVEL=0 mmoe-train-expert -q --resave r.mm -o r2.raw
+ok "cmp -s r1.raw r2.raw" "save, load, save: the same model file (columns included)"
+run mmoe-train-expert --predict -m sp.mm --as q -m sp2.mm --as q2 -o q.zst vt.zst
+is "$rc" 0 "--predict reads the sparse feature through the model's columns"
+is "$(mmoe-cat --json --fields q_class q.zst | grep -c '"q_class":[01]')" 400 "... every record gets a class"
+run mmoe-train-expert --feature t_tfidf --proj 0 --epochs 1 --target label -o /dev/null vt.zst
+like "$rc:$err" "^2:.*sparse feature needs a projection" "a sparse feature without a projection (--proj 0): usage error"
+# T = 1 non-zero per record in training (columns 0..7); column 9 never seen
+for i in $(seq 0 19); do
+	printf '{"id":"s%d","split":"%s","label":%d,"x":{"dim":10,"indices":[%d],"values":[1]}}\n' \
+		$i "$([ $i -lt 16 ] && echo train || echo val)" $((i % 2)) $((i % 8))
+done | mmoe-import -q -o one.zst
+mmoe-train-expert -q --feature x --epochs 1 --proj 4 --hidden 4 --target label -o one.mm one.zst
+printf '%s\n' '{"id":"u","x":{"dim":10,"indices":[2,9],"values":[1,5]}}' \
+	'{"id":"w","x":{"dim":10,"indices":[1,2],"values":[1,1]}}' | mmoe-import -q -o two.zst
+run mmoe-train-expert --predict -m one.mm --as q -o /dev/null two.zst
+like "$rc:$err" '^1:mmoe-train-expert: model one.mm: record 1 \(id "w"\): field "x": 2 known non-zero values, more than the 1 the model takes' \
+	"a column unseen in training is dropped (u); more known non-zeros than any training record: exit 1, naming it (w)"
+
 # memory follows the features seen, not 2^k: 2^24 buckets (64 MB as floats)
 # cost what 2^16 do, in the fit, the encoding and the logistic regression
 case $MMOE_BIN in */san/*) nomem="peak memory is not measured in a sanitizer build" ;;
