@@ -99,7 +99,7 @@ echo "peak RSS of mmoe-cat (pass-through, --json, --count) against the number of
 printf '  %9s %10s %10s %10s\n' records "cat MB" "json MB" "count MB"
 for n in 10000 100000 "$NSMALL"; do
 	[ "$n" -gt "$NSMALL" ] && continue
-	mmoe-cat -n "$n" -o "$tmp/part.zst" "$tmp/small.zst"
+	mmoe-cat --head "$n" -o "$tmp/part.zst" "$tmp/small.zst"
 	read -r _ m1 < <(REPEAT=1 measure "mmoe-cat '$tmp/part.zst' > /dev/null")
 	read -r _ m2 < <(REPEAT=1 measure "mmoe-cat --json '$tmp/part.zst' > /dev/null")
 	read -r _ m3 < <(REPEAT=1 measure "mmoe-cat --count '$tmp/part.zst' > /dev/null")

@@ -148,6 +148,12 @@ double mm_net_flops_per_sample(const mm_net *net);
  * of its last forward: one forward/backward at a time per net (not
  * thread-safe); the BLAS underneath may use several threads. */
 const float *mm_net_forward(mm_net *net, const float *const *X, int B, bool train, mm_rng *rng);
+/* The same with sequences: len[m] (B entries in 1..T of input m, or NULL
+ * for all T rows valid; len itself NULL: all inputs full) are the valid rows
+ * of each input sample, the rest padding (finite values, ignored: see
+ * nn/seq.h).  The lengths are read again by the backward: keep them. */
+const float *mm_net_forward_seq(mm_net *net, const float *const *X, const int *const *len,
+		int B, bool train, mm_rng *rng);
 /* The sum of the layers' auxiliary losses in the last training forward (0
  * when no layer has one). */
 double mm_net_aux_loss(const mm_net *net);

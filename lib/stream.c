@@ -764,17 +764,19 @@ mm_status mm_writer_open(mm_writer **out, const char *path, int level, mm_err *e
 	*out = NULL;
 	if (!path || strcmp(path, "-") == 0)
 		return mm_writer_fdopen(out, stdout, "<stdout>", level, e);
-	mm_atomic at;
-	mm_status st = mm_atomic_open(&at, path, e);
+	mm_status st = mm_writer_fdopen(out, NULL, path, level, e);
 	if (st != MM_OK)
 		return st;
-	st = mm_writer_fdopen(out, at.f, path, level, e);
-	if (st != MM_OK) {
-		mm_atomic_abort(&at);
+	mm_writer *w = *out;
+	/* opened in place: whoever observes atomic files (mm_atomic_observe)
+	 * keeps this address until the commit or the abort */
+	if ((st = mm_atomic_open(&w->at, path, e)) != MM_OK) {
+		writer_free(w);
+		*out = NULL;
 		return st;
 	}
-	(*out)->at = at;
-	(*out)->atomic = true;
+	w->f = w->at.f;
+	w->atomic = true;
 	return MM_OK;
 }
 

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <dirent.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,6 +45,81 @@ void mm_vec_softmax(float *x, size_t n)
 		x[i] = (float)(exp((double)x[i] - mx) / s);
 }
 
+static void (*on_opening)(mm_atomic *a);
+static void (*on_closed)(mm_atomic *a);
+
+void mm_atomic_observe(void (*opening)(mm_atomic *a), void (*closed)(mm_atomic *a))
+{
+	on_opening = opening;
+	on_closed = closed;
+}
+
+/* This host's name as it appears in temporary names: letters, digits, '-'
+ * and '_' only (a '.' would make the pid ambiguous), at most 63 bytes. */
+static void host_tag(char *buf, size_t size)
+{
+	char h[256] = "";
+	if (gethostname(h, sizeof h - 1) != 0 || !*h)
+		strcpy(h, "localhost");
+	size_t n = 0;
+	for (const char *p = h; *p && n + 1 < size && n < 63; p++) {
+		unsigned char c = (unsigned char)*p;
+		buf[n++] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			c == '-' || c == '_' ? (char)c : '_';
+	}
+	buf[n] = 0;
+}
+
+int mm_atomic_tmpname(char *buf, size_t size, const char *path)
+{
+	char host[64];
+	host_tag(host, sizeof host);
+	return snprintf(buf, size, "%s.tmp.%s.%ld", path, host, (long)getpid());
+}
+
+/* Remove "<path>.tmp.<this host>.<pid>" files whose pid is not alive here
+ * (see util.h).  Best effort: any failure leaves the files alone. */
+static void remove_stale(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	char dir[4096], prefix[512], host[64];
+	if (slash) {
+		size_t n = (size_t)(slash - path);
+		if (n >= sizeof dir)
+			return;
+		memcpy(dir, path, n);
+		dir[n] = 0;
+		if (n == 0)
+			strcpy(dir, "/");
+	} else {
+		strcpy(dir, ".");
+	}
+	host_tag(host, sizeof host);
+	int plen = snprintf(prefix, sizeof prefix, "%s.tmp.%s.", base, host);
+	if (plen <= 0 || (size_t)plen >= sizeof prefix)
+		return;
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, prefix, (size_t)plen) != 0)
+			continue;
+		const char *p = de->d_name + plen;
+		size_t k = strspn(p, "0123456789");
+		if (k == 0 || k > 9 || p[k] != 0 || *p == '0')
+			continue;
+		long pid = strtol(p, NULL, 10);
+		if (pid == (long)getpid())
+			continue;
+		/* EPERM: alive under another user; only ESRCH means no such process */
+		if (kill((pid_t)pid, 0) == -1 && errno == ESRCH)
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+}
+
 mm_status mm_atomic_open(mm_atomic *a, const char *path, mm_err *e)
 {
 	memset(a, 0, sizeof *a);
@@ -60,9 +137,11 @@ mm_status mm_atomic_open(mm_atomic *a, const char *path, mm_err *e)
 			a->path = NULL;
 			return MM_EIO;
 		}
+		if (on_opening)
+			on_opening(a);
 		return MM_OK;
 	}
-	size_t n = strlen(path) + 32;
+	size_t n = strlen(path) + 96;
 	a->path = strdup(path);
 	a->tmp = malloc(n);
 	if (!a->path || !a->tmp) {
@@ -70,10 +149,16 @@ mm_status mm_atomic_open(mm_atomic *a, const char *path, mm_err *e)
 		free(a->tmp);
 		return mm_errf(e, MM_ENOMEM, "%s: out of memory", path);
 	}
-	snprintf(a->tmp, n, "%s.tmp.%ld", path, (long)getpid());
+	mm_atomic_tmpname(a->tmp, n, path);
+	remove_stale(path);
+	if (on_opening)
+		on_opening(a);
 	a->f = fopen(a->tmp, "wb");
 	if (!a->f) {
-		mm_errf(e, MM_EIO, "%s: cannot create: %s", a->tmp, strerror(errno));
+		int err = errno;
+		if (on_closed)
+			on_closed(a);
+		mm_errf(e, MM_EIO, "%s: cannot create: %s", a->tmp, strerror(err));
 		free(a->path);
 		free(a->tmp);
 		a->path = a->tmp = NULL;
@@ -96,6 +181,8 @@ mm_status mm_atomic_commit(mm_atomic *a, mm_err *e)
 		st = mm_errf(e, MM_EIO, "%s: rename: %s", a->path, strerror(errno));
 	if (st != MM_OK && a->tmp)
 		unlink(a->tmp);
+	if (on_closed)
+		on_closed(a);
 	free(a->path);
 	free(a->tmp);
 	a->path = a->tmp = NULL;
@@ -108,6 +195,8 @@ void mm_atomic_abort(mm_atomic *a)
 		fclose(a->f);
 	if (a->tmp)
 		unlink(a->tmp);
+	if (a->path && on_closed)
+		on_closed(a);
 	free(a->path);
 	free(a->tmp);
 	memset(a, 0, sizeof *a);

@@ -46,7 +46,7 @@ EXPERT_METHODS = p_base p_R p_U p_S p_mean p_rule p_soft p_hard p_oracle
 EXP_DIR = $(RUN_DIR)/experts
 TAGGED  = $(call parent,$(RUN_DIR))/rus.zst
 efile   = $(EXPERTS_SRC)/$(1)/mustard_$(2)_logits.jsonl
-EXPERTS = $(MMOE_BIN)/mmoe-fuse -q -e p_R,p_U,p_S
+EXPERTS = $(MMOE_BIN)/mmoe-fuse -q --experts p_R,p_U,p_S
 
 .PHONY: experts experts-check table
 .DEFAULT_GOAL := experts

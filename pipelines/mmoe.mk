@@ -58,10 +58,36 @@ RUN_DIR  = $(UNI_DIR)/ep=$(EPOCHS)
 
 include $(PIPELINES)/method.mk
 
-.PHONY: demo run table get path features
+.PHONY: demo run table get path features tagged models unit-files
 .DEFAULT_GOAL := demo
 
-run: $(RUN_DIR)/eval.txt $(RUN_DIR)/eval.json $(UNI_DIR)/agree.txt $(RUN_DIR)/router.txt
+# run = tagged (per seed and unipred model) + models (per epochs as well)
+TAGGED_FILES = $(addprefix $(UNI_DIR)/,rus.zst R.zst U.zst S.zst agree.txt)
+MODELS_FILES = $(addprefix $(RUN_DIR)/,eval.txt eval.json router.txt)
+run: $(TAGGED_FILES) $(MODELS_FILES)
+tagged: $(TAGGED_FILES)
+models: $(MODELS_FILES)
+
+# The units of work of a sweep on machines that share no disk
+# (pipelines/sweep.sh --sshlogin, run there by pipelines/sweep-unit.sh): the
+# grid splits where Make's graph does, so that every file is made once.
+#   tagged: needs feat.zst, returns the uni= directory's files (TAGGED_FILES)
+#   models: needs rus.zst and R/U/S.zst, returns the ep= directory
+# `make unit-files UNIT=tagged|models` prints four lines: "runs RUNS", "in FILES"
+# (shipped with the unit), "old FILES" (upstream of those, not shipped: the unit
+# runs make -o FILE for each, so that it does not remake them) and "out FILES"
+# (what comes back, files or directories).
+UNIT_IN_tagged  = $(FEAT)
+UNIT_OLD_tagged = $(DATA_DIR)/data.zst
+UNIT_OUT_tagged = $(TAGGED_FILES)
+UNIT_IN_models  = $(addprefix $(UNI_DIR)/,rus.zst R.zst U.zst S.zst)
+UNIT_OLD_models = $(DATA_DIR)/data.zst $(FEAT)
+UNIT_OUT_models = $(RUN_DIR)
+unit-files:
+	@echo "runs $(RUNS)"
+	@echo "in $(UNIT_IN_$(UNIT))"
+	@echo "old $(UNIT_OLD_$(UNIT))"
+	@echo "out $(UNIT_OUT_$(UNIT))"
 
 # The demo also runs the other text encoders of TENCS and prints them side by side.
 TENCS    ?= hash256 tfidf
@@ -117,7 +143,7 @@ enc_opts = $(strip $(if $(filter tfidf,$(1)),-e tfidf --idf $(3) --as $(2)_tfidf
 # its deviation lifts the rare n-grams, and the text-only test accuracy fell from
 # 0.707 to 0.629 (seed 1, n=3000).
 unipred = $(MMOE_BIN)/mmoe-unipred -q --model $(call pp,uni,$(2)) --folds $(FOLDS) \
-	--seed $(call pp,seed,$(2)) $(UNI_OPTS) $(if $(filter %_tfidf,$(1)),--no-standardize) --features $(1)
+	--seed $(call pp,seed,$(2)) $(UNI_OPTS) $(if $(filter %_tfidf,$(1)),--no-standardize) --feature $(1)
 %/rus.zst %/R.zst %/U.zst %/S.zst: $$(dir $$*)feat.zst $(call tool,unipred) $(call tool,rus-split) | $$*/.
 	$(call unipred,v_$(call pp,v,$*),$*) --as pred_v $< \
 	| $(call unipred,t_$(call pp,t,$*),$*) --as pred_t \

@@ -11,7 +11,10 @@ set -eu
 
 build="gcc make libc6-dev pkg-config libzstd-dev zstd libmsgpack-dev libopenblas-dev libjansson-dev
 libpng-dev libjpeg62-turbo-dev libutf8proc-dev parallel jq gnuplot-nox mandoc"
-check="perl python3 python3-msgpack python3-numpy python3-sklearn python3-torch time"
+# openssh-server, openssh-client, rsync and procps: the ssh tests start their own
+# sshd on the loopback, and GNU parallel sends files with rsync
+check="perl python3 python3-msgpack python3-numpy python3-sklearn python3-torch time
+openssh-server openssh-client rsync procps"
 bench="hyperfine time"
 
 case "${1:-build}" in
@@ -35,6 +38,18 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "deps.sh: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
+# Packages with a service (openssh-server, rsync) must not start it: the tests
+# start their own sshd.  policy-rc.d answering 101 is Debian's way to say so to
+# invoke-rc.d (a bare container has no init to start it anyway); ours is
+# removed afterwards, whatever happens, and an existing one is left alone.
+policy=
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	policy=/usr/sbin/policy-rc.d
+	trap 'rm -f "$policy"' EXIT
+	trap 'exit 2' INT TERM HUP
+	printf '#!/bin/sh\n# made by mmoe scripts/deps.sh while it installs packages\nexit 101\n' > "$policy"
+	chmod 755 "$policy"
+fi
 apt-get update -qq >&2 || true
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >&2

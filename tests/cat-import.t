@@ -27,7 +27,7 @@ run sh -c "mmoe-cat --json '$T/a.zst' | mmoe-import | mmoe-cat --json"
 is "$out" "$(mmoe-cat --json "$T/a.zst")" "mmoe-cat --json | mmoe-import is lossless"
 run sh -c "mmoe-cat --json '$T/a.zst' | mmoe-import -T emb | mmoe-cat --json"
 is "$out" "$(mmoe-cat --json "$T/a.zst")" "--tensor on a field that is already a tensor object keeps it"
-run sh -c "mmoe-cat -l 0 '$T/a.zst' | mmoe-cat --json"
+run sh -c "mmoe-cat --level 0 '$T/a.zst' | mmoe-cat --json"
 is "$out" "$(mmoe-cat --json "$T/a.zst")" "pass-through at level 0 keeps every record"
 
 # typed tensors, bin and ext objects from JSON
@@ -45,7 +45,7 @@ import msgpack, numpy, sys
 r = next(msgpack.Unpacker(sys.stdin.buffer, raw=False))
 print(numpy.frombuffer(r["i"]["data"], "<i2").reshape(r["i"]["shape"]).tolist(), r["b"], r["e"].code)
 EOF
-	run sh -c "mmoe-import -l 0 '$T/t.jsonl' | $PY '$T/t.py'"
+	run sh -c "mmoe-import --level 0 '$T/t.jsonl' | $PY '$T/t.py'"
 	is "$out" "[[-1, 2], [3, -32768]] b'\x01\x02\x03' 5" "python reads an i16 tensor, bin and ext written by mmoe-import"
 else
 	skip "python3-msgpack or python3-numpy is not installed"
@@ -77,62 +77,62 @@ jerr "integer tensor range" 'field "x": tensor element 0: 300 is out of the rang
 jerr "base64 length" 'field "b": base64 data decodes to 3 bytes, "bin" says 4' '{"id":"a","b":{"bin":4,"base64":"AQID"}}'
 
 # ids: --id and --gen-id
-run sh -c "printf '{\"name\":\"q\",\"v\":1}\n{\"name\":5}\n' | mmoe-import --id name | mmoe-cat -j"
+run sh -c "printf '{\"name\":\"q\",\"v\":1}\n{\"name\":5}\n' | mmoe-import --id name | mmoe-cat --json"
 is "$out" $'{"id":"q","name":"q","v":1}\n{"id":"5","name":5}' "--id FIELD: id from another field, which is kept"
-run sh -c "printf '{\"v\":1}\n{\"id\":\"own\"}\n{\"v\":2}\n' | mmoe-import --gen-id=row | mmoe-cat -j"
+run sh -c "printf '{\"v\":1}\n{\"id\":\"own\"}\n{\"v\":2}\n' | mmoe-import --gen-id=row | mmoe-cat --json"
 is "$out" $'{"id":"row0","v":1}\n{"id":"own"}\n{"id":"row2","v":2}' "--gen-id=PREFIX fills in only missing ids"
 
 # ---- CSV and TSV ------------------------------------------------------------------------
 printf 'id,text,n,f,code,emb,empty\r\n001,"hello, ""world""\nline 2",12,3.5,007,"1 2 3",\r\nb,,-3,1e5,x,"[[1,2],[3,4]]",\r\n\r\nc,nan,+4,.5,0,1;2,\r\n' > "$T/a.csv"
-run sh -c "mmoe-import -t csv -T emb '$T/a.csv' | mmoe-cat -j"
+run sh -c "mmoe-import --format csv -T emb '$T/a.csv' | mmoe-cat --json"
 is "$out" '{"id":"001","text":"hello, \"world\"\nline 2","n":12,"f":3.5,"code":"007","emb":{"dtype":"f32","shape":[3],"data":[1.0,2.0,3.0]}}
 {"id":"b","n":-3,"f":100000.0,"code":"x","emb":{"dtype":"f32","shape":[2,2],"data":[1.0,2.0,3.0,4.0]}}
 {"id":"c","text":"nan","n":4,"f":0.5,"code":0,"emb":{"dtype":"f32","shape":[2],"data":[1.0,2.0]}}' \
 	"CSV: quotes, doubled quotes, newlines in cells, CRLF, number detection, tensors, empty cells omitted"
-run sh -c "mmoe-import -t csv --strings --empty string '$T/a.csv' | mmoe-cat -j -n 1 -f n,empty,code"
+run sh -c "mmoe-import --format csv --strings --empty string '$T/a.csv' | mmoe-cat --json --head 1 --fields n,empty,code"
 is "$out" '{"n":"12","code":"007","empty":""}' "--strings keeps cells as strings; --empty string"
-run sh -c "mmoe-import -t csv --empty null '$T/a.csv' | mmoe-cat -j -n 1 -f empty"
+run sh -c "mmoe-import --format csv --empty null '$T/a.csv' | mmoe-cat --json --head 1 --fields empty"
 is "$out" '{"empty":null}' "--empty null"
 printf 'id\ttext\tv\na\tx\\ty\\\\z\\n\t1,2\n' > "$T/a.tsv"
-run sh -c "mmoe-import -t tsv -T v '$T/a.tsv' | mmoe-cat -j"
+run sh -c "mmoe-import --format tsv -T v '$T/a.tsv' | mmoe-cat --json"
 is "$out" '{"id":"a","text":"x\ty\\z\n","v":{"dtype":"f32","shape":[2],"data":[1.0,2.0]}}' "TSV with backslash escapes"
 printf 'id,x\na,1\nb,1,2\n' > "$T/bad.csv"
-run mmoe-import -t csv "$T/bad.csv"
+run mmoe-import --format csv "$T/bad.csv"
 is "$rc" 1 "CSV row with too many cells: exit 1"
 like "$err" '^mmoe-import: .*bad.csv: line 3: expected 2 cells \(as in the header\), got 3$' "... names the line"
 printf 'id,x\na,"open\n' > "$T/bad2.csv"
-run mmoe-import -t csv "$T/bad2.csv"
+run mmoe-import --format csv "$T/bad2.csv"
 like "$rc:$err" '^1:mmoe-import: .*bad2.csv: line 2: cell 2: quoted cell is not closed' "unterminated quote names its line"
 printf 'x,y\n1,2\n' > "$T/noid.csv"
-run mmoe-import -t csv "$T/noid.csv"
+run mmoe-import --format csv "$T/noid.csv"
 like "$rc:$err" '^1:.*line 1: field "id": header: no "id" column' "CSV without an id column: exit 1"
-run sh -c "mmoe-import -t csv --gen-id '$T/noid.csv' | mmoe-cat -j"
+run sh -c "mmoe-import --format csv --gen-id '$T/noid.csv' | mmoe-cat --json"
 is "$out" '{"id":"0","x":1,"y":2}' "... unless --gen-id"
 printf 'id,x\n,1\n' > "$T/emptyid.csv"
-run mmoe-import -t csv "$T/emptyid.csv"
+run mmoe-import --format csv "$T/emptyid.csv"
 like "$rc:$err" '^1:.*line 2: field "id": empty id' "empty id cell: exit 1"
 printf 'id,x,x\n' > "$T/dup.csv"
-run mmoe-import -t csv "$T/dup.csv"
+run mmoe-import --format csv "$T/dup.csv"
 like "$rc:$err" '^1:.*line 1: field "x": header: the column name appears twice' "duplicate column: exit 1"
 printf 'id,v\na,1 x 3\n' > "$T/badt.csv"
-run mmoe-import -t csv -T v "$T/badt.csv"
+run mmoe-import --format csv -T v "$T/badt.csv"
 like "$rc:$err" '^1:.*line 2: field "v": --tensor: element 1: "x" is not a number' "bad tensor cell names element"
 
 # ---- mmoe-cat options -------------------------------------------------------------------
 seq 0 99 | awk '{printf "{\"id\":\"r%d\",\"label\":%d,\"split\":\"train\"}\n", $1, $1 % 2}' | mmoe-import -o "$T/h.zst"
 run mmoe-cat --count "$T/h.zst" "$T/h.zst" -
 is "$out" 200 "--count over two files (and an empty stdin)"
-run mmoe-cat -n 3 --json -f id "$T/h.zst" "$T/h.zst"
+run mmoe-cat --head 3 --json --fields id "$T/h.zst" "$T/h.zst"
 is "$out" $'{"id":"r0"}\n{"id":"r1"}\n{"id":"r2"}' "--head and --fields"
-run sh -c "mmoe-cat -n 150 '$T/h.zst' '$T/h.zst' | mmoe-cat -j -f id | tail -n 1"
+run sh -c "mmoe-cat --head 150 '$T/h.zst' '$T/h.zst' | mmoe-cat --json --fields id | tail -n 1"
 is "$out" '{"id":"r49"}' "--head across files"
-run mmoe-cat -n 0 --count "$T/h.zst"
+run mmoe-cat --head 0 --count "$T/h.zst"
 is "$out" 0 "--head 0"
-run mmoe-cat -l 0 -o "$T/plain.mp" "$T/h.zst"
-ok "[ \"\$(head -c 1 '$T/plain.mp' | od -An -tx1 | tr -d ' ')\" = 83 ]" "-l 0 writes plain msgpack (a map of 3 first)"
-ok "cmp -s '$T/plain.mp' <(zstd -dc '$T/h.zst')" "-l 0 output is zstd -dc of the input"
-run mmoe-cat -l 19 -o "$T/19.zst" "$T/plain.mp"
-ok "zstd -t -q '$T/19.zst' && cmp -s '$T/plain.mp' <(zstd -dc '$T/19.zst')" "-l 19 recompresses to the same records"
+run mmoe-cat --level 0 -o "$T/plain.mp" "$T/h.zst"
+ok "[ \"\$(head -c 1 '$T/plain.mp' | od -An -tx1 | tr -d ' ')\" = 83 ]" "--level 0 writes plain msgpack (a map of 3 first)"
+ok "cmp -s '$T/plain.mp' <(zstd -dc '$T/h.zst')" "--level 0 output is zstd -dc of the input"
+run mmoe-cat --level 19 -o "$T/19.zst" "$T/plain.mp"
+ok "zstd -t -q '$T/19.zst' && cmp -s '$T/plain.mp' <(zstd -dc '$T/19.zst')" "--level 19 recompresses to the same records"
 run env MMOE_ZSTD_LEVEL=0 mmoe-cat -o "$T/env0" "$T/h.zst"
 ok "cmp -s '$T/plain.mp' '$T/env0'" "MMOE_ZSTD_LEVEL=0 writes plain msgpack"
 run mmoe-cat --json -o "$T/h.json" "$T/h.zst"
@@ -142,9 +142,9 @@ run mmoe-cat --brief "$T/h.zst"
 is "$rc" 2 "--brief without --json is a usage error"
 run mmoe-cat --json --count "$T/h.zst"
 is "$rc" 2 "--json with --count is a usage error"
-run mmoe-cat -l 23 "$T/h.zst"
-is "$rc" 2 "-l 23 is a usage error"
-run mmoe-cat -n -1 "$T/h.zst"
+run mmoe-cat --level 23 "$T/h.zst"
+is "$rc" 2 "--level 23 is a usage error"
+run mmoe-cat --head -1 "$T/h.zst"
 is "$rc" 2 "--head -1 is a usage error"
 run mmoe-cat --check -o "$T/c.zst" "$T/h.zst"
 is "$rc:$(mmoe-cat --count "$T/c.zst")" "0:100" "--check passes good records through"
@@ -180,8 +180,8 @@ is "$rc" 2 "--where without a field name: usage error"
 
 # ---- the examples of man/mmoe-import.1 -------------------------------------------------------
 printf '%s\n' '{"id": "a", "label": 1, "emb": [0.5, 1.5]}' '{"id": "b", "label": 0, "emb": [2.0, -1.0]}' > "$T/in.jsonl"
-run sh -c "cd '$T' && mmoe-import -T emb in.jsonl | mmoe-cat -j"
-want=$(sed -n '/^\$ mmoe-import -T emb in.jsonl | mmoe-cat -j$/,/^\.Ed/p' "$MMOE_TOP/man/mmoe-import.1" | sed '1d;$d')
+run sh -c "cd '$T' && mmoe-import -T emb in.jsonl | mmoe-cat --json"
+want=$(sed -n '/^\$ mmoe-import -T emb in.jsonl | mmoe-cat --json$/,/^\.Ed/p' "$MMOE_TOP/man/mmoe-import.1" | sed '1d;$d')
 is "$out" "$want" "the mmoe-import(1) example prints what the manual says"
 
 done_testing

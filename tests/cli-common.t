@@ -28,7 +28,7 @@ for p in $progs; do
 		_report 1 "man/$p.1 exists"
 	fi
 done
-for f in "$man"/*.5; do
+for f in "$man"/*.5 "$man"/*.7; do
 	[ -f "$f" ] || continue
 	run mandoc -Tlint -Wwarning "$f"
 	is "$rc:$out$err" "0:" "${f#"$MMOE_TOP"/} is mandoc -Tlint clean"
@@ -63,8 +63,8 @@ run mmoe cat "$T/nonexistent"
 is "$rc" 2 "the stage's exit status is mmoe's"
 like "$err" "^mmoe-cat: " "the stage's messages carry its own name"
 # a stage run by mmoe reports a closed pipe itself (exit 2 and a message)
-seq 1 50000 | sed 's/.*/{"id":"&"}/' | mmoe-import -l 0 > "$T/big.mp"
-run bash -c "mmoe cat -l 0 '$T/big.mp' | head -c 1 > /dev/null; exit \${PIPESTATUS[0]}"
+seq 1 50000 | sed 's/.*/{"id":"&"}/' | mmoe-import --level 0 > "$T/big.mp"
+run bash -c "mmoe cat --level 0 '$T/big.mp' | head -c 1 > /dev/null; exit \${PIPESTATUS[0]}"
 is "$rc" 2 "mmoe cat into a closed pipe: exit 2"
 like "$err" "^mmoe-cat: .*Broken pipe" "mmoe cat into a closed pipe: says so"
 

@@ -27,18 +27,18 @@ cd "$T" || exit 2
 # mmoe-rus-split(1) EXAMPLES
 run mmoe-rus-split -a pred_v -b pred_t --out-R R.zst --out-U U.zst --out-S S.zst preds0.zst -o preds.zst
 is "$rc" 0 "rus-split: exit 0"
-is "$(mmoe-cat -j -f exp_rus,rus preds.zst | jq -s 'map(select(.rus != .exp_rus)) | length')" "0" \
+is "$(mmoe-cat --json --fields exp_rus,rus preds.zst | jq -s 'map(select(.rus != .exp_rus)) | length')" "0" \
 	"rus agrees with an independent implementation of the rule on 240 3-class records"
-is "$(( $(mmoe-cat -c R.zst) + $(mmoe-cat -c U.zst) + $(mmoe-cat -c S.zst) ))" "239" "subsets hold every record but the dropped one"
+is "$(( $(mmoe-cat --count R.zst) + $(mmoe-cat --count U.zst) + $(mmoe-cat --count S.zst) ))" "239" "subsets hold every record but the dropped one"
 like "$err" "all +[0-9]+ +[0-9]+ +[0-9]+ +0 +0 +1 +240" "count table: totals and one dropped"
 run mmoe-rus-split -a pred_v -b pred_t --no-output preds0.zst
 is "$rc:$out" "0:" "--no-output: nothing on stdout"
 like "$err" "test " "--no-output: the counts still shown"
 
 # mmoe-fuse(1) EXAMPLES
-mmoe-fuse -r p_router -e p_R,p_U,p_S < preds.zst 2>"$T/e1" |
-  mmoe-fuse -m oracle -e p_R,p_U,p_S --as p_oracle 2>"$T/e2" |
-  mmoe-fuse -m mean -e p_R,p_U,p_S --as p_mean > fused.zst 2>"$T/e3"
+mmoe-fuse -r p_router --experts p_R,p_U,p_S < preds.zst 2>"$T/e1" |
+  mmoe-fuse --mode oracle --experts p_R,p_U,p_S --as p_oracle 2>"$T/e2" |
+  mmoe-fuse --mode mean --experts p_R,p_U,p_S --as p_mean > fused.zst 2>"$T/e3"
 is "$?" 0 "three fuse stages in a pipe"
 run mmoe-eval -p p_base -p p_mmoe -p p_oracle -p p_mean --by rus fused.zst
 is "$rc" 0 "eval: exit 0"
@@ -54,6 +54,6 @@ is "$(jq -r '.blocks[0].methods.p_oracle.acc | [.lo, .hi] | @tsv' <<<"$j")" "1	1
 is "$(jq -c '.weights.groups[] | select(.by == "rus" and .group == "U") | .mean | map(. * 1000 | round)' <<<"$j")" "[200,600,200]" \
 	"mean router weight on U records favours the U expert"
 is "$(jq -r '.agreement[0] | [.a, .b, ([.counts[][]] | add)] | @tsv' <<<"$j")" "rus	gen_type	80" "agreement table rus x gen_type"
-run mmoe-eval -p p_router -l rus --classes R,U,S --positive 2 -s test -B 0 -F json fused.zst
+run mmoe-eval -p p_router -l rus --classes R,U,S --positive 2 --split test -B 0 -F json fused.zst
 is "$(jq -r '.blocks[0].methods.p_router.macro_f1.value' <<<"$out")" "1" "router scored against the rus tags: macro-F1 1"
 done_testing

@@ -67,7 +67,7 @@ is "$(awk -F'|' '/^\|/ { if (n && NF != n) bad++; n = NF; next } { n = 0 } END {
 	"md: every row of a table has as many cells as its header"
 ok "! grep '^| p_base' <<<'$out' | grep -v '| 0\.'" "md: method rows start with numbers"
 
-run mmoe-eval "${args[@]}" -s test -o "$T/rep.txt" "$T/in.mp"
+run mmoe-eval "${args[@]}" --split test -o "$T/rep.txt" "$T/in.mp"
 is "$rc:$out" "0:" "-o: nothing on stdout"
 like "$(cat "$T/rep.txt")" "90 records evaluated \(split == \"test\"; 30 others left out\)" "-o writes the report; --split filters"
 like "$err" "90 records evaluated" "-o: summary on stderr"

@@ -21,7 +21,7 @@ for i in range(8):
 print(json.dumps({"id": "unl", "p_class": 1, "q": [0.3, 0.7], "g": "a", "split": "test"}))
 print(json.dumps({"id": "tr", "label": 0, "p_class": 1, "q": [0.3, 0.7], "g": "a", "split": "train"}))
 ' | mkrecs >"$T/h.mp"
-run mmoe-eval -q -p p -p q --by g -s test -B 0 -F json "$T/h.mp"
+run mmoe-eval -q -p p -p q --by g --split test -B 0 -F json "$T/h.mp"
 is "$rc" 0 "exit 0"
 j=$out
 is "$(jq -r '[.evaluated, .unlabelled, .other_split, .classes] | @tsv' <<<"$j")" "8	1	1	2" \
@@ -37,7 +37,7 @@ is "$(val "$j" g b p acc) $(val "$j" g b p precision) $(val "$j" g b p recall) $
 	"0.5 0.333333 1 0.5 0.5" "group b by hand"
 is "$(jq -r '.blocks[0].methods.p.acc | has("lo")' <<<"$j")" "false" "--bootstrap 0: no intervals"
 
-run mmoe-eval -q -p p --positive 0 -s test -B 0 -F json "$T/h.mp"
+run mmoe-eval -q -p p --positive 0 --split test -B 0 -F json "$T/h.mp"
 is "$(val "$out" all all p precision) $(val "$out" all all p recall) $(val "$out" all all p f1)" "0.666667 0.5 0.571429" \
 	"--positive 0: precision 2/3, recall 1/2, F1 4/7"
 

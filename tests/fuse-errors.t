@@ -18,9 +18,9 @@ bad_case "negative probability" '{"id":"x","rt":[0.5,0.5],"e1":[-0.1,1.1],"e2":[
 bad_case "expert of the wrong type" '{"id":"x","rt":[0.5,0.5],"e1":"yes","e2":[0.6,0.4]}' \
 	'record 1 \(id "x"\): field "e1": .*string'
 bad_case "oracle without a tag" '{"id":"x","e1":[0.6,0.4],"e2":[0.6,0.4]}' \
-	'record 1 \(id "x"\): missing field "rus" \(needed by --mode oracle' -m oracle
+	'record 1 \(id "x"\): missing field "rus" \(needed by --mode oracle' --mode oracle
 bad_case "oracle with an unknown tag" '{"id":"x","e1":[0.6,0.4],"e2":[0.6,0.4],"rus":"S"}' \
-	'record 1 \(id "x"\): field "rus": expected one of the tags R,U, got "S"' -m oracle
+	'record 1 \(id "x"\): field "rus": expected one of the tags R,U, got "S"' --mode oracle
 
 n=${#bad_desc[@]}
 for ((i = 0; i < n; i++)); do printf 'c%d\t%s\nc%d\t%s\n' $i "$good" $i "${bad_rec[i]}"; done >"$T/cases"
@@ -28,29 +28,29 @@ printf 'g\t%s\n' "$good" >>"$T/cases"
 mkrecs --dict --split "$T" <"$T/cases"
 for ((i = 0; i < n; i++)); do
 	# shellcheck disable=SC2086
-	run mmoe-fuse -r rt -e e1,e2 -t R,U ${bad_opts[i]} -o "$T/o.zst" "$T/c$i.mp"
+	run mmoe-fuse -r rt --experts e1,e2 -t R,U ${bad_opts[i]} -o "$T/o.zst" "$T/c$i.mp"
 	is "$rc" 1 "${bad_desc[i]}: exit 1"
 	one_line_error mmoe-fuse "${bad_desc[i]}: one line"
 	like "$err" "${bad_re[i]}" "${bad_desc[i]}: names record and field"
 	ok "[ ! -e '$T/o.zst' ] && ! ls '$T'/o.zst.tmp.* " "${bad_desc[i]}: no output file left"
 done
 cat "$T/g.mp" "$T/g.mp" | head -c $(( $(wc -c <"$T/g.mp") + 20 )) >"$T/trunc.mp"
-run mmoe-fuse -r rt -e e1,e2 -o "$T/o.zst" "$T/trunc.mp"
+run mmoe-fuse -r rt --experts e1,e2 -o "$T/o.zst" "$T/trunc.mp"
 is "$rc" 1 "truncated stream: exit 1"
 like "$err" "trunc.mp: record [0-9]+: truncated input" "truncated stream: says where"
 
 run mmoe-fuse -r rt "$T/g.mp"
 is "$rc" 2 "no --experts: exit 2"
-run mmoe-fuse -e e1,e2 "$T/g.mp"
+run mmoe-fuse --experts e1,e2 "$T/g.mp"
 is "$rc" 2 "soft without --router: exit 2"
-run mmoe-fuse -e e1,e2 -m median "$T/g.mp"
+run mmoe-fuse --experts e1,e2 --mode median "$T/g.mp"
 is "$rc" 2 "unknown mode: exit 2"
-run mmoe-fuse -e e1,e2 -m oracle "$T/g.mp"
+run mmoe-fuse --experts e1,e2 --mode oracle "$T/g.mp"
 is "$rc" 2 "oracle with 3 default tags for 2 experts: exit 2"
 like "$err" "--types has 3 tags but --experts has 2" "tag count mismatch explained"
-run mmoe-fuse -e e1,e2 -m oracle -t R,R "$T/g.mp"
+run mmoe-fuse --experts e1,e2 --mode oracle -t R,R "$T/g.mp"
 is "$rc" 2 "a tag twice: exit 2"
-run mmoe-fuse -r rt -e e1,e2 "$T/missing.mp"
+run mmoe-fuse -r rt --experts e1,e2 "$T/missing.mp"
 is "$rc" 2 "missing input file: exit 2"
 run mmoe-fuse --help
 is "$rc" 0 "--help: exit 0"

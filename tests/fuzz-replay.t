@@ -11,7 +11,7 @@ fuzz_replay_corpus "$corpus"
 
 # Inputs made on the spot: each byte of a valid stream flipped in turn, and
 # every prefix of it (a cut at each position).
-mmoe-import -q -l 3 -T v -o "$T/s.zst" <<'JSON'
+mmoe-import -q --level 3 -T v -o "$T/s.zst" <<'JSON'
 {"id":"a","v":[1,2,3],"t":"x"}
 {"id":"b","v":[4,5,6],"m":{"k":[1,2]}}
 JSON

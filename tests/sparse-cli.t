@@ -113,21 +113,21 @@ is "$(printf '%s\n' "$out" | grep -c '	[0-9]*	[+-]	[0-9]*	')" 3 "... and prints 
 ok "[ -s tfidf.zst ]" "... and writes tfidf.zst"
 
 # ---- mmoe-unipred on sparse features ----
-run mmoe-unipred --features t_tfidf --as p --no-standardize --seed 3 -o u1.zst t1.zst
+run mmoe-unipred --feature t_tfidf --as p --no-standardize --seed 3 -o u1.zst t1.zst
 is "$rc" 0 "unipred fits logistic regression on sparse features"
 like "$err" "logreg on t_tfidf \[1048576\]" "... of dimension 2^20"
-MMOE_ZSTD_LEVEL=0 mmoe-unipred -q --features t_tfidf --as p --seed 3 --threads 1 t1.zst > p1.mp
-MMOE_ZSTD_LEVEL=0 mmoe-unipred -q --features t_tfidf --as p --seed 3 --threads 2 t1.zst > p2.mp
+MMOE_ZSTD_LEVEL=0 mmoe-unipred -q --feature t_tfidf --as p --seed 3 --threads 1 t1.zst > p1.mp
+MMOE_ZSTD_LEVEL=0 mmoe-unipred -q --feature t_tfidf --as p --seed 3 --threads 2 t1.zst > p2.mp
 ok "cmp -s p1.mp p2.mp" "same predictions with 1 and 2 threads"
-run mmoe-unipred --features t_tfidf --model mlp --epochs 3 --seed 3 -o m1.zst t1.zst
+run mmoe-unipred --feature t_tfidf --model mlp --epochs 3 --seed 3 -o m1.zst t1.zst
 like "$rc:$err" "^0:.*mlp on t_tfidf \[1048576\]" "the MLP on sparse features (a sparse first projection)"
-MMOE_ZSTD_LEVEL=0 mmoe-unipred -q --features t_tfidf --model mlp --epochs 3 --seed 3 --threads 2 t1.zst > m2.mp
+MMOE_ZSTD_LEVEL=0 mmoe-unipred -q --feature t_tfidf --model mlp --epochs 3 --seed 3 --threads 2 t1.zst > m2.mp
 MMOE_ZSTD_LEVEL=0 mmoe-cat m1.zst > m1.mp
 ok "cmp -s m1.mp m2.mp" "... the same with 1 and 2 threads"
 mmoe-cat --json --head 5 t1.zst > mix.jsonl
 mmoe-encode-text -q -e hash --as t_tfidf syn.zst | mmoe-cat --json | sed -n 6,10p >> mix.jsonl
 mmoe-import -q -o mix.zst mix.jsonl
-run mmoe-unipred --features t_tfidf mix.zst -o /dev/null
+run mmoe-unipred --feature t_tfidf mix.zst -o /dev/null
 like "$rc:$err" '^1:mmoe-unipred: record 5 \(id "[^"]*"\): field "t_tfidf": expected a sparse vector' \
 	"a dense tensor after sparse records: exit 1, naming the record and the field"
 
@@ -173,7 +173,7 @@ for k in 16 24; do
 	if [ -n "$nomem" ]; then continue; fi
 	fit[$k]=$(maxrss "mmoe-encode-text -q -e tfidf --bits $k --fit-idf i$k.txt syn.zst")
 	enc[$k]=$(maxrss "mmoe-encode-text -q -e tfidf --idf i$k.txt -o e$k.zst syn.zst")
-	uni[$k]=$(maxrss "mmoe-unipred -q --features t_tfidf -o /dev/null e$k.zst")
+	uni[$k]=$(maxrss "mmoe-unipred -q --feature t_tfidf -o /dev/null e$k.zst")
 done
 for w in fit enc uni; do
 	if [ -n "$nomem" ]; then skip "$nomem"; continue; fi

@@ -9,7 +9,7 @@ export MMOE_ZSTD_LEVEL=3
 # A small valid stream of 2000 records, compressed and plain.
 seq 0 1999 | awk '{printf "{\"id\":\"r%d\",\"label\":%d,\"v\":[%d,1.5,2.5]}\n", $1, $1 % 2, $1}' > "$T/in.jsonl"
 mmoe-import -q -T v -o "$T/good.zst" "$T/in.jsonl"
-mmoe-import -q -T v -l 0 -o "$T/good.mp" "$T/in.jsonl"
+mmoe-import -q -T v --level 0 -o "$T/good.mp" "$T/in.jsonl"
 size=$(stat -c %s "$T/good.zst")
 psize=$(stat -c %s "$T/good.mp")
 
@@ -118,7 +118,7 @@ expect_err "tensor shape of 2^40 values" 1 'field "x": tensor (shape\[0\] = 1099
 # ---- empty input: a valid stream of no records ---------------------------------------
 run mmoe-cat --count /dev/null
 is "$rc:$out:$err" "0:0:" "empty input: 0 records, exit 0, nothing on stderr"
-run mmoe-cat -F -o "$T/empty.zst" /dev/null
+run mmoe-cat --force -o "$T/empty.zst" /dev/null
 is "$rc" 0 "empty input passes through"
 run mmoe-cat --count "$T/empty.zst"
 is "$rc:$out" "0:0" "the output is an empty, valid stream"
@@ -147,21 +147,21 @@ closed() { # cmd... : run with stdout into 'head -c1', record exit status and st
 	{ "$@" 2>"$T/cerr"; echo $? > "$T/crc"; } | head -c1 > /dev/null
 	rc=$(cat "$T/crc"); err=$(cat "$T/cerr")
 }
-closed mmoe-cat -l 0 "$T/good.zst"
+closed mmoe-cat --level 0 "$T/good.zst"
 is "$rc" 2 "records into a closed pipe: exit 2"
 one_line_error mmoe-cat "records into a closed pipe: one line"
 like "$err" "write error: Broken pipe" "records into a closed pipe: says so"
 closed mmoe-cat --json "$T/good.zst"
 is "$rc" 2 "JSON into a closed pipe: exit 2"
 like "$err" "^mmoe-cat: error writing standard output: Broken pipe$" "JSON into a closed pipe: message"
-closed mmoe-import -l 0 -T v "$T/in.jsonl"
+closed mmoe-import --level 0 -T v "$T/in.jsonl"
 is "$rc" 2 "mmoe-import into a closed pipe: exit 2"
 one_line_error mmoe-import "mmoe-import into a closed pipe: one line"
 run sh -c "mmoe-cat --count '$T/good.zst' >&-"
 is "$rc" 2 "--count to a closed stdout: exit 2"
 one_line_error mmoe-cat "--count to a closed stdout: one line"
 if [ -w /dev/full ]; then
-	run sh -c "mmoe-cat -F '$T/good.zst' > /dev/full"
+	run sh -c "mmoe-cat --force '$T/good.zst' > /dev/full"
 	is "$rc" 2 "full disk (/dev/full): exit 2"
 	like "$err" "No space left on device" "full disk: says so"
 else

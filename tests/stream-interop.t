@@ -7,7 +7,7 @@ export MMOE_ZSTD_LEVEL=3
 # 500 records: ids, labels, a float, a 2x3 tensor, a string with UTF-8, nesting
 seq 0 499 | awk '{printf "{\"id\":\"r%d\",\"label\":%d,\"w\":%s,\"x\":[[%d,0.5,-1],[2,3,%d]],\"t\":\"h\\u00e9 %d\",\"m\":{\"k\":[1,null,true]}}\n", $1, $1 % 3, $1 / 8, $1, -$1, $1}' > "$T/in.jsonl"
 mmoe-import -q -T x -o "$T/ours.zst" "$T/in.jsonl"
-mmoe-import -q -T x -l 0 -o "$T/ours.mp" "$T/in.jsonl"
+mmoe-import -q -T x --level 0 -o "$T/ours.mp" "$T/in.jsonl"
 
 # ---- the zstd CLI ------------------------------------------------------------------
 ok "zstd -q -t '$T/ours.zst'" "zstd -t: our stream is a valid zstd file with a good checksum"
@@ -108,7 +108,7 @@ run sh -c "cat '$T/ours.zst' '$T/py.zst' '$T/py.mp' '$T/ours.mp' | mmoe-cat --co
 is "$rc:$out" "0:1602" "cat of our, zstd-CLI and plain streams is one stream"
 
 # and back: python reads what mmoe-cat writes from python's stream (re-encoded)
-mmoe-cat -l 0 "$T/py.zst" > "$T/again.mp"
+mmoe-cat --level 0 "$T/py.zst" > "$T/again.mp"
 run $PY -c '
 import msgpack, sys
 a = list(msgpack.Unpacker(open(sys.argv[1], "rb"), raw=False))

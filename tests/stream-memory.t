@@ -30,9 +30,9 @@ gen() { # n: n JSON lines of ~70 bytes
 		printf "{\"id\":\"r%07d\",\"label\":%d,\"split\":\"train\",\"score\":%.6f}\n", i, i % 2, i / n }'
 }
 gen 200000 | mmoe-import -q -o "$T/long.zst"
-mmoe-cat -n 50000 -o "$T/short.zst" "$T/long.zst"
+mmoe-cat --head 50000 -o "$T/short.zst" "$T/long.zst"
 # 50,000 records (2.9 MB) already fill the level-3 zstd window; 200,000 must need no more
-for mode in "" "--json" "--check" "-l 0"; do
+for mode in "" "--json" "--check" "--level 0"; do
 	a=$(maxrss "mmoe-cat $mode '$T/short.zst' > /dev/null")
 	b=$(maxrss "mmoe-cat $mode '$T/long.zst' > /dev/null")
 	ok "[ $b -le $((a + 1024)) ]" "mmoe-cat ${mode:-(pass-through)}: peak RSS ${a} KB for 50k records, ${b} KB for 200k"

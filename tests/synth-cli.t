@@ -46,7 +46,7 @@ MMOE_ZSTD_LEVEL=0 mmoe-synth -q -n 300 --seed 5 -j 1 > "$T/j1" &&
 MMOE_ZSTD_LEVEL=0 mmoe-synth -q -n 300 --seed 5 -j 3 > "$T/j3"
 ok "cmp -s '$T/j1' '$T/j3'" "-j 3 writes the same bytes as -j 1"
 mmoe-synth -q -n 40 --seed 5 -o "$T/a.zst"
-run mmoe-cat -l 0 "$T/a.zst"
+run mmoe-cat --level 0 "$T/a.zst"
 ok "cmp -s '$T/a' '$T/out'" "-o FILE holds the same records (zstd)"
 
 # ---- fields, as mmoe-cat prints them ----
@@ -96,7 +96,7 @@ fi
 # ---- the other kinds ----
 run mmoe-synth -q --kind pid --interaction synergy --dim 8 -n 200 -o "$T/pid.zst"
 is "$rc" 0 "--kind pid exits 0"
-run mmoe-cat --json --brief -n 1 "$T/pid.zst"
+run mmoe-cat --json --brief --head 1 "$T/pid.zst"
 like "$out" '"gen_type":"S","interaction":"synergy","x1":\{"dtype":"f32","shape":\[8\]' "pid record: gen_type, interaction, x1 [8]"
 run mmoe-synth -q --kind bits --fn xor -n 50 -o "$T/bits.zst"
 run mmoe-cat --json "$T/bits.zst"

@@ -74,7 +74,7 @@ peer() {
 	local name=$1 in=$2
 	mmoe-encode-text -q -e tfidf --fit-idf "$T/$name.idf" "$in"
 	MMOE_ZSTD_LEVEL=0 mmoe-encode-text -q -e tfidf --idf "$T/$name.idf" "$in" \
-		| MMOE_ZSTD_LEVEL=0 mmoe-unipred -q --features t_tfidf --as p --no-standardize > "$T/$name.mp"
+		| MMOE_ZSTD_LEVEL=0 mmoe-unipred -q --feature t_tfidf --as p --no-standardize > "$T/$name.mp"
 	mmoe-encode-text -q --print-tokens "$in" > "$T/$name.tok"
 	mmoe-encode-text -q -e tfidf --idf "$T/$name.idf" --print-features "$in" > "$T/$name.feat"
 	read -r cmin cmean same ours sk vocab nte < <("$PY" "$T/peer.py" "$T/$name.mp" "$T/$name.tok" "$T/$name.feat")

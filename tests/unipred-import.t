@@ -145,7 +145,7 @@ for sp in ("train", "test"):
 	like "$(cat "$T/e2")" "690 records: 657 with a prediction, 33 without \(25 ids not in the import, 8 null pred" \
 		"MUStARD vision: 25 missing, 8 null"
 	if [ -x "$MMOE_BIN/mmoe-rus-split" ]; then
-		run mmoe-rus-split -a pred_v -b pred_t -n "$T/must2.zst"
+		run mmoe-rus-split -a pred_v -b pred_t --no-output "$T/must2.zst"
 		like "$err" "train +57 +145 +90 +0 +42 " "MUStARD train: R 57 / U 145 / S 90, 42 skipped (authors' subsets)"
 		like "$err" "test +213 +109 +34 +0 +0 " "MUStARD test: R 213 / U 109 / S 34"
 		mmoe-unipred -q --class-from argmax --import "$M/mustard_text_only_pred.json" \
@@ -153,7 +153,7 @@ for sp in ("train", "test"):
 			mmoe-unipred -q --class-from argmax --import "$M/mustard_vision_only_pred.json" \
 				--import "$M/mustard_vision_only_pred_test.json" --import-classes No,Yes --as pred_v \
 				>"$T/must3.zst"
-		run mmoe-rus-split -a pred_v -b pred_t -n "$T/must3.zst"
+		run mmoe-rus-split -a pred_v -b pred_t --no-output "$T/must3.zst"
 		like "$err" "train +62 +152 +95 +0 +25 " "--class-from argmax: null preds get a class (train R 62 / U 152 / S 95, as the man page says)"
 	else
 		skip "mmoe-rus-split not built"

@@ -81,10 +81,10 @@ mmoe-unipred -q -f feat -s 4 "$T/g.mp" >"$T/g4.zst"
 is "$(mmoe-cat --json "$T/g2.zst" | md5sum)" "$(mmoe-cat --json "$T/g1.zst" | md5sum)" "same seed: identical records"
 isnt "$(probs "$T/g4.zst" pred_feat train | md5sum)" "$(probs "$T/g1.zst" pred_feat train | md5sum)" \
 	"another seed: other folds, other out-of-fold predictions"
-mmoe-unipred -q -f feat -s 3 -t 3 "$T/g.mp" >"$T/g3.zst"
+mmoe-unipred -q -f feat -s 3 --threads 3 "$T/g.mp" >"$T/g3.zst"
 is "$(mmoe-cat --json "$T/g3.zst" | md5sum)" "$(mmoe-cat --json "$T/g1.zst" | md5sum)" "3 threads: identical records"
 mmoe-unipred -q -f feat -m mlp --epochs 5 -s 9 --as pm "$T/g.mp" >"$T/m1.zst"
-mmoe-unipred -q -f feat -m mlp --epochs 5 -s 9 --as pm -t 2 "$T/g.mp" >"$T/m2.zst"
+mmoe-unipred -q -f feat -m mlp --epochs 5 -s 9 --as pm --threads 2 "$T/g.mp" >"$T/m2.zst"
 is "$(mmoe-cat --json "$T/m2.zst" | md5sum)" "$(mmoe-cat --json "$T/m1.zst" | md5sum)" "mlp: same seed, 1 or 2 threads, identical records"
 is "$(mmoe-cat --json "$T/m1.zst" | jq -r 'select(.id == "g0") | [has("pm"), has("pm_class"), has("pred_feat")] | @tsv')" \
 	"true	true	false" "--as names the output field"

@@ -90,7 +90,7 @@ run mmoe-encode-vision -q -e hog --pool mean+max -e color --as c --no-tokens --i
 mmoe-cat --json --brief "$T/out" >"$T/b.jsonl"
 like "$(head -1 "$T/b.jsonl")" '"v_hog":\{"dtype":"f32","shape":\[72\]' "--pool mean+max: [2D]"
 run mmoe-encode-vision -q -e color --pool max --no-tokens --image-root "$T/img" "$T/in.zst"
-mmoe-cat --json -f v_color "$T/out" | head -1 >"$T/max.json"
+mmoe-cat --json --fields v_color "$T/out" | head -1 >"$T/max.json"
 if have_py json; then
 	# a solid-colour cell histogram is one-hot, so with max pooling the
 	# fixture "scene" (a red and a blue block, and a gradient) has two bins at 1
@@ -117,14 +117,14 @@ is "$(grep -o '"id":"r[0-9]*"' "$T/j2.jsonl" | tr -d '\n' | md5sum)" \
 	"$(grep -o '"id":"r[0-9]*"' "$T/j1.jsonl" | tr -d '\n' | md5sum)" "order kept with threads"
 mmoe-encode-vision -q --seed 5 --image-root "$T/img" "$T/many.zst" | mmoe-cat --json >"$T/again.jsonl"
 ok "cmp -s '$T/j1.jsonl' '$T/again.jsonl'" "same seed: same bytes"
-mmoe-encode-vision -q --seed 6 --image-root "$T/img" "$T/many.zst" | mmoe-cat --json -f v_pixels >"$T/s6.jsonl"
-mmoe-cat --json -f v_pixels <(mmoe-encode-vision -q --seed 5 --image-root "$T/img" "$T/many.zst") >"$T/s5.jsonl"
+mmoe-encode-vision -q --seed 6 --image-root "$T/img" "$T/many.zst" | mmoe-cat --json --fields v_pixels >"$T/s6.jsonl"
+mmoe-cat --json --fields v_pixels <(mmoe-encode-vision -q --seed 5 --image-root "$T/img" "$T/many.zst") >"$T/s5.jsonl"
 ok "! cmp -s '$T/s5.jsonl' '$T/s6.jsonl'" "another seed: another pixels projection"
 
-mmoe-encode-vision -q -l 0 --seed 5 --image-root "$T/img" "$T/many.zst" >"$T/plain.msgpack"
+mmoe-encode-vision -q --level 0 --seed 5 --image-root "$T/img" "$T/many.zst" >"$T/plain.msgpack"
 like "$(head -c 1 "$T/plain.msgpack" | od -An -tx1 | tr -d ' ')" '^(8[0-9a-f]|de|df)$' \
-	"-l 0 writes plain msgpack (a map, not a zstd frame)"
-ok "mmoe-cat --json '$T/plain.msgpack' | cmp -s - '$T/j1.jsonl'" "-l 0: same records"
+	"--level 0 writes plain msgpack (a map, not a zstd frame)"
+ok "mmoe-cat --json '$T/plain.msgpack' | cmp -s - '$T/j1.jsonl'" "--level 0: same records"
 
 # ---- inline bytes decode like the files -------------------------------------
 if have_py msgpack; then

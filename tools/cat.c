@@ -784,21 +784,6 @@ static mm_rec *merge_next(merge_src *src, int n)
 	return r;
 }
 
-/* The output being written, dropped by drop_output() at a premature exit:
- * a file written with -o is then left as it was, and no temporary remains. */
-static mm_writer **out_w;
-static mm_atomic *out_jf;
-
-static void drop_output(void)
-{
-	if (out_w && *out_w) {
-		mm_writer_abort(*out_w);
-		*out_w = NULL;
-	}
-	if (out_jf && out_jf->f)
-		mm_atomic_abort(out_jf);
-}
-
 static void usage(void)
 {
 	printf("Usage: mmoe-cat [OPTIONS] [FILE...]\n"
@@ -806,20 +791,20 @@ static void usage(void)
 		"them again as records, or as JSON Lines with --json.\n"
 		"\n"
 		"Options:\n"
-		"  -j, --json          print JSON Lines: one object per record\n"
-		"  -b, --brief         with --json: tensors as dtype, shape, min, max, mean;\n"
+		"  -J, --json          print JSON Lines: one object per record\n"
+		"      --brief         with --json: tensors as dtype, shape, min, max, mean;\n"
 		"                      bin fields as their length only\n"
-		"  -f, --fields A,B    keep only these fields (default: all)\n"
-		"  -n, --head N        stop after N records (default: all)\n"
+		"      --fields A,B    keep only these fields (default: all)\n"
+		"      --head N        stop after N records (default: all)\n"
 		"      --where F=V     keep only the records whose field F is the string,\n"
 		"                      number or boolean V (repeatable: all must hold;\n"
 		"                      e.g. --where split=test)\n"
-		"  -c, --count         print the number of records instead of the records\n"
+		"      --count         print the number of records instead of the records\n"
 		"      --libsvm FIELD  print the libsvm / svmlight text format instead:\n"
 		"                      \"LABEL INDEX:VALUE ...\", the non-zero values of FIELD\n"
 		"                      (sparse or tensor), indices from 1\n"
 		"      --label FIELD   the label of --libsvm (default label)\n"
-		"  -C, --check         check the record conventions of mmoe-records(5):\n"
+		"      --check         check the record conventions of mmoe-records(5):\n"
 		"                      a string id, split in train/val/test, label >= 0,\n"
 		"                      tensors well formed and finite, floats finite\n"
 		"      --shard K/N     keep the records of shard K of N (0 <= K < N): those\n"
@@ -829,9 +814,9 @@ static void usage(void)
 		"      --merge         merge inputs that each ascend in _seq into one stream\n"
 		"                      in _seq order, and remove _seq\n"
 		"  -o, --output FILE   write to FILE (atomically) instead of stdout\n"
-		"  -l, --level N       zstd level of the output records, 0 = plain msgpack\n"
+		"      --level N       zstd level of the output records, 0 = plain msgpack\n"
 		"                      (default: MMOE_ZSTD_LEVEL or %d)\n"
-		"  -F, --force         write binary records even to a terminal\n"
+		"      --force         write binary records even to a terminal\n"
 		"  -q, --quiet         no progress line\n"
 		"  -h, --help          this help\n"
 		"  -V, --version       print the version\n"
@@ -873,46 +858,53 @@ static mm_status emit(mm_rec *r, uint64_t pos, mm_writer *w, sbuf *b, FILE *jout
 	return MM_OK;
 }
 
-enum { OPT_SHARD = 256, OPT_SEQ, OPT_MERGE, OPT_WHERE, OPT_LIBSVM, OPT_LABEL };   /* long-only options */
+enum { OPT_SHARD = 256, OPT_SEQ, OPT_MERGE, OPT_WHERE, O_BRIEF, O_FIELDS, O_HEAD, O_COUNT, O_CHECK,
+	OPT_LIBSVM, OPT_LABEL };   /* long-only options */
 
 int main(int argc, char **argv)
 {
 	cli_init(argc, argv, "mmoe-cat");
 	static const struct option longopts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"brief", no_argument, NULL, 'b'},
-		{"fields", required_argument, NULL, 'f'},
-		{"head", required_argument, NULL, 'n'},
+		{"json", no_argument, NULL, 'J'},
+		{"brief", no_argument, NULL, O_BRIEF},
+		{"fields", required_argument, NULL, O_FIELDS},
+		{"head", required_argument, NULL, O_HEAD},
 		{"where", required_argument, NULL, OPT_WHERE},
-		{"count", no_argument, NULL, 'c'},
-		{"check", no_argument, NULL, 'C'},
-		{"output", required_argument, NULL, 'o'},
-		{"level", required_argument, NULL, 'l'},
-		{"force", no_argument, NULL, 'F'},
+		{"count", no_argument, NULL, O_COUNT},
+		{"check", no_argument, NULL, O_CHECK},
+		CLI_OPT_OUTPUT, CLI_OPT_LEVEL, CLI_OPT_FORCE,
 		{"shard", required_argument, NULL, OPT_SHARD},
 		{"seq", no_argument, NULL, OPT_SEQ},
 		{"merge", no_argument, NULL, OPT_MERGE},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
+		CLI_OPT_QUIET, CLI_OPT_HELP, CLI_OPT_VERSION,
 		{"libsvm", required_argument, NULL, OPT_LIBSVM},
 		{"label", required_argument, NULL, OPT_LABEL},
 		{NULL, 0, NULL, 0},
 	};
+	static const cli_moved moved[] = {
+		{'j', "is now --threads elsewhere; for JSON use -J/--json"},
+		{'b', "is now --pred-b elsewhere; for brief JSON use --brief"},
+		{'f', "is now --feature elsewhere; to keep fields use --fields"},
+		{'n', "is now --count elsewhere; for the first N records use --head"},
+		{'c', "is no longer an option; use --count"},
+		{'C', "is now --C elsewhere; to check records use --check"},
+		{'l', "is now --label elsewhere; for the zstd level use --level"},
+		{'F', "is now --format elsewhere; to write to a terminal use --force"},
+		{0, NULL},
+	};
 	int c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":jbf:n:cCo:l:FqhV", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, longopts, moved)) != -1) {
 		switch (c) {
-		case 'j': opt.json = true; break;
-		case 'b': opt.brief = true; break;
-		case 'f':
+		case 'J': opt.json = true; break;
+		case O_BRIEF: opt.brief = true; break;
+		case O_FIELDS:
 			free(opt.fields ? opt.fields[0] : NULL);
 			free(opt.fields);
 			opt.fields = cli_split(optarg, ',', &opt.nfields);
 			if (!opt.nfields)
 				cli_usage("option --fields: no field names in '%s'", optarg);
 			break;
-		case 'n':
+		case O_HEAD:
 			opt.head = cli_u64("--head", optarg);
 			opt.head_set = true;
 			break;
@@ -929,11 +921,11 @@ int main(int argc, char **argv)
 			opt.where_val[opt.nwhere++] = eq + 1;
 			break;
 		}
-		case 'c': opt.count = true; break;
-		case 'C': opt.check = true; break;
+		case O_COUNT: opt.count = true; break;
+		case O_CHECK: opt.check = true; break;
 		case 'o': opt.out = optarg; break;
-		case 'l': opt.level = (int)cli_int("--level", optarg, 0, 22); break;
-		case 'F': opt.force = true; break;
+		case CLI_LEVEL: opt.level = (int)cli_int("--level", optarg, 0, 22); break;
+		case CLI_FORCE: opt.force = true; break;
 		case OPT_SHARD: parse_shard(optarg); break;
 		case OPT_SEQ: opt.seq = true; break;
 		case OPT_MERGE: opt.merge = true; break;
@@ -962,10 +954,8 @@ int main(int argc, char **argv)
 	mm_err e;
 	mm_writer *w = NULL;
 	mm_atomic jf = {0};
-	/* any exit before the end (a bad record, a write error) drops the output */
-	out_w = &w;
-	out_jf = &jf;
-	atexit(drop_output);
+	/* any exit before the end (a bad record, a write error) goes through
+	 * cli_die, which drops the output */
 	FILE *jout = stdout;
 	const char *jname = "standard output";
 	if (!opt.count && !opt.json && !opt.libsvm) {
@@ -1073,15 +1063,13 @@ int main(int argc, char **argv)
 			cli_die_err(&e);
 	}
 	if (jf.f) {
-		if (ferror(jf.f)) {
-			mm_atomic_abort(&jf);
+		if (ferror(jf.f))
 			cli_die(MM_EXIT_USAGE, "error writing %s", jname);
-		}
 		if (mm_atomic_commit(&jf, &e) != MM_OK)
 			cli_die_err(&e);
 	}
 	return cli_finish();
 
 fail:
-	cli_die_err(&e);   /* drop_output() removes the temporary */
+	cli_die_err(&e);   /* removes the temporary */
 }

@@ -115,9 +115,10 @@ static void usage(FILE *f)
 "\n"
 "  -j, --threads N        encoding threads (default 1)\n"
 "  -o, --output FILE      write to FILE (atomically) instead of stdout\n"
-"  -f, --force            write binary records to a terminal\n"
+"      --force            write binary records to a terminal\n"
 "  -q, --quiet            no summary on stderr\n"
-"      --help, --version\n"
+"  -h, --help             this help\n"
+"  -V, --version          print the version\n"
 "\n"
 "Exit status: 0 ok, 1 bad data, 2 usage, I/O or system error.\n");
 }
@@ -446,8 +447,8 @@ int main(int argc, char **argv)
 	mm_hashenc_params_default(&opt.hp);
 	mm_tfidf_params_default(&opt.tp);
 	enum { O_AS = 256, O_FIELD, O_TOKENS, O_MAXTOK, O_NOL2, O_REPLACE, O_PRINT, O_SEED, O_BUCKETS,
-		O_DIM, O_MINN, O_MAXN, O_BIGRAMS, O_TABLE, O_WEIGHT, O_HELP, O_VERSION, O_PRINTF,
-		O_FITIDF, O_IDF, O_BITS, O_WORDS, O_CHARS };
+		O_DIM, O_MINN, O_MAXN, O_BIGRAMS, O_TABLE, O_WEIGHT, O_PRINTF, O_FITIDF, O_IDF, O_BITS,
+		O_WORDS, O_CHARS };
 	static const struct option lo[] = {
 		{"encoder", required_argument, 0, 'e'}, {"as", required_argument, 0, O_AS},
 		{"field", required_argument, 0, O_FIELD}, {"tokens", no_argument, 0, O_TOKENS},
@@ -457,15 +458,16 @@ int main(int argc, char **argv)
 		{"dim", required_argument, 0, O_DIM}, {"minn", required_argument, 0, O_MINN},
 		{"maxn", required_argument, 0, O_MAXN}, {"bigrams", no_argument, 0, O_BIGRAMS},
 		{"table", required_argument, 0, O_TABLE}, {"weight", required_argument, 0, O_WEIGHT},
-		{"threads", required_argument, 0, 'j'}, {"output", required_argument, 0, 'o'},
-		{"force", no_argument, 0, 'f'}, {"quiet", no_argument, 0, 'q'},
 		{"print-features", no_argument, 0, O_PRINTF}, {"fit-idf", required_argument, 0, O_FITIDF},
 		{"idf", required_argument, 0, O_IDF}, {"bits", required_argument, 0, O_BITS},
 		{"words", required_argument, 0, O_WORDS}, {"chars", required_argument, 0, O_CHARS},
-		{"help", no_argument, 0, O_HELP}, {"version", no_argument, 0, O_VERSION}, {0, 0, 0, 0}};
+		CLI_OPT_THREADS, CLI_OPT_OUTPUT, CLI_OPT_FORCE, CLI_OPT_QUIET, CLI_OPT_HELP, CLI_OPT_VERSION,
+		{0, 0, 0, 0}};
+	static const cli_moved moved[] = {
+		{'f', "is now --feature elsewhere; to write to a terminal use --force"}, {0, NULL}};
 	const char *pending_as = NULL;
 	int c;
-	while ((c = getopt_long(argc, argv, ":e:j:o:fq", lo, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, lo, moved)) != -1) {
 		switch (c) {
 		case 'e':
 			if (opt.nenc == MAXENC)
@@ -548,10 +550,10 @@ int main(int argc, char **argv)
 			break;
 		case 'j': opt.threads = (int)cli_int("--threads", optarg, 1, 256); break;
 		case 'o': opt.out = optarg; break;
-		case 'f': opt.force = true; break;
+		case CLI_FORCE: opt.force = true; break;
 		case 'q': cli_quiet = true; break;
-		case O_HELP: usage(stdout); return cli_finish();
-		case O_VERSION: cli_version();
+		case 'h': usage(stdout); return cli_finish();
+		case 'V': cli_version();
 		default: cli_bad_option(c, argv);
 		}
 	}
@@ -758,8 +760,6 @@ int main(int argc, char **argv)
 	mm_glove_close(glove);
 	return cli_finish();
 fail:
-	if (wr)
-		mm_writer_abort(wr);
 	if (opt.print_tokens || opt.print_features)
 		fflush(stdout);
 	cli_die_err(&e);

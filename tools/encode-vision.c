@@ -88,8 +88,8 @@ static void usage(FILE *f)
 		"      --skip-missing     pass records without an image through unchanged\n"
 		"  -j, --threads N        decode and encode with N threads (default: 1)\n"
 		"  -o, --output FILE      write to FILE (atomically) instead of stdout\n"
-		"  -l, --level N          zstd level, 0 = plain msgpack (default: MMOE_ZSTD_LEVEL or 3)\n"
-		"  -F, --force            write binary records to a terminal (also -f)\n"
+		"      --level N          zstd level, 0 = plain msgpack (default: MMOE_ZSTD_LEVEL or 3)\n"
+		"      --force            write binary records to a terminal\n"
 		"  -q, --quiet            no summary on stderr\n"
 		"  -h, --help             this help\n"
 		"  -V, --version          version\n"
@@ -307,21 +307,22 @@ int main(int argc, char **argv)
 		{ "no-tokens", no_argument, NULL, OPT_NOTOK },
 		{ "drop-image", no_argument, NULL, OPT_DROP },
 		{ "skip-missing", no_argument, NULL, OPT_SKIP },
-		{ "threads", required_argument, NULL, 'j' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "level", required_argument, NULL, 'l' },
-		{ "force", no_argument, NULL, 'F' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
+		CLI_OPT_THREADS, CLI_OPT_OUTPUT, CLI_OPT_LEVEL, CLI_OPT_FORCE,
+		CLI_OPT_QUIET, CLI_OPT_HELP, CLI_OPT_VERSION,
 		{ NULL, 0, NULL, 0 },
+	};
+	static const cli_moved moved[] = {
+		{ 'l', "is now --label elsewhere; for the zstd level use --level" },
+		{ 'f', "is now --feature elsewhere; to write to a terminal use --force" },
+		{ 'F', "is now --format elsewhere; to write to a terminal use --force" },
+		{ 0, NULL },
 	};
 
 	cli_init(argc, argv, "mmoe-encode-vision");
 	for (int k = 0; k < MM_VIS_NKINDS; k++)
 		mm_vis_params_default(&par[k], k);
 	int c;
-	while ((c = getopt_long(argc, argv, ":e:j:o:l:fFqhV", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, opts, moved)) != -1) {
 		switch (c) {
 		case 'e': {
 			int k = mm_vis_kind_parse(optarg);
@@ -373,9 +374,8 @@ int main(int argc, char **argv)
 		case OPT_SKIP: skip_missing = true; break;
 		case 'j': threads = (int)cli_int("--threads", optarg, 1, 256); break;
 		case 'o': out_path = optarg; break;
-		case 'l': level = (int)cli_int("--level", optarg, 0, 22); break;
-		case 'f':
-		case 'F': force = true; break;
+		case CLI_LEVEL: level = (int)cli_int("--level", optarg, 0, 22); break;
+		case CLI_FORCE: force = true; break;
 		case 'q': cli_quiet = true; break;
 		case 'h': usage(stdout); return cli_finish();
 		case 'V': cli_version();
@@ -458,7 +458,6 @@ int main(int argc, char **argv)
 		for (int i = 0; i < b->n; i++) {
 			slot *s = &b->s[i];
 			if (s->st != MM_OK) {
-				mm_writer_abort(w);
 				crew_join(&cr);
 				cli_die_err(&s->e);
 			}
@@ -467,7 +466,6 @@ int main(int argc, char **argv)
 			else
 				nimg++;
 			if (mm_writer_put(w, s->r, &e) != MM_OK) {
-				mm_writer_abort(w);
 				crew_join(&cr);
 				cli_die_err(&e);
 			}
@@ -478,7 +476,6 @@ int main(int argc, char **argv)
 	}
 	if (rst != MM_OK) {
 		/* the records before the bad one are written, then the error */
-		mm_writer_abort(w);
 		cli_die_err(&rerr);
 	}
 	if (in.rd)

@@ -1438,9 +1438,9 @@ static void usage(FILE *f)
 		"\n"
 		"  -p, --pred FIELD       prediction field to score (repeat, or A,B,C)\n"
 		"  -l, --label FIELD      label field (default: label)\n"
-		"  -b, --by FIELD         also score each value of FIELD (repeat, up to %d);\n"
+		"      --by FIELD         also score each value of FIELD (repeat, up to %d);\n"
 		"                         two or more also print their agreement table\n"
-		"  -s, --split VALUE      only records whose split field is VALUE (default: all)\n"
+		"      --split VALUE      only records whose split field is VALUE (default: all)\n"
 		"      --split-field F    the split field (default: split)\n"
 		"  -B, --bootstrap N      resamples for the percentile intervals, 0 = none\n"
 		"                         (default: 1000)\n"
@@ -1485,13 +1485,13 @@ static void add_methods(const char *arg)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_SPLIT_FIELD = 256, OPT_LEVEL, OPT_SEED, OPT_POSITIVE, OPT_CLASSES, OPT_CONFUSION, OPT_PLOT, OPT_DIFF,
+	enum { OPT_BY = 256, OPT_SPLIT, OPT_SPLIT_FIELD, OPT_LEVEL, OPT_SEED, OPT_POSITIVE, OPT_CLASSES, OPT_CONFUSION, OPT_PLOT, OPT_DIFF,
 		OPT_COUNTS };
 	static const struct option opts[] = {
 		{ "pred", required_argument, NULL, 'p' },
 		{ "label", required_argument, NULL, 'l' },
-		{ "by", required_argument, NULL, 'b' },
-		{ "split", required_argument, NULL, 's' },
+		{ "by", required_argument, NULL, OPT_BY },
+		{ "split", required_argument, NULL, OPT_SPLIT },
 		{ "split-field", required_argument, NULL, OPT_SPLIT_FIELD },
 		{ "bootstrap", required_argument, NULL, 'B' },
 		{ "level", required_argument, NULL, OPT_LEVEL },
@@ -1503,22 +1503,24 @@ int main(int argc, char **argv)
 		{ "counts", required_argument, NULL, OPT_COUNTS },
 		{ "confusion", no_argument, NULL, OPT_CONFUSION },
 		{ "diff", required_argument, NULL, OPT_DIFF },
-		{ "format", required_argument, NULL, 'F' },
+		CLI_OPT_FORMAT,
 		{ "plot", required_argument, NULL, OPT_PLOT },
-		{ "output", required_argument, NULL, 'o' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
+		CLI_OPT_OUTPUT, CLI_OPT_QUIET, CLI_OPT_HELP, CLI_OPT_VERSION,
 		{ NULL, 0, NULL, 0 },
+	};
+	static const cli_moved moved[] = {
+		{ 'b', "is now --pred-b elsewhere; to group by a field use --by" },
+		{ 's', "is now --seed elsewhere; for the split use --split" },
+		{ 0, NULL },
 	};
 	const char *types_arg = "R,U,S";
 	cli_init(argc, argv, "mmoe-eval");
 	int c;
-	while ((c = getopt_long(argc, argv, ":p:l:b:s:B:w:t:F:o:qhV", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, opts, moved)) != -1) {
 		switch (c) {
 		case 'p': add_methods(optarg); break;
 		case 'l': opt.label = optarg; break;
-		case 'b':
+		case OPT_BY:
 			if (opt.nby == MAXBY)
 				cli_usage("option --by: at most %d fields", MAXBY);
 			for (int i = 0; i < opt.nby; i++)
@@ -1526,7 +1528,7 @@ int main(int argc, char **argv)
 					cli_usage("option --by: field '%s' given twice", optarg);
 			opt.by[opt.nby++] = optarg;
 			break;
-		case 's': opt.split = optarg; break;
+		case OPT_SPLIT: opt.split = optarg; break;
 		case OPT_SPLIT_FIELD: opt.split_field = optarg; break;
 		case 'B': opt.bootstrap = (int)cli_int("--bootstrap", optarg, 0, 1000000); break;
 		case OPT_LEVEL: opt.level = cli_double("--level", optarg, 0.5, 0.9999); break;

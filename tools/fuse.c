@@ -28,9 +28,9 @@ static void usage(FILE *f)
 		"  -r, --router FIELD       router probabilities over the experts, in expert order\n"
 		"                           (required by soft and hard)\n"
 		"      --router-logits      the router field holds logits: softmax them first\n"
-		"  -e, --experts A,B,...    expert probability fields, K >= 1 (required)\n"
+		"      --experts A,B,...    expert probability fields, K >= 1 (required)\n"
 		"      --logits             the expert fields hold logits: softmax them first\n"
-		"  -m, --mode MODE          soft: w = router probabilities (default)\n"
+		"      --mode MODE          soft: w = router probabilities (default)\n"
 		"                           hard: the router's top expert alone\n"
 		"                           oracle: the expert named by the record's tag\n"
 		"                           mean: uniform weights 1/K\n"
@@ -48,7 +48,7 @@ static void usage(FILE *f)
 		"                           unchanged (counted) instead of failing\n"
 		"      --as FIELD           output field (default: p_mmoe)\n"
 		"  -o, --output FILE        write to FILE (atomic) instead of stdout\n"
-		"  -f, --force              write binary records to a terminal\n"
+		"      --force              write binary records to a terminal\n"
 		"  -q, --quiet              no summary on stderr\n"
 		"  -h, --help               this help\n"
 		"  -V, --version            version\n"
@@ -63,9 +63,7 @@ static char **experts, **types;   /* from cli_split, live until exit */
 
 static _Noreturn void fail(const mm_err *e)
 {
-	if (out)
-		mm_writer_abort(out);
-	cli_die_err(e);
+	cli_die_err(e);   /* drops the output */
 }
 
 /* Read a probability (or logit) vector of exactly n > 0 values, check it
@@ -106,12 +104,12 @@ int main(int argc, char **argv)
 	const char *as = "p_mmoe", *out_path = NULL, *uni_arg = NULL;
 	int mode = MM_FUSE_SOFT, fallback = -1;
 	bool logits = false, force = false, elogits = false, pass = false;
-	enum { OPT_LOGITS = 256, OPT_RUS, OPT_FALLBACK, OPT_AS, OPT_ELOGITS, OPT_UNI, OPT_PASS };
+	enum { OPT_LOGITS = 256, OPT_EXPERTS, OPT_MODE, OPT_RUS, OPT_FALLBACK, OPT_AS, OPT_ELOGITS, OPT_UNI, OPT_PASS };
 	static const struct option opts[] = {
 		{ "router", required_argument, NULL, 'r' },
 		{ "router-logits", no_argument, NULL, OPT_LOGITS },
-		{ "experts", required_argument, NULL, 'e' },
-		{ "mode", required_argument, NULL, 'm' },
+		{ "experts", required_argument, NULL, OPT_EXPERTS },
+		{ "mode", required_argument, NULL, OPT_MODE },
 		{ "types", required_argument, NULL, 't' },
 		{ "rus-field", required_argument, NULL, OPT_RUS },
 		{ "oracle-fallback", required_argument, NULL, OPT_FALLBACK },
@@ -120,21 +118,23 @@ int main(int argc, char **argv)
 		{ "unimodal", required_argument, NULL, OPT_UNI },
 		{ "pass-through", no_argument, NULL, OPT_PASS },
 		{ "as", required_argument, NULL, OPT_AS },
-		{ "output", required_argument, NULL, 'o' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
+		CLI_OPT_OUTPUT, CLI_OPT_FORCE, CLI_OPT_QUIET, CLI_OPT_HELP, CLI_OPT_VERSION,
 		{ NULL, 0, NULL, 0 },
+	};
+	static const cli_moved moved[] = {
+		{ 'e', "is now --encoder elsewhere; for the experts use --experts" },
+		{ 'm', "is now --model elsewhere; for the fusing mode use --mode" },
+		{ 'f', "is now --feature elsewhere; to write to a terminal use --force" },
+		{ 0, NULL },
 	};
 	cli_init(argc, argv, "mmoe-fuse");
 	int c;
-	while ((c = getopt_long(argc, argv, ":r:e:m:t:o:fqhV", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, opts, moved)) != -1) {
 		switch (c) {
 		case 'r': router = optarg; break;
 		case OPT_LOGITS: logits = true; break;
-		case 'e': experts_arg = optarg; break;
-		case 'm':
+		case OPT_EXPERTS: experts_arg = optarg; break;
+		case OPT_MODE:
 			if ((mode = mm_fuse_mode_parse(optarg)) < 0)
 				cli_usage("option --mode: '%s' is not soft, hard, oracle, mean or rule", optarg);
 			break;
@@ -152,7 +152,7 @@ int main(int argc, char **argv)
 		case OPT_PASS: pass = true; break;
 		case OPT_AS: as = optarg; break;
 		case 'o': out_path = optarg; break;
-		case 'f': force = true; break;
+		case CLI_FORCE: force = true; break;
 		case 'q': cli_quiet = true; break;
 		case 'h': usage(stdout); return cli_finish();
 		case 'V': cli_version();

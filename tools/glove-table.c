@@ -47,12 +47,13 @@ static void usage(FILE *f)
 "mmoe-encode-text -e glove; inspect a table.\n"
 "\n"
 "  -o, --output TABLE   table to write (atomically)\n"
-"      --format F       auto (default), text or wink\n"
+"  -F, --format F       auto (default), text or wink\n"
 "      --max-words N    keep only the N most frequent words (default all)\n"
 "      --info           print the table's header and first words\n"
 "      --cosine         print the cosine similarity of two words\n"
 "  -q, --quiet          no summary on stderr\n"
-"      --help, --version\n"
+"  -h, --help           this help\n"
+"  -V, --version        print the version\n"
 "\n"
 "Exit status: 0 ok, 1 bad data, 2 usage, I/O or system error.\n");
 }
@@ -459,18 +460,18 @@ static int cosine(const char *path, const char *a, const char *b)
 int main(int argc, char **argv)
 {
 	cli_init(argc, argv, "mmoe-glove-table");
-	enum { O_FORMAT = 256, O_MAXW, O_INFO, O_COSINE, O_HELP, O_VERSION };
+	enum { O_MAXW = 256, O_INFO, O_COSINE };
 	static const struct option lo[] = {
-		{"output", required_argument, 0, 'o'}, {"format", required_argument, 0, O_FORMAT},
+		CLI_OPT_OUTPUT, CLI_OPT_FORMAT,
 		{"max-words", required_argument, 0, O_MAXW}, {"info", no_argument, 0, O_INFO},
-		{"cosine", no_argument, 0, O_COSINE}, {"quiet", no_argument, 0, 'q'},
-		{"help", no_argument, 0, O_HELP}, {"version", no_argument, 0, O_VERSION}, {0, 0, 0, 0}};
+		{"cosine", no_argument, 0, O_COSINE}, CLI_OPT_QUIET, CLI_OPT_HELP, CLI_OPT_VERSION,
+		{0, 0, 0, 0}};
 	const char *out = NULL, *format = "auto";
 	int mode = 0, c;
-	while ((c = getopt_long(argc, argv, ":o:q", lo, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, lo, NULL)) != -1) {
 		switch (c) {
 		case 'o': out = optarg; break;
-		case O_FORMAT:
+		case 'F':
 			if (strcmp(optarg, "auto") && strcmp(optarg, "text") && strcmp(optarg, "wink"))
 				cli_usage("option --format: '%s' is not auto, text or wink", optarg);
 			format = optarg;
@@ -479,8 +480,8 @@ int main(int argc, char **argv)
 		case O_INFO: mode = O_INFO; break;
 		case O_COSINE: mode = O_COSINE; break;
 		case 'q': cli_quiet = true; break;
-		case O_HELP: usage(stdout); return cli_finish();
-		case O_VERSION: cli_version();
+		case 'h': usage(stdout); return cli_finish();
+		case 'V': cli_version();
 		default: cli_bad_option(c, argv);
 		}
 	}

@@ -50,17 +50,14 @@ static uint64_t in_line;
 static uint64_t nrec;      /* records written so far: the generated ids */
 static mm_writer *w;
 static cli_progress prog;
-/* The JSON being converted, freed by drop_output() when bad data ends the
- * program halfway through it. */
+/* The JSON being converted, still reachable (not leaked) when bad data ends
+ * the program halfway through it. */
 static json_t *cur_doc;
 
 static noreturn void vdie(int code, const char *field, const char *fmt, va_list ap)
 {
 	char msg[900];
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	if (w)
-		mm_writer_abort(w);
-	w = NULL;
 	if (field)
 		cli_die(code, "%s: line %llu: field \"%s\": %s", in_name,
 			(unsigned long long)in_line, field, msg);
@@ -74,14 +71,6 @@ static noreturn void bad(const char *field, const char *fmt, ...)
 	va_list ap;
 	va_start(ap, fmt);
 	vdie(MM_EXIT_DATA, field, fmt, ap);
-}
-
-static noreturn void die_err(mm_err *e)
-{
-	if (w)
-		mm_writer_abort(w);
-	w = NULL;
-	cli_die_err(e);
 }
 
 static bool is_tensor_field(const char *name)
@@ -473,7 +462,7 @@ static void put_record(void)
 {
 	mm_err e;
 	if (mm_writer_put_raw(w, sbuf.data, sbuf.size, &e) != MM_OK)
-		die_err(&e);
+		cli_die_err(&e);
 	nrec++;
 	cli_progress_tick(&prog, nrec);
 }
@@ -905,7 +894,6 @@ static void import_table(FILE *f)
 	free(r.buf), free(r.off), free(r.clen);
 }
 
-/* At a premature exit the output is dropped: no temporary file remains. */
 /* ---- libsvm / svmlight ----
  * "LABEL [qid:Q] INDEX:VALUE ... [# comment]", indices from 1 and
  * increasing: a record {id, label, [qid], <as>: sparse of --dim} with
@@ -957,7 +945,7 @@ static void import_libsvm(FILE *f)
 				bad(opt.as, "index %lld: value \"%.40s\" is not a finite number", (long long)j,
 					colon + 1);
 			if (mm_sparse_reserve(&s, s.nnz + 1, &e) != MM_OK)
-				die_err(&e);
+				cli_die_err(&e);
 			s.idx[s.nnz] = (uint32_t)(j - 1);
 			s.val[s.nnz++] = (float)v;
 		}
@@ -981,19 +969,18 @@ static void import_libsvm(FILE *f)
 	free(line);
 }
 
-static void drop_output(void)
+/* ---- main ---- */
+/* True when the value of --format just read followed a separate -F (as in
+ * "-F file" or "-qF file"): the user may mean -F's old meaning, --force. */
+static bool old_force(int argc, char **argv)
 {
-	if (w) {
-		mm_writer_abort(w);
-		w = NULL;
-	}
-	if (cur_doc) {
-		json_decref(cur_doc);
-		cur_doc = NULL;
-	}
+	if (optind < 2 || optind > argc || optarg != argv[optind - 1])
+		return false;
+	const char *a = argv[optind - 2];
+	size_t n = strlen(a);
+	return a[0] == '-' && a[1] != '-' && n >= 2 && a[n - 1] == 'F';
 }
 
-/* ---- main ---- */
 static void usage(void)
 {
 	printf("Usage: mmoe-import [OPTIONS] [FILE...]\n"
@@ -1001,7 +988,7 @@ static void usage(void)
 		"one record per line or row.\n"
 		"\n"
 		"Options:\n"
-		"  -t, --format F      input format: jsonl, tsv, csv or libsvm (default:\n"
+		"  -F, --format F      input format: jsonl, tsv, csv or libsvm (default:\n"
 		"                      jsonl); TSV and CSV take the field names from the\n"
 		"                      first row\n"
 		"      --dim N         libsvm: the dimension of the sparse field (indices\n"
@@ -1009,15 +996,15 @@ static void usage(void)
 		"      --as NAME       libsvm: the sparse field (default x)\n"
 		"  -T, --tensor FIELD  FIELD (an array of numbers, nested for more dimensions)\n"
 		"                      becomes an f32 tensor; repeatable, or A,B\n"
-		"  -s, --strings       TSV/CSV: keep every cell a string (default: integers\n"
+		"      --strings       TSV/CSV: keep every cell a string (default: integers\n"
 		"                      and decimal numbers become numbers)\n"
 		"      --empty P       TSV/CSV empty cells: omit, null or string (default: omit)\n"
 		"      --id FIELD      take the id from FIELD (kept too) instead of \"id\"\n"
 		"  -g, --gen-id[=PFX]  give records without an id the id PFX<n>, n the\n"
 		"                      0-based record number (default: no id is an error)\n"
 		"  -o, --output FILE   write to FILE (atomically) instead of stdout\n"
-		"  -l, --level N       zstd level, 0 = plain msgpack (default: MMOE_ZSTD_LEVEL or %d)\n"
-		"  -F, --force         write binary records even to a terminal\n"
+		"      --level N       zstd level, 0 = plain msgpack (default: MMOE_ZSTD_LEVEL or %d)\n"
+		"      --force         write binary records even to a terminal\n"
 		"  -q, --quiet         no progress line\n"
 		"  -h, --help          this help\n"
 		"  -V, --version       print the version\n"
@@ -1029,30 +1016,30 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	cli_init(argc, argv, "mmoe-import");
-	enum { OPT_ID = 256, OPT_EMPTY, OPT_DIM, OPT_AS };
+	enum { OPT_ID = 256, OPT_EMPTY, OPT_STRINGS, OPT_DIM, OPT_AS };
 	static const struct option longopts[] = {
-		{"format", required_argument, NULL, 't'},
+		CLI_OPT_FORMAT,
 		{"tensor", required_argument, NULL, 'T'},
-		{"strings", no_argument, NULL, 's'},
+		{"strings", no_argument, NULL, OPT_STRINGS},
 		{"empty", required_argument, NULL, OPT_EMPTY},
 		{"id", required_argument, NULL, OPT_ID},
 		{"gen-id", optional_argument, NULL, 'g'},
 		{"dim", required_argument, NULL, OPT_DIM},
 		{"as", required_argument, NULL, OPT_AS},
-		{"output", required_argument, NULL, 'o'},
-		{"level", required_argument, NULL, 'l'},
-		{"force", no_argument, NULL, 'F'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
+		CLI_OPT_OUTPUT, CLI_OPT_LEVEL, CLI_OPT_FORCE, CLI_OPT_QUIET, CLI_OPT_HELP, CLI_OPT_VERSION,
 		{NULL, 0, NULL, 0},
+	};
+	static const cli_moved moved[] = {
+		{'t', "is now --types elsewhere; for the input format use -F/--format"},
+		{'s', "is now --seed elsewhere; to keep cells as strings use --strings"},
+		{'l', "is now --label elsewhere; for the zstd level use --level"},
+		{0, NULL},
 	};
 	char **tensors = NULL;
 	int c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":t:T:sg::o:l:FqhV", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, longopts, moved)) != -1) {
 		switch (c) {
-		case 't':
+		case 'F':
 			if (strcmp(optarg, "jsonl") == 0 || strcmp(optarg, "json") == 0)
 				opt.format = FMT_JSONL;
 			else if (strcmp(optarg, "tsv") == 0)
@@ -1061,6 +1048,9 @@ int main(int argc, char **argv)
 				opt.format = FMT_CSV;
 			else if (strcmp(optarg, "libsvm") == 0 || strcmp(optarg, "svmlight") == 0)
 				opt.format = FMT_LIBSVM;
+			else if (old_force(argc, argv))
+				cli_usage("option -F: '%s' is not jsonl, tsv, csv or libsvm "
+					"(-F is now --format; to write to a terminal use --force)", optarg);
 			else
 				cli_usage("option --format: '%s' is not jsonl, tsv, csv or libsvm", optarg);
 			break;
@@ -1078,7 +1068,7 @@ int main(int argc, char **argv)
 			free(v);   /* the names live on in v[0]'s buffer, now tensors[...] */
 			break;
 		}
-		case 's': opt.strings = true; break;
+		case OPT_STRINGS: opt.strings = true; break;
 		case OPT_DIM:
 			opt.dim = cli_u64("--dim", optarg);
 			if (opt.dim < 1 || opt.dim > MM_SPARSE_MAXDIM)
@@ -1110,8 +1100,8 @@ int main(int argc, char **argv)
 				opt.gen_prefix = optarg;
 			break;
 		case 'o': opt.out = optarg; break;
-		case 'l': opt.level = (int)cli_int("--level", optarg, 0, 22); break;
-		case 'F': opt.force = true; break;
+		case CLI_LEVEL: opt.level = (int)cli_int("--level", optarg, 0, 22); break;
+		case CLI_FORCE: opt.force = true; break;
 		case 'q': cli_quiet = true; break;
 		case 'h': usage(); return cli_finish();
 		case 'V': cli_version();
@@ -1143,7 +1133,6 @@ int main(int argc, char **argv)
 	}
 	if (mm_writer_open(&w, opt.out, opt.level, &e) != MM_OK)
 		cli_die_err(&e);
-	atexit(drop_output);
 	msgpack_sbuffer_init(&sbuf);
 	msgpack_packer_init(&pk, &sbuf, msgpack_sbuffer_write);
 
@@ -1157,10 +1146,8 @@ int main(int argc, char **argv)
 			import_libsvm(files[i]);
 		else
 			import_table(files[i]);
-		if (ferror(files[i])) {
-			mm_writer_abort(w);
+		if (ferror(files[i]))
 			cli_die(MM_EXIT_USAGE, "error reading %s: %s", in_name, strerror(errno));
-		}
 		if (files[i] != stdin)
 			fclose(files[i]);
 	}

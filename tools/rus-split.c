@@ -49,8 +49,8 @@ static void usage(FILE *f)
 		"      --out-S FILE       write the S records (not dropped) to FILE\n"
 		"      --split-field F    field the counts are grouped by (default: split)\n"
 		"  -o, --output FILE      write the tagged stream to FILE (atomic) instead of stdout\n"
-		"  -n, --no-output        do not write the tagged stream (subset files only)\n"
-		"  -f, --force            write binary records to a terminal\n"
+		"      --no-output        do not write the tagged stream (subset files only)\n"
+		"      --force            write binary records to a terminal\n"
 		"  -q, --quiet            no count table on stderr\n"
 		"  -h, --help             this help\n"
 		"  -V, --version          version\n"
@@ -59,20 +59,9 @@ static void usage(FILE *f)
 		"the subset files.  Exit status: 0 ok, 1 bad data, 2 usage or I/O error.\n");
 }
 
-static void abort_all(void)
-{
-	if (out)
-		mm_writer_abort(out);
-	for (int i = 0; i < 3; i++)
-		if (sub[i])
-			mm_writer_abort(sub[i]);
-	out = sub[0] = sub[1] = sub[2] = NULL;
-}
-
 static _Noreturn void fail(const mm_err *e)
 {
-	abort_all();
-	cli_die_err(e);
+	cli_die_err(e);   /* drops every output */
 }
 
 static split_count *count_for(const char *name)
@@ -81,10 +70,8 @@ static split_count *count_for(const char *name)
 		if (!strcmp(splits[i].name, name))
 			return &splits[i];
 	split_count *n = realloc(splits, (nsplits + 1) * sizeof *n);
-	if (!n || !(name = strdup(name))) {
-		abort_all();
+	if (!n || !(name = strdup(name)))
 		cli_die(MM_EXIT_USAGE, "out of memory");
-	}
 	splits = n;
 	memset(&splits[nsplits], 0, sizeof splits[nsplits]);
 	splits[nsplits].name = (char *)name;
@@ -169,27 +156,29 @@ int main(int argc, char **argv)
 	const char *pa = NULL, *pb = NULL, *label = "label", *as = "rus", *split_field = "split";
 	const char *out_path = NULL, *sub_path[3] = { NULL, NULL, NULL };
 	bool force = false, no_output = false;
-	enum { OPT_AS = 256, OPT_OUT_R, OPT_OUT_U, OPT_OUT_S, OPT_SPLIT };
+	enum { OPT_AS = 256, OPT_OUT_R, OPT_OUT_U, OPT_OUT_S, OPT_SPLIT, OPT_NO_OUTPUT };
 	static const struct option opts[] = {
 		{ "pred-a", required_argument, NULL, 'a' },
 		{ "pred-b", required_argument, NULL, 'b' },
-		{ "label", required_argument, NULL, 'l' },
+		CLI_OPT_LABEL,
 		{ "as", required_argument, NULL, OPT_AS },
 		{ "out-R", required_argument, NULL, OPT_OUT_R },
 		{ "out-U", required_argument, NULL, OPT_OUT_U },
 		{ "out-S", required_argument, NULL, OPT_OUT_S },
 		{ "split-field", required_argument, NULL, OPT_SPLIT },
-		{ "output", required_argument, NULL, 'o' },
-		{ "no-output", no_argument, NULL, 'n' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
+		CLI_OPT_OUTPUT,
+		{ "no-output", no_argument, NULL, OPT_NO_OUTPUT },
+		CLI_OPT_FORCE, CLI_OPT_QUIET, CLI_OPT_HELP, CLI_OPT_VERSION,
 		{ NULL, 0, NULL, 0 },
+	};
+	static const cli_moved moved[] = {
+		{ 'n', "is now --count elsewhere; to write no tagged stream use --no-output" },
+		{ 'f', "is now --feature elsewhere; to write to a terminal use --force" },
+		{ 0, NULL },
 	};
 	cli_init(argc, argv, "mmoe-rus-split");
 	int c;
-	while ((c = getopt_long(argc, argv, ":a:b:l:o:nfqhV", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, opts, moved)) != -1) {
 		switch (c) {
 		case 'a': pa = optarg; break;
 		case 'b': pb = optarg; break;
@@ -200,8 +189,8 @@ int main(int argc, char **argv)
 		case OPT_OUT_S: sub_path[MM_RUS_S] = optarg; break;
 		case OPT_SPLIT: split_field = optarg; break;
 		case 'o': out_path = optarg; break;
-		case 'n': no_output = true; break;
-		case 'f': force = true; break;
+		case OPT_NO_OUTPUT: no_output = true; break;
+		case CLI_FORCE: force = true; break;
 		case 'q': cli_quiet = true; break;
 		case 'h': usage(stdout); return cli_finish();
 		case 'V': cli_version();

@@ -24,7 +24,7 @@ static void usage(const mm_synth_params *d)
 		"type (R, Uv, Ut, S) is known for every record; write it as records.\n"
 		"\n"
 		"Common options:\n"
-		"  -k, --kind K          scene, pid, bits or tasks (default: scene)\n"
+		"      --kind K          scene, pid, bits or tasks (default: scene)\n"
 		"  -n, --count N         number of records (default: %lld; tasks: %d)\n"
 		"  -s, --seed N          random seed (default: %llu)\n"
 		"      --mix SPEC        interaction mixture, normalised\n"
@@ -36,8 +36,8 @@ static void usage(const mm_synth_params *d)
 		"      --id-prefix P     ids are P000000, P000001, ... (default: s, p or b)\n"
 		"  -j, --threads N       render with N threads; same bytes for any N (default: 1)\n"
 		"  -o, --output FILE     write to FILE (atomically) instead of stdout\n"
-		"  -l, --level N         zstd level, 0 = plain msgpack (default: MMOE_ZSTD_LEVEL or %d)\n"
-		"  -F, --force           write binary records even to a terminal\n"
+		"      --level N         zstd level, 0 = plain msgpack (default: MMOE_ZSTD_LEVEL or %d)\n"
+		"      --force           write binary records even to a terminal\n"
 		"  -q, --quiet           no summary on stderr\n"
 		"  -h, --help            this help\n"
 		"  -V, --version         print the version\n"
@@ -113,7 +113,7 @@ static void make_batch(batch *b, int threads)
 
 enum {
 	O_MIX = 256, O_FLIP, O_SPLIT, O_PREFIX, O_SIZE, O_NOISE, O_IMGDIR, O_INTER, O_CLASSES,
-	O_LATENT, O_DIM, O_PIDNOISE, O_FN, O_PID, O_SW, O_TASKS,
+	O_LATENT, O_DIM, O_PIDNOISE, O_FN, O_PID, O_SW, O_TASKS, O_KIND,
 };
 
 static void print_pid(mm_synth *s)
@@ -157,9 +157,9 @@ int main(int argc, char **argv)
 	bool force = false, want_pid = false;
 	mm_err e;
 	static const struct option longopts[] = {
-		{"kind", required_argument, NULL, 'k'},
+		{"kind", required_argument, NULL, O_KIND},
 		{"count", required_argument, NULL, 'n'},
-		{"seed", required_argument, NULL, 's'},
+		CLI_OPT_SEED,
 		{"mix", required_argument, NULL, O_MIX},
 		{"flip", required_argument, NULL, O_FLIP},
 		{"split", required_argument, NULL, O_SPLIT},
@@ -176,22 +176,22 @@ int main(int argc, char **argv)
 		{"fn", required_argument, NULL, O_FN},
 		{"pid", no_argument, NULL, O_PID},
 		{"tasks", required_argument, NULL, O_TASKS},
-		{"threads", required_argument, NULL, 'j'},
-		{"output", required_argument, NULL, 'o'},
-		{"level", required_argument, NULL, 'l'},
-		{"force", no_argument, NULL, 'F'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
+		CLI_OPT_THREADS, CLI_OPT_OUTPUT, CLI_OPT_LEVEL, CLI_OPT_FORCE,
+		CLI_OPT_QUIET, CLI_OPT_HELP, CLI_OPT_VERSION,
 		{NULL, 0, NULL, 0},
+	};
+	static const cli_moved moved[] = {
+		{'k', "is now --folds elsewhere; for the kind of data use --kind"},
+		{'l', "is now --label elsewhere; for the zstd level use --level"},
+		{'F', "is now --format elsewhere; to write to a terminal use --force"},
+		{0, NULL},
 	};
 	static const char *const kinds[] = { "scene", "pid", "bits", "tasks" };
 	bool count_given = false;
 	int c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":k:n:s:j:o:l:FqhV", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, longopts, moved)) != -1) {
 		switch (c) {
-		case 'k': {
+		case O_KIND: {
 			int k = mm_synth_lookup(kinds, 4, optarg);
 			if (k < 0)
 				cli_usage("option --kind: '%s' is not one of scene, pid, bits, tasks", optarg);
@@ -247,8 +247,8 @@ int main(int argc, char **argv)
 			break;
 		case 'j': threads = (int)cli_int("--threads", optarg, 1, 64); break;
 		case 'o': out = optarg; break;
-		case 'l': level = (int)cli_int("--level", optarg, 0, 22); break;
-		case 'F': force = true; break;
+		case CLI_LEVEL: level = (int)cli_int("--level", optarg, 0, 22); break;
+		case CLI_FORCE: force = true; break;
 		case 'q': cli_quiet = true; break;
 		case 'h': usage(&d); return cli_finish();
 		case 'V': cli_version();
@@ -327,10 +327,8 @@ int main(int argc, char **argv)
 		st = MM_EOF;
 	cli_progress_end(&prog);
 	mm_synth_free(s);
-	if (st != MM_EOF) {
-		mm_writer_abort(w);
+	if (st != MM_EOF)
 		cli_die_err(&e);
-	}
 	if (mm_writer_close(w, &e) != MM_OK)
 		cli_die_err(&e);
 	if (!cli_quiet) {

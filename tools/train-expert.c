@@ -36,7 +36,7 @@ static void usage(FILE *f)
 		"\n"
 		"Data:\n"
 		"  -f, --feature FIELD      feature tensor field, one projection each (repeatable)\n"
-		"  -t, --target FIELD       field to predict, int or string classes (default: label)\n"
+		"      --target FIELD       field to predict, int or string classes (default: label)\n"
 		"      --classes A,B,...    class names in order (string targets: fixes the order;\n"
 		"                           default: sorted values seen in training)\n"
 		"      --where FIELD=VALUE  keep only records whose FIELD equals VALUE (repeatable)\n"
@@ -500,10 +500,10 @@ int main(int argc, char **argv)
 	enum { O_CLASSES = 256, O_WHERE, O_EXCL, O_SPLIT, O_PROJ, O_ACT, O_FUSION, O_BILDIM, O_HIDDEN,
 		O_LAYERS, O_DROPOUT, O_INIT, O_EPOCHS, O_BATCH, O_LR, O_WD, O_WARMUP, O_MINLR, O_CLIP,
 		O_LOSS, O_ALPHA, O_GAMMA, O_CW, O_SELECT, O_PATIENCE, O_PREDICT, O_AS, O_FORCE, O_RESAVE, O_INFO,
-		O_INIT_PARTIAL };
+		O_INIT_PARTIAL, O_TARGET };
 	static const struct option opts[] = {
 		{ "feature", required_argument, NULL, 'f' },
-		{ "target", required_argument, NULL, 't' },
+		{ "target", required_argument, NULL, O_TARGET },
 		{ "classes", required_argument, NULL, O_CLASSES },
 		{ "where", required_argument, NULL, O_WHERE },
 		{ "exclude-flag", required_argument, NULL, O_EXCL },
@@ -544,9 +544,13 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static const cli_moved moved[] = {
+		{ 't', "is now --types elsewhere; for the field to predict use --target" },
+		{ 0, NULL },
+	};
 	cli_init(argc, argv, "mmoe-train-expert");
 	int c;
-	while ((c = getopt_long(argc, argv, ":f:t:s:j:o:m:qhV", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, opts, moved)) != -1) {
 		switch (c) {
 		case 'f':
 			if (nfeat >= MM_NET_MAXMOD)
@@ -554,7 +558,7 @@ int main(int argc, char **argv)
 			check_nonempty_name("-f", optarg);
 			feats[nfeat++] = optarg;
 			break;
-		case 't': check_nonempty_name("--target", optarg); target = optarg; break;
+		case O_TARGET: check_nonempty_name("--target", optarg); target = optarg; break;
 		case O_CLASSES: classes_arg = optarg; break;
 		case O_WHERE: {
 			char *eq = strchr(optarg, '=');

@@ -42,8 +42,9 @@ static void usage(void)
 "(stdin when absent or '-').  Training records (split == \"train\" with a label)\n"
 "get out-of-fold predictions; the other records, a model fitted on all of them.\n"
 "\n"
-"  -f, --features FIELD   feature vector to classify (required unless --import)\n"
-"  -a, --as NAME          output field (default pred_FIELD)\n"
+"  -f, --feature FIELD    feature vector to classify (required unless --import);\n"
+"                         --features is the same option\n"
+"      --as NAME          output field (default pred_FIELD)\n"
 "  -l, --label FIELD      label field, an integer class (default label)\n"
 "      --classes N        number of classes (default: 1 + the largest label)\n"
 "  -k, --folds K          cross-fitting folds, stratified by label (default 5)\n"
@@ -62,7 +63,7 @@ static void usage(void)
 "      --class-weights    weight classes by n / (C n_c) (default off)\n"
 "      --no-standardize   do not z-score the features\n"
 "  -s, --seed N           folds and model initialisation (default 1)\n"
-"  -t, --threads N        models fitted in parallel, BLAS single-threaded; the\n"
+"  -j, --threads N        models fitted in parallel, BLAS single-threaded; the\n"
 "                         output does not depend on N (default 1)\n"
 "\n"
 "Training split only (split == \"train\"):\n"
@@ -104,13 +105,14 @@ static void usage(void)
 enum {
 	O_CLASSES = 256, O_INSAMPLE, O_MAXITER, O_HIDDEN, O_LAYERS, O_EPOCHS, O_BATCH,
 	O_LR, O_L2, O_DROPOUT, O_CLASSW, O_NOSTD, O_DROP, O_BALANCE, O_IMPORT,
-	O_IFIELD, O_ICLASSES, O_CLASSFROM, O_STRICT, O_FORCE, O_IDKEY, O_MAXBAD, O_MAXUNM,
+	O_IFIELD, O_ICLASSES, O_CLASSFROM, O_STRICT, O_FORCE, O_IDKEY, O_MAXBAD, O_MAXUNM, O_AS,
 };
 
 static const struct option longopts[] = {
+	CLI_OPT_FEATURE,
 	{ "features", required_argument, 0, 'f' },
-	{ "as", required_argument, 0, 'a' },
-	{ "label", required_argument, 0, 'l' },
+	{ "as", required_argument, 0, O_AS },
+	CLI_OPT_LABEL,
 	{ "classes", required_argument, 0, O_CLASSES },
 	{ "folds", required_argument, 0, 'k' },
 	{ "in-sample", no_argument, 0, O_INSAMPLE },
@@ -126,8 +128,8 @@ static const struct option longopts[] = {
 	{ "dropout", required_argument, 0, O_DROPOUT },
 	{ "class-weights", no_argument, 0, O_CLASSW },
 	{ "no-standardize", no_argument, 0, O_NOSTD },
-	{ "seed", required_argument, 0, 's' },
-	{ "threads", required_argument, 0, 't' },
+	CLI_OPT_SEED,
+	CLI_OPT_THREADS,
 	{ "drop-margin", required_argument, 0, O_DROP },
 	{ "balance", required_argument, 0, O_BALANCE },
 	{ "import", required_argument, 0, O_IMPORT },
@@ -138,12 +140,15 @@ static const struct option longopts[] = {
 	{ "id-key", required_argument, 0, O_IDKEY },
 	{ "max-bad", required_argument, 0, O_MAXBAD },
 	{ "max-unmatched", required_argument, 0, O_MAXUNM },
-	{ "output", required_argument, 0, 'o' },
+	CLI_OPT_OUTPUT,
 	{ "force", no_argument, 0, O_FORCE },
-	{ "quiet", no_argument, 0, 'q' },
-	{ "help", no_argument, 0, 'h' },
-	{ "version", no_argument, 0, 'V' },
+	CLI_OPT_QUIET, CLI_OPT_HELP, CLI_OPT_VERSION,
 	{ 0, 0, 0, 0 },
+};
+static const cli_moved moved[] = {
+	{ 'a', "is now --pred-a elsewhere; for the output field use --as" },
+	{ 't', "is now --types elsewhere; for threads use -j/--threads" },
+	{ 0, NULL },
 };
 
 /* Everything read from the input. */
@@ -528,10 +533,10 @@ int main(int argc, char **argv)
 	uint64_t seed = 1;
 	mm_import_class from = MM_IMPORT_CLASS_SCORES;
 	int c;
-	while ((c = getopt_long(argc, argv, ":f:a:l:k:m:C:s:t:o:qhV", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, longopts, moved)) != -1) {
 		switch (c) {
 		case 'f': feat = optarg; break;
-		case 'a':
+		case O_AS:
 			asv = xrealloc(asv, (size_t)nas + 1, sizeof *asv);
 			as = asv[nas++] = optarg;
 			break;
@@ -559,7 +564,7 @@ int main(int argc, char **argv)
 		case O_CLASSW: cp.balanced = true; break;
 		case O_NOSTD: cp.standardize = false; break;
 		case 's': seed = cli_u64("--seed", optarg); break;
-		case 't': threads = (int)cli_int("--threads", optarg, 1, 1024); break;
+		case 'j': threads = (int)cli_int("--threads", optarg, 1, 1024); break;
 		case O_DROP: drop = cli_double("--drop-margin", optarg, 0, 1); break;
 		case O_BALANCE: balance = cli_double("--balance", optarg, 0, 0.5); break;
 		case O_IMPORT:
@@ -817,18 +822,14 @@ int main(int argc, char **argv)
 				mm_rec_del(r, f_class[f]);
 			} else if (mm_rec_set_vec(r, x->as, x->P + i * (size_t)x->C, (size_t)x->C, &e) ||
 					mm_rec_set_int(r, f_class[f], x->cls[i], &e)) {
-				mm_writer_abort(w);
 				cli_die_err(&e);
 			}
 		}
 		if (dropped[i] && mm_rec_set_bool(r, f_drop, true, &e)) {
-			mm_writer_abort(w);
 			cli_die_err(&e);
 		}
-		if (mm_writer_put(w, r, &e)) {
-			mm_writer_abort(w);
+		if (mm_writer_put(w, r, &e))
 			cli_die_err(&e);
-		}
 		mm_rec_free(r);
 		D.rec[i] = NULL;
 	}

@@ -1,5 +1,6 @@
 /* nn/attention.c — scaled dot-product attention with a padding mask,
- * multi-head self-attention and cross-attention.  See nn/seq.h. */
+ * multi-head self-attention and cross-attention, kernels and layers.  See
+ * nn/seq.h and layer.h. */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("O3", "no-math-errno")
 #endif
@@ -8,9 +9,11 @@
 #include <assert.h>
 #include <cblas.h>
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
-#include "nn.h"
+#include "kernels.h"
+#include "layer.h"
 
 /* Each (example, head) pair is a few small products over only the valid rows
  * and columns, so padding costs nothing here; P keeps its full [Tq, Tk] rows
@@ -131,3 +134,170 @@ void mm_xattn_backward(const float *Xq, int Tq, int Dq, const int *lenq,
 	mm_linear_backward(Xq, dQp, (int)BTq, Dq, D, w->Wq, g->Wq, g->bq, dXq);
 	mm_linear_backward(Xkv, dKV, (int)BTk, Dkv, 2 * D, w->Wkv, g->Wkv, g->bkv, dXkv);
 }
+
+/* ---- the layers ------------------------------------------------------------ */
+
+static const mm_conf_field attn_fields[] = {
+	{ "heads", MM_CONF_INT, offsetof(mm_attn_conf, heads), 1, 4096 },
+	{ "ffn", MM_CONF_INT, offsetof(mm_attn_conf, ffn), 0, 1 << 20 },
+};
+
+static int heads_of(const mm_layer_io *io)
+{
+	return ((const mm_attn_conf *)io->conf)->heads;
+}
+
+static const char *selfattn_shape(const mm_layer_io *io, mm_shape *out)
+{
+	if (io->in[0].D % heads_of(io))
+		return "the width is not a multiple of the number of heads";
+	*out = io->in[0];
+	return NULL;
+}
+
+/* n (weight, bias) pairs uniform in ±1/√fan_in, as every linear map here. */
+static void init_pairs(const mm_layer_io *io, int n, mm_rng *rng)
+{
+	for (int k = 0; k < 2 * n; k += 2) {
+		double bound = 1.0 / sqrt((double)io->p[k].shape[1]);
+		mm_layer_init_uniform(&io->p[k], bound, rng);
+		mm_layer_init_uniform(&io->p[k + 1], bound, rng);
+	}
+}
+
+static void selfattn_init(const mm_layer_io *io, mm_rng *rng) { init_pairs(io, 2, rng); }
+static void xattn_init(const mm_layer_io *io, mm_rng *rng) { init_pairs(io, 3, rng); }
+
+static int selfattn_params(const mm_layer_io *io, mm_param_decl *d)
+{
+	int D = io->in[0].D;
+	d[0] = (mm_param_decl){ "Wqkv", 3 * D, D, true };
+	d[1] = (mm_param_decl){ "bqkv", 3 * D, 1, false };
+	d[2] = (mm_param_decl){ "Wo", D, D, true };
+	d[3] = (mm_param_decl){ "bo", D, 1, false };
+	return 4;
+}
+
+/* Saved: QKV, P, Ctx; backward: dQKV, dCtx, dP. */
+static size_t selfattn_scratch(const mm_layer_io *io)
+{
+	size_t BT = (size_t)io->B * io->in[0].T, D = io->in[0].D, T = io->in[0].T;
+	return 2 * BT * 3 * D + BT * heads_of(io) * T + 2 * BT * D + T * T;
+}
+
+static mm_mha_w mha_of(const mm_param *p, bool grad)
+{
+	return (mm_mha_w){ grad ? mm_param_grad(&p[0]) : p[0].w, grad ? mm_param_grad(&p[1]) : p[1].w,
+		grad ? mm_param_grad(&p[2]) : p[2].w, grad ? mm_param_grad(&p[3]) : p[3].w };
+}
+
+static void selfattn_fwd(const mm_layer_io *io)
+{
+	int B = io->B, T = io->in[0].T, D = io->in[0].D, H = heads_of(io);
+	size_t BT = (size_t)B * T;
+	float *QKV = io->scratch, *P = QKV + BT * 3 * D, *Ctx = P + BT * H * T;
+	mm_mha_w w = mha_of(io->p, false);
+	mm_mha_forward(io->x[0], B, T, D, io->len[0], H, &w, QKV, P, Ctx, io->y);
+}
+
+static void selfattn_bwd(const mm_layer_io *io)
+{
+	int B = io->B, T = io->in[0].T, D = io->in[0].D, H = heads_of(io);
+	size_t BT = (size_t)B * T;
+	float *QKV = io->scratch, *P = QKV + BT * 3 * D, *Ctx = P + BT * H * T;
+	float *dQKV = Ctx + BT * D, *dCtx = dQKV + BT * 3 * D, *dP = dCtx + BT * D;
+	mm_mha_w w = mha_of(io->p, false), g = mha_of(io->p, true);
+	mm_mha_backward(io->x[0], B, T, D, io->len[0], H, &w, QKV, P, Ctx, io->dy, dQKV, dCtx,
+			dP, &g, io->dx[0]);
+}
+
+static double selfattn_flops(const mm_layer_io *io)
+{
+	double T = io->in[0].T, D = io->in[0].D;
+	return 2 * T * D * 4 * D + 4 * T * T * D;
+}
+
+const mm_layer mm_layer_selfattn = {
+	.kind = MM_NODE_SELFATTN, .name = "selfattn", .min_in = 1, .max_in = 1,
+	.conf_size = sizeof(mm_attn_conf), .conf_fields = attn_fields, .conf_nfields = 2,
+	.shape = selfattn_shape, .params = selfattn_params, .scratch = selfattn_scratch,
+	.init = selfattn_init, .forward = selfattn_fwd, .backward = selfattn_bwd,
+	.flops = selfattn_flops,
+};
+
+/* Cross-attention: the output has the queries' shape [Tq, D]. */
+static int xattn_params(const mm_layer_io *io, mm_param_decl *d)
+{
+	int D = io->in[0].D, Dkv = io->in[1].D;
+	d[0] = (mm_param_decl){ "Wq", D, D, true };
+	d[1] = (mm_param_decl){ "bq", D, 1, false };
+	d[2] = (mm_param_decl){ "Wkv", 2 * D, Dkv, true };
+	d[3] = (mm_param_decl){ "bkv", 2 * D, 1, false };
+	d[4] = (mm_param_decl){ "Wo", D, D, true };
+	d[5] = (mm_param_decl){ "bo", D, 1, false };
+	return 6;
+}
+
+/* Saved: Qp, KV, P, Ctx; backward: dQp, dKV, dCtx, dP. */
+static size_t xattn_scratch(const mm_layer_io *io)
+{
+	size_t Tq = io->in[0].T, Tk = io->in[1].T, D = io->in[0].D, B = io->B;
+	return 2 * (B * Tq * D + B * Tk * 2 * D + B * Tq * D) + B * heads_of(io) * Tq * Tk + Tq * Tk;
+}
+
+static mm_xattn_w xattn_of(const mm_param *p, bool grad)
+{
+	float *v[6];
+	for (int k = 0; k < 6; k++)
+		v[k] = grad ? mm_param_grad(&p[k]) : p[k].w;
+	return (mm_xattn_w){ v[0], v[1], v[2], v[3], v[4], v[5] };
+}
+
+typedef struct { float *Qp, *KV, *P, *Ctx, *dQp, *dKV, *dCtx, *dP; } xattn_bufs;
+
+static xattn_bufs xattn_carve(const mm_layer_io *io)
+{
+	size_t Tq = io->in[0].T, Tk = io->in[1].T, D = io->in[0].D, B = io->B;
+	xattn_bufs b;
+	b.Qp = io->scratch;
+	b.KV = b.Qp + B * Tq * D;
+	b.P = b.KV + B * Tk * 2 * D;
+	b.Ctx = b.P + B * heads_of(io) * Tq * Tk;
+	b.dQp = b.Ctx + B * Tq * D;
+	b.dKV = b.dQp + B * Tq * D;
+	b.dCtx = b.dKV + B * Tk * 2 * D;
+	b.dP = b.dCtx + B * Tq * D;
+	return b;
+}
+
+static void xattn_fwd(const mm_layer_io *io)
+{
+	xattn_bufs b = xattn_carve(io);
+	mm_xattn_w w = xattn_of(io->p, false);
+	mm_xattn_forward(io->x[0], io->in[0].T, io->in[0].D, io->len[0], io->x[1], io->in[1].T,
+			io->in[1].D, io->len[1], io->B, io->in[0].D, heads_of(io), &w, b.Qp, b.KV,
+			b.P, b.Ctx, io->y);
+}
+
+static void xattn_bwd(const mm_layer_io *io)
+{
+	xattn_bufs b = xattn_carve(io);
+	mm_xattn_w w = xattn_of(io->p, false), g = xattn_of(io->p, true);
+	mm_xattn_backward(io->x[0], io->in[0].T, io->in[0].D, io->len[0], io->x[1], io->in[1].T,
+			io->in[1].D, io->len[1], io->B, io->in[0].D, heads_of(io), &w, b.Qp, b.KV,
+			b.P, b.Ctx, io->dy, b.dQp, b.dKV, b.dCtx, b.dP, &g, io->dx[0], io->dx[1]);
+}
+
+static double xattn_flops(const mm_layer_io *io)
+{
+	double Tq = io->in[0].T, Tk = io->in[1].T, D = io->in[0].D, Dkv = io->in[1].D;
+	return 2 * Tq * D * 2 * D + 2 * Tk * Dkv * 2 * D + 4 * Tq * Tk * D;
+}
+
+const mm_layer mm_layer_xattn = {
+	.kind = MM_NODE_XATTN, .name = "xattn", .min_in = 2, .max_in = 2,
+	.conf_size = sizeof(mm_attn_conf), .conf_fields = attn_fields, .conf_nfields = 2,
+	.shape = selfattn_shape, .params = xattn_params, .scratch = xattn_scratch,
+	.init = xattn_init, .forward = xattn_fwd, .backward = xattn_bwd,
+	.flops = xattn_flops,
+};

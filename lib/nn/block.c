@@ -1,11 +1,14 @@
-/* nn/block.c — the pre-norm transformer block from the kernels of nn.h and
- * nn/seq.h.  See nn/seq.h. */
+/* nn/block.c — the pre-norm transformer block from the kernels of
+ * nn/kernels.h and nn/seq.h, and its layer.  See nn/seq.h and layer.h. */
 #include "nn/seq.h"
 
 #include <assert.h>
+#include <math.h>
+#include <stddef.h>
 #include <string.h>
 
-#include "nn.h"
+#include "kernels.h"
+#include "layer.h"
 
 /* Every piece starts on a 64-byte boundary of the caller's array (when the
  * array itself is so aligned): 16 floats. */
@@ -104,3 +107,111 @@ void mm_block_backward(const float *X, const int *len, const mm_block_w *w,
 	if (dX)
 		mm_add_backward(ws->dX1, dX, NULL, n);
 }
+
+/* ---- the layer ------------------------------------------------------------- */
+
+static const mm_conf_field block_fields[] = {
+	{ "heads", MM_CONF_INT, offsetof(mm_attn_conf, heads), 1, 4096 },
+	{ "ffn", MM_CONF_INT, offsetof(mm_attn_conf, ffn), 1, 1 << 20 },
+};
+
+static const mm_attn_conf *conf_of(const mm_layer_io *io)
+{
+	return io->conf;
+}
+
+static const char *block_shape(const mm_layer_io *io, mm_shape *out)
+{
+	if (io->in[0].D % conf_of(io)->heads)
+		return "the width is not a multiple of the number of heads";
+	*out = io->in[0];
+	return NULL;
+}
+
+/* The order of mm_block_w's members. */
+static int block_params(const mm_layer_io *io, mm_param_decl *d)
+{
+	int D = io->in[0].D, F = conf_of(io)->ffn;
+	d[0] = (mm_param_decl){ "ln1.gamma", D, 1, false };
+	d[1] = (mm_param_decl){ "ln1.beta", D, 1, false };
+	d[2] = (mm_param_decl){ "attn.Wqkv", 3 * D, D, true };
+	d[3] = (mm_param_decl){ "attn.bqkv", 3 * D, 1, false };
+	d[4] = (mm_param_decl){ "attn.Wo", D, D, true };
+	d[5] = (mm_param_decl){ "attn.bo", D, 1, false };
+	d[6] = (mm_param_decl){ "ln2.gamma", D, 1, false };
+	d[7] = (mm_param_decl){ "ln2.beta", D, 1, false };
+	d[8] = (mm_param_decl){ "ffn.W1", F, D, true };
+	d[9] = (mm_param_decl){ "ffn.b1", F, 1, false };
+	d[10] = (mm_param_decl){ "ffn.W2", D, F, true };
+	d[11] = (mm_param_decl){ "ffn.b2", D, 1, false };
+	return 12;
+}
+
+static mm_block_w block_of(const mm_param *p, bool grad)
+{
+	float *v[12];
+	for (int k = 0; k < 12; k++)
+		v[k] = grad ? mm_param_grad(&p[k]) : p[k].w;
+	return (mm_block_w){ v[0], v[1], { v[2], v[3], v[4], v[5] }, v[6], v[7],
+		v[8], v[9], v[10], v[11] };
+}
+
+static size_t block_scratch(const mm_layer_io *io)
+{
+	const mm_attn_conf *c = conf_of(io);
+	mm_shape s = io->in[0];
+	return mm_block_ws_size(io->B, s.T, s.D, c->heads, c->ffn) +
+		mm_block_scratch_size(io->B, s.T, s.D, c->heads, c->ffn);
+}
+
+static void block_ws(const mm_layer_io *io, mm_block_ws *ws)
+{
+	const mm_attn_conf *c = conf_of(io);
+	mm_shape s = io->in[0];
+	size_t saved = mm_block_ws_size(io->B, s.T, s.D, c->heads, c->ffn);
+	mm_block_ws_init(ws, io->scratch, io->scratch + saved, io->B, s.T, s.D, c->heads, c->ffn);
+}
+
+/* Layer norms γ = 1, β = 0; the four linear maps uniform in ±1/√fan_in. */
+static void block_init(const mm_layer_io *io, mm_rng *rng)
+{
+	for (int k = 0; k < 12; k++) {
+		const mm_param *p = &io->p[k];
+		if (k == 0 || k == 1 || k == 6 || k == 7) {
+			for (size_t i = 0; i < p->n; i++)
+				p->w[i] = k == 0 || k == 6 ? 1.0f : 0.0f;
+		} else {
+			const mm_param *w = k % 2 ? p - 1 : p;
+			mm_layer_init_uniform((mm_param *)p, 1.0 / sqrt((double)w->shape[1]), rng);
+		}
+	}
+}
+
+static void block_fwd(const mm_layer_io *io)
+{
+	mm_block_ws ws;
+	block_ws(io, &ws);
+	mm_block_w w = block_of(io->p, false);
+	mm_block_forward(io->x[0], io->len[0], &w, &ws, io->y);
+}
+
+static void block_bwd(const mm_layer_io *io)
+{
+	mm_block_ws ws;
+	block_ws(io, &ws);
+	mm_block_w w = block_of(io->p, false), g = block_of(io->p, true);
+	mm_block_backward(io->x[0], io->len[0], &w, &ws, io->dy, &g, io->dx[0]);
+}
+
+static double block_flops(const mm_layer_io *io)
+{
+	double T = io->in[0].T, D = io->in[0].D, F = conf_of(io)->ffn;
+	return 2 * T * D * (4 * D + 2 * F) + 4 * T * T * D;
+}
+
+const mm_layer mm_layer_block = {
+	.kind = MM_NODE_BLOCK, .name = "block", .min_in = 1, .max_in = 1,
+	.conf_size = sizeof(mm_attn_conf), .conf_fields = block_fields, .conf_nfields = 2,
+	.shape = block_shape, .params = block_params, .scratch = block_scratch,
+	.init = block_init, .forward = block_fwd, .backward = block_bwd, .flops = block_flops,
+};

@@ -20,6 +20,8 @@ typedef struct node {
 	float *out, *grad;   /* B*T*D each; an input's out is the caller's batch */
 	float *scratch;
 	size_t nscratch;     /* floats of scratch at the current capacity */
+	const int *len;      /* valid rows per sample of the last forward (NULL: all) */
+	int *lenbuf;         /* B ints, when the layer sets its own lengths */
 } node;
 
 struct mm_net {
@@ -55,6 +57,7 @@ static void node_io(mm_net *net, int i, bool buffers, mm_layer_io *io)
 		io->in[k] = s->shape;
 		if (buffers) {
 			io->x[k] = s->out;
+			io->len[k] = s->len;
 			io->dx[k] = s->grad; /* NULL for the net's inputs */
 		}
 	}
@@ -293,7 +296,10 @@ static void free_bufs(mm_net *net)
 			free(nd->out);
 		free(nd->grad);
 		free(nd->scratch);
+		free(nd->lenbuf);
 		nd->out = nd->grad = nd->scratch = NULL;
+		nd->lenbuf = NULL;
+		nd->len = NULL;
 		nd->nscratch = 0;
 	}
 	net->cap = 0;
@@ -396,6 +402,8 @@ static bool ensure_cap(mm_net *net, int B)
 		nd->grad = mm_alloc_aligned(n, sizeof(float));
 		if (!nd->out || !nd->grad)
 			goto oom;
+		if (nd->op->lengths && !(nd->lenbuf = malloc((size_t)B * sizeof *nd->lenbuf)))
+			goto oom;
 		if (nd->op->scratch) {
 			mm_layer_io io;
 			node_io(net, i, false, &io);
@@ -414,19 +422,34 @@ oom:
 
 const float *mm_net_forward(mm_net *net, const float *const *X, int B, bool train, mm_rng *rng)
 {
+	return mm_net_forward_seq(net, X, NULL, B, train, rng);
+}
+
+const float *mm_net_forward_seq(mm_net *net, const float *const *X, const int *const *len,
+		int B, bool train, mm_rng *rng)
+{
 	assert(net->finished && B > 0 && (!train || rng));
 	if (!ensure_cap(net, B))
 		return NULL;
 	net->B = B;
 	net->train = train;
-	for (int m = 0; m < net->nmod; m++)
+	for (int m = 0; m < net->nmod; m++) {
 		net->nodes[m].out = (float *)X[m]; /* read only: inputs get no gradient */
+		net->nodes[m].len = len && net->nodes[m].shape.T > 1 ? len[m] : NULL;
+	}
 	for (int i = net->nmod; i < net->nn; i++) {
+		node *nd = &net->nodes[i];
 		mm_layer_io io;
 		node_io(net, i, true, &io);
 		io.train = train;
 		io.rng = train ? rng : NULL;
-		net->nodes[i].op->forward(&io);
+		if (nd->op->lengths) {
+			nd->op->lengths(&io, nd->lenbuf);
+			nd->len = nd->lenbuf;
+		} else {
+			nd->len = nd->shape.T > 1 && nd->nin > 0 ? net->nodes[nd->in[0]].len : NULL;
+		}
+		nd->op->forward(&io);
 	}
 	return net->nodes[net->outnode].out;
 }

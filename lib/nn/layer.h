@@ -42,13 +42,24 @@ typedef enum mm_node_type {
 	MM_NODE_CONCAT,    /* any number of inputs, along the last dimension */
 	MM_NODE_PROD,      /* in0 ⊙ in1, equal shapes */
 	MM_NODE_BILINEAR,  /* in0^T W in1 + b → size outputs */
+	/* sequences (nn/seq.h): [T, D] samples with per-sample lengths */
+	MM_NODE_ADD,       /* in0 + in1, equal shapes (a residual) */
+	MM_NODE_MIX,       /* Σ_k softmax(logits)_k in_k over K equal-shaped inputs */
+	MM_NODE_POSEMB,    /* + a learned position table [T, D] (valid rows) */
+	MM_NODE_MODEMB,    /* + a learned vector [D] on every valid row */
+	MM_NODE_CLS,       /* a learned [CLS] row in front: [T, D] → [T+1, D] */
+	MM_NODE_MEANPOOL,  /* mean over the valid rows: [T, D] → [1, D] */
+	MM_NODE_CLSPOOL,   /* row 0: [T, D] → [1, D] */
+	MM_NODE_SELFATTN,  /* multi-head self-attention with the padding mask */
+	MM_NODE_XATTN,     /* queries from in0, keys and values from in1 */
+	MM_NODE_BLOCK,     /* pre-norm transformer block: LN→attention→add, LN→GELU FFN→add */
 	MM_NODE_SPARSE_LINEAR, /* (column, value) pairs [T, 2] → b + Σ v W[c] (sparse_linear.c) */
 	MM_NODE_NTYPES
 } mm_node_type;
 
 /* Inputs of one node, parameters of one node. */
 #define MM_LAYER_MAXIN 16
-#define MM_LAYER_MAXPARAM 8
+#define MM_LAYER_MAXPARAM 12
 
 /* Per-sample shape: T positions of D features. */
 typedef struct mm_shape {
@@ -88,6 +99,8 @@ typedef struct mm_layer_io {
 	mm_param *p;                       /* the node's parameters, as declared */
 	int B;                             /* samples in the batch (0 outside forward/backward) */
 	const float *x[MM_LAYER_MAXIN];    /* inputs [B, in[k].T, in[k].D] */
+	const int *len[MM_LAYER_MAXIN];    /* their valid rows per sample, 1..in[k].T
+	                                    * (NULL: all T); rows past them are padding */
 	float *dx[MM_LAYER_MAXIN];         /* their gradients to add to; NULL: not wanted */
 	float *y;                          /* output [B, out.T, out.D] */
 	const float *dy;                   /* gradient of the objective w.r.t. y */
@@ -106,6 +119,9 @@ typedef struct mm_layer {
 	/* Output shape from the settings and the input shapes.  NULL when fine,
 	 * else a static message ("input widths differ").  io->p, buffers: unset. */
 	const char *(*shape)(const mm_layer_io *io, mm_shape *out);
+	/* The output's valid rows per sample (io->B entries) when they are not
+	 * input 0's; NULL: input 0's lengths (none when out.T == 1). */
+	void (*lengths)(const mm_layer_io *io, int *len);
 	/* Declare the parameters (at most MM_LAYER_MAXPARAM); returns how many.
 	 * NULL: none. */
 	int (*params)(const mm_layer_io *io, mm_param_decl *out);
@@ -148,11 +164,20 @@ typedef struct mm_dropout_conf {
 	float p;       /* drop rate in [0, 1) */
 } mm_dropout_conf;
 
+typedef struct mm_attn_conf {
+	int heads;     /* attention heads: D % heads == 0 (selfattn, xattn, block) */
+	int ffn;       /* FFN hidden width (block; unused otherwise) */
+} mm_attn_conf;
+
 /* The kinds, defined one family per file. */
 extern const mm_layer mm_layer_input, mm_layer_concat, mm_layer_prod; /* join.c */
 extern const mm_layer mm_layer_linear, mm_layer_bilinear;              /* linear.c */
 extern const mm_layer mm_layer_relu, mm_layer_gelu, mm_layer_dropout;  /* act.c */
 extern const mm_layer mm_layer_layernorm;                              /* norm.c */
+extern const mm_layer mm_layer_add, mm_layer_mix, mm_layer_posemb,     /* seq.c */
+	mm_layer_modemb, mm_layer_cls, mm_layer_meanpool, mm_layer_clspool;
+extern const mm_layer mm_layer_selfattn, mm_layer_xattn;               /* attention.c */
+extern const mm_layer mm_layer_block;                                  /* block.c */
 extern const mm_layer mm_layer_sparse_linear;                          /* sparse_linear.c */
 
 /* The gradient a backward adds to: NULL for a frozen parameter. */

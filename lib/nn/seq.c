@@ -1,5 +1,6 @@
-/* nn/seq.c — the small sequence kernels: residual add, softmax-weighted
- * mixture, learned embeddings, [CLS] row, pooling.  See nn/seq.h. */
+/* nn/seq.c — the small sequence kernels and their layers: residual add,
+ * softmax-weighted mixture, learned embeddings, [CLS] row, pooling.  See
+ * nn/seq.h and layer.h. */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("O3", "no-math-errno")
 #endif
@@ -8,7 +9,8 @@
 #include <assert.h>
 #include <string.h>
 
-#include "nn.h"
+#include "kernels.h"
+#include "layer.h"
 
 static int valid_rows(const int *len, int b, int T)
 {
@@ -169,3 +171,208 @@ void mm_pool_cls_backward(const float *dY, int B, int T, int D, float *dX)
 	for (int b = 0; b < B; b++)
 		mm_add_backward(dY + (size_t)b * D, dX + (size_t)b * T * D, NULL, (size_t)D);
 }
+
+/* ---- the layers ------------------------------------------------------------ */
+
+static size_t sample_size(mm_shape s)
+{
+	return (size_t)s.T * s.D;
+}
+
+static const char *same_shape(const mm_layer_io *io, mm_shape *out)
+{
+	for (int k = 1; k < io->nin; k++)
+		if (io->in[k].T != io->in[0].T || io->in[k].D != io->in[0].D)
+			return "inputs of different shapes";
+	*out = io->in[0];
+	return NULL;
+}
+
+static void add_fwd(const mm_layer_io *io)
+{
+	mm_add_forward(io->x[0], io->x[1], io->y, (size_t)io->B * sample_size(io->in[0]));
+}
+
+static void add_bwd(const mm_layer_io *io)
+{
+	size_t n = (size_t)io->B * sample_size(io->in[0]);
+	mm_add_backward(io->dy, io->dx[0], io->dx[1], n);
+}
+
+static double elementwise_flops(const mm_layer_io *io)
+{
+	return (double)sample_size(io->out) * io->nin;
+}
+
+const mm_layer mm_layer_add = {
+	.kind = MM_NODE_ADD, .name = "add", .min_in = 2, .max_in = 2,
+	.shape = same_shape, .forward = add_fwd, .backward = add_bwd, .flops = elementwise_flops,
+};
+
+/* mix: one learned logit per input, shared by the batch (lda = 0), zero at
+ * the start (equal weights). */
+static int mix_params(const mm_layer_io *io, mm_param_decl *d)
+{
+	d[0] = (mm_param_decl){ "logits", io->nin, 1, false };
+	return 1;
+}
+
+static size_t mix_scratch(const mm_layer_io *io)
+{
+	return (size_t)io->B * io->nin;
+}
+
+static void mix_init(const mm_layer_io *io, mm_rng *rng)
+{
+	(void)rng;
+	memset(io->p[0].w, 0, io->p[0].n * sizeof(float));
+}
+
+static void mix_fwd(const mm_layer_io *io)
+{
+	mm_mix_forward(io->x, io->nin, io->B, sample_size(io->in[0]), io->p[0].w, 0,
+			io->scratch, io->y);
+}
+
+static void mix_bwd(const mm_layer_io *io)
+{
+	mm_mix_backward(io->x, io->nin, io->B, sample_size(io->in[0]), io->scratch, io->dy, 0,
+			io->dx, mm_param_grad(&io->p[0]));
+}
+
+const mm_layer mm_layer_mix = {
+	.kind = MM_NODE_MIX, .name = "mix", .min_in = 2, .max_in = MM_LAYER_MAXIN,
+	.shape = same_shape, .params = mix_params, .scratch = mix_scratch, .init = mix_init,
+	.forward = mix_fwd, .backward = mix_bwd, .flops = elementwise_flops,
+};
+
+/* Embeddings and [CLS] start as N(0, 0.02²), as BERT's and ViT's. */
+static void normal_init(const mm_layer_io *io, mm_rng *rng)
+{
+	for (size_t k = 0; k < io->p[0].n; k++)
+		io->p[0].w[k] = (float)(0.02 * mm_rng_normal(rng));
+}
+
+static const char *keep_shape(const mm_layer_io *io, mm_shape *out)
+{
+	*out = io->in[0];
+	return NULL;
+}
+
+static int posemb_params(const mm_layer_io *io, mm_param_decl *d)
+{
+	d[0] = (mm_param_decl){ "E", io->in[0].T, io->in[0].D, false };
+	return 1;
+}
+
+static int modemb_params(const mm_layer_io *io, mm_param_decl *d)
+{
+	d[0] = (mm_param_decl){ "E", io->in[0].D, 1, false };
+	return 1;
+}
+
+/* lde: D for a position table, 0 for one vector on every row. */
+static void emb_fwd(const mm_layer_io *io, int lde)
+{
+	mm_shape s = io->in[0];
+	mm_embed_add_forward(io->x[0], io->B, s.T, s.D, io->len[0], io->p[0].w, lde, io->y);
+}
+
+static void emb_bwd(const mm_layer_io *io, int lde)
+{
+	mm_shape s = io->in[0];
+	mm_embed_add_backward(io->dy, io->B, s.T, s.D, io->len[0], lde, io->dx[0],
+			mm_param_grad(&io->p[0]));
+}
+
+static void posemb_fwd(const mm_layer_io *io) { emb_fwd(io, io->in[0].D); }
+static void posemb_bwd(const mm_layer_io *io) { emb_bwd(io, io->in[0].D); }
+static void modemb_fwd(const mm_layer_io *io) { emb_fwd(io, 0); }
+static void modemb_bwd(const mm_layer_io *io) { emb_bwd(io, 0); }
+
+const mm_layer mm_layer_posemb = {
+	.kind = MM_NODE_POSEMB, .name = "posemb", .min_in = 1, .max_in = 1,
+	.shape = keep_shape, .params = posemb_params, .init = normal_init,
+	.forward = posemb_fwd, .backward = posemb_bwd, .flops = elementwise_flops,
+};
+
+const mm_layer mm_layer_modemb = {
+	.kind = MM_NODE_MODEMB, .name = "modemb", .min_in = 1, .max_in = 1,
+	.shape = keep_shape, .params = modemb_params, .init = normal_init,
+	.forward = modemb_fwd, .backward = modemb_bwd, .flops = elementwise_flops,
+};
+
+static const char *cls_shape(const mm_layer_io *io, mm_shape *out)
+{
+	*out = (mm_shape){ io->in[0].T + 1, io->in[0].D };
+	return NULL;
+}
+
+static int cls_params(const mm_layer_io *io, mm_param_decl *d)
+{
+	d[0] = (mm_param_decl){ "cls", io->in[0].D, 1, false };
+	return 1;
+}
+
+static void cls_lengths(const mm_layer_io *io, int *len)
+{
+	for (int b = 0; b < io->B; b++)
+		len[b] = (io->len[0] ? io->len[0][b] : io->in[0].T) + 1;
+}
+
+static void cls_fwd(const mm_layer_io *io)
+{
+	mm_cls_prepend_forward(io->x[0], io->B, io->in[0].T, io->in[0].D, io->p[0].w, io->y);
+}
+
+static void cls_bwd(const mm_layer_io *io)
+{
+	mm_shape s = io->in[0];
+	float *dcls = mm_param_grad(&io->p[0]);
+	if (io->dx[0] || dcls)
+		mm_cls_prepend_backward(io->dy, io->B, s.T, s.D, io->len[0], dcls, io->dx[0]);
+}
+
+const mm_layer mm_layer_cls = {
+	.kind = MM_NODE_CLS, .name = "cls", .min_in = 1, .max_in = 1,
+	.shape = cls_shape, .lengths = cls_lengths, .params = cls_params, .init = normal_init,
+	.forward = cls_fwd, .backward = cls_bwd,
+};
+
+static const char *pool_shape(const mm_layer_io *io, mm_shape *out)
+{
+	*out = (mm_shape){ 1, io->in[0].D };
+	return NULL;
+}
+
+static void meanpool_fwd(const mm_layer_io *io)
+{
+	mm_pool_mean_forward(io->x[0], io->B, io->in[0].T, io->in[0].D, io->len[0], io->y);
+}
+
+static void meanpool_bwd(const mm_layer_io *io)
+{
+	if (io->dx[0])
+		mm_pool_mean_backward(io->dy, io->B, io->in[0].T, io->in[0].D, io->len[0], io->dx[0]);
+}
+
+static void clspool_fwd(const mm_layer_io *io)
+{
+	mm_pool_cls_forward(io->x[0], io->B, io->in[0].T, io->in[0].D, io->y);
+}
+
+static void clspool_bwd(const mm_layer_io *io)
+{
+	if (io->dx[0])
+		mm_pool_cls_backward(io->dy, io->B, io->in[0].T, io->in[0].D, io->dx[0]);
+}
+
+const mm_layer mm_layer_meanpool = {
+	.kind = MM_NODE_MEANPOOL, .name = "meanpool", .min_in = 1, .max_in = 1,
+	.shape = pool_shape, .forward = meanpool_fwd, .backward = meanpool_bwd,
+};
+
+const mm_layer mm_layer_clspool = {
+	.kind = MM_NODE_CLSPOOL, .name = "clspool", .min_in = 1, .max_in = 1,
+	.shape = pool_shape, .forward = clspool_fwd, .backward = clspool_bwd,
+};

@@ -63,7 +63,8 @@ typedef struct mm_mha_w {
 
 void mm_mha_forward(const float *X, int B, int T, int D, const int *len, int H,
 		const mm_mha_w *w, float *QKV, float *P, float *Ctx, float *Y);
-/* g: gradients of the weights (all four non-NULL), accumulate.  dX may be NULL.
+/* g: gradients of the weights, accumulate (a member may be NULL: a frozen
+ * weight).  dX may be NULL.
  * Scratch: dQKV [B*T*3D], dCtx [B*T*D], dP [T*T], all overwritten. */
 void mm_mha_backward(const float *X, int B, int T, int D, const int *len, int H,
 		const mm_mha_w *w, const float *QKV, const float *P, const float *Ctx,
@@ -83,7 +84,7 @@ typedef struct mm_xattn_w {
 void mm_xattn_forward(const float *Xq, int Tq, int Dq, const int *lenq,
 		const float *Xkv, int Tk, int Dkv, const int *lenk, int B, int D, int H,
 		const mm_xattn_w *w, float *Qp, float *KV, float *P, float *Ctx, float *Y);
-/* g: all six non-NULL, accumulate; dXq, dXkv may be NULL.  Scratch: dQp
+/* g: accumulate (members may be NULL); dXq, dXkv may be NULL.  Scratch: dQp
  * [B*Tq*D], dKV [B*Tk*2D], dCtx [B*Tq*D], dP [Tq*Tk], all overwritten. */
 void mm_xattn_backward(const float *Xq, int Tq, int Dq, const int *lenq,
 		const float *Xkv, int Tk, int Dkv, const int *lenk, int B, int D, int H,
@@ -163,7 +164,8 @@ void mm_block_ws_init(mm_block_ws *ws, float *mem, float *scratch, int B, int T,
 /* Y [B, T, D] (may not alias X). */
 void mm_block_forward(const float *X, const int *len, const mm_block_w *w,
 		mm_block_ws *ws, float *Y);
-/* g: all weight gradients non-NULL, accumulate; dX accumulates (may be NULL).
+/* g: the weight gradients accumulate (members may be NULL: frozen); dX
+ * accumulates (may be NULL).
  * dY's padded rows must be zero (as every backward here leaves them).  The
  * backward overwrites saved activations: one backward per forward. */
 void mm_block_backward(const float *X, const int *len, const mm_block_w *w,

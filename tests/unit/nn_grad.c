@@ -70,6 +70,30 @@ static void test_act(int kind)
 	free(c.x); free(c.y); free(c.R); free(dx);
 }
 
+/* GELU's values and slopes against tanh in double, over the range where it
+ * bends and far outside it (the kernel has its own vectorisable tanh). */
+static void test_gelu_values(void)
+{
+	enum { N = 24003 };
+	static float x[N], y[N], dx[N], ones[N];
+	for (int i = 0; i < N; i++) {
+		x[i] = i < 24001 ? -12.0f + 0.001f * i : i == 24001 ? -1e4f : 1e4f;
+		ones[i] = 1;
+	}
+	mm_gelu_forward(x, y, N);
+	mm_gelu_backward(x, ones, dx, N);
+	double ey = 0, ed = 0;
+	for (int i = 0; i < N; i++) {
+		double v = x[i], k = sqrt(2 / M_PI), u = k * (v + 0.044715 * v * v * v), t = tanh(u);
+		double ry = 0.5 * v * (1 + t);
+		double rd = 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * k * (1 + 3 * 0.044715 * v * v);
+		ey = fmax(ey, fabs(y[i] - ry) / (1 + fabs(ry)));
+		ed = fmax(ed, fabs(dx[i] - rd) / (1 + fabs(rd)));
+	}
+	ok(ey < 3e-7, "gelu values match tanh in double (max rel. error %.1e)", ey);
+	ok(ed < 3e-7, "gelu slopes match tanh in double (max rel. error %.1e)", ed);
+}
+
 /* ---- dropout: the same mask for every forward (the rng is copied) ---- */
 typedef struct { size_t n; float p; mm_rng g; float *x, *y, *mask, *R; } drop_t;
 static double drop_loss(void *c_)
@@ -402,6 +426,7 @@ int main(void)
 	test_linear();
 	test_act(0);
 	test_act(1);
+	test_gelu_values();
 	test_dropout();
 	test_layernorm();
 	test_prod();

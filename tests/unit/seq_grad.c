@@ -1,6 +1,7 @@
 /* seq_grad.c — the sequence kernels of nn/seq.h against central finite
  * differences (method in gradcheck.h), and their padding contract: padded
  * keys change no valid output, padded rows receive no gradient. */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -312,6 +313,85 @@ static void test_block(void)
 	free(c.X); free(c.Y); free(c.R); free(mem); free(scratch); free(dX);
 }
 
+/* ---- the layers in a graph ------------------------------------------------------
+ * inputs → linear (so that the layer's input gradient reaches a parameter)
+ * → the layer → meanpool → linear(3); L = Σ R ⊙ logits; every parameter's
+ * gradient against finite differences, and padded input rows changing nothing. */
+enum { GB = 3, GT = 4, GD = 6, GTk = 5, GDk = 4, GC = 3 };
+static const int glen[GB] = { 4, 2, 1 }, glenk[GB] = { 3, 5, 1 };
+typedef struct { mm_net *net; float *X[3], *R; const int *len[3]; } gnet_t;
+static double gnet_loss(void *c_)
+{
+	gnet_t *c = c_;
+	const float *Z = mm_net_forward_seq(c->net, (const float *const *)c->X, c->len, GB, false, NULL);
+	return dotR(c->R, Z, GB * GC);
+}
+
+static void test_graph(mm_node_type kind, const char *what)
+{
+	mm_err e;
+	bool cross = kind == MM_NODE_XATTN;
+	int nin = kind == MM_NODE_ADD ? 2 : kind == MM_NODE_MIX ? 3 : cross ? 2 : 1;
+	mm_shape sh[3] = { { GT, GD }, { cross ? GTk : GT, cross ? GDk : GD }, { GT, GD } };
+	mm_net *net;
+	int in[3], node = -1;
+	mm_linear_conf lc = { GD }, lck = { GDk }, hc = { GC };
+	mm_attn_conf ac = { .heads = 2, .ffn = 10 };
+	bool fine = mm_net_new_shaped(&net, nin, sh, &e) == MM_OK;
+	for (int k = 0; k < nin && fine; k++) {
+		int src = k; /* keys and values keep their own width */
+		fine = (in[k] = mm_net_add(net, MM_NODE_LINEAR, NULL, &src, 1,
+				cross && k ? &lck : &lc, &e)) >= 0;
+	}
+	if (fine)
+		fine = (node = mm_net_add(net, kind, "x", in, nin, &ac, &e)) >= 0;
+	if (fine && kind != MM_NODE_MEANPOOL && kind != MM_NODE_CLSPOOL)
+		fine = (node = mm_net_add(net, MM_NODE_MEANPOOL, NULL, &node, 1, NULL, &e)) >= 0;
+	if (fine)
+		fine = (node = mm_net_add(net, MM_NODE_LINEAR, NULL, &node, 1, &hc, &e)) >= 0 &&
+			mm_net_finish(net, node, &e) == MM_OK;
+	if (!ok(fine, "%s: a net builds", what)) {
+		diag("%s", e.msg);
+		return;
+	}
+	mm_rng ig;
+	mm_rng_seed(&ig, 5);
+	mm_net_init(net, &ig);
+	size_t np;
+	mm_param *P = mm_net_params(net, &np);
+	for (size_t i = 0; i < np; i++) /* off the initial values (γ = 1, zero logits) */
+		for (size_t k = 0; k < P[i].n; k++)
+			P[i].w[k] += (float)(0.2 * mm_rng_normal(&G));
+	gnet_t c = { net, { NULL }, rnd(GB * GC, 1), { glen, cross ? glenk : glen, glen } };
+	for (int k = 0; k < nin; k++)
+		c.X[k] = rnd((size_t)GB * sh[k].T * sh[k].D, 1);
+	mm_net_zero_grad(net);
+	gnet_loss(&c);
+	mm_net_backward(net, c.R);
+	double worst = 0;
+	for (size_t i = 0; i < np; i++)
+		worst = fmax(worst, check(gnet_loss, &c, P[i].w, P[i].g, P[i].n, 1e-2f));
+	ok(worst < TOL, "%s layer in a graph: all %zu parameter gradients (max error %.1e)",
+			what, np, worst);
+	/* padded input rows: other values, the same logits */
+	float Z0[GB * GC];
+	memcpy(Z0, mm_net_forward_seq(net, (const float *const *)c.X, c.len, GB, false, NULL), sizeof Z0);
+	for (int k = 0; k < nin; k++)
+		for (int b = 0; b < GB; b++)
+			for (int t = c.len[k][b]; t < sh[k].T; t++)
+				for (int d = 0; d < sh[k].D; d++)
+					c.X[k][((size_t)b * sh[k].T + t) * sh[k].D + d] = 50;
+	const float *Z1 = mm_net_forward_seq(net, (const float *const *)c.X, c.len, GB, false, NULL);
+	bool same = true;
+	for (int i = 0; i < GB * GC; i++)
+		same = same && Z1[i] == Z0[i];
+	ok(same, "%s layer: padded input rows change nothing", what);
+	for (int k = 0; k < nin; k++)
+		free(c.X[k]);
+	free(c.R);
+	mm_net_free(net);
+}
+
 int main(void)
 {
 	mm_rng_seed(&G, 2024);
@@ -327,5 +407,15 @@ int main(void)
 	test_seq(2, 0, "mean pooling");
 	test_seq(3, 0, "[CLS] pooling");
 	test_block();
+	test_graph(MM_NODE_ADD, "add");
+	test_graph(MM_NODE_MIX, "mix");
+	test_graph(MM_NODE_POSEMB, "posemb");
+	test_graph(MM_NODE_MODEMB, "modemb");
+	test_graph(MM_NODE_CLS, "cls");
+	test_graph(MM_NODE_MEANPOOL, "meanpool");
+	test_graph(MM_NODE_CLSPOOL, "clspool");
+	test_graph(MM_NODE_SELFATTN, "selfattn");
+	test_graph(MM_NODE_XATTN, "xattn");
+	test_graph(MM_NODE_BLOCK, "block");
 	return tap_done();
 }

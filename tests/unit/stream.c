@@ -5,11 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "record.h"
 #include "stream.h"
 #include "tap.h"
+#include "util.h"
 
 /* ---- helpers ---- */
 
@@ -707,6 +709,36 @@ static void test_raw(void)
 	free(plain.p), free(z.p), free(both.p);
 }
 
+/* Temporaries left by killed runs: a dead pid's is removed when the path is
+ * written again, a live one's and another host's are kept. */
+static void test_stale(const char *path)
+{
+	char mine[400], dead[500], live[500], other[500];
+	struct stat st;
+	mm_err e;
+	pid_t child = fork();
+	if (child == 0)
+		_exit(0);
+	waitpid(child, NULL, 0);
+	mm_atomic_tmpname(mine, sizeof mine, path);
+	/* the same name with another pid: strip ".<pid>" from mine */
+	*strrchr(mine, '.') = 0;
+	snprintf(dead, sizeof dead, "%s.%ld", mine, (long)child);
+	snprintf(live, sizeof live, "%s.%ld", mine, (long)getppid());
+	snprintf(other, sizeof other, "%s.tmp.some-other-host.%ld", path, (long)child);
+	const char *names[3] = {dead, live, other};
+	for (int i = 0; i < 3; i++)
+		fclose(fopen(names[i], "w"));
+	mm_writer *w;
+	ok(mm_writer_open(&w, path, 3, &e) == MM_OK, "writer on a path with stale temporaries");
+	mm_writer_abort(w);
+	ok(stat(dead, &st) != 0, "a dead pid's temporary is removed");
+	ok(stat(live, &st) == 0, "a live pid's temporary is kept");
+	ok(stat(other, &st) == 0, "another host's temporary is kept");
+	for (int i = 0; i < 3; i++)
+		unlink(names[i]);
+}
+
 static void test_files(void)
 {
 	char dir[] = "/tmp/mmoe-unit.XXXXXX";
@@ -725,7 +757,8 @@ static void test_files(void)
 	mm_writer_put(w, r, &e);
 	ok(stat(path, &st) != 0, "the target does not exist before close");
 	ok(mm_writer_close(w, &e) == MM_OK && stat(path, &st) == 0, "it does after close");
-	snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+	mm_atomic_tmpname(tmp, sizeof tmp, path);
+	ok(strstr(tmp, ".tmp.") != NULL, "temporary name %s", tmp);
 	ok(stat(tmp, &st) != 0, "no temporary left");
 	mm_writer_open(&w, path, 3, &e);
 	mm_writer_put(w, r, &e);
@@ -746,6 +779,7 @@ static void test_files(void)
 	snprintf(tmp, sizeof tmp, "%s/no/such/dir/out.zst", dir);
 	ok(mm_writer_open(&w, tmp, 3, &e) != MM_OK, "writer in a missing directory fails: %s", e.msg);
 	mm_rec_free(r);
+	test_stale(path);
 	unlink(path);
 	rmdir(dir);
 }

@@ -1,5 +1,6 @@
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <locale.h>
@@ -23,6 +24,7 @@ void cli_init(int argc, char **argv, const char *prog)
 	setlocale(LC_ALL, "C");
 	/* A closed pipe must be an error we report (EPIPE), not a silent death. */
 	signal(SIGPIPE, SIG_IGN);
+	cli_cleanup_init();
 }
 
 static void vmsg(const char *fmt, va_list ap)
@@ -38,12 +40,14 @@ void cli_die(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vmsg(fmt, ap);
 	va_end(ap);
+	cli_abort_outputs();
 	exit(code);
 }
 
 void cli_die_err(const mm_err *e)
 {
 	fprintf(stderr, "%s: %s\n", cli_prog, e->msg);
+	cli_abort_outputs();
 	exit(mm_status_exit(e->status));
 }
 
@@ -62,6 +66,7 @@ void cli_usage(const char *fmt, ...)
 	vmsg(fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "Try '%s --help'.\n", cli_prog);
+	cli_abort_outputs();
 	exit(MM_EXIT_USAGE);
 }
 
@@ -158,10 +163,12 @@ int cli_finish(void)
 {
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "%s: error writing standard output: %s\n", cli_prog, strerror(errno));
+		cli_abort_outputs();
 		exit(MM_EXIT_USAGE);
 	}
 	if (fclose(stdout) != 0) {
 		fprintf(stderr, "%s: error closing standard output: %s\n", cli_prog, strerror(errno));
+		cli_abort_outputs();
 		exit(MM_EXIT_USAGE);
 	}
 	return MM_EXIT_OK;
@@ -204,4 +211,45 @@ void cli_progress_end(cli_progress *p)
 {
 	if (p->on && p->last > p->t0)
 		fputs("\r\033[K", stderr);
+}
+
+/* The short option string of opts: ':' (we report errors, not getopt), then
+ * each letter once (aliases share theirs), followed by ':' for a required
+ * value and '::' for an optional one.  Only letters and ':' are in it, so
+ * strchr finds a letter already there. */
+static const char *shortopts(const struct option *opts)
+{
+	static char s[3 * 128 + 2];
+	size_t n = 0;
+	s[n++] = ':';
+	s[n] = 0;
+	for (const struct option *o = opts; o->name; o++) {
+		if (o->flag || o->val <= 0 || o->val >= 128 || !isalnum(o->val) || strchr(s + 1, o->val))
+			continue;
+		s[n++] = (char)o->val;
+		if (o->has_arg != no_argument)
+			s[n++] = ':';
+		if (o->has_arg == optional_argument)
+			s[n++] = ':';
+		s[n] = 0;
+	}
+	return s;
+}
+
+int cli_getopt(int argc, char **argv, const struct option *opts, const cli_moved *moved)
+{
+	static const struct option *built;
+	static const char *shorts;
+	if (built != opts) {
+		shorts = shortopts(opts);
+		built = opts;
+	}
+	int c = getopt_long(argc, argv, shorts, opts, NULL);
+	/* optopt is a letter the table no longer has only when the user wrote it
+	 * as a short option: no long option of opts returns it. */
+	if (c == '?' && moved)
+		for (const cli_moved *m = moved; m->letter; m++)
+			if (m->letter == optopt)
+				cli_usage("-%c %s", m->letter, m->msg);
+	return c;
 }
