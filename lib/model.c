@@ -419,8 +419,17 @@ mm_status mm_model_save(const mm_model *m, const char *path, mm_err *e)
 			mm_writer_abort(w);
 	}
 	msgpack_sbuffer_destroy(&sb);
-	if (st != MM_OK)
-		mm_err_prefix(e, "model %s", path);
+	if (st != MM_OK && e) {
+		/* the writer's messages begin with the path: say "model" once before it */
+		size_t n = strlen(path);
+		if (strncmp(e->msg, path, n) == 0 && e->msg[n] == ':') {
+			char old[sizeof e->msg];
+			memcpy(old, e->msg, sizeof old);
+			snprintf(e->msg, sizeof e->msg, "model %.1000s", old);
+		} else {
+			mm_err_prefix(e, "model %s", path);
+		}
+	}
 	return st;
 }
 

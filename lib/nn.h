@@ -139,6 +139,8 @@ int mm_net_output(const mm_net *net);
 int mm_net_node_id(const mm_net *net, const char *name);
 int mm_net_nmod(const mm_net *net);
 int mm_net_dim(const mm_net *net, int m);
+/* Per-sample rows T of input m (1 for vectors; 0 when out of range). */
+int mm_net_rows(const mm_net *net, int m);
 /* FLOPs (2 × multiply-adds) of one forward pass per sample, for GFLOP/s figures. */
 double mm_net_flops_per_sample(const mm_net *net);
 
@@ -167,10 +169,13 @@ void mm_net_zero_grad(mm_net *net);
 void mm_net_copy_params(mm_net *dst, const mm_net *src);
 
 /* A dataset in memory: per modality an n × dim matrix (row-major, already
- * standardised), and targets in 0..nclass-1 (may be NULL for prediction). */
+ * standardised), and targets in 0..nclass-1 (may be NULL for prediction).
+ * For an input of T > 1 rows, len[m] (NULL: all T) gives each record's
+ * valid rows, 1..T; mm_net_fit refuses others (MM_EVALUE). */
 typedef struct mm_dataset {
 	int nmod;
 	const float *X[MM_NET_MAXMOD];
+	const int *len[MM_NET_MAXMOD];
 	const int *y;
 	size_t n;
 } mm_dataset;

@@ -23,6 +23,7 @@
 # reason; with MMOE_REQUIRE_SSH=1 (set by .ci/run) such a skip is a failure.
 
 REMOTE=mmoe-remote
+SSHD=${MMOE_SSHD:-/usr/sbin/sshd}   # (another one: to test the skip)
 _remote_pid= _remote_user= _remote_home=
 
 _remote_cleanup() {
@@ -70,7 +71,7 @@ _remote_user_add() { # name home
 
 remote_start() {
 	local t port try
-	for t in /usr/sbin/sshd ssh ssh-keygen rsync parallel perl; do
+	for t in "$SSHD" ssh ssh-keygen rsync parallel perl; do
 		command -v "$t" >/dev/null 2>&1 || { remote_skip "$t is not installed"; return 1; }
 	done
 	mkdir -m 700 "$T/ssh"
@@ -112,7 +113,7 @@ remote_start() {
 		MaxSessions 100
 		LogLevel VERBOSE
 		EOF
-		/usr/sbin/sshd -D -e -f "$T/ssh/sshd_config" 2>"$T/ssh/sshd.log" &
+		"$SSHD" -D -e -f "$T/ssh/sshd_config" 2>"$T/ssh/sshd.log" &
 		_remote_pid=$!
 		cat > "$T/ssh/config" <<-EOF
 		Host $REMOTE
@@ -151,6 +152,10 @@ remote_start() {
 	remote_skip "sshd did not start or refused the login: $(tail -n 3 "$T/ssh/sshd.log" "$T/ssh/client.err" | tr '\n' ' ')"
 	return 1
 }
+
+# remote_files: what the remote user's home holds (GNU parallel's own ~/.parallel
+# aside), to check that jobs leave nothing behind
+remote_files() { remote_run 'ls -A' | grep -vx '\.parallel'; }
 
 # remote_cannot_read PATH DESC: the remote side cannot read PATH (as root; the
 # check is skipped as another user, see above)

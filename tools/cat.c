@@ -230,6 +230,7 @@ static struct {
 	uint64_t head;
 	bool shard_set, seq, merge;
 	uint64_t shard_k, shard_n;
+	uint64_t nshards;   /* --shards N: every shard, each to its file */
 	char **fields;
 	size_t nfields;
 	char **where;     /* FIELD=VALUE, split at the '=' */
@@ -686,20 +687,25 @@ static void parse_shard(const char *arg)
 	opt.shard_set = true;
 }
 
-/* True when the record belongs to the chosen shard; a record without a string
- * id cannot be placed, which is bad data. */
-static bool in_shard(mm_rec *r)
+/* The shard of a record among n; a record without a string id cannot be
+ * placed, which is bad data. */
+static uint64_t shard_index(mm_rec *r, uint64_t n)
 {
 	const msgpack_object *o = mm_rec_get(r, "id");
 	if (!o || o->type != MSGPACK_OBJECT_STR) {
 		mm_err e;
 		const char *s;
 		if (mm_rec_str(r, "id", &s, &e) == MM_MISSING)
-			mm_err_prefix(&e, "--shard places records by their id");
+			mm_err_prefix(&e, "shards are made by id");
 		mm_err_prefix(&e, "%s", mm_reader_name(cur_rd));
 		cli_die_err(&e);
 	}
-	return mm_shard_of(o->via.str.ptr, o->via.str.size, opt.shard_n) == opt.shard_k;
+	return mm_shard_of(o->via.str.ptr, o->via.str.size, n);
+}
+
+static bool in_shard(mm_rec *r)
+{
+	return shard_index(r, opt.shard_n) == opt.shard_k;
 }
 
 /* The record selections, --shard and --where: a record is kept when it is
@@ -809,6 +815,8 @@ static void usage(void)
 		"                      tensors well formed and finite, floats finite\n"
 		"      --shard K/N     keep the records of shard K of N (0 <= K < N): those\n"
 		"                      whose id's FNV-1a 64 hash modulo N is K\n"
+		"      --shards N      write every shard in one pass, shard K to the --output\n"
+		"                      name with {} replaced by K (e.g. -o part-{}.zst)\n"
 		"      --seq           add _seq, the record's 0-based place in the input\n"
 		"                      (the order key that --merge restores)\n"
 		"      --merge         merge inputs that each ascend in _seq into one stream\n"
@@ -858,7 +866,45 @@ static mm_status emit(mm_rec *r, uint64_t pos, mm_writer *w, sbuf *b, FILE *jout
 	return MM_OK;
 }
 
-enum { OPT_SHARD = 256, OPT_SEQ, OPT_MERGE, OPT_WHERE, O_BRIEF, O_FIELDS, O_HEAD, O_COUNT, O_CHECK,
+/* --shards: the N writers, shard K to the --output pattern with {} -> K */
+#define MAX_SHARDS 1024
+static mm_writer **shard_w;   /* --shards: opt.nshards writers */
+
+static void open_shards(void)
+{
+	const char *hole = opt.out ? strstr(opt.out, "{}") : NULL;
+	if (!hole)
+		cli_usage("--shards writes one file per shard: --output needs a name with {} for the shard number");
+	shard_w = calloc(opt.nshards, sizeof *shard_w);
+	if (!shard_w)
+		cli_die(MM_EXIT_USAGE, "out of memory");
+	for (uint64_t k = 0; k < opt.nshards; k++) {
+		mm_err e;
+		char *name;
+		if (asprintf(&name, "%.*s%llu%s", (int)(hole - opt.out), opt.out,
+				(unsigned long long)k, hole + 2) < 0)
+			cli_die(MM_EXIT_USAGE, "out of memory");
+		mm_status st = mm_writer_open(&shard_w[k], name, opt.level, &e);
+		free(name);
+		if (st != MM_OK)
+			cli_die_err(&e);   /* which removes the shards opened so far */
+	}
+}
+
+static void close_shards(void)
+{
+	for (uint64_t k = 0; k < opt.nshards; k++) {
+		mm_err e;
+		mm_writer *ww = shard_w[k];
+		shard_w[k] = NULL;   /* closed (and freed) whatever happens */
+		if (mm_writer_close(ww, &e) != MM_OK)
+			cli_die_err(&e);
+	}
+	free(shard_w);
+	shard_w = NULL;
+}
+
+enum { OPT_SHARD = 256, OPT_SHARDS, OPT_SEQ, OPT_MERGE, OPT_WHERE, O_BRIEF, O_FIELDS, O_HEAD, O_COUNT, O_CHECK,
 	OPT_LIBSVM, OPT_LABEL };   /* long-only options */
 
 int main(int argc, char **argv)
@@ -874,6 +920,7 @@ int main(int argc, char **argv)
 		{"check", no_argument, NULL, O_CHECK},
 		CLI_OPT_OUTPUT, CLI_OPT_LEVEL, CLI_OPT_FORCE,
 		{"shard", required_argument, NULL, OPT_SHARD},
+		{"shards", required_argument, NULL, OPT_SHARDS},
 		{"seq", no_argument, NULL, OPT_SEQ},
 		{"merge", no_argument, NULL, OPT_MERGE},
 		CLI_OPT_QUIET, CLI_OPT_HELP, CLI_OPT_VERSION,
@@ -927,6 +974,9 @@ int main(int argc, char **argv)
 		case CLI_LEVEL: opt.level = (int)cli_int("--level", optarg, 0, 22); break;
 		case CLI_FORCE: opt.force = true; break;
 		case OPT_SHARD: parse_shard(optarg); break;
+		case OPT_SHARDS:
+			opt.nshards = (uint64_t)cli_int("--shards", optarg, 1, MAX_SHARDS);
+			break;
 		case OPT_SEQ: opt.seq = true; break;
 		case OPT_MERGE: opt.merge = true; break;
 		case 'q': cli_quiet = true; break;
@@ -946,6 +996,8 @@ int main(int argc, char **argv)
 		cli_usage("--libsvm excludes --json and --count");
 	if (opt.merge && opt.seq)
 		cli_usage("--merge removes the sequence numbers that --seq adds: use one of them");
+	if (opt.nshards && (opt.shard_set || opt.merge || opt.json || opt.count || opt.libsvm))
+		cli_usage("--shards writes records to files: not with --shard, --merge, --json, --count or --libsvm");
 
 	char *stdin_only[] = {"-", NULL};
 	char **inputs = optind < argc ? argv + optind : stdin_only;
@@ -958,7 +1010,9 @@ int main(int argc, char **argv)
 	 * cli_die, which drops the output */
 	FILE *jout = stdout;
 	const char *jname = "standard output";
-	if (!opt.count && !opt.json && !opt.libsvm) {
+	if (opt.nshards) {
+		open_shards();
+	} else if (!opt.count && !opt.json && !opt.libsvm) {
 		if (!opt.out)
 			cli_check_binary_stdout(opt.force);
 		if (mm_writer_open(&w, opt.out, opt.level, &e) != MM_OK)
@@ -973,7 +1027,7 @@ int main(int argc, char **argv)
 	sbuf b = {0};
 	uint64_t total = 0, seen = 0;
 	bool raw = !opt.json && !opt.libsvm && !opt.check && !opt.nfields && !opt.shard_set &&
-		!opt.seq && !opt.merge && !opt.nwhere;
+		!opt.seq && !opt.merge && !opt.nwhere && !opt.nshards;
 	cli_progress prog;
 	cli_progress_start(&prog, "records", 0);
 	if (opt.merge) {
@@ -1035,7 +1089,8 @@ int main(int argc, char **argv)
 				continue;
 			}
 			total++;
-			st = emit(r, pos, w, &b, jout, jname, &e);
+			mm_writer *to = opt.nshards ? shard_w[shard_index(r, opt.nshards)] : w;
+			st = emit(r, pos, to, &b, jout, jname, &e);
 			mm_rec_free(r);
 			if (st != MM_OK) {
 				mm_reader_close(rd);
@@ -1056,6 +1111,8 @@ int main(int argc, char **argv)
 
 	if (opt.count)
 		fprintf(jout, "%llu\n", (unsigned long long)total);
+	if (shard_w)
+		close_shards();
 	if (w) {
 		mm_writer *ww = w;
 		w = NULL;   /* closed (and freed) whatever happens */

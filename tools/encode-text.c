@@ -487,8 +487,7 @@ int main(int argc, char **argv)
 			opt.nenc++;
 			break;
 		case O_AS:
-			if (!*optarg)
-				cli_usage("option --as: empty field name");
+			cli_field("--as", optarg);
 			if (opt.nenc == 0) {
 				if (pending_as)
 					cli_usage("option --as given twice before any -e");
@@ -499,7 +498,7 @@ int main(int argc, char **argv)
 				opt.enc[opt.nenc - 1].as = xstrdup(optarg);
 			}
 			break;
-		case O_FIELD: opt.field = optarg; break;
+		case O_FIELD: opt.field = cli_field("--field", optarg); break;
 		case O_TOKENS: opt.tokens = true; break;
 		case O_MAXTOK: opt.max_tokens = (size_t)cli_int("--max-tokens", optarg, 1, 1 << 20); break;
 		case O_NOL2: opt.l2 = false; break;
@@ -653,6 +652,7 @@ int main(int argc, char **argv)
 	mm_reader *rd;
 	if (mm_reader_open(&rd, in, &e) != MM_OK)
 		cli_die_err(&e);
+	cli_set_input(mm_reader_name(rd));
 	mm_writer *wr = NULL;
 	if (!opt.print_tokens && !opt.print_features) {
 		if (!opt.out)

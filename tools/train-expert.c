@@ -284,6 +284,10 @@ static int predict_main(int argc, char **argv, bool force)
 			if (strcmp(pm[j].as, pm[i].as) == 0)
 				cli_usage("--as %s is given twice", pm[i].as);
 	}
+	for (int i = 0; i < nmodels; i++)   /* no output over id, label, split or a feature read */
+		for (int j = 0; j < nmodels; j++)
+			cli_output_field("--as", pm[i].as, (const char *const *)pm[j].m->feat,
+				(size_t)pm[j].m->spec.nmod);
 	if (!out_path)
 		cli_check_binary_stdout(force);
 	mm_writer *w;
@@ -1045,6 +1049,9 @@ int main(int argc, char **argv)
 			size_t n;
 			static char **ws; /* lives until exit */
 			ws = cli_split(cw_arg, ',', &n);
+			/* each weight is a number before they are counted ("abc" is not 1 weight) */
+			for (size_t k = 0; k < n; k++)
+				(void)cli_double("--class-weights", ws[k], 0, 1e9);
 			if ((int)n != spec.nclass)
 				cli_usage("--class-weights: %zu weights for %d classes", n, spec.nclass);
 			for (size_t k = 0; k < n; k++)

@@ -82,6 +82,8 @@ static void usage(void)
 "      --import-field F   prediction field of a record stream (default NAME)\n"
 "      --import-classes L class names in class order, for scores keyed by name\n"
 "                         (e.g. No,Yes: class 1 = Yes)\n"
+"      --import-order L   for scores in arrays in another order: the file's\n"
+"                         column of each of our classes (e.g. 1,0 swaps two)\n"
 "      --classes N        with --import: the class count; rows of another\n"
 "                         length are skipped (default: the most common length)\n"
 "      --class-from W     scores: the argmax of the scores, a null pred means\n"
@@ -105,7 +107,7 @@ static void usage(void)
 enum {
 	O_CLASSES = 256, O_INSAMPLE, O_MAXITER, O_HIDDEN, O_LAYERS, O_EPOCHS, O_BATCH,
 	O_LR, O_L2, O_DROPOUT, O_CLASSW, O_NOSTD, O_DROP, O_BALANCE, O_IMPORT,
-	O_IFIELD, O_ICLASSES, O_CLASSFROM, O_STRICT, O_FORCE, O_IDKEY, O_MAXBAD, O_MAXUNM, O_AS,
+	O_IFIELD, O_ICLASSES, O_CLASSFROM, O_STRICT, O_FORCE, O_IDKEY, O_MAXBAD, O_MAXUNM, O_AS, O_IORDER,
 };
 
 static const struct option longopts[] = {
@@ -138,6 +140,7 @@ static const struct option longopts[] = {
 	{ "class-from", required_argument, 0, O_CLASSFROM },
 	{ "strict", no_argument, 0, O_STRICT },
 	{ "id-key", required_argument, 0, O_IDKEY },
+	{ "import-order", required_argument, 0, O_IORDER },
 	{ "max-bad", required_argument, 0, O_MAXBAD },
 	{ "max-unmatched", required_argument, 0, O_MAXUNM },
 	CLI_OPT_OUTPUT,
@@ -525,7 +528,7 @@ int main(int argc, char **argv)
 	const char *feat = NULL, *as = NULL, *label = "label", *out = NULL;
 	char **imp = NULL, **asv = NULL;
 	int nimp = 0, nas = 0;
-	const char *ifield = NULL, *iclasses = NULL, *idkey = NULL;
+	const char *ifield = NULL, *iclasses = NULL, *idkey = NULL, *iorder = NULL;
 	double max_bad = MM_IMPORT_MAX_BAD, max_unmatched = MM_IMPORT_MAX_UNMATCHED;
 	int K = 5, C = 0, threads = 1;
 	bool insample = false, strict = false, force = false;
@@ -535,12 +538,12 @@ int main(int argc, char **argv)
 	int c;
 	while ((c = cli_getopt(argc, argv, longopts, moved)) != -1) {
 		switch (c) {
-		case 'f': feat = optarg; break;
+		case 'f': feat = cli_field("--feature", optarg); break;
 		case O_AS:
 			asv = xrealloc(asv, (size_t)nas + 1, sizeof *asv);
 			as = asv[nas++] = optarg;
 			break;
-		case 'l': label = optarg; break;
+		case 'l': label = cli_field("--label", optarg); break;
 		case O_CLASSES: C = (int)cli_int("--classes", optarg, 2, 1000000); break;
 		case 'k': K = (int)cli_int("--folds", optarg, 2, 1000); break;
 		case O_INSAMPLE: insample = true; break;
@@ -584,6 +587,7 @@ int main(int argc, char **argv)
 				cli_usage("option --class-from: '%s' is not scores, pred or argmax", optarg);
 			break;
 		case O_STRICT: strict = true; break;
+		case O_IORDER: iorder = optarg; break;
 		case O_IDKEY:
 			if (!*optarg)
 				cli_usage("option --id-key: empty key");
@@ -606,8 +610,10 @@ int main(int argc, char **argv)
 		cli_usage("--import and --features exclude each other");
 	if (!imp && !feat)
 		cli_usage("give --features FIELD (or --import FILE)");
-	if (!imp && (ifield || iclasses || strict || idkey))
-		cli_usage("--import-field, --import-classes, --id-key and --strict need --import");
+	if (!imp && (ifield || iclasses || strict || idkey || iorder))
+		cli_usage("--import-field, --import-classes, --import-order, --id-key and --strict need --import");
+	if (iorder && iclasses)
+		cli_usage("--import-order (scores in arrays) and --import-classes (scores keyed by name) exclude each other");
 	if (nas > 1 && (!imp || nas != nimp))
 		cli_usage("%d --as for %d --import: give one --as, or one per --import", nas, nimp);
 	if (nas > 1 && (drop >= 0 || balance > 0))
@@ -629,8 +635,12 @@ int main(int argc, char **argv)
 		else
 			cli_usage("--import needs --as NAME (the output field)");
 	}
-	if (!*as)
-		cli_usage("option --as: empty name");
+	{
+		const char *reads[] = {feat, label};
+		cli_output_field("--as", as, reads, 2);
+		for (int i = 0; i < nas; i++)
+			cli_output_field("--as", asv[i], reads, 2);
+	}
 	const char *msg = mm_clf_params_check(&cp);
 	if (msg)
 		cli_usage("%s", msg);
@@ -653,6 +663,26 @@ int main(int argc, char **argv)
 			cli_usage("option --import-classes: need at least 2 class names, got '%s'", iclasses);
 	}
 
+	int *order = NULL;
+	size_t norder = 0;
+	if (iorder) {
+		char **ov = cli_split(iorder, ',', &norder);
+		if (norder < 2)
+			cli_usage("option --import-order: need at least 2 columns, got '%s'", iorder);
+		order = xrealloc(NULL, norder, sizeof *order);
+		for (size_t c = 0; c < norder; c++) {
+			order[c] = (int)cli_int("--import-order", ov[c], 0, (long long)norder - 1);
+			for (size_t j = 0; j < c; j++)
+				if (order[j] == order[c])
+					cli_usage("option --import-order: column %d given twice in '%s' (a permutation of 0..%zu)",
+						order[c], iorder, norder - 1);
+		}
+		free(ov[0]);
+		free(ov);
+		if (C && (size_t)C != norder)
+			cli_usage("--classes %d, but --import-order lists %zu columns", C, norder);
+	}
+
 	/* Read everything. */
 	data D = { 0 };
 	mm_sparse row = { 0 };
@@ -660,6 +690,7 @@ int main(int argc, char **argv)
 	mm_reader *rd;
 	if (mm_reader_open(&rd, in, &e))
 		cli_die_err(&e);
+	cli_set_input(mm_reader_name(rd));
 	mm_rec *r;
 	mm_status st;
 	while ((st = mm_reader_next(rd, &r, &e)) == MM_OK) {
@@ -723,7 +754,8 @@ int main(int argc, char **argv)
 			F[f].npaths = nas > 1 ? 1 : nimp;
 			mm_import_opts io = {
 				.class_names = (const char *const *)cnames, .nclass_names = (int)ncnames,
-				.nclass = C, .id_key = idkey, .field = ifield ? ifield : F[f].as,
+				.nclass = C, .order = order, .norder = (int)norder,
+				.id_key = idkey, .field = ifield ? ifield : F[f].as,
 				.class_from = from, .max_bad = max_bad,
 			};
 			import_predict(&D, &F[f], io, max_unmatched);
@@ -840,7 +872,7 @@ int main(int argc, char **argv)
 		free(f_class[f]);
 	for (int f = 1; f < nfield; f++)
 		free(F[f].P), free(F[f].cls);
-	free(f_class), free(f_drop), free(dropped), free(as_own), free(imp), free(asv), free(F);
+	free(f_class), free(f_drop), free(dropped), free(as_own), free(imp), free(asv), free(F), free(order);
 	if (cnames) {
 		free(cnames[0]);
 		free(cnames);

@@ -48,6 +48,7 @@ typedef enum mm_node_type {
 	MM_NODE_POSEMB,    /* + a learned position table [T, D] (valid rows) */
 	MM_NODE_MODEMB,    /* + a learned vector [D] on every valid row */
 	MM_NODE_CLS,       /* a learned [CLS] row in front: [T, D] → [T+1, D] */
+	MM_NODE_SEQCAT,    /* sequences joined along T, valid rows first */
 	MM_NODE_MEANPOOL,  /* mean over the valid rows: [T, D] → [1, D] */
 	MM_NODE_CLSPOOL,   /* row 0: [T, D] → [1, D] */
 	MM_NODE_SELFATTN,  /* multi-head self-attention with the padding mask */
@@ -175,7 +176,7 @@ extern const mm_layer mm_layer_linear, mm_layer_bilinear;              /* linear
 extern const mm_layer mm_layer_relu, mm_layer_gelu, mm_layer_dropout;  /* act.c */
 extern const mm_layer mm_layer_layernorm;                              /* norm.c */
 extern const mm_layer mm_layer_add, mm_layer_mix, mm_layer_posemb,     /* seq.c */
-	mm_layer_modemb, mm_layer_cls, mm_layer_meanpool, mm_layer_clspool;
+	mm_layer_modemb, mm_layer_cls, mm_layer_seqcat, mm_layer_meanpool, mm_layer_clspool;
 extern const mm_layer mm_layer_selfattn, mm_layer_xattn;               /* attention.c */
 extern const mm_layer mm_layer_block;                                  /* block.c */
 extern const mm_layer mm_layer_sparse_linear;                          /* sparse_linear.c */

@@ -19,6 +19,7 @@ static const mm_layer *const registry[] = {
 	&mm_layer_posemb,
 	&mm_layer_modemb,
 	&mm_layer_cls,
+	&mm_layer_seqcat,
 	&mm_layer_meanpool,
 	&mm_layer_clspool,
 	&mm_layer_selfattn,
