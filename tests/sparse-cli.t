@@ -128,7 +128,7 @@ mmoe-cat --json --head 5 t1.zst > mix.jsonl
 mmoe-encode-text -q -e hash --as t_tfidf syn.zst | mmoe-cat --json | sed -n 6,10p >> mix.jsonl
 mmoe-import -q -o mix.zst mix.jsonl
 run mmoe-unipred --feature t_tfidf mix.zst -o /dev/null
-like "$rc:$err" '^1:mmoe-unipred: record 5 \(id "[^"]*"\): field "t_tfidf": expected a sparse vector' \
+like "$rc:$err" '^1:mmoe-unipred: mix.zst: record 5 \(id "[^"]*"\): field "t_tfidf": expected a sparse vector' \
 	"a dense tensor after sparse records: exit 1, naming the record and the field"
 
 # ---- mmoe-train-expert on sparse features (a sparse first projection) ----
