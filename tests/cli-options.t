@@ -142,10 +142,10 @@ like "$err" "^mmoe-unipred: -t is now --types elsewhere; for threads use -j/--th
 	"a moved letter inside a cluster (-qt) gets the same error"
 # mmoe-import's -F changed meaning (--force, now --format): an old "-F file" says so
 run mmoe-import -F in.jsonl
-like "$rc:$err" "^2:mmoe-import: option -F: 'in.jsonl' is not jsonl, tsv or csv \(-F is now --format; to write to a terminal use --force\)" \
+like "$rc:$err" "^2:mmoe-import: option -F: 'in.jsonl' is not jsonl, tsv, csv or libsvm \(-F is now --format; to write to a terminal use --force\)" \
 	"mmoe-import -F FILE: the old meaning of -F is named"
 run mmoe-import --format in.jsonl
-like "$rc:$err" "^2:mmoe-import: option --format: 'in.jsonl' is not jsonl, tsv or csv$" "mmoe-import --format FILE: no hint"
+like "$rc:$err" "^2:mmoe-import: option --format: 'in.jsonl' is not jsonl, tsv, csv or libsvm$" "mmoe-import --format FILE: no hint"
 # unipred's --features stays an alias of --feature
 ok "mmoe-unipred --features x --help >/dev/null && mmoe-unipred --feature x --help >/dev/null" \
 	"mmoe-unipred: --features and --feature are both accepted"

@@ -85,7 +85,8 @@ is "$(find "$T/runs-kill" -name eval.json | wc -l | tr -d ' '):$(find "$T/runs-k
 is "$(find "$T/runs-kill" "$T/kill" -name '*.part' | wc -l | tr -d ' ')" 0 "no half-written file came back"
 run "$sw" "${grid[@]}" --sshloginfile "$T/logins" --output "$T/kill" -- RUNS="$T/runs-kill" BOOT=20 FOLDS=2
 is "$rc" 0 "the next call resumes"
-is "$(njobs "$T/kill/joblog-*" ==):$(njobs "$T/kill/joblog.tagged-*" ==)" 2:2 "every unit of the grid has now exited 0"
+# 2 seeds x 2 text encoders (the default hash256 and tfidf): 4 units of each kind
+is "$(njobs "$T/kill/joblog-*" ==):$(njobs "$T/kill/joblog.tagged-*" ==)" 4:4 "every unit of the grid has now exited 0"
 is "$(tables "$T/kill" | md5sum)" "$(tables "$T/here" | md5sum)" "the same tables as the grid run here"
 
 # options

@@ -19,6 +19,7 @@
 #include "nn.h"
 #include "record.h"
 #include "rng.h"
+#include "sparse.h"
 #include "stream.h"
 #include "unipred.h"
 #include "util.h"
@@ -159,6 +160,8 @@ typedef struct data {
 	size_t n, cap;
 	float *X;        /* n × d features (training mode) */
 	size_t d;
+	bool sparse;     /* the feature is a sparse vector: rows in S, not X */
+	mm_csr S;
 	int *y;          /* label or -1 */
 	bool *train;     /* split == "train" */
 	float *P;        /* n × C probabilities */
@@ -254,21 +257,25 @@ static mm_status run_job(job_ctx *c, int k, mm_err *e)
 	size_t m = 0;
 	for (size_t j = 0; j < nt; j++)
 		m += full || c->fold[j] != k;
-	float *X = malloc((m ? m : 1) * d * sizeof *X);
+	float *X = D->sparse ? NULL : malloc((m ? m : 1) * d * sizeof *X);
+	size_t *fr = malloc((m ? m : 1) * sizeof *fr);
 	int *y = malloc((m ? m : 1) * sizeof *y);
-	if (!X || !y) {
-		free(X), free(y);
+	if ((!X && !D->sparse) || !fr || !y) {
+		free(X), free(fr), free(y);
 		return mm_errf(e, MM_ENOMEM, "out of memory (%zu x %zu features)", m, d);
 	}
 	m = 0;
 	for (size_t j = 0; j < nt; j++)
 		if (full || c->fold[j] != k) {
-			memcpy(X + m * d, D->X + c->ti[j] * d, d * sizeof *X);
+			if (X)
+				memcpy(X + m * d, D->X + c->ti[j] * d, d * sizeof *X);
+			fr[m] = c->ti[j];
 			y[m++] = c->ty[j];
 		}
 	mm_clf *model;
-	mm_status st = mm_clf_train(&model, X, y, m, d, D->C, &p, e);
-	free(X), free(y);
+	mm_status st = D->sparse ? mm_clf_train_sparse(&model, &D->S, fr, m, y, D->C, &p, e)
+		: mm_clf_train(&model, X, y, m, d, D->C, &p, e);
+	free(X), free(fr), free(y);
 	if (st) {
 		if (full)
 			return mm_err_prefix(e, "training the full model");
@@ -300,16 +307,24 @@ static mm_status run_job(job_ctx *c, int k, mm_err *e)
 				rows[r++] = i;
 		free(is_tr);
 	}
-	float *Xp = malloc((r ? r : 1) * d * sizeof *Xp), *P = malloc((r ? r : 1) * C * sizeof *P);
-	if (!Xp || !P) {
+	float *Xp = D->sparse ? NULL : malloc((r ? r : 1) * d * sizeof *Xp);
+	float *P = malloc((r ? r : 1) * C * sizeof *P);
+	if ((!Xp && !D->sparse) || !P) {
 		free(Xp), free(P), free(rows);
 		mm_clf_free(model);
 		return mm_errf(e, MM_ENOMEM, "out of memory");
 	}
-	for (size_t i = 0; i < r; i++)
+	for (size_t i = 0; i < r && Xp; i++)
 		memcpy(Xp + i * d, D->X + rows[i] * d, d * sizeof *Xp);
-	if (r)
+	if (r && D->sparse)
+		st = mm_clf_predict_sparse(model, &D->S, rows, r, P, e);
+	else if (r)
 		mm_clf_predict(model, Xp, r, P);
+	if (st) {
+		free(Xp), free(P), free(rows);
+		mm_clf_free(model);
+		return st;
+	}
 	for (size_t i = 0; i < r; i++)
 		memcpy(D->P + rows[i] * C, P + i * C, C * sizeof *P);
 	free(Xp), free(P), free(rows);
@@ -670,6 +685,7 @@ int main(int argc, char **argv)
 
 	/* Read everything. */
 	data D = { 0 };
+	mm_sparse row = { 0 };
 	mm_err e;
 	mm_reader *rd;
 	if (mm_reader_open(&rd, in, &e))
@@ -683,14 +699,24 @@ int main(int argc, char **argv)
 			D.rec = xrealloc(D.rec, D.cap, sizeof *D.rec);
 			D.y = xrealloc(D.y, D.cap, sizeof *D.y);
 			D.train = xrealloc(D.train, D.cap, sizeof *D.train);
-			if (!imp)
+			if (!imp && !D.sparse)
 				D.X = xrealloc(D.X, D.cap * (D.d ? D.d : 1), sizeof *D.X);
 		}
 		size_t i = D.n;
 		D.rec[i] = r;
 		D.train[i] = is_train(r);
 		D.y[i] = imp ? -1 : get_label(r, label, C);
-		if (!imp) {
+		if (!imp && (i ? D.sparse : (mm_rec_get(r, feat) && mm_obj_is_sparse(mm_rec_get(r, feat))))) {
+			D.sparse = true;
+			if (mm_rec_sparse(r, feat, &row, &e))
+				cli_die_err(&e);
+			if (mm_csr_append(&D.S, &row, &e)) {
+				char w[160];
+				mm_err_prefix(&e, "%s: field \"%s\"", mm_rec_where(r, w, sizeof w), feat);
+				cli_die_err(&e);
+			}
+			D.d = D.S.dim;
+		} else if (!imp) {
 			mm_tensor t;
 			if (mm_rec_vec(r, feat, D.d, &t, &e))
 				cli_die_err(&e);
@@ -711,6 +737,7 @@ int main(int argc, char **argv)
 	if (st != MM_EOF)
 		cli_die_err(&e);
 	mm_reader_close(rd);
+	mm_sparse_free(&row);
 	if (D.n == 0)
 		cli_die(MM_EXIT_DATA, "no records in the input");
 
@@ -850,6 +877,7 @@ int main(int argc, char **argv)
 		free(cnames[0]);
 		free(cnames);
 	}
+	mm_csr_free(&D.S);
 	free(D.rec), free(D.X), free(D.y), free(D.train), free(D.P), free(D.cls);
 	return cli_finish();
 }
