@@ -7,7 +7,8 @@
 #   make mustard      the MUStARD experiment (MUSTARD_SRC=dir with the prepared data)
 #   make mustard-experts  the MMoE authors' MUStARD experts, routed and fused (MUSTARD_SRC=dir)
 #   make bench        speed and memory against reference programs, in one run
-#   make fuzz         libFuzzer on the record reader (clang)
+#   make valgrind-demo  the demo pipeline, smaller, with every tool under valgrind
+#   make fuzz         libFuzzer on the record reader, image decoders, model loader, JSON import (clang)
 #   make install      PREFIX=/usr/local DESTDIR=
 #
 # Layout: lib/ is the engine (never exits, never prints), tools/<name>.c is one
@@ -59,6 +60,7 @@ DEPS_OK    := build/.deps-build
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DELETE_ON_ERROR:
+.PHONY: valgrind-demo
 .PHONY: all check test demo mustard mustard-experts bench fuzz install uninstall clean lint-man deps
 
 all: $(TOOLS)
@@ -117,14 +119,25 @@ bench: $(TOOLS)
 	MMOE_BIN=$(CURDIR)/$(BINDIR) MMOE_BUILD=$(CURDIR)/$(BUILD) bash bench/run.sh
 
 # ---- fuzzing -----------------------------------------------------------------
-FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined
+# make fuzz [FUZZ_TARGETS="reader model"] [FUZZ_SECONDS=60] [FUZZ_RUNS=1000000]:
+# each target runs until FUZZ_SECONDS or FUZZ_RUNS executions, whichever comes
+# first, growing build/fuzz/<name>.corpus from tests/fuzz/corpus/<name>.
+# import is mmoe-import's JSON reader: it takes the tool's glue and turns its
+# exit into a return (-Wl,--wrap=exit), and leaks are not checked there (the
+# tool exits right after an error).
+FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined
+FUZZ_TARGETS ?= $(basename $(notdir $(wildcard tests/fuzz/*.c)))
+FUZZ_EXTRA_import := tools/common/cli.c tools/common/cleanup.c -Wl,--wrap=exit
+FUZZ_OPTS_import  := -detect_leaks=0
 fuzz: $(wildcard tests/fuzz/*.c) $(LIB_SRC) $(HEADERS)
 	@mkdir -p build/fuzz
-	for f in tests/fuzz/*.c; do n=$$(basename $$f .c); \
-	  clang $(MM_CPPFLAGS) -std=c11 $(FUZZ_FLAGS) -o build/fuzz/$$n $$f $(LIB_SRC) $(MM_LDLIBS); \
+	for n in $(FUZZ_TARGETS); do \
+	  case $$n in import) extra="$(FUZZ_EXTRA_import)"; opts="$(FUZZ_OPTS_import)";; \
+	    *) extra=; opts=;; esac; \
+	  clang $(MM_CPPFLAGS) -std=c11 $(FUZZ_FLAGS) -o build/fuzz/$$n tests/fuzz/$$n.c $(LIB_SRC) $$extra $(MM_LDLIBS); \
 	  mkdir -p build/fuzz/$$n.corpus; \
-	  build/fuzz/$$n -max_total_time=$${FUZZ_SECONDS:-60} -artifact_prefix=build/fuzz/$$n- \
-	    build/fuzz/$$n.corpus tests/fuzz/corpus/$$n; done
+	  build/fuzz/$$n -max_total_time=$${FUZZ_SECONDS:-60} $${FUZZ_RUNS:+-runs=$$FUZZ_RUNS} $$opts \
+	    -artifact_prefix=build/fuzz/$$n- build/fuzz/$$n.corpus tests/fuzz/corpus/$$n; done
 
 # ---- install -----------------------------------------------------------------
 MAN1 := $(wildcard man/*.1)
@@ -142,6 +155,10 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/man/man1/,$(notdir $(MAN1)))
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/man/man5/,$(notdir $(MAN5)))
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/man/man7/,$(notdir $(MAN7)))
+
+# the demo pipeline with every tool under valgrind (not part of check: minutes)
+valgrind-demo: $(TOOLS)
+	bash scripts/valgrind-demo.sh $(if $(N),N=$(N)) $(if $(EPOCHS),EPOCHS=$(EPOCHS))
 
 lint-man:
 	mandoc -Tlint -Wwarning $(MAN1) $(MAN5) $(MAN7)

@@ -710,8 +710,11 @@ mm_status mm_path_resolve(const char *root, const char *path, bool allow_any, ch
 		return mm_errf(e, MM_ENOMEM, "out of memory");
 	real = realpath(full, NULL);
 	if (!real) {
+		/* a symbolic link loop leads to no file: bad data, as a missing one */
 		if (errno == ENOENT || errno == ENOTDIR)
 			st = mm_errf(e, MM_EVALUE, "image file \"%s\": no such file", full);
+		else if (errno == ELOOP)
+			st = mm_errf(e, MM_EVALUE, "image file \"%s\": no such file (a loop of symbolic links)", full);
 		else if (errno == ENOMEM)
 			st = mm_errf(e, MM_ENOMEM, "out of memory");
 		else
@@ -727,6 +730,11 @@ mm_status mm_path_resolve(const char *root, const char *path, bool allow_any, ch
 		size_t n = strlen(rroot);
 		if (n > 0 && rroot[n - 1] == '/')
 			n--; /* root "/" */
+		if (strncmp(real, rroot, n) == 0 && real[n] == 0) {
+			st = mm_errf(e, MM_EVALUE, "image path \"%s\" refused: it is the image root directory "
+					"itself, not an image file", path);
+			goto done;
+		}
 		if (strncmp(real, rroot, n) != 0 || real[n] != '/') {
 			st = mm_errf(e, MM_EVALUE, "image path \"%s\" refused: resolves to \"%s\", outside the image root \"%s\"",
 					path, real, rroot);

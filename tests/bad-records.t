@@ -18,7 +18,7 @@ out.write(p.pack_map_header(4))
 for k, v in (("id", "b"), ("rus", "R"), ("label", 1), ("rus", "S")):
     out.write(p.pack(k) + p.pack(v))
 ' >"$T/dup.mp"
-for tool in "mmoe-cat --count" "mmoe-cat --json" "mmoe-cat" "mmoe-rus-split --pred-a rus --pred-b rus"; do
+for tool in "mmoe-cat --count" "mmoe-cat --json" "mmoe-cat" "mmoe-rus-split --pred-a rus --pred-b rus --as tag"; do
 	run $tool "$T/dup.mp"
 	is "$rc" 1 "duplicate key: $tool exits 1"
 	like "$err" "dup.mp: record 1: the key \"rus\" appears twice \(keys 1 and 3\)" \

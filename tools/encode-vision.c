@@ -35,6 +35,7 @@ typedef struct slot {
 	mm_rec *r;
 	mm_status st;
 	bool skipped;   /* no image and --skip-missing: passed through */
+	const char *input; /* the input it came from, for messages */
 	mm_err e;
 } slot;
 
@@ -260,6 +261,7 @@ static mm_status read_batch(input *in, batch_t *b, mm_err *e)
 	while (b->n < BATCH && (st = input_next(in, &b->s[b->n].r, e)) == MM_OK) {
 		b->s[b->n].st = MM_OK;
 		b->s[b->n].skipped = false;
+		b->s[b->n].input = strcmp(in->paths[in->i - 1], "-") ? in->paths[in->i - 1] : "<stdin>";
 		b->n++;
 	}
 	return st == MM_EOF ? MM_OK : st;
@@ -338,8 +340,7 @@ int main(int argc, char **argv)
 				cli_usage("--as names the output of the preceding -e; give -e first");
 			if (encs[nenc - 1].name)
 				cli_usage("two --as for one -e");
-			if (!*optarg)
-				cli_usage("--as: empty field name");
+			cli_field("--as", optarg);
 			encs[nenc - 1].name = strdup(optarg);
 			break;
 		case OPT_FIELD: field = optarg; break;
@@ -382,8 +383,7 @@ int main(int argc, char **argv)
 		default: cli_bad_option(c, argv);
 		}
 	}
-	if (!*field)
-		cli_usage("--field: empty field name");
+	cli_field("--field", field);
 	if (nenc == 0)
 		for (int k = 0; k < MM_VIS_NKINDS; k++)
 			encs[nenc++].kind = k;
@@ -459,6 +459,7 @@ int main(int argc, char **argv)
 			slot *s = &b->s[i];
 			if (s->st != MM_OK) {
 				crew_join(&cr);
+				cli_set_input(s->input);
 				cli_die_err(&s->e);
 			}
 			if (s->skipped)

@@ -237,6 +237,7 @@ static void read_input(const char *path)
 	char where[160];
 	if (mm_reader_open(&rd, path, &e) != MM_OK)
 		cli_die_err(&e);
+	cli_set_input(mm_reader_name(rd));
 	while ((st = mm_reader_next(rd, &r, &e)) == MM_OK) {
 		d.records++;
 		if (opt.split) {
@@ -1471,8 +1472,10 @@ static void add_methods(const char *arg)
 {
 	size_t n;
 	char **v = cli_split(arg, ',', &n);
-	if (n == 0)
-		cli_usage("option -p: no field given");
+	if (n == 0) {
+		free(v);
+		cli_field("--pred", "");
+	}
 	opt.methods = xrealloc(opt.methods, opt.M + n, sizeof *opt.methods);
 	for (size_t i = 0; i < n; i++) {
 		for (size_t j = 0; j < opt.M; j++)
@@ -1519,17 +1522,17 @@ int main(int argc, char **argv)
 	while ((c = cli_getopt(argc, argv, opts, moved)) != -1) {
 		switch (c) {
 		case 'p': add_methods(optarg); break;
-		case 'l': opt.label = optarg; break;
+		case 'l': opt.label = cli_field("--label", optarg); break;
 		case OPT_BY:
 			if (opt.nby == MAXBY)
 				cli_usage("option --by: at most %d fields", MAXBY);
 			for (int i = 0; i < opt.nby; i++)
 				if (!strcmp(opt.by[i], optarg))
 					cli_usage("option --by: field '%s' given twice", optarg);
-			opt.by[opt.nby++] = optarg;
+			opt.by[opt.nby++] = cli_field("--by", optarg);
 			break;
 		case OPT_SPLIT: opt.split = optarg; break;
-		case OPT_SPLIT_FIELD: opt.split_field = optarg; break;
+		case OPT_SPLIT_FIELD: opt.split_field = cli_field("--split-field", optarg); break;
 		case 'B': opt.bootstrap = (int)cli_int("--bootstrap", optarg, 0, 1000000); break;
 		case OPT_LEVEL: opt.level = cli_double("--level", optarg, 0.5, 0.9999); break;
 		case OPT_SEED: opt.seed = cli_u64("--seed", optarg); break;

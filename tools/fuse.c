@@ -194,8 +194,21 @@ int main(int argc, char **argv)
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(types[i], types[j]))
 				cli_usage("--types: tag '%s' given twice", types[i]);
-	if (!*as)
-		cli_usage("--as must not be empty");
+	{
+		/* every field this run may read: experts, router, tags, unimodal */
+		const char **reads = calloc(K + nuni + 2, sizeof *reads);
+		if (!reads)
+			cli_die(MM_EXIT_USAGE, "out of memory");
+		size_t n = 0;
+		for (size_t k = 0; k < K; k++)
+			reads[n++] = cli_field("--experts", experts[k]);
+		for (size_t k = 0; k < nuni; k++)
+			reads[n++] = cli_field("--unimodal", uni[k]);
+		reads[n++] = router ? cli_field("--router", router) : NULL;
+		reads[n++] = picks ? cli_field("--rus-field", rus_field) : NULL;
+		cli_output_field("--as", as, reads, n);
+		free(reads);
+	}
 	char as_class[600], as_w[600];
 	snprintf(as_class, sizeof as_class, "%s_class", as);
 	snprintf(as_w, sizeof as_w, "%s_w", as);
@@ -221,6 +234,7 @@ int main(int argc, char **argv)
 		mm_reader *rd;
 		if (mm_reader_open(&rd, nin ? argv[optind + f] : "-", &e) != MM_OK)
 			fail(&e);
+		cli_set_input(mm_reader_name(rd));
 		mm_rec *r;
 		mm_status st;
 		while ((st = mm_reader_next(rd, &r, &e)) == MM_OK) {

@@ -199,8 +199,17 @@ int main(int argc, char **argv)
 	}
 	if (!pa || !pb)
 		cli_usage("both -a PRED_A and -b PRED_B are required");
-	if (!*as || !*label || !*pa || !*pb)
-		cli_usage("field names must not be empty");
+	cli_field("--pred-a", pa);
+	cli_field("--pred-b", pb);
+	cli_field("--label", label);
+	cli_field("--split-field", split_field);
+	{
+		char ca[600], cb[600];
+		snprintf(ca, sizeof ca, "%s_class", pa);
+		snprintf(cb, sizeof cb, "%s_class", pb);
+		const char *reads[] = {pa, pb, ca, cb, label, split_field};
+		cli_output_field("--as", as, reads, sizeof reads / sizeof *reads);
+	}
 	if (no_output && out_path)
 		cli_usage("-o and --no-output exclude each other");
 	for (int i = 0; i < 3; i++)
@@ -230,6 +239,7 @@ int main(int argc, char **argv)
 		mm_reader *rd;
 		if (mm_reader_open(&rd, path, &e) != MM_OK)
 			fail(&e);
+		cli_set_input(mm_reader_name(rd));
 		mm_rec *r;
 		mm_status st;
 		while ((st = mm_reader_next(rd, &r, &e)) == MM_OK) {

@@ -22,6 +22,7 @@
 #include "record.h"
 #include "rng.h"
 #include "rus.h"
+#include "sparse.h"
 #include "stream.h"
 #include "util.h"
 
@@ -303,6 +304,31 @@ static bool gate_record(mm_rec *r, int *y, fbuf *py, ibuf *tags)
 	return true;
 }
 
+/* ---- sparse features ----
+ * A sparse feature enters the net as T (compact column, value) pairs
+ * (mm_colmap_pairs): the first projection is a sparse_linear layer over the
+ * columns seen in training (sparse.h), whose weights are stored by column.
+ * T is the most known non-zeros of any record of the training input
+ * (every split), so the same stream can be predicted; a record with more is
+ * an error naming it. */
+static mm_sparse sp_row;
+
+static mm_status sparse_pairs_of(mm_rec *r, const char *field, const mm_colmap *cm, int T,
+		float *out, mm_err *e)
+{
+	mm_status st = mm_rec_sparse(r, field, &sp_row, e);
+	if (st != MM_OK)
+		return st;
+	size_t k = mm_colmap_pairs(cm, sp_row.idx, sp_row.val, sp_row.nnz, T, out);
+	if (k > (size_t)T) {
+		char w[200];
+		return mm_errf(e, MM_ELIMIT, "%s: field \"%s\": %zu known non-zero values, more than "
+				"the %d the model takes (the most of any record it was trained with)",
+				mm_rec_where(r, w, sizeof w), field, k, T);
+	}
+	return MM_OK;
+}
+
 /* ---- prediction mode ---- */
 typedef struct pmodel {
 	mm_model *m;
@@ -337,6 +363,10 @@ static int predict_main(int argc, char **argv, bool force)
 			if (strcmp(pm[j].as, pm[i].as) == 0)
 				cli_usage("--as %s is given twice", pm[i].as);
 	}
+	for (int i = 0; i < nmodels; i++)   /* no output over id, label, split or a feature read */
+		for (int j = 0; j < nmodels; j++)
+			cli_output_field("--as", pm[i].as, (const char *const *)pm[j].m->feat,
+				(size_t)pm[j].m->spec.nmod);
 	if (!out_path)
 		cli_check_binary_stdout(force);
 	mm_writer *w;
@@ -364,6 +394,16 @@ static int predict_main(int argc, char **argv, bool force)
 					for (int f = 0; f < m->spec.nmod; f++) {
 						mm_tensor t;
 						size_t d = (size_t)m->spec.dims[f];
+						if (m->cols[f]) {
+							if (sparse_pairs_of(r, m->feat[f], m->cols[f], (int)d / 2,
+									pm[i].X[f] + (size_t)nb * d, &e) != MM_OK) {
+								mm_err_prefix(&e, "model %s", models[i]);
+								mm_rec_free(r);
+								mm_reader_close(rd);
+								goto fail;
+							}
+							continue;
+						}
 						if (mm_rec_vec(r, m->feat[f], d, &t, &e) != MM_OK) {
 							/* bad data, not a bad model: name the input first */
 							size_t len = strlen(e.msg);
@@ -461,7 +501,11 @@ static int info_main(const char *path)
 	       *fe = json_array(), *tr = json_object(), *cw;
 	for (int f = 0; f < s->nmod; f++) {
 		json_array_append_new(dims, json_integer(s->dims[f]));
-		json_array_append_new(fe, json_pack("{s:s, s:i}", "name", m->feat[f], "dim", s->dims[f]));
+		json_t *fo = json_pack("{s:s, s:i}", "name", m->feat[f], "dim", s->dims[f]);
+		if (m->cols[f]) /* a sparse feature: dim/2 pairs over its training columns */
+			json_object_set_new(fo, "sparse", json_pack("{s:I, s:I, s:i}", "dim",
+				(json_int_t)m->cols[f]->dim, "columns", (json_int_t)m->cols[f]->m, "pairs", s->dims[f] / 2));
+		json_array_append_new(fe, fo);
 	}
 	for (int c = 0; c < s->nclass; c++)
 		json_array_append_new(cl, json_string(m->classes[c]));
@@ -811,6 +855,11 @@ int main(int argc, char **argv)
 
 	/* ---- load the data ---- */
 	fbuf Xtr[MM_NET_MAXMOD] = { 0 }, Xva[MM_NET_MAXMOD] = { 0 };
+	/* sparse features: the rows of the training, validation and other records */
+	mm_csr Str[MM_NET_MAXMOD] = { 0 }, Sva[MM_NET_MAXMOD] = { 0 }, Soth[MM_NET_MAXMOD] = { 0 };
+	int sparse_f[MM_NET_MAXMOD]; /* -1 unknown yet, 0 dense, 1 sparse */
+	for (int f = 0; f < MM_NET_MAXMOD; f++)
+		sparse_f[f] = init && f < init->spec.nmod ? init->spec.sparse[f] > 0 : -1;
 	ibuf ytr = { 0 }, yva = { 0 };
 	fbuf pytr = { 0 }, pyva = { 0 }; /* the gate's p_k(y) per record */
 	ibuf tagtr = { 0 }, tagva = { 0 }; /* and its tags, with --tag-weight */
@@ -845,37 +894,37 @@ int main(int argc, char **argv)
 					mm_rec_where(r, where, sizeof where), split_field, mm_obj_typename(so));
 			cli_die_err(&e);
 		}
-		if (which < 0) {
-			nother++;
+		bool other = which < 0 || !keep_record(r);
+		/* the gate: a train record the experts saw is in-sample, not for it */
+		bool insample = !other && nexperts && which == 0 && !is_heldout(r);
+		int y = 0;
+		const msgpack_object *to = NULL;
+		bool skip = other || insample;
+		if (!skip && nexperts)
+			skip = !gate_record(r, &y, which ? &pyva : &pytr, which ? &tagva : &tagtr);
+		else if (!skip) {
+			to = mm_rec_get(r, target);
+			skip = !to || to->type == MSGPACK_OBJECT_NIL;
+		}
+		if (skip) {
+			/* not trained on, but its sparse rows count for T */
+			for (int f = 0; f < nfeat; f++) {
+				const msgpack_object *fo = mm_rec_get(r, feats[f]);
+				if (!fo || !mm_obj_is_sparse(fo) || sparse_f[f] == 0)
+					continue;
+				if (mm_rec_sparse(r, feats[f], &sp_row, &e) != MM_OK ||
+						mm_csr_append(&Soth[f], &sp_row, &e) != MM_OK)
+					cli_die_err(&e);
+			}
+			nother += which < 0;
+			nfiltered += which >= 0 && other;
+			ninsample += insample;
+			nnotarget += !other && !insample;
 			mm_rec_free(r);
 			continue;
 		}
-		if (!keep_record(r)) {
-			nfiltered++;
-			mm_rec_free(r);
-			continue;
-		}
-		int y;
-		if (nexperts) {
-			if (which == 0 && !is_heldout(r)) {
-				ninsample++;
-				mm_rec_free(r);
-				continue;
-			}
-			if (!gate_record(r, &y, which ? &pyva : &pytr, which ? &tagva : &tagtr)) {
-				nnotarget++;
-				mm_rec_free(r);
-				continue;
-			}
+		if (nexperts)
 			goto features;
-		}
-		/* target */
-		const msgpack_object *to = mm_rec_get(r, target);
-		if (!to || to->type == MSGPACK_OBJECT_NIL) {
-			nnotarget++;
-			mm_rec_free(r);
-			continue;
-		}
 		int kind = to->type == MSGPACK_OBJECT_STR ? 2 : 1;
 		if (tkind && kind != tkind) {
 			mm_errf(&e, MM_ETYPE, "%s: field \"%s\": expected %s like the records before, got %s",
@@ -914,6 +963,19 @@ int main(int argc, char **argv)
 features:
 		for (int f = 0; f < nfeat; f++) {
 			mm_tensor t;
+			if (sparse_f[f] < 0) {
+				const msgpack_object *fo = mm_rec_get(r, feats[f]);
+				sparse_f[f] = fo && mm_obj_is_sparse(fo);
+			}
+			if (sparse_f[f]) {
+				if (mm_rec_sparse(r, feats[f], &sp_row, &e) != MM_OK)
+					cli_die_err(&e);
+				if (mm_csr_append(which ? &Sva[f] : &Str[f], &sp_row, &e) != MM_OK) {
+					mm_err_prefix(&e, "%s: field \"%s\"", mm_rec_where(r, where, sizeof where), feats[f]);
+					cli_die_err(&e);
+				}
+				continue;
+			}
 			if (mm_rec_vec(r, feats[f], (size_t)dims[f], &t, &e) != MM_OK) {
 				if (init)
 					mm_err_prefix(&e, "--init %s expects %d values", init_path, dims[f]);
@@ -1009,6 +1071,64 @@ features:
 		cli_warn("--init %s: its target \"%s\" was %s, this one is %s", init_path, init->target,
 				init->target_is_str ? "a string" : "an integer", is_str ? "a string" : "an integer");
 
+	/* sparse features: the training columns (or --init's), T, and the pairs */
+	mm_colmap *cms[MM_NET_MAXMOD] = { 0 };
+	for (int f = 0; f < nfeat; f++) {
+		if (sparse_f[f] != 1)
+			continue;
+		if (!(cms[f] = calloc(1, sizeof *cms[f])))
+			cli_die(MM_EXIT_USAGE, "out of memory");
+		int T;
+		if (init) {
+			const mm_colmap *ic = init->cols[f];
+			*cms[f] = (mm_colmap){ .dim = ic->dim, .m = ic->m,
+				.col = malloc(ic->m * sizeof(uint32_t)), .scale = malloc(ic->m * sizeof(float)) };
+			if (!cms[f]->col || !cms[f]->scale)
+				cli_die(MM_EXIT_USAGE, "out of memory");
+			memcpy(cms[f]->col, ic->col, ic->m * sizeof(uint32_t));
+			memcpy(cms[f]->scale, ic->scale, ic->m * sizeof(float));
+			T = init->spec.dims[f] / 2;
+		} else {
+			if (mm_colmap_fit(cms[f], &Str[f], NULL, 0, true, &e) != MM_OK) {
+				mm_err_prefix(&e, "field \"%s\"", feats[f]);
+				cli_die_err(&e);
+			}
+			T = 1;
+			mm_csr *all[3] = { &Str[f], &Sva[f], &Soth[f] };
+			for (int a = 0; a < 3; a++)
+				for (size_t i = 0; i < all[a]->n; i++) {
+					size_t p = all[a]->ptr[i], k = mm_colmap_pairs(cms[f], all[a]->idx + p,
+						all[a]->val + p, all[a]->ptr[i + 1] - p, 0, NULL);
+					if (k > (size_t)T)
+						T = (int)k;
+				}
+		}
+		if (T > (1 << 22))
+			cli_die(MM_EXIT_DATA, "field \"%s\": %d non-zero values in one record is too many", feats[f], T);
+		dims[f] = 2 * T;
+		spec.sparse[f] = (int)cms[f]->m;
+		float *row = malloc((size_t)dims[f] * sizeof *row);
+		if (!row)
+			cli_die(MM_EXIT_USAGE, "out of memory");
+		mm_csr *src[2] = { &Str[f], &Sva[f] };
+		fbuf *dst[2] = { &Xtr[f], &Xva[f] };
+		for (int a = 0; a < 2; a++) {
+			for (size_t i = 0; i < src[a]->n; i++) {
+				size_t p = src[a]->ptr[i], k = mm_colmap_pairs(cms[f], src[a]->idx + p,
+					src[a]->val + p, src[a]->ptr[i + 1] - p, T, row);
+				if (k > (size_t)T)
+					cli_die(MM_EXIT_DATA, "field \"%s\": %s record %zu has %zu known non-zero values, "
+						"more than the %d of --init %s", feats[f], a ? "validation" : "training",
+						i, k, T, init_path);
+				fpush(dst[a], row, (size_t)dims[f]);
+			}
+			mm_csr_free(src[a]);
+		}
+		mm_csr_free(&Soth[f]);
+		free(row);
+	}
+	mm_sparse_free(&sp_row);
+
 	spec.nmod = nfeat;
 	for (int f = 0; f < nfeat; f++)
 		spec.dims[f] = dims[f];
@@ -1031,9 +1151,14 @@ features:
 	if (mm_model_set_target(m, nexperts ? "mixture" : target, is_str, &e) != MM_OK)
 		cli_die_err(&e);
 
-	/* standardisation: training statistics, or the --init model's */
+	/* standardisation: training statistics, or the --init model's; a sparse
+	 * feature's pairs are already scaled by its column map, which the model keeps */
 	for (int f = 0; f < nfeat; f++) {
 		int d = dims[f];
+		if (cms[f]) {
+			m->cols[f] = cms[f];
+			continue;
+		}
 		if (init) {
 			memcpy(m->mean[f], init->mean[f], (size_t)d * sizeof(float));
 			memcpy(m->std[f], init->std[f], (size_t)d * sizeof(float));
@@ -1059,6 +1184,9 @@ features:
 			size_t n;
 			static char **ws; /* lives until exit */
 			ws = cli_split(cw_arg, ',', &n);
+			/* each weight is a number before they are counted ("abc" is not 1 weight) */
+			for (size_t k = 0; k < n; k++)
+				(void)cli_double("--class-weights", ws[k], 0, 1e9);
 			if ((int)n != spec.nclass)
 				cli_usage("--class-weights: %zu weights for %d classes", n, spec.nclass);
 			for (size_t k = 0; k < n; k++)

@@ -52,31 +52,4 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	return 0;
 }
 
-#ifdef MM_FUZZ_REPLAY
-int main(int argc, char **argv)
-{
-	int n = 0;
-	for (int i = 1; i < argc; i++) {
-		FILE *f = fopen(argv[i], "rb");
-		if (!f) {
-			perror(argv[i]);
-			return 2;
-		}
-		size_t cap = 1 << 16, len = 0, got;
-		unsigned char *buf = malloc(cap);
-		while (buf && (got = fread(buf + len, 1, cap - len, f)) > 0) {
-			len += got;
-			if (len == cap)
-				buf = realloc(buf, cap *= 2);
-		}
-		fclose(f);
-		if (!buf)
-			return 2;
-		LLVMFuzzerTestOneInput(buf, len);
-		free(buf);
-		n++;
-	}
-	printf("replayed %d inputs\n", n);
-	return 0;
-}
-#endif
+#include "replay.h"

@@ -164,35 +164,4 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	return 0;
 }
 
-#ifdef MM_FUZZ_REPLAY
-int main(int argc, char **argv)
-{
-	int nfiles = 0;
-	for (int i = 1; i < argc; i++) {
-		FILE *f = fopen(argv[i], "rb");
-		if (!f) {
-			perror(argv[i]);
-			return 2;
-		}
-		size_t cap = 1 << 16, len = 0, k;
-		unsigned char *buf = malloc(cap);
-		while (buf && (k = fread(buf + len, 1, cap - len, f)) > 0) {
-			len += k;
-			if (len == cap)
-				buf = realloc(buf, cap *= 2);
-		}
-		fclose(f);
-		if (!buf)
-			return 2;
-		/* an exact-size copy, so that reading past the end is caught */
-		unsigned char *exact = malloc(len ? len : 1);
-		memcpy(exact, buf, len);
-		free(buf);
-		LLVMFuzzerTestOneInput(exact, len);
-		free(exact);
-		nfiles++;
-	}
-	printf("replayed %d inputs\n", nfiles);
-	return 0;
-}
-#endif
+#include "replay.h"

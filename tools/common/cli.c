@@ -44,9 +44,19 @@ void cli_die(int code, const char *fmt, ...)
 	exit(code);
 }
 
+static char cur_input[512];
+
+void cli_set_input(const char *name)
+{
+	snprintf(cur_input, sizeof cur_input, "%s", name ? name : "");
+}
+
 void cli_die_err(const mm_err *e)
 {
-	fprintf(stderr, "%s: %s\n", cli_prog, e->msg);
+	if (cur_input[0] && strncmp(e->msg, "record ", 7) == 0)
+		fprintf(stderr, "%s: %s: %s\n", cli_prog, cur_input, e->msg);
+	else
+		fprintf(stderr, "%s: %s\n", cli_prog, e->msg);
 	cli_abort_outputs();
 	exit(mm_status_exit(e->status));
 }
@@ -77,6 +87,15 @@ void cli_bad_option(int c, char **argv)
 		if (strncmp(a, "--", 2) == 0)
 			cli_usage("option '%s' needs a value", a);
 		cli_usage("option '-%c' needs a value", optopt);
+	}
+	if (strncmp(a, "--", 2) == 0) {
+		/* getopt_long gives '?' for "--help=x" too, with optopt set to the
+		 * option's value ('h'): name the long option as written */
+		const char *eq = strchr(a, '=');
+		int n = eq ? (int)(eq - a) : (int)strlen(a);
+		if (eq && optopt)
+			cli_usage("option '%.*s' takes no value", n, a);
+		cli_usage("unknown option '%.*s'", n, a);
 	}
 	if (optopt)
 		cli_usage("unknown option '-%c'", optopt);
@@ -119,10 +138,32 @@ uint64_t cli_u64(const char *opt, const char *s)
 	errno = 0;
 	if (*s == '-')
 		cli_usage("option %s: '%s' must not be negative", opt, s);
-	unsigned long long v = strtoull(s, &end, 0);
+	/* decimal only: "010" is ten, not eight, and "0x10" is refused */
+	unsigned long long v = strtoull(s, &end, 10);
 	if (errno || end == s || *end)
 		cli_usage("option %s: '%s' is not an unsigned integer", opt, s);
 	return v;
+}
+
+const char *cli_field(const char *opt, const char *name)
+{
+	if (!*name)
+		cli_usage("option %s: the field name is empty", opt);
+	return name;
+}
+
+void cli_output_field(const char *opt, const char *name, const char *const *reads, size_t nreads)
+{
+	static const char *const reserved[] = {"id", "label", "split"};
+	cli_field(opt, name);
+	for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
+		if (!strcmp(name, reserved[i]))
+			cli_usage("option %s: '%s' is a reserved field (id, label and split are never "
+				"written over)", opt, name);
+	for (size_t i = 0; i < nreads; i++)
+		if (reads[i] && !strcmp(name, reads[i]))
+			cli_usage("option %s: '%s' is a field this run reads; give the output another name",
+				opt, name);
 }
 
 char **cli_split(const char *s, char sep, size_t *n)
@@ -147,6 +188,8 @@ char **cli_split(const char *s, char sep, size_t *n)
 		p = q + 1;
 	}
 	v[i] = NULL;
+	if (i == 0)
+		free(dup);   /* no string points into it: nothing would free it */
 	if (n)
 		*n = i;
 	return v;

@@ -44,6 +44,11 @@ void cli_cleanup_init(void);
 void cli_abort_outputs(void);
 noreturn void cli_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 noreturn void cli_die_err(const mm_err *e);
+/* The input whose records are being read, for messages: cli_die_err puts it
+ * before a message that begins with "record " (the record getters name the
+ * record and the field, not the input), as mmoe-records(5) promises.
+ * Set it when a reader is opened; the name is copied; NULL forgets it. */
+void cli_set_input(const char *name);
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Usage error: message, hint to --help, exit 2. */
 noreturn void cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -90,7 +95,16 @@ noreturn void cli_version(void);
 /* Option parsers: a bad value is a usage error naming the option. */
 long long cli_int(const char *opt, const char *s, long long min, long long max);
 double cli_double(const char *opt, const char *s, double min, double max);
+/* Decimal digits only (a seed "010" is 10; "0x10" and "-1" are refused). */
 uint64_t cli_u64(const char *opt, const char *s);
+/* A field name given to option opt (as the user spelled it, "--feature"):
+ * an empty name is a usage error, the same in every tool.  Returns name. */
+const char *cli_field(const char *opt, const char *name);
+/* A field a tool writes, named by option opt: besides cli_field, it must not
+ * be one of the reserved fields id, label and split, nor any of the fields
+ * this run reads (reads[0..nreads), NULL entries skipped): writing over them
+ * would silently change the data the next stage reads.  A usage error. */
+void cli_output_field(const char *opt, const char *name, const char *const *reads, size_t nreads);
 /* Split "a,b,c" into a NULL-terminated malloc'ed array (strings too). */
 char **cli_split(const char *s, char sep, size_t *n);
 
