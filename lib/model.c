@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "record.h"
+#include "sparse.h"
 #include "stream.h"
 #include "util.h"
 
@@ -52,7 +53,8 @@ mm_status mm_model_new(mm_model **out, const mm_net_spec *spec, mm_err *e)
 	m->feat = calloc((size_t)spec->nmod, sizeof *m->feat);
 	m->mean = calloc((size_t)spec->nmod, sizeof *m->mean);
 	m->std = calloc((size_t)spec->nmod, sizeof *m->std);
-	if (!m->classes || !m->feat || !m->mean || !m->std)
+	m->cols = calloc((size_t)spec->nmod, sizeof *m->cols);
+	if (!m->classes || !m->feat || !m->mean || !m->std || !m->cols)
 		goto oom;
 	for (int f = 0; f < spec->nmod; f++) {
 		m->mean[f] = calloc((size_t)spec->dims[f], sizeof(float));
@@ -82,7 +84,12 @@ void mm_model_free(mm_model *m)
 			free(m->mean[f]);
 		if (m->std)
 			free(m->std[f]);
+		if (m->cols && m->cols[f]) {
+			mm_colmap_free(m->cols[f]);
+			free(m->cols[f]);
+		}
 	}
+	free(m->cols);
 	free(m->classes);
 	free(m->feat);
 	free(m->mean);
@@ -210,8 +217,11 @@ mm_status mm_model_pack(const mm_model *m, msgpack_sbuffer *sb, mm_err *e)
 	pk_str(&pk, "arch");
 	pk_str(&pk, "expert");
 
+	bool any_sparse = false;
+	for (int f = 0; f < s->nmod; f++)
+		any_sparse |= s->sparse[f] > 0;
 	pk_str(&pk, "spec");
-	msgpack_pack_map(&pk, 10);
+	msgpack_pack_map(&pk, 10 + any_sparse);
 	pk_str(&pk, "nmod");
 	msgpack_pack_int(&pk, s->nmod);
 	pk_str(&pk, "dims");
@@ -234,6 +244,12 @@ mm_status mm_model_pack(const mm_model *m, msgpack_sbuffer *sb, mm_err *e)
 	msgpack_pack_int(&pk, s->nclass);
 	pk_str(&pk, "dropout");
 	msgpack_pack_float(&pk, s->dropout);
+	if (any_sparse) {
+		pk_str(&pk, "sparse");
+		msgpack_pack_array(&pk, (size_t)s->nmod);
+		for (int f = 0; f < s->nmod; f++)
+			msgpack_pack_int(&pk, s->sparse[f]);
+	}
 
 	pk_str(&pk, "target");
 	pk_str(&pk, m->target ? m->target : "label");
@@ -247,7 +263,8 @@ mm_status mm_model_pack(const mm_model *m, msgpack_sbuffer *sb, mm_err *e)
 	pk_str(&pk, "features");
 	msgpack_pack_array(&pk, (size_t)s->nmod);
 	for (int f = 0; f < s->nmod; f++) {
-		msgpack_pack_map(&pk, 4);
+		const mm_colmap *cm = m->cols[f];
+		msgpack_pack_map(&pk, 4 + (cm != NULL));
 		pk_str(&pk, "name");
 		pk_str(&pk, m->feat[f]);
 		pk_str(&pk, "dim");
@@ -256,6 +273,11 @@ mm_status mm_model_pack(const mm_model *m, msgpack_sbuffer *sb, mm_err *e)
 		pk_tensor(&pk, m->mean[f], s->dims[f], 1, 1);
 		pk_str(&pk, "std");
 		pk_tensor(&pk, m->std[f], s->dims[f], 1, 1);
+		if (cm) {
+			mm_sparse sv = { .dim = cm->dim, .nnz = cm->m, .idx = cm->col, .val = cm->scale };
+			pk_str(&pk, "columns");
+			mm_sparse_pack(&pk, &sv);
+		}
 	}
 
 	const mm_fit_params *p = &m->fit;
@@ -1041,6 +1063,18 @@ mm_status mm_model_unpack(mm_model **out, const msgpack_object *o, const char *n
 			(st = get_int(&u, spec, "nclass", "spec.nclass", 2, 65536, &s.nclass)) != MM_OK ||
 			(st = get_float(&u, spec, "dropout", "spec.dropout", &s.dropout)) != MM_OK)
 		return st;
+	if ((arr = oget(spec, "sparse"))) {
+		if (arr->type != MSGPACK_OBJECT_ARRAY || (int)arr->via.array.size != s.nmod)
+			return mm_errf(e, MM_ECORRUPT, "model %s: field \"spec.sparse\": expected %d "
+					"column counts", name, s.nmod);
+		for (int f = 0; f < s.nmod; f++) {
+			x = &arr->via.array.ptr[f];
+			if (x->type != MSGPACK_OBJECT_POSITIVE_INTEGER || x->via.u64 > (1u << 24))
+				return mm_errf(e, MM_ECORRUPT, "model %s: field \"spec.sparse\": entry %d is "
+						"not a column count", name, f);
+			s.sparse[f] = (int)x->via.u64;
+		}
+	}
 	const char *msg = mm_net_spec_check(&s);
 	if (msg)
 		return mm_errf(e, MM_ECORRUPT, "model %s: invalid spec: %s", name, msg);
@@ -1104,6 +1138,24 @@ mm_status mm_model_unpack(mm_model **out, const msgpack_object *o, const char *n
 				st = mm_errf(e, MM_ECORRUPT, "model %s: field \"%s\": entry %d is not positive", name, path, j);
 				goto fail;
 			}
+		const msgpack_object *co = oget(fo, "columns");
+		if (!co != !s.sparse[f]) {
+			st = mm_errf(e, MM_ECORRUPT, "model %s: feature \"%s\": %s", name, m->feat[f],
+					co ? "columns given for a dense feature" : "a sparse feature without its columns");
+			goto fail;
+		}
+		if (co) {
+			mm_sparse sv = {0};
+			mm_err ce;
+			if (mm_sparse_from_obj(&sv, co, &ce) != MM_OK || sv.nnz != (size_t)s.sparse[f] ||
+					!(m->cols[f] = calloc(1, sizeof *m->cols[f]))) {
+				mm_sparse_free(&sv);
+				st = mm_errf(e, MM_ECORRUPT, "model %s: field \"features[%d].columns\": expected "
+						"a sparse vector of the %d training columns", name, f, s.sparse[f]);
+				goto fail;
+			}
+			*m->cols[f] = (mm_colmap){ .dim = sv.dim, .m = sv.nnz, .col = sv.idx, .scale = sv.val };
+		}
 	}
 
 	mm_fit_params *p = &m->fit;

@@ -9,6 +9,11 @@
  *   target   name of the target field; target_type "int" or "str";
  *   classes  [names]: class c of the net is classes[c] (for int targets "0","1",...)
  *   features [{name, dim, mean: tensor, std: tensor}]  (standardisation stats)
+ *            a sparse feature (spec.sparse[f] > 0) also has columns: a
+ *            sparse vector {dim, indices, values} (sparse.h) holding the
+ *            training columns (compact column k = indices[k]) and their
+ *            scales; its mean and std (over the dims[f] pair values) are 0, 1
+ *   spec.sparse  [compact columns per modality], only when one is sparse
  *   train    {epochs, batch, lr, weight_decay, warmup, clip, loss, alpha, gamma,
  *             class_weights (array or nil), select, patience, seed,
  *             best_epoch, best_metric, epochs_run, n_train, n_val, init}
@@ -49,6 +54,8 @@ typedef struct mm_model {
 	char **classes;         /* spec.nclass owned strings */
 	char **feat;            /* spec.nmod owned field names */
 	float **mean, **std;    /* spec.nmod arrays of dims[m] floats */
+	struct mm_colmap **cols; /* spec.nmod entries: the training columns of a sparse
+	                          * feature (owned), NULL for a dense one */
 	/* training record (hyper-parameters and provenance) */
 	mm_fit_params fit;      /* on_epoch/ctx/class_w unused here */
 	float *class_w;         /* NULL or nclass weights used in training */

@@ -65,6 +65,10 @@ enum { MM_SELECT_F1 = 0, MM_SELECT_MACRO_F1, MM_SELECT_ACC, MM_SELECT_LOSS };
 typedef struct mm_net_spec {
 	int nmod;
 	int dims[MM_NET_MAXMOD]; /* input dimension per modality */
+	/* > 0: modality m is a sparse feature over sparse[m] (compact) columns,
+	 * given as dims[m] / 2 (column, value) pairs; its projection is a
+	 * sparse_linear layer (lib/nn/layer.h), so proj must be > 0.  0: dense. */
+	int sparse[MM_NET_MAXMOD];
 	int proj;                /* projection width (0: none) */
 	int act;                 /* MM_ACT_* */
 	int fusion;              /* MM_FUSE_* */
@@ -135,6 +139,8 @@ int mm_net_output(const mm_net *net);
 int mm_net_node_id(const mm_net *net, const char *name);
 int mm_net_nmod(const mm_net *net);
 int mm_net_dim(const mm_net *net, int m);
+/* Per-sample rows T of input m (1 for vectors; 0 when out of range). */
+int mm_net_rows(const mm_net *net, int m);
 /* FLOPs (2 × multiply-adds) of one forward pass per sample, for GFLOP/s figures. */
 double mm_net_flops_per_sample(const mm_net *net);
 
@@ -163,10 +169,13 @@ void mm_net_zero_grad(mm_net *net);
 void mm_net_copy_params(mm_net *dst, const mm_net *src);
 
 /* A dataset in memory: per modality an n × dim matrix (row-major, already
- * standardised), and targets in 0..nclass-1 (may be NULL for prediction). */
+ * standardised), and targets in 0..nclass-1 (may be NULL for prediction).
+ * For an input of T > 1 rows, len[m] (NULL: all T) gives each record's
+ * valid rows, 1..T; mm_net_fit refuses others (MM_EVALUE). */
 typedef struct mm_dataset {
 	int nmod;
 	const float *X[MM_NET_MAXMOD];
+	const int *len[MM_NET_MAXMOD];
 	const int *y;
 	size_t n;
 } mm_dataset;
@@ -263,6 +272,23 @@ mm_status mm_clf_train(mm_clf **out, const float *X, const int *y, size_t n, siz
 		int nclass, const mm_clf_params *p, mm_err *e);
 /* probs [n, nclass], rows summing to 1. */
 void mm_clf_predict(const mm_clf *m, const float *X, size_t n, float *probs);
+/* Sparse features (sparse.h): fit on rows[0..n) of X (all rows when rows
+ * is NULL), y[k] the label of the k-th of them.  The model keeps the compact
+ * index of the columns that have a non-zero in these rows (and, with
+ * standardize, each column's scale 1/std, never a centring); a column unseen
+ * in training contributes nothing at prediction.  Logistic regression works
+ * through the sparse kernels; the MLP's first layer is a sparse_linear
+ * layer (lib/nn/layer.h) over T (column, value) pairs per example, T the
+ * largest number of known non-zeros in any row of X.  Memory: O(columns
+ * seen × width), whatever X's dim; time O(non-zeros × width). */
+struct mm_csr;
+mm_status mm_clf_train_sparse(mm_clf **out, const struct mm_csr *X, const size_t *rows, size_t n,
+		const int *y, int nclass, const mm_clf_params *p, mm_err *e);
+/* probs [n, nclass] for rows[0..n) of X (all when rows is NULL).  MM_ENOMEM;
+ * MM_EUSAGE when m was trained on dense features; MM_ELIMIT (MLP) when a row
+ * has more known non-zeros than the T of the training matrix. */
+mm_status mm_clf_predict_sparse(const mm_clf *m, const struct mm_csr *X, const size_t *rows,
+		size_t n, float *probs, mm_err *e);
 int mm_clf_nclass(const mm_clf *m);
 size_t mm_clf_dim(const mm_clf *m);
 /* The objective value reached (logreg) or the last training loss (MLP). */

@@ -676,28 +676,34 @@ void mm_scene_render(const mm_scene *sc, mm_rng *g, int size, double noise, uint
 /* ======================================================================
  * The tasks world
  *
- * One image per record: a ground of one grey level with a faint random tint,
- * a few achromatic specks, and one shape (disc or square) filled with
- * stripes of a saturated colour alternating with white or black; the whole
- * picture is lit from one side (a multiplicative linear ramp).  What each
- * pooled encoder of vision.h can see of it:
+ * One image per record: a ground of slats (bands an eighth of the image
+ * wide, the default pixel patch) of one grey level with a faint random
+ * tint, each slat lit from the same side (its brightness falls linearly
+ * away from that side, then jumps back at the next slat); a few achromatic
+ * specks; and one shape (disc or square) filled with stripes of a saturated
+ * colour alternating with white or black.  What each encoder of vision.h
+ * can see of it:
  *   color   the shape's hue: its pixels are the only saturated ones, so the
  *           hue bins of the high-saturation cells name it whatever the tint;
- *           blind to the stripes' direction and to the lit side (a
- *           histogram is the same for the mirrored or rotated picture).
+ *           blind to the stripes' direction and to the lit side: the
+ *           histogram of a slat is the same for the mirrored slat, and every
+ *           colour cell holds whole slats, so even the token grid is blind.
  *   hog     the stripes' direction (orientation bins inside the shape); it
- *           sees the axis of the light ramp (left/right vs top/bottom) but
- *           not its sign, as orientations are unsigned; colour-blind.
- *   pixels  the mean 8 x 8 patch is linear in the image: the ramp leaves the
- *           same slope in every patch, so its sign is read off directly.
- *           Stripes of a random period (not a divisor of the patch) and
- *           phase average out, and the shape's colour is diluted by the
- *           tint of the ground and the shape's random area.
+ *           sees the axis of the slats (left/right vs top/bottom light) but
+ *           not the side, as orientations are unsigned; colour-blind.
+ *   pixels  the mean 8 x 8 patch is linear in the image, and every patch
+ *           holds one slat: the slope and its sign are read off directly,
+ *           pooled or per token.  Stripes of a random period (not a divisor
+ *           of the patch) and phase average out, and the shape's colour is
+ *           diluted by the tint of the ground and the shape's random area.
  * ====================================================================== */
 
 /* Hue centres (degrees) of red, yellow, green, blue: each in its own bins of
  * the default 8 hue bins of the colour encoder, jittered within them. */
 static const double task_hue[4] = { 8, 60, 128, 228 };
+/* Relief of the ground's slats (see mm_task_render), uniform in [LO, HI]. */
+#define MM_TASK_RELIEF_LO 0.25
+#define MM_TASK_RELIEF_HI 0.45
 static const char *const task_colors[4] = { "red", "yellow", "green", "blue" };
 static const char *const task_orients[4] = { "horizontal", "vertical", "rising", "falling" };
 static const char *const task_sides[4] = { "left", "right", "top", "bottom" };
@@ -760,7 +766,10 @@ static inline double clamp01(double x)
 static void striped_shape(canvas *cv, mm_rng *g, const mm_task_scene *ts)
 {
 	double n = cv->n, sc = n / 64.0;
-	double r = n * unif(g, 0.2, 0.3);
+	/* Small enough that few pixel patches fall wholly inside it (a patch
+	 * token inside the shape sees its colour undiluted), large enough for
+	 * HOG blocks to see its stripes. */
+	double r = n * unif(g, 0.13, 0.2);
 	double cx = unif(g, r + 1, n - r - 1), cy = unif(g, r + 1, n - r - 1);
 	rgb col = hsv(task_hue[ts->color] + unif(g, -12, 12), unif(g, 0.75, 1), unif(g, 0.75, 1));
 	float other = coin(g, 0.5) ? (float)unif(g, 0.88, 0.98) : (float)unif(g, 0.06, 0.2);
@@ -798,10 +807,25 @@ void mm_task_render(const mm_task_scene *ts, mm_rng *g, int size, double noise, 
 	if (!canvas_open(&cv, size, stack, out))
 		return;
 	double n = size;
-	/* Ground: one grey level with a faint tint of any hue (saturation below
-	 * the colour encoder's lowest bin edge 1/3). */
+	/* Ground: slats of one grey level with a faint tint of any hue
+	 * (saturation below the colour encoder's lowest bin edge 1/3), lit from
+	 * one side: within each slat (an eighth of the image, the default pixel
+	 * patch) the brightness falls linearly away from the lit side, by a
+	 * factor 1 +- relief/2. */
 	rgb ground = hsv(unif(g, 0, 360), unif(g, 0, 0.25), unif(g, 0.35, 0.7));
-	gradient(&cv, ground, ground);
+	double relief = MM_TASK_RELIEF_LO + (MM_TASK_RELIEF_HI - MM_TASK_RELIEF_LO) * mm_rng_uniform(g);
+	double slat = n / 8;
+	for (int y = 0; y < size; y++)
+		for (int x = 0; x < size; x++) {
+			bool across = ts->light < 2;   /* left/right: along x */
+			double c = (across ? x : y) + 0.5, u = (c - slat * floor(c / slat)) / slat;
+			bool far_first = ts->light == 1 || ts->light == 3;  /* lit from right/bottom */
+			float f = (float)(1 + relief * (far_first ? u - 0.5 : 0.5 - u));
+			float *p = cv.px + ((size_t)y * size + x) * 3;
+			p[0] = ground.r * f;
+			p[1] = ground.g * f;
+			p[2] = ground.b * f;
+		}
 	/* Achromatic specks: small discs and short strokes of any direction. */
 	int k = below(g, 3 + (int)(noise * 10));
 	for (int i = 0; i < k; i++) {
@@ -816,19 +840,6 @@ void mm_task_render(const mm_task_scene *ts, mm_rng *g, int size, double noise, 
 		}
 	}
 	striped_shape(&cv, g, ts);
-	/* Light: brightness grows linearly towards the lit side, by a factor
-	 * 1 + strength over the width of the image, mean 1. */
-	double strength = unif(g, 0.5, 0.8);
-	for (int y = 0; y < size; y++)
-		for (int x = 0; x < size; x++) {
-			double fx = (x + 0.5) / n - 0.5, fy = (y + 0.5) / n - 0.5;
-			double t = ts->light == 0 ? -fx : ts->light == 1 ? fx : ts->light == 2 ? -fy : fy;
-			float f = (float)(1 + strength * t);
-			float *p = cv.px + ((size_t)y * size + x) * 3;
-			p[0] *= f;
-			p[1] *= f;
-			p[2] *= f;
-		}
 	canvas_close(&cv, g, 1.0f, (float)(noise * 0.4), stack, out);
 }
 
@@ -847,8 +858,8 @@ static const char *const q_orient[] = {
 };
 static const char *const q_light[] = {
 	"Which side is the light coming from?", "Where is the light source?",
-	"From which side is the picture lit?", "Which edge of the image is the brightest?",
-	"Is the light on the left, right, top or bottom?", "Which side of the picture is brighter?",
+	"From which side are the slats lit?", "Which edge of each slat is the brightest?",
+	"Is the light on the left, right, top or bottom?", "Which side of the boards catches the light?",
 	"Where does the light fall from?", "Tell me which side the lamp is on.",
 };
 static const char *const q_combo[] = {

@@ -22,12 +22,12 @@
  *   MM_SYNTH_BITS   x1, x2 in {0,1}, y = AND/OR/XOR/x1 or x1 = x2 = y, whose
  *                   partial information decomposition is known exactly.
  *   MM_SYNTH_TASKS  a multi-task instruction set: one image (a striped shape
- *                   on a tinted ground, lit from one side) and a question of
- *                   one of four task groups, each made for one encoder of
- *                   vision.h (pooled features): the shape's colour (colour
+ *                   on a ground of slats lit from one side) and a question
+ *                   of one of four task groups, each made for one encoder
+ *                   of vision.h (pooled features): the shape's colour (colour
  *                   histogram), the stripes' direction (HOG), the lit side
- *                   (pixels: a linear ramp that unsigned gradients and
- *                   histograms cannot orient), and a question needing two
+ *                   (pixels: a slope in every patch that unsigned gradients
+ *                   and histograms cannot orient), and a question needing two
  *                   (warm/cool colour and straight/slanted stripes: colour +
  *                   HOG).  Every image draws all attributes; the question
  *                   fixes the one it asks, so images look alike whatever the

@@ -548,6 +548,8 @@ static int decide_nclass(const builder *b)
 	const mm_import_opts *o = b->o;
 	if (o->nclass > 0)
 		return o->nclass;
+	if (o->order)
+		return o->norder;
 	if (o->class_names && o->nclass_names > 0)
 		return o->nclass_names;
 	int best = 0;
@@ -634,6 +636,24 @@ static mm_status finish(builder *b, mm_err *e)
 			raw_where(b, x, w, sizeof w);
 			return mm_errf(e, MM_EVALUE, "%s: %s: field \"pred\": class %d out of range [0, %d)",
 				b->name, w, x->pred, C);
+		}
+		if (o->order) {
+			/* the file's columns (and classes) into our class order */
+			if (x->v) {
+				float *q = malloc((size_t)C * sizeof *q);
+				if (!q)
+					return mm_errf(e, MM_ENOMEM, "out of memory");
+				for (int c = 0; c < C; c++)
+					q[c] = x->v[o->order[c]];
+				free(x->v);
+				x->v = q;
+			}
+			if (x->pred >= 0) {
+				int c = 0;
+				while (o->order[c] != x->pred)
+					c++;
+				x->pred = c;
+			}
 		}
 		float *p = x->v;
 		int cls;

@@ -83,7 +83,12 @@ typedef struct mm_import_opts {
 	 * when absent: then named scores are an error. */
 	const char *const *class_names;
 	int nclass_names;
-	/* The number of classes when known (> 0); 0: nclass_names when given,
+	/* For scores in arrays (and classes) in another order than ours: our
+	 * class c is the file's column (and class) order[c]; a permutation of
+	 * 0..norder-1 (the caller checks), or NULL. */
+	const int *order;
+	int norder;
+	/* The number of classes when known (> 0); 0: norder or nclass_names when given,
 	 * else the most common row length of the file (the first on a tie), else
 	 * (a file of classes only) 1 + the largest class, at least 2. */
 	int nclass;

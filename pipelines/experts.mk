@@ -1,6 +1,6 @@
 # experts.mk — experts trained elsewhere, routed and fused by mmoe (make mustard-experts).
 #
-#   make mustard-experts [MUSTARD_SRC=dir] [BACKBONES="albef qwen2-7b"] [BOOT=1000]
+#   make mustard-experts [MUSTARD_SRC=dir] [BACKBONES="albef qwen2-7b"] [BOOT=1000] [EXPERTS_NOVERIFY=1]
 #   make -f pipelines/experts.mk table          (after the data set is built)
 #
 # The MMoE authors released the test-set logits of their experts on MUStARD: a
@@ -48,10 +48,38 @@ TAGGED  = $(call parent,$(RUN_DIR))/rus.zst
 efile   = $(EXPERTS_SRC)/$(1)/mustard_$(2)_logits.jsonl
 EXPERTS = $(MMOE_BIN)/mmoe-fuse -q --experts p_R,p_U,p_S
 
-.PHONY: experts experts-check table
+# The checksums of the copy this project was checked on (../shared/data/mustard,
+# from the authors' repository github.com/lwaekfjlk/mmoe-submit, folder
+# mustard_data/expert_inference_output/); a file that differs stops the build
+# (experts-verify), unless EXPERTS_NOVERIFY=1.
+define EXPERTS_SHA256
+cb47d55618596552df1e24f0828f18b46d41f4940fab8edc0c86d4b2d3248ed5  albef/mustard_AS_logits.jsonl
+033c860cb1149062f2af1d22e5c788c058396f3388d58b08f67cebef6d58fa7e  albef/mustard_R_logits.jsonl
+7f1a0b6a61899cc7d9efe07b6d81d27d75c3e9c112846630d9c22133d0c0ea43  albef/mustard_U_logits.jsonl
+2cc4e907ad148609699b5453363451b60064e44984a4f7e6b5586e8fdc9ed589  albef/mustard_baseline_logits.jsonl
+8bd98adb9b3d7e619faed699452283acb663826a8e023918b8e838b9b5bcf3f9  mistral-7b/mustard_AS_logits.jsonl
+bf4c6400640d2e5a42d6b3bcc2af2b3f7fcca933aa55d4d6416ddf63ef0168e9  mistral-7b/mustard_R_logits.jsonl
+21d9f8a3d61d7d4bbd365fdb9a5937a35ecd33b4d370ab68397ab1aaafafb71d  mistral-7b/mustard_U_logits.jsonl
+c4c7efe8cfaef3b351a9793a87cdf08064a57e76688008cd179e66ae1b3fbef6  mistral-7b/mustard_baseline_logits.jsonl
+96cd10abdd1fa44e6623f0e4df973008bd211d3b78220d97f0c8551014e9cb11  qwen2-0.5b/mustard_AS_logits.jsonl
+622e102a0568e7275603e0ff72be64d66dd5dfb150a1c111db86b3e6d7133ebd  qwen2-0.5b/mustard_R_logits.jsonl
+021b139e1ee48c58fce69143132a8360b8aa88a8874262b85bb00c1004b78068  qwen2-0.5b/mustard_U_logits.jsonl
+3fda383fe3d1f7432b7bd1c225a92363bbec8db16dab28ce63f94b399418f5dc  qwen2-0.5b/mustard_baseline_logits.jsonl
+e585ee9ec8f107567b404643b86332df0d135085a47f0ef490864dc8b58a55a8  qwen2-1.5b/mustard_AS_logits.jsonl
+afd75d979afbd7010f0e1fb1538510adfbf7a14617d407337802a949ae221445  qwen2-1.5b/mustard_R_logits.jsonl
+c6b7de1623f658972dfed3c97765322c7122132b2d10a4ecdf98f75815a3bfc2  qwen2-1.5b/mustard_U_logits.jsonl
+6c201416fbbeeeefc350a08743c7b41d10666f7425539ed13ea73f47a9ec14ad  qwen2-1.5b/mustard_baseline_logits.jsonl
+1daea48c9de632219294672e7cfb308824a296935f8d4725aaa90056684f5c55  qwen2-7b/mustard_AS_logits.jsonl
+0097bb745aa653f67d830f7f9646dce31a9fdaab9905982f5b64181dda5a50fb  qwen2-7b/mustard_R_logits.jsonl
+34b78e7bf199f2f059c89f071ee3f9dd556d1a6617d417c691e353a5216f9efc  qwen2-7b/mustard_U_logits.jsonl
+680ab8366e386a85530ba1e7dd69b6f842515cb43a411241d442e1cc302ce765  qwen2-7b/mustard_baseline_logits.jsonl
+endef
+export EXPERTS_SHA256
+
+.PHONY: experts experts-check experts-verify table
 .DEFAULT_GOAL := experts
 
-experts: experts-check
+experts: experts-check experts-verify
 	$(MAKE) --no-print-directory -f $(TOP)/datasets.mk DATA=$(DATA) MMOE_BIN=$(MMOE_BIN) \
 		MUSTARD_SRC=$(MUSTARD_SRC) mustard
 	@$(MAKE) --no-print-directory -f $(PIPELINES)/experts.mk table
@@ -60,6 +88,13 @@ experts-check:
 	@if [ -z "$(MUSTARD_SRC)" ] || [ ! -d "$(EXPERTS_SRC)" ]; then \
 		echo "experts.mk: no expert logits in '$(EXPERTS_SRC)': give MUSTARD_SRC=dir (the MUStARD files, with experts/<backbone>/) or EXPERTS_SRC=dir" >&2; \
 		exit 2; fi
+
+experts-verify: experts-check
+ifneq ($(EXPERTS_NOVERIFY),1)
+	@cd $(EXPERTS_SRC) && for b in $(BACKBONES); do printf '%s\n' "$$EXPERTS_SHA256" | { grep " $$b/" || true; }; done \
+	| sha256sum --quiet -c - \
+	|| { echo "experts.mk: expert files in $(EXPERTS_SRC) differ from the copy this project was checked on (EXPERTS_NOVERIFY=1 to go on)" >&2; exit 1; }
+endif
 
 table: $(foreach b,$(BACKBONES),$(EXP_DIR)/$(b)/eval.txt $(EXP_DIR)/$(b)/eval.json) $(PIPELINES)/convert/experts.jq
 	@mkdir -p $(RUNS)/mustard

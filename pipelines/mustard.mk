@@ -1,14 +1,17 @@
 # mustard.mk — MMoE on MUStARD (make mustard), two tracks, several seeds, one table.
 #
-#   make mustard [MUSTARD_SRC=dir] [SEEDS="1 2 3 4 5"] [ENCS="hash glove"] [CONTEXT=1] [JOBS=2]
+#   make mustard [MUSTARD_SRC=dir] [SEEDS="1 2 3 4 5"] [ENCS="hash tfidf glove"] [CONTEXT=1] [JOBS=2]
 #   make -f pipelines/mustard.mk one TRACK=paper ENC=hash SEED=1      (one run)
 #
 # Data: data/mustard/mustard.zst (datasets.mk: the authors' speaker-independent split,
 # val carved out of train, their zero-shot predictions zs_text / zs_vision).
 # Modalities, the paper's "image-captioned" setting: the utterance is the text
 # modality (t_ENC), the caption of the frame the vision-side one (c_ENC); CONTEXT=1
-# adds the dialogue context as a third feature (x_ENC).  Encoders: hash (always) and
-# glove (when the GloVe table of pipelines/glove.mk exists).
+# adds the dialogue context as a third feature (x_ENC).  Encoders: hash and tfidf
+# (always) and glove (when the GloVe table of pipelines/glove.mk exists).  tfidf: each
+# field's IDF is fitted on the train split first (idf-FIELD.txt beside feat.zst); the
+# sparse vectors feed mmoe-unipred, and the experts read their dense companion
+# (ENC_dense, the hash encoder; see feats in method.mk).
 #
 #   runs/mustard/t=ENC/c=ENC[/x=ENC]/feat.zst
 #     .../track=paper/seed=S/rus.zst   rus-split on the authors' zero-shot predictions
@@ -39,7 +42,7 @@ CONTEXT  ?= 0
 TRACKS   ?= paper own
 MUSTARD_STREAM ?= $(DATA)/mustard/mustard.zst
 GLOVE_TABLE ?= $(DATA)/glove/glove.6B.100d.mmg
-ENCS     ?= hash $(if $(wildcard $(GLOVE_TABLE)),glove)
+ENCS     ?= hash tfidf $(if $(wildcard $(GLOVE_TABLE)),glove)
 # small data: narrower layers and more dropout than the defaults; patience as the
 # authors' checkpoint selection on val
 EXPERT_OPTS ?= --proj 64 --hidden 64 --dropout 0.3 --batch 32 --patience 5
@@ -95,19 +98,27 @@ summary: $(RUN_FILES) $(PIPELINES)/convert/summary.jq
 
 # ---- features: utterance (t), caption (c), context (x) ---------------------------
 encode = $(MMOE_BIN)/mmoe-encode-text -q --field $(1) -e $(2) --as $(3)_$(2) \
-	$(if $(filter glove,$(2)),--table $(GLOVE_TABLE),--seed 1)
+	$(if $(filter glove,$(2)),--table $(GLOVE_TABLE),--seed 1) \
+	$(if $(filter tfidf,$(2)),--idf $(@D)/idf-$(1).txt -e hash --as $(3)_tfidf_dense)
+fit_idf = $(if $(filter tfidf,$(2)),$(MMOE_BIN)/mmoe-encode-text -q --field $(1) -e tfidf --seed 1 \
+	--fit-idf $(@D)/idf-$(1).txt $<)
 $(RUNS)/mustard/%/feat.zst: $(MUSTARD_STREAM) $(call tool,encode-text) | $$(@D)/.
+	$(call fit_idf,text,$(call pp,t,$@))
+	$(call fit_idf,caption,$(call pp,c,$@))
+	$(if $(call pp,x,$@),$(call fit_idf,context,$(call pp,x,$@)))
 	$(call encode,text,$(call pp,t,$@),t) $< \
 	| $(call encode,caption,$(call pp,c,$@),c) \
 	$(if $(call pp,x,$@),| $(call encode,context,$(call pp,x,$@),x)) > $@
 
 # ---- stage 1 and 2: the two tracks --------------------------------------------------
+# TF-IDF vectors are used as they are (unit norm already), as in pipelines/mmoe.mk
+uni_scale = $(if $(filter tfidf,$(call pp,t,$(1))),--no-standardize)
 # the feat.zst of a run directory .../track=T/seed=S: two levels up
 parent = $(patsubst %/,%,$(dir $(1)))
 %/rus.zst %/R.zst %/U.zst %/S.zst: $$(call parent,$$(call parent,$$*))/feat.zst $(call tool,unipred) $(call tool,rus-split) | $$*/.
 	$(if $(filter paper,$(call pp,track,$*)),\
 	  $(MMOE_BIN)/mmoe-rus-split -q -a zs_vision -b zs_text $<,\
-	  $(MMOE_BIN)/mmoe-unipred -q -f c_$(call pp,c,$*) --as pred_v --seed $(call pp,seed,$*) $(UNI_OPTS) $< \
-	  | $(MMOE_BIN)/mmoe-unipred -q -f t_$(call pp,t,$*) --as pred_t --seed $(call pp,seed,$*) $(UNI_OPTS) \
+	  $(MMOE_BIN)/mmoe-unipred -q -f c_$(call pp,c,$*) --as pred_v --seed $(call pp,seed,$*) $(UNI_OPTS) $(call uni_scale,$*) $< \
+	  | $(MMOE_BIN)/mmoe-unipred -q -f t_$(call pp,t,$*) --as pred_t --seed $(call pp,seed,$*) $(UNI_OPTS) $(call uni_scale,$*) \
 	  | $(MMOE_BIN)/mmoe-rus-split -q -a pred_v -b pred_t) \
 		--as rus --out-R $*/R.zst --out-U $*/U.zst --out-S $*/S.zst -o $*/rus.zst

@@ -9,8 +9,9 @@
 # STAGE is an mmoe tool that reads records on stdin and writes one record per
 # input record on stdout (encode-text, encode-vision, train-expert --predict,
 # fuse, ...; "encode-text" or "mmoe-encode-text").  The input is cut here into N
-# shards by `mmoe-cat --shard K/N --seq` (FNV-1a 64 of the id, mod N; each record
-# numbered by its place in the input, the field _seq).  GNU parallel sends each
+# shards in one pass by `mmoe-cat --shards N --seq` (shard K: the records whose
+# id's FNV-1a 64 is K mod N; each record numbered by its place in the input,
+# the field _seq).  GNU parallel sends each
 # shard with --transferfile, the stage's binary once per machine with
 # --basefile, runs the stage in a work directory of its own on the machine
 # (--workdir), brings the result back with --return and removes what it sent
@@ -87,10 +88,8 @@ trap 'rm -rf "$work"' EXIT
 # 1. the shards
 numbering=--seq
 [ "$concat" = 0 ] || numbering=
-for ((k = 0; k < shards; k++)); do
-	"$MMOE_BIN/mmoe-cat" --quiet --shard "$k/$shards" $numbering --output "$work/in-$k.zst" "$input" ||
-		die "cutting shard $k/$shards of '$input' failed"
-done
+"$MMOE_BIN/mmoe-cat" --quiet --shards "$shards" $numbering --output "$work/in-{}.zst" "$input" ||
+	{ echo "$prog: cutting '$input' into $shards shards failed" >&2; exit 1; }
 
 # 2. the stage on each shard, wherever GNU parallel puts it.  Everything it
 # sends or gets back is relative to $work, and so lands in the remote work
@@ -112,14 +111,16 @@ where=(--sshlogin "${logins:-:}")
 [ -z "$loginfile" ] || where=(--sshloginfile "$loginfile")
 # this machine only: no transfer (GNU parallel would warn that it ignores it)
 case ,${logins:-:}, in *,[!:,]*) ;; *) [ -n "$loginfile" ] || send=() ;; esac
-[ ${#send[@]} = 0 ] || send+=(--workdir "mmoe-shard.$(hostname).$$.$(basename "$work")"
-	--transferfile in-{}.zst --return out-{}.zst --cleanup)
+remote_dir=mmoe-shard.$(hostname).$$.$(basename "$work")
+[ ${#send[@]} = 0 ] || send+=(--workdir "$remote_dir" --transferfile in-{}.zst --return out-{}.zst --cleanup)
 (
 	cd "$work"
 	parallel --will-cite --halt now,fail=1 --joblog "$work/joblog" ${jobs:+--jobs "$jobs"} \
 		"${where[@]}" "${send[@]}" "$cmd" ::: $(seq 0 $((shards - 1)))
 ) || {
 	cp "$work/joblog" "$out.joblog" 2>/dev/null || true
+	# a halted run skips --cleanup: remove the work directory on every machine
+	[ ${#send[@]} = 0 ] || (cd "$work" && parallel --will-cite --nonall "${where[@]}" rm -rf "$remote_dir") || true
 	echo "$prog: the stage failed on a shard; job log in $out.joblog" >&2
 	exit 1
 }

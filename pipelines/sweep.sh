@@ -3,12 +3,14 @@
 # machine or on several over ssh, then a summary over seeds (mean and spread
 # per method and type) with jq.
 #
-#   pipelines/sweep.sh [--seeds "1 2 3"] [--unipred "logreg mlp"] [--epochs "20"] [--records 3000]
-#                      [--jobs 2] [--sshlogin LOGIN[,LOGIN...] | --sshloginfile FILE]
-#                      [--output runs/sweep] [-- MAKEVAR=value ...]
-# (short forms: -s, -u, -e, -n, -j, -S, -o)
+#   pipelines/sweep.sh [--seeds "1 2 3"] [--text "hash256 tfidf"] [--unipred "logreg mlp"]
+#                      [--epochs "20"] [--records 3000] [--jobs 2]
+#                      [--sshlogin LOGIN[,LOGIN...] | --sshloginfile FILE] [--output runs/sweep] [-- MAKEVAR=value ...]
+# (short forms: -s, -t, -u, -e, -n, -j, -S, -o)
 #
-# GNU parallel enumerates the grid (seed x unipred model x epochs; --header :),
+# GNU parallel enumerates the grid (seed x text encoder x unipred model x epochs;
+# --header :; the text encoders are hash256 and tfidf by default, and glove too
+# when $MMOE_GLOVE_TABLE names a table),
 # keeps a job log (--joblog) and every job's output (--results), stops at the
 # first failure (--halt soon,fail=1), and on a second invocation reruns only the
 # jobs that failed or never ran (--resume-failed).  Each job is a make target, so
@@ -42,7 +44,8 @@
 # routing.txt (rus against gen_type, the router against rus).
 set -eu -o pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-seeds="1 2 3" unis="logreg" epochs="20" n=3000 jobs=2 logins= loginfile= out=runs/sweep
+seeds="1 2 3" tencs="hash256 tfidf" unis="logreg" epochs="20" n=3000 jobs=2 logins= loginfile= out=runs/sweep
+[ ! -f "${MMOE_GLOVE_TABLE:-}" ] || tencs="$tencs glove"
 usage() {
 	sed -n '6,9p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
@@ -52,11 +55,11 @@ while [ $# -gt 0 ]; do
 	case $o in
 	--*=*) v=${o#*=} o=${o%%=*} ;;
 	--) shift; break ;;
-	-h | --help) sed -n '2,41p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-	-[sueanjSo]?*) v=${o#-?} o=${o:0:2} ;;
+	-h | --help) sed -n '2,43p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-[stueanjSo]?*) v=${o#-?} o=${o:0:2} ;;
 	esac
 	case $o in
-	-s | --seeds | -u | --unipred | -e | --epochs | -n | --records | -j | --jobs | \
+	-s | --seeds | -t | --text | -u | --unipred | -e | --epochs | -n | --records | -j | --jobs | \
 	-S | --sshlogin | --sshloginfile | -o | --output)
 		if [ -z "$v" ]; then
 			[ $# -ge 2 ] || { echo "sweep.sh: option $o needs a value" >&2; usage; }
@@ -68,6 +71,7 @@ while [ $# -gt 0 ]; do
 	shift
 	case $o in
 	-s | --seeds) seeds=$v ;;
+	-t | --text) tencs=$v ;;
 	-u | --unipred) unis=$v ;;
 	-e | --epochs) epochs=$v ;;
 	-n | --records) n=$v ;;
@@ -80,9 +84,9 @@ done
 extra=("$@")
 set -f
 # shellcheck disable=SC2206
-S=($seeds) U=($unis) E=($epochs)
+S=($seeds) TE=($tencs) U=($unis) E=($epochs)
 set +f
-[ ${#S[@]} -ge 1 ] && [ ${#U[@]} -ge 1 ] && [ ${#E[@]} -ge 1 ] || usage
+[ ${#S[@]} -ge 1 ] && [ ${#TE[@]} -ge 1 ] && [ ${#U[@]} -ge 1 ] && [ ${#E[@]} -ge 1 ] || usage
 [ -z "$logins" ] || [ -z "$loginfile" ] || { echo "sweep.sh: --sshlogin and --sshloginfile exclude each other" >&2; exit 2; }
 [ -z "$loginfile" ] || [ -r "$loginfile" ] || { echo "sweep.sh: --sshloginfile: cannot read '$loginfile'" >&2; exit 2; }
 command -v parallel >/dev/null || { echo "sweep.sh: GNU parallel is not installed" >&2; exit 2; }
@@ -98,20 +102,21 @@ par() { # joblog-name parallel-arguments...
 		--halt soon,fail=1 -j "$jobs" "$@"
 }
 # --resume-failed goes by job number: one job log per grid (and make settings)
-grid=$(printf '%s|' "$seeds" "$unis" "$epochs" "$n" "${extra[@]}" | cksum | cut -d' ' -f1)
+grid=$(printf '%s|' "$seeds" "$tencs" "$unis" "$epochs" "$n" "${extra[@]}" | cksum | cut -d' ' -f1)
 # another machine than this one among the logins?
 remote=0
 case ,$logins, in *,[!:,]*) remote=1 ;; esac
 [ -z "$loginfile" ] || remote=1
-# 1. data and features once per seed, here (shared by every model of that seed)
-par "joblog.features-$grid" -q "${mk[@]}" features SEED={seed} ::: seed "${S[@]}"
+# 1. data and features once per seed and text encoder, here (shared by every model of them)
+par "joblog.features-$grid" -q "${mk[@]}" features SEED={seed} TENC={tenc} ::: seed "${S[@]}" ::: tenc "${TE[@]}"
 # 2. the grid
 if [ "$remote" = 0 ]; then
-	par "joblog-$grid" -q "${mk[@]}" run SEED={seed} UNI={uni} EPOCHS={ep} ::: seed "${S[@]}" ::: uni "${U[@]}" ::: ep "${E[@]}"
+	par "joblog-$grid" -q "${mk[@]}" run SEED={seed} TENC={tenc} UNI={uni} EPOCHS={ep} \
+		::: seed "${S[@]}" ::: tenc "${TE[@]}" ::: uni "${U[@]}" ::: ep "${E[@]}"
 else
 	# grid values name the units' files, which GNU parallel sends by name
-	for v in "${S[@]}" "${U[@]}" "${E[@]}"; do
-		case $v in *[!A-Za-z0-9._-]*) echo "sweep.sh: '$v': with other machines, seeds, models and epochs are made of letters, digits, '.', '_' and '-'" >&2; exit 2 ;; esac
+	for v in "${S[@]}" "${TE[@]}" "${U[@]}" "${E[@]}"; do
+		case $v in *[!A-Za-z0-9._-]*) echo "sweep.sh: '$v': with other machines, seeds, text encoders, models and epochs are made of letters, digits, '.', '_' and '-'" >&2; exit 2 ;; esac
 	done
 	units=$out/units
 	mkdir -p "$units"
@@ -187,40 +192,42 @@ else
 		return $rc
 	}
 	rc=0
-	for s in "${S[@]}"; do for u in "${U[@]}"; do
-		unit_pack tagged "tagged.$s.$u" SEED="$s" UNI="$u"
-	done; done
-	remote_par "joblog.tagged-$grid" tagged 'tagged.{seed}.{uni}' ::: seed "${S[@]}" ::: uni "${U[@]}" || rc=$?
-	for s in "${S[@]}"; do for u in "${U[@]}"; do
-		[ "$rc" = 0 ] || [ -f "$units/tagged.$s.$u.out.tar" ] || { rm -f "$units/tagged.$s.$u.in.tar"; continue; }
-		unit_unpack tagged "tagged.$s.$u" SEED="$s" UNI="$u"
-	done; done
+	for s in "${S[@]}"; do for t in "${TE[@]}"; do for u in "${U[@]}"; do
+		unit_pack tagged "tagged.$s.$t.$u" SEED="$s" TENC="$t" UNI="$u"
+	done; done; done
+	remote_par "joblog.tagged-$grid" tagged 'tagged.{seed}.{tenc}.{uni}' \
+		::: seed "${S[@]}" ::: tenc "${TE[@]}" ::: uni "${U[@]}" || rc=$?
+	for s in "${S[@]}"; do for t in "${TE[@]}"; do for u in "${U[@]}"; do
+		[ "$rc" = 0 ] || [ -f "$units/tagged.$s.$t.$u.out.tar" ] || { rm -f "$units/tagged.$s.$t.$u.in.tar"; continue; }
+		unit_unpack tagged "tagged.$s.$t.$u" SEED="$s" TENC="$t" UNI="$u"
+	done; done; done
 	[ "$rc" = 0 ] || { echo "sweep.sh: a unit failed; see $out/joblog.tagged-$grid (run again to resume)" >&2; exit 1; }
-	for s in "${S[@]}"; do for u in "${U[@]}"; do for e in "${E[@]}"; do
-		unit_pack models "models.$s.$u.$e" SEED="$s" UNI="$u" EPOCHS="$e"
-	done; done; done
-	remote_par "joblog-$grid" models 'models.{seed}.{uni}.{ep}' ::: seed "${S[@]}" ::: uni "${U[@]}" ::: ep "${E[@]}" || rc=$?
-	for s in "${S[@]}"; do for u in "${U[@]}"; do for e in "${E[@]}"; do
-		[ "$rc" = 0 ] || [ -f "$units/models.$s.$u.$e.out.tar" ] || { rm -f "$units/models.$s.$u.$e.in.tar"; continue; }
-		unit_unpack models "models.$s.$u.$e" SEED="$s" UNI="$u" EPOCHS="$e"
-	done; done; done
+	for s in "${S[@]}"; do for t in "${TE[@]}"; do for u in "${U[@]}"; do for e in "${E[@]}"; do
+		unit_pack models "models.$s.$t.$u.$e" SEED="$s" TENC="$t" UNI="$u" EPOCHS="$e"
+	done; done; done; done
+	remote_par "joblog-$grid" models 'models.{seed}.{tenc}.{uni}.{ep}' \
+		::: seed "${S[@]}" ::: tenc "${TE[@]}" ::: uni "${U[@]}" ::: ep "${E[@]}" || rc=$?
+	for s in "${S[@]}"; do for t in "${TE[@]}"; do for u in "${U[@]}"; do for e in "${E[@]}"; do
+		[ "$rc" = 0 ] || [ -f "$units/models.$s.$t.$u.$e.out.tar" ] || { rm -f "$units/models.$s.$t.$u.$e.in.tar"; continue; }
+		unit_unpack models "models.$s.$t.$u.$e" SEED="$s" TENC="$t" UNI="$u" EPOCHS="$e"
+	done; done; done; done
 	[ "$rc" = 0 ] || { echo "sweep.sh: a unit failed; see $out/joblog-$grid (run again to resume)" >&2; exit 1; }
 fi
 
 # 3. summary over seeds
 : > "$out/runs.txt"
-for s in "${S[@]}"; do for u in "${U[@]}"; do for e in "${E[@]}"; do
-	"${mk[@]}" path SEED="$s" UNI="$u" EPOCHS="$e" | sed 's|$|/eval.json|' >> "$out/runs.txt"
-done; done; done
+for s in "${S[@]}"; do for t in "${TE[@]}"; do for u in "${U[@]}"; do for e in "${E[@]}"; do
+	"${mk[@]}" path SEED="$s" TENC="$t" UNI="$u" EPOCHS="$e" | sed 's|$|/eval.json|' >> "$out/runs.txt"
+done; done; done; done
 mapfile -t files < "$out/runs.txt"
 jq -n -r --arg fmt tsv -f pipelines/convert/summary.jq "${files[@]}" > "$out/summary.tsv"
 jq -n -r --arg fmt wide -f pipelines/convert/summary.jq "${files[@]}" > "$out/summary.txt"
 jq -n -r --arg fmt text -f pipelines/convert/summary.jq "${files[@]}" > "$out/summary-detail.txt"
 # 4. the rus tags against the generator's gen_type, and the router against the rus
 # tags, on the test split (from each run's agree.txt and router.txt)
-for u in "${U[@]}"; do for e in "${E[@]}"; do
+for t in "${TE[@]}"; do for u in "${U[@]}"; do for e in "${E[@]}"; do
 	for s in "${S[@]}"; do
-		d=$("${mk[@]}" path SEED="$s" UNI="$u" EPOCHS="$e")
+		d=$("${mk[@]}" path SEED="$s" TENC="$t" UNI="$u" EPOCHS="$e")
 		conf=$(printf '%s\n' "$d" | tr / '\n' | grep -E '^(n|v|t|c|x|uni|ep)=' | paste -sd' ')
 		a=$(awk '/^split test:/ { t = 1 } t && /^agreement/ { sub(/%$/, "", $NF); print $NF / 100; exit }' \
 			"$(dirname "$d")/agree.txt")
@@ -229,7 +236,7 @@ for u in "${U[@]}"; do for e in "${E[@]}"; do
 		[ -n "$a" ] && [ -n "$r" ] || { echo "sweep.sh: $d: no test line in agree.txt or router.txt" >&2; exit 1; }
 		printf '%s\t%s %s\n' "$conf" "$a" "$r"
 	done
-done; done | awk -F'\t' -v seeds=${#S[@]} '
+done; done; done | awk -F'\t' -v seeds=${#S[@]} '
 	function ms(k, j,   m, v, i) {
 		m = 0; for (i = 1; i <= n[k]; i++) m += x[k, i, j]; m /= n[k]
 		v = 0; for (i = 1; i <= n[k]; i++) v += (x[k, i, j] - m) ^ 2

@@ -1,7 +1,8 @@
 # tasks.mk — which vision encoder answers each task group of mmoe-synth --kind tasks.
 #
-#   make -f pipelines/tasks.mk [N=4000] [SEED=1] [RUNS=runs]     prints the table
-#   make -f pipelines/tasks.mk run SEED=2                         builds, prints nothing
+#   make -f pipelines/tasks.mk [N=4000] [SEED=1] [FEAT=pooled] [RUNS=runs]   prints the table
+#   make -f pipelines/tasks.mk run SEED=2                                     builds, prints nothing
+#   make -f pipelines/tasks.mk FEAT=tok       the same on the token grids (v_ENC_tok, flattened)
 #
 # For each task group: the records of that group (mmoe-synth --tasks, the same
 # records as in the full set), the three pooled encoders of mmoe-encode-vision,
@@ -12,13 +13,13 @@
 # in turn, and tasks-table.awk picks, per group, the best single encoder, the
 # runner-up and the interval of their difference.
 #
-#   runs/tasks/n=N/seed=S/GROUP.feat.zst     records + v_pixels v_hog v_color
-#                                            + p_pixels p_hog p_color
-#   runs/tasks/n=N/seed=S/GROUP.pair.mm      the colour + HOG network
-#   runs/tasks/n=N/seed=S/GROUP.scored.zst   + p_pair
-#   runs/tasks/n=N/seed=S/scored.zst         the four groups
-#   runs/tasks/n=N/seed=S/diff-p_ENC.tsv     mmoe-eval --diff p_ENC --format tsv
-#   runs/tasks/n=N/seed=S/encoders.txt       the table
+#   runs/tasks/n=N/seed=S/feat=F/GROUP.feat.zst     records + the encoders' vectors
+#                                                   (F=tok: and grids) + p_pixels p_hog p_color
+#   runs/tasks/n=N/seed=S/feat=F/GROUP.pair.mm      the colour + HOG network
+#   runs/tasks/n=N/seed=S/feat=F/GROUP.scored.zst   + p_pair
+#   runs/tasks/n=N/seed=S/feat=F/scored.zst         the four groups
+#   runs/tasks/n=N/seed=S/feat=F/diff-p_ENC.tsv     mmoe-eval --diff p_ENC --format tsv
+#   runs/tasks/n=N/seed=S/feat=F/encoders.txt       the table
 # The data seed also seeds the folds and the network; the pixels projection
 # keeps mmoe-encode-vision's fixed default seed, as an encoder would.
 
@@ -33,6 +34,8 @@ MMOE_BIN ?= $(abspath $(PIPELINES)/..)/bin
 RUNS     ?= runs
 N        ?= 4000
 SEED     ?= 1
+# pooled: the encoders' pooled vectors v_ENC; tok: their token grids v_ENC_tok
+FEAT     ?= pooled
 BOOT     ?= 1000
 # synth options that are not part of the path (kept at the generator's defaults)
 SYNTH_OPTS ?=
@@ -43,26 +46,29 @@ SINGLES_CSV := p_pixels,p_hog,p_color
 # pp(), tool() and the directory rule
 include $(PIPELINES)/method.mk
 
-DIR = $(RUNS)/tasks/n=$(N)/seed=$(SEED)
+DIR = $(RUNS)/tasks/n=$(N)/seed=$(SEED)/feat=$(FEAT)
+# the field suffix and encoder options of a path's feat=
+sfx      = $(if $(filter tok,$(call pp,feat,$(1))),_tok)
+enc_keep = $(if $(filter tok,$(call pp,feat,$(1))),,--no-tokens)
 
 .PHONY: table run
 .DEFAULT_GOAL := table
 table: $(DIR)/encoders.txt
-	@echo "== $(DIR): test-split accuracy per task group, pooled encoders"
+	@echo "== $(DIR): test-split accuracy per task group, $(FEAT) encoder features"
 	@cat $<
 run: $(DIR)/encoders.txt
 
 uni = $(MMOE_BIN)/mmoe-unipred --quiet --label task_label --seed $(call pp,seed,$@) \
-	--features v_$(1) --as p_$(1)
+	--features v_$(1)$(call sfx,$@) --as p_$(1)
 $(RUNS)/tasks/%.feat.zst: $(call tool,synth) $(call tool,encode-vision) $(call tool,unipred) | $$(@D)/.
 	$(MMOE_BIN)/mmoe-synth --quiet --kind tasks --count $(call pp,n,$@) --seed $(call pp,seed,$@) \
 		--tasks $(notdir $*) $(SYNTH_OPTS) \
 	| $(MMOE_BIN)/mmoe-encode-vision --quiet --encoder pixels --encoder hog --encoder color \
-		--no-tokens --drop-image \
+		$(call enc_keep,$@) --drop-image \
 	| $(call uni,pixels) | $(call uni,hog) | $(call uni,color) --output $@
 
 $(RUNS)/tasks/%.pair.mm: $(RUNS)/tasks/%.feat.zst $(call tool,train-expert)
-	$(TRAIN_EXPERT) --feature v_color --feature v_hog --target task_label \
+	$(TRAIN_EXPERT) --feature v_color$(call sfx,$@) --feature v_hog$(call sfx,$@) --target task_label \
 		--seed $(call pp,seed,$@) --output $@ $<
 
 $(RUNS)/tasks/%.scored.zst: $(RUNS)/tasks/%.feat.zst $(RUNS)/tasks/%.pair.mm $(call tool,train-expert)

@@ -172,6 +172,13 @@ n1=$(mmoe-cat --shard 1/2 --where split=test --count "$T/w.zst")
 is "$((n0 + n1))" 2 "--where with --shard 0/2 and 1/2: the test records, split between the two shards"
 is "$(mmoe-cat --where split=test --seq --json "$T/w.zst" | jq -c '[.id, ._seq]' | tr '\n' ' ')" '["a",0] ["d",3] ' \
 	"--where with --seq: records numbered by their place among all records read"
+# the --where examples of the man page, as written
+cp "$T/w.zst" "$T/data.zst"
+ex1=$(sed -n 's/^\.Dl \(mmoe-cat --where split=train --count .*\)$/\1/p' "$MMOE_TOP/man/mmoe-cat.1")
+ex2=$(sed -n 's/^\.Dl \(mmoe-cat --where split=test -o .*\)$/\1/p' "$MMOE_TOP/man/mmoe-cat.1")
+is "$(cd "$T" && sh -c "$ex1")" 1 "mmoe-cat(1): the --where --count example counts the training records"
+run sh -c "cd '$T' && $ex2"
+is "$rc:$(mmoe-cat --count "$T/test.zst")" "0:2" "mmoe-cat(1): the --where -o example keeps the test records"
 run mmoe-cat --where split "$T/w.zst"
 is "$rc" 2 "--where without '=': usage error"
 like "$err" "option --where: expected FIELD=VALUE, got 'split'" "--where without '=': says what it expects"

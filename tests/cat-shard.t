@@ -56,6 +56,29 @@ mmoe-cat --head 10 --output "$T/h1.zst" "$T/d.zst"
 run mmoe-cat --seq --json --fields _seq "$T/h1.zst" "$T/h1.zst"
 is "$(printf '%s\n' "$out" | jq -r ._seq | sed -n '1p;11p;20p' | paste -sd' ')" "0 10 19" "--seq counts over all inputs"
 
+# ---- --shards N: every shard in one pass ------------------------------------------------
+run mmoe-cat --shards 3 --seq --output "$T/p-{}.zst" "$T/d.zst"
+is "$rc:$err" "0:" "--shards 3 --seq writes the 3 shards in one pass"
+for k in 0 1 2; do
+	ok "mmoe-cat --level 0 '$T/p-$k.zst' | cmp -s - <(mmoe-cat --level 0 '$T/q$k.zst')" \
+		"--shards: shard $k is --shard $k/3 --seq, byte for byte (decompressed)"
+done
+run mmoe-cat --merge --level 0 "$T"/p-*.zst
+ok "cmp -s '$T/out' '$T/d.mp'" "and they merge back into the input"
+mkdir "$T/sh"
+printf '%s\n' '{"id":"a"}' '{"name":"b"}' | mkrecs > "$T/noid.zst"
+run mmoe-cat --shards 2 --output "$T/sh/x-{}.zst" "$T/noid.zst"
+is "$rc" 1 "--shards on a record without an id: exit 1"
+like "$err" 'noid.zst: .*record 1.*"id"' "names the input, the record and the field"
+is "$(ls -A "$T/sh")" "" "and leaves no file, not even a temporary"
+for a in "--shards 2 --output $T/sh/x.zst" "--shards 0 --output $T/sh/x-{}.zst" "--shards 1025 --output $T/sh/x-{}.zst" \
+	"--shards 2 --json --output $T/sh/x-{}.zst" "--shards 2 --shard 0/2 --output $T/sh/x-{}.zst"; do
+	# shellcheck disable=SC2086
+	run mmoe-cat $a "$T/d.zst"
+	is "$rc" 2 "usage error: ${a//$T\/sh\//}"
+done
+is "$(ls -A "$T/sh")" "" "usage errors write nothing"
+
 # ---- errors ------------------------------------------------------------------------
 for a in 3/3 1/0 x/2 1 /2 2/ -1/2; do
 	run mmoe-cat --shard "$a" "$T/d.zst"
@@ -64,7 +87,6 @@ done
 like "$err" "option --shard" "the message names the option"
 run mmoe-cat --seq --merge "$T/q0.zst"
 is "$rc" 2 "--seq with --merge is a usage error"
-printf '%s\n' '{"id":"a"}' '{"name":"b"}' | mkrecs > "$T/noid.zst"
 run mmoe-cat --shard 0/2 "$T/noid.zst"
 is "$rc" 1 "a record without an id: exit 1"
 one_line_error mmoe-cat "one line"
@@ -83,7 +105,16 @@ run mmoe-cat --seq "$T/q0.zst"
 is "$rc" 1 "--seq on a numbered stream: exit 1"
 like "$err" '"_seq".*already' "says it is numbered already"
 
-# ---- the sharding example of man/mmoe-cat.1 -------------------------------------------
+# ---- the sharding examples of man/mmoe-cat.1 ------------------------------------------
+mkdir "$T/ex"
+cp "$T/d.zst" "$T/ex/data.zst"
+cmd=$(sed -n 's/^\.Dl \(mmoe-cat --shards .*\)$/\1/p' "$MMOE_TOP/man/mmoe-cat.1")
+like "$cmd" "^mmoe-cat --shards 4 --seq --output part-\{\}.zst data.zst$" "the --shards example is found"
+run bash -c "cd '$T/ex' && $cmd"
+is "$rc:$(cd "$T/ex" && ls part-*.zst | paste -sd' ')" "0:part-0.zst part-1.zst part-2.zst part-3.zst" \
+	"it writes 4 shards"
+ok "mmoe-cat --merge --level 0 '$T'/ex/part-*.zst | cmp -s - '$T/d.mp'" "which merge back into the input"
+
 cp "$T/d.zst" "$T/data.zst"
 sed -n '/^for k in 0 1; do$/,/^\.Ed$/p' "$MMOE_TOP/man/mmoe-cat.1" | sed '$d' > "$T/example.sh"
 is "$(grep -c . "$T/example.sh")" 4 "the example is found in the manual"

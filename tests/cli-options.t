@@ -5,7 +5,8 @@
 # ALL TOOLS") is exactly what the stages do.  Each stage's letters are read
 # from its --help, then checked against the program itself: a listed letter is
 # accepted (with a value when the help shows one), any other letter is refused
-# with an error that names the option now spelled with it.
+# with an error that names the option now spelled with it, and NEWS lists
+# every letter a stage refuses that way.
 . "$(dirname "$0")/lib.sh"
 cd "$T" || exit 1
 
@@ -87,9 +88,13 @@ is "$diffs" "" "man/mmoe.1's table lists every letter, its long option and its s
 
 # ---- the programs agree with their --help ----------------------------------------
 letters=$(printf '%s\n' {a..z} {A..Z} {0..9})
+# news_entries STAGE: the "    -x ... -> ..." lines of the stage's section of NEWS
+news_entries() {
+	awk -v t="  $1" '$0 == t { on = 1; next } on && !/^    / { on = 0 } on { print }' "$MMOE_TOP/NEWS"
+}
 for p in $stages; do
 	s=${p#mmoe-}
-	bad=
+	bad= moved=
 	for l in $letters; do
 		if [ -n "${has[$s:$l]:-}" ]; then
 			if [ -n "${needs[$s:$l]:-}" ]; then
@@ -109,14 +114,22 @@ for p in $stages; do
 				:
 			elif [[ $e == "$p: -$l is no longer an option; "* ]]; then
 				[ -z "${tlong[$l]:-}" ] || bad="$bad -$l(should name --${tlong[$l]})"
+				moved="$moved $l"
 			elif [[ $e =~ ^$p:\ -$l\ is\ now\ --([A-Za-z0-9-]+)\ elsewhere\;\ . ]]; then
 				[ "${BASH_REMATCH[1]}" = "${tlong[$l]:-}" ] || bad="$bad -$l(names --${BASH_REMATCH[1]})"
+				moved="$moved $l"
 			else
 				bad="$bad -$l($e)"
 			fi
 		fi
 	done
 	is "$bad" "" "$p accepts exactly the letters of its --help; others are refused, naming their new meaning"
+	# NEWS lists each letter the stage refuses as moved ("    -x ... -> ..." under "  mmoe-x")
+	unlisted=
+	for l in $moved; do
+		news_entries "$p" | grep -Eq -- "^    (-[A-Za-z0-9][^,>]*, )*-$l([ ,]|\$)" || unlisted="$unlisted -$l"
+	done
+	is "$unlisted" "" "NEWS lists the letters $p no longer has"
 done
 
 # the error for a letter that moved, as a user sees it
@@ -129,10 +142,10 @@ like "$err" "^mmoe-unipred: -t is now --types elsewhere; for threads use -j/--th
 	"a moved letter inside a cluster (-qt) gets the same error"
 # mmoe-import's -F changed meaning (--force, now --format): an old "-F file" says so
 run mmoe-import -F in.jsonl
-like "$rc:$err" "^2:mmoe-import: option -F: 'in.jsonl' is not jsonl, tsv or csv \(-F is now --format; to write to a terminal use --force\)" \
+like "$rc:$err" "^2:mmoe-import: option -F: 'in.jsonl' is not jsonl, tsv, csv or libsvm \(-F is now --format; to write to a terminal use --force\)" \
 	"mmoe-import -F FILE: the old meaning of -F is named"
 run mmoe-import --format in.jsonl
-like "$rc:$err" "^2:mmoe-import: option --format: 'in.jsonl' is not jsonl, tsv or csv$" "mmoe-import --format FILE: no hint"
+like "$rc:$err" "^2:mmoe-import: option --format: 'in.jsonl' is not jsonl, tsv, csv or libsvm$" "mmoe-import --format FILE: no hint"
 # unipred's --features stays an alias of --feature
 ok "mmoe-unipred --features x --help >/dev/null && mmoe-unipred --feature x --help >/dev/null" \
 	"mmoe-unipred: --features and --feature are both accepted"

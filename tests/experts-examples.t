@@ -14,6 +14,8 @@ awk -v f="$T/ex.sh" '
 	on && inblk { gsub(/\\e/, "\\"); print > f }' "$MAN"
 is "$(grep -c '^mmoe-' "$T/ex.sh")" 5 "the example is five commands"
 is "$(grep -c 'jq' "$T/ex.sh")" 0 "the example needs no jq"
+sed -n '/^    mmoe-encode-text --field text/,/--diff p_base fused.zst$/p' "$MMOE_TOP/README.md" | sed 's/^    //' >"$T/readme.sh"
+ok "grep -v '^E=' '$T/ex.sh' | cmp -s - '$T/readme.sh'" "the README shows the same five commands"
 src=$SHARED/data/mustard
 if [ ! -d "$src/experts/mistral-7b" ] || [ ! -r "$src/mustard_raw_data.json" ]; then
 	skip "no MUStARD copy with experts/ at $src"

@@ -97,6 +97,16 @@ run mmoe-fuse --experts pR,pU,pS --mode mean -o "$T/pt2.zst" "$T/pt.mp"
 is "$rc" 1 "without --pass-through a record without experts is an error"
 ok "[ ! -e '$T/pt2.zst' ]" "without --pass-through: no output file"
 
+# The --logits/rule example of the man page, as written.
+printf '%s\n' '{"id":"x","zs_vision":[0.9,0.1],"zs_text":[0.2,0.8],"l_R":[0,0],"l_U":[0,1.3862944],"l_S":[1,0]}' \
+	'{"id":"y","zs_vision":[0.9,0.1],"zs_text":[0.6,0.4],"l_R":[1.3862944,0],"l_U":[0,1],"l_S":[1,0]}' | mkrecs >"$T/in.zst"
+ex=$(sed -n 's/^\.Dl \(mmoe-fuse --logits --mode rule .*\)$/\1/p' "$MMOE_TOP/man/mmoe-fuse.1")
+like "$ex" "^mmoe-fuse --logits --mode rule" "mmoe-fuse(1): the --logits example is there"
+run sh -c "cd '$T' && $ex"
+is "$rc" 0 "mmoe-fuse(1): the --logits example runs"
+# x: the unimodal classes differ -> U, softmax(0, ln 4) = (.2, .8); y: agree -> R, (.8, .2)
+is "$(show <"$T/out.zst")" '["x",[0.2,0.8],1,[0,1,0]] ["y",[0.8,0.2],0,[1,0,0]] ' "mmoe-fuse(1): the --logits example routes by the rule"
+
 # Same input, same bytes.
 mmoe-fuse -q -r rt --experts pR,pU,pS "$T/in.mp" >"$T/soft2.zst"
 ok "cmp -s <(mmoe-cat --json '$T/soft.zst') <(mmoe-cat --json '$T/soft2.zst')" "deterministic output"

@@ -7,7 +7,7 @@
 top=$MMOE_TOP
 # the loader and what it builds: the layers (lib/nn), records and streams
 fuzz_replayer "the model fuzz target" "$top/tests/fuzz/model.c $top/lib/model.c $top/lib/nn/*.c \
-$top/lib/record.c $top/lib/stream.c $top/lib/err.c $top/lib/util.c $top/lib/optim.c $top/lib/rng.c" \
+$top/lib/record.c $top/lib/stream.c $top/lib/err.c $top/lib/util.c $top/lib/optim.c $top/lib/rng.c $top/lib/sparse.c" \
 	"$(pkg-config --cflags --libs openblas 2>/dev/null || echo -lopenblas) -lzstd -lmsgpackc -ljansson -lm -lpthread"
 fuzz_replay_corpus "$top/tests/fuzz/corpus/model"
 

@@ -60,4 +60,15 @@ for r in "${refs[@]}"; do
 		END { printf "%.1f %.1f", 100 * x, 100 * y }' both.txt)
 	is "$got" "$2 $3" "$1: F1 baseline $2 -> mean of the experts $3, as the authors' logits give"
 done
+
+# A changed expert file stops the build before anything is computed from it.
+mkdir -p fake/experts/albef && cp "$src"/experts/albef/*.jsonl fake/experts/albef/
+echo >>fake/experts/albef/mustard_R_logits.jsonl
+run make --no-print-directory -s -f "$MMOE_TOP/pipelines/experts.mk" MMOE_BIN="$MMOE_BIN" \
+	MUSTARD_SRC="$T/fake" BACKBONES=albef DATA="$T/data" RUNS="$T/runs2" experts
+isnt "$rc" 0 "an expert file that differs from the checked copy: make fails"
+like "$out" "albef/mustard_R_logits.jsonl: FAILED" "an expert file that differs: named"
+like "$err" "expert files in .*fake/experts differ from the copy this project was checked on \(EXPERTS_NOVERIFY=1 to go on\)" \
+	"an expert file that differs: the way to go on"
+ok "[ ! -e '$T/runs2' ]" "an expert file that differs: nothing built"
 done_testing

@@ -16,6 +16,9 @@ like "$out" "rus \(rows\) x gen_type \(columns\)" "demo prints the rus x gen_typ
 like "$out" "split test: [0-9]+ records, accuracy" "demo prints the router's accuracy"
 like "$out" "confusion p_router \(rows: true rus" "and its confusion matrix against rus"
 like "$out" "F1\(pos\) minus p_base by rus \(paired" "demo prints paired differences to the baseline"
+like "$out" "t=hash256/uni=[a-z]+/ep=[0-9]+ +pred_t " "demo compares the text encoders: hash256"
+like "$out" "t=tfidf/uni=[a-z]+/ep=[0-9]+ +pred_t " "and TF-IDF (sparse, IDF of the train split)"
+like "$out" "t=tfidf uni=[a-z]+ ep=[0-9]+ +p_mmoe " "with the methods' scores side by side"
 for m in p_base p_R p_U p_S p_mmoe p_hard p_oracle p_mean; do
 	like "$(grep -A9 '^all (n=' "$dir/eval.txt")" "^$m " "table row $m (all test records)"
 done

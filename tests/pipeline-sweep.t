@@ -1,13 +1,14 @@
 #!/bin/bash
-# pipelines/sweep.sh on a tiny grid (3 seeds x 1 model, 300 records, 2 epochs):
-# GNU parallel's job log, the summary over seeds, and resuming a finished sweep.
+# pipelines/sweep.sh on a tiny grid (3 seeds x 1 text encoder x 1 model, 300
+# records, 2 epochs): GNU parallel's job log, the summary over seeds, and resuming
+# a finished sweep; then a grid of two text encoders (hash256, tfidf) side by side.
 . "$(dirname "$0")/lib.sh"
 sw=$MMOE_TOP/pipelines/sweep.sh
-run "$sw" -s "1 2 3" -n 300 -e 2 -j 2 -o "$T/sweep" -- RUNS="$T/runs" BOOT=20
+run "$sw" -s "1 2 3" -t hash256 -n 300 -e 2 -j 2 -o "$T/sweep" -- RUNS="$T/runs" BOOT=20
 is "$rc" 0 "sweep over 3 seeds runs"
 [ "$rc" = 0 ] || printf '%s\n' "$err" | tail -n 5 | sed 's/^/#   /'
 is "$(awk 'NR > 1 && $7 == 0' "$T"/sweep/joblog-* | wc -l | tr -d ' ')" 3 "job log: 3 runs, all exit 0"
-ok "[ -e '$T/sweep/results/ep/2/seed/3/uni/logreg/stderr' ]" "per-job output kept (--results)"
+ok "[ -e '$T/sweep/results/ep/2/seed/3/tenc/hash256/uni/logreg/stderr' ]" "per-job output kept (--results)"
 like "$out" "mean ± sd over 3 seeds" "summary is over 3 seeds"
 for m in p_base p_mmoe p_hard p_oracle; do
 	like "$out" "n=300 v=color t=hash256 uni=logreg ep=2 +$m " "summary row $m"
@@ -31,11 +32,14 @@ want=$(for f in "${files[@]}"; do awk '/^split test:/ { t = 1 } t && /^agreement
 is "$(printf '%s\n' "$row" | awk '{ split($6, a, "±"); print a[1] }')" "$want" "routing.txt: rus~gen_type agreement is the mean over the runs"
 # a second call resumes: nothing to do, same summary
 cp "$T/sweep/summary.tsv" "$T/before.tsv"
-run "$sw" -s "1 2 3" -n 300 -e 2 -j 2 -o "$T/sweep" -- RUNS="$T/runs" BOOT=20
+run "$sw" -s "1 2 3" -t hash256 -n 300 -e 2 -j 2 -o "$T/sweep" -- RUNS="$T/runs" BOOT=20
 is "$rc" 0 "a second call succeeds"
 ok "cmp -s '$T/before.tsv' '$T/sweep/summary.tsv'" "and gives the same summary"
 # another grid in the same directory is not confused with the first one's job log
-run "$sw" -s "2 3" -n 300 -e 2 -j 2 -o "$T/sweep" -- RUNS="$T/runs" BOOT=20
-is "$rc" 0 "a smaller grid in the same directory"
+run "$sw" -s "2 3" -t "hash256 tfidf" -n 300 -e 2 -j 2 -o "$T/sweep" -- RUNS="$T/runs" BOOT=20
+is "$rc" 0 "a smaller grid in the same directory, with two text encoders"
 like "$out" "mean ± sd over 2 seeds" "is summarised over its own 2 seeds"
+like "$out" "t=hash256 uni=logreg ep=2 +p_mmoe " "a summary row for the hash encoder"
+like "$out" "t=tfidf uni=logreg ep=2 +p_mmoe " "and one for TF-IDF, next to it"
+like "$(cat "$T/sweep/routing.txt")" "t=tfidf uni=logreg ep=2" "routing.txt has the TF-IDF configuration too"
 done_testing

@@ -6,14 +6,17 @@
 . "$(dirname "$0")/lib.sh"
 . "$MMOE_TOP/tests/ssh.sh"
 remote_start || { done_testing; exit; }
+home_before=$(remote_files)
 
 # the local side lives in $T, which the remote user cannot read
 mkdir -p "$T/local/bin" "$T/local/pipelines" "$T/w"
-for t in cat synth encode-text encode-vision; do cp "$MMOE_BIN/mmoe-$t" "$T/local/bin/"; done
+for t in cat synth encode-text encode-vision train-expert; do cp "$MMOE_BIN/mmoe-$t" "$T/local/bin/"; done
 cp "$MMOE_TOP/pipelines/shard.sh" "$T/local/pipelines/"
 export MMOE_BIN=$T/local/bin
 sh=$T/local/pipelines/shard.sh
 remote_cannot_read "$T/local/bin/mmoe-encode-text" "the remote side cannot read the local tree (binaries)"
+is "$(remote_run 'command -v mmoe-cat mmoe-encode-text; echo end')" end \
+	"nor find mmoe tools on its PATH: the jobs run the binaries they were sent"
 
 mmoe-synth --quiet --count 120 --seed 2 --size 32 --output "$T/w/data.zst"
 remote_cannot_read "$T/w/data.zst" "nor the local data"
@@ -29,8 +32,7 @@ ok "mmoe-cat --level 0 '$T/w/text.zst' | cmp -s - '$T/text.mp'" \
 	"the merged shards are the one-machine result, byte for byte"
 is "$(ls -A "$T/w")" "data.zst
 text.zst" "no work files left beside the output"
-is "$(remote_run 'ls -A | grep -v "^\.\(ssh\|profile\|bashrc\|bash_logout\|parallel\)$"')" "" \
-	"nothing left on the remote machine (--cleanup)"
+is "$(remote_files)" "$home_before" "nothing left on the remote machine (--cleanup)"
 
 # this machine and the remote one: 2 "machines", 4 shards, encode-vision
 run "$sh" --shards 4 --sshlogin ":,$REMOTE" --jobs 1 --joblog "$T/joblog" --output "$T/w/vision.zst" "$T/w/data.zst" -- \
@@ -64,14 +66,26 @@ for page in mmoe-cat.1 mmoe-parallel.7; do
 done
 
 # --concat: the same records, in shard order
-run "$sh" --shards 3 --sshlogin "$REMOTE" --concat --output "$T/w/cat.zst" "$T/w/data.zst" -- \
+echo "$REMOTE" > "$T/logins"
+run "$sh" --shards 3 --sshloginfile "$T/logins" --concat --output "$T/w/cat.zst" "$T/w/data.zst" -- \
 	encode-text --encoder hash --dim 32
-is "$rc" 0 "--concat"
+is "$rc" 0 "--concat, the machine from --sshloginfile"
 is "$(mmoe-cat --json "$T/w/cat.zst" | sort | md5sum)" "$(mmoe-cat --json "$T/text.mp" | sort | md5sum)" \
 	"--concat: the same records"
 is "$(mmoe-cat --json --fields id "$T/w/cat.zst" | jq -r .id | paste -sd' ')" \
 	"$(for k in 0 1 2; do mmoe-cat --shard $k/3 --json --fields id "$T/w/data.zst" | jq -r .id; done | paste -sd' ')" \
 	"--concat: in shard order, without _seq"
+
+# train-expert --predict with the model sent along (--basefile), named by its base name
+mmoe-encode-text --quiet --encoder hash --dim 32 --output "$T/w/feat.zst" "$T/w/data.zst"
+mmoe-train-expert --quiet --feature t_hash --epochs 1 --seed 1 --output "$T/base.mm" "$T/w/feat.zst"
+mmoe-train-expert --quiet --predict --model "$T/base.mm" --as p "$T/w/feat.zst" | mmoe-cat --level 0 > "$T/pred.mp"
+run "$sh" --shards 2 --sshlogin "$REMOTE" --basefile "$T/base.mm" --output "$T/w/pred.zst" "$T/w/feat.zst" -- \
+	train-expert --predict --model base.mm --as p
+is "$rc" 0 "train-expert --predict on 2 shards, the model sent with --basefile"
+[ "$rc" = 0 ] || printf '%s\n' "$err" | tail -n 5 | sed 's/^/#   /'
+ok "mmoe-cat --level 0 '$T/w/pred.zst' | cmp -s - '$T/pred.mp'" "the one-machine predictions, byte for byte"
+rm -f "$T/w/feat.zst" "$T/w/pred.zst"
 
 # a stage that fails on the remote side: exit 1, no output, the job log kept
 run "$sh" --shards 2 --sshlogin "$REMOTE" --output "$T/w/bad.zst" "$T/w/data.zst" -- \
@@ -80,6 +94,7 @@ is "$rc" 1 "a failing stage: exit 1"
 like "$err" "shard.sh: the stage failed on a shard" "says so"
 ok "[ ! -e '$T/w/bad.zst' ] && [ -s '$T/w/bad.zst.joblog' ]" "no output, the job log kept"
 ok "! ls -A '$T/w' | grep -q '^\.shard'" "no work directory left"
+is "$(remote_files)" "$home_before" "nor anything on the remote machine"
 run "$sh" --shards 0 --output "$T/w/x.zst" "$T/w/data.zst" -- encode-text
 is "$rc" 2 "--shards 0 is a usage error"
 run "$sh" --output "$T/w/x.zst" "$T/w/data.zst" -- nosuch-stage

@@ -23,6 +23,7 @@
 # reason; with MMOE_REQUIRE_SSH=1 (set by .ci/run) such a skip is a failure.
 
 REMOTE=mmoe-remote
+SSHD=${MMOE_SSHD:-/usr/sbin/sshd}   # (another one: to test the skip)
 _remote_pid= _remote_user= _remote_home=
 
 _remote_cleanup() {
@@ -33,7 +34,11 @@ _remote_cleanup() {
 		wait "$_remote_pid" 2>/dev/null
 	fi
 	if [ -n "$_remote_user" ]; then
-		userdel --force --remove "$_remote_user" 2>/dev/null
+		for _t in 1 2 3 4 5; do
+			userdel --force --remove "$_remote_user" 2>/dev/null
+			getent passwd "$_remote_user" >/dev/null || break
+			sleep 1
+		done
 		rm -rf "$_remote_home"
 	fi
 	rm -rf "$T"
@@ -62,15 +67,22 @@ _remote_user_add() { # name home
 		userdel --force --remove "$u" 2>/dev/null
 	done
 	rm -rf "$2"
-	# a password of '*': no password login, but not a locked account (which sshd refuses)
-	useradd --create-home --home-dir "$2" --shell /bin/sh --user-group --password '*' "$1" \
-		2>"$T/ssh/useradd.err" || return 1
+	# a password of '*': no password login, but not a locked account (which sshd
+	# refuses); tried again while another test holds the lock on /etc/passwd
+	local try
+	for try in 1 2 3 4 5 6; do
+		useradd --create-home --home-dir "$2" --shell /bin/sh --user-group --password '*' "$1" \
+			2>"$T/ssh/useradd.err" && break
+		[ "$try" = 6 ] && return 1
+		getent passwd "$1" >/dev/null && userdel --force --remove "$1" 2>/dev/null
+		sleep 1
+	done
 	_remote_user=$1 _remote_home=$2
 }
 
 remote_start() {
 	local t port try
-	for t in /usr/sbin/sshd ssh ssh-keygen rsync parallel perl; do
+	for t in "$SSHD" ssh ssh-keygen rsync parallel perl; do
 		command -v "$t" >/dev/null 2>&1 || { remote_skip "$t is not installed"; return 1; }
 	done
 	mkdir -m 700 "$T/ssh"
@@ -112,7 +124,7 @@ remote_start() {
 		MaxSessions 100
 		LogLevel VERBOSE
 		EOF
-		/usr/sbin/sshd -D -e -f "$T/ssh/sshd_config" 2>"$T/ssh/sshd.log" &
+		"$SSHD" -D -e -f "$T/ssh/sshd_config" 2>"$T/ssh/sshd.log" &
 		_remote_pid=$!
 		cat > "$T/ssh/config" <<-EOF
 		Host $REMOTE
@@ -151,6 +163,10 @@ remote_start() {
 	remote_skip "sshd did not start or refused the login: $(tail -n 3 "$T/ssh/sshd.log" "$T/ssh/client.err" | tr '\n' ' ')"
 	return 1
 }
+
+# remote_files: what the remote user's home holds (GNU parallel's own ~/.parallel
+# aside), to check that jobs leave nothing behind
+remote_files() { remote_run 'ls -A' | grep -vx '\.parallel'; }
 
 # remote_cannot_read PATH DESC: the remote side cannot read PATH (as root; the
 # check is skipped as another user, see above)

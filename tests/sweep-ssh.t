@@ -7,6 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$MMOE_TOP/tests/ssh.sh"
 remote_start || { done_testing; exit; }
+home_before=$(remote_files)
 command -v jq >/dev/null || { skip "jq is not installed"; done_testing; exit; }
 
 # the local side lives in $T, which the remote user cannot read
@@ -44,8 +45,7 @@ is "$hosts" ": $REMOTE" "units ran on both machines (job logs)"
 is "$(awk -F'\t' 'FNR > 1 && $7 != 0' "$T"/both/joblog.tagged-* "$T"/both/joblog-* | wc -l | tr -d ' ')" 0 \
 	"every unit exited 0"
 is "$(ls "$T/both/units")" "base.tar" "the units' archives were unpacked and removed"
-is "$(remote_run 'ls -A | grep -v "^\.\(ssh\|profile\|bashrc\|bash_logout\|parallel\)$"')" "" \
-	"nothing left on the remote machine (--cleanup)"
+is "$(remote_files)" "$home_before" "nothing left on the remote machine (--cleanup)"
 d=$(cd "$T/local" && make -s -f pipelines/mmoe.mk path N=160 SEED=2 UNI=logreg EPOCHS=2 RUNS="$T/runs-both")
 ok "[ -s '$d/eval.json' ] && [ -s '$d/../agree.txt' ]" "the run directories came back into RUNS"
 ok "cd '$T/local' && make -q -f pipelines/mmoe.mk run N=160 SEED=2 UNI=logreg EPOCHS=2 RUNS='$T/runs-both' BOOT=20 FOLDS=2" \
@@ -59,8 +59,9 @@ is "$rc" 0 "a second call succeeds"
 is "$(cat "$T"/both/joblog-* | wc -l)" "$n" "and runs no unit again"
 is "$(tables "$T/both" | md5sum)" "$(tables "$T/here" | md5sum)" "the same tables"
 
-# a unit killed on the remote machine, then resumed
-"$sw" "${grid[@]}" --sshlogin "$REMOTE" --output "$T/kill" -- RUNS="$T/runs-kill" BOOT=20 FOLDS=2 \
+# a unit killed on the remote machine, then resumed (the machine from a file)
+echo "$REMOTE" > "$T/logins"
+"$sw" "${grid[@]}" --sshloginfile "$T/logins" --output "$T/kill" -- RUNS="$T/runs-kill" BOOT=20 FOLDS=2 \
 	>"$T/kill.out" 2>"$T/kill.err" &
 swpid=$!
 killed=
@@ -82,9 +83,10 @@ is "$(find "$T/runs-kill" -name eval.json | wc -l | tr -d ' '):$(find "$T/runs-k
 	"$(njobs "$T/kill/joblog-*" ==):$(njobs "$T/kill/joblog.tagged-*" ==)" \
 	"only the units that succeeded left results (the killed one none)"
 is "$(find "$T/runs-kill" "$T/kill" -name '*.part' | wc -l | tr -d ' ')" 0 "no half-written file came back"
-run "$sw" "${grid[@]}" --sshlogin "$REMOTE" --output "$T/kill" -- RUNS="$T/runs-kill" BOOT=20 FOLDS=2
+run "$sw" "${grid[@]}" --sshloginfile "$T/logins" --output "$T/kill" -- RUNS="$T/runs-kill" BOOT=20 FOLDS=2
 is "$rc" 0 "the next call resumes"
-is "$(njobs "$T/kill/joblog-*" ==):$(njobs "$T/kill/joblog.tagged-*" ==)" 2:2 "every unit of the grid has now exited 0"
+# 2 seeds x 2 text encoders (the default hash256 and tfidf): 4 units of each kind
+is "$(njobs "$T/kill/joblog-*" ==):$(njobs "$T/kill/joblog.tagged-*" ==)" 4:4 "every unit of the grid has now exited 0"
 is "$(tables "$T/kill" | md5sum)" "$(tables "$T/here" | md5sum)" "the same tables as the grid run here"
 
 # options

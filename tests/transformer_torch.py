@@ -49,7 +49,7 @@ class Encoder(nn.Module):
             nn.TransformerEncoderLayer(D, H, Fw, dropout=0.0, activation=gelu, layer_norm_eps=1e-5,
                                        batch_first=True, norm_first=True) for _ in range(depth))
         self.mod, self.cls = nn.Parameter(torch.zeros(D)), nn.Parameter(torch.zeros(D))
-        self.pos = nn.Parameter(torch.zeros(T + 1, D))
+        self.pos = nn.Parameter(torch.zeros(T, D))
         self.names = {'proj.W': self.proj.weight, 'proj.b': self.proj.bias, 'mod': self.mod,
                       'cls': self.cls, 'pos': self.pos, 'lnf.g': self.lnf.weight,
                       'lnf.b': self.lnf.bias, 'head.W': self.head.weight, 'head.b': self.head.bias}
@@ -65,11 +65,11 @@ class Encoder(nn.Module):
                 self.names['blk%d.%s' % (l, ours)] = theirs
 
     def forward(self, x, lens):
-        B, T1 = x.shape[0], self.pos.shape[0]
+        B, T1 = x.shape[0], self.pos.shape[0] + 1
         len1 = lens + 1
         valid = torch.arange(T1)[None, :] < len1[:, None]          # [B, T+1]
-        h = self.proj(x) + self.mod
-        z = torch.cat([self.cls.expand(B, 1, -1), h], 1) + self.pos[None]
+        h = self.proj(x) + self.mod + self.pos[None]
+        z = torch.cat([self.cls.expand(B, 1, -1), h], 1)
         for L in self.layers:
             z = L(z, src_key_padding_mask=~valid)
         z = self.lnf(z)

@@ -83,6 +83,16 @@ run mmoe-unipred -q --import "$T/a.jsonl" --import "$T/c3.jsonl" --as pj "$T/r.m
 is "$rc" 1 "import files with different class counts: exit 1"
 like "$err" "c3.jsonl: 1 of 1 entries unusable \(1 of the wrong length.*line 1 \(id \"x\"\): field \"probs\": 3 values, but 2 classes" "different class counts: the rows of the second file are of the wrong length"
 
+# --import-order: columns in another order than our classes (here [P(1), P(0)]).
+printf '%s\n' '{"id":"1_60","probs":[0.8,0.2],"pred":0}' '{"id":"1_70","probs":[0.3,0.7]}' >"$T/o.jsonl"
+run mmoe-unipred --import "$T/o.jsonl" --import-order 1,0 --as po "$T/r.mp"
+is "$(show "$T/out" po)" "1_60=1:8000 1_70=0:3000 1_80=- 1_1470=- gone=- =- " "--import-order 1,0: columns swapped into class order"
+unlike "$err" "not the argmax" "--import-order: the file's pred is read in the file's order too (0 = its first column)"
+run mmoe-unipred --import "$T/o.jsonl" --import-order 1,1 --as po "$T/r.mp"
+is "$rc" 2 "--import-order that is not a permutation: usage error"
+run mmoe-unipred --import "$T/o.jsonl" --import-order 1,0 --import-classes No,Yes --as po "$T/r.mp"
+is "$rc" 2 "--import-order with --import-classes: usage error"
+
 # A record stream with a prediction field (e.g. another run's output).
 mmoe-unipred -q --import "$T/a.jsonl" --import "$T/b.jsonl" --as pj "$T/r.mp" >"$T/pj.zst" 2>/dev/null
 run mmoe-unipred --import "$T/pj.zst" --import-field pj --as again "$T/r.mp"

@@ -22,6 +22,7 @@
 #include "err.h"
 #include "record.h"
 #include "rng.h"
+#include "sparse.h"
 #include "stream.h"
 #include "util.h"
 
@@ -229,14 +230,16 @@ static struct {
 	uint64_t head;
 	bool shard_set, seq, merge;
 	uint64_t shard_k, shard_n;
+	uint64_t nshards;   /* --shards N: every shard, each to its file */
 	char **fields;
 	size_t nfields;
 	char **where;     /* FIELD=VALUE, split at the '=' */
 	const char **where_val;
 	size_t nwhere;
+	const char *libsvm, *label;  /* --libsvm FIELD, --label FIELD */
 	const char *out;
 	int level;
-} opt = {.level = -1};
+} opt = {.level = -1, .label = "label"};
 
 /* The current input and record, for messages: "in.zst: record 3 (id "a")". */
 static mm_reader *cur_rd;
@@ -363,6 +366,95 @@ static void sb_tensor(sbuf *b, const msgpack_object *o, const char *field)
 	mm_tensor_free(&t);
 }
 
+/* A sparse vector as {"dim","indices":[...],"values":[...]} or, with
+ * --brief, {"dim","nnz","min","max"} (min and max of the stored values). */
+static void sb_sparse(sbuf *b, const msgpack_object *o, const char *field)
+{
+	static mm_sparse s;   /* reused: grows to the largest vector */
+	mm_err e;
+	if (mm_sparse_from_obj(&s, o, &e) != MM_OK)
+		die_field(field, &e);
+	sb_puts(b, "{\"dim\":");
+	sb_u64(b, s.dim);
+	if (opt.brief) {
+		sb_puts(b, ",\"nnz\":");
+		sb_u64(b, s.nnz);
+		float mn = INFINITY, mx = -INFINITY;
+		for (size_t i = 0; i < s.nnz; i++) {
+			mn = s.val[i] < mn ? s.val[i] : mn;
+			mx = s.val[i] > mx ? s.val[i] : mx;
+		}
+		if (s.nnz) {
+			sb_puts(b, ",\"min\":");
+			sb_float(b, mn);
+			sb_puts(b, ",\"max\":");
+			sb_float(b, mx);
+		}
+	} else {
+		sb_puts(b, ",\"indices\":[");
+		for (size_t i = 0; i < s.nnz; i++) {
+			if (i)
+				sb_putc(b, ',');
+			sb_u64(b, s.idx[i]);
+		}
+		sb_puts(b, "],\"values\":[");
+		for (size_t i = 0; i < s.nnz; i++) {
+			if (i)
+				sb_putc(b, ',');
+			sb_float(b, s.val[i]);
+		}
+		sb_putc(b, ']');
+	}
+	sb_putc(b, '}');
+}
+
+/* --libsvm: "LABEL I:V I:V ..." with 1-based indices, the non-zero values of
+ * a sparse vector or a tensor (flattened) field. */
+static void sb_libsvm(sbuf *b, mm_rec *r)
+{
+	static mm_sparse s;
+	mm_err e;
+	int64_t y;
+	double yv;
+	const msgpack_object *o = mm_rec_get(r, opt.libsvm);
+	mm_status st = mm_rec_int(r, opt.label, &y, &e);
+	if (st == MM_OK)
+		sb_i64(b, y);
+	else if (st != MM_MISSING && (st = mm_rec_num(r, opt.label, &yv, false, &e)) == MM_OK)
+		sb_double(b, yv);    /* a regression target */
+	if (st != MM_OK) {
+		mm_err_prefix(&e, "%s", mm_reader_name(cur_rd));
+		cli_die_err(&e);
+	}
+	if (!o) {
+		mm_errf(&e, MM_MISSING, "missing (the features of --libsvm)");
+		die_field(opt.libsvm, &e);
+	}
+	if (mm_obj_is_sparse(o)) {
+		if (mm_sparse_from_obj(&s, o, &e) != MM_OK)
+			die_field(opt.libsvm, &e);
+		for (size_t i = 0; i < s.nnz; i++) {
+			sb_putc(b, ' ');
+			sb_u64(b, (unsigned long long)s.idx[i] + 1);
+			sb_putc(b, ':');
+			sb_float(b, s.val[i]);
+		}
+	} else {
+		mm_tensor t;
+		if (mm_tensor_from_obj(&t, o, true, &e) != MM_OK)
+			die_field(opt.libsvm, &e);
+		for (size_t i = 0; i < t.n; i++)
+			if (t.data[i] != 0) {
+				sb_putc(b, ' ');
+				sb_u64(b, (unsigned long long)i + 1);
+				sb_putc(b, ':');
+				sb_float(b, t.data[i]);
+			}
+		mm_tensor_free(&t);
+	}
+	sb_putc(b, '\n');
+}
+
 /* ---- any msgpack value ---- */
 static void sb_obj(sbuf *b, const msgpack_object *o, const char *field);
 
@@ -458,6 +550,10 @@ static void sb_obj(sbuf *b, const msgpack_object *o, const char *field)
 			sb_tensor(b, o, field);
 			return;
 		}
+		if (mm_obj_is_sparse(o)) {
+			sb_sparse(b, o, field);
+			return;
+		}
 		sb_putc(b, '{');
 		for (uint32_t i = 0; i < o->via.map.size; i++) {
 			if (i)
@@ -513,6 +609,16 @@ static void check_obj(const msgpack_object *o, const msgpack_object *key)
 			if (mm_tensor_from_obj(&t, o, true, &e) != MM_OK)
 				die_key(key, &e);
 			mm_tensor_free(&t);
+			return;
+		}
+		if (mm_obj_is_sparse(o)) {
+			mm_sparse s = {0};
+			mm_err e;
+			if (mm_sparse_from_obj(&s, o, &e) != MM_OK) {
+				mm_sparse_free(&s);
+				die_key(key, &e);
+			}
+			mm_sparse_free(&s);
 			return;
 		}
 		for (uint32_t i = 0; i < o->via.map.size; i++)
@@ -581,20 +687,25 @@ static void parse_shard(const char *arg)
 	opt.shard_set = true;
 }
 
-/* True when the record belongs to the chosen shard; a record without a string
- * id cannot be placed, which is bad data. */
-static bool in_shard(mm_rec *r)
+/* The shard of a record among n; a record without a string id cannot be
+ * placed, which is bad data. */
+static uint64_t shard_index(mm_rec *r, uint64_t n)
 {
 	const msgpack_object *o = mm_rec_get(r, "id");
 	if (!o || o->type != MSGPACK_OBJECT_STR) {
 		mm_err e;
 		const char *s;
 		if (mm_rec_str(r, "id", &s, &e) == MM_MISSING)
-			mm_err_prefix(&e, "--shard places records by their id");
+			mm_err_prefix(&e, "shards are made by id");
 		mm_err_prefix(&e, "%s", mm_reader_name(cur_rd));
 		cli_die_err(&e);
 	}
-	return mm_shard_of(o->via.str.ptr, o->via.str.size, opt.shard_n) == opt.shard_k;
+	return mm_shard_of(o->via.str.ptr, o->via.str.size, n);
+}
+
+static bool in_shard(mm_rec *r)
+{
+	return shard_index(r, opt.shard_n) == opt.shard_k;
 }
 
 /* The record selections, --shard and --where: a record is kept when it is
@@ -695,11 +806,17 @@ static void usage(void)
 		"                      number or boolean V (repeatable: all must hold;\n"
 		"                      e.g. --where split=test)\n"
 		"      --count         print the number of records instead of the records\n"
+		"      --libsvm FIELD  print the libsvm / svmlight text format instead:\n"
+		"                      \"LABEL INDEX:VALUE ...\", the non-zero values of FIELD\n"
+		"                      (sparse or tensor), indices from 1\n"
+		"      --label FIELD   the label of --libsvm (default label)\n"
 		"      --check         check the record conventions of mmoe-records(5):\n"
 		"                      a string id, split in train/val/test, label >= 0,\n"
 		"                      tensors well formed and finite, floats finite\n"
 		"      --shard K/N     keep the records of shard K of N (0 <= K < N): those\n"
 		"                      whose id's FNV-1a 64 hash modulo N is K\n"
+		"      --shards N      write every shard in one pass, shard K to the --output\n"
+		"                      name with {} replaced by K (e.g. -o part-{}.zst)\n"
 		"      --seq           add _seq, the record's 0-based place in the input\n"
 		"                      (the order key that --merge restores)\n"
 		"      --merge         merge inputs that each ascend in _seq into one stream\n"
@@ -737,16 +854,58 @@ static mm_status emit(mm_rec *r, uint64_t pos, mm_writer *w, sbuf *b, FILE *jout
 	}
 	if (w)
 		return mm_writer_put(w, r, e);
-	if (opt.json) {
+	if (opt.json || opt.libsvm) {
 		b->n = 0;
-		sb_record(b, r);
+		if (opt.json)
+			sb_record(b, r);
+		else
+			sb_libsvm(b, r);
 		if (fwrite(b->p, 1, b->n, jout) != b->n)
 			cli_die(MM_EXIT_USAGE, "error writing %s: %s", jname, strerror(errno));
 	}
 	return MM_OK;
 }
 
-enum { OPT_SHARD = 256, OPT_SEQ, OPT_MERGE, OPT_WHERE, O_BRIEF, O_FIELDS, O_HEAD, O_COUNT, O_CHECK };   /* long-only options */
+/* --shards: the N writers, shard K to the --output pattern with {} -> K */
+#define MAX_SHARDS 1024
+static mm_writer **shard_w;   /* --shards: opt.nshards writers */
+
+static void open_shards(void)
+{
+	const char *hole = opt.out ? strstr(opt.out, "{}") : NULL;
+	if (!hole)
+		cli_usage("--shards writes one file per shard: --output needs a name with {} for the shard number");
+	shard_w = calloc(opt.nshards, sizeof *shard_w);
+	if (!shard_w)
+		cli_die(MM_EXIT_USAGE, "out of memory");
+	for (uint64_t k = 0; k < opt.nshards; k++) {
+		mm_err e;
+		char *name;
+		if (asprintf(&name, "%.*s%llu%s", (int)(hole - opt.out), opt.out,
+				(unsigned long long)k, hole + 2) < 0)
+			cli_die(MM_EXIT_USAGE, "out of memory");
+		mm_status st = mm_writer_open(&shard_w[k], name, opt.level, &e);
+		free(name);
+		if (st != MM_OK)
+			cli_die_err(&e);   /* which removes the shards opened so far */
+	}
+}
+
+static void close_shards(void)
+{
+	for (uint64_t k = 0; k < opt.nshards; k++) {
+		mm_err e;
+		mm_writer *ww = shard_w[k];
+		shard_w[k] = NULL;   /* closed (and freed) whatever happens */
+		if (mm_writer_close(ww, &e) != MM_OK)
+			cli_die_err(&e);
+	}
+	free(shard_w);
+	shard_w = NULL;
+}
+
+enum { OPT_SHARD = 256, OPT_SHARDS, OPT_SEQ, OPT_MERGE, OPT_WHERE, O_BRIEF, O_FIELDS, O_HEAD, O_COUNT, O_CHECK,
+	OPT_LIBSVM, OPT_LABEL };   /* long-only options */
 
 int main(int argc, char **argv)
 {
@@ -761,9 +920,12 @@ int main(int argc, char **argv)
 		{"check", no_argument, NULL, O_CHECK},
 		CLI_OPT_OUTPUT, CLI_OPT_LEVEL, CLI_OPT_FORCE,
 		{"shard", required_argument, NULL, OPT_SHARD},
+		{"shards", required_argument, NULL, OPT_SHARDS},
 		{"seq", no_argument, NULL, OPT_SEQ},
 		{"merge", no_argument, NULL, OPT_MERGE},
 		CLI_OPT_QUIET, CLI_OPT_HELP, CLI_OPT_VERSION,
+		{"libsvm", required_argument, NULL, OPT_LIBSVM},
+		{"label", required_argument, NULL, OPT_LABEL},
 		{NULL, 0, NULL, 0},
 	};
 	static const cli_moved moved[] = {
@@ -812,9 +974,14 @@ int main(int argc, char **argv)
 		case CLI_LEVEL: opt.level = (int)cli_int("--level", optarg, 0, 22); break;
 		case CLI_FORCE: opt.force = true; break;
 		case OPT_SHARD: parse_shard(optarg); break;
+		case OPT_SHARDS:
+			opt.nshards = (uint64_t)cli_int("--shards", optarg, 1, MAX_SHARDS);
+			break;
 		case OPT_SEQ: opt.seq = true; break;
 		case OPT_MERGE: opt.merge = true; break;
 		case 'q': cli_quiet = true; break;
+		case OPT_LIBSVM: opt.libsvm = optarg; break;
+		case OPT_LABEL: opt.label = optarg; break;
 		case 'h': usage(); return cli_finish();
 		case 'V': cli_version();
 		default:
@@ -825,8 +992,12 @@ int main(int argc, char **argv)
 		cli_usage("--brief only applies to --json");
 	if (opt.count && opt.json)
 		cli_usage("--count and --json exclude each other");
+	if (opt.libsvm && (opt.json || opt.count))
+		cli_usage("--libsvm excludes --json and --count");
 	if (opt.merge && opt.seq)
 		cli_usage("--merge removes the sequence numbers that --seq adds: use one of them");
+	if (opt.nshards && (opt.shard_set || opt.merge || opt.json || opt.count || opt.libsvm))
+		cli_usage("--shards writes records to files: not with --shard, --merge, --json, --count or --libsvm");
 
 	char *stdin_only[] = {"-", NULL};
 	char **inputs = optind < argc ? argv + optind : stdin_only;
@@ -839,7 +1010,9 @@ int main(int argc, char **argv)
 	 * cli_die, which drops the output */
 	FILE *jout = stdout;
 	const char *jname = "standard output";
-	if (!opt.count && !opt.json) {
+	if (opt.nshards) {
+		open_shards();
+	} else if (!opt.count && !opt.json && !opt.libsvm) {
 		if (!opt.out)
 			cli_check_binary_stdout(opt.force);
 		if (mm_writer_open(&w, opt.out, opt.level, &e) != MM_OK)
@@ -853,8 +1026,8 @@ int main(int argc, char **argv)
 
 	sbuf b = {0};
 	uint64_t total = 0, seen = 0;
-	bool raw = !opt.json && !opt.check && !opt.nfields && !opt.shard_set && !opt.seq && !opt.merge &&
-		!opt.nwhere;
+	bool raw = !opt.json && !opt.libsvm && !opt.check && !opt.nfields && !opt.shard_set &&
+		!opt.seq && !opt.merge && !opt.nwhere && !opt.nshards;
 	cli_progress prog;
 	cli_progress_start(&prog, "records", 0);
 	if (opt.merge) {
@@ -916,7 +1089,8 @@ int main(int argc, char **argv)
 				continue;
 			}
 			total++;
-			st = emit(r, pos, w, &b, jout, jname, &e);
+			mm_writer *to = opt.nshards ? shard_w[shard_index(r, opt.nshards)] : w;
+			st = emit(r, pos, to, &b, jout, jname, &e);
 			mm_rec_free(r);
 			if (st != MM_OK) {
 				mm_reader_close(rd);
@@ -937,6 +1111,8 @@ int main(int argc, char **argv)
 
 	if (opt.count)
 		fprintf(jout, "%llu\n", (unsigned long long)total);
+	if (shard_w)
+		close_shards();
 	if (w) {
 		mm_writer *ww = w;
 		w = NULL;   /* closed (and freed) whatever happens */

@@ -16,11 +16,13 @@
 #include "record.h"
 #include "stream.h"
 #include "text.h"
+#include "tfidf.h"
 
 #define BATCH 256
 #define MAXENC 8
 
-enum { ENC_HASH, ENC_GLOVE };
+enum { ENC_HASH, ENC_GLOVE, ENC_TFIDF };
+static const char *const enc_name[] = {"hash", "glove", "tfidf"};
 
 typedef struct encspec {
 	int kind;
@@ -33,17 +35,21 @@ static struct {
 	encspec enc[MAXENC];
 	int nenc;
 	const char *field;
-	bool tokens, l2, replace, force, print_tokens;
+	bool tokens, l2, replace, force, print_tokens, print_features;
 	size_t max_tokens;
 	mm_hashenc_params hp;
 	const char *table;
 	mm_glove_weight weight;
+	mm_tfidf_params tp;
+	bool tp_set;         /* a --bits/--words/--chars/--seed option was given */
+	const char *fit_idf, *idf_file;
 	int threads;
 	const char *out;
 } opt = {.field = "text", .l2 = true, .max_tokens = 64, .weight = MM_GLOVE_ZIPF, .threads = 1};
 
 static mm_glove *glove;
 static float *idf;           /* --weight tfidf */
+static mm_tfidf tfidf;       /* -e tfidf: the table of --idf */
 
 /* One slot of a batch: the record, its text and the encoders' outputs. */
 typedef struct slot {
@@ -54,7 +60,8 @@ typedef struct slot {
 	mm_err err;
 	size_t ntok;
 	float *pooled[MAXENC], *tok[MAXENC];
-	char *toks;          /* --print-tokens: space-separated tokens */
+	mm_sparse sp[MAXENC];  /* -e tfidf */
+	char *toks;          /* --print-tokens / --print-features: the lines to print */
 	size_t toks_len;
 } slot;
 
@@ -64,6 +71,7 @@ typedef struct worker {
 	size_t a, b;
 	mm_tokens t;
 	mm_hashenc *hash;
+	mm_tfidf_work tw;
 	mm_glove_stats gst;
 	uint64_t ntokens;
 } worker;
@@ -74,7 +82,7 @@ static void usage(FILE *f)
 "Usage: mmoe-encode-text [OPTION]... [FILE]\n"
 "Tokenise a text field of each record and add text feature tensors.\n"
 "\n"
-"  -e, --encoder ENC      hash or glove (repeatable; default hash)\n"
+"  -e, --encoder ENC      hash, glove or tfidf (repeatable; default hash)\n"
 "      --as NAME          output field of the last -e (default t_<encoder>)\n"
 "      --field NAME       text field to encode (default text)\n"
 "      --tokens           also write the token vectors <NAME>_tok [T, D]\n"
@@ -83,12 +91,22 @@ static void usage(FILE *f)
 "      --no-l2            do not L2-normalise the pooled vector\n"
 "      --replace-invalid  replace invalid UTF-8 by U+FFFD instead of failing\n"
 "      --print-tokens     print \"id<TAB>tokens\" lines instead of records\n"
+"      --print-features   tfidf: print \"id<TAB>bucket<TAB>sign<TAB>count<TAB>feature\"\n"
+"                         lines (one per distinct feature) instead of records\n"
 "hash encoder:\n"
-"      --seed N           seed of the hashed embedding table (default 1)\n"
+"      --seed N           hash seed (hash and tfidf; default 1)\n"
 "      --buckets N        table rows, N or 2^K (default 2^18)\n"
 "      --dim N            dimension (default 64)\n"
 "      --minn N, --maxn N character n-gram lengths (default 3, 5; --maxn 0: none)\n"
 "      --bigrams          add hashed word bigrams\n"
+"tfidf encoder (sparse; the IDF is fitted first, in a separate run):\n"
+"      --fit-idf FILE     count document frequencies over the records with\n"
+"                         split \"train\" and write the IDF table to FILE\n"
+"                         (no records are written)\n"
+"      --idf FILE         encode with the table of FILE (its hashing settings)\n"
+"      --bits K           2^K hashed buckets, K <= 24 (default 20)\n"
+"      --words N          word n-grams 1..N (default 2)\n"
+"      --chars MIN,MAX    add character n-grams of MIN..MAX (default none)\n"
 "glove encoder:\n"
 "      --table FILE       table made by mmoe-glove-table (default $MMOE_GLOVE_TABLE)\n"
 "      --weight W         none, zipf (default: IDF from the table's frequency rank)\n"
@@ -135,6 +153,29 @@ static char *cat2(const char *a, const char *b)
 	return p;
 }
 
+/* --print-features: the lines of slot s's features into s->toks. */
+static mm_status feature_lines(worker *w, slot *s)
+{
+	mm_status st = mm_tfidf_features(&opt.tp, &w->t, &w->tw, &s->err);
+	if (st)
+		return st;
+	const char *id = mm_rec_id(s->rec);
+	size_t idl = id ? strlen(id) : 0, need = 1;
+	for (size_t i = 0; i < w->tw.n; i++)
+		need += idl + w->tw.f[i].len + 40;
+	free(s->toks);
+	if (!(s->toks = malloc(need)))
+		return mm_errf(&s->err, MM_ENOMEM, "out of memory");
+	s->toks_len = 0;
+	for (size_t i = 0; i < w->tw.n; i++) {
+		const mm_tfidf_feat *f = &w->tw.f[i];
+		s->toks_len += (size_t)snprintf(s->toks + s->toks_len, need - s->toks_len,
+			"%s\t%u\t%c\t%u\t%.*s\n", id ? id : "", mm_tfidf_bucket(&opt.tp, f->h),
+			mm_tfidf_sign(f->h) > 0 ? '+' : '-', f->count, (int)f->len, w->tw.text + f->start);
+	}
+	return MM_OK;
+}
+
 /* Encode slots [a, b) with this worker's state. */
 static void encode_range(worker *w)
 {
@@ -145,6 +186,10 @@ static void encode_range(worker *w)
 			continue;
 		s->ntok = w->t.n;
 		w->ntokens += w->t.n;
+		if (opt.print_features) {
+			s->st = feature_lines(w, s);
+			continue;
+		}
 		if (opt.print_tokens) {
 			free(s->toks);
 			s->toks = malloc(w->t.len + 1);
@@ -166,6 +211,8 @@ static void encode_range(worker *w)
 			float *tok = opt.tokens ? s->tok[k] : NULL;
 			if (opt.enc[k].kind == ENC_HASH)
 				mm_hashenc_encode(w->hash, &w->t, tok, opt.max_tokens, s->pooled[k], opt.l2);
+			else if (opt.enc[k].kind == ENC_TFIDF)
+				s->st = mm_tfidf_encode(&tfidf, &w->t, opt.l2, &w->tw, &s->sp[k], &s->err);
 			else
 				mm_glove_encode(glove, &w->t, opt.weight, idf, tok, opt.max_tokens,
 					s->pooled[k], opt.l2, &w->gst);
@@ -310,12 +357,18 @@ static mm_status write_batch(slot *slots, size_t n, mm_writer *wr, uint64_t *nre
 			mm_err_prefix(e, "%s: field \"%s\"", mm_rec_where(s->rec, where, sizeof where), opt.field);
 			st = e->status;
 		}
-		if (st == MM_OK && opt.print_tokens) {
+		if (st == MM_OK && opt.print_features) {
+			fwrite(s->toks, 1, s->toks_len, stdout);
+		} else if (st == MM_OK && opt.print_tokens) {
 			const char *id = mm_rec_id(s->rec);
 			printf("%s\t%.*s\n", id ? id : "", (int)s->toks_len, s->toks ? s->toks : "");
 		} else if (st == MM_OK) {
 			for (int k = 0; k < opt.nenc && st == MM_OK; k++) {
 				encspec *es = &opt.enc[k];
+				if (es->kind == ENC_TFIDF) {
+					st = mm_rec_set_sparse(s->rec, es->as, &s->sp[k], e);
+					continue;
+				}
 				st = mm_rec_set_vec(s->rec, es->as, s->pooled[k], es->dim, e);
 				if (st == MM_OK && opt.tokens) {
 					int64_t shape[2] = {(int64_t)(s->ntok < opt.max_tokens ? s->ntok : opt.max_tokens),
@@ -333,12 +386,69 @@ static mm_status write_batch(slot *slots, size_t n, mm_writer *wr, uint64_t *nre
 	return st;
 }
 
+/* --fit-idf: document frequencies over the train split, written as a table. */
+static int fit_idf(const char *in)
+{
+	mm_err e;
+	mm_reader *rd;
+	if (mm_reader_open(&rd, in, &e) != MM_OK)
+		cli_die_err(&e);
+	mm_tfidf_df df;
+	mm_tokens t = {0};
+	mm_tfidf_work tw = {0};
+	if (mm_tfidf_df_init(&df, &opt.tp, &e) != MM_OK)
+		cli_die_err(&e);
+	mm_rec *r;
+	mm_status st;
+	uint64_t nrec = 0;
+	while ((st = mm_reader_next(rd, &r, &e)) == MM_OK) {
+		nrec++;
+		const msgpack_object *so = mm_rec_get(r, "split");
+		if (!so || so->type != MSGPACK_OBJECT_STR || so->via.str.size != 5 ||
+				memcmp(so->via.str.ptr, "train", 5)) {
+			mm_rec_free(r);
+			continue;
+		}
+		const char *text;
+		size_t len;
+		if ((st = get_text(r, &text, &len, &e)) != MM_OK)
+			cli_die_err(&e);
+		if ((st = mm_tokenize(text, len, opt.replace, &t, &e)) != MM_OK ||
+				(st = mm_tfidf_features(&opt.tp, &t, &tw, &e)) != MM_OK ||
+				(st = mm_tfidf_df_add(&df, &tw, &e)) != MM_OK) {
+			char where[160];
+			mm_err_prefix(&e, "%s: field \"%s\"", mm_rec_where(r, where, sizeof where), opt.field);
+			cli_die_err(&e);
+		}
+		mm_rec_free(r);
+	}
+	if (st != MM_EOF)
+		cli_die_err(&e);
+	mm_reader_close(rd);
+	if (!df.ndocs)
+		cli_die(MM_EXIT_DATA, "no record with split \"train\" among the %llu records: the IDF is "
+			"fitted on the training split only", (unsigned long long)nrec);
+	if (mm_tfidf_df_write(&df, opt.fit_idf, &e) != MM_OK)
+		cli_die_err(&e);
+	if (!cli_quiet)
+		cli_warn("tfidf: IDF of %llu train records (of %llu) over %zu features, 2^%u buckets, word "
+			"n-grams 1..%u, char n-grams %u..%u, seed %llu -> %s", (unsigned long long)df.ndocs,
+			(unsigned long long)nrec, df.used, opt.tp.bits, opt.tp.words, opt.tp.chars_min,
+			opt.tp.chars_max, (unsigned long long)opt.tp.seed, opt.fit_idf);
+	mm_tfidf_df_free(&df);
+	mm_tfidf_work_free(&tw);
+	mm_tokens_free(&t);
+	return cli_finish();
+}
+
 int main(int argc, char **argv)
 {
 	cli_init(argc, argv, "mmoe-encode-text");
 	mm_hashenc_params_default(&opt.hp);
+	mm_tfidf_params_default(&opt.tp);
 	enum { O_AS = 256, O_FIELD, O_TOKENS, O_MAXTOK, O_NOL2, O_REPLACE, O_PRINT, O_SEED, O_BUCKETS,
-		O_DIM, O_MINN, O_MAXN, O_BIGRAMS, O_TABLE, O_WEIGHT };
+		O_DIM, O_MINN, O_MAXN, O_BIGRAMS, O_TABLE, O_WEIGHT, O_PRINTF, O_FITIDF, O_IDF, O_BITS,
+		O_WORDS, O_CHARS };
 	static const struct option lo[] = {
 		{"encoder", required_argument, 0, 'e'}, {"as", required_argument, 0, O_AS},
 		{"field", required_argument, 0, O_FIELD}, {"tokens", no_argument, 0, O_TOKENS},
@@ -348,6 +458,9 @@ int main(int argc, char **argv)
 		{"dim", required_argument, 0, O_DIM}, {"minn", required_argument, 0, O_MINN},
 		{"maxn", required_argument, 0, O_MAXN}, {"bigrams", no_argument, 0, O_BIGRAMS},
 		{"table", required_argument, 0, O_TABLE}, {"weight", required_argument, 0, O_WEIGHT},
+		{"print-features", no_argument, 0, O_PRINTF}, {"fit-idf", required_argument, 0, O_FITIDF},
+		{"idf", required_argument, 0, O_IDF}, {"bits", required_argument, 0, O_BITS},
+		{"words", required_argument, 0, O_WORDS}, {"chars", required_argument, 0, O_CHARS},
 		CLI_OPT_THREADS, CLI_OPT_OUTPUT, CLI_OPT_FORCE, CLI_OPT_QUIET, CLI_OPT_HELP, CLI_OPT_VERSION,
 		{0, 0, 0, 0}};
 	static const cli_moved moved[] = {
@@ -363,8 +476,10 @@ int main(int argc, char **argv)
 				opt.enc[opt.nenc].kind = ENC_HASH;
 			else if (strcmp(optarg, "glove") == 0)
 				opt.enc[opt.nenc].kind = ENC_GLOVE;
+			else if (strcmp(optarg, "tfidf") == 0)
+				opt.enc[opt.nenc].kind = ENC_TFIDF;
 			else
-				cli_usage("unknown encoder '%s' (hash or glove)", optarg);
+				cli_usage("unknown encoder '%s' (hash, glove or tfidf)", optarg);
 			if (pending_as) {
 				opt.enc[opt.nenc].as = xstrdup(pending_as);
 				pending_as = NULL;
@@ -389,7 +504,33 @@ int main(int argc, char **argv)
 		case O_NOL2: opt.l2 = false; break;
 		case O_REPLACE: opt.replace = true; break;
 		case O_PRINT: opt.print_tokens = true; break;
-		case O_SEED: opt.hp.seed = cli_u64("--seed", optarg); break;
+		case O_SEED:
+			opt.hp.seed = opt.tp.seed = cli_u64("--seed", optarg);
+			opt.tp_set = true;
+			break;
+		case O_PRINTF: opt.print_features = true; break;
+		case O_FITIDF: opt.fit_idf = optarg; break;
+		case O_IDF: opt.idf_file = optarg; break;
+		case O_BITS:
+			opt.tp.bits = (uint32_t)cli_int("--bits", optarg, 1, MM_TFIDF_MAXBITS);
+			opt.tp_set = true;
+			break;
+		case O_WORDS:
+			opt.tp.words = (uint32_t)cli_int("--words", optarg, 1, 3);
+			opt.tp_set = true;
+			break;
+		case O_CHARS: {
+			char *end;
+			unsigned long a = strtoul(optarg, &end, 10), b = a;
+			if (*end == ',')
+				b = strtoul(end + 1, &end, 10);
+			if (*end || a < 1 || a > b || b > 16)
+				cli_usage("option --chars: '%s' is not MIN,MAX with 1 <= MIN <= MAX <= 16", optarg);
+			opt.tp.chars_min = (uint32_t)a;
+			opt.tp.chars_max = (uint32_t)b;
+			opt.tp_set = true;
+			break;
+		}
 		case O_BUCKETS: opt.hp.buckets = parse_buckets(optarg); break;
 		case O_DIM: opt.hp.dim = (uint32_t)cli_int("--dim", optarg, 1, 4096); break;
 		case O_MINN: opt.hp.minn = (uint32_t)cli_int("--minn", optarg, 1, 16); break;
@@ -424,6 +565,19 @@ int main(int argc, char **argv)
 		opt.enc[0].kind = ENC_HASH;
 		opt.nenc = 1;
 	}
+	bool has_tfidf = false;
+	for (int k = 0; k < opt.nenc; k++)
+		has_tfidf |= opt.enc[k].kind == ENC_TFIDF;
+	if ((opt.fit_idf || opt.idf_file || opt.print_features) && !has_tfidf)
+		cli_usage("--fit-idf, --idf and --print-features go with -e tfidf");
+	if (opt.fit_idf && opt.idf_file)
+		cli_usage("--fit-idf and --idf are two separate runs: fit first, then encode");
+	if (has_tfidf && !opt.fit_idf && !opt.idf_file && !opt.print_features)
+		cli_usage("-e tfidf needs --idf FILE, a table written by a first run with --fit-idf FILE");
+	if (opt.print_features && opt.print_tokens)
+		cli_usage("--print-tokens and --print-features exclude each other");
+	if (opt.fit_idf && (opt.nenc != 1 || opt.print_tokens || opt.print_features))
+		cli_usage("--fit-idf writes only the IDF table: give -e tfidf alone");
 	if (opt.hp.maxn > 0 && opt.hp.minn > opt.hp.maxn)
 		cli_usage("--minn %u is larger than --maxn %u", opt.hp.minn, opt.hp.maxn);
 	const char *msg = mm_hashenc_params_check(&opt.hp);
@@ -431,11 +585,27 @@ int main(int argc, char **argv)
 		cli_usage("%s", msg);
 
 	mm_err e;
+	if (opt.idf_file) {
+		if (mm_tfidf_load(&tfidf, opt.idf_file, &e) != MM_OK)
+			cli_die_err(&e);
+		mm_tfidf_params *f = &tfidf.p, *o = &opt.tp;
+		if (opt.tp_set && (f->bits != o->bits || f->words != o->words || f->seed != o->seed ||
+				f->chars_min != o->chars_min || f->chars_max != o->chars_max))
+			cli_usage("--bits, --words, --chars or --seed differ from the table %s (bits %u, "
+				"words %u, chars %u,%u, seed %llu): the table decides the hashing",
+				opt.idf_file, f->bits, f->words, f->chars_min, f->chars_max,
+				(unsigned long long)f->seed);
+		opt.tp = *f;
+	}
+	if (has_tfidf && (msg = mm_tfidf_params_check(&opt.tp)))
+		cli_usage("%s", msg);
+	if (opt.fit_idf)
+		return fit_idf(in);
 	bool need_glove = false;
 	for (int k = 0; k < opt.nenc; k++) {
 		encspec *s = &opt.enc[k];
 		if (!s->as)
-			s->as = cat2("t_", s->kind == ENC_HASH ? "hash" : "glove");
+			s->as = cat2("t_", enc_name[s->kind]);
 		s->as_tok = cat2(s->as, "_tok");
 		for (int q = 0; q < k; q++)
 			if (strcmp(opt.enc[q].as, s->as) == 0)
@@ -451,7 +621,8 @@ int main(int argc, char **argv)
 			cli_die_err(&e);
 	}
 	for (int k = 0; k < opt.nenc; k++)
-		opt.enc[k].dim = opt.enc[k].kind == ENC_HASH ? opt.hp.dim : glove ? mm_glove_dim(glove) : 0;
+		opt.enc[k].dim = opt.enc[k].kind == ENC_HASH ? opt.hp.dim : glove &&
+			opt.enc[k].kind == ENC_GLOVE ? mm_glove_dim(glove) : 0;
 
 	int nw = opt.threads;
 	worker *w = calloc((size_t)nw, sizeof *w);
@@ -469,7 +640,9 @@ int main(int argc, char **argv)
 		build_idf(in, &w[0]);
 	}
 	for (size_t i = 0; i < 2 * BATCH; i++)
-		for (int k = 0; k < opt.nenc && !opt.print_tokens; k++) {
+		for (int k = 0; k < opt.nenc && !opt.print_tokens && !opt.print_features; k++) {
+			if (opt.enc[k].kind == ENC_TFIDF)
+				continue;
 			slots[i].pooled[k] = malloc(opt.enc[k].dim * sizeof(float));
 			slots[i].tok[k] = opt.tokens ? malloc(opt.max_tokens * opt.enc[k].dim * sizeof(float)) : NULL;
 			if (!slots[i].pooled[k] || (opt.tokens && !slots[i].tok[k]))
@@ -481,7 +654,7 @@ int main(int argc, char **argv)
 		cli_die_err(&e);
 	cli_set_input(mm_reader_name(rd));
 	mm_writer *wr = NULL;
-	if (!opt.print_tokens) {
+	if (!opt.print_tokens && !opt.print_features) {
 		if (!opt.out)
 			cli_check_binary_stdout(opt.force);
 		if (mm_writer_open(&wr, opt.out, -1, &e) != MM_OK)
@@ -536,8 +709,14 @@ int main(int argc, char **argv)
 		}
 		cli_warn("%llu records, %llu tokens (field \"%s\")", (unsigned long long)nrec,
 			(unsigned long long)ntok, opt.field);
-		for (int k = 0; k < opt.nenc && !opt.print_tokens; k++) {
+		for (int k = 0; k < opt.nenc && !opt.print_tokens && !opt.print_features; k++) {
 			encspec *s = &opt.enc[k];
+			if (s->kind == ENC_TFIDF)
+				cli_warn("tfidf -> %s: 2^%u buckets, word n-grams 1..%u, char n-grams %u..%u, "
+					"seed %llu, IDF of %llu documents over %zu features (%s)", s->as, tfidf.p.bits,
+					tfidf.p.words, tfidf.p.chars_min, tfidf.p.chars_max,
+					(unsigned long long)tfidf.p.seed, (unsigned long long)tfidf.ndocs, tfidf.m,
+					opt.idf_file);
 			if (s->kind == ENC_HASH)
 				cli_warn("hash -> %s: seed %llu, %llu buckets x %u dims, n-grams %u..%u%s",
 					s->as, (unsigned long long)opt.hp.seed, (unsigned long long)opt.hp.buckets,
@@ -560,11 +739,13 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nw; i++) {
 		mm_hashenc_free(w[i].hash);
 		mm_tokens_free(&w[i].t);
+		mm_tfidf_work_free(&w[i].tw);
 	}
 	for (size_t i = 0; i < 2 * BATCH; i++) {
 		for (int k = 0; k < opt.nenc; k++) {
 			free(slots[i].pooled[k]);
 			free(slots[i].tok[k]);
+			mm_sparse_free(&slots[i].sp[k]);
 		}
 		free(slots[i].toks);
 	}
@@ -575,10 +756,11 @@ int main(int argc, char **argv)
 	free(slots);
 	free(w);
 	free(idf);
+	mm_tfidf_free(&tfidf);
 	mm_glove_close(glove);
 	return cli_finish();
 fail:
-	if (opt.print_tokens)
+	if (opt.print_tokens || opt.print_features)
 		fflush(stdout);
 	cli_die_err(&e);
 }

@@ -8,6 +8,7 @@
  * object shapes are recognised so that `mmoe-cat --json | mmoe-import` gives
  * back the same records (man/mmoe-cat.1 documents the other direction):
  *   {"dtype":"f32","shape":[2,3],"data":[...]}   a tensor of that dtype
+ *   {"dim":D,"indices":[...],"values":[...]}    a sparse vector
  *   {"bin":N,"base64":"..."}                      a bin (N checked if given)
  *   {"ext":T,"bin":N,"base64":"..."}              an ext value
  */
@@ -23,9 +24,10 @@
 #include "cli.h"
 #include "err.h"
 #include "record.h"
+#include "sparse.h"
 #include "stream.h"
 
-enum fmt { FMT_JSONL, FMT_TSV, FMT_CSV };
+enum fmt { FMT_JSONL, FMT_TSV, FMT_CSV, FMT_LIBSVM };
 enum empty { EMPTY_OMIT, EMPTY_NULL, EMPTY_STRING };
 
 static struct {
@@ -38,7 +40,9 @@ static struct {
 	size_t ntensors;
 	const char *out;
 	int level;
-} opt = {.level = -1, .gen_prefix = ""};
+	uint64_t dim;             /* libsvm: the sparse dimension (--dim) */
+	const char *as;           /* libsvm: the sparse field (--as) */
+} opt = {.level = -1, .gen_prefix = "", .as = "x"};
 
 /* Where we are, for messages: "in.csv: line 12". */
 static const char *in_name;
@@ -298,6 +302,55 @@ static bool try_pack_tensor_object(const char *field, json_t *o)
 	return true;
 }
 
+/* {"dim","indices":[...],"values":[...]} as mmoe-cat --json writes a sparse
+ * vector: checked by the library's reader, packed with bins. */
+static bool try_pack_sparse_object(const char *field, json_t *o)
+{
+	static mm_sparse s;
+	json_t *d = json_object_get(o, "dim"), *ix = json_object_get(o, "indices"),
+		*vs = json_object_get(o, "values");
+	if (json_object_size(o) != 3 || !d || !json_is_array(ix) || !json_is_array(vs))
+		return false;
+	/* a msgpack view of the JSON, for mm_sparse_from_obj */
+	size_t ni = json_array_size(ix), nv = json_array_size(vs);
+	msgpack_object *el = malloc((ni + nv + 1) * sizeof *el);
+	if (!el)
+		cli_die(MM_EXIT_USAGE, "out of memory");
+	for (size_t k = 0; k < ni + nv; k++) {
+		json_t *x = k < ni ? json_array_get(ix, k) : json_array_get(vs, k - ni);
+		if (json_is_integer(x) && json_integer_value(x) >= 0) {
+			el[k].type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+			el[k].via.u64 = (uint64_t)json_integer_value(x);
+		} else if (json_is_number(x)) {
+			el[k].type = MSGPACK_OBJECT_FLOAT64;
+			el[k].via.f64 = json_number_value(x);
+		} else {
+			el[k].type = MSGPACK_OBJECT_NIL;
+		}
+	}
+	msgpack_object_kv kv[3] = {
+		{.key = {.type = MSGPACK_OBJECT_STR, .via.str = {3, "dim"}}},
+		{.key = {.type = MSGPACK_OBJECT_STR, .via.str = {7, "indices"}},
+			.val = {.type = MSGPACK_OBJECT_ARRAY, .via.array = {(uint32_t)ni, el}}},
+		{.key = {.type = MSGPACK_OBJECT_STR, .via.str = {6, "values"}},
+			.val = {.type = MSGPACK_OBJECT_ARRAY, .via.array = {(uint32_t)nv, el + ni}}},
+	};
+	if (json_is_integer(d) && json_integer_value(d) > 0) {
+		kv[0].val.type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+		kv[0].val.via.u64 = (uint64_t)json_integer_value(d);
+	} else {
+		kv[0].val.type = MSGPACK_OBJECT_NIL;
+	}
+	msgpack_object m = {.type = MSGPACK_OBJECT_MAP, .via.map = {3, kv}};
+	mm_err e;
+	mm_status st = mm_sparse_from_obj(&s, &m, &e);
+	free(el);
+	if (st != MM_OK)
+		bad(field, "%s", e.msg);
+	mm_sparse_pack(&pk, &s);
+	return true;
+}
+
 static int b64val(int c)
 {
 	if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -374,7 +427,8 @@ static void pack_json(const char *field, json_t *v)
 {
 	switch (json_typeof(v)) {
 	case JSON_OBJECT: {
-		if (try_pack_tensor_object(field, v) || try_pack_bin_object(field, v))
+		if (try_pack_tensor_object(field, v) || try_pack_sparse_object(field, v) ||
+				try_pack_bin_object(field, v))
 			return;
 		const char *k;
 		json_t *x;
@@ -848,6 +902,81 @@ static void import_table(FILE *f)
 	free(r.buf), free(r.off), free(r.clen);
 }
 
+/* ---- libsvm / svmlight ----
+ * "LABEL [qid:Q] INDEX:VALUE ... [# comment]", indices from 1 and
+ * increasing: a record {id, label, [qid], <as>: sparse of --dim} with
+ * index - 1 as the position.  The id is the generated one (--gen-id). */
+static void import_libsvm(FILE *f)
+{
+	static mm_sparse s;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	mm_err e;
+	while ((n = getline(&line, &cap, f)) >= 0) {
+		in_line++;
+		char *hash = memchr(line, '#', (size_t)n);
+		if (hash)
+			*hash = 0;
+		char *save = NULL, *tok = strtok_r(line, " \t\r\n", &save);
+		if (!tok)
+			continue;   /* blank or comment line */
+		int64_t yi;
+		double yd;
+		bool is_int = parse_int(tok, &yi);
+		if (!is_int && !parse_float(tok, &yd))
+			bad("label", "\"%.40s\" is not a number (a libsvm line starts with its label)", tok);
+		bool has_qid = false;
+		int64_t qid = 0;
+		s.dim = opt.dim;
+		s.nnz = 0;
+		while ((tok = strtok_r(NULL, " \t\r\n", &save))) {
+			char *colon = strchr(tok, ':');
+			if (!colon)
+				bad(opt.as, "\"%.40s\" is not INDEX:VALUE", tok);
+			*colon = 0;
+			if (!strcmp(tok, "qid")) {
+				if (has_qid || s.nnz || !parse_int(colon + 1, &qid))
+					bad("qid", "qid:%.40s must be one integer, before the features", colon + 1);
+				has_qid = true;
+				continue;
+			}
+			int64_t j;
+			double v;
+			if (!parse_int(tok, &j) || j < 1 || (uint64_t)j > opt.dim)
+				bad(opt.as, "index \"%.40s\" is not an integer in [1, %llu] (--dim)", tok,
+					(unsigned long long)opt.dim);
+			if (s.nnz && (uint64_t)j - 1 <= s.idx[s.nnz - 1])
+				bad(opt.as, "index %lld after %u: indices must be increasing", (long long)j,
+					s.idx[s.nnz - 1] + 1);
+			if (!parse_float(colon + 1, &v) || !isfinite((float)v))
+				bad(opt.as, "index %lld: value \"%.40s\" is not a finite number", (long long)j,
+					colon + 1);
+			if (mm_sparse_reserve(&s, s.nnz + 1, &e) != MM_OK)
+				cli_die_err(&e);
+			s.idx[s.nnz] = (uint32_t)(j - 1);
+			s.val[s.nnz++] = (float)v;
+		}
+		sbuf.size = 0;
+		msgpack_pack_map(&pk, 3 + has_qid);
+		pack_cstr("id");
+		pack_gen_id();
+		pack_cstr("label");
+		if (is_int)
+			msgpack_pack_int64(&pk, yi);
+		else
+			msgpack_pack_double(&pk, yd);
+		if (has_qid) {
+			pack_cstr("qid");
+			msgpack_pack_int64(&pk, qid);
+		}
+		pack_cstr(opt.as);
+		mm_sparse_pack(&pk, &s);
+		put_record();
+	}
+	free(line);
+}
+
 /* ---- main ---- */
 /* True when the value of --format just read followed a separate -F (as in
  * "-F file" or "-qF file"): the user may mean -F's old meaning, --force. */
@@ -867,8 +996,12 @@ static void usage(void)
 		"one record per line or row.\n"
 		"\n"
 		"Options:\n"
-		"  -F, --format F      input format: jsonl, tsv or csv (default: jsonl);\n"
-		"                      TSV and CSV take the field names from the first row\n"
+		"  -F, --format F      input format: jsonl, tsv, csv or libsvm (default:\n"
+		"                      jsonl); TSV and CSV take the field names from the\n"
+		"                      first row\n"
+		"      --dim N         libsvm: the dimension of the sparse field (indices\n"
+		"                      1..N in the file); required with libsvm\n"
+		"      --as NAME       libsvm: the sparse field (default x)\n"
 		"  -T, --tensor FIELD  FIELD (an array of numbers, nested for more dimensions)\n"
 		"                      becomes an f32 tensor; repeatable, or A,B\n"
 		"      --strings       TSV/CSV: keep every cell a string (default: integers\n"
@@ -891,7 +1024,7 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	cli_init(argc, argv, "mmoe-import");
-	enum { OPT_ID = 256, OPT_EMPTY, OPT_STRINGS };
+	enum { OPT_ID = 256, OPT_EMPTY, OPT_STRINGS, OPT_DIM, OPT_AS };
 	static const struct option longopts[] = {
 		CLI_OPT_FORMAT,
 		{"tensor", required_argument, NULL, 'T'},
@@ -899,6 +1032,8 @@ int main(int argc, char **argv)
 		{"empty", required_argument, NULL, OPT_EMPTY},
 		{"id", required_argument, NULL, OPT_ID},
 		{"gen-id", optional_argument, NULL, 'g'},
+		{"dim", required_argument, NULL, OPT_DIM},
+		{"as", required_argument, NULL, OPT_AS},
 		CLI_OPT_OUTPUT, CLI_OPT_LEVEL, CLI_OPT_FORCE, CLI_OPT_QUIET, CLI_OPT_HELP, CLI_OPT_VERSION,
 		{NULL, 0, NULL, 0},
 	};
@@ -919,11 +1054,13 @@ int main(int argc, char **argv)
 				opt.format = FMT_TSV;
 			else if (strcmp(optarg, "csv") == 0)
 				opt.format = FMT_CSV;
+			else if (strcmp(optarg, "libsvm") == 0 || strcmp(optarg, "svmlight") == 0)
+				opt.format = FMT_LIBSVM;
 			else if (old_force(argc, argv))
-				cli_usage("option -F: '%s' is not jsonl, tsv or csv "
+				cli_usage("option -F: '%s' is not jsonl, tsv, csv or libsvm "
 					"(-F is now --format; to write to a terminal use --force)", optarg);
 			else
-				cli_usage("option --format: '%s' is not jsonl, tsv or csv", optarg);
+				cli_usage("option --format: '%s' is not jsonl, tsv, csv or libsvm", optarg);
 			break;
 		case 'T': {
 			size_t n;
@@ -940,6 +1077,16 @@ int main(int argc, char **argv)
 			break;
 		}
 		case OPT_STRINGS: opt.strings = true; break;
+		case OPT_DIM:
+			opt.dim = cli_u64("--dim", optarg);
+			if (opt.dim < 1 || opt.dim > MM_SPARSE_MAXDIM)
+				cli_usage("option --dim: %s is not in [1, 2^32]", optarg);
+			break;
+		case OPT_AS:
+			if (!*optarg)
+				cli_usage("option --as: empty field name");
+			opt.as = optarg;
+			break;
 		case OPT_EMPTY:
 			if (strcmp(optarg, "omit") == 0)
 				opt.empty = EMPTY_OMIT;
@@ -971,6 +1118,9 @@ int main(int argc, char **argv)
 	}
 	if (opt.id_field && strcmp(opt.id_field, "id") == 0)
 		opt.id_field = NULL;
+	if ((opt.format == FMT_LIBSVM) != (opt.dim > 0))
+		cli_usage(opt.dim ? "--dim goes with --format libsvm" :
+			"--format libsvm needs --dim N (the number of features)");
 
 	char *stdin_only[] = {"-", NULL};
 	char **inputs = optind < argc ? argv + optind : stdin_only;
@@ -1000,6 +1150,8 @@ int main(int argc, char **argv)
 		in_line = 0;
 		if (opt.format == FMT_JSONL)
 			import_jsonl(files[i]);
+		else if (opt.format == FMT_LIBSVM)
+			import_libsvm(files[i]);
 		else
 			import_table(files[i]);
 		if (ferror(files[i]))

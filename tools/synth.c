@@ -33,7 +33,7 @@ static void usage(const mm_synth_params *d)
 		"                        (default: %g)\n"
 		"      --split A,B,C     train,val,test fractions, stratified by label and\n"
 		"                        type (default: 0.7,0.15,0.15)\n"
-		"      --id-prefix P     ids are P000000, P000001, ... (default: s, p or b)\n"
+		"      --id-prefix P     ids are P000000, P000001, ... (default: s, p, b or t)\n"
 		"  -j, --threads N       render with N threads; same bytes for any N (default: 1)\n"
 		"  -o, --output FILE     write to FILE (atomically) instead of stdout\n"
 		"      --level N         zstd level, 0 = plain msgpack (default: MMOE_ZSTD_LEVEL or %d)\n"

@@ -20,6 +20,7 @@
 #include "nn.h"
 #include "record.h"
 #include "rng.h"
+#include "sparse.h"
 #include "stream.h"
 #include "util.h"
 
@@ -224,6 +225,31 @@ static void on_epoch(void *ctx, const mm_fit_epoch *ep)
 				ep->val_loss, metric_label, ep->val_metric, ep->lr, ep->seconds, ep->best ? "  *" : "");
 }
 
+/* ---- sparse features ----
+ * A sparse feature enters the net as T (compact column, value) pairs
+ * (mm_colmap_pairs): the first projection is a sparse_linear layer over the
+ * columns seen in training (sparse.h), whose weights are stored by column.
+ * T is the most known non-zeros of any record of the training input
+ * (every split), so the same stream can be predicted; a record with more is
+ * an error naming it. */
+static mm_sparse sp_row;
+
+static mm_status sparse_pairs_of(mm_rec *r, const char *field, const mm_colmap *cm, int T,
+		float *out, mm_err *e)
+{
+	mm_status st = mm_rec_sparse(r, field, &sp_row, e);
+	if (st != MM_OK)
+		return st;
+	size_t k = mm_colmap_pairs(cm, sp_row.idx, sp_row.val, sp_row.nnz, T, out);
+	if (k > (size_t)T) {
+		char w[200];
+		return mm_errf(e, MM_ELIMIT, "%s: field \"%s\": %zu known non-zero values, more than "
+				"the %d the model takes (the most of any record it was trained with)",
+				mm_rec_where(r, w, sizeof w), field, k, T);
+	}
+	return MM_OK;
+}
+
 /* ---- prediction mode ---- */
 typedef struct pmodel {
 	mm_model *m;
@@ -289,6 +315,16 @@ static int predict_main(int argc, char **argv, bool force)
 					for (int f = 0; f < m->spec.nmod; f++) {
 						mm_tensor t;
 						size_t d = (size_t)m->spec.dims[f];
+						if (m->cols[f]) {
+							if (sparse_pairs_of(r, m->feat[f], m->cols[f], (int)d / 2,
+									pm[i].X[f] + (size_t)nb * d, &e) != MM_OK) {
+								mm_err_prefix(&e, "model %s", models[i]);
+								mm_rec_free(r);
+								mm_reader_close(rd);
+								goto fail;
+							}
+							continue;
+						}
 						if (mm_rec_vec(r, m->feat[f], d, &t, &e) != MM_OK) {
 							mm_err_prefix(&e, "model %s", models[i]);
 							mm_rec_free(r);
@@ -380,7 +416,11 @@ static int info_main(const char *path)
 	       *fe = json_array(), *tr = json_object(), *cw;
 	for (int f = 0; f < s->nmod; f++) {
 		json_array_append_new(dims, json_integer(s->dims[f]));
-		json_array_append_new(fe, json_pack("{s:s, s:i}", "name", m->feat[f], "dim", s->dims[f]));
+		json_t *fo = json_pack("{s:s, s:i}", "name", m->feat[f], "dim", s->dims[f]);
+		if (m->cols[f]) /* a sparse feature: dim/2 pairs over its training columns */
+			json_object_set_new(fo, "sparse", json_pack("{s:I, s:I, s:i}", "dim",
+				(json_int_t)m->cols[f]->dim, "columns", (json_int_t)m->cols[f]->m, "pairs", s->dims[f] / 2));
+		json_array_append_new(fe, fo);
 	}
 	for (int c = 0; c < s->nclass; c++)
 		json_array_append_new(cl, json_string(m->classes[c]));
@@ -693,6 +733,11 @@ int main(int argc, char **argv)
 
 	/* ---- load the data ---- */
 	fbuf Xtr[MM_NET_MAXMOD] = { 0 }, Xva[MM_NET_MAXMOD] = { 0 };
+	/* sparse features: the rows of the training, validation and other records */
+	mm_csr Str[MM_NET_MAXMOD] = { 0 }, Sva[MM_NET_MAXMOD] = { 0 }, Soth[MM_NET_MAXMOD] = { 0 };
+	int sparse_f[MM_NET_MAXMOD]; /* -1 unknown yet, 0 dense, 1 sparse */
+	for (int f = 0; f < MM_NET_MAXMOD; f++)
+		sparse_f[f] = init && f < init->spec.nmod ? init->spec.sparse[f] > 0 : -1;
 	ibuf ytr = { 0 }, yva = { 0 };
 	int dims[MM_NET_MAXMOD] = { 0 };
 	if (init)
@@ -723,20 +768,21 @@ int main(int argc, char **argv)
 					mm_rec_where(r, where, sizeof where), split_field, mm_obj_typename(so));
 			cli_die_err(&e);
 		}
-		if (which < 0) {
-			nother++;
-			mm_rec_free(r);
-			continue;
-		}
-		if (!keep_record(r)) {
-			nfiltered++;
-			mm_rec_free(r);
-			continue;
-		}
-		/* target */
-		const msgpack_object *to = mm_rec_get(r, target);
-		if (!to || to->type == MSGPACK_OBJECT_NIL) {
-			nnotarget++;
+		bool other = which < 0 || !keep_record(r);
+		const msgpack_object *to = other ? NULL : mm_rec_get(r, target);
+		if (other || !to || to->type == MSGPACK_OBJECT_NIL) {
+			/* not trained on, but its sparse rows count for T */
+			for (int f = 0; f < nfeat; f++) {
+				const msgpack_object *fo = mm_rec_get(r, feats[f]);
+				if (!fo || !mm_obj_is_sparse(fo) || sparse_f[f] == 0)
+					continue;
+				if (mm_rec_sparse(r, feats[f], &sp_row, &e) != MM_OK ||
+						mm_csr_append(&Soth[f], &sp_row, &e) != MM_OK)
+					cli_die_err(&e);
+			}
+			nother += which < 0;
+			nfiltered += which >= 0 && !keep_record(r);
+			nnotarget += which >= 0 && keep_record(r);
 			mm_rec_free(r);
 			continue;
 		}
@@ -779,6 +825,19 @@ int main(int argc, char **argv)
 		/* features */
 		for (int f = 0; f < nfeat; f++) {
 			mm_tensor t;
+			if (sparse_f[f] < 0) {
+				const msgpack_object *fo = mm_rec_get(r, feats[f]);
+				sparse_f[f] = fo && mm_obj_is_sparse(fo);
+			}
+			if (sparse_f[f]) {
+				if (mm_rec_sparse(r, feats[f], &sp_row, &e) != MM_OK)
+					cli_die_err(&e);
+				if (mm_csr_append(which ? &Sva[f] : &Str[f], &sp_row, &e) != MM_OK) {
+					mm_err_prefix(&e, "%s: field \"%s\"", mm_rec_where(r, where, sizeof where), feats[f]);
+					cli_die_err(&e);
+				}
+				continue;
+			}
 			if (mm_rec_vec(r, feats[f], (size_t)dims[f], &t, &e) != MM_OK) {
 				if (init)
 					mm_err_prefix(&e, "--init %s expects %d values", init_path, dims[f]);
@@ -852,6 +911,64 @@ int main(int argc, char **argv)
 		cli_warn("--init %s: its target \"%s\" was %s, this one is %s", init_path, init->target,
 				init->target_is_str ? "a string" : "an integer", is_str ? "a string" : "an integer");
 
+	/* sparse features: the training columns (or --init's), T, and the pairs */
+	mm_colmap *cms[MM_NET_MAXMOD] = { 0 };
+	for (int f = 0; f < nfeat; f++) {
+		if (sparse_f[f] != 1)
+			continue;
+		if (!(cms[f] = calloc(1, sizeof *cms[f])))
+			cli_die(MM_EXIT_USAGE, "out of memory");
+		int T;
+		if (init) {
+			const mm_colmap *ic = init->cols[f];
+			*cms[f] = (mm_colmap){ .dim = ic->dim, .m = ic->m,
+				.col = malloc(ic->m * sizeof(uint32_t)), .scale = malloc(ic->m * sizeof(float)) };
+			if (!cms[f]->col || !cms[f]->scale)
+				cli_die(MM_EXIT_USAGE, "out of memory");
+			memcpy(cms[f]->col, ic->col, ic->m * sizeof(uint32_t));
+			memcpy(cms[f]->scale, ic->scale, ic->m * sizeof(float));
+			T = init->spec.dims[f] / 2;
+		} else {
+			if (mm_colmap_fit(cms[f], &Str[f], NULL, 0, true, &e) != MM_OK) {
+				mm_err_prefix(&e, "field \"%s\"", feats[f]);
+				cli_die_err(&e);
+			}
+			T = 1;
+			mm_csr *all[3] = { &Str[f], &Sva[f], &Soth[f] };
+			for (int a = 0; a < 3; a++)
+				for (size_t i = 0; i < all[a]->n; i++) {
+					size_t p = all[a]->ptr[i], k = mm_colmap_pairs(cms[f], all[a]->idx + p,
+						all[a]->val + p, all[a]->ptr[i + 1] - p, 0, NULL);
+					if (k > (size_t)T)
+						T = (int)k;
+				}
+		}
+		if (T > (1 << 22))
+			cli_die(MM_EXIT_DATA, "field \"%s\": %d non-zero values in one record is too many", feats[f], T);
+		dims[f] = 2 * T;
+		spec.sparse[f] = (int)cms[f]->m;
+		float *row = malloc((size_t)dims[f] * sizeof *row);
+		if (!row)
+			cli_die(MM_EXIT_USAGE, "out of memory");
+		mm_csr *src[2] = { &Str[f], &Sva[f] };
+		fbuf *dst[2] = { &Xtr[f], &Xva[f] };
+		for (int a = 0; a < 2; a++) {
+			for (size_t i = 0; i < src[a]->n; i++) {
+				size_t p = src[a]->ptr[i], k = mm_colmap_pairs(cms[f], src[a]->idx + p,
+					src[a]->val + p, src[a]->ptr[i + 1] - p, T, row);
+				if (k > (size_t)T)
+					cli_die(MM_EXIT_DATA, "field \"%s\": %s record %zu has %zu known non-zero values, "
+						"more than the %d of --init %s", feats[f], a ? "validation" : "training",
+						i, k, T, init_path);
+				fpush(dst[a], row, (size_t)dims[f]);
+			}
+			mm_csr_free(src[a]);
+		}
+		mm_csr_free(&Soth[f]);
+		free(row);
+	}
+	mm_sparse_free(&sp_row);
+
 	spec.nmod = nfeat;
 	for (int f = 0; f < nfeat; f++)
 		spec.dims[f] = dims[f];
@@ -874,9 +991,14 @@ int main(int argc, char **argv)
 	if (mm_model_set_target(m, target, is_str, &e) != MM_OK)
 		cli_die_err(&e);
 
-	/* standardisation: training statistics, or the --init model's */
+	/* standardisation: training statistics, or the --init model's; a sparse
+	 * feature's pairs are already scaled by its column map, which the model keeps */
 	for (int f = 0; f < nfeat; f++) {
 		int d = dims[f];
+		if (cms[f]) {
+			m->cols[f] = cms[f];
+			continue;
+		}
 		if (init) {
 			memcpy(m->mean[f], init->mean[f], (size_t)d * sizeof(float));
 			memcpy(m->std[f], init->std[f], (size_t)d * sizeof(float));

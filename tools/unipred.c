@@ -19,6 +19,7 @@
 #include "nn.h"
 #include "record.h"
 #include "rng.h"
+#include "sparse.h"
 #include "stream.h"
 #include "unipred.h"
 #include "util.h"
@@ -81,6 +82,8 @@ static void usage(void)
 "      --import-field F   prediction field of a record stream (default NAME)\n"
 "      --import-classes L class names in class order, for scores keyed by name\n"
 "                         (e.g. No,Yes: class 1 = Yes)\n"
+"      --import-order L   for scores in arrays in another order: the file's\n"
+"                         column of each of our classes (e.g. 1,0 swaps two)\n"
 "      --classes N        with --import: the class count; rows of another\n"
 "                         length are skipped (default: the most common length)\n"
 "      --class-from W     scores: the argmax of the scores, a null pred means\n"
@@ -104,7 +107,7 @@ static void usage(void)
 enum {
 	O_CLASSES = 256, O_INSAMPLE, O_MAXITER, O_HIDDEN, O_LAYERS, O_EPOCHS, O_BATCH,
 	O_LR, O_L2, O_DROPOUT, O_CLASSW, O_NOSTD, O_DROP, O_BALANCE, O_IMPORT,
-	O_IFIELD, O_ICLASSES, O_CLASSFROM, O_STRICT, O_FORCE, O_IDKEY, O_MAXBAD, O_MAXUNM, O_AS,
+	O_IFIELD, O_ICLASSES, O_CLASSFROM, O_STRICT, O_FORCE, O_IDKEY, O_MAXBAD, O_MAXUNM, O_AS, O_IORDER,
 };
 
 static const struct option longopts[] = {
@@ -137,6 +140,7 @@ static const struct option longopts[] = {
 	{ "class-from", required_argument, 0, O_CLASSFROM },
 	{ "strict", no_argument, 0, O_STRICT },
 	{ "id-key", required_argument, 0, O_IDKEY },
+	{ "import-order", required_argument, 0, O_IORDER },
 	{ "max-bad", required_argument, 0, O_MAXBAD },
 	{ "max-unmatched", required_argument, 0, O_MAXUNM },
 	CLI_OPT_OUTPUT,
@@ -156,6 +160,8 @@ typedef struct data {
 	size_t n, cap;
 	float *X;        /* n × d features (training mode) */
 	size_t d;
+	bool sparse;     /* the feature is a sparse vector: rows in S, not X */
+	mm_csr S;
 	int *y;          /* label or -1 */
 	bool *train;     /* split == "train" */
 	float *P;        /* n × C probabilities */
@@ -251,21 +257,25 @@ static mm_status run_job(job_ctx *c, int k, mm_err *e)
 	size_t m = 0;
 	for (size_t j = 0; j < nt; j++)
 		m += full || c->fold[j] != k;
-	float *X = malloc((m ? m : 1) * d * sizeof *X);
+	float *X = D->sparse ? NULL : malloc((m ? m : 1) * d * sizeof *X);
+	size_t *fr = malloc((m ? m : 1) * sizeof *fr);
 	int *y = malloc((m ? m : 1) * sizeof *y);
-	if (!X || !y) {
-		free(X), free(y);
+	if ((!X && !D->sparse) || !fr || !y) {
+		free(X), free(fr), free(y);
 		return mm_errf(e, MM_ENOMEM, "out of memory (%zu x %zu features)", m, d);
 	}
 	m = 0;
 	for (size_t j = 0; j < nt; j++)
 		if (full || c->fold[j] != k) {
-			memcpy(X + m * d, D->X + c->ti[j] * d, d * sizeof *X);
+			if (X)
+				memcpy(X + m * d, D->X + c->ti[j] * d, d * sizeof *X);
+			fr[m] = c->ti[j];
 			y[m++] = c->ty[j];
 		}
 	mm_clf *model;
-	mm_status st = mm_clf_train(&model, X, y, m, d, D->C, &p, e);
-	free(X), free(y);
+	mm_status st = D->sparse ? mm_clf_train_sparse(&model, &D->S, fr, m, y, D->C, &p, e)
+		: mm_clf_train(&model, X, y, m, d, D->C, &p, e);
+	free(X), free(fr), free(y);
 	if (st) {
 		if (full)
 			return mm_err_prefix(e, "training the full model");
@@ -297,16 +307,24 @@ static mm_status run_job(job_ctx *c, int k, mm_err *e)
 				rows[r++] = i;
 		free(is_tr);
 	}
-	float *Xp = malloc((r ? r : 1) * d * sizeof *Xp), *P = malloc((r ? r : 1) * C * sizeof *P);
-	if (!Xp || !P) {
+	float *Xp = D->sparse ? NULL : malloc((r ? r : 1) * d * sizeof *Xp);
+	float *P = malloc((r ? r : 1) * C * sizeof *P);
+	if ((!Xp && !D->sparse) || !P) {
 		free(Xp), free(P), free(rows);
 		mm_clf_free(model);
 		return mm_errf(e, MM_ENOMEM, "out of memory");
 	}
-	for (size_t i = 0; i < r; i++)
+	for (size_t i = 0; i < r && Xp; i++)
 		memcpy(Xp + i * d, D->X + rows[i] * d, d * sizeof *Xp);
-	if (r)
+	if (r && D->sparse)
+		st = mm_clf_predict_sparse(model, &D->S, rows, r, P, e);
+	else if (r)
 		mm_clf_predict(model, Xp, r, P);
+	if (st) {
+		free(Xp), free(P), free(rows);
+		mm_clf_free(model);
+		return st;
+	}
 	for (size_t i = 0; i < r; i++)
 		memcpy(D->P + rows[i] * C, P + i * C, C * sizeof *P);
 	free(Xp), free(P), free(rows);
@@ -510,7 +528,7 @@ int main(int argc, char **argv)
 	const char *feat = NULL, *as = NULL, *label = "label", *out = NULL;
 	char **imp = NULL, **asv = NULL;
 	int nimp = 0, nas = 0;
-	const char *ifield = NULL, *iclasses = NULL, *idkey = NULL;
+	const char *ifield = NULL, *iclasses = NULL, *idkey = NULL, *iorder = NULL;
 	double max_bad = MM_IMPORT_MAX_BAD, max_unmatched = MM_IMPORT_MAX_UNMATCHED;
 	int K = 5, C = 0, threads = 1;
 	bool insample = false, strict = false, force = false;
@@ -569,6 +587,7 @@ int main(int argc, char **argv)
 				cli_usage("option --class-from: '%s' is not scores, pred or argmax", optarg);
 			break;
 		case O_STRICT: strict = true; break;
+		case O_IORDER: iorder = optarg; break;
 		case O_IDKEY:
 			if (!*optarg)
 				cli_usage("option --id-key: empty key");
@@ -591,8 +610,10 @@ int main(int argc, char **argv)
 		cli_usage("--import and --features exclude each other");
 	if (!imp && !feat)
 		cli_usage("give --features FIELD (or --import FILE)");
-	if (!imp && (ifield || iclasses || strict || idkey))
-		cli_usage("--import-field, --import-classes, --id-key and --strict need --import");
+	if (!imp && (ifield || iclasses || strict || idkey || iorder))
+		cli_usage("--import-field, --import-classes, --import-order, --id-key and --strict need --import");
+	if (iorder && iclasses)
+		cli_usage("--import-order (scores in arrays) and --import-classes (scores keyed by name) exclude each other");
 	if (nas > 1 && (!imp || nas != nimp))
 		cli_usage("%d --as for %d --import: give one --as, or one per --import", nas, nimp);
 	if (nas > 1 && (drop >= 0 || balance > 0))
@@ -642,8 +663,29 @@ int main(int argc, char **argv)
 			cli_usage("option --import-classes: need at least 2 class names, got '%s'", iclasses);
 	}
 
+	int *order = NULL;
+	size_t norder = 0;
+	if (iorder) {
+		char **ov = cli_split(iorder, ',', &norder);
+		if (norder < 2)
+			cli_usage("option --import-order: need at least 2 columns, got '%s'", iorder);
+		order = xrealloc(NULL, norder, sizeof *order);
+		for (size_t c = 0; c < norder; c++) {
+			order[c] = (int)cli_int("--import-order", ov[c], 0, (long long)norder - 1);
+			for (size_t j = 0; j < c; j++)
+				if (order[j] == order[c])
+					cli_usage("option --import-order: column %d given twice in '%s' (a permutation of 0..%zu)",
+						order[c], iorder, norder - 1);
+		}
+		free(ov[0]);
+		free(ov);
+		if (C && (size_t)C != norder)
+			cli_usage("--classes %d, but --import-order lists %zu columns", C, norder);
+	}
+
 	/* Read everything. */
 	data D = { 0 };
+	mm_sparse row = { 0 };
 	mm_err e;
 	mm_reader *rd;
 	if (mm_reader_open(&rd, in, &e))
@@ -657,14 +699,24 @@ int main(int argc, char **argv)
 			D.rec = xrealloc(D.rec, D.cap, sizeof *D.rec);
 			D.y = xrealloc(D.y, D.cap, sizeof *D.y);
 			D.train = xrealloc(D.train, D.cap, sizeof *D.train);
-			if (!imp)
+			if (!imp && !D.sparse)
 				D.X = xrealloc(D.X, D.cap * (D.d ? D.d : 1), sizeof *D.X);
 		}
 		size_t i = D.n;
 		D.rec[i] = r;
 		D.train[i] = is_train(r);
 		D.y[i] = imp ? -1 : get_label(r, label, C);
-		if (!imp) {
+		if (!imp && (i ? D.sparse : (mm_rec_get(r, feat) && mm_obj_is_sparse(mm_rec_get(r, feat))))) {
+			D.sparse = true;
+			if (mm_rec_sparse(r, feat, &row, &e))
+				cli_die_err(&e);
+			if (mm_csr_append(&D.S, &row, &e)) {
+				char w[160];
+				mm_err_prefix(&e, "%s: field \"%s\"", mm_rec_where(r, w, sizeof w), feat);
+				cli_die_err(&e);
+			}
+			D.d = D.S.dim;
+		} else if (!imp) {
 			mm_tensor t;
 			if (mm_rec_vec(r, feat, D.d, &t, &e))
 				cli_die_err(&e);
@@ -685,6 +737,7 @@ int main(int argc, char **argv)
 	if (st != MM_EOF)
 		cli_die_err(&e);
 	mm_reader_close(rd);
+	mm_sparse_free(&row);
 	if (D.n == 0)
 		cli_die(MM_EXIT_DATA, "no records in the input");
 
@@ -701,7 +754,8 @@ int main(int argc, char **argv)
 			F[f].npaths = nas > 1 ? 1 : nimp;
 			mm_import_opts io = {
 				.class_names = (const char *const *)cnames, .nclass_names = (int)ncnames,
-				.nclass = C, .id_key = idkey, .field = ifield ? ifield : F[f].as,
+				.nclass = C, .order = order, .norder = (int)norder,
+				.id_key = idkey, .field = ifield ? ifield : F[f].as,
 				.class_from = from, .max_bad = max_bad,
 			};
 			import_predict(&D, &F[f], io, max_unmatched);
@@ -818,11 +872,12 @@ int main(int argc, char **argv)
 		free(f_class[f]);
 	for (int f = 1; f < nfield; f++)
 		free(F[f].P), free(F[f].cls);
-	free(f_class), free(f_drop), free(dropped), free(as_own), free(imp), free(asv), free(F);
+	free(f_class), free(f_drop), free(dropped), free(as_own), free(imp), free(asv), free(F), free(order);
 	if (cnames) {
 		free(cnames[0]);
 		free(cnames);
 	}
+	mm_csr_free(&D.S);
 	free(D.rec), free(D.X), free(D.y), free(D.train), free(D.P), free(D.cls);
 	return cli_finish();
 }

@@ -7,11 +7,14 @@
 
 #include "nn.h"
 #include "optim.h"
+#include "sparse.h"
 
 struct mm_clf {
 	int model, nclass, K; /* K: weight rows (1 for binary logistic regression) */
 	size_t d;
 	float *mean, *std;    /* NULL when not standardising */
+	mm_colmap *cols;      /* sparse input: the training columns (d = cols->m) */
+	int T;                /* sparse MLP: (column, value) pairs per example */
 	double *W, *b;        /* logreg: K × d, K */
 	mm_net *net;          /* MLP */
 	double objective;
@@ -63,6 +66,7 @@ const char *mm_clf_params_check(const mm_clf_params *p)
 
 typedef struct lr_ctx {
 	const double *X;  /* n × d */
+	const mm_csr *S;  /* or sparse, in the compact columns */
 	const int *y;
 	const double *sw; /* sample weights or NULL */
 	size_t n, d;
@@ -82,8 +86,11 @@ static double lr_objective(const double *x, double *g, void *vctx)
 	for (size_t i = 0; i < n; i++)
 		for (int k = 0; k < K; k++)
 			c->Z[i * K + k] = b[k];
-	cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, K, (int)d, 1.0,
-			c->X, (int)d, W, (int)d, 1.0, c->Z, K);
+	if (c->S)
+		mm_csr_mul_wt(c->S, W, K, c->Z);
+	else
+		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, K, (int)d, 1.0,
+				c->X, (int)d, W, (int)d, 1.0, c->Z, K);
 	double L = 0;
 	for (size_t i = 0; i < n; i++) {
 		double *z = c->Z + i * K, w = c->sw ? c->sw[i] : 1.0;
@@ -108,8 +115,11 @@ static double lr_objective(const double *x, double *g, void *vctx)
 	/* gW = C R^T X + W; gb = C Σ R */
 	for (size_t k = 0; k < (size_t)K * d; k++)
 		gW[k] = W[k];
-	cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)d, (int)n, c->C,
-			c->Z, K, c->X, (int)d, 1.0, gW, (int)d);
+	if (c->S)
+		mm_csr_tmul(c->S, c->Z, K, c->C, gW);
+	else
+		cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, (int)d, (int)n, c->C,
+				c->Z, K, c->X, (int)d, 1.0, gW, (int)d);
 	for (int k = 0; k < K; k++) {
 		double s = 0;
 		for (size_t i = 0; i < n; i++)
@@ -125,6 +135,94 @@ static double lr_objective(const double *x, double *g, void *vctx)
 	return (0.5 * reg + c->C * L) * inv;
 }
 
+/* Solve the logistic regression of c (X or S, y, n, d and C set) into m,
+ * weighting samples by the class weights cw (NULL: 1). */
+static mm_status lr_fit(mm_clf *m, lr_ctx *c, const float *cw, const mm_clf_params *p, mm_err *e)
+{
+	size_t n = c->n, d = c->d;
+	int K = m->nclass == 2 ? 1 : m->nclass;
+	m->K = c->K = K;
+	size_t nx = (size_t)K * (d + 1);
+	double *x = calloc(nx, sizeof *x), *sw = NULL;
+	c->Z = malloc(n * (size_t)K * sizeof *c->Z);
+	m->W = malloc((size_t)K * d * sizeof *m->W);
+	m->b = malloc((size_t)K * sizeof *m->b);
+	mm_status st = MM_OK;
+	if (!x || !c->Z || !m->W || !m->b || (cw && !(sw = malloc(n * sizeof *sw)))) {
+		st = mm_errf(e, MM_ENOMEM, "out of memory training a classifier");
+		goto done;
+	}
+	for (size_t i = 0; cw && i < n; i++)
+		sw[i] = cw[c->y[i]];
+	c->sw = sw;
+	double fx;
+	int it;
+	mm_err le;
+	mm_status ls = mm_lbfgs(lr_objective, c, x, nx, 10, p->max_iter, p->tol, &fx, &it, &le);
+	if (ls != MM_OK && ls != MM_ELIMIT) { /* not converging in max_iter is a warning in sklearn too */
+		st = mm_errf(e, ls, "%s", le.msg);
+		goto done;
+	}
+	memcpy(m->W, x, (size_t)K * d * sizeof *m->W);
+	memcpy(m->b, x + (size_t)K * d, (size_t)K * sizeof *m->b);
+	m->objective = fx * n;
+done:
+	free(x);
+	free(sw);
+	free(c->Z);
+	return st;
+}
+
+/* Logits z [C] (K used) of one example → probabilities P [C]. */
+static void lr_probs(const mm_clf *m, const double *z, float *P)
+{
+	int C = m->nclass;
+	if (m->K == 1) {
+		double p1 = 1.0 / (1.0 + exp(-z[0]));
+		P[0] = (float)(1 - p1);
+		P[1] = (float)p1;
+		return;
+	}
+	double mx = z[0], s = 0;
+	for (int k = 1; k < C; k++)
+		mx = fmax(mx, z[k]);
+	for (int k = 0; k < C; k++)
+		s += exp(z[k] - mx);
+	for (int k = 0; k < C; k++)
+		P[k] = (float)(exp(z[k] - mx) / s);
+}
+
+/* Initialise m->net and train it on X [n, net dim] with the MLP settings of p. */
+static mm_status mlp_fit(mm_clf *m, const float *X, const int *y, size_t n, const float *cw,
+		const mm_clf_params *p, mm_err *e)
+{
+	mm_rng g;
+	mm_rng_seed(&g, p->seed);
+	mm_rng ig = mm_rng_split(&g, 7);
+	mm_net_init(m->net, &ig);
+	mm_fit_params fp;
+	mm_fit_params_default(&fp);
+	fp.epochs = p->epochs;
+	fp.batch = p->batch;
+	fp.lr = p->lr;
+	fp.weight_decay = p->weight_decay;
+	fp.class_w = cw;
+	fp.select = MM_SELECT_LOSS;
+	fp.seed = mm_rng_u64(&g);
+	mm_dataset ds = { .nmod = 1, .X = { X }, .y = y, .n = n };
+	mm_fit_result r;
+	mm_status st = mm_net_fit(m->net, &ds, NULL, &fp, &r, e);
+	if (st != MM_OK)
+		return st;
+	float *P = malloc(n * (size_t)m->nclass * sizeof *P);
+	if (!P)
+		return mm_errf(e, MM_ENOMEM, "out of memory training a classifier");
+	mm_net_predict(m->net, &ds, P);
+	m->objective = mm_metric_nll(P, y, n, m->nclass);
+	free(P);
+	return MM_OK;
+}
+
 static void clf_standardize(const mm_clf *m, const float *X, size_t n, float *out)
 {
 	for (size_t i = 0; i < n; i++)
@@ -132,16 +230,11 @@ static void clf_standardize(const mm_clf *m, const float *X, size_t n, float *ou
 			out[i * m->d + j] = (X[i * m->d + j] - m->mean[j]) / m->std[j];
 }
 
-mm_status mm_clf_train(mm_clf **out, const float *X, const int *y, size_t n, size_t d,
-		int nclass, const mm_clf_params *p, mm_err *e)
+/* Check the labels y[0..n) against nclass; with balanced, *cw gets the
+ * class weights n / (C n_c) (malloc'ed), else NULL. */
+static mm_status clf_labels(const int *y, size_t n, int nclass, bool balanced, float **cw, mm_err *e)
 {
-	const char *msg = mm_clf_params_check(p);
-	if (msg)
-		return mm_errf(e, MM_EUSAGE, "%s", msg);
-	if (n == 0)
-		return mm_errf(e, MM_EVALUE, "no training examples");
-	if (d == 0 || d > (1u << 24))
-		return mm_errf(e, MM_EVALUE, "feature dimension %zu out of range", d);
+	*cw = NULL;
 	if (nclass < 2)
 		return mm_errf(e, MM_EVALUE, "need at least 2 classes, got %d", nclass);
 	size_t *cnt = calloc((size_t)nclass, sizeof *cnt);
@@ -154,15 +247,37 @@ mm_status mm_clf_train(mm_clf **out, const float *X, const int *y, size_t n, siz
 		}
 		cnt[y[i]]++;
 	}
-	for (size_t i = 0; i < n * d; i++)
-		if (!isfinite(X[i])) {
+	if (balanced) {
+		if (!(*cw = malloc((size_t)nclass * sizeof **cw))) {
 			free(cnt);
-			return mm_errf(e, MM_EVALUE, "example %zu: feature %zu is not finite", i / d, i % d);
+			return mm_errf(e, MM_ENOMEM, "out of memory");
 		}
-	mm_status st = MM_OK;
-	mm_clf *m = calloc(1, sizeof *m);
+		for (int c = 0; c < nclass; c++)
+			(*cw)[c] = cnt[c] ? (float)((double)n / ((double)nclass * cnt[c])) : 0.0f;
+	}
+	free(cnt);
+	return MM_OK;
+}
+
+mm_status mm_clf_train(mm_clf **out, const float *X, const int *y, size_t n, size_t d,
+		int nclass, const mm_clf_params *p, mm_err *e)
+{
+	const char *msg = mm_clf_params_check(p);
+	if (msg)
+		return mm_errf(e, MM_EUSAGE, "%s", msg);
+	if (n == 0)
+		return mm_errf(e, MM_EVALUE, "no training examples");
+	if (d == 0 || d > (1u << 24))
+		return mm_errf(e, MM_EVALUE, "feature dimension %zu out of range", d);
+	for (size_t i = 0; i < n * d; i++)
+		if (!isfinite(X[i]))
+			return mm_errf(e, MM_EVALUE, "example %zu: feature %zu is not finite", i / d, i % d);
 	float *Xs = NULL, *cw = NULL;
-	double *Xd = NULL, *sw = NULL, *x = NULL, *Z = NULL;
+	double *Xd = NULL;
+	mm_status st = clf_labels(y, n, nclass, p->balanced, &cw, e);
+	if (st != MM_OK)
+		return st;
+	mm_clf *m = calloc(1, sizeof *m);
 	if (!m)
 		goto oom;
 	m->model = p->model;
@@ -187,43 +302,14 @@ mm_status mm_clf_train(mm_clf **out, const float *X, const int *y, size_t n, siz
 		m->std[j] = p->standardize && ss > 1e-12 ? (float)ss : 1.0f;
 	}
 	clf_standardize(m, X, n, Xs);
-	if (p->balanced) {
-		if (!(cw = malloc((size_t)nclass * sizeof *cw)))
-			goto oom;
-		for (int c = 0; c < nclass; c++)
-			cw[c] = cnt[c] ? (float)((double)n / ((double)nclass * cnt[c])) : 0.0f;
-	}
 	if (p->model == MM_CLF_LOGREG) {
-		int K = nclass == 2 ? 1 : nclass;
-		m->K = K;
-		size_t nx = (size_t)K * (d + 1);
-		Xd = malloc(n * d * sizeof *Xd);
-		x = calloc(nx, sizeof *x);
-		Z = malloc(n * (size_t)K * sizeof *Z);
-		m->W = malloc((size_t)K * d * sizeof *m->W);
-		m->b = malloc((size_t)K * sizeof *m->b);
-		if (!Xd || !x || !Z || !m->W || !m->b)
+		if (!(Xd = malloc(n * d * sizeof *Xd)))
 			goto oom;
 		for (size_t i = 0; i < n * d; i++)
 			Xd[i] = Xs[i];
-		if (cw) {
-			if (!(sw = malloc(n * sizeof *sw)))
-				goto oom;
-			for (size_t i = 0; i < n; i++)
-				sw[i] = cw[y[i]];
-		}
-		lr_ctx c = { .X = Xd, .y = y, .sw = sw, .n = n, .d = d, .K = K, .C = p->C, .Z = Z };
-		double fx;
-		int it;
-		mm_err le;
-		mm_status ls = mm_lbfgs(lr_objective, &c, x, nx, 10, p->max_iter, p->tol, &fx, &it, &le);
-		if (ls != MM_OK && ls != MM_ELIMIT) { /* not converging in max_iter is a warning in sklearn too */
-			st = mm_errf(e, ls, "%s", le.msg);
+		lr_ctx c = { .X = Xd, .y = y, .n = n, .d = d, .C = p->C };
+		if ((st = lr_fit(m, &c, cw, p, e)) != MM_OK)
 			goto fail;
-		}
-		memcpy(m->W, x, (size_t)K * d * sizeof *m->W);
-		memcpy(m->b, x + (size_t)K * d, (size_t)K * sizeof *m->b);
-		m->objective = fx * n;
 	} else {
 		mm_net_spec s;
 		mm_net_spec_default(&s);
@@ -238,30 +324,8 @@ mm_status mm_clf_train(mm_clf **out, const float *X, const int *y, size_t n, siz
 		st = mm_net_build(&m->net, &s, e);
 		if (st != MM_OK)
 			goto fail;
-		mm_rng g;
-		mm_rng_seed(&g, p->seed);
-		mm_rng ig = mm_rng_split(&g, 7);
-		mm_net_init(m->net, &ig);
-		mm_fit_params fp;
-		mm_fit_params_default(&fp);
-		fp.epochs = p->epochs;
-		fp.batch = p->batch;
-		fp.lr = p->lr;
-		fp.weight_decay = p->weight_decay;
-		fp.class_w = cw;
-		fp.select = MM_SELECT_LOSS;
-		fp.seed = mm_rng_u64(&g);
-		mm_dataset ds = { .nmod = 1, .X = { Xs }, .y = y, .n = n };
-		mm_fit_result r;
-		st = mm_net_fit(m->net, &ds, NULL, &fp, &r, e);
-		if (st != MM_OK)
+		if ((st = mlp_fit(m, Xs, y, n, cw, p, e)) != MM_OK)
 			goto fail;
-		float *P = malloc(n * (size_t)nclass * sizeof *P);
-		if (!P)
-			goto oom;
-		mm_net_predict(m->net, &ds, P);
-		m->objective = mm_metric_nll(P, y, n, nclass);
-		free(P);
 	}
 	*out = m;
 	goto done;
@@ -270,13 +334,9 @@ oom:
 fail:
 	mm_clf_free(m);
 done:
-	free(cnt);
 	free(Xs);
 	free(cw);
 	free(Xd);
-	free(sw);
-	free(x);
-	free(Z);
 	return st;
 }
 
@@ -307,19 +367,7 @@ void mm_clf_predict(const mm_clf *m, const float *X, size_t n, float *probs)
 						s += w[j] * x[j];
 					z[k] = s;
 				}
-				if (m->K == 1) {
-					double p1 = 1.0 / (1.0 + exp(-z[0]));
-					P[i * C] = (float)(1 - p1);
-					P[i * C + 1] = (float)p1;
-				} else {
-					double mx = z[0], s = 0;
-					for (int k = 1; k < C; k++)
-						mx = fmax(mx, z[k]);
-					for (int k = 0; k < C; k++)
-						s += exp(z[k] - mx);
-					for (int k = 0; k < C; k++)
-						P[i * C + k] = (float)(exp(z[k] - mx) / s);
-				}
+				lr_probs(m, z, P + i * C);
 			}
 		} else {
 			mm_dataset ds = { .nmod = 1, .X = { Xs }, .n = B };
@@ -329,6 +377,150 @@ void mm_clf_predict(const mm_clf *m, const float *X, size_t n, float *probs)
 out:
 	free(Xs);
 	free(Z);
+}
+
+/* The rows of S (compact columns) as T (column, value) pairs each, padded
+ * with (-1, 0): the input of the sparse_linear layer.  MM_ELIMIT when a row
+ * has more than T non-zeros. */
+static mm_status sparse_pairs(const mm_csr *S, int T, float **out, mm_err *e)
+{
+	float *x = malloc((S->n ? S->n : 1) * (size_t)T * 2 * sizeof *x);
+	if (!x)
+		return mm_errf(e, MM_ENOMEM, "out of memory (%zu x %d sparse pairs)", S->n, T);
+	for (size_t i = 0; i < S->n; i++) {
+		size_t a = S->ptr[i], nz = S->ptr[i + 1] - a;
+		if (nz > (size_t)T) {
+			free(x);
+			return mm_errf(e, MM_ELIMIT, "example %zu has %zu known non-zero features, more than "
+				"the %d the model was built for", i, nz, T);
+		}
+		float *r = x + i * (size_t)T * 2;
+		for (int t = 0; t < T; t++) {
+			r[2 * t] = (size_t)t < nz ? (float)S->idx[a + t] : -1.0f;
+			r[2 * t + 1] = (size_t)t < nz ? S->val[a + t] : 0.0f;
+		}
+	}
+	*out = x;
+	return MM_OK;
+}
+
+/* The MLP on sparse input: sparse_linear(hidden or nclass) over the pairs,
+ * then the dense MLP's layers. */
+static mm_status sparse_mlp_build(mm_clf *m, const mm_clf_params *p, mm_err *e)
+{
+	mm_shape in = { m->T, 2 };
+	mm_status st = mm_net_new_shaped(&m->net, 1, &in, e);
+	if (st != MM_OK)
+		return st;
+	mm_sparse_linear_conf first = { p->layers ? p->hidden : m->nclass, (int)m->d };
+	mm_linear_conf hidden = { p->hidden }, head = { m->nclass };
+	mm_dropout_conf drop = { p->dropout };
+	int x = 0;
+	for (int l = 0; l <= p->layers && x >= 0; l++) {
+		bool last = l == p->layers;
+		if (l == 0)
+			x = mm_net_add(m->net, MM_NODE_SPARSE_LINEAR, "proj0", &x, 1, &first, e);
+		else
+			x = mm_net_add(m->net, MM_NODE_LINEAR, NULL, &x, 1, last ? &head : &hidden, e);
+		if (!last && x >= 0)
+			x = mm_net_add(m->net, MM_NODE_RELU, NULL, &x, 1, NULL, e);
+		if (!last && x >= 0 && p->dropout > 0)
+			x = mm_net_add(m->net, MM_NODE_DROPOUT, NULL, &x, 1, &drop, e);
+	}
+	if (x < 0)
+		return e->status;
+	return mm_net_finish(m->net, x, e);
+}
+
+/* Sparse input: the same logistic regression in the compact space of the
+ * training columns (sparse.h), scaled but never centred; or the MLP with a
+ * sparse first projection. */
+mm_status mm_clf_train_sparse(mm_clf **out, const mm_csr *X, const size_t *rows, size_t n,
+		const int *y, int nclass, const mm_clf_params *p, mm_err *e)
+{
+	const char *msg = mm_clf_params_check(p);
+	if (msg)
+		return mm_errf(e, MM_EUSAGE, "%s", msg);
+	if (n == 0)
+		return mm_errf(e, MM_EVALUE, "no training examples");
+	float *cw;
+	mm_status st = clf_labels(y, n, nclass, p->balanced, &cw, e);
+	if (st != MM_OK)
+		return st;
+	mm_csr S = {0};
+	mm_clf *m = calloc(1, sizeof *m);
+	if (!m || !(m->cols = calloc(1, sizeof *m->cols))) {
+		st = mm_errf(e, MM_ENOMEM, "out of memory");
+		goto fail;
+	}
+	m->model = p->model;
+	m->nclass = nclass;
+	if ((st = mm_colmap_fit(m->cols, X, rows, n, p->standardize, e)) != MM_OK ||
+			(st = mm_colmap_apply(m->cols, X, rows, n, &S, e)) != MM_OK)
+		goto fail;
+	m->d = m->cols->m;
+	if (p->model == MM_CLF_LOGREG) {
+		lr_ctx c = { .S = &S, .y = y, .n = n, .d = m->d, .C = p->C };
+		st = lr_fit(m, &c, cw, p, e);
+	} else {
+		/* T: the most known non-zeros of any row of X, so that every row of
+		 * X can be predicted */
+		mm_csr A = {0};
+		float *pairs = NULL;
+		if ((st = mm_colmap_apply(m->cols, X, NULL, 0, &A, e)) == MM_OK) {
+			m->T = 1;
+			for (size_t i = 0; i < A.n; i++)
+				if (A.ptr[i + 1] - A.ptr[i] > (size_t)m->T)
+					m->T = (int)(A.ptr[i + 1] - A.ptr[i]);
+		}
+		mm_csr_free(&A);
+		if (st == MM_OK && (st = sparse_mlp_build(m, p, e)) == MM_OK &&
+				(st = sparse_pairs(&S, m->T, &pairs, e)) == MM_OK)
+			st = mlp_fit(m, pairs, y, n, cw, p, e);
+		free(pairs);
+	}
+	if (st == MM_OK) {
+		*out = m;
+		m = NULL;
+	}
+fail:
+	mm_clf_free(m);
+	mm_csr_free(&S);
+	free(cw);
+	return st;
+}
+
+mm_status mm_clf_predict_sparse(const mm_clf *m, const mm_csr *X, const size_t *rows, size_t n,
+		float *probs, mm_err *e)
+{
+	if (!m->cols)
+		return mm_errf(e, MM_EUSAGE, "the classifier was trained on dense features");
+	mm_csr S = {0};
+	mm_status st = mm_colmap_apply(m->cols, X, rows, n, &S, e);
+	double *Z = malloc(((size_t)(m->K ? m->K : 1) * (S.n ? S.n : 1)) * sizeof *Z);
+	if (st == MM_OK && !Z)
+		st = mm_errf(e, MM_ENOMEM, "out of memory");
+	if (st == MM_OK && m->net) {
+		float *pairs;
+		if ((st = sparse_pairs(&S, m->T, &pairs, e)) == MM_OK) {
+			mm_dataset ds = { .nmod = 1, .X = { pairs }, .n = S.n };
+			mm_net_predict(m->net, &ds, probs);
+			free(pairs);
+		}
+	} else if (st == MM_OK) {
+		for (size_t i = 0; i < S.n; i++)
+			for (int k = 0; k < m->K; k++)
+				Z[i * (size_t)m->K + (size_t)k] = m->b[k];
+		mm_csr_mul_wt(&S, m->W, m->K, Z);
+		double z[m->nclass];
+		for (size_t i = 0; i < S.n; i++) {
+			memcpy(z, Z + i * (size_t)m->K, (size_t)m->K * sizeof *z);
+			lr_probs(m, z, probs + i * (size_t)m->nclass);
+		}
+	}
+	free(Z);
+	mm_csr_free(&S);
+	return st;
 }
 
 int mm_clf_nclass(const mm_clf *m)
@@ -352,6 +544,9 @@ void mm_clf_free(mm_clf *m)
 		return;
 	free(m->mean);
 	free(m->std);
+	if (m->cols)
+		mm_colmap_free(m->cols);
+	free(m->cols);
 	free(m->W);
 	free(m->b);
 	mm_net_free(m->net);

@@ -117,7 +117,7 @@ mm_status mm_encoder_new(mm_encoder **out, const mm_encoder_spec *s, int maxB, m
 	st = st ? st : add_param(m, "proj.b", D, 1, false, e);
 	st = st ? st : add_param(m, "mod", D, 1, false, e);
 	st = st ? st : add_param(m, "cls", D, 1, false, e);
-	st = st ? st : add_param(m, "pos", T1, D, false, e);
+	st = st ? st : add_param(m, "pos", T, D, false, e);
 	for (int l = 0; l < L && !st; l++) {
 		static const struct { const char *n; int r, c; bool decay; } bp[BLOCK_NP] = {
 			{ "ln1.g", 0, 1, false }, { "ln1.b", 0, 1, false },
@@ -245,8 +245,8 @@ const float *mm_encoder_forward(mm_encoder *m, const float *X, const int *len, i
 		m->len1[b] = len[b] + 1;
 	mm_linear_forward(X, B * T, s->din, m->Wp, m->bp, D, m->H0);
 	mm_embed_add_forward(m->H0, B, T, D, len, m->mod, 0, m->H0);
+	mm_embed_add_forward(m->H0, B, T, D, len, m->pos, D, m->H0);
 	mm_cls_prepend_forward(m->H0, B, T, D, m->cls, m->Z[0]);
-	mm_embed_add_forward(m->Z[0], B, T1, D, m->len1, m->pos, D, m->Z[0]);
 	for (int l = 0; l < s->depth; l++) {
 		mm_block_ws_init(&m->ws[l], m->wsmem[l], m->scratch, B, T1, D, s->heads, s->ffn);
 		mm_block_forward(m->Z[l], m->len1, &m->bw[l], &m->ws[l], m->Z[l + 1]);
@@ -282,10 +282,10 @@ void mm_encoder_backward(mm_encoder *m, const float *dlogits)
 		memset(dcur, 0, nt1 * sizeof(float));
 		mm_block_backward(m->Z[l], m->len1, &m->bw[l], &m->ws[l], dnext, &m->bg[l], dcur);
 	}
-	/* dcur: the gradient of Z[0] = [cls; H] + pos */
-	mm_embed_add_backward(dcur, B, T1, D, m->len1, D, NULL, m->params[4].g);
+	/* dcur: the gradient of Z[0] = [cls; H + mod + pos] */
 	memset(m->dH0, 0, (size_t)B * T * D * sizeof(float));
 	mm_cls_prepend_backward(dcur, B, T, D, m->len, m->params[3].g, m->dH0);
+	mm_embed_add_backward(m->dH0, B, T, D, m->len, D, NULL, m->params[4].g);
 	mm_embed_add_backward(m->dH0, B, T, D, m->len, 0, NULL, m->params[2].g);
 	mm_linear_backward(m->X, m->dH0, B * T, s->din, D, m->Wp, m->params[0].g,
 			m->params[1].g, NULL);

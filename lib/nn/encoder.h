@@ -1,10 +1,10 @@
 /* nn/encoder.h — a transformer encoder classifier over one token sequence,
  * composed from the kernels of nn/seq.h:
  *
- *   H  = X Wp^T + bp + mod            tokens [B, T, din] projected to the width D,
- *                                     plus a modality embedding (valid rows)
- *   Z0 = [cls; H] + pos               a learned [CLS] row in front, then learned
- *                                     positions over the T+1 rows (lengths len+1)
+ *   H  = X Wp^T + bp + mod + pos      tokens [B, T, din] projected to the width D,
+ *                                     plus a modality embedding and learned
+ *                                     positions [T, D] (valid rows)
+ *   Z0 = [cls; H]                     a learned [CLS] row in front (lengths len+1)
  *   Zl = block_l(Z_{l-1})             `depth` pre-norm blocks (nn/seq.h)
  *   z  = cls_pool(LN(Z)) + mean_pool(LN(Z))
  *   logits = z Wh^T + bh
@@ -63,5 +63,25 @@ const float *mm_encoder_forward(mm_encoder *m, const float *X, const int *len, i
 /* From dlogits [B, nclass] of the last forward: accumulates into the
  * parameters' gradients.  One backward per forward. */
 void mm_encoder_backward(mm_encoder *m, const float *dlogits);
+
+/* ---- the same architecture as a graph of layers (nn.h's mm_net) ---------
+ * Any number of token inputs: input m [T_m, D_m] goes through
+ * proj<m> (linear to the width) → mod<m> (modality embedding) → pos<m>
+ * (positions [T_m, width]); with several inputs, seq (seqcat) joins their
+ * valid rows; then cls ([CLS] in front), blk0..blk<depth-1> (pre-norm
+ * blocks), lnf (layer norm), poolc (clspool) + poolm (meanpool) → pool
+ * (add), head (linear to nclass).  Node names prefix the parameters
+ * ("blk0.attn.Wqkv", "head.W"); with one input the net computes exactly
+ * mm_encoder's function, parameter for parameter. */
+typedef struct mm_transformer_spec {
+	int nmod;
+	mm_shape in[MM_NET_MAXMOD]; /* per-sample token shape of each input */
+	int width, depth, heads, ffn, nclass;
+} mm_transformer_spec;
+
+/* NULL when valid, else a message naming the bad field. */
+const char *mm_transformer_spec_check(const mm_transformer_spec *s);
+/* Build (not initialise) the net: MM_EVALUE for a bad spec, MM_ENOMEM. */
+mm_status mm_net_build_transformer(mm_net **out, const mm_transformer_spec *s, mm_err *e);
 
 #endif

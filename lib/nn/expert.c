@@ -41,6 +41,9 @@ const char *mm_net_spec_check(const mm_net_spec *s)
 		return "hidden width must be 1..65536";
 	if (s->layers < 0 || s->layers > 64)
 		return "layers must be 0..64";
+	for (int m = 0; m < s->nmod; m++)
+		if (s->sparse[m] && (s->proj < 1 || s->dims[m] % 2 || s->sparse[m] > (1 << 24)))
+			return "a sparse feature needs a projection (proj > 0) and an even input width";
 	if (s->nclass < 2 || s->nclass > 65536)
 		return "number of classes must be 2..65536";
 	if (!(s->dropout >= 0 && s->dropout < 1))
@@ -59,7 +62,10 @@ mm_status mm_net_build(mm_net **out, const mm_net_spec *s, mm_err *e)
 	if (msg)
 		return mm_errf(e, MM_EUSAGE, "%s", msg);
 	mm_net *net;
-	mm_status st = mm_net_new(&net, s->nmod, s->dims, e);
+	mm_shape shapes[MM_NET_MAXMOD];
+	for (int m = 0; m < s->nmod; m++)
+		shapes[m] = s->sparse[m] ? (mm_shape){ s->dims[m] / 2, 2 } : (mm_shape){ 1, s->dims[m] };
+	mm_status st = mm_net_new_shaped(&net, s->nmod, shapes, e);
 	if (st != MM_OK)
 		return st;
 	int h[MM_NET_MAXMOD], cat[MM_LAYER_MAXIN], ncat = 0, id;
@@ -74,7 +80,11 @@ mm_status mm_net_build(mm_net **out, const mm_net_spec *s, mm_err *e)
 	for (int m = 0; m < s->nmod; m++) {
 		h[m] = m;
 		if (s->proj > 0) {
-			ADD(MM_NODE_LINEAR, &h[m], 1, &proj, "enc.%d.proj", m);
+			mm_sparse_linear_conf sproj = { s->proj, s->sparse[m] };
+			if (s->sparse[m])
+				ADD(MM_NODE_SPARSE_LINEAR, &h[m], 1, &sproj, "enc.%d.proj", m);
+			else
+				ADD(MM_NODE_LINEAR, &h[m], 1, &proj, "enc.%d.proj", m);
 			h[m] = id;
 			ADD(act_node(s->act), &h[m], 1, NULL, "enc.%d.act", m);
 			h[m] = id;

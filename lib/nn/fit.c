@@ -126,11 +126,14 @@ void mm_net_predict(mm_net *net, const mm_dataset *d, float *P)
 	int C = mm_net_nout(net);
 	const int BS = 256;
 	const float *X[MM_NET_MAXMOD];
+	const int *L[MM_NET_MAXMOD];
 	for (size_t i = 0; i < d->n; i += BS) {
 		int B = (int)(d->n - i < (size_t)BS ? d->n - i : (size_t)BS);
-		for (int m = 0; m < d->nmod; m++)
+		for (int m = 0; m < d->nmod; m++) {
 			X[m] = d->X[m] + i * (size_t)mm_net_dim(net, m);
-		const float *Z = mm_net_forward(net, X, B, false, NULL);
+			L[m] = d->len[m] ? d->len[m] + i : NULL;
+		}
+		const float *Z = mm_net_forward_seq(net, X, L, B, false, NULL);
 		if (!Z) { /* out of memory: make it visible rather than silent */
 			for (size_t k = 0; k < (size_t)B * C; k++)
 				P[i * C + k] = NAN;
@@ -140,14 +143,17 @@ void mm_net_predict(mm_net *net, const mm_dataset *d, float *P)
 	}
 }
 
-/* Gather rows idx[0..B) of each modality into contiguous batch buffers. */
+/* Gather rows idx[0..B) of each modality (and their lengths into Lb[m],
+ * which is NULL for the modalities without) into contiguous batch buffers. */
 static void gather(const mm_dataset *d, const mm_net *net, const size_t *idx, int B,
-		float **Xb, int *yb)
+		float **Xb, int **Lb, int *yb)
 {
 	for (int m = 0; m < d->nmod; m++) {
 		size_t dim = (size_t)mm_net_dim(net, m);
 		for (int r = 0; r < B; r++)
 			memcpy(Xb[m] + r * dim, d->X[m] + idx[r] * dim, dim * sizeof(float));
+		for (int r = 0; Lb[m] && r < B; r++)
+			Lb[m][r] = d->len[m][idx[r]];
 	}
 	for (int r = 0; r < B; r++)
 		yb[r] = d->y[idx[r]];
@@ -181,6 +187,15 @@ mm_status mm_net_fit(mm_net *net, const mm_dataset *tr, const mm_dataset *val,
 		for (size_t i = 0; i < val->n; i++)
 			if (val->y[i] < 0 || val->y[i] >= C)
 				return mm_errf(e, MM_EVALUE, "validation target %d out of range 0..%d", val->y[i], C - 1);
+	for (int k = 0; k < (hasval ? 2 : 1); k++) {
+		const mm_dataset *d = k ? val : tr;
+		for (int m = 0; m < d->nmod; m++)
+			for (size_t i = 0; d->len[m] && i < d->n; i++)
+				if (d->len[m][i] < 1 || d->len[m][i] > mm_net_rows(net, m))
+					return mm_errf(e, MM_EVALUE, "%s record %zu: input %d has %d valid rows, "
+							"not 1..%d", k ? "validation" : "training", i, m,
+							d->len[m][i], mm_net_rows(net, m));
+	}
 
 	mm_status st = MM_OK;
 	int BS = p->batch < (int)tr->n ? p->batch : (int)tr->n;
@@ -188,13 +203,14 @@ mm_status mm_net_fit(mm_net *net, const mm_dataset *tr, const mm_dataset *val,
 	mm_param *params = mm_net_params(net, &np);
 	mm_adamw *opt = NULL;
 	float *Xb[MM_NET_MAXMOD] = { 0 }, *dZ = NULL, *P = NULL, *VP = NULL, **best = NULL, *cw = NULL;
-	int *yb = NULL;
+	int *yb = NULL, *Lb[MM_NET_MAXMOD] = { 0 };
 	size_t *perm = NULL;
 	st = mm_adamw_new(&opt, params, np, 0.9f, 0.999f, 1e-8f, p->weight_decay, e);
 	if (st != MM_OK)
 		return st;
 	for (int m = 0; m < mm_net_nmod(net); m++)
-		if (!(Xb[m] = mm_alloc_aligned((size_t)BS * mm_net_dim(net, m), sizeof(float))))
+		if (!(Xb[m] = mm_alloc_aligned((size_t)BS * mm_net_dim(net, m), sizeof(float))) ||
+				(tr->len[m] && !(Lb[m] = malloc((size_t)BS * sizeof *Lb[m]))))
 			goto oom;
 	dZ = mm_alloc_aligned((size_t)BS * C, sizeof(float));
 	P = mm_alloc_aligned((size_t)BS * C, sizeof(float));
@@ -233,8 +249,9 @@ mm_status mm_net_fit(mm_net *net, const mm_dataset *tr, const mm_dataset *val,
 		double lsum = 0;
 		for (size_t i = 0; i < tr->n; i += BS) {
 			int B = (int)(tr->n - i < (size_t)BS ? tr->n - i : (size_t)BS);
-			gather(tr, net, perm + i, B, Xb, yb);
-			const float *Z = mm_net_forward(net, (const float *const *)Xb, B, true, &drop);
+			gather(tr, net, perm + i, B, Xb, Lb, yb);
+			const float *Z = mm_net_forward_seq(net, (const float *const *)Xb,
+					(const int *const *)Lb, B, true, &drop);
 			if (!Z)
 				goto oom;
 			double L = p->loss == MM_LOSS_FOCAL ?
@@ -296,8 +313,10 @@ oom:
 	st = mm_errf(e, MM_ENOMEM, "out of memory while training");
 out:
 	mm_adamw_free(opt);
-	for (int m = 0; m < MM_NET_MAXMOD; m++)
+	for (int m = 0; m < MM_NET_MAXMOD; m++) {
 		free(Xb[m]);
+		free(Lb[m]);
+	}
 	free(dZ);
 	free(P);
 	free(VP);

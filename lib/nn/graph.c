@@ -368,6 +368,11 @@ int mm_net_nmod(const mm_net *net)
 	return net->nmod;
 }
 
+int mm_net_rows(const mm_net *net, int m)
+{
+	return m < 0 || m >= net->nmod ? 0 : net->nodes[m].shape.T;
+}
+
 int mm_net_dim(const mm_net *net, int m)
 {
 	if (m < 0 || m >= net->nmod)

@@ -48,11 +48,13 @@ typedef enum mm_node_type {
 	MM_NODE_POSEMB,    /* + a learned position table [T, D] (valid rows) */
 	MM_NODE_MODEMB,    /* + a learned vector [D] on every valid row */
 	MM_NODE_CLS,       /* a learned [CLS] row in front: [T, D] → [T+1, D] */
+	MM_NODE_SEQCAT,    /* sequences joined along T, valid rows first */
 	MM_NODE_MEANPOOL,  /* mean over the valid rows: [T, D] → [1, D] */
 	MM_NODE_CLSPOOL,   /* row 0: [T, D] → [1, D] */
 	MM_NODE_SELFATTN,  /* multi-head self-attention with the padding mask */
 	MM_NODE_XATTN,     /* queries from in0, keys and values from in1 */
 	MM_NODE_BLOCK,     /* pre-norm transformer block: LN→attention→add, LN→GELU FFN→add */
+	MM_NODE_SPARSE_LINEAR, /* (column, value) pairs [T, 2] → b + Σ v W[c] (sparse_linear.c) */
 	MM_NODE_NTYPES
 } mm_node_type;
 
@@ -155,6 +157,10 @@ typedef struct mm_input_conf {
 typedef struct mm_linear_conf {
 	int size;      /* output width (linear, bilinear) */
 } mm_linear_conf;
+typedef struct mm_sparse_linear_conf {
+	int size;      /* output width */
+	int dim;       /* input columns (the compact columns of a sparse feature) */
+} mm_sparse_linear_conf;
 typedef struct mm_dropout_conf {
 	float p;       /* drop rate in [0, 1) */
 } mm_dropout_conf;
@@ -170,9 +176,10 @@ extern const mm_layer mm_layer_linear, mm_layer_bilinear;              /* linear
 extern const mm_layer mm_layer_relu, mm_layer_gelu, mm_layer_dropout;  /* act.c */
 extern const mm_layer mm_layer_layernorm;                              /* norm.c */
 extern const mm_layer mm_layer_add, mm_layer_mix, mm_layer_posemb,     /* seq.c */
-	mm_layer_modemb, mm_layer_cls, mm_layer_meanpool, mm_layer_clspool;
+	mm_layer_modemb, mm_layer_cls, mm_layer_seqcat, mm_layer_meanpool, mm_layer_clspool;
 extern const mm_layer mm_layer_selfattn, mm_layer_xattn;               /* attention.c */
 extern const mm_layer mm_layer_block;                                  /* block.c */
+extern const mm_layer mm_layer_sparse_linear;                          /* sparse_linear.c */
 
 /* The gradient a backward adds to: NULL for a frozen parameter. */
 static inline float *mm_param_grad(const mm_param *p)

@@ -19,11 +19,13 @@ static const mm_layer *const registry[] = {
 	&mm_layer_posemb,
 	&mm_layer_modemb,
 	&mm_layer_cls,
+	&mm_layer_seqcat,
 	&mm_layer_meanpool,
 	&mm_layer_clspool,
 	&mm_layer_selfattn,
 	&mm_layer_xattn,
 	&mm_layer_block,
+	&mm_layer_sparse_linear,
 };
 static_assert(sizeof registry / sizeof *registry == MM_NODE_NTYPES,
 		"one registry entry per mm_node_type");

@@ -133,6 +133,45 @@ void mm_cls_prepend_backward(const float *dY, int B, int T, int D, const int *le
 	}
 }
 
+/* The one walk of both directions: the rows of X_k that example b keeps,
+ * and where they land in Y. */
+static void seqcat_walk(const float *const *X, float *const *dX, int K, int B, const int *T,
+		int D, const int *const *len, float *Y, const float *dY, int *ylen)
+{
+	int Tt = 0;
+	for (int k = 0; k < K; k++)
+		Tt += T[k];
+	for (int b = 0; b < B; b++) {
+		int at = 0;
+		for (int k = 0; k < K; k++) {
+			int L = valid_rows(len ? len[k] : NULL, b, T[k]);
+			size_t n = (size_t)L * D, src = (size_t)b * T[k] * D;
+			size_t dst = ((size_t)b * Tt + at) * D;
+			if (Y)
+				memcpy(Y + dst, X[k] + src, n * sizeof *Y);
+			else if (dX && dX[k])
+				mm_add_backward(dY + dst, dX[k] + src, NULL, n);
+			at += L;
+		}
+		if (Y)
+			memset(Y + ((size_t)b * Tt + at) * D, 0, (size_t)(Tt - at) * D * sizeof *Y);
+		if (ylen)
+			ylen[b] = at;
+	}
+}
+
+void mm_seqcat_forward(const float *const *X, int K, int B, const int *T, int D,
+		const int *const *len, float *Y, int *ylen)
+{
+	seqcat_walk(X, NULL, K, B, T, D, len, Y, NULL, ylen);
+}
+
+void mm_seqcat_backward(const float *dY, int K, int B, const int *T, int D,
+		const int *const *len, float *const *dX)
+{
+	seqcat_walk(NULL, dX, K, B, T, D, len, NULL, dY, NULL);
+}
+
 void mm_pool_mean_forward(const float *X, int B, int T, int D, const int *len, float *Y)
 {
 	for (int b = 0; b < B; b++) {
@@ -375,4 +414,54 @@ const mm_layer mm_layer_meanpool = {
 const mm_layer mm_layer_clspool = {
 	.kind = MM_NODE_CLSPOOL, .name = "clspool", .min_in = 1, .max_in = 1,
 	.shape = pool_shape, .forward = clspool_fwd, .backward = clspool_bwd,
+};
+
+/* seqcat: inputs of one width joined along T, valid rows first. */
+static const char *seqcat_shape(const mm_layer_io *io, mm_shape *out)
+{
+	int T = 0;
+	for (int k = 0; k < io->nin; k++) {
+		if (io->in[k].D != io->in[0].D)
+			return "inputs of different widths";
+		T += io->in[k].T;
+	}
+	*out = (mm_shape){ T, io->in[0].D };
+	return NULL;
+}
+
+static void seqcat_T(const mm_layer_io *io, int *T)
+{
+	for (int k = 0; k < io->nin; k++)
+		T[k] = io->in[k].T;
+}
+
+static void seqcat_lengths(const mm_layer_io *io, int *len)
+{
+	int T[MM_LAYER_MAXIN];
+	seqcat_T(io, T);
+	for (int b = 0; b < io->B; b++) {
+		len[b] = 0;
+		for (int k = 0; k < io->nin; k++)
+			len[b] += io->len[k] ? io->len[k][b] : T[k];
+	}
+}
+
+static void seqcat_fwd(const mm_layer_io *io)
+{
+	int T[MM_LAYER_MAXIN];
+	seqcat_T(io, T);
+	mm_seqcat_forward(io->x, io->nin, io->B, T, io->in[0].D, io->len, io->y, NULL);
+}
+
+static void seqcat_bwd(const mm_layer_io *io)
+{
+	int T[MM_LAYER_MAXIN];
+	seqcat_T(io, T);
+	mm_seqcat_backward(io->dy, io->nin, io->B, T, io->in[0].D, io->len, io->dx);
+}
+
+const mm_layer mm_layer_seqcat = {
+	.kind = MM_NODE_SEQCAT, .name = "seqcat", .min_in = 1, .max_in = MM_LAYER_MAXIN,
+	.shape = seqcat_shape, .lengths = seqcat_lengths, .forward = seqcat_fwd,
+	.backward = seqcat_bwd,
 };

@@ -126,6 +126,16 @@ void mm_cls_prepend_forward(const float *X, int B, int T, int D, const float *cl
 void mm_cls_prepend_backward(const float *dY, int B, int T, int D, const int *len,
 		float *dcls, float *dX);
 
+/* ---- sequences joined along T ----------------------------------------------
+ * K inputs X_k [B, T_k, D] with lengths len[k] (NULL: all T_k) into
+ * Y [B, ΣT_k, D]: per example the valid rows of X_0, then those of X_1, ...,
+ * then zero rows; the output length is Σ_k len_k[b] (written to ylen).
+ * Backward: dX_k (each may be NULL) accumulate from the rows they went to. */
+void mm_seqcat_forward(const float *const *X, int K, int B, const int *T, int D,
+		const int *const *len, float *Y, int *ylen);
+void mm_seqcat_backward(const float *dY, int K, int B, const int *T, int D,
+		const int *const *len, float *const *dX);
+
 /* ---- pooling [B, T, D] -> [B, D] ---------------------------------------------
  * mean: y[b] = Σ_{t<len[b]} X[b,t] / len[b];  cls: y[b] = X[b,0]. */
 void mm_pool_mean_forward(const float *X, int B, int T, int D, const int *len, float *Y);

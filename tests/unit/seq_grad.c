@@ -2,10 +2,12 @@
  * differences (method in gradcheck.h), and their padding contract: padded
  * keys change no valid output, padded rows receive no gradient. */
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nn.h"
+#include "nn/encoder.h"
 #include "nn/seq.h"
 #include "rng.h"
 #include "tap.h"
@@ -327,11 +329,18 @@ static double gnet_loss(void *c_)
 	return dotR(c->R, Z, GB * GC);
 }
 
+static double t2_loss(void *c_)
+{
+	gnet_t *c = c_;
+	const float *Z = mm_net_forward_seq(c->net, (const float *const *)c->X, c->len, 4, false, NULL);
+	return dotR(c->R, Z, 4 * GC);
+}
+
 static void test_graph(mm_node_type kind, const char *what)
 {
 	mm_err e;
 	bool cross = kind == MM_NODE_XATTN;
-	int nin = kind == MM_NODE_ADD ? 2 : kind == MM_NODE_MIX ? 3 : cross ? 2 : 1;
+	int nin = kind == MM_NODE_ADD || kind == MM_NODE_SEQCAT || cross ? 2 : kind == MM_NODE_MIX ? 3 : 1;
 	mm_shape sh[3] = { { GT, GD }, { cross ? GTk : GT, cross ? GDk : GD }, { GT, GD } };
 	mm_net *net;
 	int in[3], node = -1;
@@ -392,6 +401,177 @@ static void test_graph(mm_node_type kind, const char *what)
 	mm_net_free(net);
 }
 
+/* ---- the transformer as a graph ----------------------------------------------------
+ * With one input, mm_net_build_transformer's net computes mm_encoder's
+ * function (which tests/unit/transformer_torch.c checks against PyTorch):
+ * same parameters by name, same logits and gradients.  With two inputs of
+ * different lengths (seqcat), every gradient against finite differences. */
+static void enc_name(const char *ours, char *graph, size_t n)
+{
+	static const char *map[][2] = { { "proj.", "proj0." }, { "mod", "mod0.E" },
+		{ "pos", "pos0.E" }, { "cls", "cls.cls" }, { "lnf.g", "lnf.gamma" }, { "lnf.b", "lnf.beta" } };
+	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+		size_t k = strlen(map[i][0]);
+		if (!strncmp(ours, map[i][0], k) && (map[i][0][k - 1] == '.' || !ours[k])) {
+			snprintf(graph, n, "%s%s", map[i][1], ours + k);
+			return;
+		}
+	}
+	snprintf(graph, n, "%s", ours); /* blk<l>.*: only the layer norms differ */
+	char *ln = strstr(graph, ".ln");
+	if (ln && (ln[4] == '.') && (ln[5] == 'g' || ln[5] == 'b') && !ln[6])
+		snprintf(ln + 5, n - (size_t)(ln + 5 - graph), "%s", ln[5] == 'g' ? "gamma" : "beta");
+}
+
+static void test_transformer_graph(void)
+{
+	enum { EB = 4, ET = 5, EDIN = 6, EC = 3 };
+	static const int elen[EB] = { 5, 2, 1, 4 };
+	mm_encoder_spec es = { .din = EDIN, .maxlen = ET, .width = 8, .depth = 2, .heads = 2,
+		.ffn = 12, .nclass = EC };
+	mm_transformer_spec ts = { .nmod = 1, .in = { { ET, EDIN } }, .width = 8, .depth = 2,
+		.heads = 2, .ffn = 12, .nclass = EC };
+	mm_encoder *enc;
+	mm_net *net;
+	mm_err e;
+	if (!ok(mm_encoder_new(&enc, &es, EB, &e) == MM_OK &&
+			mm_net_build_transformer(&net, &ts, &e) == MM_OK, "transformer graph builds")) {
+		diag("%s", e.msg);
+		return;
+	}
+	mm_rng ig;
+	mm_rng_seed(&ig, 8);
+	mm_encoder_init(enc, &ig);
+	size_t np, gp;
+	mm_param *P = mm_encoder_params(enc, &np), *Q = mm_net_params(net, &gp);
+	int matched = 0;
+	for (size_t i = 0; i < np; i++) {
+		char name[64];
+		for (size_t k = 0; k < P[i].n; k++)
+			P[i].w[k] += (float)(0.1 * mm_rng_normal(&G));
+		enc_name(P[i].name, name, sizeof name);
+		mm_param *q = mm_net_param(net, name);
+		if (q && q->n == P[i].n) {
+			memcpy(q->w, P[i].w, q->n * sizeof(float));
+			matched++;
+		} else {
+			diag("no graph parameter %s for %s", name, P[i].name);
+		}
+	}
+	ok(matched == (int)np && gp == np, "every encoder parameter has its graph twin (%d of %zu, graph %zu)",
+			matched, np, gp);
+	float *X = rnd(EB * ET * EDIN, 1), *R = rnd(EB * EC, 1);
+	const int *lens[1] = { elen };
+	const float *Ze = mm_encoder_forward(enc, X, elen, EB);
+	const float *Zg = mm_net_forward_seq(net, (const float *const *)&X, lens, EB, false, NULL);
+	double dz = 0;
+	for (int i = 0; i < EB * EC; i++)
+		dz = fmax(dz, fabs(Ze[i] - Zg[i]));
+	ok(dz <= 1e-5, "graph and encoder logits agree (max |diff| %.1e)", dz);
+	mm_encoder_zero_grad(enc);
+	mm_net_zero_grad(net);
+	mm_encoder_backward(enc, R);
+	mm_net_backward(net, R);
+	double worst = 0;
+	for (size_t i = 0; i < np; i++) {
+		char name[64];
+		enc_name(P[i].name, name, sizeof name);
+		mm_param *q = mm_net_param(net, name);
+		double d2 = 0, g2 = 1e-30;
+		for (size_t k = 0; q && k < q->n; k++) {
+			d2 += (double)(q->g[k] - P[i].g[k]) * (q->g[k] - P[i].g[k]);
+			g2 += (double)P[i].g[k] * P[i].g[k];
+		}
+		worst = fmax(worst, q ? sqrt(d2 / g2) : 1);
+	}
+	ok(worst <= 1e-5, "graph and encoder gradients agree (worst relative %.1e)", worst);
+	mm_encoder_free(enc);
+	mm_net_free(net);
+	free(X);
+
+	/* two token inputs, of different lengths and widths */
+	mm_transformer_spec t2 = { .nmod = 2, .in = { { 4, 5 }, { 3, 7 } }, .width = 8, .depth = 1,
+		.heads = 2, .ffn = 8, .nclass = EC };
+	static const int la[EB] = { 4, 1, 2, 3 }, lb[EB] = { 1, 3, 2, 3 };
+	if (!ok(mm_net_build_transformer(&net, &t2, &e) == MM_OK, "two-input transformer builds")) {
+		diag("%s", e.msg);
+		free(R);
+		return;
+	}
+	mm_net_init(net, &ig);
+	Q = mm_net_params(net, &gp);
+	for (size_t i = 0; i < gp; i++) /* [CLS] at N(0, 0.02²) is too small a scale for h */
+		for (size_t k = 0; k < Q[i].n; k++)
+			Q[i].w[k] += (float)(0.2 * mm_rng_normal(&G));
+	gnet_t c = { net, { rnd(EB * 4 * 5, 1), rnd(EB * 3 * 7, 1) }, R, { la, lb } };
+	/* t2_loss: gnet_loss with this batch of EB = 4 */
+	mm_net_zero_grad(net);
+	t2_loss(&c);
+	mm_net_backward(net, R);
+	double err = 0;
+	for (size_t i = 0; i < gp; i++)
+		err = fmax(err, check(t2_loss, &c, Q[i].w, Q[i].g, Q[i].n, 1e-2f));
+	ok(err < TOL, "two-input transformer: all %zu parameter gradients (max error %.1e)", gp, err);
+	free(c.X[0]); free(c.X[1]); free(R);
+	mm_net_free(net);
+}
+
+/* ---- training a transformer graph on padded sequences ---------------------------
+ * The label is the sign of the mean of feature 0 over the valid rows; padded
+ * rows hold large values of the opposite sign, so a net that looked at them
+ * would learn the wrong thing.  mm_net_fit with the lengths must get it right
+ * on held-out records, and refuses lengths out of range. */
+static void test_transformer_fit(void)
+{
+	enum { N = 800, NT = 600, FT = 8, FD = 4 };
+	static float X[N * FT * FD];
+	static int len[N], y[N];
+	for (int i = 0; i < N; i++) {
+		len[i] = 1 + (int)(mm_rng_u64(&G) % FT);
+		double s = 0;
+		for (int t = 0; t < len[i]; t++) {
+			for (int d = 0; d < FD; d++)
+				X[((size_t)i * FT + t) * FD + d] = (float)mm_rng_normal(&G);
+			s += X[((size_t)i * FT + t) * FD];
+		}
+		y[i] = s > 0;
+		for (int t = len[i]; t < FT; t++)
+			for (int d = 0; d < FD; d++)
+				X[((size_t)i * FT + t) * FD + d] = y[i] ? -30.0f : 30.0f;
+	}
+	mm_transformer_spec ts = { .nmod = 1, .in = { { FT, FD } }, .width = 16, .depth = 1,
+		.heads = 2, .ffn = 32, .nclass = 2 };
+	mm_net *net;
+	mm_err e;
+	if (!ok(mm_net_build_transformer(&net, &ts, &e) == MM_OK, "a small transformer builds")) {
+		diag("%s", e.msg);
+		return;
+	}
+	mm_rng ig;
+	mm_rng_seed(&ig, 3);
+	mm_net_init(net, &ig);
+	mm_dataset tr = { .nmod = 1, .X = { X }, .len = { len }, .y = y, .n = NT };
+	mm_dataset te = { .nmod = 1, .X = { X + (size_t)NT * FT * FD }, .len = { len + NT },
+		.y = y + NT, .n = N - NT };
+	mm_fit_params fp;
+	mm_fit_params_default(&fp);
+	fp.epochs = 25;
+	fp.batch = 32;
+	fp.lr = 3e-3f;
+	fp.seed = 4;
+	mm_fit_result res;
+	ok(mm_net_fit(net, &tr, NULL, &fp, &res, &e) == MM_OK, "mm_net_fit trains it on padded sequences");
+	float *P = malloc((size_t)(N - NT) * 2 * sizeof *P);
+	mm_net_predict(net, &te, P);
+	double acc = mm_metric_acc(P, te.y, te.n, 2);
+	ok(acc >= 0.9, "held-out accuracy %.3f >= 0.9 (the padding, if read, says the opposite)", acc);
+	len[5] = FT + 1;
+	ok(mm_net_fit(net, &tr, NULL, &fp, &res, &e) == MM_EVALUE && strstr(e.msg, "record 5"),
+			"a length out of range is refused: %s", e.msg);
+	free(P);
+	mm_net_free(net);
+}
+
 int main(void)
 {
 	mm_rng_seed(&G, 2024);
@@ -412,10 +592,13 @@ int main(void)
 	test_graph(MM_NODE_POSEMB, "posemb");
 	test_graph(MM_NODE_MODEMB, "modemb");
 	test_graph(MM_NODE_CLS, "cls");
+	test_graph(MM_NODE_SEQCAT, "seqcat");
 	test_graph(MM_NODE_MEANPOOL, "meanpool");
 	test_graph(MM_NODE_CLSPOOL, "clspool");
 	test_graph(MM_NODE_SELFATTN, "selfattn");
 	test_graph(MM_NODE_XATTN, "xattn");
 	test_graph(MM_NODE_BLOCK, "block");
+	test_transformer_graph();
+	test_transformer_fit();
 	return tap_done();
 }

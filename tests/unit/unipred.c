@@ -260,6 +260,15 @@ static void test_import_checks(void)
 		!mm_import_find(&im, "r5") && !mm_import_find(&im, "y") && strstr(im.first_bad, "line 101 (id \"x\")"),
 		"checks: below it, skipped and counted (%s)", im.first_bad);
 
+	mm_import im2;
+	const char *words = "{\"id\": \"NaN\", \"logits\": [0, 1], \"note\": \"Infinity \\\" NaN\"}\n"
+		"{\"id\": \"b\", \"logits\": [-Infinity, 1]}\n";
+	mm_import_opts o2 = { .max_bad = 0.5 };
+	ok(parse(words, &o2, &im2, &e) == MM_OK && im2.n == 1 && mm_import_find(&im2, "NaN") &&
+		im2.nonfinite == 1, "checks: NaN and Infinity inside strings stay strings; a bare -Infinity is non-finite (%s)",
+		e.msg);
+	mm_import_free(&im2);
+
 	const char *ids[4] = { "r1", NULL, "zz", "r2" };
 	float P[8];
 	int cls[4];
