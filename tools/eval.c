@@ -1472,8 +1472,10 @@ static void add_methods(const char *arg)
 {
 	size_t n;
 	char **v = cli_split(arg, ',', &n);
-	if (n == 0)
+	if (n == 0) {
+		free(v);
 		cli_field("--pred", "");
+	}
 	opt.methods = xrealloc(opt.methods, opt.M + n, sizeof *opt.methods);
 	for (size_t i = 0; i < n; i++) {
 		for (size_t j = 0; j < opt.M; j++)

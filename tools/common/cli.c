@@ -188,6 +188,8 @@ char **cli_split(const char *s, char sep, size_t *n)
 		p = q + 1;
 	}
 	v[i] = NULL;
+	if (i == 0)
+		free(dup);   /* no string points into it: nothing would free it */
 	if (n)
 		*n = i;
 	return v;
