@@ -175,7 +175,9 @@ int main(int argc, char **argv)
 	if (picks && ntypes != K)
 		cli_usage("--types has %zu tags but --experts has %zu fields", ntypes, K);
 	size_t nuni = 0;
-	char **uni = uni_arg ? cli_split(uni_arg, ',', &nuni) : NULL;
+	/* static: reachable until exit, as experts and types are */
+	static char **uni;
+	uni = uni_arg ? cli_split(uni_arg, ',', &nuni) : NULL;
 	if ((mode == MM_FUSE_RULE) != (uni != NULL))
 		cli_usage(mode == MM_FUSE_RULE ? "--mode rule needs --unimodal A,B (the two unimodal predictions)"
 				: "--unimodal is read by --mode rule only");

@@ -56,12 +56,20 @@ static json_t *cur_doc;
 
 static noreturn void vdie(int code, const char *field, const char *fmt, va_list ap)
 {
-	char msg[900];
+	char msg[900], where[1200];
 	vsnprintf(msg, sizeof msg, fmt, ap);
+	/* formatted before the document the field name may point into is freed
+	 * (not left to the leak checker) */
 	if (field)
-		cli_die(code, "%s: line %llu: field \"%s\": %s", in_name,
+		snprintf(where, sizeof where, "%s: line %llu: field \"%s\": %s", in_name,
 			(unsigned long long)in_line, field, msg);
-	cli_die(code, "%s: line %llu: %s", in_name, (unsigned long long)in_line, msg);
+	else
+		snprintf(where, sizeof where, "%s: line %llu: %s", in_name, (unsigned long long)in_line, msg);
+	if (cur_doc) {
+		json_decref(cur_doc);
+		cur_doc = NULL;
+	}
+	cli_die(code, "%s", where);
 }
 
 /* Bad data on the current line (exit 1); field may be NULL. */
