@@ -24,8 +24,8 @@ for i in range(1600):
         'p_A': [float(v) for v in a], 'p_B': [float(v) for v in b]}))
 PYEOF
 mixacc() { # ROUTER.mm: test accuracy of the soft mixture of p_A, p_B that it routes
-	mmoe-train-expert --predict -m "$1" --as p_r "$T/d.mp" \
-	| mmoe-fuse --router p_r --experts p_A,p_B --mode soft --as p_mix \
+	mmoe-train-expert -q --predict -m "$1" --as p_r "$T/d.mp" \
+	| mmoe-fuse -q --router p_r --experts p_A,p_B --mode soft --as p_mix \
 	| mmoe-cat --json --where split=test --fields label,p_mix_class \
 	| "$PY" -c "import json,sys; r=[json.loads(l) for l in sys.stdin]; print('%.3f' % (sum(x['label']==x['p_mix_class'] for x in r)/len(r)))"
 }
