@@ -37,8 +37,10 @@ GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 BLAS_CFLAGS  = $(shell pkg-config --cflags openblas 2>/dev/null)
 BLAS_LIBS    = $(shell pkg-config --libs-only-L openblas 2>/dev/null) -lopenblas
 
-MM_CPPFLAGS  = -Ilib -Itools/common $(BLAS_CFLAGS) -D_GNU_SOURCE \
+# lib/ sees only itself: the engine cannot include the CLI glue
+LIB_CPPFLAGS = -Ilib $(BLAS_CFLAGS) -D_GNU_SOURCE \
 	-DMM_VERSION='"$(VERSION)"' -DMM_COMMIT='"$(GIT_COMMIT)"'
+MM_CPPFLAGS  = $(LIB_CPPFLAGS) -Itools/common
 MM_CFLAGS   := -std=c11 -Wall -Wextra -fPIC -pthread $(SANFLAGS)
 MM_LDLIBS    = -Wl,--as-needed -lzstd -lmsgpackc $(BLAS_LIBS) -ljansson -lpng -ljpeg -lutf8proc -lm -lpthread
 
@@ -52,6 +54,7 @@ UNIT_SRC   := $(wildcard tests/unit/*.c)
 UNITS      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%.t,$(UNIT_SRC))
 HEADERS    := $(wildcard lib/*.h lib/nn/*.h tools/common/*.h)
 LIBMMOE    := $(BUILD)/libmmoe.a
+LIBCLI     := $(BUILD)/libmmoe-cli.a
 DEPS_OK    := build/.deps-build
 
 SHELL := /bin/bash
@@ -71,20 +74,24 @@ deps: $(DEPS_OK)
 
 $(BUILD)/lib/%.o: lib/%.c $(HEADERS) | $(DEPS_OK)
 	@mkdir -p $(@D)
-	$(CC) $(MM_CPPFLAGS) $(CPPFLAGS) $(MM_CFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(LIB_CPPFLAGS) $(CPPFLAGS) $(MM_CFLAGS) $(CFLAGS) -c -o $@ $<
 $(BUILD)/common/%.o: tools/common/%.c $(HEADERS) | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(MM_CPPFLAGS) $(CPPFLAGS) $(MM_CFLAGS) $(CFLAGS) -c -o $@ $<
-$(LIBMMOE): $(LIB_OBJ) $(COMMON_OBJ)
+# libmmoe.a is the engine (lib/ only); libmmoe-cli.a the tools' shared glue
+$(LIBMMOE): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+$(LIBCLI): $(COMMON_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(BINDIR)/mmoe: tools/mmoe.c $(LIBMMOE)
+$(BINDIR)/mmoe: tools/mmoe.c $(LIBCLI) $(LIBMMOE)
 	@mkdir -p $(@D)
-	$(CC) $(MM_CPPFLAGS) $(CPPFLAGS) $(MM_CFLAGS) $(CFLAGS) -o $@ $< $(LIBMMOE) $(LDFLAGS) $(MM_LDLIBS)
-$(BINDIR)/mmoe-%: tools/%.c $(LIBMMOE)
+	$(CC) $(MM_CPPFLAGS) $(CPPFLAGS) $(MM_CFLAGS) $(CFLAGS) -o $@ $< $(LIBCLI) $(LIBMMOE) $(LDFLAGS) $(MM_LDLIBS)
+$(BINDIR)/mmoe-%: tools/%.c $(LIBCLI) $(LIBMMOE)
 	@mkdir -p $(@D)
-	$(CC) $(MM_CPPFLAGS) $(CPPFLAGS) $(MM_CFLAGS) $(CFLAGS) -o $@ $< $(LIBMMOE) $(LDFLAGS) $(MM_LDLIBS)
+	$(CC) $(MM_CPPFLAGS) $(CPPFLAGS) $(MM_CFLAGS) $(CFLAGS) -o $@ $< $(LIBCLI) $(LIBMMOE) $(LDFLAGS) $(MM_LDLIBS)
 $(BUILD)/tests/%.t: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIBMMOE)
 	@mkdir -p $(@D)
 	$(CC) $(MM_CPPFLAGS) -Itests/unit $(CPPFLAGS) $(MM_CFLAGS) $(CFLAGS) -o $@ $< $(LIBMMOE) $(LDFLAGS) $(MM_LDLIBS)

@@ -1,9 +1,12 @@
 #include "metrics.h"
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util.h"
 
 static const char *const met_names[MM_MET_COUNT] = {
 	"acc", "precision", "recall", "f1", "macro_f1",
@@ -32,52 +35,98 @@ mm_status mm_confusion_fill(const int32_t *y, const int32_t *pred, const size_t 
 	return MM_OK;
 }
 
-/* Precision, recall and F1 of class c, with the zero-division conventions of
- * the header.  Also says whether the class occurs (for macro-F1). */
-static double class_f1(const uint64_t *cm, int C, int c, double *prec, double *rec, int *present)
+/* Precision, recall and F1 of a class from its true positives, true count
+ * (row of the confusion matrix) and predicted count (column), with the
+ * zero-division conventions of the header: the one definition of F1. */
+static double f1_counts(uint64_t tp, uint64_t row, uint64_t col, double *prec, double *rec)
 {
-	uint64_t tp = cm[(size_t)c * C + c], row = 0, col = 0;
-	for (int j = 0; j < C; j++) {
-		row += cm[(size_t)c * C + j];   /* true c */
-		col += cm[(size_t)j * C + c];   /* predicted c */
-	}
 	double p = col ? (double)tp / (double)col : 0.0;
 	double r = row ? (double)tp / (double)row : 0.0;
 	if (prec)
 		*prec = p;
 	if (rec)
 		*rec = r;
-	if (present)
-		*present = row + col > 0;
 	return p + r > 0 ? 2.0 * p * r / (p + r) : 0.0;
 }
 
-void mm_metrics_from_confusion(const uint64_t *cm, int C, int positive, mm_metrics *m)
+/* All the metrics from per-class counts: tp[c], row[c] (true c), col[c]
+ * (predicted c).  Macro-F1 averages over the classes that occur in either. */
+static void metrics_from_counts(const uint64_t *tp, const uint64_t *row, const uint64_t *col,
+		int C, int positive, mm_metrics *m)
 {
 	uint64_t n = 0, correct = 0;
-	for (int i = 0; i < C; i++)
-		for (int j = 0; j < C; j++) {
-			n += cm[(size_t)i * C + j];
-			if (i == j)
-				correct += cm[(size_t)i * C + j];
-		}
+	for (int c = 0; c < C; c++) {
+		n += row[c];
+		correct += tp[c];
+	}
 	memset(m, 0, sizeof *m);
 	m->n = n;
 	m->v[MM_MET_ACC] = n ? (double)correct / (double)n : 0.0;
 	if (positive >= 0 && positive < C)
-		m->v[MM_MET_F1] = class_f1(cm, C, positive, &m->v[MM_MET_PRECISION],
-				&m->v[MM_MET_RECALL], NULL);
+		m->v[MM_MET_F1] = f1_counts(tp[positive], row[positive], col[positive],
+				&m->v[MM_MET_PRECISION], &m->v[MM_MET_RECALL]);
 	double sum = 0;
 	int k = 0;
-	for (int c = 0; c < C; c++) {
-		int present;
-		double f = class_f1(cm, C, c, NULL, NULL, &present);
-		if (present) {
-			sum += f;
+	for (int c = 0; c < C; c++)
+		if (row[c] + col[c] > 0) {
+			sum += f1_counts(tp[c], row[c], col[c], NULL, NULL);
 			k++;
 		}
-	}
 	m->v[MM_MET_MACRO_F1] = k ? sum / k : 0.0;
+}
+
+void mm_metrics_from_confusion(const uint64_t *cm, int C, int positive, mm_metrics *m)
+{
+	uint64_t *cnt = calloc(3 * (size_t)C, sizeof *cnt);
+	if (!cnt) { /* C x C counts are already in memory: C is small */
+		memset(m, 0, sizeof *m);
+		return;
+	}
+	uint64_t *tp = cnt, *row = cnt + C, *col = cnt + 2 * (size_t)C;
+	for (int i = 0; i < C; i++)
+		for (int j = 0; j < C; j++) {
+			uint64_t v = cm[(size_t)i * C + j];
+			row[i] += v;
+			col[j] += v;
+			if (i == j)
+				tp[i] += v;
+		}
+	metrics_from_counts(tp, row, col, C, positive, m);
+	free(cnt);
+}
+
+mm_status mm_metrics_of_probs(const float *P, const int *y, size_t n, int C, int positive,
+		mm_metrics *m, mm_err *e)
+{
+	if (C <= 0)
+		return mm_errf(e, MM_EUSAGE, "number of classes must be positive, got %d", C);
+	uint64_t *cnt = calloc(3 * (size_t)C, sizeof *cnt);
+	if (!cnt)
+		return mm_errf(e, MM_ENOMEM, "out of memory (%d classes)", C);
+	uint64_t *tp = cnt, *row = cnt + C, *col = cnt + 2 * (size_t)C;
+	for (size_t i = 0; i < n; i++) {
+		int h = (int)mm_vec_argmax(P + i * (size_t)C, (size_t)C);
+		if (y[i] < 0 || y[i] >= C) {
+			free(cnt);
+			return mm_errf(e, MM_EVALUE, "example %zu: label %d outside 0..%d", i, y[i], C - 1);
+		}
+		row[y[i]]++;
+		col[h]++;
+		tp[h] += h == y[i];
+	}
+	metrics_from_counts(tp, row, col, C, positive, m);
+	free(cnt);
+	return MM_OK;
+}
+
+double mm_metric_nll(const float *P, const int *y, size_t n, int C)
+{
+	if (n == 0)
+		return NAN;
+	double s = 0;
+	for (size_t i = 0; i < n; i++)
+		s -= log(fmax(P[i * (size_t)C + y[i]], 1e-30));
+	return s / (double)n;
 }
 
 mm_status mm_metrics_compute(const int32_t *y, const int32_t *pred, const size_t *idx,

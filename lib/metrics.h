@@ -55,6 +55,16 @@ void mm_metrics_from_confusion(const uint64_t *cm, int C, int positive, mm_metri
 mm_status mm_metrics_compute(const int32_t *y, const int32_t *pred, const size_t *idx,
 		size_t n, int C, int positive, mm_metrics *m, mm_err *e);
 
+/* The same metrics of class probabilities P [n, C] (row-major) against
+ * y[0..n) in 0..C-1: each row's prediction is its argmax (the lowest index
+ * on ties, never a NaN: mm_vec_argmax).  This is what the trainer selects
+ * checkpoints by, so that it agrees with mmoe-eval.  MM_EVALUE for a label
+ * out of range, MM_ENOMEM. */
+mm_status mm_metrics_of_probs(const float *P, const int *y, size_t n, int C, int positive,
+		mm_metrics *m, mm_err *e);
+/* Mean negative log-likelihood -log P[i, y_i] (floored at 1e-30), NaN for n == 0. */
+double mm_metric_nll(const float *P, const int *y, size_t n, int C);
+
 /* The q-quantile (0 <= q <= 1) of sorted[0..n), linear interpolation between
  * order statistics (numpy's default).  n > 0. */
 double mm_quantile_sorted(const double *sorted, size_t n, double q);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <utf8proc.h>
+
 #include "record.h"
 #include "sparse.h"
 #include "stream.h"
@@ -546,6 +548,22 @@ static mm_status get_float(uctx *u, const msgpack_object *map, const char *key, 
 	return st;
 }
 
+/* Strings in a model file are names that --info prints as JSON: valid
+ * UTF-8 without NUL.  Returns the byte offset of the first bad byte, or -1. */
+static long bad_utf8(const msgpack_object *o)
+{
+	const utf8proc_uint8_t *u = (const utf8proc_uint8_t *)o->via.str.ptr;
+	size_t n = o->via.str.size;
+	for (size_t i = 0; i < n;) {
+		utf8proc_int32_t c;
+		utf8proc_ssize_t k = utf8proc_iterate(u + i, (utf8proc_ssize_t)(n - i), &c);
+		if (k <= 0 || c == 0)
+			return (long)i;
+		i += (size_t)k;
+	}
+	return -1;
+}
+
 /* A NUL-terminated malloc'ed copy of a string object. */
 static char *dupobj(const msgpack_object *o)
 {
@@ -566,6 +584,10 @@ static mm_status get_str(uctx *u, const msgpack_object *map, const char *key, co
 		return st;
 	if (memchr(o->via.str.ptr, 0, o->via.str.size))
 		return mm_errf(u->e, MM_ECORRUPT, "model %s: field \"%s\": string contains NUL", u->name, path);
+	long at = bad_utf8(o);
+	if (at >= 0)
+		return mm_errf(u->e, MM_ECORRUPT, "model %s: field \"%s\": invalid UTF-8 at byte %ld",
+				u->name, path, at);
 	if (!(*out = dupobj(o)))
 		return mm_errf(u->e, MM_ENOMEM, "out of memory");
 	return MM_OK;
@@ -620,7 +642,7 @@ static mm_status get_tensor(uctx *u, const msgpack_object *o, const char *path,
 static bool obj_name(const msgpack_object *o, char *buf, size_t cap)
 {
 	if (!o || o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 || o->via.str.size >= cap ||
-			memchr(o->via.str.ptr, 0, o->via.str.size))
+			bad_utf8(o) >= 0)
 		return false;
 	memcpy(buf, o->via.str.ptr, o->via.str.size);
 	buf[o->via.str.size] = 0;
@@ -1097,8 +1119,9 @@ mm_status mm_model_unpack(mm_model **out, const msgpack_object *o, const char *n
 	}
 	for (int c = 0; c < s.nclass; c++) {
 		x = &arr->via.array.ptr[c];
-		if (x->type != MSGPACK_OBJECT_STR || x->via.str.size == 0) {
-			st = mm_errf(e, MM_ECORRUPT, "model %s: field \"classes\": entry %d is not a name", name, c);
+		if (x->type != MSGPACK_OBJECT_STR || x->via.str.size == 0 || bad_utf8(x) >= 0) {
+			st = mm_errf(e, MM_ECORRUPT, "model %s: field \"classes\": entry %d is not a name%s", name, c,
+					x->type == MSGPACK_OBJECT_STR && x->via.str.size ? " (invalid UTF-8)" : "");
 			goto fail;
 		}
 		if (!(m->classes[c] = dupobj(x)))
@@ -1204,8 +1227,8 @@ mm_status mm_model_unpack(mm_model **out, const msgpack_object *o, const char *n
 		st = bad(&u, "train.init", "a string or nil", x);
 		goto fail;
 	}
-	if (x->type == MSGPACK_OBJECT_STR && !(m->init = dupobj(x)))
-		goto oom;
+	if (x->type == MSGPACK_OBJECT_STR)
+		TRY(get_str(&u, tr, "init", "train.init", &m->init));
 	TRY(get_u64(&u, o, "data_hash", "data_hash", &m->data_hash));
 	TRY(get_str(&u, o, "commit", "commit", &m->commit));
 

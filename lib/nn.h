@@ -162,8 +162,12 @@ double mm_net_aux_loss(const mm_net *net);
 /* Backward from dlogits [B, nout] of the last forward (the gradient of the
  * objective w.r.t. the output; the layers add their auxiliary losses'
  * gradients themselves); adds into the parameters' g, frozen ones excepted.
- * Clear them first with mm_net_zero_grad (the trainer does, once per step). */
+ * Clear them first with mm_net_zero_grad. */
 void mm_net_backward(mm_net *net, const float *dlogits);
+/* The same, but the parameters' g (frozen ones excepted) are set to this
+ * batch's gradient rather than added to: a training step's clearing and
+ * backward in one pass, without a pass over every gradient first. */
+void mm_net_backward_step(mm_net *net, const float *dlogits);
 void mm_net_zero_grad(mm_net *net);
 /* Copy all parameter values between two nets of the same structure. */
 void mm_net_copy_params(mm_net *dst, const mm_net *src);
@@ -203,6 +207,17 @@ typedef struct mm_fit_params {
 	int select;           /* MM_SELECT_*: metric for checkpoint selection */
 	int patience;         /* epochs without improvement before stopping; 0 = never stop */
 	uint64_t seed;
+	/* A custom objective of the whole output, used instead of `loss` (NULL:
+	 * `loss` on the targets).  Gets the batch's outputs Z [B, nout] and the
+	 * indices idx[0..B) of its records in d (the dataset being trained or
+	 * validated on, whose y may then be NULL), returns the batch's objective
+	 * (a mean over the batch, to be minimised) and, when dZ is not NULL,
+	 * writes its gradient dZ [B, nout].  Validation uses it too (dZ NULL),
+	 * so `select` must be MM_SELECT_LOSS.  For instance the negative log
+	 * of a mixture log Σ_k w_k(Z) p_k(y), with the p_k looked up by idx. */
+	double (*objective)(void *octx, const float *Z, int B, int nout, const mm_dataset *d,
+			const size_t *idx, float *dZ);
+	void *octx;
 	/* Called after every epoch (may be NULL). */
 	void (*on_epoch)(void *ctx, const mm_fit_epoch *ep);
 	void *ctx;
@@ -219,19 +234,16 @@ void mm_fit_params_default(mm_fit_params *p);
 const char *mm_fit_params_check(const mm_fit_params *p);
 /* Train net on `train`, shuffling with p->seed; with `val` (may be NULL or
  * empty) the weights of the best epoch by p->select are kept at the end,
- * otherwise the last epoch's.  The net must be initialised. */
+ * otherwise the last epoch's.  The net must be initialised.  Each step
+ * clears the gradients, minimises the loss (or p->objective) plus the
+ * layers' auxiliary losses, clips and takes an AdamW step; frozen
+ * parameters stay as they are. */
 mm_status mm_net_fit(mm_net *net, const mm_dataset *train, const mm_dataset *val,
 		const mm_fit_params *p, mm_fit_result *res, mm_err *e);
-/* Class probabilities P [n, nout] in batches (no dropout). */
-void mm_net_predict(mm_net *net, const mm_dataset *d, float *P);
+/* Class probabilities P [n, nout] in batches (no dropout).  MM_ENOMEM when
+ * the activations cannot be allocated (P is then incomplete). */
+mm_status mm_net_predict(mm_net *net, const mm_dataset *d, float *P, mm_err *e);
 
-/* Metrics of probabilities P [n,C] against y.  F1 is of class 1 (binary). */
-double mm_metric(int select, const float *P, const int *y, size_t n, int C);
-double mm_metric_acc(const float *P, const int *y, size_t n, int C);
-double mm_metric_f1(const float *P, const int *y, size_t n, int C, int positive);
-double mm_metric_macro_f1(const float *P, const int *y, size_t n, int C);
-/* Mean negative log-likelihood (unweighted). */
-double mm_metric_nll(const float *P, const int *y, size_t n, int C);
 
 /* ======================================================================
  * High-level classifier (used by mmoe-unipred)
@@ -270,8 +282,9 @@ const char *mm_clf_params_check(const mm_clf_params *p);
  * not kept.  Errors: MM_EVALUE for bad labels, non-finite X or n == 0. */
 mm_status mm_clf_train(mm_clf **out, const float *X, const int *y, size_t n, size_t d,
 		int nclass, const mm_clf_params *p, mm_err *e);
-/* probs [n, nclass], rows summing to 1. */
-void mm_clf_predict(const mm_clf *m, const float *X, size_t n, float *probs);
+/* probs [n, nclass], rows summing to 1.  MM_ENOMEM when out of memory
+ * (probs is then incomplete). */
+mm_status mm_clf_predict(const mm_clf *m, const float *X, size_t n, float *probs, mm_err *e);
 /* Sparse features (sparse.h): fit on rows[0..n) of X (all rows when rows
  * is NULL), y[k] the label of the k-th of them.  The model keeps the compact
  * index of the columns that have a non-zero in these rows (and, with

@@ -68,6 +68,8 @@ void mm_adamw_step(mm_adamw *o, float lr)
 	float b1 = o->b1, b2 = o->b2, eps = o->eps;
 	for (size_t i = 0; i < o->np; i++) {
 		mm_param *p = &o->p[i];
+		if (p->frozen)
+			continue;
 		float *restrict w = p->w, *restrict m = o->m[i], *restrict v = o->v[i];
 		const float *restrict g = p->g;
 		float decay = p->decay ? 1.0f - lr * o->wd : 1.0f;
@@ -156,6 +158,8 @@ void mm_sgd_step(mm_sgd *o, float lr)
 {
 	for (size_t i = 0; i < o->np; i++) {
 		mm_param *p = &o->p[i];
+		if (p->frozen)
+			continue;
 		float wd = p->decay ? o->wd : 0.0f;
 		float *w = p->w, *v = o->vel[i];
 		for (size_t k = 0; k < p->n; k++) {
@@ -191,23 +195,30 @@ float mm_lr_schedule(float lr, uint64_t step, uint64_t warmup, uint64_t total, f
 	return (float)(lr * (min_ratio + (1.0 - min_ratio) * c));
 }
 
+/* Σ g²: float partial sums per tensor (BLAS), in chunks that fit an int. */
+static double sumsq(const float *g, size_t n)
+{
+	double s = 0;
+	for (size_t k = 0; k < n; k += 1 << 20) {
+		int len = (int)(n - k < (1u << 20) ? n - k : 1u << 20);
+		s += cblas_sdot(len, g + k, 1, g + k, 1);
+	}
+	return s;
+}
+
 double mm_clip_grad_norm(mm_param *params, size_t np, double max_norm)
 {
 	double ss = 0;
-	for (size_t i = 0; i < np; i++) {
-		/* float partial sums per tensor (BLAS), double across tensors */
-		const float *g = params[i].g;
-		size_t n = params[i].n;
-		for (size_t k = 0; k < n; k += 1 << 20) {
-			int len = (int)(n - k < (1u << 20) ? n - k : 1u << 20);
-			ss += cblas_sdot(len, g + k, 1, g + k, 1);
-		}
-	}
+	for (size_t i = 0; i < np; i++)
+		if (!params[i].frozen)
+			ss += sumsq(params[i].g, params[i].n);
 	double norm = sqrt(ss);
 	if (max_norm > 0 && norm > max_norm) {
 		float s = (float)(max_norm / (norm + 1e-6));
 		for (size_t i = 0; i < np; i++) {
 			float *g = params[i].g;
+			if (params[i].frozen)
+				continue;
 			for (size_t k = 0; k < params[i].n; k++)
 				g[k] *= s;
 		}

@@ -2,7 +2,8 @@
  * schedules, gradient clipping, and L-BFGS for smooth convex problems.
  *
  * The optimisers know nothing about layers: they walk an array of mm_param
- * (value w, gradient g, size n, decay flag).  State (moments, velocities) is
+ * (value w, gradient g, size n, decay flag) and leave frozen ones alone
+ * (no step, no decay).  State (moments, velocities) is
  * owned by the optimiser and freed with it.
  */
 #ifndef MM_OPTIM_H
@@ -37,7 +38,8 @@ void mm_sgd_free(mm_sgd *o);
 float mm_lr_schedule(float lr, uint64_t step, uint64_t warmup, uint64_t total, float min_ratio);
 
 /* Scale all gradients so that their global L2 norm is at most max_norm;
- * returns the norm before clipping.  max_norm <= 0: only measure. */
+ * returns the norm before clipping.  max_norm <= 0: only measure.  Frozen
+ * parameters neither count nor get scaled. */
 double mm_clip_grad_norm(mm_param *params, size_t np, double max_norm);
 
 /* L-BFGS with a More–Thuente-free backtracking (Armijo + curvature check)

@@ -813,3 +813,42 @@ int mm_rec_pack(const mm_rec *r, msgpack_packer *pk)
 			return -1;
 	return 0;
 }
+
+mm_status mm_dimvote_add(mm_dimvote *v, size_t len, const char *where, const char *field, mm_err *e)
+{
+	if (len == 0)
+		return mm_errf(e, MM_EVALUE, "%s: field \"%s\": empty feature vector", where, field);
+	for (int k = 0; k < v->n; k++)
+		if (v->dim[k] == len) {
+			v->count[k]++;
+			return MM_OK;
+		}
+	if (v->n == MM_DIMVOTE_MAX)
+		return mm_errf(e, MM_EVALUE, "%s: field \"%s\": %zu values, the %dth different length",
+				where, field, len, MM_DIMVOTE_MAX + 1);
+	v->dim[v->n] = len;
+	v->count[v->n] = 1;
+	snprintf(v->where[v->n], sizeof v->where[v->n], "%s", where);
+	v->n++;
+	return MM_OK;
+}
+
+mm_status mm_dimvote_result(const mm_dimvote *v, const char *field, size_t *dim, mm_err *e)
+{
+	if (v->n == 0)
+		return MM_MISSING;
+	int best = 0; /* the most common length; the first seen on a tie */
+	for (int k = 1; k < v->n; k++)
+		if (v->count[k] > v->count[best])
+			best = k;
+	*dim = v->dim[best];
+	if (v->n == 1)
+		return MM_OK;
+	int odd = best == 0 ? 1 : 0; /* the earliest minority length */
+	uint64_t total = 0;
+	for (int k = 0; k < v->n; k++)
+		total += v->count[k];
+	return mm_errf(e, MM_EVALUE, "%s: field \"%s\": expected %zu values, got %zu (dimension mismatch: "
+			"%llu of the %llu records have %zu)", v->where[odd], field, v->dim[best], v->dim[odd],
+			(unsigned long long)v->count[best], (unsigned long long)total, v->dim[best]);
+}

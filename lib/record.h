@@ -88,6 +88,27 @@ mm_status mm_rec_tensor(mm_rec *r, const char *key, mm_tensor *t, bool finite, m
  * the common "feature vector of dimension n" case.  n == 0 accepts any. */
 mm_status mm_rec_vec(mm_rec *r, const char *key, size_t n, mm_tensor *t, mm_err *e);
 
+/* The dimension of a feature over many records, decided by the majority so
+ * that an error blames the odd record, even when it is the first one.
+ * Zero-initialise, add every record's length (with its mm_rec_where
+ * text), then check. */
+#define MM_DIMVOTE_MAX 4
+typedef struct mm_dimvote {
+	int n;                                   /* distinct lengths seen */
+	size_t dim[MM_DIMVOTE_MAX];
+	uint64_t count[MM_DIMVOTE_MAX];
+	char where[MM_DIMVOTE_MAX][160];         /* the first record of each length */
+} mm_dimvote;
+/* Count a record whose field has len values.  A zero length, or more
+ * distinct lengths than MM_DIMVOTE_MAX, is MM_EVALUE at once, naming the
+ * record and the field. */
+mm_status mm_dimvote_add(mm_dimvote *v, size_t len, const char *where, const char *field, mm_err *e);
+/* The dimension when all records agree, else MM_EVALUE naming the first
+ * record of a minority length ("…: expected 4 values, got 3 (dimension
+ * mismatch: 7 of the 8 records have 4)").
+ * MM_MISSING when no record was added. */
+mm_status mm_dimvote_result(const mm_dimvote *v, const char *field, size_t *dim, mm_err *e);
+
 /* ---- setters: replace the field if present, else append ---- */
 mm_status mm_rec_set_str(mm_rec *r, const char *key, const char *s, mm_err *e);
 mm_status mm_rec_set_strn(mm_rec *r, const char *key, const char *s, size_t len, mm_err *e);

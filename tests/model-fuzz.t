@@ -5,10 +5,12 @@
 # and each of its bytes flipped.  `make fuzz` runs the target under libFuzzer.
 . "$(dirname "$0")/lib.sh"
 top=$MMOE_TOP
-# the loader and what it builds: the layers (lib/nn), records and streams
+# the loader and what it builds: the layers (lib/nn, whose trainer selects by
+# lib/metrics and standardises by lib/dataset), records and streams
 fuzz_replayer "the model fuzz target" "$top/tests/fuzz/model.c $top/lib/model.c $top/lib/nn/*.c \
-$top/lib/record.c $top/lib/stream.c $top/lib/err.c $top/lib/util.c $top/lib/optim.c $top/lib/rng.c $top/lib/sparse.c" \
-	"$(pkg-config --cflags --libs openblas 2>/dev/null || echo -lopenblas) -lzstd -lmsgpackc -ljansson -lm -lpthread"
+$top/lib/record.c $top/lib/stream.c $top/lib/err.c $top/lib/util.c $top/lib/optim.c $top/lib/rng.c \
+$top/lib/metrics.c $top/lib/dataset.c $top/lib/sparse.c" \
+	"$(pkg-config --cflags --libs openblas 2>/dev/null || echo -lopenblas) -lzstd -lmsgpackc -ljansson -lutf8proc -lm -lpthread"
 fuzz_replay_corpus "$top/tests/fuzz/corpus/model"
 
 mkdir "$T/gen"

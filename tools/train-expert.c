@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dataset.h"
 #include "model.h"
 #include "nn.h"
 #include "record.h"
@@ -326,7 +327,11 @@ static int predict_main(int argc, char **argv, bool force)
 							continue;
 						}
 						if (mm_rec_vec(r, m->feat[f], d, &t, &e) != MM_OK) {
-							mm_err_prefix(&e, "model %s", models[i]);
+							/* bad data, not a bad model: name the input first */
+							size_t len = strlen(e.msg);
+							snprintf(e.msg + len, sizeof e.msg - len, " (a feature of model %s)",
+									models[i]);
+							mm_err_prefix(&e, "%s", mm_reader_name(rd));
 							mm_rec_free(r);
 							mm_reader_close(rd);
 							goto fail;
@@ -343,7 +348,9 @@ static int predict_main(int argc, char **argv, bool force)
 					mm_dataset ds = { .nmod = m->spec.nmod, .n = (size_t)nb };
 					for (int f = 0; f < m->spec.nmod; f++)
 						ds.X[f] = pm[i].X[f];
-					mm_net_predict(m->net, &ds, pm[i].P);
+					mm_err pe;
+					if (mm_net_predict(m->net, &ds, pm[i].P, &pe) != MM_OK)
+						cli_die(MM_EXIT_USAGE, "%s", pe.msg);
 				}
 				for (int k = 0; k < nb; k++) {
 					for (int i = 0; i < nmodels; i++) {
@@ -740,6 +747,7 @@ int main(int argc, char **argv)
 		sparse_f[f] = init && f < init->spec.nmod ? init->spec.sparse[f] > 0 : -1;
 	ibuf ytr = { 0 }, yva = { 0 };
 	int dims[MM_NET_MAXMOD] = { 0 };
+	mm_dimvote vote[MM_NET_MAXMOD] = { 0 };
 	if (init)
 		for (int f = 0; f < nfeat; f++)
 			dims[f] = init->spec.dims[f];
@@ -843,13 +851,17 @@ int main(int argc, char **argv)
 					mm_err_prefix(&e, "--init %s expects %d values", init_path, dims[f]);
 				cli_die_err(&e);
 			}
-			if (dims[f] == 0) {
+			if (!init) { /* the majority decides the dimension, after the last record */
 				if (t.n > (1u << 24)) {
 					mm_errf(&e, MM_ELIMIT, "%s: field \"%s\": %zu values is too many",
 							mm_rec_where(r, where, sizeof where), feats[f], t.n);
 					cli_die_err(&e);
 				}
-				dims[f] = (int)t.n;
+				if (mm_dimvote_add(&vote[f], t.n, mm_rec_where(r, where, sizeof where),
+							feats[f], &e) != MM_OK) {
+					mm_err_prefix(&e, "%s", mm_reader_name(rd));
+					cli_die_err(&e);
+				}
 			}
 			fpush(which ? &Xva[f] : &Xtr[f], t.data, t.n);
 			mm_tensor_free(&t);
@@ -865,6 +877,14 @@ int main(int argc, char **argv)
 	}
 	if (st != MM_EOF)
 		cli_die_err(&e);
+	for (int f = 0; f < nfeat && !init; f++) {
+		size_t d = 0;
+		if (mm_dimvote_result(&vote[f], feats[f], &d, &e) == MM_EVALUE) {
+			mm_err_prefix(&e, "%s", mm_reader_name(rd));
+			cli_die_err(&e);
+		}
+		dims[f] = (int)d;
+	}
 	mm_reader_close(rd);
 	size_t ntr = ytr.n, nva = yva.n;
 	if (ntr == 0)
@@ -1003,27 +1023,8 @@ int main(int argc, char **argv)
 			memcpy(m->mean[f], init->mean[f], (size_t)d * sizeof(float));
 			memcpy(m->std[f], init->std[f], (size_t)d * sizeof(float));
 		} else {
-			double *s = calloc((size_t)d, sizeof *s), *ss = calloc((size_t)d, sizeof *ss);
-			if (!s || !ss)
-				cli_die(MM_EXIT_USAGE, "out of memory");
-			const float *x = Xtr[f].p;
-			for (size_t i = 0; i < ntr; i++)
-				for (int j = 0; j < d; j++)
-					s[j] += x[i * d + j];
-			for (int j = 0; j < d; j++)
-				s[j] /= (double)ntr;
-			for (size_t i = 0; i < ntr; i++)
-				for (int j = 0; j < d; j++) {
-					double v = x[i * d + j] - s[j];
-					ss[j] += v * v;
-				}
-			for (int j = 0; j < d; j++) {
-				double sd = sqrt(ss[j] / (double)ntr);
-				m->mean[f][j] = (float)s[j];
-				m->std[f][j] = sd > 1e-6 ? (float)sd : 1.0f;
-			}
-			free(s);
-			free(ss);
+			if (mm_standardize_fit(Xtr[f].p, ntr, (size_t)d, m->mean[f], m->std[f], &e) != MM_OK)
+				cli_die_err(&e);
 		}
 		mm_model_standardize(m, f, Xtr[f].p, ntr, Xtr[f].p);
 		if (nva)
@@ -1037,14 +1038,8 @@ int main(int argc, char **argv)
 		if (!cw)
 			cli_die(MM_EXIT_USAGE, "out of memory");
 		if (strcmp(cw_arg, "auto") == 0) {
-			size_t *cnt = calloc((size_t)spec.nclass, sizeof *cnt);
-			if (!cnt)
-				cli_die(MM_EXIT_USAGE, "out of memory");
-			for (size_t i = 0; i < ntr; i++)
-				cnt[ytr.p[i]]++;
-			for (int k = 0; k < spec.nclass; k++)
-				cw[k] = cnt[k] ? (float)((double)ntr / ((double)spec.nclass * cnt[k])) : 0.0f;
-			free(cnt);
+			if (mm_class_weights_balanced(ytr.p, ntr, spec.nclass, cw, &e) != MM_OK)
+				cli_die_err(&e);
 		} else {
 			size_t n;
 			static char **ws; /* lives until exit */

@@ -319,7 +319,7 @@ static mm_status run_job(job_ctx *c, int k, mm_err *e)
 	if (r && D->sparse)
 		st = mm_clf_predict_sparse(model, &D->S, rows, r, P, e);
 	else if (r)
-		mm_clf_predict(model, Xp, r, P);
+		st = mm_clf_predict(model, Xp, r, P, e);
 	if (st) {
 		free(Xp), free(P), free(rows);
 		mm_clf_free(model);
@@ -329,7 +329,7 @@ static mm_status run_job(job_ctx *c, int k, mm_err *e)
 		memcpy(D->P + rows[i] * C, P + i * C, C * sizeof *P);
 	free(Xp), free(P), free(rows);
 	mm_clf_free(model);
-	return MM_OK;
+	return st;
 }
 
 static void *worker(void *arg)
@@ -693,6 +693,7 @@ int main(int argc, char **argv)
 	cli_set_input(mm_reader_name(rd));
 	mm_rec *r;
 	mm_status st;
+	mm_dimvote vote = { 0 };
 	while ((st = mm_reader_next(rd, &r, &e)) == MM_OK) {
 		if (D.n == D.cap) {
 			D.cap = D.cap ? 2 * D.cap : 1024;
@@ -718,24 +719,32 @@ int main(int argc, char **argv)
 			D.d = D.S.dim;
 		} else if (!imp) {
 			mm_tensor t;
-			if (mm_rec_vec(r, feat, D.d, &t, &e))
+			char w[160];
+			if (mm_rec_vec(r, feat, 0, &t, &e))
 				cli_die_err(&e);
+			/* the majority decides the dimension, after the last record */
+			if (mm_dimvote_add(&vote, t.n, mm_rec_where(r, w, sizeof w), feat, &e) != MM_OK) {
+				mm_err_prefix(&e, "%s", mm_reader_name(rd));
+				cli_die_err(&e);
+			}
 			if (!D.d) {
-				if (!t.n) {
-					char w[160];
-					cli_die(MM_EXIT_DATA, "%s: field \"%s\": empty feature vector",
-						mm_rec_where(r, w, sizeof w), feat);
-				}
 				D.d = t.n;
 				D.X = xrealloc(D.X, D.cap * D.d, sizeof *D.X);
 			}
-			memcpy(D.X + i * D.d, t.data, D.d * sizeof *D.X);
+			size_t k = t.n < D.d ? t.n : D.d; /* a mismatch is refused below */
+			memcpy(D.X + i * D.d, t.data, k * sizeof *D.X);
+			memset(D.X + i * D.d + k, 0, (D.d - k) * sizeof *D.X);
 			mm_tensor_free(&t);
 		}
 		D.n++;
 	}
 	if (st != MM_EOF)
 		cli_die_err(&e);
+	size_t dvote;
+	if (!imp && mm_dimvote_result(&vote, feat, &dvote, &e) == MM_EVALUE) {
+		mm_err_prefix(&e, "%s", mm_reader_name(rd));
+		cli_die_err(&e);
+	}
 	mm_reader_close(rd);
 	mm_sparse_free(&row);
 	if (D.n == 0)

@@ -6,6 +6,7 @@
 #pragma GCC optimize("O3", "no-math-errno", "no-trapping-math")
 #endif
 #include <math.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -19,12 +20,24 @@ void mm_relu_forward(const float *x, float *y, size_t n)
 		y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
+/* set: store into dx (it holds nothing yet) instead of adding. */
+static void relu_bwd(const float *x, const float *dy, float *dx, size_t n, bool set)
+{
+	if (set)
+		for (size_t i = 0; i < n; i++) {
+			float g = dy[i]; /* loaded unconditionally: the select vectorises */
+			dx[i] = x[i] > 0.0f ? g : 0.0f;
+		}
+	else
+		for (size_t i = 0; i < n; i++) {
+			float g = dy[i];
+			dx[i] += x[i] > 0.0f ? g : 0.0f;
+		}
+}
+
 void mm_relu_backward(const float *x, const float *dy, float *dx, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		float g = dy[i]; /* loaded unconditionally: the select vectorises */
-		dx[i] += x[i] > 0.0f ? g : 0.0f;
-	}
+	relu_bwd(x, dy, dx, n, false);
 }
 
 #define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
@@ -104,10 +117,19 @@ void mm_dropout_forward(mm_rng *rng, float p, const float *x, float *y, float *m
 	}
 }
 
+static void dropout_bwd(const float *mask, const float *dy, float *dx, size_t n, bool set)
+{
+	if (set)
+		for (size_t i = 0; i < n; i++)
+			dx[i] = dy[i] * mask[i];
+	else
+		for (size_t i = 0; i < n; i++)
+			dx[i] += dy[i] * mask[i];
+}
+
 void mm_dropout_backward(const float *mask, const float *dy, float *dx, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		dx[i] += dy[i] * mask[i];
+	dropout_bwd(mask, dy, dx, n, false);
 }
 
 /* ---- the layers ---------------------------------------------------------- */
@@ -131,12 +153,12 @@ static void relu_forward(const mm_layer_io *io)
 static void relu_backward(const mm_layer_io *io)
 {
 	if (io->dx[0])
-		mm_relu_backward(io->x[0], io->dy, io->dx[0], numel(io));
+		relu_bwd(io->x[0], io->dy, io->dx[0], numel(io), io->dx_fresh[0]);
 }
 
 const mm_layer mm_layer_relu = {
 	.kind = MM_NODE_RELU, .name = "relu", .min_in = 1, .max_in = 1,
-	.shape = same_shape, .forward = relu_forward, .backward = relu_backward,
+	.shape = same_shape, .forward = relu_forward, .backward = relu_backward, .stores = true,
 };
 
 static void gelu_forward(const mm_layer_io *io)
@@ -177,12 +199,55 @@ static void dropout_forward(const mm_layer_io *io)
 static void dropout_backward(const mm_layer_io *io)
 {
 	if (io->dx[0])
-		mm_dropout_backward(io->scratch, io->dy, io->dx[0], numel(io));
+		dropout_bwd(io->scratch, io->dy, io->dx[0], numel(io), io->dx_fresh[0]);
 }
 
 const mm_layer mm_layer_dropout = {
 	.kind = MM_NODE_DROPOUT, .name = "dropout", .min_in = 1, .max_in = 1,
 	.conf_size = sizeof(mm_dropout_conf), .conf_fields = dropout_fields, .conf_nfields = 1,
 	.shape = same_shape, .scratch = dropout_scratch,
-	.forward = dropout_forward, .backward = dropout_backward,
+	.forward = dropout_forward, .backward = dropout_backward, .stores = true,
+};
+
+/* An activity regulariser: y = x, and while training the auxiliary loss
+ * weight/2 · (1/B) Σ_b ‖x_b‖² (as a Keras ActivityRegularization(l2)), whose
+ * gradient weight · x / B the backward adds. */
+static const mm_conf_field penalty_fields[] = {
+	{ "weight", MM_CONF_FLOAT, offsetof(mm_penalty_conf, weight), 0, 1e6 },
+};
+
+static float penalty_weight(const mm_layer_io *io)
+{
+	return ((const mm_penalty_conf *)io->conf)->weight;
+}
+
+static void penalty_forward(const mm_layer_io *io)
+{
+	memcpy(io->y, io->x[0], numel(io) * sizeof(float));
+}
+
+static void penalty_backward(const mm_layer_io *io)
+{
+	if (!io->dx[0])
+		return;
+	float k = io->train ? penalty_weight(io) / (float)io->B : 0.0f;
+	size_t n = numel(io);
+	for (size_t i = 0; i < n; i++)
+		io->dx[0][i] += io->dy[i] + k * io->x[0][i];
+}
+
+static double penalty_aux(const mm_layer_io *io)
+{
+	double s = 0;
+	size_t n = numel(io);
+	for (size_t i = 0; i < n; i++)
+		s += (double)io->x[0][i] * io->x[0][i];
+	return 0.5 * penalty_weight(io) * s / io->B;
+}
+
+const mm_layer mm_layer_penalty = {
+	.kind = MM_NODE_PENALTY, .name = "penalty", .min_in = 1, .max_in = 1,
+	.conf_size = sizeof(mm_penalty_conf), .conf_fields = penalty_fields, .conf_nfields = 1,
+	.shape = same_shape, .forward = penalty_forward, .backward = penalty_backward,
+	.aux_loss = penalty_aux,
 };

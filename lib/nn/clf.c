@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dataset.h"
+#include "metrics.h"
 #include "nn.h"
 #include "optim.h"
 #include "sparse.h"
@@ -217,10 +219,10 @@ static mm_status mlp_fit(mm_clf *m, const float *X, const int *y, size_t n, cons
 	float *P = malloc(n * (size_t)m->nclass * sizeof *P);
 	if (!P)
 		return mm_errf(e, MM_ENOMEM, "out of memory training a classifier");
-	mm_net_predict(m->net, &ds, P);
+	st = mm_net_predict(m->net, &ds, P, e);
 	m->objective = mm_metric_nll(P, y, n, m->nclass);
 	free(P);
-	return MM_OK;
+	return st;
 }
 
 static void clf_standardize(const mm_clf *m, const float *X, size_t n, float *out)
@@ -237,25 +239,19 @@ static mm_status clf_labels(const int *y, size_t n, int nclass, bool balanced, f
 	*cw = NULL;
 	if (nclass < 2)
 		return mm_errf(e, MM_EVALUE, "need at least 2 classes, got %d", nclass);
-	size_t *cnt = calloc((size_t)nclass, sizeof *cnt);
-	if (!cnt)
-		return mm_errf(e, MM_ENOMEM, "out of memory");
-	for (size_t i = 0; i < n; i++) {
-		if (y[i] < 0 || y[i] >= nclass) {
-			free(cnt);
+	for (size_t i = 0; i < n; i++)
+		if (y[i] < 0 || y[i] >= nclass)
 			return mm_errf(e, MM_EVALUE, "example %zu: label %d out of range 0..%d", i, y[i], nclass - 1);
-		}
-		cnt[y[i]]++;
-	}
 	if (balanced) {
-		if (!(*cw = malloc((size_t)nclass * sizeof **cw))) {
-			free(cnt);
+		if (!(*cw = malloc((size_t)nclass * sizeof **cw)))
 			return mm_errf(e, MM_ENOMEM, "out of memory");
+		mm_status st = mm_class_weights_balanced(y, n, nclass, *cw, e);
+		if (st != MM_OK) {
+			free(*cw);
+			*cw = NULL;
+			return st;
 		}
-		for (int c = 0; c < nclass; c++)
-			(*cw)[c] = cnt[c] ? (float)((double)n / ((double)nclass * cnt[c])) : 0.0f;
 	}
-	free(cnt);
 	return MM_OK;
 }
 
@@ -288,18 +284,14 @@ mm_status mm_clf_train(mm_clf **out, const float *X, const int *y, size_t n, siz
 	Xs = malloc(n * d * sizeof *Xs);
 	if (!m->mean || !m->std || !Xs)
 		goto oom;
-	for (size_t j = 0; j < d; j++) {
-		double s = 0, ss = 0;
-		if (p->standardize) {
-			for (size_t i = 0; i < n; i++)
-				s += X[i * d + j];
-			s /= n;
-			for (size_t i = 0; i < n; i++)
-				ss += (X[i * d + j] - s) * (X[i * d + j] - s);
-			ss = sqrt(ss / n);
+	if (p->standardize) {
+		if ((st = mm_standardize_fit(X, n, d, m->mean, m->std, e)) != MM_OK)
+			goto fail;
+	} else {
+		for (size_t j = 0; j < d; j++) {
+			m->mean[j] = 0.0f;
+			m->std[j] = 1.0f;
 		}
-		m->mean[j] = p->standardize ? (float)s : 0.0f;
-		m->std[j] = p->standardize && ss > 1e-12 ? (float)ss : 1.0f;
 	}
 	clf_standardize(m, X, n, Xs);
 	if (p->model == MM_CLF_LOGREG) {
@@ -340,16 +332,16 @@ done:
 	return st;
 }
 
-void mm_clf_predict(const mm_clf *m, const float *X, size_t n, float *probs)
+mm_status mm_clf_predict(const mm_clf *m, const float *X, size_t n, float *probs, mm_err *e)
 {
 	const size_t CH = 1024;
 	size_t d = m->d;
 	int C = m->nclass;
+	mm_status st = MM_OK;
 	float *Xs = malloc(CH * d * sizeof *Xs);
 	double *Z = malloc(CH * (size_t)C * sizeof *Z);
 	if (!Xs || !Z) {
-		for (size_t i = 0; i < n * (size_t)C; i++)
-			probs[i] = NAN;
+		st = mm_errf(e, MM_ENOMEM, "out of memory predicting %zu examples", n);
 		goto out;
 	}
 	for (size_t i0 = 0; i0 < n; i0 += CH) {
@@ -371,12 +363,14 @@ void mm_clf_predict(const mm_clf *m, const float *X, size_t n, float *probs)
 			}
 		} else {
 			mm_dataset ds = { .nmod = 1, .X = { Xs }, .n = B };
-			mm_net_predict(m->net, &ds, P);
+			if ((st = mm_net_predict(m->net, &ds, P, e)) != MM_OK)
+				goto out;
 		}
 	}
 out:
 	free(Xs);
 	free(Z);
+	return st;
 }
 
 /* The rows of S (compact columns) as T (column, value) pairs each, padded
@@ -504,7 +498,7 @@ mm_status mm_clf_predict_sparse(const mm_clf *m, const mm_csr *X, const size_t *
 		float *pairs;
 		if ((st = sparse_pairs(&S, m->T, &pairs, e)) == MM_OK) {
 			mm_dataset ds = { .nmod = 1, .X = { pairs }, .n = S.n };
-			mm_net_predict(m->net, &ds, probs);
+			st = mm_net_predict(m->net, &ds, probs, e);
 			free(pairs);
 		}
 	} else if (st == MM_OK) {

@@ -1,10 +1,12 @@
 /* deform.c — bilinear grid sampling, PyTorch's grid_sample convention
- * (contract in deform.h). */
+ * and the one-level deformable attention on it (contracts in deform.h). */
 #include <assert.h>
 #include <math.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "nn/deform.h"
+#include "kernels.h"
 
 /* The four cells around one position: their flat indices (-1 when outside
  * the grid) and bilinear weights, plus the fractional parts for the
@@ -90,6 +92,81 @@ void mm_grid_sample_backward(const float *V, int B, int H, int W, int D, int ldv
 			double dpy = (1.0 - c.fx) * (gv[2] - gv[0]) + c.fx * (gv[3] - gv[1]);
 			dpos[2 * bp] += (float)(dpx * W / 2.0);
 			dpos[2 * bp + 1] += (float)(dpy * H / 2.0);
+		}
+	}
+}
+
+void mm_deform_attn_forward(const float *Val, int B, int H, int W, int heads, int dh,
+		const float *ref, const float *off, const float *logit, int Nq, int P,
+		float *A, float *pos, float *out)
+{
+	assert(heads > 0 && dh > 0 && Nq >= 0 && P > 0);
+	int D = heads * dh;
+	float s[dh];
+	for (int b = 0; b < B; b++) {
+		const float *Vb = Val + (size_t)b * H * W * D;
+		for (int q = 0; q < Nq; q++) {
+			size_t bq = (size_t)b * Nq + q;
+			float *o = out + bq * D;
+			memset(o, 0, (size_t)D * sizeof *o);
+			for (int h = 0; h < heads; h++) {
+				size_t hp = (bq * heads + h) * P; /* first (q, h, p) */
+				mm_softmax(logit + hp, 1, P, A + hp);
+				for (int p = 0; p < P; p++) {
+					float *xy = pos + 2 * (hp + p);
+					xy[0] = ref[2 * bq] + 2.f * off[2 * (hp + p)] / (float)W;
+					xy[1] = ref[2 * bq + 1] + 2.f * off[2 * (hp + p) + 1] / (float)H;
+					mm_grid_sample_forward(Vb + (size_t)h * dh, 1, H, W, dh, D, xy, 1, s, dh);
+					for (int c = 0; c < dh; c++)
+						o[h * dh + c] += A[hp + p] * s[c];
+				}
+			}
+		}
+	}
+}
+
+void mm_deform_attn_backward(const float *Val, int B, int H, int W, int heads, int dh,
+		const float *A, const float *pos, int Nq, int P, const float *dout,
+		float *dVal, float *dref, float *doff, float *dlogit)
+{
+	assert(heads > 0 && dh > 0 && Nq >= 0 && P > 0);
+	int D = heads * dh;
+	float s[dh], ds[dh], dA[P];
+	for (int b = 0; b < B; b++) {
+		size_t vb = (size_t)b * H * W * D;
+		for (int q = 0; q < Nq; q++) {
+			size_t bq = (size_t)b * Nq + q;
+			const float *g = dout + bq * D;
+			for (int h = 0; h < heads; h++) {
+				size_t hp = (bq * heads + h) * P;
+				const float *gh = g + h * dh, *Vh = Val + vb + (size_t)h * dh;
+				double sdA = 0;
+				for (int p = 0; p < P; p++) {
+					const float *xy = pos + 2 * (hp + p);
+					mm_grid_sample_forward(Vh, 1, H, W, dh, D, xy, 1, s, dh);
+					double d = 0;
+					for (int c = 0; c < dh; c++) {
+						d += (double)gh[c] * s[c];
+						ds[c] = A[hp + p] * gh[c];
+					}
+					dA[p] = (float)d;
+					sdA += d * A[hp + p];
+					float dxy[2] = { 0, 0 };
+					mm_grid_sample_backward(Vh, 1, H, W, dh, D, xy, 1, ds, dh,
+							dVal ? dVal + vb + (size_t)h * dh : NULL, dxy);
+					if (doff) {
+						doff[2 * (hp + p)] += dxy[0] * 2.f / (float)W;
+						doff[2 * (hp + p) + 1] += dxy[1] * 2.f / (float)H;
+					}
+					if (dref) {
+						dref[2 * bq] += dxy[0];
+						dref[2 * bq + 1] += dxy[1];
+					}
+				}
+				/* softmax backward: dlogit = A ⊙ (dA - Σ A dA) */
+				for (int p = 0; dlogit && p < P; p++)
+					dlogit[hp + p] += (float)(A[hp + p] * (dA[p] - sdA));
+			}
 		}
 	}
 }

@@ -47,4 +47,32 @@ void mm_grid_sample_backward(const float *V, int B, int H, int W, int D, int ldv
 		const float *pos, int P, const float *dout, int ldo,
 		float *dV, float *dpos);
 
+/* Deformable cross-attention, one level (Deformable DETR, Zhu et al. 2021;
+ * MoME's ADT), the core after the linear maps.  Per example b, query q,
+ * head h (of `heads`, each dh channels of the value grid, D = heads*dh) and
+ * point p (of P):
+ *     pos[q,h,p] = ref[q] + (2 off[q,h,p].x / W, 2 off[q,h,p].y / H)
+ *     A[q,h,·]   = softmax over P of logit[q,h,·]
+ *     out[q, h*dh + c] = Σ_p A[q,h,p] · sample(Val[·,·, h*dh + c], pos[q,h,p])
+ * so an offset is counted in cells of the grid (offset 1 moves one cell),
+ * and sample() is mm_grid_sample_forward above (zeros outside).  The offsets
+ * and logits come from linear maps of the query, Val from a linear map of
+ * the encoder's grid (mm_linear_forward); they are the caller's.
+ *
+ * Shapes: Val [B, H, W, D]; ref [B, Nq, 2] normalised (x, y); off
+ * [B, Nq, heads, P, 2]; logit [B, Nq, heads, P]; out [B, Nq, D].  Scratch
+ * kept for the backward: A [B, Nq, heads, P] (the softmax) and pos
+ * [B, Nq, heads, P, 2] (the sampling positions). */
+void mm_deform_attn_forward(const float *Val, int B, int H, int W, int heads, int dh,
+		const float *ref, const float *off, const float *logit, int Nq, int P,
+		float *A, float *pos, float *out);
+
+/* From dout [B, Nq, D]: dVal, dref, doff, dlogit accumulate (each may be
+ * NULL).  The gradient of a position reaches both its offset and the
+ * reference point; the one-sided convention of mm_grid_sample_backward
+ * applies at cell centres. */
+void mm_deform_attn_backward(const float *Val, int B, int H, int W, int heads, int dh,
+		const float *A, const float *pos, int Nq, int P, const float *dout,
+		float *dVal, float *dref, float *doff, float *dlogit);
+
 #endif

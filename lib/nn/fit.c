@@ -4,74 +4,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics.h"
 #include "nn.h"
 #include "optim.h"
 #include "util.h"
 
-/* ---- metrics -------------------------------------------------------------- */
-
-double mm_metric_acc(const float *P, const int *y, size_t n, int C)
+/* The validation metric p->select of probabilities P: the definitions of
+ * metrics.h (those mmoe-eval reports); NaN when it cannot be computed. */
+static double select_metric(int select, const float *P, const int *y, size_t n, int C)
 {
-	if (n == 0)
-		return NAN;
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++)
-		k += (int)mm_vec_argmax(P + i * C, (size_t)C) == y[i];
-	return (double)k / n;
-}
-
-static double f1_of(const float *P, const int *y, size_t n, int C, int pos)
-{
-	size_t tp = 0, fp = 0, fn = 0;
-	for (size_t i = 0; i < n; i++) {
-		int h = (int)mm_vec_argmax(P + i * C, (size_t)C);
-		if (h == pos && y[i] == pos)
-			tp++;
-		else if (h == pos)
-			fp++;
-		else if (y[i] == pos)
-			fn++;
-	}
-	return tp ? 2.0 * tp / (2.0 * tp + fp + fn) : 0.0;
-}
-
-double mm_metric_f1(const float *P, const int *y, size_t n, int C, int positive)
-{
-	return n ? f1_of(P, y, n, C, positive) : NAN;
-}
-
-double mm_metric_macro_f1(const float *P, const int *y, size_t n, int C)
-{
-	if (n == 0)
-		return NAN;
-	double s = 0;
-	for (int c = 0; c < C; c++)
-		s += f1_of(P, y, n, C, c);
-	return s / C;
-}
-
-double mm_metric_nll(const float *P, const int *y, size_t n, int C)
-{
-	if (n == 0)
-		return NAN;
-	double s = 0;
-	for (size_t i = 0; i < n; i++)
-		s -= log(fmax(P[i * C + y[i]], 1e-30));
-	return s / n;
-}
-
-double mm_metric(int select, const float *P, const int *y, size_t n, int C)
-{
-	switch (select) {
-	case MM_SELECT_F1:
-		return mm_metric_f1(P, y, n, C, 1);
-	case MM_SELECT_MACRO_F1:
-		return mm_metric_macro_f1(P, y, n, C);
-	case MM_SELECT_ACC:
-		return mm_metric_acc(P, y, n, C);
-	default:
+	if (select == MM_SELECT_LOSS)
 		return mm_metric_nll(P, y, n, C);
-	}
+	mm_metrics m;
+	if (n == 0 || mm_metrics_of_probs(P, y, n, C, 1, &m, NULL) != MM_OK)
+		return NAN;
+	return m.v[select == MM_SELECT_F1 ? MM_MET_F1 : select == MM_SELECT_ACC ? MM_MET_ACC :
+		MM_MET_MACRO_F1];
 }
 
 /* ---- training ------------------------------------------------------------- */
@@ -118,29 +66,56 @@ const char *mm_fit_params_check(const mm_fit_params *p)
 		return "unknown selection metric";
 	if (p->patience < 0)
 		return "patience must be >= 0";
+	if (p->objective && p->select != MM_SELECT_LOSS)
+		return "a custom objective selects checkpoints by its own value: select must be loss";
 	return NULL;
 }
 
-void mm_net_predict(mm_net *net, const mm_dataset *d, float *P)
+/* The forward of rows i0..i0+B of d, without dropout; NULL when out of memory. */
+static const float *forward_rows(mm_net *net, const mm_dataset *d, size_t i0, int B)
 {
-	int C = mm_net_nout(net);
-	const int BS = 256;
 	const float *X[MM_NET_MAXMOD];
 	const int *L[MM_NET_MAXMOD];
-	for (size_t i = 0; i < d->n; i += BS) {
-		int B = (int)(d->n - i < (size_t)BS ? d->n - i : (size_t)BS);
-		for (int m = 0; m < d->nmod; m++) {
-			X[m] = d->X[m] + i * (size_t)mm_net_dim(net, m);
-			L[m] = d->len[m] ? d->len[m] + i : NULL;
-		}
-		const float *Z = mm_net_forward_seq(net, X, L, B, false, NULL);
-		if (!Z) { /* out of memory: make it visible rather than silent */
-			for (size_t k = 0; k < (size_t)B * C; k++)
-				P[i * C + k] = NAN;
-			continue;
-		}
+	for (int m = 0; m < d->nmod; m++) {
+		X[m] = d->X[m] + i0 * (size_t)mm_net_dim(net, m);
+		L[m] = d->len[m] ? d->len[m] + i0 : NULL;
+	}
+	return mm_net_forward_seq(net, X, L, B, false, NULL);
+}
+
+enum { PREDICT_BATCH = 256 };
+
+mm_status mm_net_predict(mm_net *net, const mm_dataset *d, float *P, mm_err *e)
+{
+	int C = mm_net_nout(net);
+	for (size_t i = 0; i < d->n; i += PREDICT_BATCH) {
+		int B = (int)(d->n - i < PREDICT_BATCH ? d->n - i : PREDICT_BATCH);
+		const float *Z = forward_rows(net, d, i, B);
+		if (!Z)
+			return mm_errf(e, MM_ENOMEM, "out of memory for a batch of %d", B);
 		mm_softmax(Z, B, C, P + i * C);
 	}
+	return MM_OK;
+}
+
+/* The custom objective's mean over the validation records (no dropout, no
+ * gradient). */
+static mm_status val_objective(mm_net *net, const mm_dataset *val, const mm_fit_params *p,
+		double *out, mm_err *e)
+{
+	size_t idx[PREDICT_BATCH];
+	double s = 0;
+	for (size_t i = 0; i < val->n; i += PREDICT_BATCH) {
+		int B = (int)(val->n - i < PREDICT_BATCH ? val->n - i : PREDICT_BATCH);
+		const float *Z = forward_rows(net, val, i, B);
+		if (!Z)
+			return mm_errf(e, MM_ENOMEM, "out of memory for a batch of %d", B);
+		for (int r = 0; r < B; r++)
+			idx[r] = i + (size_t)r;
+		s += p->objective(p->octx, Z, B, mm_net_nout(net), val, idx, NULL) * B;
+	}
+	*out = s / (double)val->n;
+	return MM_OK;
 }
 
 /* Gather rows idx[0..B) of each modality (and their lengths into Lb[m],
@@ -155,7 +130,7 @@ static void gather(const mm_dataset *d, const mm_net *net, const size_t *idx, in
 		for (int r = 0; Lb[m] && r < B; r++)
 			Lb[m][r] = d->len[m][idx[r]];
 	}
-	for (int r = 0; r < B; r++)
+	for (int r = 0; d->y && r < B; r++)
 		yb[r] = d->y[idx[r]];
 }
 
@@ -179,14 +154,15 @@ mm_status mm_net_fit(mm_net *net, const mm_dataset *tr, const mm_dataset *val,
 	if (tr->nmod != mm_net_nmod(net) || (val && val->n && val->nmod != mm_net_nmod(net)))
 		return mm_errf(e, MM_EUSAGE, "dataset has %d modalities, the net %d", tr->nmod, mm_net_nmod(net));
 	int C = mm_net_nout(net);
-	for (size_t i = 0; i < tr->n; i++)
+	bool hasval = val && val->n > 0;
+	if (!p->objective && (!tr->y || (hasval && !val->y)))
+		return mm_errf(e, MM_EUSAGE, "training with a loss on targets needs targets");
+	for (size_t i = 0; tr->y && i < tr->n; i++)
 		if (tr->y[i] < 0 || tr->y[i] >= C)
 			return mm_errf(e, MM_EVALUE, "training target %d out of range 0..%d", tr->y[i], C - 1);
-	bool hasval = val && val->n > 0;
-	if (hasval)
-		for (size_t i = 0; i < val->n; i++)
-			if (val->y[i] < 0 || val->y[i] >= C)
-				return mm_errf(e, MM_EVALUE, "validation target %d out of range 0..%d", val->y[i], C - 1);
+	for (size_t i = 0; hasval && val->y && i < val->n; i++)
+		if (val->y[i] < 0 || val->y[i] >= C)
+			return mm_errf(e, MM_EVALUE, "validation target %d out of range 0..%d", val->y[i], C - 1);
 	for (int k = 0; k < (hasval ? 2 : 1); k++) {
 		const mm_dataset *d = k ? val : tr;
 		for (int m = 0; m < d->nmod; m++)
@@ -254,16 +230,17 @@ mm_status mm_net_fit(mm_net *net, const mm_dataset *tr, const mm_dataset *val,
 					(const int *const *)Lb, B, true, &drop);
 			if (!Z)
 				goto oom;
-			double L = p->loss == MM_LOSS_FOCAL ?
+			double L = p->objective ? p->objective(p->octx, Z, B, C, tr, perm + i, dZ) :
+				p->loss == MM_LOSS_FOCAL ?
 				mm_focal_loss(Z, yb, B, C, cw, p->alpha, p->gamma, P, dZ) :
 				mm_xent_loss(Z, yb, B, C, cw, P, dZ);
+			L += mm_net_aux_loss(net);
 			if (!isfinite(L)) {
 				st = mm_errf(e, MM_EVALUE, "training diverged at epoch %d (loss %g): lower --lr", ep, L);
 				goto out;
 			}
 			lsum += L * B;
-			mm_net_zero_grad(net);
-			mm_net_backward(net, dZ);
+			mm_net_backward_step(net, dZ); /* replaces the last step's gradients */
 			if (p->clip > 0)
 				mm_clip_grad_norm(params, np, p->clip);
 			lr = mm_lr_schedule(p->lr, step, warm, total, p->min_lr_ratio);
@@ -273,9 +250,16 @@ mm_status mm_net_fit(mm_net *net, const mm_dataset *tr, const mm_dataset *val,
 		mm_fit_epoch info = { .epoch = ep, .train_loss = lsum / tr->n, .lr = lr,
 			.val_loss = NAN, .val_metric = NAN };
 		if (hasval) {
-			mm_net_predict(net, val, VP);
-			info.val_loss = mm_metric_nll(VP, val->y, val->n, C);
-			info.val_metric = mm_metric(p->select, VP, val->y, val->n, C);
+			if (p->objective) {
+				if ((st = val_objective(net, val, p, &info.val_loss, e)) != MM_OK)
+					goto out;
+				info.val_metric = info.val_loss;
+			} else {
+				if ((st = mm_net_predict(net, val, VP, e)) != MM_OK)
+					goto out;
+				info.val_loss = mm_metric_nll(VP, val->y, val->n, C);
+				info.val_metric = select_metric(p->select, VP, val->y, val->n, C);
+			}
 			if (best_epoch == 0 || better(p->select, info.val_metric, best_metric)) {
 				best_metric = info.val_metric;
 				best_epoch = ep;

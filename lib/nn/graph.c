@@ -22,6 +22,7 @@ typedef struct node {
 	size_t nscratch;     /* floats of scratch at the current capacity */
 	const int *len;      /* valid rows per sample of the last forward (NULL: all) */
 	int *lenbuf;         /* B ints, when the layer sets its own lengths */
+	bool touched;        /* backward: grad holds a value */
 } node;
 
 struct mm_net {
@@ -480,22 +481,69 @@ void mm_net_zero_grad(mm_net *net)
 		memset(net->params[i].g, 0, net->params[i].n * sizeof(float));
 }
 
-void mm_net_backward(mm_net *net, const float *dlogits)
+/* The gradient buffer of node id for a consumer's backward: NULL for the
+ * net's inputs; *fresh says it holds nothing yet.  A layer that cannot
+ * store gets it cleared instead. */
+static float *grad_of(mm_net *net, int id, bool stores, bool *fresh)
+{
+	node *s = &net->nodes[id];
+	*fresh = false;
+	if (!s->grad)
+		return NULL;
+	if (!s->touched) {
+		if (stores)
+			*fresh = true;
+		else
+			memset(s->grad, 0, numel(s, net->B) * sizeof(float));
+		s->touched = true;
+	}
+	return s->grad;
+}
+
+/* Backward in reverse order.  fresh_params: the parameters' g hold stale
+ * values to be replaced (a training step), else they are added to. */
+static void net_backward(mm_net *net, const float *dlogits, bool fresh_params)
 {
 	int B = net->B;
 	for (int i = net->nmod; i < net->nn; i++)
-		memset(net->nodes[i].grad, 0, numel(&net->nodes[i], B) * sizeof(float));
+		net->nodes[i].touched = false;
 	node *o = &net->nodes[net->outnode];
 	memcpy(o->grad, dlogits, numel(o, B) * sizeof(float));
+	o->touched = true;
 	for (int i = net->outnode; i >= net->nmod; i--) {
-		const mm_layer *op = net->nodes[i].op;
+		node *nd = &net->nodes[i];
+		const mm_layer *op = nd->op;
+		if (!nd->touched) { /* no path to the output: contributes nothing */
+			memset(nd->grad, 0, numel(nd, B) * sizeof(float));
+			nd->touched = true;
+		}
+		if (fresh_params && !op->stores)
+			for (int j = 0; j < nd->np; j++)
+				memset(net->params[nd->p0 + j].g, 0, net->params[nd->p0 + j].n * sizeof(float));
 		if (!op->backward)
 			continue;
 		mm_layer_io io;
 		node_io(net, i, true, &io);
 		io.train = net->train;
+		io.p_fresh = fresh_params && op->stores;
+		for (int k = 0; k < nd->nin; k++) {
+			bool twice = false; /* an input read twice is added to twice */
+			for (int j = 0; j < nd->nin; j++)
+				twice |= j != k && nd->in[j] == nd->in[k];
+			io.dx[k] = grad_of(net, nd->in[k], op->stores && !twice, &io.dx_fresh[k]);
+		}
 		op->backward(&io);
 	}
+}
+
+void mm_net_backward(mm_net *net, const float *dlogits)
+{
+	net_backward(net, dlogits, false);
+}
+
+void mm_net_backward_step(mm_net *net, const float *dlogits)
+{
+	net_backward(net, dlogits, true);
 }
 
 void mm_net_copy_params(mm_net *dst, const mm_net *src)

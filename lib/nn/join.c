@@ -78,8 +78,11 @@ static void concat_backward(const mm_layer_io *io)
 			for (size_t r = 0; r < rows; r++) {
 				float *d = io->dx[k] + r * dk;
 				const float *s = io->dy + r * io->out.D + off;
-				for (size_t c = 0; c < dk; c++)
-					d[c] += s[c];
+				if (io->dx_fresh[k])
+					memcpy(d, s, dk * sizeof *d);
+				else
+					for (size_t c = 0; c < dk; c++)
+						d[c] += s[c];
 			}
 		off += dk;
 	}
@@ -87,7 +90,7 @@ static void concat_backward(const mm_layer_io *io)
 
 const mm_layer mm_layer_concat = {
 	.kind = MM_NODE_CONCAT, .name = "concat", .min_in = 1, .max_in = MM_LAYER_MAXIN,
-	.shape = concat_shape, .forward = concat_forward, .backward = concat_backward,
+	.shape = concat_shape, .forward = concat_forward, .backward = concat_backward, .stores = true,
 };
 
 static const char *prod_shape(const mm_layer_io *io, mm_shape *out)

@@ -15,9 +15,11 @@
  * layer norm) treat it as B*T rows of D.
  *
  * Gradients.  The graph clears every gradient buffer (node outputs and
- * parameters) before a backward; a layer's backward *adds* into the input
- * gradients dx[k] and its parameters' g.  A layer never zeroes anything it
- * does not own.
+ * parameters) before a layer's backward writes to it; a layer's backward
+ * *adds* into the input gradients dx[k] and its parameters' g, and never
+ * zeroes anything it does not own.  A layer may declare `stores` and then
+ * store instead of adding where io->dx_fresh[k] / io->p_fresh say the
+ * buffer holds nothing yet, which saves the graph clearing it.
  */
 #ifndef MM_NN_LAYER_H
 #define MM_NN_LAYER_H
@@ -42,6 +44,7 @@ typedef enum mm_node_type {
 	MM_NODE_CONCAT,    /* any number of inputs, along the last dimension */
 	MM_NODE_PROD,      /* in0 ⊙ in1, equal shapes */
 	MM_NODE_BILINEAR,  /* in0^T W in1 + b → size outputs */
+	MM_NODE_PENALTY,   /* identity, with the auxiliary loss weight/2 · mean_b ‖x_b‖² */
 	/* sequences (nn/seq.h): [T, D] samples with per-sample lengths */
 	MM_NODE_ADD,       /* in0 + in1, equal shapes (a residual) */
 	MM_NODE_MIX,       /* Σ_k softmax(logits)_k in_k over K equal-shaped inputs */
@@ -105,6 +108,11 @@ typedef struct mm_layer_io {
 	float *dx[MM_LAYER_MAXIN];         /* their gradients to add to; NULL: not wanted */
 	float *y;                          /* output [B, out.T, out.D] */
 	const float *dy;                   /* gradient of the objective w.r.t. y */
+	/* For layers with `stores` set: dx[k] holds no value yet, store into it
+	 * instead of adding; p_fresh: likewise for the parameters' g.  Always
+	 * false for the other layers (the graph clears for them). */
+	bool dx_fresh[MM_LAYER_MAXIN];
+	bool p_fresh;
 	float *scratch;                    /* scratch(io) floats, kept from forward to backward */
 	bool train;                        /* training pass (dropout on) */
 	mm_rng *rng;                       /* training randomness; NULL when !train */
@@ -137,6 +145,9 @@ typedef struct mm_layer {
 	 * the layer's auxiliary loss, if it has one.  NULL: the kind has no
 	 * inputs to propagate to. */
 	void (*backward)(const mm_layer_io *io);
+	/* The backward honours io->dx_fresh and io->p_fresh (an optimisation:
+	 * the graph then need not clear those buffers first). */
+	bool stores;
 	/* Optional auxiliary loss of the last training forward (a value the
 	 * trainer adds to the objective, e.g. a router's load balance); its
 	 * gradient is part of backward.  NULL: none. */
@@ -164,6 +175,9 @@ typedef struct mm_sparse_linear_conf {
 typedef struct mm_dropout_conf {
 	float p;       /* drop rate in [0, 1) */
 } mm_dropout_conf;
+typedef struct mm_penalty_conf {
+	float weight;  /* ≥ 0: an activity regulariser on the node's input */
+} mm_penalty_conf;
 
 typedef struct mm_attn_conf {
 	int heads;     /* attention heads: D % heads == 0 (selfattn, xattn, block) */
@@ -174,6 +188,7 @@ typedef struct mm_attn_conf {
 extern const mm_layer mm_layer_input, mm_layer_concat, mm_layer_prod; /* join.c */
 extern const mm_layer mm_layer_linear, mm_layer_bilinear;              /* linear.c */
 extern const mm_layer mm_layer_relu, mm_layer_gelu, mm_layer_dropout;  /* act.c */
+extern const mm_layer mm_layer_penalty;                                /* act.c */
 extern const mm_layer mm_layer_layernorm;                              /* norm.c */
 extern const mm_layer mm_layer_add, mm_layer_mix, mm_layer_posemb,     /* seq.c */
 	mm_layer_modemb, mm_layer_cls, mm_layer_seqcat, mm_layer_meanpool, mm_layer_clspool;

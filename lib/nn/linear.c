@@ -1,6 +1,7 @@
 /* linear.c — the linear and bilinear layers and their kernels.  See layer.h. */
 #include <cblas.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -25,23 +26,34 @@ void mm_linear_forward(const float *X, int B, int din, const float *W,
 			X, din, W, din, b ? 1.0f : 0.0f, Y, dout);
 }
 
-void mm_linear_backward(const float *X, const float *dY, int B, int din, int dout,
-		const float *W, float *dW, float *db, float *dX)
+/* The backward, storing instead of adding where set_p (dW, db) or set_x (dX)
+ * say the buffer holds nothing yet (beta 0: no pass to clear it first). */
+static void linear_bwd(const float *X, const float *dY, int B, int din, int dout,
+		const float *W, float *dW, float *db, float *dX, bool set_p, bool set_x)
 {
 	if (B <= 0 || dout <= 0 || din <= 0)
 		return;
 	if (dW)
 		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, dout, din, B, 1.0f,
-				dY, dout, X, din, 1.0f, dW, din);
-	if (db)
+				dY, dout, X, din, set_p ? 0.0f : 1.0f, dW, din);
+	if (db) {
+		if (set_p)
+			memset(db, 0, (size_t)dout * sizeof *db);
 		for (int r = 0; r < B; r++) {
 			const float *row = dY + (size_t)r * dout;
 			for (int k = 0; k < dout; k++)
 				db[k] += row[k];
 		}
+	}
 	if (dX)
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, din, dout, 1.0f,
-				dY, dout, W, din, 1.0f, dX, din);
+				dY, dout, W, din, set_x ? 0.0f : 1.0f, dX, din);
+}
+
+void mm_linear_backward(const float *X, const float *dY, int B, int din, int dout,
+		const float *W, float *dW, float *db, float *dX)
+{
+	linear_bwd(X, dY, B, din, dout, W, dW, db, dX, false, false);
 }
 
 void mm_bilinear_forward(const float *A, const float *Bm, int B, int p, int q, int o,
@@ -135,8 +147,9 @@ static void linear_forward(const mm_layer_io *io)
 
 static void linear_backward(const mm_layer_io *io)
 {
-	mm_linear_backward(io->x[0], io->dy, io->B * io->in[0].T, io->in[0].D, io->out.D,
-			io->p[0].w, mm_param_grad(&io->p[0]), mm_param_grad(&io->p[1]), io->dx[0]);
+	linear_bwd(io->x[0], io->dy, io->B * io->in[0].T, io->in[0].D, io->out.D, io->p[0].w,
+			mm_param_grad(&io->p[0]), mm_param_grad(&io->p[1]), io->dx[0], io->p_fresh,
+			io->dx_fresh[0]);
 }
 
 static double linear_flops(const mm_layer_io *io)
@@ -148,7 +161,8 @@ const mm_layer mm_layer_linear = {
 	.kind = MM_NODE_LINEAR, .name = "linear", .min_in = 1, .max_in = 1,
 	.conf_size = sizeof(mm_linear_conf), .conf_fields = size_field, .conf_nfields = 1,
 	.shape = linear_shape, .params = linear_params, .init = fan_in_init,
-	.forward = linear_forward, .backward = linear_backward, .flops = linear_flops,
+	.forward = linear_forward, .backward = linear_backward, .stores = true,
+	.flops = linear_flops,
 };
 
 /* in0 [T, p], in1 [T, q] → [T, o]; W [p, o*q]. */

@@ -14,6 +14,7 @@ static const mm_layer *const registry[] = {
 	&mm_layer_concat,
 	&mm_layer_prod,
 	&mm_layer_bilinear,
+	&mm_layer_penalty,
 	&mm_layer_add,
 	&mm_layer_mix,
 	&mm_layer_posemb,

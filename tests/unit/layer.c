@@ -1,8 +1,19 @@
 /* layer.c — the layer registry and the graph's checks on nodes. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "nn.h"
 #include "tap.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
 
 static void test_registry(void)
 {
@@ -52,9 +63,65 @@ static void test_add_errors(void)
 	mm_net_free(net);
 }
 
+/* Bytes of address space in use (VmSize), 0 when unknown. */
+static size_t vm_size(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	size_t kb = 0;
+	while (f && fgets(line, sizeof line, f))
+		if (sscanf(line, "VmSize: %zu kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb * 1024;
+}
+
+/* Out of memory during prediction is an error, not NaN probabilities
+ * (mm_net_predict used to return nothing and fill P with NaN). */
+static void test_predict_oom(void)
+{
+#ifdef UNDER_ASAN
+	ok(1, "# SKIP the address sanitizer reserves more address space than a limit allows");
+	ok(1, "# SKIP idem");
+#else
+	int dims[1] = { 2 };
+	mm_net *net;
+	mm_err e;
+	mm_linear_conf wide = { 1 << 20 }, two = { 2 };
+	mm_net_new(&net, 1, dims, &e);
+	int in0 = 0;
+	int h = mm_net_add(net, MM_NODE_LINEAR, "wide", &in0, 1, &wide, &e);
+	int o = mm_net_add(net, MM_NODE_LINEAR, "out", &h, 1, &two, &e);
+	mm_net_finish(net, o, &e);
+	enum { N = 300 };
+	float *X = calloc(N * 2, sizeof *X), *P = malloc(N * 2 * sizeof *P);
+	struct rlimit old, lim;
+	size_t now = vm_size();
+	if (!now || getrlimit(RLIMIT_AS, &old) != 0) {
+		ok(1, "# SKIP no /proc/self/status or RLIMIT_AS");
+		ok(1, "# SKIP idem");
+	} else {
+		/* room for the net, not for a batch of 256 activations of 4 MB */
+		lim = old;
+		lim.rlim_cur = now + (256u << 20);
+		setrlimit(RLIMIT_AS, &lim);
+		mm_dataset d = { .nmod = 1, .X = { X }, .n = N };
+		mm_status st = mm_net_predict(net, &d, P, &e);
+		setrlimit(RLIMIT_AS, &old);
+		ok(st == MM_ENOMEM, "prediction that runs out of memory fails with MM_ENOMEM");
+		ok(st != MM_OK && strstr(e.msg, "out of memory"), "and says so: %s", st != MM_OK ? e.msg : "");
+	}
+	free(X);
+	free(P);
+	mm_net_free(net);
+#endif
+}
+
 int main(void)
 {
 	test_registry();
 	test_add_errors();
+	test_predict_oom();
 	return tap_done();
 }

@@ -1,5 +1,6 @@
 /* metrics.c — accuracy, precision, recall, F1, macro-F1 and bootstrap
  * intervals against values computed by hand. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,9 +24,31 @@ static void check(const char *what, const int32_t *y, const int32_t *p, size_t n
 	ok(m.n == n, "%s: n = %zu", what, n);
 }
 
+/* The trainer's checkpoint metrics (from probabilities) are mmoe-eval's:
+ * with a class absent from both labels and predictions, macro-F1 averages the
+ * two classes that occur, (2/3 + 4/5) / 2 = 0.733, not the three (0.489). */
+static void test_probs_absent_class(void)
+{
+	int y[4] = { 0, 0, 1, 1 };
+	int32_t y32[4] = { 0, 0, 1, 1 }, p32[4] = { 0, 1, 1, 1 };
+	float P[4 * 3] = { 0.8f, 0.1f, 0.1f, 0.2f, 0.7f, 0.1f, 0.1f, 0.6f, 0.3f, 0.3f, 0.4f, 0.3f };
+	mm_metrics a, b;
+	mm_err e;
+	ok(mm_metrics_of_probs(P, y, 4, 3, 1, &a, &e) == MM_OK, "metrics of probabilities");
+	mm_metrics_compute(y32, p32, NULL, 4, 3, 1, &b, &e);
+	near(a.v[MM_MET_MACRO_F1], (2.0 / 3 + 4.0 / 5) / 2, 1e-12, "macro-F1 with an absent class averages the classes that occur");
+	ok(memcmp(a.v, b.v, sizeof a.v) == 0, "every metric equals the one of the argmax predictions, bit for bit");
+	y[3] = 3;
+	ok(mm_metrics_of_probs(P, y, 4, 3, 1, &a, &e) == MM_EVALUE && strstr(e.msg, "example 3: label 3"),
+			"a label out of range: %s", e.msg);
+	near(mm_metric_nll(P, (int[]){ 0, 1, 1, 1 }, 4, 3), -(log(0.8) + log(0.7) + log(0.6) + log(0.4)) / 4, 1e-6,
+			"mean negative log-likelihood");
+}
+
 int main(void)
 {
 	mm_err e;
+	test_probs_absent_class();
 	/* Binary: TP 3, FN 1, FP 2, TN 2. */
 	int32_t y1[] = { 1, 1, 1, 0, 0, 0, 1, 0 }, p1[] = { 1, 0, 1, 0, 1, 0, 1, 1 };
 	check("binary", y1, p1, N(y1), 2, 1, 5.0 / 8, 3.0 / 5, 3.0 / 4, 2.0 / 3,

@@ -111,8 +111,8 @@ int main(void)
 		float X0[2 * 5] = { 1, 2, 3, 4, 5, -1, 0, 1, 0, -1 }, X1[2 * 3] = { 0.5f, -0.5f, 2, 1, 1, 1 };
 		float P1[6], P2[6];
 		mm_dataset d = { .nmod = 2, .X = { X0, X1 }, .n = 2 };
-		mm_net_predict(m->net, &d, P1);
-		mm_net_predict(l->net, &d, P2);
+		mm_net_predict(m->net, &d, P1, NULL);
+		mm_net_predict(l->net, &d, P2, NULL);
 		ok(memcmp(P1, P2, sizeof P1) == 0, "loaded net predicts identically");
 		mm_model_free(l);
 		mm_model_free(m);

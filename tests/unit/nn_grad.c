@@ -420,6 +420,218 @@ static void test_fit_step(int fusion)
 	mm_net_free(net);
 }
 
+/* ---- every weighted layer, and an auxiliary loss, through the graph and the
+ * trainer: in0 [5] → linear → layer norm → gelu ─┬→ bilinear ─┐
+ *          in1 [4] → linear → relu ───────────────┴→ prod ─────┴→ concat →
+ *          penalty (aux loss) → linear out [3] ---- */
+static mm_net *all_layers_net(uint64_t seed)
+{
+	int dims[2] = { 5, 4 };
+	mm_net *n;
+	mm_err e;
+	mm_net_new(&n, 2, dims, &e);
+	mm_linear_conf six = { 6 }, three = { 3 };
+	mm_penalty_conf pen = { 0.3f };
+	int i0 = 0, i1 = 1;
+	int a = mm_net_add(n, MM_NODE_LINEAR, "enc.a", &i0, 1, &six, &e);
+	int ln = mm_net_add(n, MM_NODE_LAYERNORM, "enc.a.norm", &a, 1, NULL, &e);
+	int g = mm_net_add(n, MM_NODE_GELU, "enc.a.act", &ln, 1, NULL, &e);
+	int b = mm_net_add(n, MM_NODE_LINEAR, "enc.b", &i1, 1, &six, &e);
+	int rb = mm_net_add(n, MM_NODE_RELU, "enc.b.act", &b, 1, NULL, &e);
+	int pair[2] = { g, rb };
+	int bl = mm_net_add(n, MM_NODE_BILINEAR, "fuse.bil", pair, 2, &three, &e);
+	int pr = mm_net_add(n, MM_NODE_PROD, "fuse.prod", pair, 2, NULL, &e);
+	int cat[2] = { bl, pr };
+	int c = mm_net_add(n, MM_NODE_CONCAT, "fuse.cat", cat, 2, NULL, &e);
+	int pe = mm_net_add(n, MM_NODE_PENALTY, "fuse.pen", &c, 1, &pen, &e);
+	int o = mm_net_add(n, MM_NODE_LINEAR, "head.out", &pe, 1, &three, &e);
+	if (o < 0 || mm_net_finish(n, o, &e) != MM_OK) {
+		diag("all_layers_net: %s", e.msg);
+		exit(1);
+	}
+	mm_rng r;
+	mm_rng_seed(&r, seed);
+	mm_net_init(n, &r);
+	size_t np;
+	mm_param *p = mm_net_params(n, &np);
+	for (size_t i = 0; i < np; i++) /* move layer norm's γ, β away from 1, 0 */
+		for (size_t k = 0; k < p[i].n; k++)
+			p[i].w[k] += 0.2f * (float)mm_rng_normal(&r);
+	return n;
+}
+
+/* cross-entropy plus the layers' auxiliary losses, in a training forward */
+static double aux_net_loss(void *c_)
+{
+	net_t *c = c_;
+	mm_rng g = c->g;
+	const float *Z = mm_net_forward(c->net, c->X, c->B, true, &g);
+	double L = mm_xent_loss(Z, c->y, c->B, c->C, NULL, c->P, NULL);
+	return L + mm_net_aux_loss(c->net);
+}
+
+enum { FB = 8 };
+static int fit_y[FB] = { 0, 1, 2, 0, 1, 2, 2, 1 };
+
+/* The public gradients of aux_net_loss on a batch, into g0 (np arrays). */
+static float **public_grads(net_t *c)
+{
+	float dZ[FB * 3];
+	mm_rng g = c->g;
+	const float *Z = mm_net_forward(c->net, c->X, c->B, true, &g);
+	mm_xent_loss(Z, c->y, c->B, c->C, NULL, c->P, dZ);
+	mm_net_zero_grad(c->net);
+	mm_net_backward(c->net, dZ);
+	size_t np;
+	mm_param *p = mm_net_params(c->net, &np);
+	float **g0 = malloc(np * sizeof *g0);
+	for (size_t i = 0; i < np; i++) {
+		g0[i] = malloc(p[i].n * sizeof(float));
+		memcpy(g0[i], p[i].g, p[i].n * sizeof(float));
+	}
+	return g0;
+}
+
+static void test_all_layers(void)
+{
+	mm_net *net = all_layers_net(21);
+	float *X0 = rnd(FB * 5, 1), *X1 = rnd(FB * 4, 1);
+	net_t c = { .net = net, .B = FB, .C = 3, .y = fit_y, .P = zeros(FB * 3) };
+	c.X[0] = X0;
+	c.X[1] = X1;
+	mm_rng_seed(&c.g, 1);
+	float **g0 = public_grads(&c);
+	size_t np;
+	mm_param *p = mm_net_params(net, &np);
+	double worst = 0;
+	for (size_t i = 0; i < np; i++) {
+		double err = check(aux_net_loss, &c, p[i].w, g0[i], p[i].n, 2e-3f);
+		if (err >= 2e-2)
+			diag("%s: relative error %g", p[i].name, err);
+		worst = fmax(worst, err);
+	}
+	ok(worst < 2e-2, "linear, layer norm, bilinear, prod, concat and an auxiliary loss: "
+			"all %zu parameter tensors match finite differences (worst %.2g)", np, worst);
+	mm_rng g = c.g;
+	mm_net_forward(net, c.X, FB, true, &g);
+	double aux = mm_net_aux_loss(net);
+	mm_net_forward(net, c.X, FB, false, NULL);
+	ok(aux > 0 && mm_net_aux_loss(net) == 0, "the auxiliary loss counts in training forwards only (%.3g)", aux);
+
+	/* one full-batch AdamW step from zero moments moves every weight by
+	 * -lr * sign(g), frozen ones not at all, weight decay included */
+	mm_param *fz[2] = { mm_net_param(net, "enc.a.norm.gamma"), mm_net_param(net, "fuse.bil.W") };
+	fz[0]->frozen = fz[1]->frozen = true;
+	float *fw[2];
+	for (int k = 0; k < 2; k++) {
+		fw[k] = malloc(fz[k]->n * sizeof(float));
+		memcpy(fw[k], fz[k]->w, fz[k]->n * sizeof(float));
+	}
+	float **w0 = malloc(np * sizeof *w0);
+	for (size_t i = 0; i < np; i++) {
+		w0[i] = malloc(p[i].n * sizeof(float));
+		memcpy(w0[i], p[i].w, p[i].n * sizeof(float));
+		for (size_t k = 0; k < p[i].n; k++) /* stale garbage the trainer must clear */
+			p[i].g[k] = 1e3f;
+	}
+	mm_fit_params fp;
+	mm_fit_params_default(&fp);
+	fp.epochs = 1;
+	fp.batch = FB;
+	fp.lr = 1e-3f;
+	fp.weight_decay = 0.5f;
+	fp.warmup = 0;
+	fp.clip = 0;
+	mm_dataset d = { .nmod = 2, .X = { X0, X1 }, .y = fit_y, .n = FB };
+	mm_fit_result r;
+	mm_err e;
+	ok(mm_net_fit(net, &d, NULL, &fp, &r, &e) == MM_OK && r.steps == 1, "one full-batch step");
+	size_t bad = 0, checked = 0;
+	for (size_t i = 0; i < np; i++) {
+		if (p[i].frozen)
+			continue;
+		float dec = p[i].decay ? 1.0f - 1e-3f * 0.5f : 1.0f;
+		for (size_t k = 0; k < p[i].n; k++) {
+			if (fabsf(g0[i][k]) < 1e-5f)
+				continue;
+			checked++;
+			float dw = p[i].w[k] - w0[i][k] * dec;
+			if (fabsf(fabsf(dw) - 1e-3f) > 2e-5f || (dw > 0) == (g0[i][k] > 0)) {
+				if (bad < 5)
+					diag("%s[%zu]: g %g, step %g", p[i].name, k, g0[i][k], dw);
+				bad++;
+			}
+		}
+	}
+	ok(bad == 0 && checked > 100, "the trainer's step follows the public gradients of every weighted layer "
+			"and the auxiliary loss (%zu of %zu off)", bad, checked);
+	ok(memcmp(fw[0], fz[0]->w, fz[0]->n * sizeof(float)) == 0 &&
+			memcmp(fw[1], fz[1]->w, fz[1]->n * sizeof(float)) == 0,
+			"frozen parameters stay as they were (no step, no weight decay)");
+	for (size_t i = 0; i < np; i++) {
+		free(g0[i]);
+		free(w0[i]);
+	}
+	free(g0); free(w0); free(fw[0]); free(fw[1]);
+	free(X0); free(X1); free(c.P);
+	mm_net_free(net);
+}
+
+/* A custom objective that is the cross-entropy on the records' targets. */
+static int objective_calls;
+static double xent_objective(void *ctx, const float *Z, int B, int C, const mm_dataset *d,
+		const size_t *idx, float *dZ)
+{
+	(void)ctx;
+	int y[64];
+	float P[64 * 3];
+	if (B > 64 || C != 3)
+		return NAN;
+	for (int r = 0; r < B; r++)
+		y[r] = d->y[idx[r]];
+	objective_calls++;
+	return mm_xent_loss(Z, y, B, C, NULL, P, dZ);
+}
+
+static void test_objective(void)
+{
+	enum { N = 40 };
+	float *X0 = rnd(N * 5, 1), *X1 = rnd(N * 4, 1);
+	int y[N];
+	for (int i = 0; i < N; i++)
+		y[i] = (X0[i * 5] > 0) + (X1[i * 4] > 0.5f);
+	mm_dataset d = { .nmod = 2, .X = { X0, X1 }, .y = y, .n = N };
+	mm_net *a = all_layers_net(5), *b = all_layers_net(5);
+	mm_fit_params fp;
+	mm_fit_params_default(&fp);
+	fp.epochs = 3;
+	fp.batch = 8;
+	mm_fit_result r;
+	mm_err e;
+	mm_net_fit(a, &d, NULL, &fp, &r, &e);
+	fp.objective = xent_objective;
+	ok(mm_net_fit(b, &d, NULL, &fp, &r, &e) == MM_EUSAGE, "a custom objective needs select loss: %s", e.msg);
+	fp.select = MM_SELECT_LOSS;
+	mm_status st = mm_net_fit(b, &d, NULL, &fp, &r, &e);
+	ok(st == MM_OK && objective_calls == 15,
+			"training calls the objective once per batch (%d calls)", objective_calls);
+	size_t np;
+	mm_param *pa = mm_net_params(a, &np), *pb = mm_net_params(b, &np);
+	size_t diff = 0;
+	for (size_t i = 0; i < np; i++)
+		diff += memcmp(pa[i].w, pb[i].w, pa[i].n * sizeof(float)) != 0;
+	ok(diff == 0, "an objective equal to the cross-entropy trains the same weights, bit for bit (%zu tensors differ)", diff);
+	mm_dataset v = { .nmod = 2, .X = { X0, X1 }, .y = y, .n = 20 };
+	objective_calls = 0;
+	st = mm_net_fit(b, &d, &v, &fp, &r, &e);
+	ok(st == MM_OK && isfinite(r.best_metric) && r.best_metric > 0 && objective_calls == 15 + 3,
+			"validation uses the objective too (best %.3f, %d calls)", r.best_metric, objective_calls);
+	mm_net_free(a);
+	mm_net_free(b);
+	free(X0);
+	free(X1);
+}
+
 int main(void)
 {
 	mm_rng_seed(&G, 12345);
@@ -443,6 +655,8 @@ int main(void)
 	test_net(MM_FUSE_BILINEAR, MM_ACT_RELU);
 	test_layernorm_node();
 	test_fit_step(MM_FUSE_CONCAT_PROD);
+	test_all_layers();
+	test_objective();
 	test_fit_step(MM_FUSE_BILINEAR);
 	return tap_done();
 }

@@ -161,7 +161,7 @@ int main(void)
 		/* float features: the optimum moves by ~1e-7 relative */
 		near(mm_clf_objective(clf), fopt, 1e-6, "mm_clf objective equals the optimum");
 		float pr[2 * 3];
-		mm_clf_predict(clf, Xf, 3, pr);
+		mm_clf_predict(clf, Xf, 3, pr, NULL);
 		int good = 1;
 		for (int i = 0; i < 3; i++) {
 			double z = wopt[D];
@@ -184,8 +184,8 @@ int main(void)
 		ok(mm_clf_train(&a, Xf, Y, N, D, 2, &mp, &e) == MM_OK &&
 				mm_clf_train(&b, Xf, Y, N, D, 2, &mp, &e) == MM_OK, "mm_clf_train mlp");
 		static float pa[N * 2], pb[N * 2];
-		mm_clf_predict(a, Xf, N, pa);
-		mm_clf_predict(b, Xf, N, pb);
+		mm_clf_predict(a, Xf, N, pa, NULL);
+		mm_clf_predict(b, Xf, N, pb, NULL);
 		int right = 0, sums = 1;
 		for (int i = 0; i < N; i++) {
 			right += (pa[2 * i + 1] > 0.5f) == (Y[i] == 1);
@@ -286,6 +286,33 @@ int main(void)
 		near(nrm, 5, 1e-9, "clip returns the norm before clipping");
 		near(sqrt(ga[0] * ga[0] + ga[2] * ga[2]), 1.0, 1e-5, "clipped to max_norm");
 		near(ga[0] / ga[2], 0.75, 1e-6, "clipping keeps the direction");
+	}
+	{
+		float a[3] = { 3, 0, 4 }, ga[3] = { 3, 0, 4 }, b[2] = { 1, 1 }, gb[2] = { 100, 100 };
+		mm_param prm[2] = { { .name = "a", .w = a, .g = ga, .n = 3 },
+			{ .name = "b", .w = b, .g = gb, .n = 2, .frozen = true } };
+		near(mm_clip_grad_norm(prm, 2, 1.0), 5, 1e-9, "a frozen parameter does not count in the norm");
+		ok(gb[0] == 100 && gb[1] == 100, "nor is it scaled");
+		mm_sgd *sg;
+		mm_err e;
+		mm_sgd_new(&sg, prm, 2, 0.9f, 0.1f, &e);
+		mm_sgd_step(sg, 0.1f);
+		ok(b[0] == 1 && b[1] == 1 && a[0] != 3, "SGD steps the others, not a frozen parameter");
+		mm_sgd_free(sg);
+	}
+	{
+		/* a norm over more values than one BLAS call takes at a time */
+		enum { M = (1 << 20) + 3 };
+		float *w = malloc(M * sizeof *w), *g = malloc(M * sizeof *g);
+		for (size_t i = 0; i < M; i++)
+			g[i] = (float)((i % 17) * 0.001 + 1e-4 * (double)(i % 5));
+		mm_param prm = { .name = "w", .w = w, .g = g, .n = M };
+		double s = 0;
+		for (size_t i = 0; i < M; i++)
+			s += (double)g[i] * g[i];
+		near(mm_clip_grad_norm(&prm, 1, 0), sqrt(s), 1e-4, "the norm of 2^20 + 3 gradients (float partial sums)");
+		free(w);
+		free(g);
 	}
 	return tap_done();
 }

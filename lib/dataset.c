@@ -1,0 +1,51 @@
+/* dataset.c — standardisation statistics and class weights.  See dataset.h. */
+#include "dataset.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+mm_status mm_standardize_fit(const float *X, size_t n, size_t d, float *mean, float *std, mm_err *e)
+{
+	double *s = calloc(d ? d : 1, sizeof *s), *ss = calloc(d ? d : 1, sizeof *ss);
+	if (!s || !ss) {
+		free(s);
+		free(ss);
+		return mm_errf(e, MM_ENOMEM, "out of memory for the statistics of %zu features", d);
+	}
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < d; j++)
+			s[j] += X[i * d + j];
+	for (size_t j = 0; j < d; j++)
+		s[j] /= (double)n;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < d; j++) {
+			double v = X[i * d + j] - s[j];
+			ss[j] += v * v;
+		}
+	for (size_t j = 0; j < d; j++) {
+		double sd = sqrt(ss[j] / (double)n);
+		mean[j] = (float)s[j];
+		std[j] = sd > MM_STD_FLOOR ? (float)sd : 1.0f;
+	}
+	free(s);
+	free(ss);
+	return MM_OK;
+}
+
+mm_status mm_class_weights_balanced(const int *y, size_t n, int C, float *w, mm_err *e)
+{
+	size_t *cnt = calloc(C > 0 ? (size_t)C : 1, sizeof *cnt);
+	if (!cnt)
+		return mm_errf(e, MM_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		if (y[i] < 0 || y[i] >= C) {
+			free(cnt);
+			return mm_errf(e, MM_EVALUE, "example %zu: label %d outside 0..%d", i, y[i], C - 1);
+		}
+		cnt[y[i]]++;
+	}
+	for (int c = 0; c < C; c++)
+		w[c] = cnt[c] ? (float)((double)n / ((double)C * cnt[c])) : 0.0f;
+	free(cnt);
+	return MM_OK;
+}
