@@ -244,6 +244,38 @@ mm_status mm_net_fit(mm_net *net, const mm_dataset *train, const mm_dataset *val
  * the activations cannot be allocated (P is then incomplete). */
 mm_status mm_net_predict(mm_net *net, const mm_dataset *d, float *P, mm_err *e);
 
+/* A gate over K experts trained for the mixture (nn/mixture.c): the net's K
+ * outputs z give the weights w = softmax(z), and the objective is the
+ * negative log likelihood of the mixture,
+ *     -(1/B) Σ_i log Σ_k w_k(x_i) p_k(y_i | x_i),
+ * whose gradient in z_i is (w - r_i)/B with r_ik = w_k p_k / Σ_j w_j p_j.
+ * Only the experts' probabilities of each record's true class are needed:
+ * py[s] is n × K for the dataset d[s] (s = 0 train, 1 validation; d[1] and
+ * py[1] may be NULL), row i holding p_k(y_i) of record i.  The p_k must be
+ * honest: predictions on records the experts were not trained on (otherwise
+ * the gate learns to trust whichever expert memorised its data).
+ * Probabilities below MM_MIXTURE_PFLOOR count as the floor, so the objective
+ * stays finite when every expert is sure and wrong.  Neither the struct nor
+ * the arrays are copied: they must outlive mm_net_fit.
+ * With tag_weight λ in (0, 1] the objective is (1-λ) times that plus λ times
+ * the cross-entropy of w against a tag per record (tag[s], n entries in
+ * 0..K-1, as the tag router learns), a mixture gate held near the tag router;
+ * 0 (zero-initialised) is the mixture alone, and tag may then be NULL.
+ * Use: p.objective = mm_mixture_objective, p.octx = &mix,
+ * p.select = MM_SELECT_LOSS.  Returns NaN (which the trainer refuses) when
+ * called on another dataset or with nout != K. */
+#define MM_MIXTURE_MAXK 64
+#define MM_MIXTURE_PFLOOR 1e-12
+typedef struct mm_mixture {
+	int K;                      /* 2..MM_MIXTURE_MAXK */
+	const mm_dataset *d[2];
+	const float *py[2];
+	float tag_weight;           /* λ in [0, 1] */
+	const int *tag[2];
+} mm_mixture;
+double mm_mixture_objective(void *octx, const float *Z, int B, int nout, const mm_dataset *d,
+		const size_t *idx, float *dZ);
+
 
 /* ======================================================================
  * High-level classifier (used by mmoe-unipred)

@@ -36,4 +36,5 @@ if command -v jq >/dev/null; then
 else
 	skip "jq missing"
 fi
+# block 4, the mixture gate, needs the experts' held-out predictions: tests/train-gate.t runs it
 done_testing

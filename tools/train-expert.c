@@ -21,6 +21,7 @@
 #include "nn.h"
 #include "record.h"
 #include "rng.h"
+#include "rus.h"
 #include "sparse.h"
 #include "stream.h"
 #include "util.h"
@@ -43,6 +44,18 @@ static void usage(FILE *f)
 		"      --where FIELD=VALUE  keep only records whose FIELD equals VALUE (repeatable)\n"
 		"      --exclude-flag FIELD skip records where the bool FIELD is true (repeatable)\n"
 		"      --split-field FIELD  field holding train/val/test (default: split)\n"
+		"Mixture gate (instead of a classifier of --target):\n"
+		"      --experts P,P,...    train a gate w = softmax(net) over these expert\n"
+		"                           probability fields for the mixture's likelihood\n"
+		"                           log sum_k w_k p_k(y), y the int class in --target;\n"
+		"                           the model's classes are the experts (or --classes)\n"
+		"      --heldout FIELD      bool field marking the train records that the experts\n"
+		"                           and their baseline did not see; only those train the\n"
+		"                           gate, and none is an error (default: heldout)\n"
+		"      --tag-weight X       add X times the cross-entropy of the gate against the\n"
+		"                           --tag field (a class name), and 1-X times the mixture\n"
+		"                           loss: 0 the mixture alone, 1 a tag router (default: 0)\n"
+		"      --tag FIELD          the tag of --tag-weight (default: rus)\n"
 		"Architecture (taken from the --init model when given):\n"
 		"      --proj N             projection width per modality, 0 = none (default: 256)\n"
 		"      --act relu|gelu      activation (default: relu)\n"
@@ -103,6 +116,10 @@ static const char *out_path, *init_path;
 static bool init_partial;
 static const char *models[MAXM], *as_names[MAXM];
 static int nmodels;
+static char **experts; /* the mixture gate's expert fields (lives until exit) */
+static int nexperts;
+static const char *heldout = "heldout", *tag_field = "rus";
+static float tag_weight;
 
 /* ---- growable float/int buffers ---- */
 typedef struct fbuf {
@@ -224,6 +241,67 @@ static void on_epoch(void *ctx, const mm_fit_epoch *ep)
 		fprintf(stderr, "%s: epoch %*d/%d  loss %.4f  val_loss %.4f  val_%s %.4f  lr %.2e  %.1fs%s\n",
 				cli_prog, log_epochs >= 100 ? 3 : 2, ep->epoch, log_epochs, ep->train_loss,
 				ep->val_loss, metric_label, ep->val_metric, ep->lr, ep->seconds, ep->best ? "  *" : "");
+}
+
+/* ---- the mixture gate ---- */
+static size_t gate_nclass; /* the experts' number of classes: the first record's */
+
+/* Whether the record is one of the train records held out from the experts'
+ * training (its bool field --heldout is true). */
+static bool is_heldout(mm_rec *r)
+{
+	mm_err e;
+	int64_t v;
+	if (mm_field_absent(r, heldout))
+		return false;
+	if (mm_rec_int(r, heldout, &v, &e) != MM_OK)
+		cli_die_err(&e);
+	return v != 0;
+}
+
+/* The gate's view of a record: the int class y of --target and each expert's
+ * probability of it, pushed onto py, and with --tag-weight its tag's class,
+ * onto tags.  false when the record has no label. */
+static bool gate_record(mm_rec *r, int *y, fbuf *py, ibuf *tags)
+{
+	mm_err e;
+	char where[200];
+	int64_t v;
+	mm_status st = mm_rec_label(r, target, 0, &v, &e);
+	if (st == MM_MISSING)
+		return false;
+	if (st != MM_OK)
+		cli_die_err(&e);
+	float p[MM_MIXTURE_MAXK];
+	for (int k = 0; k < nexperts; k++) {
+		mm_tensor t;
+		if (mm_rec_vec(r, experts[k], gate_nclass, &t, &e) != MM_OK)
+			cli_die_err(&e);
+		if (!gate_nclass)
+			gate_nclass = t.n;
+		if ((uint64_t)v >= t.n)
+			cli_die(MM_EXIT_DATA, "%s: field \"%s\": class %lld, but expert \"%s\" gives %zu probabilities",
+					mm_rec_where(r, where, sizeof where), target, (long long)v, experts[k], t.n);
+		for (size_t j = 0; j < t.n; j++)
+			if (!(t.data[j] >= 0 && t.data[j] <= 1))
+				cli_die(MM_EXIT_DATA, "%s: field \"%s\": element %zu is %g, not a probability",
+						mm_rec_where(r, where, sizeof where), experts[k], j, t.data[j]);
+		p[k] = t.data[v];
+		mm_tensor_free(&t);
+	}
+	if (tag_weight > 0) {
+		const char *s;
+		if (mm_rec_str(r, tag_field, &s, &e) != MM_OK)
+			cli_die_err(&e);
+		int c = class_of_str(s);
+		if (c < 0)
+			cli_die(MM_EXIT_DATA, "%s: field \"%s\": tag \"%s\" is not one of the gate's classes "
+					"(name them with --classes)", mm_rec_where(r, where, sizeof where), tag_field, s);
+		ipush(tags, c);
+	}
+	fpush(py, p, (size_t)nexperts);
+	*y = (int)v;
+	return true;
 }
 
 /* ---- sparse features ----
@@ -511,7 +589,7 @@ int main(int argc, char **argv)
 	enum { O_CLASSES = 256, O_WHERE, O_EXCL, O_SPLIT, O_PROJ, O_ACT, O_FUSION, O_BILDIM, O_HIDDEN,
 		O_LAYERS, O_DROPOUT, O_INIT, O_EPOCHS, O_BATCH, O_LR, O_WD, O_WARMUP, O_MINLR, O_CLIP,
 		O_LOSS, O_ALPHA, O_GAMMA, O_CW, O_SELECT, O_PATIENCE, O_PREDICT, O_AS, O_FORCE, O_RESAVE, O_INFO,
-		O_INIT_PARTIAL, O_TARGET };
+		O_INIT_PARTIAL, O_TARGET, O_EXPERTS, O_HELDOUT, O_TAG, O_TAGW };
 	static const struct option opts[] = {
 		{ "feature", required_argument, NULL, 'f' },
 		{ "target", required_argument, NULL, O_TARGET },
@@ -519,6 +597,10 @@ int main(int argc, char **argv)
 		{ "where", required_argument, NULL, O_WHERE },
 		{ "exclude-flag", required_argument, NULL, O_EXCL },
 		{ "split-field", required_argument, NULL, O_SPLIT },
+		{ "experts", required_argument, NULL, O_EXPERTS },
+		{ "heldout", required_argument, NULL, O_HELDOUT },
+		{ "tag", required_argument, NULL, O_TAG },
+		{ "tag-weight", required_argument, NULL, O_TAGW },
 		{ "proj", required_argument, NULL, O_PROJ },
 		{ "act", required_argument, NULL, O_ACT },
 		{ "fusion", required_argument, NULL, O_FUSION },
@@ -589,6 +671,19 @@ int main(int argc, char **argv)
 			excl[nexcl++] = optarg;
 			break;
 		case O_SPLIT: check_nonempty_name("--split-field", optarg); split_field = optarg; break;
+		case O_EXPERTS: {
+			size_t n;
+			experts = cli_split(optarg, ',', &n);
+			if (n < 2 || n > MM_MIXTURE_MAXK)
+				cli_usage("--experts needs 2..%d fields, got %zu", MM_MIXTURE_MAXK, n);
+			for (size_t i = 0; i < n; i++)
+				check_nonempty_name("--experts", experts[i]);
+			nexperts = (int)n;
+			break;
+		}
+		case O_HELDOUT: check_nonempty_name("--heldout", optarg); heldout = optarg; break;
+		case O_TAG: check_nonempty_name("--tag", optarg); tag_field = optarg; break;
+		case O_TAGW: tag_weight = (float)cli_double("--tag-weight", optarg, 0, 1); break;
 		case O_PROJ: spec.proj = (int)cli_int("--proj", optarg, 0, 65536); arch_given = true; break;
 		case O_ACT:
 			if ((spec.act = mm_act_parse(optarg)) < 0)
@@ -737,6 +832,26 @@ int main(int argc, char **argv)
 		}
 		cls_fixed = true;
 	}
+	if (!nexperts && tag_weight > 0)
+		cli_usage("--tag-weight is for the mixture gate (--experts)");
+	if (nexperts) { /* the mixture gate: its classes are the experts */
+		if (fp.loss != MM_LOSS_CE || strcmp(cw_arg, "none") != 0)
+			cli_usage("--experts trains for the mixture's likelihood: no --loss focal or --class-weights");
+		if (select >= 0 && select != MM_SELECT_LOSS)
+			cli_usage("--experts selects the checkpoint by the mixture's loss on val: --select loss only");
+		select = MM_SELECT_LOSS;
+		for (int k = 0; k < nexperts; k++)
+			for (int j = 0; j < k; j++)
+				if (strcmp(experts[k], experts[j]) == 0)
+					cli_usage("--experts: '%s' is given twice", experts[k]);
+		if (cls_fixed && ncls != nexperts)
+			cli_usage("--classes names %d classes for %d --experts", ncls, nexperts);
+		if (tag_weight > 0 && !classes_arg)
+			cli_usage("--tag-weight needs --classes: the tag values that name the experts");
+		for (int k = 0; !cls_fixed && k < nexperts; k++)
+			add_class(experts[k]);
+		cls_fixed = true;
+	}
 
 	/* ---- load the data ---- */
 	fbuf Xtr[MM_NET_MAXMOD] = { 0 }, Xva[MM_NET_MAXMOD] = { 0 };
@@ -746,6 +861,9 @@ int main(int argc, char **argv)
 	for (int f = 0; f < MM_NET_MAXMOD; f++)
 		sparse_f[f] = init && f < init->spec.nmod ? init->spec.sparse[f] > 0 : -1;
 	ibuf ytr = { 0 }, yva = { 0 };
+	fbuf pytr = { 0 }, pyva = { 0 }; /* the gate's p_k(y) per record */
+	ibuf tagtr = { 0 }, tagva = { 0 }; /* and its tags, with --tag-weight */
+	uint64_t ninsample = 0;
 	int dims[MM_NET_MAXMOD] = { 0 };
 	mm_dimvote vote[MM_NET_MAXMOD] = { 0 };
 	if (init)
@@ -777,8 +895,18 @@ int main(int argc, char **argv)
 			cli_die_err(&e);
 		}
 		bool other = which < 0 || !keep_record(r);
-		const msgpack_object *to = other ? NULL : mm_rec_get(r, target);
-		if (other || !to || to->type == MSGPACK_OBJECT_NIL) {
+		/* the gate: a train record the experts saw is in-sample, not for it */
+		bool insample = !other && nexperts && which == 0 && !is_heldout(r);
+		int y = 0;
+		const msgpack_object *to = NULL;
+		bool skip = other || insample;
+		if (!skip && nexperts)
+			skip = !gate_record(r, &y, which ? &pyva : &pytr, which ? &tagva : &tagtr);
+		else if (!skip) {
+			to = mm_rec_get(r, target);
+			skip = !to || to->type == MSGPACK_OBJECT_NIL;
+		}
+		if (skip) {
 			/* not trained on, but its sparse rows count for T */
 			for (int f = 0; f < nfeat; f++) {
 				const msgpack_object *fo = mm_rec_get(r, feats[f]);
@@ -789,11 +917,14 @@ int main(int argc, char **argv)
 					cli_die_err(&e);
 			}
 			nother += which < 0;
-			nfiltered += which >= 0 && !keep_record(r);
-			nnotarget += which >= 0 && keep_record(r);
+			nfiltered += which >= 0 && other;
+			ninsample += insample;
+			nnotarget += !other && !insample;
 			mm_rec_free(r);
 			continue;
 		}
+		if (nexperts)
+			goto features;
 		int kind = to->type == MSGPACK_OBJECT_STR ? 2 : 1;
 		if (tkind && kind != tkind) {
 			mm_errf(&e, MM_ETYPE, "%s: field \"%s\": expected %s like the records before, got %s",
@@ -802,7 +933,6 @@ int main(int argc, char **argv)
 			cli_die_err(&e);
 		}
 		tkind = kind;
-		int y;
 		if (kind == 2) {
 			const char *s;
 			if (mm_rec_str(r, target, &s, &e) != MM_OK)
@@ -830,7 +960,7 @@ int main(int argc, char **argv)
 			if (v > maxint)
 				maxint = v;
 		}
-		/* features */
+features:
 		for (int f = 0; f < nfeat; f++) {
 			mm_tensor t;
 			if (sparse_f[f] < 0) {
@@ -887,6 +1017,16 @@ int main(int argc, char **argv)
 	}
 	mm_reader_close(rd);
 	size_t ntr = ytr.n, nva = yva.n;
+	if (nexperts && ntr == 0)
+		cli_die(MM_EXIT_DATA, "no held-out training records: the mixture gate trains only on "
+				"records of split \"train\" whose bool \"%s\" is true, which the experts and "
+				"their baseline must not have seen (train those with --exclude-flag %s); "
+				"%llu train records here are not held out: the experts' predictions on them "
+				"are in-sample, and a gate trained on those would trust whichever expert "
+				"memorised them",
+				heldout, heldout, (unsigned long long)ninsample);
+	if (nexperts)
+		tkind = 2; /* the gate's classes are the experts, by name */
 	if (ntr == 0)
 		cli_die(MM_EXIT_DATA, "no training records (split \"train\"%s) among %llu records",
 				nwhere || nexcl ? " passing the filters" : "", (unsigned long long)nread);
@@ -1008,7 +1148,7 @@ int main(int argc, char **argv)
 		if (mm_model_set_class(m, k, nm, &e) != MM_OK)
 			cli_die_err(&e);
 	}
-	if (mm_model_set_target(m, target, is_str, &e) != MM_OK)
+	if (mm_model_set_target(m, nexperts ? "mixture" : target, is_str, &e) != MM_OK)
 		cli_die_err(&e);
 
 	/* standardisation: training statistics, or the --init model's; a sparse
@@ -1109,6 +1249,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, ", %llu other splits", (unsigned long long)nother);
 		if (nfiltered)
 			fprintf(stderr, ", %llu filtered out", (unsigned long long)nfiltered);
+		if (ninsample)
+			fprintf(stderr, ", %llu train not \"%s\"", (unsigned long long)ninsample, heldout);
 		if (nnotarget)
 			fprintf(stderr, ", %llu without \"%s\"", (unsigned long long)nnotarget, target);
 		fprintf(stderr, "); %d classes; features", spec.nclass);
@@ -1124,6 +1266,14 @@ int main(int argc, char **argv)
 	for (int f = 0; f < nfeat; f++) {
 		dtr.X[f] = Xtr[f].p;
 		dva.X[f] = Xva[f].p;
+	}
+	mm_mixture mix = { .K = nexperts, .d = { &dtr, nva ? &dva : NULL },
+		.py = { pytr.p, nva ? pyva.p : NULL }, .tag_weight = tag_weight,
+		.tag = { tagtr.p, nva ? tagva.p : NULL } };
+	if (nexperts) {
+		dtr.y = dva.y = NULL;
+		fp.objective = mm_mixture_objective;
+		fp.octx = &mix;
 	}
 	mm_fit_result res;
 	if (mm_net_fit(m->net, &dtr, nva ? &dva : NULL, &fp, &res, &e) != MM_OK) {
@@ -1150,6 +1300,10 @@ int main(int argc, char **argv)
 	}
 	free(ytr.p);
 	free(yva.p);
+	free(pytr.p);
+	free(pyva.p);
+	free(tagtr.p);
+	free(tagva.p);
 	mm_model_free(m);
 	mm_model_free(init);
 	return cli_finish();
