@@ -18,5 +18,7 @@ mapfile -t args < "$d/unit.args"
 mapfile -t outs < "$d/unit.out"
 # RUNS last: it overrides the submitting machine's RUNS among the arguments
 make --no-print-directory -s -C "$d" -f pipelines/mmoe.mk MMOE_BIN="$d/bin" "${args[@]}" RUNS=runs
-tar -C "$d/runs" -cf "$out.part" "${outs[@]}"
+# pax keeps sub-second times: a result stamped to the whole second could look
+# older than an input made here in that same second, and Make would remake it
+tar --format=posix -C "$d/runs" -cf "$out.part" "${outs[@]}"
 mv "$out.part" "$out"

@@ -151,7 +151,7 @@ else
 				cp -p "$f" "$d/runs/$p"
 			done
 		fi
-		tar -C "$d" -cf "$units/$id.in.tar.part" .
+		tar --format=posix -C "$d" -cf "$units/$id.in.tar.part" .
 		mv "$units/$id.in.tar.part" "$units/$id.in.tar"
 		rm -rf "$d"
 	}

@@ -65,7 +65,10 @@ echo "$REMOTE" > "$T/logins"
 	>"$T/kill.out" 2>"$T/kill.err" &
 swpid=$!
 killed=
-for i in $(seq 300); do
+# poll until the sweep ends (bounded in time, not in tries: a loaded machine
+# starts the first unit late)
+deadline=$((SECONDS + 300))
+while [ "$SECONDS" -lt "$deadline" ]; do
 	p=$(remote_run 'pgrep -u "$(id -u)" -f "[p]ipelines/mmoe.mk" | head -n 1' 2>/dev/null)
 	if [ -n "$p" ]; then remote_run "kill $p" 2>/dev/null && killed=$p && break; fi
 	kill -0 "$swpid" 2>/dev/null || break

@@ -198,6 +198,7 @@ static void test_tfidf(void)
 	for (size_t i = 0; i < s.nnz; i++)
 		n2 += (double)s.val[i] * s.val[i];
 	near(n2, 1.0, 1e-6, "with l2 the vector has unit norm");
+	mm_tfidf_free(&t);
 	FILE *fp = fopen(path, "w");
 	fputs("mmoe-idf 1\nbits 20\nwords 2\nchars 0 0\nseed 1\ndocs 3\n5 1\n4 1\n", fp);
 	fclose(fp);
