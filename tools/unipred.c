@@ -526,7 +526,9 @@ int main(int argc, char **argv)
 	mm_clf_params cp;
 	mm_clf_params_default(&cp);
 	const char *feat = NULL, *as = NULL, *label = "label", *out = NULL;
-	char **imp = NULL, **asv = NULL;
+	/* the option lists live for the whole run; static, so that a usage error
+	 * exiting from anywhere below leaves them reachable, not leaked */
+	static char **imp = NULL, **asv = NULL;
 	int nimp = 0, nas = 0;
 	const char *ifield = NULL, *iclasses = NULL, *idkey = NULL, *iorder = NULL;
 	double max_bad = MM_IMPORT_MAX_BAD, max_unmatched = MM_IMPORT_MAX_UNMATCHED;
@@ -670,15 +672,20 @@ int main(int argc, char **argv)
 		if (norder < 2)
 			cli_usage("option --import-order: need at least 2 columns, got '%s'", iorder);
 		order = xrealloc(NULL, norder, sizeof *order);
-		for (size_t c = 0; c < norder; c++) {
+		int twice = -1;
+		for (size_t c = 0; c < norder && twice < 0; c++) {
 			order[c] = (int)cli_int("--import-order", ov[c], 0, (long long)norder - 1);
 			for (size_t j = 0; j < c; j++)
 				if (order[j] == order[c])
-					cli_usage("option --import-order: column %d given twice in '%s' (a permutation of 0..%zu)",
-						order[c], iorder, norder - 1);
+					twice = order[c];
 		}
 		free(ov[0]);
 		free(ov);
+		if (twice >= 0) {
+			free(order);
+			cli_usage("option --import-order: column %d given twice in '%s' (a permutation of 0..%zu)",
+				twice, iorder, norder - 1);
+		}
 		if (C && (size_t)C != norder)
 			cli_usage("--classes %d, but --import-order lists %zu columns", C, norder);
 	}
