@@ -59,7 +59,18 @@ is "$rc" 0 "a second call succeeds"
 is "$(cat "$T"/both/joblog-* | wc -l)" "$n" "and runs no unit again"
 is "$(tables "$T/both" | md5sum)" "$(tables "$T/here" | md5sum)" "the same tables"
 
-# a unit killed on the remote machine, then resumed (the machine from a file)
+# a unit killed on the remote machine, then resumed (the machine from a file).
+# The first remote mmoe-rus-split waits while a hold file exists there, so the
+# unit's make is certainly running when the test looks for it (a fast machine
+# would otherwise finish the small grid between two looks).  The wrapper keeps
+# the real binary's time, so Make sees no changed tool.
+hold=/tmp/mmoe-sweep-hold.$$
+rb=$T/local/bin/mmoe-rus-split
+mv "$rb" "$rb.real"
+printf '#!/bin/sh\nwhile [ -e %s ]; do sleep 0.1; done\nexec "$0.real" "$@"\n' "$hold" >"$rb"
+chmod +x "$rb"
+touch -r "$rb.real" "$rb"
+remote_run "touch $hold"
 echo "$REMOTE" > "$T/logins"
 "$sw" "${grid[@]}" --sshloginfile "$T/logins" --output "$T/kill" -- RUNS="$T/runs-kill" BOOT=20 FOLDS=2 \
 	>"$T/kill.out" 2>"$T/kill.err" &
@@ -74,7 +85,9 @@ while [ "$SECONDS" -lt "$deadline" ]; do
 	kill -0 "$swpid" 2>/dev/null || break
 	sleep 0.05
 done
+remote_run "rm -f $hold"
 wait "$swpid" && rc=0 || rc=$?
+mv "$rb.real" "$rb"
 ok "[ -n '$killed' ]" "the make of a remote unit was killed (pid ${killed:-none})"
 isnt "$rc" 0 "the sweep fails"
 like "$(cat "$T/kill.err")" "a unit failed; see .*joblog.*run again to resume" "and says how to resume"
