@@ -280,6 +280,19 @@ mm_status mm_rec_int(mm_rec *r, const char *key, int64_t *out, mm_err *e)
 	}
 }
 
+mm_status mm_rec_flag(mm_rec *r, const char *key, bool *out, mm_err *e)
+{
+	const msgpack_object *o = mm_rec_get(r, key);
+	*out = false;
+	if (!o || o->type == MSGPACK_OBJECT_NIL)
+		return MM_OK;
+	int64_t v;
+	mm_status st = mm_rec_int(r, key, &v, e);
+	if (st == MM_OK)
+		*out = v != 0;
+	return st;
+}
+
 mm_status mm_rec_label(mm_rec *r, const char *key, int64_t nclasses, int64_t *out, mm_err *e)
 {
 	const msgpack_object *o = need(r, key, e);

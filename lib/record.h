@@ -75,6 +75,9 @@ bool mm_obj_is_tensor(const msgpack_object *o);
 mm_status mm_rec_str(mm_rec *r, const char *key, const char **out, mm_err *e);
 /* Integers; a boolean reads as 0/1; a float with an integral value is accepted. */
 mm_status mm_rec_int(mm_rec *r, const char *key, int64_t *out, mm_err *e);
+/* A boolean-ish flag (--exclude-flag, --heldout, rus-split's flags): absent
+ * or nil is false, anything mm_rec_int reads is true when non-zero. */
+mm_status mm_rec_flag(mm_rec *r, const char *key, bool *out, mm_err *e);
 /* A class label: a msgpack integer >= 0, and < nclasses when nclasses > 0.
  * Stricter than mm_rec_int: a boolean or a float (even 1.0) is MM_ETYPE, as
  * mmoe-records(5) says a label is an integer. */

@@ -121,12 +121,10 @@ static void check_classes(mm_rec *r, const char *field, int64_t c)
 static bool flag(mm_rec *r, const char *key)
 {
 	mm_err e;
-	int64_t v;
-	if (mm_field_absent(r, key))
-		return false;
-	if (mm_rec_int(r, key, &v, &e) != MM_OK)
+	bool v;
+	if (mm_rec_flag(r, key, &v, &e) != MM_OK)
 		fail(&e);
-	return v != 0;
+	return v;
 }
 
 static void print_table(void)

@@ -166,40 +166,15 @@ static bool keep_record(mm_rec *r)
 {
 	mm_err e;
 	for (int i = 0; i < nexcl; i++) {
-		const msgpack_object *o = mm_rec_get(r, excl[i]);
-		if (!o || o->type == MSGPACK_OBJECT_NIL)
-			continue;
-		int64_t v;
-		if (mm_rec_int(r, excl[i], &v, &e) != MM_OK)
+		bool v;
+		if (mm_rec_flag(r, excl[i], &v, &e) != MM_OK)
 			cli_die_err(&e);
 		if (v)
 			return false;
 	}
-	for (int i = 0; i < nwhere; i++) {
-		const msgpack_object *o = mm_rec_get(r, where_f[i]);
-		if (!o)
+	for (int i = 0; i < nwhere; i++)
+		if (!mm_rec_field_is(r, where_f[i], where_v[i]))
 			return false;
-		char buf[64];
-		const char *s = NULL;
-		size_t len = 0;
-		if (o->type == MSGPACK_OBJECT_STR) {
-			s = o->via.str.ptr;
-			len = o->via.str.size;
-		} else if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-			len = (size_t)snprintf(buf, sizeof buf, "%llu", (unsigned long long)o->via.u64);
-			s = buf;
-		} else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-			len = (size_t)snprintf(buf, sizeof buf, "%lld", (long long)o->via.i64);
-			s = buf;
-		} else if (o->type == MSGPACK_OBJECT_BOOLEAN) {
-			s = o->via.boolean ? "true" : "false";
-			len = strlen(s);
-		} else {
-			return false;
-		}
-		if (len != strlen(where_v[i]) || memcmp(s, where_v[i], len) != 0)
-			return false;
-	}
 	return true;
 }
 
@@ -251,12 +226,10 @@ static size_t gate_nclass; /* the experts' number of classes: the first record's
 static bool is_heldout(mm_rec *r)
 {
 	mm_err e;
-	int64_t v;
-	if (mm_field_absent(r, heldout))
-		return false;
-	if (mm_rec_int(r, heldout, &v, &e) != MM_OK)
+	bool v;
+	if (mm_rec_flag(r, heldout, &v, &e) != MM_OK)
 		cli_die_err(&e);
-	return v != 0;
+	return v;
 }
 
 /* The gate's view of a record: the int class y of --target and each expert's
