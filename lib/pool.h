@@ -63,6 +63,8 @@ mm_status mm_parallel_for(size_t n, size_t grain, int nthreads,
  *                               next record); MM_EOF at the end; an error
  *                               stops reading: the items before it are still
  *                               worked and written, then the error returns.
+ *                               An item whose read failed is not dropped:
+ *                               read releases what it took before failing.
  *   work(ctx, item, index, worker, e)  on a worker thread; worker is in
  *                               [0, nthreads) as for mm_parallel_for.
  *                               An error stops the map the same way: items

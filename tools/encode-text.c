@@ -298,15 +298,17 @@ static mm_status map_read(void *ctx, void *item, uint64_t idx, mm_err *e)
 		mm_rec_free(r);
 		return st;
 	}
-	s->rec = r;
 	for (int k = 0; k < opt.nenc && !opt.print_tokens && !opt.print_features; k++) {
 		if (opt.enc[k].kind == ENC_TFIDF || s->pooled[k])
 			continue;
 		s->pooled[k] = malloc(opt.enc[k].dim * sizeof(float));
 		s->tok[k] = opt.tokens ? malloc(opt.max_tokens * opt.enc[k].dim * sizeof(float)) : NULL;
-		if (!s->pooled[k] || (opt.tokens && !s->tok[k]))
+		if (!s->pooled[k] || (opt.tokens && !s->tok[k])) {
+			mm_rec_free(r);
 			return mm_errf(e, MM_ENOMEM, "out of memory");
+		}
 	}
+	s->rec = r;
 	return MM_OK;
 }
 
