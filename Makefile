@@ -62,7 +62,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DELETE_ON_ERROR:
 .PHONY: valgrind-demo
-.PHONY: all check test demo mustard mustard-experts sweep-arch bench fuzz install uninstall clean lint-man deps
+.PHONY: all check test demo mustard mustard-experts sweep-arch mome-ablation bench fuzz install uninstall clean lint-man deps
 
 all: $(TOOLS)
 
@@ -113,6 +113,8 @@ demo: $(TOOLS)
 	@$(MAKE) --no-print-directory -j$(JOBS) -f pipelines/mmoe.mk demo MMOE_BIN=$(CURDIR)/$(BINDIR)
 mustard: $(TOOLS)
 	@$(MAKE) --no-print-directory -f pipelines/mustard.mk all MMOE_BIN=$(CURDIR)/$(BINDIR) JOBS=$(JOBS)
+mome-ablation: $(TOOLS)
+	@$(MAKE) --no-print-directory -j$(JOBS) -f pipelines/mome.mk table MMOE_BIN=$(CURDIR)/$(BINDIR)
 mustard-experts: $(TOOLS)
 	@$(MAKE) --no-print-directory -f pipelines/experts.mk experts MMOE_BIN=$(CURDIR)/$(BINDIR)
 # small enough for a laptop: N=3000, 10 epochs, a 1-block transformer of width 64
