@@ -6,6 +6,7 @@
 #   make demo         the main job: the MMoE pipeline on the embedded synthetic data
 #   make mustard      the MUStARD experiment (MUSTARD_SRC=dir with the prepared data)
 #   make mustard-experts  the MMoE authors' MUStARD experts, routed and fused (MUSTARD_SRC=dir)
+#   make sweep-arch   MLP against transformer experts on the synthetic data, 5 seeds
 #   make bench        speed and memory against reference programs, in one run
 #   make valgrind-demo  the demo pipeline, smaller, with every tool under valgrind
 #   make fuzz         libFuzzer on the record reader, image decoders, model loader, JSON import (clang)
@@ -61,7 +62,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DELETE_ON_ERROR:
 .PHONY: valgrind-demo
-.PHONY: all check test demo mustard mustard-experts bench fuzz install uninstall clean lint-man deps
+.PHONY: all check test demo mustard mustard-experts sweep-arch mome-ablation bench fuzz install uninstall clean lint-man deps
 
 all: $(TOOLS)
 
@@ -112,8 +113,15 @@ demo: $(TOOLS)
 	@$(MAKE) --no-print-directory -j$(JOBS) -f pipelines/mmoe.mk demo MMOE_BIN=$(CURDIR)/$(BINDIR)
 mustard: $(TOOLS)
 	@$(MAKE) --no-print-directory -f pipelines/mustard.mk all MMOE_BIN=$(CURDIR)/$(BINDIR) JOBS=$(JOBS)
+mome-ablation: $(TOOLS)
+	@$(MAKE) --no-print-directory -j$(JOBS) -f pipelines/mome.mk table MMOE_BIN=$(CURDIR)/$(BINDIR)
 mustard-experts: $(TOOLS)
 	@$(MAKE) --no-print-directory -f pipelines/experts.mk experts MMOE_BIN=$(CURDIR)/$(BINDIR)
+# small enough for a laptop: N=3000, 10 epochs, a 1-block transformer of width 64
+SWEEP_ARCH_OPTS ?= N=3000 EPOCHS=10 SEEDS="1 2 3 4 5"
+sweep-arch: $(TOOLS)
+	@$(MAKE) --no-print-directory -j$(JOBS) -f pipelines/mmoe.mk arch-table ARCH=transformer \
+		$(SWEEP_ARCH_OPTS) MMOE_BIN=$(CURDIR)/$(BINDIR)
 bench: $(TOOLS)
 	@sh scripts/deps.sh bench
 	MMOE_BIN=$(CURDIR)/$(BINDIR) MMOE_BUILD=$(CURDIR)/$(BUILD) bash bench/run.sh

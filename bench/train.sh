@@ -84,6 +84,7 @@ for th in 1 2; do
 		"$(awk -v g=$gf -v p=$peak 'BEGIN{print 100*g/p}')" "$acc" "$f1"
 	best_ours=$(awk -v a="${best_ours:-1e9}" -v b="$total" 'BEGIN{print (b<a)?b:a}')
 	best_ours_loop=$(awk -v a="${best_ours_loop:-1e9}" -v b="$train" 'BEGIN{print (b<a)?b:a}')
+	eval "loop_$th=\$train"
 	if [ $torch_ok = 1 ]; then
 		if ! read -r _ tsecs tacc tf1 tcpu < <(timeout "${TORCH_TIMEOUT:-900}" "$PY" "$here/train_torch.py" \
 				"$work/data.mp" "$th" "$EPOCHS" $BATCH $PROJ $HIDDEN); then
@@ -97,6 +98,8 @@ for th in 1 2; do
 	fi
 	echo "(sgemm peak at $th thread(s): $peak GFLOP/s)"
 done
+echo "2-thread speed-up of the mmoe training loop: $(awk -v a="$loop_1" -v b="$loop_2" 'BEGIN{printf "%.2f", a/b}')x" \
+	"(1 thread ${loop_1}s, 2 threads ${loop_2}s; %peak above: the share of the sgemm peak)"
 if [ $torch_ok = 1 ] && [ -n "$best_torch" ]; then
 	ratio=$(awk -v a="$best_ours" -v b="$best_torch" 'BEGIN{printf "%.2f", a/b}')
 	ratio_loop=$(awk -v a="$best_ours_loop" -v b="$best_torch" 'BEGIN{printf "%.2f", a/b}')

@@ -41,15 +41,19 @@ for th in 1 2; do
 	printf '%-8s %7d %9s %9s %8s %6.0f%%\n' mmoe "$th" "$med" "$mn" "$gf" \
 		"$(awk -v g="$gf" -v p="$peak" 'BEGIN{print 100*g/p}')"
 	best_ours=$(awk -v a="${best_ours:-1e9}" -v b="$med" 'BEGIN{print (b<a)?b:a}')
+	eval "ours_$th=\$med"
 	if [ $torch_ok = 1 ]; then
 		read -r _ tmed tmn < <("$PY" "$here/transformer_torch.py" "$th" $ARGS)
 		tgf=$(awk -v f="$flops" -v s="$tmed" 'BEGIN{printf "%.1f", f/s}')
 		printf '%-8s %7d %9s %9s %8s %6.0f%%\n' pytorch "$th" "$tmed" "$tmn" "$tgf" \
 			"$(awk -v g="$tgf" -v p="$peak" 'BEGIN{print 100*g/p}')"
 		best_torch=$(awk -v a="${best_torch:-1e9}" -v b="$tmed" 'BEGIN{print (b<a)?b:a}')
+		eval "torch_$th=\$tmed"
 	fi
 	echo "(sgemm peak at $th thread(s): $peak GFLOP/s)"
 done
+echo "2-thread speed-up (1-thread median / 2-thread median): mmoe $(awk -v a="$ours_1" -v b="$ours_2" 'BEGIN{printf "%.2f", a/b}')x$(
+	[ -z "${torch_2:-}" ] || echo ", PyTorch $(awk -v a="$torch_1" -v b="$torch_2" 'BEGIN{printf "%.2f", a/b}')x")"
 if [ -n "$best_torch" ]; then
 	echo "best mmoe step ${best_ours}s, best PyTorch step ${best_torch}s:" \
 		"ratio $(awk -v a="$best_ours" -v b="$best_torch" 'BEGIN{printf "%.2f", a/b}') (target <= 0.80)"

@@ -17,6 +17,7 @@
 #define MM_COMMIT "unknown"
 #endif
 
+static const char *arch_names[] = { "expert", "transformer" };
 static const char *act_names[] = { "relu", "gelu" };
 static const char *fusion_names[] = { "concat", "concat-prod", "bilinear" };
 static const char *loss_names[] = { "ce", "focal" };
@@ -30,27 +31,26 @@ static const char *select_names[] = { "f1", "macro_f1", "acc", "loss" };
 			if (s && strcmp(s, tab[i]) == 0) \
 				return i; \
 		return -1; }
+NAMEFN(mm_arch_name, mm_arch_parse, arch_names)
 NAMEFN(mm_act_name, mm_act_parse, act_names)
 NAMEFN(mm_fusion_name, mm_fusion_parse, fusion_names)
 NAMEFN(mm_loss_name, mm_loss_parse, loss_names)
 NAMEFN(mm_select_name, mm_select_parse, select_names)
 
-mm_status mm_model_new(mm_model **out, const mm_net_spec *spec, mm_err *e)
+/* The model around a built net: names, statistics (mean 0, std 1 over
+ * dims[f] per input) and defaults.  Takes net (freed on failure). */
+static mm_status model_wrap(mm_model **out, int arch, const mm_net_spec *spec, mm_net *net, mm_err *e)
 {
-	const char *msg = mm_net_spec_check(spec);
-	if (msg)
-		return mm_errf(e, MM_EVALUE, "%s", msg);
 	mm_model *m = calloc(1, sizeof *m);
-	if (!m)
+	if (!m) {
+		mm_net_free(net);
 		return mm_errf(e, MM_ENOMEM, "out of memory");
+	}
+	m->arch = arch;
 	m->spec = *spec;
+	m->net = net;
 	mm_fit_params_default(&m->fit);
 	m->best_metric = NAN;
-	mm_status st = mm_net_build(&m->net, spec, e);
-	if (st != MM_OK) {
-		free(m);
-		return st;
-	}
 	m->classes = calloc((size_t)spec->nclass, sizeof *m->classes);
 	m->feat = calloc((size_t)spec->nmod, sizeof *m->feat);
 	m->mean = calloc((size_t)spec->nmod, sizeof *m->mean);
@@ -71,6 +71,46 @@ mm_status mm_model_new(mm_model **out, const mm_net_spec *spec, mm_err *e)
 oom:
 	mm_model_free(m);
 	return mm_errf(e, MM_ENOMEM, "out of memory");
+}
+
+mm_status mm_model_new(mm_model **out, const mm_net_spec *spec, mm_err *e)
+{
+	const char *msg = mm_net_spec_check(spec);
+	if (msg)
+		return mm_errf(e, MM_EVALUE, "%s", msg);
+	mm_net *net;
+	mm_status st = mm_net_build(&net, spec, e);
+	if (st != MM_OK)
+		return st;
+	return model_wrap(out, MM_ARCH_EXPERT, spec, net, e);
+}
+
+mm_status mm_model_new_transformer(mm_model **out, const mm_transformer_spec *ts, mm_err *e)
+{
+	mm_net *net;
+	mm_status st = mm_net_build_transformer(&net, ts, e);
+	if (st != MM_OK)
+		return st;
+	mm_net_spec s;
+	memset(&s, 0, sizeof s);
+	s.nmod = ts->nmod;
+	s.nclass = ts->nclass;
+	for (int f = 0; f < ts->nmod; f++)
+		s.dims[f] = ts->in[f].D;
+	st = model_wrap(out, MM_ARCH_TRANSFORMER, &s, net, e);
+	if (st == MM_OK)
+		(*out)->tspec = *ts;
+	return st;
+}
+
+size_t mm_model_input_size(const mm_model *m, int f)
+{
+	return (size_t)mm_net_dim(m->net, f);
+}
+
+const char *mm_model_output_node(const mm_model *m)
+{
+	return m->arch == MM_ARCH_TRANSFORMER ? MM_TRANSFORMER_OUTPUT : MM_EXPERT_OUTPUT;
 }
 
 void mm_model_free(mm_model *m)
@@ -200,6 +240,67 @@ static void pk_tensor(msgpack_packer *pk, const float *x, int64_t rows, int64_t 
 		msgpack_pack_bin_body(pk, buf, k);
 }
 
+static void pack_spec(msgpack_packer *pk, const mm_net_spec *s)
+{
+	bool any_sparse = false;
+	for (int f = 0; f < s->nmod; f++)
+		any_sparse |= s->sparse[f] > 0;
+	msgpack_pack_map(pk, 10 + any_sparse);
+	pk_str(pk, "nmod");
+	msgpack_pack_int(pk, s->nmod);
+	pk_str(pk, "dims");
+	msgpack_pack_array(pk, (size_t)s->nmod);
+	for (int f = 0; f < s->nmod; f++)
+		msgpack_pack_int(pk, s->dims[f]);
+	pk_str(pk, "proj");
+	msgpack_pack_int(pk, s->proj);
+	pk_str(pk, "act");
+	pk_str(pk, mm_act_name(s->act));
+	pk_str(pk, "fusion");
+	pk_str(pk, mm_fusion_name(s->fusion));
+	pk_str(pk, "bilinear_dim");
+	msgpack_pack_int(pk, s->bilinear_dim);
+	pk_str(pk, "hidden");
+	msgpack_pack_int(pk, s->hidden);
+	pk_str(pk, "layers");
+	msgpack_pack_int(pk, s->layers);
+	pk_str(pk, "nclass");
+	msgpack_pack_int(pk, s->nclass);
+	pk_str(pk, "dropout");
+	msgpack_pack_float(pk, s->dropout);
+	if (any_sparse) {
+		pk_str(pk, "sparse");
+		msgpack_pack_array(pk, (size_t)s->nmod);
+		for (int f = 0; f < s->nmod; f++)
+			msgpack_pack_int(pk, s->sparse[f]);
+	}
+}
+
+static void pack_tspec(msgpack_packer *pk, const mm_transformer_spec *t)
+{
+	msgpack_pack_map(pk, 8);
+	pk_str(pk, "nmod");
+	msgpack_pack_int(pk, t->nmod);
+	pk_str(pk, "dims");
+	msgpack_pack_array(pk, (size_t)t->nmod);
+	for (int f = 0; f < t->nmod; f++)
+		msgpack_pack_int(pk, t->in[f].D);
+	pk_str(pk, "tokens");
+	msgpack_pack_array(pk, (size_t)t->nmod);
+	for (int f = 0; f < t->nmod; f++)
+		msgpack_pack_int(pk, t->in[f].T);
+	pk_str(pk, "width");
+	msgpack_pack_int(pk, t->width);
+	pk_str(pk, "depth");
+	msgpack_pack_int(pk, t->depth);
+	pk_str(pk, "heads");
+	msgpack_pack_int(pk, t->heads);
+	pk_str(pk, "ffn");
+	msgpack_pack_int(pk, t->ffn);
+	pk_str(pk, "nclass");
+	msgpack_pack_int(pk, t->nclass);
+}
+
 mm_status mm_model_pack(const mm_model *m, msgpack_sbuffer *sb, mm_err *e)
 {
 	const mm_net_spec *s = &m->spec;
@@ -217,42 +318,12 @@ mm_status mm_model_pack(const mm_model *m, msgpack_sbuffer *sb, mm_err *e)
 	pk_str(&pk, "version");
 	msgpack_pack_int(&pk, MM_MODEL_VERSION);
 	pk_str(&pk, "arch");
-	pk_str(&pk, "expert");
-
-	bool any_sparse = false;
-	for (int f = 0; f < s->nmod; f++)
-		any_sparse |= s->sparse[f] > 0;
+	pk_str(&pk, mm_arch_name(m->arch));
 	pk_str(&pk, "spec");
-	msgpack_pack_map(&pk, 10 + any_sparse);
-	pk_str(&pk, "nmod");
-	msgpack_pack_int(&pk, s->nmod);
-	pk_str(&pk, "dims");
-	msgpack_pack_array(&pk, (size_t)s->nmod);
-	for (int f = 0; f < s->nmod; f++)
-		msgpack_pack_int(&pk, s->dims[f]);
-	pk_str(&pk, "proj");
-	msgpack_pack_int(&pk, s->proj);
-	pk_str(&pk, "act");
-	pk_str(&pk, mm_act_name(s->act));
-	pk_str(&pk, "fusion");
-	pk_str(&pk, mm_fusion_name(s->fusion));
-	pk_str(&pk, "bilinear_dim");
-	msgpack_pack_int(&pk, s->bilinear_dim);
-	pk_str(&pk, "hidden");
-	msgpack_pack_int(&pk, s->hidden);
-	pk_str(&pk, "layers");
-	msgpack_pack_int(&pk, s->layers);
-	pk_str(&pk, "nclass");
-	msgpack_pack_int(&pk, s->nclass);
-	pk_str(&pk, "dropout");
-	msgpack_pack_float(&pk, s->dropout);
-	if (any_sparse) {
-		pk_str(&pk, "sparse");
-		msgpack_pack_array(&pk, (size_t)s->nmod);
-		for (int f = 0; f < s->nmod; f++)
-			msgpack_pack_int(&pk, s->sparse[f]);
-	}
-
+	if (m->arch == MM_ARCH_TRANSFORMER)
+		pack_tspec(&pk, &m->tspec);
+	else
+		pack_spec(&pk, s);
 	pk_str(&pk, "target");
 	pk_str(&pk, m->target ? m->target : "label");
 	pk_str(&pk, "target_type");
@@ -986,7 +1057,7 @@ static mm_status unpack_net_v2(uctx *u, const msgpack_object *o, const mm_net_sp
 		return st;
 	bool agree = mm_net_nmod(net) == s->nmod && mm_net_nout(net) == s->nclass;
 	for (int f = 0; agree && f < s->nmod; f++)
-		agree = mm_net_dim(net, f) == s->dims[f];
+		agree = mm_net_dim(net, f) == mm_net_dim(m->net, f) && mm_net_rows(net, f) == mm_net_rows(m->net, f);
 	if (!agree) {
 		mm_net_free(net);
 		return mm_errf(u->e, MM_ECORRUPT, "model %s: the graph's inputs or outputs do not "
@@ -995,6 +1066,43 @@ static mm_status unpack_net_v2(uctx *u, const msgpack_object *o, const mm_net_sp
 	mm_net_free(m->net);
 	m->net = net;
 	return mm_net_unpack_params(net, oget(o, "params"), u->name, u->e);
+}
+
+/* A transformer's spec (model.h) into a new model. */
+static mm_status unpack_tspec(uctx *u, const msgpack_object *spec, mm_model **out)
+{
+	mm_transformer_spec t;
+	memset(&t, 0, sizeof t);
+	const msgpack_object *arr[2] = { NULL, NULL };
+	static const char *const key[2] = { "dims", "tokens" };
+	mm_status st = get_int(u, spec, "nmod", "spec.nmod", 1, MM_NET_MAXMOD, &t.nmod);
+	for (int k = 0; k < 2 && st == MM_OK; k++) {
+		char path[32];
+		snprintf(path, sizeof path, "spec.%s", key[k]);
+		if ((st = need(u, spec, key[k], path, MSGPACK_OBJECT_ARRAY, &arr[k])) != MM_OK)
+			break;
+		if ((int)arr[k]->via.array.size != t.nmod)
+			return mm_errf(u->e, MM_ECORRUPT, "model %s: field \"%s\": %u entries for %d inputs",
+					u->name, path, arr[k]->via.array.size, t.nmod);
+		for (int f = 0; f < t.nmod; f++) {
+			const msgpack_object *x = &arr[k]->via.array.ptr[f];
+			if (x->type != MSGPACK_OBJECT_POSITIVE_INTEGER || x->via.u64 < 1 || x->via.u64 > (1u << 20))
+				return mm_errf(u->e, MM_ECORRUPT, "model %s: field \"%s\": entry %d is not a "
+						"positive size", u->name, path, f);
+			*(k ? &t.in[f].T : &t.in[f].D) = (int)x->via.u64;
+		}
+	}
+	if (st != MM_OK ||
+			(st = get_int(u, spec, "width", "spec.width", 1, 1 << 16, &t.width)) != MM_OK ||
+			(st = get_int(u, spec, "depth", "spec.depth", 0, 256, &t.depth)) != MM_OK ||
+			(st = get_int(u, spec, "heads", "spec.heads", 1, 1 << 16, &t.heads)) != MM_OK ||
+			(st = get_int(u, spec, "ffn", "spec.ffn", 1, 1 << 20, &t.ffn)) != MM_OK ||
+			(st = get_int(u, spec, "nclass", "spec.nclass", 2, 65536, &t.nclass)) != MM_OK)
+		return st;
+	const char *msg = mm_transformer_spec_check(&t);
+	if (msg)
+		return mm_errf(u->e, MM_ECORRUPT, "model %s: invalid spec: %s", u->name, msg);
+	return mm_model_new_transformer(out, &t, u->e);
 }
 
 /* Version 1 named parameters "n<node>.<tensor>" by position in the expert's
@@ -1051,7 +1159,8 @@ mm_status mm_model_unpack(mm_model **out, const msgpack_object *o, const char *n
 				name, version, MM_MODEL_VERSION);
 	if ((st = get_str(&u, o, "arch", "arch", &arch)) != MM_OK)
 		return st;
-	if (strcmp(arch, "expert") != 0) {
+	int ar = mm_arch_parse(arch);
+	if (ar < 0 || (ar == MM_ARCH_TRANSFORMER && version < 2)) {
 		st = mm_errf(e, MM_ECORRUPT, "model %s: unknown architecture \"%s\"", name, arch);
 		free(arch);
 		return st;
@@ -1062,6 +1171,12 @@ mm_status mm_model_unpack(mm_model **out, const msgpack_object *o, const char *n
 	memset(&s, 0, sizeof s);
 	if ((st = need(&u, o, "spec", "spec", MSGPACK_OBJECT_MAP, &spec)) != MM_OK)
 		return st;
+	if (ar == MM_ARCH_TRANSFORMER) {
+		if ((st = unpack_tspec(&u, spec, &m)) != MM_OK)
+			return st;
+		s = m->spec;
+		goto built;
+	}
 	if ((st = get_int(&u, spec, "nmod", "spec.nmod", 1, MM_NET_MAXMOD, &s.nmod)) != MM_OK)
 		return st;
 	if ((st = need(&u, spec, "dims", "spec.dims", MSGPACK_OBJECT_ARRAY, &arr)) != MM_OK)
@@ -1102,7 +1217,7 @@ mm_status mm_model_unpack(mm_model **out, const msgpack_object *o, const char *n
 		return mm_errf(e, MM_ECORRUPT, "model %s: invalid spec: %s", name, msg);
 	if ((st = mm_model_new(&m, &s, e)) != MM_OK)
 		return st;
-
+built:
 	TRY(get_str(&u, o, "target", "target", &m->target));
 	TRY(get_str(&u, o, "target_type", "target_type", &tt));
 	if (strcmp(tt, "str") != 0 && strcmp(tt, "int") != 0) {

@@ -4,11 +4,16 @@
  * format of stream.h, holding one record), written atomically (temporary +
  * fsync + rename).  Fields:
  *
- *   format "mmoe-model", version 2, arch "expert",
- *   spec     {nmod, dims, proj, act, fusion, bilinear_dim, hidden, layers, nclass, dropout}
+ *   format "mmoe-model", version 2, arch "expert" or "transformer",
+ *   spec     expert: {nmod, dims, proj, act, fusion, bilinear_dim, hidden, layers, nclass, dropout}
+ *            transformer (nn/encoder.h): {nmod, dims, tokens, width, depth, heads,
+ *            ffn, nclass}: input f is a sequence of at most tokens[f] rows of
+ *            dims[f] features (a record may have fewer: padding)
  *   target   name of the target field; target_type "int" or "str";
  *   classes  [names]: class c of the net is classes[c] (for int targets "0","1",...)
- *   features [{name, dim, mean: tensor, std: tensor}]  (standardisation stats)
+ *   features [{name, dim, mean: tensor, std: tensor}]  (standardisation stats;
+ *            a transformer's token input is standardised per feature, over
+ *            every valid row, so dim is the row width)
  *            a sparse feature (spec.sparse[f] > 0) also has columns: a
  *            sparse vector {dim, indices, values} (sparse.h) holding the
  *            training columns (compact column k = indices[k]) and their
@@ -43,12 +48,21 @@
 
 #include "err.h"
 #include "nn.h"
+#include "nn/encoder.h"
 
 #define MM_MODEL_VERSION 2
 
+/* The architectures a model file names (field "arch"). */
+enum { MM_ARCH_EXPERT = 0, MM_ARCH_TRANSFORMER = 1 };
+
 typedef struct mm_model {
+	int arch;               /* MM_ARCH_* */
+	/* expert: the architecture.  transformer: only nmod, dims (each token
+	 * input's row width D), nclass and sparse (all 0) are set, the rest is
+	 * zero; tspec is the architecture. */
 	mm_net_spec spec;
-	mm_net *net;            /* built from spec; owned */
+	mm_transformer_spec tspec; /* transformer only */
+	mm_net *net;            /* built from spec or tspec; owned */
 	char *target;           /* owned */
 	bool target_is_str;
 	char **classes;         /* spec.nclass owned strings */
@@ -70,6 +84,9 @@ typedef struct mm_model {
 /* A model for spec: builds (but does not initialise) the net, allocates
  * classes/feat (NULL entries), mean = 0 and std = 1. */
 mm_status mm_model_new(mm_model **out, const mm_net_spec *spec, mm_err *e);
+/* The same for a transformer (nn/encoder.h): mean and std have
+ * tspec->in[f].D entries per input. */
+mm_status mm_model_new_transformer(mm_model **out, const mm_transformer_spec *ts, mm_err *e);
 void mm_model_free(mm_model *m);
 
 /* Set owned strings (copied). */
@@ -109,6 +126,13 @@ mm_status mm_net_unpack_params(mm_net *net, const msgpack_object *params, const 
 mm_status mm_net_copy_by_name(mm_net *dst, mm_net *src, const char *skip_node, bool partial,
 		char *note, size_t note_cap, mm_err *e);
 
+/* Floats per record of input f of the net: dims[f] (expert), tokens × D
+ * (transformer, padded), 2 × pairs (sparse). */
+size_t mm_model_input_size(const mm_model *m, int f);
+/* The node --init re-initialises when the classes differ: MM_EXPERT_OUTPUT
+ * or the transformer's "head". */
+const char *mm_model_output_node(const mm_model *m);
+
 /* Index of feature field `name`, or -1. */
 int mm_model_feature_index(const mm_model *m, const char *name);
 /* Index of class `name`, or -1. */
@@ -118,6 +142,8 @@ void mm_model_standardize(const mm_model *m, int f, const float *x, size_t n, fl
 
 /* Names for the spec's enums ("relu", "concat-prod", "ce", "macro_f1", ...)
  * and back (-1 when unknown). */
+const char *mm_arch_name(int arch);   /* "expert", "transformer" */
+int mm_arch_parse(const char *s);
 const char *mm_act_name(int act);
 int mm_act_parse(const char *s);
 const char *mm_fusion_name(int fusion);

@@ -135,6 +135,9 @@ int mm_net_nnodes(const mm_net *net);
 void mm_net_node(const mm_net *net, int id, mm_node_info *out);
 /* The output node's id (-1 before mm_net_finish). */
 int mm_net_output(const mm_net *net);
+/* The scratch a node's layer kept from the last forward (its layout is the
+ * layer's; e.g. nn/mole.h's choices), NULL when none or id out of range. */
+const float *mm_net_node_scratch(const mm_net *net, int id);
 /* The id of the node called `name`, or -1. */
 int mm_net_node_id(const mm_net *net, const char *name);
 int mm_net_nmod(const mm_net *net);

@@ -15,7 +15,10 @@
 #
 # Everything a stage needs is read from its target path, so that make's
 # timestamps are the only state:  seed=N (the last one in the path), ep=E, and the
-# feature fields from the components v=ENC t=ENC c=ENC x=ENC (-> -f v_ENC ...).
+# feature fields from the components v=ENC t=ENC c=ENC x=ENC (-> -f v_ENC ...),
+# and the architecture from arch=A (mlp when absent): the run directory may sit
+# in U/arch=A/ instead of U (U/arch=A/ep=E/), and arch=transformer reads the
+# token fields (-> -f v_ENC_tok ...) with the size options ARCH_OPTS_transformer.
 # Variables the includer sets: PIPELINES (this directory), MMOE_BIN; it may set
 # EXPERT_OPTS, ROUTER_OPTS, EVAL_BY, EVAL_DIFF, METHODS, BOOT (bootstrap resamples).
 # Those option strings are not part of the path: after changing one, build into
@@ -46,7 +49,14 @@ pp = $(lastword $(patsubst $(1)=%,%,$(filter $(1)=%,$(subst /, ,$(2)))))
 # projection over some 3,800 TF-IDF columns overfits the 2,100 synthetic training
 # records (baseline test accuracy 0.704 against 0.756 with the companion, seed 1,
 # 5 epochs).
-feats = $(foreach kv,$(filter v=% t=% c=% x=%,$(subst /, ,$(1))),-f $(subst =,_,$(kv))$(if $(filter %=tfidf,$(kv)),_dense))
+feats = $(foreach kv,$(filter v=% t=% c=% x=%,$(subst /, ,$(1))),-f $(subst =,_,$(kv))$(if $(filter %=tfidf,$(kv)),_dense)$(if $(filter-out mlp,$(call arch,$(1))),_tok))
+# arch(path): the architecture of a run directory; in_dir(run dir): the directory
+# of its input files (rus.zst, R.zst ...), above the arch= component if any
+arch   = $(or $(call pp,arch,$(1)),mlp)
+in_dir = $(patsubst %/arch=$(call pp,arch,$(1))/,%/,$(dir $(1)))
+# the size of a transformer (not part of the path: after changing it, build into
+# another RUNS directory)
+ARCH_OPTS_transformer ?= --depth 1 --width 64 --heads 4 --ffn 128
 
 TRAIN_EXPERT = $(MMOE_BIN)/mmoe-train-expert -q
 FUSE         = $(MMOE_BIN)/mmoe-fuse -q
@@ -63,23 +73,26 @@ PROBS        = $(MMOE_BIN)/mmoe-train-expert -q --predict
 # made stale.
 tool = $(MMOE_BIN)/mmoe-$(1)
 
+# arch_opts(dir): the architecture of a model trained from scratch (an expert
+# takes its baseline's through --init)
+arch_opts = $(if $(filter-out mlp,$(call arch,$(1))),--arch $(call arch,$(1)) $(ARCH_OPTS_$(call arch,$(1))))
 # common training options of a model under directory $(1)
 train_opts = $(call feats,$(1)) --epochs $(call pp,ep,$(1)) --seed $(call pp,seed,$(1)) $(EXPERT_OPTS)
 
-%/base.mm: $$(dir $$*)rus.zst $(call tool,train-expert) | $$*/.
-	$(TRAIN_EXPERT) $(call train_opts,$@) --target label -o $@ $<
+%/base.mm: $$(call in_dir,$$*)rus.zst $(call tool,train-expert) | $$*/.
+	$(TRAIN_EXPERT) $(call arch_opts,$@) $(call train_opts,$@) --target label -o $@ $<
 
 define expert_rule
-%/$(1).mm: $$$$(dir $$$$*)$(1).zst %/base.mm $$(call tool,train-expert)
+%/$(1).mm: $$$$(call in_dir,$$$$*)$(1).zst %/base.mm $$(call tool,train-expert)
 	$$(TRAIN_EXPERT) $$(call train_opts,$$@) --target label --init $$*/base.mm -o $$@ $$<
 endef
 $(foreach k,R U S,$(eval $(call expert_rule,$(k))))
 
-%/router.mm: $$(dir $$*)rus.zst $(call tool,train-expert) | $$*/.
-	$(TRAIN_EXPERT) $(call train_opts,$@) --target rus --classes R,U,S $(ROUTER_OPTS) -o $@ $<
+%/router.mm: $$(call in_dir,$$*)rus.zst $(call tool,train-expert) | $$*/.
+	$(TRAIN_EXPERT) $(call arch_opts,$@) $(call train_opts,$@) --target rus --classes R,U,S $(ROUTER_OPTS) -o $@ $<
 
 # every model's probabilities, in one pass
-%/pred.zst: $$(dir $$*)rus.zst %/base.mm %/R.mm %/U.mm %/S.mm %/router.mm $(call tool,train-expert)
+%/pred.zst: $$(call in_dir,$$*)rus.zst %/base.mm %/R.mm %/U.mm %/S.mm %/router.mm $(call tool,train-expert)
 	$(PROBS) -m $*/base.mm --as p_base -m $*/R.mm --as p_R -m $*/U.mm --as p_U -m $*/S.mm --as p_S \
 		-m $*/router.mm --as p_router $< > $@
 
@@ -98,6 +111,23 @@ eval_opts = $(addprefix -p ,$(METHODS)) --label label $(EVAL_BY) --split test \
 	$(EVAL) $(call eval_opts,$@) --format table $< > $@
 %/eval.json: %/fused.zst $(call tool,eval)
 	$(EVAL) $(call eval_opts,$@) --format json $< > $@
+# An architecture against the MLP on the same inputs (U/arch=A/ep=E against
+# U/ep=E): the MLP's models predict the records of A's fused.zst (the feature
+# fields are all there), the MLP's MMoE is fused from them (p_*_mlp), and
+# vs-mlp.{txt,json} hold, for each method of VS_METHODS, A minus the MLP with
+# paired bootstrap intervals (mmoe-eval --diff), one block per method.
+VS_METHODS ?= base mmoe oracle
+mlp_dir = $(call in_dir,$(1))$(notdir $(1))
+%/vs-mlp.zst: %/fused.zst $$(call mlp_dir,$$*)/pred.zst $(call tool,train-expert) $(call tool,fuse)
+	$(PROBS) $(foreach m,base R U S router,-m $(call mlp_dir,$*)/$(m).mm --as p_$(m)_mlp) $< \
+	| $(FUSE) --router p_router_mlp --experts p_R_mlp,p_U_mlp,p_S_mlp --mode soft --as p_mmoe_mlp \
+	| $(FUSE) --router p_router_mlp --experts p_R_mlp,p_U_mlp,p_S_mlp --mode oracle --types R,U,S \
+		--oracle-fallback soft --as p_oracle_mlp -o $@
+vs_opts = --label label $(EVAL_BY) --split test --bootstrap $(BOOT) --seed $(call pp,seed,$(1))
+%/vs-mlp.txt: %/vs-mlp.zst $(call tool,eval)
+	{ $(foreach m,$(VS_METHODS),$(EVAL) -p p_$(m)_mlp -p p_$(m) --diff p_$(m)_mlp $(call vs_opts,$@) --format table $<;) } > $@
+%/vs-mlp.json: %/vs-mlp.zst $(call tool,eval)
+	{ $(foreach m,$(VS_METHODS),$(EVAL) -p p_$(m)_mlp -p p_$(m) --diff p_$(m)_mlp $(call vs_opts,$@) --format json $<;) } > $@
 # router quality: accuracy of p_router against rus, per split (jq over the records),
 # and its confusion matrix on the test split
 %/router.txt: %/pred.zst $(PIPELINES)/convert/router.jq $(call tool,cat) $(call tool,eval)

@@ -1,6 +1,7 @@
 # mmoe.mk — one MMoE experiment on the embedded synthetic data, wired by Make.
 #
 #   make -f pipelines/mmoe.mk demo [N=3000] [SEED=1] [EPOCHS=20] [VENC=color] [TENC=hash256|tfidf] [UNI=logreg]
+#                                   [ARCH=mlp|transformer]
 #   make -f pipelines/mmoe.mk run SEED=2 UNI=mlp      (builds, prints nothing)
 #   make -f pipelines/mmoe.mk get GET=runs/synth/n=3000/seed=2/v=color/t=hash256/uni=mlp/ep=20/eval.json
 # (make reads a command-line word containing "=" as a variable assignment, so a
@@ -17,6 +18,12 @@
 #     .../uni=UNI/agree.txt                             rus x gen_type agreement, per split
 #     .../uni=UNI/ep=E/{base,R,U,S,router}.mm, pred.zst, fused.zst, eval.{txt,json}
 #                                                       pipelines/method.mk
+#     .../uni=UNI/arch=ARCH/ep=E/...                    the same with mmoe-train-expert
+#                                                       --arch ARCH (ARCH=mlp, the default,
+#                                                       has no arch= component)
+# feat.zst holds the token fields too (v_VENC_tok, t_TENC_tok): the experts of
+# arch=transformer read them, from the same unimodal predictions and rus tags as
+# the MLP's (so that the two compare record by record, pipelines/arch.mk).
 # Independent stages (the three experts and the router, and the eval outputs) run in
 # parallel under make -j2.  A failed stage leaves no file (pipefail, .DELETE_ON_ERROR).
 # Each stage depends on the tools it runs: after a rebuilt mmoe-synth, make remakes
@@ -45,6 +52,9 @@ VENC     ?= color
 TENC     ?= hash256
 UNI      ?= logreg
 EPOCHS   ?= 20
+# the experts' architecture (mmoe-train-expert --arch); its size options
+# (ARCH_OPTS_transformer, method.mk) are not part of the path
+ARCH     ?= mlp
 FOLDS    ?= 5
 # synth options that are not part of the path (kept at the generator's defaults)
 SYNTH_OPTS ?=
@@ -54,11 +64,12 @@ EVAL_BY    ?= --by rus --by gen_type
 DATA_DIR = $(RUNS)/synth/n=$(N)/seed=$(SEED)
 FEAT     = $(DATA_DIR)/v=$(VENC)/t=$(TENC)/feat.zst
 UNI_DIR  = $(DATA_DIR)/v=$(VENC)/t=$(TENC)/uni=$(UNI)
-RUN_DIR  = $(UNI_DIR)/ep=$(EPOCHS)
+ARCH_DIR = $(if $(filter-out mlp,$(ARCH)),arch=$(ARCH)/)
+RUN_DIR  = $(UNI_DIR)/$(ARCH_DIR)ep=$(EPOCHS)
 
 include $(PIPELINES)/method.mk
 
-.PHONY: demo run table get path features tagged models unit-files
+.PHONY: demo run table get path features tagged models unit-files arch-table
 .DEFAULT_GOAL := demo
 
 # run = tagged (per seed and unipred model) + models (per epochs as well)
@@ -91,7 +102,7 @@ unit-files:
 
 # The demo also runs the other text encoders of TENCS and prints them side by side.
 TENCS    ?= hash256 tfidf
-CMP_DIRS  = $(foreach t,$(sort $(TENC) $(TENCS)),$(DATA_DIR)/v=$(VENC)/t=$(t)/uni=$(UNI)/ep=$(EPOCHS))
+CMP_DIRS  = $(foreach t,$(sort $(TENC) $(TENCS)),$(DATA_DIR)/v=$(VENC)/t=$(t)/uni=$(UNI)/$(ARCH_DIR)ep=$(EPOCHS))
 
 # The main job: build the default experiment, print the tables.
 demo: run $(addsuffix /eval.json,$(CMP_DIRS))
@@ -107,6 +118,14 @@ demo: run $(addsuffix /eval.json,$(CMP_DIRS))
 	@for d in $(CMP_DIRS); do printf '%-48s ' "$${d#$(DATA_DIR)/}"; \
 	  $(EVAL) -p pred_t --split test --bootstrap 0 $$(dirname "$$d")/rus.zst | awk '$$1 == "pred_t"'; done
 	@jq -n -r --arg fmt wide -f $(PIPELINES)/convert/summary.jq $(addsuffix /eval.json,$(CMP_DIRS))
+
+# ARCH against the MLP over SEEDS, record by record (method.mk's vs-mlp.json):
+#   make -f pipelines/mmoe.mk arch-table ARCH=transformer SEEDS="1 2 3 4 5" EPOCHS=10
+SEEDS    ?= 1 2 3 4 5
+ARCH_CMP  = $(if $(ARCH_DIR),$(foreach s,$(SEEDS),$(RUNS)/synth/n=$(N)/seed=$(s)/v=$(VENC)/t=$(TENC)/uni=$(UNI)/$(ARCH_DIR)ep=$(EPOCHS)/vs-mlp.json))
+arch-table: $(ARCH_CMP)
+	@$(if $(filter-out mlp,$(ARCH)),,echo "arch-table: ARCH=mlp is the reference; give another (ARCH=transformer)" >&2; exit 2)
+	@jq -n -r -f $(PIPELINES)/convert/vs-mlp.jq $^
 
 table: $(RUN_DIR)/eval.txt
 	@cat $<
@@ -134,8 +153,8 @@ enc_opts = $(strip $(if $(filter tfidf,$(1)),-e tfidf --idf $(3) --as $(2)_tfidf
 %/feat.zst: $$(call parent,$$(call parent,$$*))/data.zst $(call tool,encode-vision) $(call tool,encode-text) | $$(@D)/.
 	$(if $(filter tfidf,$(call pp,t,$@)),$(MMOE_BIN)/mmoe-encode-text -q --field text -e tfidf \
 		--seed $(call pp,seed,$@) --fit-idf $(@D)/idf.txt $<)
-	$(MMOE_BIN)/mmoe-encode-vision -q -e $(call pp,v,$@) --as v_$(call pp,v,$@) --no-tokens --drop-image $< \
-	| $(MMOE_BIN)/mmoe-encode-text -q --field text $(call enc_opts,$(call pp,t,$@),t,$(@D)/idf.txt) \
+	$(MMOE_BIN)/mmoe-encode-vision -q -e $(call pp,v,$@) --as v_$(call pp,v,$@) --drop-image $< \
+	| $(MMOE_BIN)/mmoe-encode-text -q --field text $(call enc_opts,$(call pp,t,$@),t,$(@D)/idf.txt) --tokens \
 		--seed $(call pp,seed,$@) -o $@
 
 # ---- stage 1 and 2: unimodal predictions (cross-fitted) and categorisation -------

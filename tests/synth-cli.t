@@ -45,6 +45,8 @@ ok "! cmp -s '$T/a' '$T/c'" "different seed: different records"
 MMOE_ZSTD_LEVEL=0 mmoe-synth -q -n 300 --seed 5 -j 1 > "$T/j1" &&
 MMOE_ZSTD_LEVEL=0 mmoe-synth -q -n 300 --seed 5 -j 3 > "$T/j3"
 ok "cmp -s '$T/j1' '$T/j3'" "-j 3 writes the same bytes as -j 1"
+MMOE_ZSTD_LEVEL=0 mmoe-synth -q -n 300 --seed 5 -j 2 > "$T/j2"
+ok "cmp -s '$T/j1' '$T/j2'" "-j 2 writes the same bytes as -j 1"
 mmoe-synth -q -n 40 --seed 5 -o "$T/a.zst"
 run mmoe-cat --level 0 "$T/a.zst"
 ok "cmp -s '$T/a' '$T/out'" "-o FILE holds the same records (zstd)"

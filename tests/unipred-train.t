@@ -83,6 +83,8 @@ isnt "$(probs "$T/g4.zst" pred_feat train | md5sum)" "$(probs "$T/g1.zst" pred_f
 	"another seed: other folds, other out-of-fold predictions"
 mmoe-unipred -q -f feat -s 3 --threads 3 "$T/g.mp" >"$T/g3.zst"
 is "$(mmoe-cat --json "$T/g3.zst" | md5sum)" "$(mmoe-cat --json "$T/g1.zst" | md5sum)" "3 threads: identical records"
+mmoe-unipred -q -f feat -s 3 -j 2 "$T/g.mp" >"$T/g5.zst"
+is "$(mmoe-cat --json "$T/g5.zst" | md5sum)" "$(mmoe-cat --json "$T/g1.zst" | md5sum)" "2 threads: identical records"
 mmoe-unipred -q -f feat -m mlp --epochs 5 -s 9 --as pm "$T/g.mp" >"$T/m1.zst"
 mmoe-unipred -q -f feat -m mlp --epochs 5 -s 9 --as pm --threads 2 "$T/g.mp" >"$T/m2.zst"
 is "$(mmoe-cat --json "$T/m2.zst" | md5sum)" "$(mmoe-cat --json "$T/m1.zst" | md5sum)" "mlp: same seed, 1 or 2 threads, identical records"

@@ -5,14 +5,13 @@
  */
 #include <getopt.h>
 #include <malloc.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "err.h"
+#include "pool.h"
 #include "record.h"
 #include "stream.h"
 #include "synth.h"
@@ -74,41 +73,66 @@ static void usage(const mm_synth_params *d)
 		d->size, d->noise, d->s_weathers, d->classes, d->latent_dim, d->dim, d->pid_noise);
 }
 
-/* Records are made in batches by several threads and written in order:
- * record i depends on i only, so the bytes are the same for any -j. */
-enum { BATCH = 128 };
-
-typedef struct batch {
+/* Records are made on the pool (mm_map) and written in order: record i
+ * depends on i only, so the bytes are the same for any -j. */
+typedef struct gen {
 	const mm_synth *s;
-	int64_t first, n;
-	mm_rec *rec[BATCH];
-	mm_status st[BATCH];
-	mm_err err[BATCH];
-	atomic_int_fast64_t next;
-} batch;
+	int64_t count;
+	mm_synth_kind kind;
+	mm_writer *w;
+	cli_progress prog;
+	int64_t n_gt[MM_GT_N], n_split[3], n_pos;
+} gen;
 
-static void *worker(void *arg)
+typedef struct slot {
+	mm_rec *rec;
+} slot;
+
+static mm_status gen_read(void *ctx, void *item, uint64_t i, mm_err *e)
 {
-	batch *b = arg;
-	for (;;) {
-		int64_t k = atomic_fetch_add(&b->next, 1);
-		if (k >= b->n)
-			return NULL;
-		b->st[k] = mm_synth_record(b->s, b->first + k, &b->rec[k], &b->err[k]);
-	}
+	(void)item, (void)e;
+	return (int64_t)i < ((gen *)ctx)->count ? MM_OK : MM_EOF;
 }
 
-static void make_batch(batch *b, int threads)
+static mm_status gen_work(void *ctx, void *item, uint64_t i, int worker, mm_err *e)
 {
-	pthread_t tid[64];
-	int started = 0;
-	atomic_store(&b->next, 0);
-	for (int t = 1; t < threads; t++)
-		if (pthread_create(&tid[started], NULL, worker, b) == 0)
-			started++;
-	worker(b);
-	for (int t = 0; t < started; t++)
-		pthread_join(tid[t], NULL);
+	(void)worker;
+	slot *x = item;
+	x->rec = NULL;
+	return mm_synth_record(((gen *)ctx)->s, (int64_t)i, &x->rec, e);
+}
+
+/* Count what the summary reports, then write the record. */
+static mm_status gen_write(void *ctx, void *item, uint64_t i, mm_err *e)
+{
+	gen *g = ctx;
+	mm_rec *r = ((slot *)item)->rec;
+	((slot *)item)->rec = NULL;
+	const char *gt = NULL, *sp = NULL;
+	int64_t y = 0;
+	if (mm_rec_str(r, "gen_type", &gt, NULL) == MM_OK ||
+			mm_rec_str(r, "task", &gt, NULL) == MM_OK) {
+		int t = g->kind == MM_SYNTH_TASKS ? mm_synth_lookup(mm_task_names, MM_TASK_N, gt) :
+			mm_synth_lookup(mm_gt_names, MM_GT_N, gt);
+		if (t >= 0)
+			g->n_gt[t]++;
+	}
+	if (mm_rec_str(r, "split", &sp, NULL) == MM_OK)
+		g->n_split[sp[0] == 't' ? (sp[1] == 'r' ? 0 : 2) : 1]++;
+	if (mm_rec_int(r, "label", &y, NULL) == MM_OK && y == 1)
+		g->n_pos++;
+	mm_status st = mm_writer_put(g->w, r, e);
+	mm_rec_free(r);
+	if (i % 128 == 127)
+		cli_progress_tick(&g->prog, mm_writer_count(g->w));
+	return st;
+}
+
+static void gen_drop(void *ctx, void *item, uint64_t i)
+{
+	(void)ctx, (void)i;
+	mm_rec_free(((slot *)item)->rec);
+	((slot *)item)->rec = NULL;
 }
 
 enum {
@@ -284,50 +308,15 @@ int main(int argc, char **argv)
 		mm_synth_free(s);
 		cli_die_err(&e);
 	}
-	cli_progress prog;
-	const int64_t count = mm_synth_count(s);
-	cli_progress_start(&prog, "records", (uint64_t)count);
-	int64_t n_gt[MM_GT_N] = { 0 }, n_split[3] = { 0 }, n_pos = 0;
-	static batch b;
-	mm_status st = MM_OK;
-	b.s = s;
-	for (int64_t first = 0; first < count && st == MM_OK; first += BATCH) {
-		b.first = first;
-		b.n = count - first < BATCH ? count - first : BATCH;
-		make_batch(&b, threads);
-		for (int64_t k = 0; k < b.n; k++) {
-			mm_rec *r = b.rec[k];
-			if (st != MM_OK || b.st[k] != MM_OK) {
-				if (st == MM_OK) {
-					st = b.st[k];
-					e = b.err[k];
-				}
-				mm_rec_free(r);
-				continue;
-			}
-			const char *gt = NULL, *sp = NULL;
-			int64_t y = 0;
-			if (mm_rec_str(r, "gen_type", &gt, NULL) == MM_OK ||
-					mm_rec_str(r, "task", &gt, NULL) == MM_OK) {
-				int t = p.kind == MM_SYNTH_TASKS ? mm_synth_lookup(mm_task_names, MM_TASK_N, gt) :
-					mm_synth_lookup(mm_gt_names, MM_GT_N, gt);
-				if (t >= 0)
-					n_gt[t]++;
-			}
-			if (mm_rec_str(r, "split", &sp, NULL) == MM_OK)
-				n_split[sp[0] == 't' ? (sp[1] == 'r' ? 0 : 2) : 1]++;
-			if (mm_rec_int(r, "label", &y, NULL) == MM_OK && y == 1)
-				n_pos++;
-			st = mm_writer_put(w, r, &e);
-			mm_rec_free(r);
-		}
-		cli_progress_tick(&prog, mm_writer_count(w));
-	}
-	if (st == MM_OK)
-		st = MM_EOF;
-	cli_progress_end(&prog);
+	static gen g;
+	g = (gen){ .s = s, .count = mm_synth_count(s), .kind = p.kind, .w = w };
+	cli_progress_start(&g.prog, "records", (uint64_t)g.count);
+	static const mm_map_ops ops = { gen_read, gen_work, gen_write, gen_drop, NULL };
+	mm_status st = mm_map(&ops, &g, sizeof(slot), 0, threads, &e);
+	const int64_t count = g.count, n_pos = g.n_pos, *n_gt = g.n_gt, *n_split = g.n_split;
+	cli_progress_end(&g.prog);
 	mm_synth_free(s);
-	if (st != MM_EOF)
+	if (st != MM_OK)
 		cli_die_err(&e);
 	if (mm_writer_close(w, &e) != MM_OK)
 		cli_die_err(&e);

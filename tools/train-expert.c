@@ -1,13 +1,11 @@
-/* mmoe-train-expert — train a multimodal expert (or the router) on a stream,
- * or add a trained model's class probabilities to every record (--predict).
+/* mmoe-train-expert — train a multimodal expert (or the router, or a
+ * mixture gate) on a stream, or add a trained model's class probabilities to
+ * every record (--predict).
  *
- * Training: records with split == "train" are the training set, split ==
- * "val" the validation set (checkpoint selection, early stopping); other
- * records are ignored.  The features (-f) of every kept record are loaded
- * into memory, standardised with the training mean/std (stored in the
- * model), and the net of lib/nn.h (per-modality projections, fusion, MLP
- * head) is trained with AdamW, warm-up + cosine.  The model file (lib/model.h)
- * is written atomically.
+ * Option parsing and messages only: the records are loaded by lib/loader.h
+ * (splits, filters, classes, features kept in shape, standardisation), the
+ * net is built by nn.h (the expert MLP) or nn/encoder.h (the transformer),
+ * trained by mm_net_fit and written by lib/model.h, atomically.
  */
 #include <getopt.h>
 #include <jansson.h>
@@ -17,11 +15,11 @@
 
 #include "cli.h"
 #include "dataset.h"
+#include "loader.h"
 #include "model.h"
 #include "nn.h"
 #include "record.h"
 #include "rng.h"
-#include "rus.h"
 #include "sparse.h"
 #include "stream.h"
 #include "util.h"
@@ -57,6 +55,9 @@ static void usage(FILE *f)
 		"                           loss: 0 the mixture alone, 1 a tag router (default: 0)\n"
 		"      --tag FIELD          the tag of --tag-weight (default: rus)\n"
 		"Architecture (taken from the --init model when given):\n"
+		"      --arch mlp|transformer  the expert MLP over the features (flattened), or a\n"
+		"                           transformer over their token rows (default: mlp)\n"
+		"  mlp:\n"
 		"      --proj N             projection width per modality, 0 = none (default: 256)\n"
 		"      --act relu|gelu      activation (default: relu)\n"
 		"      --fusion MODE        concat, concat-prod or bilinear (default: concat-prod)\n"
@@ -64,6 +65,15 @@ static void usage(FILE *f)
 		"      --hidden N           head width (default: 256)\n"
 		"      --layers N           hidden layers in the head (default: 1)\n"
 		"      --dropout P          dropout rate (default: 0.1)\n"
+		"  transformer: each -f is a token field [T, D] (a grid [H, W, D] is H*W rows,\n"
+		"  a vector [D] one row), projected to the width, with position and modality\n"
+		"  embeddings and a learned [CLS]; the classes are read off [CLS] (+ mean pool):\n"
+		"      --depth N            pre-norm blocks (default: 2)\n"
+		"      --width N            model width (default: 128)\n"
+		"      --heads N            attention heads, dividing the width (default: 4)\n"
+		"      --ffn N              feed-forward width (default: 4 x width)\n"
+		"      --max-tokens N       refuse a train or val record with more than N rows in\n"
+		"                           a field (default: the most rows of any record)\n"
 		"Training:\n"
 		"      --init MODEL         start from MODEL's weights and standardisation (same\n"
 		"                           features; the head is re-initialised if the classes differ;\n"
@@ -105,100 +115,17 @@ static void usage(FILE *f)
 }
 
 /* ---- options ---- */
-static const char *feats[MAXM];
-static int nfeat;
-static const char *target = "label", *classes_arg, *split_field = "split";
-static const char *where_f[MAXM], *where_v[MAXM];
-static int nwhere;
-static const char *excl[MAXM];
-static int nexcl;
+static mm_load_params lp;               /* what to load (lib/loader.h) */
+static const char *classes_arg;
 static const char *out_path, *init_path;
 static bool init_partial;
 static const char *models[MAXM], *as_names[MAXM];
 static int nmodels;
-static char **experts; /* the mixture gate's expert fields (lives until exit) */
-static int nexperts;
-static const char *heldout = "heldout", *tag_field = "rus";
+static char **experts; /* the mixture gate's expert fields (live until exit) */
+static char **cls;     /* --classes, likewise */
+static int nexperts, ncls;
+static const char *tag_field = "rus";
 static float tag_weight;
-
-/* ---- growable float/int buffers ---- */
-typedef struct fbuf {
-	float *p;
-	size_t n, cap;
-} fbuf;
-
-static void fpush(fbuf *b, const float *x, size_t n)
-{
-	if (b->n + n > b->cap) {
-		size_t c = b->cap ? b->cap : 4096;
-		while (c < b->n + n)
-			c *= 2;
-		float *q = realloc(b->p, c * sizeof *q);
-		if (!q)
-			cli_die(MM_EXIT_USAGE, "out of memory loading features");
-		b->p = q;
-		b->cap = c;
-	}
-	memcpy(b->p + b->n, x, n * sizeof *x);
-	b->n += n;
-}
-
-typedef struct ibuf {
-	int *p;
-	size_t n, cap;
-} ibuf;
-
-static void ipush(ibuf *b, int v)
-{
-	if (b->n == b->cap) {
-		size_t c = b->cap ? b->cap * 2 : 1024;
-		int *q = realloc(b->p, c * sizeof *q);
-		if (!q)
-			cli_die(MM_EXIT_USAGE, "out of memory");
-		b->p = q;
-		b->cap = c;
-	}
-	b->p[b->n++] = v;
-}
-
-/* Does the record pass --where and --exclude-flag? */
-static bool keep_record(mm_rec *r)
-{
-	mm_err e;
-	for (int i = 0; i < nexcl; i++) {
-		bool v;
-		if (mm_rec_flag(r, excl[i], &v, &e) != MM_OK)
-			cli_die_err(&e);
-		if (v)
-			return false;
-	}
-	for (int i = 0; i < nwhere; i++)
-		if (!mm_rec_field_is(r, where_f[i], where_v[i]))
-			return false;
-	return true;
-}
-
-/* ---- string classes ---- */
-static char **cls_names;
-static int ncls;
-static bool cls_fixed;
-
-static int class_of_str(const char *s)
-{
-	for (int c = 0; c < ncls; c++)
-		if (strcmp(cls_names[c], s) == 0)
-			return c;
-	return -1;
-}
-
-static int add_class(const char *s)
-{
-	char **q = realloc(cls_names, (size_t)(ncls + 1) * sizeof *q);
-	if (!q || !(q[ncls] = strdup(s)))
-		cli_die(MM_EXIT_USAGE, "out of memory");
-	cls_names = q;
-	return ncls++;
-}
 
 /* ---- training log ---- */
 static const char *metric_label;
@@ -218,100 +145,47 @@ static void on_epoch(void *ctx, const mm_fit_epoch *ep)
 				ep->val_loss, metric_label, ep->val_metric, ep->lr, ep->seconds, ep->best ? "  *" : "");
 }
 
-/* ---- the mixture gate ---- */
-static size_t gate_nclass; /* the experts' number of classes: the first record's */
-
-/* Whether the record is one of the train records held out from the experts'
- * training (its bool field --heldout is true). */
-static bool is_heldout(mm_rec *r)
-{
-	mm_err e;
-	bool v;
-	if (mm_rec_flag(r, heldout, &v, &e) != MM_OK)
-		cli_die_err(&e);
-	return v;
-}
-
-/* The gate's view of a record: the int class y of --target and each expert's
- * probability of it, pushed onto py, and with --tag-weight its tag's class,
- * onto tags.  false when the record has no label. */
-static bool gate_record(mm_rec *r, int *y, fbuf *py, ibuf *tags)
-{
-	mm_err e;
-	char where[200];
-	int64_t v;
-	mm_status st = mm_rec_label(r, target, 0, &v, &e);
-	if (st == MM_MISSING)
-		return false;
-	if (st != MM_OK)
-		cli_die_err(&e);
-	float p[MM_MIXTURE_MAXK];
-	for (int k = 0; k < nexperts; k++) {
-		mm_tensor t;
-		if (mm_rec_vec(r, experts[k], gate_nclass, &t, &e) != MM_OK)
-			cli_die_err(&e);
-		if (!gate_nclass)
-			gate_nclass = t.n;
-		if ((uint64_t)v >= t.n)
-			cli_die(MM_EXIT_DATA, "%s: field \"%s\": class %lld, but expert \"%s\" gives %zu probabilities",
-					mm_rec_where(r, where, sizeof where), target, (long long)v, experts[k], t.n);
-		for (size_t j = 0; j < t.n; j++)
-			if (!(t.data[j] >= 0 && t.data[j] <= 1))
-				cli_die(MM_EXIT_DATA, "%s: field \"%s\": element %zu is %g, not a probability",
-						mm_rec_where(r, where, sizeof where), experts[k], j, t.data[j]);
-		p[k] = t.data[v];
-		mm_tensor_free(&t);
-	}
-	if (tag_weight > 0) {
-		const char *s;
-		if (mm_rec_str(r, tag_field, &s, &e) != MM_OK)
-			cli_die_err(&e);
-		int c = class_of_str(s);
-		if (c < 0)
-			cli_die(MM_EXIT_DATA, "%s: field \"%s\": tag \"%s\" is not one of the gate's classes "
-					"(name them with --classes)", mm_rec_where(r, where, sizeof where), tag_field, s);
-		ipush(tags, c);
-	}
-	fpush(py, p, (size_t)nexperts);
-	*y = (int)v;
-	return true;
-}
-
-/* ---- sparse features ----
- * A sparse feature enters the net as T (compact column, value) pairs
- * (mm_colmap_pairs): the first projection is a sparse_linear layer over the
- * columns seen in training (sparse.h), whose weights are stored by column.
- * T is the most known non-zeros of any record of the training input
- * (every split), so the same stream can be predicted; a record with more is
- * an error naming it. */
-static mm_sparse sp_row;
-
-static mm_status sparse_pairs_of(mm_rec *r, const char *field, const mm_colmap *cm, int T,
-		float *out, mm_err *e)
-{
-	mm_status st = mm_rec_sparse(r, field, &sp_row, e);
-	if (st != MM_OK)
-		return st;
-	size_t k = mm_colmap_pairs(cm, sp_row.idx, sp_row.val, sp_row.nnz, T, out);
-	if (k > (size_t)T) {
-		char w[200];
-		return mm_errf(e, MM_ELIMIT, "%s: field \"%s\": %zu known non-zero values, more than "
-				"the %d the model takes (the most of any record it was trained with)",
-				mm_rec_where(r, w, sizeof w), field, k, T);
-	}
-	return MM_OK;
-}
-
 /* ---- prediction mode ---- */
 typedef struct pmodel {
 	mm_model *m;
 	const char *as;
 	char as_class[512], as_label[512];
-	float *X[MM_NET_MAXMOD]; /* batch buffers, standardised */
+	float *X[MM_NET_MAXMOD]; /* batch inputs, standardised */
+	int *len[MM_NET_MAXMOD]; /* a transformer's valid rows */
 	float *P;
 } pmodel;
 
 #define PBATCH 256
+
+/* Class probabilities of the batch's nb records under every model, into
+ * the records. */
+static mm_status predict_batch(pmodel *pm, mm_rec **batch, int nb, mm_err *e)
+{
+	for (int i = 0; i < nmodels; i++) {
+		mm_model *m = pm[i].m;
+		mm_dataset ds = { .nmod = m->spec.nmod, .n = (size_t)nb };
+		for (int f = 0; f < m->spec.nmod; f++) {
+			ds.X[f] = pm[i].X[f];
+			ds.len[f] = pm[i].len[f];
+		}
+		mm_err pe;
+		if (mm_net_predict(m->net, &ds, pm[i].P, &pe) != MM_OK)
+			cli_die(MM_EXIT_USAGE, "%s", pe.msg);
+	}
+	for (int k = 0; k < nb; k++)
+		for (int i = 0; i < nmodels; i++) {
+			mm_model *m = pm[i].m;
+			int C = m->spec.nclass;
+			const float *p = pm[i].P + (size_t)k * C;
+			int best = (int)mm_vec_argmax(p, (size_t)C);
+			if (mm_rec_set_vec(batch[k], pm[i].as, p, (size_t)C, e) != MM_OK ||
+					mm_rec_set_int(batch[k], pm[i].as_class, best, e) != MM_OK ||
+					(m->target_is_str && mm_rec_set_str(batch[k], pm[i].as_label,
+						m->classes[best], e) != MM_OK))
+				return e->status;
+		}
+	return MM_OK;
+}
 
 static int predict_main(int argc, char **argv, bool force)
 {
@@ -327,9 +201,12 @@ static int predict_main(int argc, char **argv, bool force)
 		snprintf(pm[i].as_class, sizeof pm[i].as_class, "%s_class", pm[i].as);
 		snprintf(pm[i].as_label, sizeof pm[i].as_label, "%s_label", pm[i].as);
 		mm_model *m = pm[i].m;
-		for (int f = 0; f < m->spec.nmod; f++)
-			if (!(pm[i].X[f] = mm_alloc_aligned((size_t)PBATCH * m->spec.dims[f], sizeof(float))))
+		for (int f = 0; f < m->spec.nmod; f++) {
+			if (!(pm[i].X[f] = mm_alloc_aligned((size_t)PBATCH * mm_model_input_size(m, f), sizeof(float))))
 				cli_die(MM_EXIT_USAGE, "out of memory");
+			if (m->arch == MM_ARCH_TRANSFORMER && !(pm[i].len[f] = malloc(PBATCH * sizeof(int))))
+				cli_die(MM_EXIT_USAGE, "out of memory");
+		}
 		if (!(pm[i].P = mm_alloc_aligned((size_t)PBATCH * m->spec.nclass, sizeof(float))))
 			cli_die(MM_EXIT_USAGE, "out of memory");
 		for (int j = 0; j < i; j++)
@@ -361,63 +238,19 @@ static int predict_main(int argc, char **argv, bool force)
 				goto fail;
 			}
 			if (st == MM_OK) {
-				/* features of this record into slot nb of every model */
-				for (int i = 0; i < nmodels; i++) {
-					mm_model *m = pm[i].m;
-					for (int f = 0; f < m->spec.nmod; f++) {
-						mm_tensor t;
-						size_t d = (size_t)m->spec.dims[f];
-						if (m->cols[f]) {
-							if (sparse_pairs_of(r, m->feat[f], m->cols[f], (int)d / 2,
-									pm[i].X[f] + (size_t)nb * d, &e) != MM_OK) {
-								mm_err_prefix(&e, "model %s", models[i]);
-								mm_rec_free(r);
-								mm_reader_close(rd);
-								goto fail;
-							}
-							continue;
-						}
-						if (mm_rec_vec(r, m->feat[f], d, &t, &e) != MM_OK) {
-							/* bad data, not a bad model: name the input first */
-							size_t len = strlen(e.msg);
-							snprintf(e.msg + len, sizeof e.msg - len, " (a feature of model %s)",
-									models[i]);
-							mm_err_prefix(&e, "%s", mm_reader_name(rd));
-							mm_rec_free(r);
-							mm_reader_close(rd);
-							goto fail;
-						}
-						mm_model_standardize(m, f, t.data, 1, pm[i].X[f] + (size_t)nb * d);
-						mm_tensor_free(&t);
+				for (int i = 0; i < nmodels; i++)
+					if (mm_load_record(pm[i].m, r, (size_t)nb, pm[i].X, pm[i].len, models[i],
+								mm_reader_name(rd), &e) != MM_OK) {
+						mm_rec_free(r);
+						mm_reader_close(rd);
+						goto fail;
 					}
-				}
 				batch[nb++] = r;
 			}
 			if (nb == PBATCH || (st == MM_EOF && nb > 0)) {
-				for (int i = 0; i < nmodels; i++) {
-					mm_model *m = pm[i].m;
-					mm_dataset ds = { .nmod = m->spec.nmod, .n = (size_t)nb };
-					for (int f = 0; f < m->spec.nmod; f++)
-						ds.X[f] = pm[i].X[f];
-					mm_err pe;
-					if (mm_net_predict(m->net, &ds, pm[i].P, &pe) != MM_OK)
-						cli_die(MM_EXIT_USAGE, "%s", pe.msg);
-				}
+				if (predict_batch(pm, batch, nb, &e) != MM_OK)
+					goto fail;
 				for (int k = 0; k < nb; k++) {
-					for (int i = 0; i < nmodels; i++) {
-						mm_model *m = pm[i].m;
-						int C = m->spec.nclass;
-						const float *p = pm[i].P + (size_t)k * C;
-						int best = 0;
-						for (int c = 1; c < C; c++)
-							if (p[c] > p[best])
-								best = c;
-						if (mm_rec_set_vec(batch[k], pm[i].as, p, (size_t)C, &e) != MM_OK ||
-								mm_rec_set_int(batch[k], pm[i].as_class, best, &e) != MM_OK ||
-								(m->target_is_str && mm_rec_set_str(batch[k], pm[i].as_label,
-									m->classes[best], &e) != MM_OK))
-							goto fail;
-					}
 					if (mm_writer_put(w, batch[k], &e) != MM_OK)
 						goto fail;
 					mm_rec_free(batch[k]);
@@ -437,8 +270,10 @@ static int predict_main(int argc, char **argv, bool force)
 		fprintf(stderr, "%s: predicted %llu records with %d model%s\n", cli_prog,
 				(unsigned long long)total, nmodels, nmodels > 1 ? "s" : "");
 	for (int i = 0; i < nmodels; i++) {
-		for (int f = 0; f < MM_NET_MAXMOD; f++)
+		for (int f = 0; f < MM_NET_MAXMOD; f++) {
 			free(pm[i].X[f]);
+			free(pm[i].len[f]);
+		}
 		free(pm[i].P);
 		mm_model_free(pm[i].m);
 	}
@@ -463,27 +298,27 @@ static json_t *jflt(float v)
 	return jnum(strtod(b, NULL));
 }
 
-static int info_main(const char *path)
+static json_t *info_spec(const mm_model *m)
 {
-	mm_err e;
-	mm_model *m;
-	if (mm_model_load(&m, path, &e) != MM_OK)
-		cli_die_err(&e);
 	const mm_net_spec *s = &m->spec;
-	json_t *o = json_object(), *sp = json_object(), *dims = json_array(), *cl = json_array(),
-	       *fe = json_array(), *tr = json_object(), *cw;
-	for (int f = 0; f < s->nmod; f++) {
+	json_t *sp = json_object(), *dims = json_array();
+	for (int f = 0; f < s->nmod; f++)
 		json_array_append_new(dims, json_integer(s->dims[f]));
-		json_t *fo = json_pack("{s:s, s:i}", "name", m->feat[f], "dim", s->dims[f]);
-		if (m->cols[f]) /* a sparse feature: dim/2 pairs over its training columns */
-			json_object_set_new(fo, "sparse", json_pack("{s:I, s:I, s:i}", "dim",
-				(json_int_t)m->cols[f]->dim, "columns", (json_int_t)m->cols[f]->m, "pairs", s->dims[f] / 2));
-		json_array_append_new(fe, fo);
-	}
-	for (int c = 0; c < s->nclass; c++)
-		json_array_append_new(cl, json_string(m->classes[c]));
 	json_object_set_new(sp, "nmod", json_integer(s->nmod));
 	json_object_set_new(sp, "dims", dims);
+	if (m->arch == MM_ARCH_TRANSFORMER) {
+		const mm_transformer_spec *t = &m->tspec;
+		json_t *tok = json_array();
+		for (int f = 0; f < t->nmod; f++)
+			json_array_append_new(tok, json_integer(t->in[f].T));
+		json_object_set_new(sp, "tokens", tok);
+		json_object_set_new(sp, "width", json_integer(t->width));
+		json_object_set_new(sp, "depth", json_integer(t->depth));
+		json_object_set_new(sp, "heads", json_integer(t->heads));
+		json_object_set_new(sp, "ffn", json_integer(t->ffn));
+		json_object_set_new(sp, "nclass", json_integer(t->nclass));
+		return sp;
+	}
 	json_object_set_new(sp, "proj", json_integer(s->proj));
 	json_object_set_new(sp, "act", json_string(mm_act_name(s->act)));
 	json_object_set_new(sp, "fusion", json_string(mm_fusion_name(s->fusion)));
@@ -492,6 +327,47 @@ static int info_main(const char *path)
 	json_object_set_new(sp, "layers", json_integer(s->layers));
 	json_object_set_new(sp, "nclass", json_integer(s->nclass));
 	json_object_set_new(sp, "dropout", jflt(s->dropout));
+	return sp;
+}
+
+/* The node list: name, kind, inputs by name, per-sample output shape. */
+static json_t *info_nodes(const mm_net *net)
+{
+	json_t *a = json_array();
+	for (int i = 0; i < mm_net_nnodes(net); i++) {
+		mm_node_info ni;
+		mm_net_node(net, i, &ni);
+		json_t *in = json_array();
+		for (int k = 0; k < ni.nin; k++) {
+			mm_node_info src;
+			mm_net_node(net, ni.in[k], &src);
+			json_array_append_new(in, json_string(src.name));
+		}
+		json_array_append_new(a, json_pack("{s:s, s:s, s:o, s:[i,i]}", "name", ni.name,
+				"kind", ni.op->name, "in", in, "shape", ni.shape.T, ni.shape.D));
+	}
+	return a;
+}
+
+static int info_main(const char *path)
+{
+	mm_err e;
+	mm_model *m;
+	if (mm_model_load(&m, path, &e) != MM_OK)
+		cli_die_err(&e);
+	const mm_net_spec *s = &m->spec;
+	json_t *o = json_object(), *cl = json_array(), *fe = json_array(), *tr = json_object(), *cw;
+	for (int f = 0; f < s->nmod; f++) {
+		json_t *fo = json_pack("{s:s, s:i}", "name", m->feat[f], "dim", s->dims[f]);
+		if (m->cols[f]) /* a sparse feature: dim/2 pairs over its training columns */
+			json_object_set_new(fo, "sparse", json_pack("{s:I, s:I, s:i}", "dim",
+				(json_int_t)m->cols[f]->dim, "columns", (json_int_t)m->cols[f]->m, "pairs", s->dims[f] / 2));
+		if (m->arch == MM_ARCH_TRANSFORMER)
+			json_object_set_new(fo, "tokens", json_integer(m->tspec.in[f].T));
+		json_array_append_new(fe, fo);
+	}
+	for (int c = 0; c < s->nclass; c++)
+		json_array_append_new(cl, json_string(m->classes[c]));
 	const mm_fit_params *p = &m->fit;
 	json_object_set_new(tr, "epochs", json_integer(p->epochs));
 	json_object_set_new(tr, "batch", json_integer(p->batch));
@@ -524,7 +400,8 @@ static int info_main(const char *path)
 	json_object_set_new(tr, "init", m->init ? json_string(m->init) : json_null());
 	json_object_set_new(o, "format", json_string("mmoe-model"));
 	json_object_set_new(o, "version", json_integer(MM_MODEL_VERSION));
-	json_object_set_new(o, "spec", sp);
+	json_object_set_new(o, "arch", json_string(mm_arch_name(m->arch)));
+	json_object_set_new(o, "spec", info_spec(m));
 	json_object_set_new(o, "target", json_string(m->target));
 	json_object_set_new(o, "target_type", json_string(m->target_is_str ? "str" : "int"));
 	json_object_set_new(o, "classes", cl);
@@ -533,6 +410,7 @@ static int info_main(const char *path)
 	json_object_set_new(o, "data_hash", json_string(hash));
 	json_object_set_new(o, "commit", json_string(m->commit));
 	json_object_set_new(o, "parameters", json_integer((json_int_t)mm_net_nparams_total(m->net)));
+	json_object_set_new(o, "nodes", info_nodes(m->net));
 	if (json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9)) != 0)
 		cli_die(MM_EXIT_USAGE, "error writing standard output");
 	putchar('\n');
@@ -549,20 +427,279 @@ static void check_nonempty_name(const char *opt, const char *s)
 		cli_usage("%s: empty field name", opt);
 }
 
+/* The architecture options given on the command line. */
+typedef struct arch_opts {
+	int arch;                  /* MM_ARCH_* (--arch mlp is the expert) */
+	mm_net_spec spec;          /* mlp */
+	mm_transformer_spec ts;    /* transformer: width, depth, heads, ffn */
+	const char *mlp_opt, *tf_opt; /* the first option given of each family */
+	bool given;
+} arch_opts;
+
+/* The model for the loaded data: --init's architecture, else the options'. */
+static mm_model *new_model(const arch_opts *ao, const mm_model *init, const mm_loaded *ld)
+{
+	mm_err e;
+	mm_model *m;
+	int arch = init ? init->arch : ao->arch;
+	if (arch == MM_ARCH_TRANSFORMER) {
+		mm_transformer_spec ts = init ? init->tspec : ao->ts;
+		ts.nmod = ld->nfeat;
+		ts.nclass = ld->nclass;
+		for (int f = 0; f < ld->nfeat; f++) {
+			if (ld->kind[f] == MM_FEAT_SPARSE)
+				cli_usage("-f %s is a sparse feature: --arch transformer takes token fields "
+						"(use --arch mlp)", lp.feat[f]);
+			ts.in[f] = (mm_shape){ ld->T[f], ld->dim[f] };
+		}
+		const char *msg = mm_transformer_spec_check(&ts);
+		if (msg)
+			cli_usage("--arch transformer: %s", msg);
+		if (mm_model_new_transformer(&m, &ts, &e) != MM_OK)
+			cli_die_err(&e);
+	} else {
+		mm_net_spec spec = init ? init->spec : ao->spec;
+		spec.nmod = ld->nfeat;
+		spec.nclass = ld->nclass;
+		for (int f = 0; f < ld->nfeat; f++) {
+			spec.dims[f] = ld->dim[f];
+			spec.sparse[f] = ld->kind[f] == MM_FEAT_SPARSE ? (int)ld->cols[f]->m : 0;
+		}
+		const char *msg = mm_net_spec_check(&spec);
+		if (msg)
+			cli_usage("%s", msg);
+		if (mm_model_new(&m, &spec, &e) != MM_OK)
+			cli_die_err(&e);
+	}
+	for (int f = 0; f < ld->nfeat; f++)
+		if (mm_model_set_feature(m, f, lp.feat[f], &e) != MM_OK)
+			cli_die_err(&e);
+	for (int k = 0; k < ld->nclass; k++)
+		if (mm_model_set_class(m, k, ld->classes[k], &e) != MM_OK)
+			cli_die_err(&e);
+	if (mm_model_set_target(m, nexperts ? "mixture" : lp.target, ld->target_is_str, &e) != MM_OK)
+		cli_die_err(&e);
+	return m;
+}
+
+/* --class-weights: NULL (none), balanced, or the listed weights. */
+static float *class_weights(const char *arg, const mm_loaded *ld)
+{
+	mm_err e;
+	if (strcmp(arg, "none") == 0)
+		return NULL;
+	float *cw = calloc((size_t)ld->nclass, sizeof *cw);
+	if (!cw)
+		cli_die(MM_EXIT_USAGE, "out of memory");
+	if (strcmp(arg, "auto") == 0) {
+		const mm_load_set *tr = &ld->set[MM_SET_TRAIN];
+		if (mm_class_weights_balanced(tr->y, tr->d.n, ld->nclass, cw, &e) != MM_OK)
+			cli_die_err(&e);
+		return cw;
+	}
+	size_t n;
+	static char **ws; /* lives until exit */
+	ws = cli_split(arg, ',', &n);
+	/* each weight is a number before they are counted ("abc" is not 1 weight) */
+	for (size_t k = 0; k < n; k++)
+		(void)cli_double("--class-weights", ws[k], 0, 1e9);
+	if ((int)n != ld->nclass)
+		cli_usage("--class-weights: %zu weights for %d classes", n, ld->nclass);
+	for (size_t k = 0; k < n; k++)
+		cw[k] = (float)cli_double("--class-weights", ws[k], 0, 1e9);
+	return cw;
+}
+
+/* --init: MODEL's parameters by name; the output layer starts afresh when
+ * the classes differ. */
+static void init_from(mm_model *m, const mm_model *init)
+{
+	bool same_classes = init->spec.nclass == m->spec.nclass;
+	for (int k = 0; same_classes && k < m->spec.nclass; k++)
+		if (strcmp(init->classes[k], m->classes[k]) != 0)
+			same_classes = false;
+	char note[1200];
+	mm_err e;
+	if (mm_net_copy_by_name(m->net, init->net, same_classes ? NULL : mm_model_output_node(m),
+				init_partial, note, sizeof note, &e) != MM_OK)
+		cli_die(MM_EXIT_DATA, "--init %s: %s%s", init_path, e.msg,
+				e.status == MM_EVALUE && strstr(e.msg, "do not match") ?
+				" (--init-partial allows it)" : "");
+	if (note[0] && !cli_quiet)
+		cli_warn("--init %s: %s", init_path, note);
+	if (!same_classes && !cli_quiet)
+		cli_warn("--init %s: classes differ (%d vs %d), the output layer starts afresh",
+				init_path, init->spec.nclass, m->spec.nclass);
+	if (!(m->init = strdup(init_path)))
+		cli_die(MM_EXIT_USAGE, "out of memory");
+}
+
+static void log_data(const mm_loaded *ld, const mm_model *m, uint64_t seed)
+{
+	if (cli_quiet)
+		return;
+	size_t nva = ld->set[MM_SET_VAL].d.n;
+	fprintf(stderr, "%s: %zu train, %zu val records (%llu read", cli_prog, ld->set[MM_SET_TRAIN].d.n,
+			nva, (unsigned long long)ld->nread);
+	if (ld->nother)
+		fprintf(stderr, ", %llu other splits", (unsigned long long)ld->nother);
+	if (ld->nfiltered)
+		fprintf(stderr, ", %llu filtered out", (unsigned long long)ld->nfiltered);
+	if (ld->ninsample)
+		fprintf(stderr, ", %llu train not \"%s\"", (unsigned long long)ld->ninsample, lp.heldout);
+	if (ld->nnotarget)
+		fprintf(stderr, ", %llu without \"%s\"", (unsigned long long)ld->nnotarget, lp.target);
+	fprintf(stderr, "); %d classes; features", ld->nclass);
+	for (int f = 0; f < ld->nfeat; f++)
+		if (ld->kind[f] == MM_FEAT_TOKENS)
+			fprintf(stderr, " %s[%dx%d]", lp.feat[f], ld->T[f], ld->dim[f]);
+		else
+			fprintf(stderr, " %s[%d]", lp.feat[f], ld->dim[f]);
+	fprintf(stderr, "; %zu parameters; seed %llu\n", mm_net_nparams_total(m->net),
+			(unsigned long long)seed);
+	if (nva == 0)
+		fprintf(stderr, "%s: no validation records: keeping the last epoch\n", cli_prog);
+}
+
+static int train_main(int argc, char **argv, const arch_opts *ao, mm_fit_params fp,
+		const char *cw_arg, int select)
+{
+	mm_err e;
+	mm_model *init = NULL;
+	if (init_path) {
+		if (mm_model_load(&init, init_path, &e) != MM_OK)
+			cli_die_err(&e);
+		if (lp.nfeat == 0) {
+			lp.nfeat = init->spec.nmod;
+			for (int f = 0; f < lp.nfeat; f++)
+				lp.feat[f] = init->feat[f];
+		} else {
+			if (lp.nfeat != init->spec.nmod)
+				cli_die(MM_EXIT_USAGE, "--init %s: the model has %d feature fields, -f gives %d",
+						init_path, init->spec.nmod, lp.nfeat);
+			for (int f = 0; f < lp.nfeat; f++)
+				if (strcmp(lp.feat[f], init->feat[f]) != 0)
+					cli_die(MM_EXIT_USAGE, "--init %s: feature %d is \"%s\" in the model, \"%s\" on the command line",
+							init_path, f + 1, init->feat[f], lp.feat[f]);
+		}
+		if (ao->given && !cli_quiet)
+			cli_warn("--init: architecture options are ignored, the model's are used");
+		lp.init = init;
+		lp.init_name = init_path;
+	}
+	lp.tokens = (init ? init->arch : ao->arch) == MM_ARCH_TRANSFORMER;
+	if (lp.nfeat == 0)
+		cli_usage("at least one -f FIELD is required");
+	for (int i = 0; i < lp.nfeat; i++)
+		for (int j = 0; j < i; j++)
+			if (strcmp(lp.feat[i], lp.feat[j]) == 0)
+				cli_usage("-f %s is given twice", lp.feat[i]);
+
+	/* ---- load the data ---- */
+	mm_loaded ld;
+	mm_reader *rd;
+	const char *inp = argc - optind == 1 ? argv[optind] : "-";
+	if (mm_reader_open(&rd, inp, &e) != MM_OK || mm_load(&ld, rd, &lp, &e) != MM_OK)
+		cli_die_err(&e);
+	mm_reader_close(rd);
+	if (init && init->target_is_str != ld.target_is_str && !cli_quiet)
+		cli_warn("--init %s: its target \"%s\" was %s, this one is %s", init_path, init->target,
+				init->target_is_str ? "a string" : "an integer", ld.target_is_str ? "a string" : "an integer");
+
+	mm_model *m = new_model(ao, init, &ld);
+	if (mm_load_standardize(&ld, m, init, &e) != MM_OK)
+		cli_die_err(&e);
+	float *cw = class_weights(cw_arg, &ld);
+	m->class_w = cw;
+
+	/* selection metric */
+	if (select < 0)
+		select = (!ld.target_is_str && ld.nclass == 2) ? MM_SELECT_F1 : MM_SELECT_MACRO_F1;
+	if (select == MM_SELECT_F1 && ld.nclass != 2)
+		cli_usage("--select f1 needs two classes (there are %d): use macro_f1", ld.nclass);
+	fp.select = select;
+	fp.class_w = cw;
+	fp.on_epoch = on_epoch;
+	metric_label = mm_select_name(select);
+	log_epochs = fp.epochs;
+	const char *msg = mm_fit_params_check(&fp);
+	if (msg)
+		cli_usage("%s", msg);
+
+	/* initial weights */
+	mm_rng root, ig;
+	mm_rng_seed(&root, fp.seed);
+	ig = mm_rng_split(&root, 0x696e6974);
+	mm_net_init(m->net, &ig);
+	if (init)
+		init_from(m, init);
+	m->fit = fp;
+	m->fit.class_w = NULL;
+	m->fit.on_epoch = NULL;
+	mm_load_set *tr = &ld.set[MM_SET_TRAIN], *va = &ld.set[MM_SET_VAL];
+	size_t nva = va->d.n;
+	m->n_train = tr->d.n;
+	m->n_val = nva;
+	m->data_hash = mm_hash64(&va->hash, sizeof va->hash, tr->hash);
+	log_data(&ld, m, fp.seed);
+
+	mm_mixture mix = { .K = nexperts, .d = { &tr->d, nva ? &va->d : NULL },
+		.py = { tr->py, nva ? va->py : NULL }, .tag_weight = tag_weight,
+		.tag = { tr->tag, nva ? va->tag : NULL } };
+	if (nexperts) {
+		fp.objective = mm_mixture_objective;
+		fp.octx = &mix;
+	}
+	mm_fit_result res;
+	if (mm_net_fit(m->net, &tr->d, nva ? &va->d : NULL, &fp, &res, &e) != MM_OK) {
+		if (e.status == MM_EUSAGE)
+			e.status = MM_EVALUE;
+		cli_die_err(&e);
+	}
+	m->best_epoch = res.best_epoch;
+	m->best_metric = res.best_metric;
+	m->epochs_run = res.epochs_run;
+	if (mm_model_save(m, out_path, &e) != MM_OK)
+		cli_die_err(&e);
+	if (!cli_quiet) {
+		if (nva)
+			fprintf(stderr, "%s: best epoch %d of %d, val_%s %.4f; %.1fs; wrote %s\n", cli_prog,
+					res.best_epoch, res.epochs_run, metric_label, res.best_metric, res.seconds, out_path);
+		else
+			fprintf(stderr, "%s: %d epochs, %.1fs; wrote %s\n", cli_prog, res.epochs_run,
+					res.seconds, out_path);
+	}
+	mm_loaded_free(&ld);
+	mm_model_free(m);
+	mm_model_free(init);
+	return cli_finish();
+}
+
+/* An architecture option: remember the first of its family. */
+static void arch_opt(arch_opts *ao, bool transformer, const char *name)
+{
+	const char **first = transformer ? &ao->tf_opt : &ao->mlp_opt;
+	if (!*first)
+		*first = name;
+	ao->given = true;
+}
+
 int main(int argc, char **argv)
 {
-	mm_net_spec spec;
-	mm_net_spec_default(&spec);
+	arch_opts ao = { .arch = MM_ARCH_EXPERT, .ts = { .width = 128, .depth = 2, .heads = 4 } };
+	mm_net_spec_default(&ao.spec);
 	mm_fit_params fp;
 	mm_fit_params_default(&fp);
 	fp.patience = 5;
+	mm_load_params_default(&lp);
 	const char *cw_arg = "none", *resave = NULL, *info = NULL;
 	int select = -1, threads = 1;
-	bool predict = false, force = false, arch_given = false;
+	bool predict = false, force = false;
 	enum { O_CLASSES = 256, O_WHERE, O_EXCL, O_SPLIT, O_PROJ, O_ACT, O_FUSION, O_BILDIM, O_HIDDEN,
 		O_LAYERS, O_DROPOUT, O_INIT, O_EPOCHS, O_BATCH, O_LR, O_WD, O_WARMUP, O_MINLR, O_CLIP,
 		O_LOSS, O_ALPHA, O_GAMMA, O_CW, O_SELECT, O_PATIENCE, O_PREDICT, O_AS, O_FORCE, O_RESAVE, O_INFO,
-		O_INIT_PARTIAL, O_TARGET, O_EXPERTS, O_HELDOUT, O_TAG, O_TAGW };
+		O_INIT_PARTIAL, O_TARGET, O_EXPERTS, O_HELDOUT, O_TAG, O_TAGW, O_ARCH, O_DEPTH, O_WIDTH,
+		O_HEADS, O_FFN, O_MAXTOK };
 	static const struct option opts[] = {
 		{ "feature", required_argument, NULL, 'f' },
 		{ "target", required_argument, NULL, O_TARGET },
@@ -574,6 +711,7 @@ int main(int argc, char **argv)
 		{ "heldout", required_argument, NULL, O_HELDOUT },
 		{ "tag", required_argument, NULL, O_TAG },
 		{ "tag-weight", required_argument, NULL, O_TAGW },
+		{ "arch", required_argument, NULL, O_ARCH },
 		{ "proj", required_argument, NULL, O_PROJ },
 		{ "act", required_argument, NULL, O_ACT },
 		{ "fusion", required_argument, NULL, O_FUSION },
@@ -581,6 +719,11 @@ int main(int argc, char **argv)
 		{ "hidden", required_argument, NULL, O_HIDDEN },
 		{ "layers", required_argument, NULL, O_LAYERS },
 		{ "dropout", required_argument, NULL, O_DROPOUT },
+		{ "depth", required_argument, NULL, O_DEPTH },
+		{ "width", required_argument, NULL, O_WIDTH },
+		{ "heads", required_argument, NULL, O_HEADS },
+		{ "ffn", required_argument, NULL, O_FFN },
+		{ "max-tokens", required_argument, NULL, O_MAXTOK },
 		{ "init", required_argument, NULL, O_INIT },
 		{ "init-partial", no_argument, NULL, O_INIT_PARTIAL },
 		{ "epochs", required_argument, NULL, O_EPOCHS },
@@ -619,31 +762,31 @@ int main(int argc, char **argv)
 	while ((c = cli_getopt(argc, argv, opts, moved)) != -1) {
 		switch (c) {
 		case 'f':
-			if (nfeat >= MM_NET_MAXMOD)
+			if (lp.nfeat >= MM_NET_MAXMOD)
 				cli_usage("at most %d -f fields", MM_NET_MAXMOD);
 			check_nonempty_name("-f", optarg);
-			feats[nfeat++] = optarg;
+			lp.feat[lp.nfeat++] = optarg;
 			break;
-		case O_TARGET: check_nonempty_name("--target", optarg); target = optarg; break;
+		case O_TARGET: check_nonempty_name("--target", optarg); lp.target = optarg; break;
 		case O_CLASSES: classes_arg = optarg; break;
 		case O_WHERE: {
 			char *eq = strchr(optarg, '=');
 			if (!eq || eq == optarg)
 				cli_usage("option --where: expected FIELD=VALUE, got '%s'", optarg);
-			if (nwhere >= MAXM)
+			if (lp.nwhere >= MM_LOAD_MAXFILTER)
 				cli_usage("too many --where options");
 			*eq = 0;
-			where_f[nwhere] = optarg;
-			where_v[nwhere++] = eq + 1;
+			lp.where_f[lp.nwhere] = optarg;
+			lp.where_v[lp.nwhere++] = eq + 1;
 			break;
 		}
 		case O_EXCL:
-			if (nexcl >= MAXM)
+			if (lp.nexcl >= MM_LOAD_MAXFILTER)
 				cli_usage("too many --exclude-flag options");
 			check_nonempty_name("--exclude-flag", optarg);
-			excl[nexcl++] = optarg;
+			lp.excl[lp.nexcl++] = optarg;
 			break;
-		case O_SPLIT: check_nonempty_name("--split-field", optarg); split_field = optarg; break;
+		case O_SPLIT: check_nonempty_name("--split-field", optarg); lp.split_field = optarg; break;
 		case O_EXPERTS: {
 			size_t n;
 			experts = cli_split(optarg, ',', &n);
@@ -654,24 +797,44 @@ int main(int argc, char **argv)
 			nexperts = (int)n;
 			break;
 		}
-		case O_HELDOUT: check_nonempty_name("--heldout", optarg); heldout = optarg; break;
+		case O_HELDOUT: check_nonempty_name("--heldout", optarg); lp.heldout = optarg; break;
 		case O_TAG: check_nonempty_name("--tag", optarg); tag_field = optarg; break;
 		case O_TAGW: tag_weight = (float)cli_double("--tag-weight", optarg, 0, 1); break;
-		case O_PROJ: spec.proj = (int)cli_int("--proj", optarg, 0, 65536); arch_given = true; break;
+		case O_ARCH:
+			if (strcmp(optarg, "mlp") == 0)
+				ao.arch = MM_ARCH_EXPERT;
+			else if (strcmp(optarg, "transformer") == 0)
+				ao.arch = MM_ARCH_TRANSFORMER;
+			else
+				cli_usage("option --arch: '%s' is not mlp or transformer", optarg);
+			ao.given = true;
+			break;
+		case O_PROJ: ao.spec.proj = (int)cli_int("--proj", optarg, 0, 65536); arch_opt(&ao, false, "--proj"); break;
 		case O_ACT:
-			if ((spec.act = mm_act_parse(optarg)) < 0)
+			if ((ao.spec.act = mm_act_parse(optarg)) < 0)
 				cli_usage("option --act: '%s' is not relu or gelu", optarg);
-			arch_given = true;
+			arch_opt(&ao, false, "--act");
 			break;
 		case O_FUSION:
-			if ((spec.fusion = mm_fusion_parse(optarg)) < 0)
+			if ((ao.spec.fusion = mm_fusion_parse(optarg)) < 0)
 				cli_usage("option --fusion: '%s' is not concat, concat-prod or bilinear", optarg);
-			arch_given = true;
+			arch_opt(&ao, false, "--fusion");
 			break;
-		case O_BILDIM: spec.bilinear_dim = (int)cli_int("--bilinear-dim", optarg, 1, 4096); arch_given = true; break;
-		case O_HIDDEN: spec.hidden = (int)cli_int("--hidden", optarg, 1, 65536); arch_given = true; break;
-		case O_LAYERS: spec.layers = (int)cli_int("--layers", optarg, 0, 64); arch_given = true; break;
-		case O_DROPOUT: spec.dropout = (float)cli_double("--dropout", optarg, 0, 0.99); arch_given = true; break;
+		case O_BILDIM:
+			ao.spec.bilinear_dim = (int)cli_int("--bilinear-dim", optarg, 1, 4096);
+			arch_opt(&ao, false, "--bilinear-dim");
+			break;
+		case O_HIDDEN: ao.spec.hidden = (int)cli_int("--hidden", optarg, 1, 65536); arch_opt(&ao, false, "--hidden"); break;
+		case O_LAYERS: ao.spec.layers = (int)cli_int("--layers", optarg, 0, 64); arch_opt(&ao, false, "--layers"); break;
+		case O_DROPOUT:
+			ao.spec.dropout = (float)cli_double("--dropout", optarg, 0, 0.99);
+			arch_opt(&ao, false, "--dropout");
+			break;
+		case O_DEPTH: ao.ts.depth = (int)cli_int("--depth", optarg, 0, 64); arch_opt(&ao, true, "--depth"); break;
+		case O_WIDTH: ao.ts.width = (int)cli_int("--width", optarg, 1, 16384); arch_opt(&ao, true, "--width"); break;
+		case O_HEADS: ao.ts.heads = (int)cli_int("--heads", optarg, 1, 1024); arch_opt(&ao, true, "--heads"); break;
+		case O_FFN: ao.ts.ffn = (int)cli_int("--ffn", optarg, 1, 1 << 18); arch_opt(&ao, true, "--ffn"); break;
+		case O_MAXTOK: lp.max_tokens = (int)cli_int("--max-tokens", optarg, 1, 1 << 20); arch_opt(&ao, true, "--max-tokens"); break;
 		case O_INIT: init_path = optarg; break;
 		case O_INIT_PARTIAL: init_partial = true; break;
 		case O_EPOCHS: fp.epochs = (int)cli_int("--epochs", optarg, 1, 1000000); break;
@@ -719,7 +882,7 @@ int main(int argc, char **argv)
 	}
 	cli_set_threads(threads);
 	if (info) {
-		if (resave || predict || nfeat || nmodels || out_path || argc > optind)
+		if (resave || predict || lp.nfeat || nmodels || out_path || argc > optind)
 			cli_usage("--info takes no other option");
 		return info_main(info);
 	}
@@ -728,7 +891,7 @@ int main(int argc, char **argv)
 		mm_model *m;
 		if (!out_path)
 			cli_usage("--resave needs -o MODEL");
-		if (predict || nfeat || nmodels || argc > optind)
+		if (predict || lp.nfeat || nmodels || argc > optind)
 			cli_usage("--resave takes only -o");
 		if (mm_model_load(&m, resave, &e) != MM_OK || mm_model_save(m, out_path, &e) != MM_OK)
 			cli_die_err(&e);
@@ -747,7 +910,7 @@ int main(int argc, char **argv)
 				snprintf(s, n + 3, "p_%.*s", (int)n, b);
 				as_names[i] = s;
 			}
-		if (nfeat)
+		if (lp.nfeat)
 			cli_usage("-f is for training; --predict reads the fields the model names");
 		if (argc - optind > 1)
 			cli_usage("at most one input file");
@@ -759,51 +922,27 @@ int main(int argc, char **argv)
 		cli_usage("-o MODEL is required");
 	if (argc - optind > 1)
 		cli_usage("at most one input file");
-
-	mm_err e;
-	mm_model *init = NULL;
-	if (init_path) {
-		if (mm_model_load(&init, init_path, &e) != MM_OK)
-			cli_die_err(&e);
-		if (nfeat == 0) {
-			nfeat = init->spec.nmod;
-			for (int f = 0; f < nfeat; f++)
-				feats[f] = init->feat[f];
-		} else {
-			if (nfeat != init->spec.nmod)
-				cli_die(MM_EXIT_USAGE, "--init %s: the model has %d feature fields, -f gives %d",
-						init_path, init->spec.nmod, nfeat);
-			for (int f = 0; f < nfeat; f++)
-				if (strcmp(feats[f], init->feat[f]) != 0)
-					cli_die(MM_EXIT_USAGE, "--init %s: feature %d is \"%s\" in the model, \"%s\" on the command line",
-							init_path, f + 1, init->feat[f], feats[f]);
-		}
-		if (arch_given && !cli_quiet)
-			cli_warn("--init: architecture options are ignored, the model's are used");
-		int nclass = spec.nclass;
-		spec = init->spec;
-		spec.nclass = nclass;
-	}
-	if (nfeat == 0)
-		cli_usage("at least one -f FIELD is required");
-	for (int i = 0; i < nfeat; i++)
-		for (int j = 0; j < i; j++)
-			if (strcmp(feats[i], feats[j]) == 0)
-				cli_usage("-f %s is given twice", feats[i]);
+	if (ao.arch == MM_ARCH_TRANSFORMER && ao.mlp_opt)
+		cli_usage("%s is an option of --arch mlp, not of --arch transformer", ao.mlp_opt);
+	if (ao.arch == MM_ARCH_EXPERT && ao.tf_opt)
+		cli_usage("%s is an option of --arch transformer (give --arch transformer)", ao.tf_opt);
+	if (!ao.ts.ffn)
+		ao.ts.ffn = 4 * ao.ts.width;
+	if (ao.ts.width % ao.ts.heads)
+		cli_usage("--width %d is not a multiple of --heads %d", ao.ts.width, ao.ts.heads);
 	if (classes_arg) {
 		size_t n;
-		static char **cl; /* lives until exit */
-		cl = cli_split(classes_arg, ',', &n);
+		cls = cli_split(classes_arg, ',', &n);
 		if (n < 2)
 			cli_usage("--classes needs at least two names");
 		for (size_t i = 0; i < n; i++) {
-			if (!*cl[i])
+			if (!*cls[i])
 				cli_usage("--classes: empty class name");
-			if (class_of_str(cl[i]) >= 0)
-				cli_usage("--classes: '%s' is given twice", cl[i]);
-			add_class(cl[i]);
+			for (size_t j = 0; j < i; j++)
+				if (strcmp(cls[i], cls[j]) == 0)
+					cli_usage("--classes: '%s' is given twice", cls[i]);
 		}
-		cls_fixed = true;
+		ncls = (int)n;
 	}
 	if (!nexperts && tag_weight > 0)
 		cli_usage("--tag-weight is for the mixture gate (--experts)");
@@ -817,467 +956,15 @@ int main(int argc, char **argv)
 			for (int j = 0; j < k; j++)
 				if (strcmp(experts[k], experts[j]) == 0)
 					cli_usage("--experts: '%s' is given twice", experts[k]);
-		if (cls_fixed && ncls != nexperts)
+		if (ncls && ncls != nexperts)
 			cli_usage("--classes names %d classes for %d --experts", ncls, nexperts);
 		if (tag_weight > 0 && !classes_arg)
 			cli_usage("--tag-weight needs --classes: the tag values that name the experts");
-		for (int k = 0; !cls_fixed && k < nexperts; k++)
-			add_class(experts[k]);
-		cls_fixed = true;
+		lp.nexperts = nexperts;
+		lp.experts = (const char *const *)experts;
+		lp.tag_field = tag_weight > 0 ? tag_field : NULL;
 	}
-
-	/* ---- load the data ---- */
-	fbuf Xtr[MM_NET_MAXMOD] = { 0 }, Xva[MM_NET_MAXMOD] = { 0 };
-	/* sparse features: the rows of the training, validation and other records */
-	mm_csr Str[MM_NET_MAXMOD] = { 0 }, Sva[MM_NET_MAXMOD] = { 0 }, Soth[MM_NET_MAXMOD] = { 0 };
-	int sparse_f[MM_NET_MAXMOD]; /* -1 unknown yet, 0 dense, 1 sparse */
-	for (int f = 0; f < MM_NET_MAXMOD; f++)
-		sparse_f[f] = init && f < init->spec.nmod ? init->spec.sparse[f] > 0 : -1;
-	ibuf ytr = { 0 }, yva = { 0 };
-	fbuf pytr = { 0 }, pyva = { 0 }; /* the gate's p_k(y) per record */
-	ibuf tagtr = { 0 }, tagva = { 0 }; /* and its tags, with --tag-weight */
-	uint64_t ninsample = 0;
-	int dims[MM_NET_MAXMOD] = { 0 };
-	mm_dimvote vote[MM_NET_MAXMOD] = { 0 };
-	if (init)
-		for (int f = 0; f < nfeat; f++)
-			dims[f] = init->spec.dims[f];
-	int tkind = 0; /* 0 unknown, 1 int, 2 str */
-	int64_t maxint = -1;
-	uint64_t nread = 0, nfiltered = 0, nnotarget = 0, nother = 0;
-	uint64_t htr = 0x6d6d6f652d747231ULL, hva = 0x6d6d6f652d766131ULL;
-	mm_reader *rd;
-	const char *inp = argc - optind == 1 ? argv[optind] : "-";
-	if (mm_reader_open(&rd, inp, &e) != MM_OK)
-		cli_die_err(&e);
-	mm_rec *r;
-	mm_status st;
-	while ((st = mm_reader_next(rd, &r, &e)) == MM_OK) {
-		nread++;
-		char where[200];
-		const msgpack_object *so = mm_rec_get(r, split_field);
-		int which = -1; /* 0 train, 1 val */
-		if (so && so->type == MSGPACK_OBJECT_STR) {
-			if (so->via.str.size == 5 && memcmp(so->via.str.ptr, "train", 5) == 0)
-				which = 0;
-			else if (so->via.str.size == 3 && memcmp(so->via.str.ptr, "val", 3) == 0)
-				which = 1;
-		} else if (so && so->type != MSGPACK_OBJECT_NIL) {
-			mm_errf(&e, MM_ETYPE, "%s: field \"%s\": expected a string, got %s",
-					mm_rec_where(r, where, sizeof where), split_field, mm_obj_typename(so));
-			cli_die_err(&e);
-		}
-		bool other = which < 0 || !keep_record(r);
-		/* the gate: a train record the experts saw is in-sample, not for it */
-		bool insample = !other && nexperts && which == 0 && !is_heldout(r);
-		int y = 0;
-		const msgpack_object *to = NULL;
-		bool skip = other || insample;
-		if (!skip && nexperts)
-			skip = !gate_record(r, &y, which ? &pyva : &pytr, which ? &tagva : &tagtr);
-		else if (!skip) {
-			to = mm_rec_get(r, target);
-			skip = !to || to->type == MSGPACK_OBJECT_NIL;
-		}
-		if (skip) {
-			/* not trained on, but its sparse rows count for T */
-			for (int f = 0; f < nfeat; f++) {
-				const msgpack_object *fo = mm_rec_get(r, feats[f]);
-				if (!fo || !mm_obj_is_sparse(fo) || sparse_f[f] == 0)
-					continue;
-				if (mm_rec_sparse(r, feats[f], &sp_row, &e) != MM_OK ||
-						mm_csr_append(&Soth[f], &sp_row, &e) != MM_OK)
-					cli_die_err(&e);
-			}
-			nother += which < 0;
-			nfiltered += which >= 0 && other;
-			ninsample += insample;
-			nnotarget += !other && !insample;
-			mm_rec_free(r);
-			continue;
-		}
-		if (nexperts)
-			goto features;
-		int kind = to->type == MSGPACK_OBJECT_STR ? 2 : 1;
-		if (tkind && kind != tkind) {
-			mm_errf(&e, MM_ETYPE, "%s: field \"%s\": expected %s like the records before, got %s",
-					mm_rec_where(r, where, sizeof where), target,
-					tkind == 2 ? "a string" : "an integer", mm_obj_typename(to));
-			cli_die_err(&e);
-		}
-		tkind = kind;
-		if (kind == 2) {
-			const char *s;
-			if (mm_rec_str(r, target, &s, &e) != MM_OK)
-				cli_die_err(&e);
-			y = class_of_str(s);
-			if (y < 0) {
-				if (cls_fixed) {
-					mm_errf(&e, MM_EVALUE, "%s: field \"%s\": class \"%s\" is not in --classes %s",
-							mm_rec_where(r, where, sizeof where), target, s, classes_arg);
-					cli_die_err(&e);
-				}
-				y = add_class(s);
-			}
-		} else {
-			int64_t v;
-			if (mm_rec_int(r, target, &v, &e) != MM_OK)
-				cli_die_err(&e);
-			int lim = cls_fixed ? ncls - 1 : 65535;
-			if (v < 0 || v > lim) {
-				mm_errf(&e, MM_EVALUE, "%s: field \"%s\": class %lld out of range 0..%d",
-						mm_rec_where(r, where, sizeof where), target, (long long)v, lim);
-				cli_die_err(&e);
-			}
-			y = (int)v;
-			if (v > maxint)
-				maxint = v;
-		}
-features:
-		for (int f = 0; f < nfeat; f++) {
-			mm_tensor t;
-			if (sparse_f[f] < 0) {
-				const msgpack_object *fo = mm_rec_get(r, feats[f]);
-				sparse_f[f] = fo && mm_obj_is_sparse(fo);
-			}
-			if (sparse_f[f]) {
-				if (mm_rec_sparse(r, feats[f], &sp_row, &e) != MM_OK)
-					cli_die_err(&e);
-				if (mm_csr_append(which ? &Sva[f] : &Str[f], &sp_row, &e) != MM_OK) {
-					mm_err_prefix(&e, "%s: field \"%s\"", mm_rec_where(r, where, sizeof where), feats[f]);
-					cli_die_err(&e);
-				}
-				continue;
-			}
-			if (mm_rec_vec(r, feats[f], (size_t)dims[f], &t, &e) != MM_OK) {
-				if (init)
-					mm_err_prefix(&e, "--init %s expects %d values", init_path, dims[f]);
-				cli_die_err(&e);
-			}
-			if (!init) { /* the majority decides the dimension, after the last record */
-				if (t.n > (1u << 24)) {
-					mm_errf(&e, MM_ELIMIT, "%s: field \"%s\": %zu values is too many",
-							mm_rec_where(r, where, sizeof where), feats[f], t.n);
-					cli_die_err(&e);
-				}
-				if (mm_dimvote_add(&vote[f], t.n, mm_rec_where(r, where, sizeof where),
-							feats[f], &e) != MM_OK) {
-					mm_err_prefix(&e, "%s", mm_reader_name(rd));
-					cli_die_err(&e);
-				}
-			}
-			fpush(which ? &Xva[f] : &Xtr[f], t.data, t.n);
-			mm_tensor_free(&t);
-		}
-		ipush(which ? &yva : &ytr, y);
-		/* fingerprint of the data: ids and targets, train and val apart */
-		uint64_t *h = which ? &hva : &htr;
-		const char *id = mm_rec_id(r);
-		*h = mm_hash64(id ? id : "", id ? strlen(id) : 0, *h);
-		int32_t y32 = y;
-		*h = mm_hash64(&y32, sizeof y32, *h);
-		mm_rec_free(r);
-	}
-	if (st != MM_EOF)
-		cli_die_err(&e);
-	for (int f = 0; f < nfeat && !init; f++) {
-		size_t d = 0;
-		if (mm_dimvote_result(&vote[f], feats[f], &d, &e) == MM_EVALUE) {
-			mm_err_prefix(&e, "%s", mm_reader_name(rd));
-			cli_die_err(&e);
-		}
-		dims[f] = (int)d;
-	}
-	mm_reader_close(rd);
-	size_t ntr = ytr.n, nva = yva.n;
-	if (nexperts && ntr == 0)
-		cli_die(MM_EXIT_DATA, "no held-out training records: the mixture gate trains only on "
-				"records of split \"train\" whose bool \"%s\" is true, which the experts and "
-				"their baseline must not have seen (train those with --exclude-flag %s); "
-				"%llu train records here are not held out: the experts' predictions on them "
-				"are in-sample, and a gate trained on those would trust whichever expert "
-				"memorised them",
-				heldout, heldout, (unsigned long long)ninsample);
-	if (nexperts)
-		tkind = 2; /* the gate's classes are the experts, by name */
-	if (ntr == 0)
-		cli_die(MM_EXIT_DATA, "no training records (split \"train\"%s) among %llu records",
-				nwhere || nexcl ? " passing the filters" : "", (unsigned long long)nread);
-
-	/* classes */
-	bool is_str = tkind == 2;
-	if (is_str) {
-		if (!cls_fixed) { /* sorted order, remapping the targets */
-			int *map = malloc((size_t)ncls * sizeof *map);
-			char **sorted = malloc((size_t)ncls * sizeof *sorted);
-			if (!map || !sorted)
-				cli_die(MM_EXIT_USAGE, "out of memory");
-			memcpy(sorted, cls_names, (size_t)ncls * sizeof *sorted);
-			for (int i = 1; i < ncls; i++) /* insertion sort: few classes */
-				for (int j = i; j > 0 && strcmp(sorted[j - 1], sorted[j]) > 0; j--) {
-					char *t = sorted[j];
-					sorted[j] = sorted[j - 1];
-					sorted[j - 1] = t;
-				}
-			for (int i = 0; i < ncls; i++)
-				for (int j = 0; j < ncls; j++)
-					if (sorted[j] == cls_names[i])
-						map[i] = j;
-			for (size_t i = 0; i < ntr; i++)
-				ytr.p[i] = map[ytr.p[i]];
-			for (size_t i = 0; i < nva; i++)
-				yva.p[i] = map[yva.p[i]];
-			memcpy(cls_names, sorted, (size_t)ncls * sizeof *sorted);
-			free(map);
-			free(sorted);
-		}
-		spec.nclass = ncls;
-	} else if (cls_fixed) {
-		spec.nclass = ncls;
-	} else {
-		spec.nclass = maxint + 1 < 2 ? 2 : (int)maxint + 1;
-	}
-	if (spec.nclass < 2)
-		cli_die(MM_EXIT_DATA, "target \"%s\": only one class (%s) in the data", target,
-				ncls ? cls_names[0] : "0");
-	if (init && init->target_is_str != is_str && !cli_quiet)
-		cli_warn("--init %s: its target \"%s\" was %s, this one is %s", init_path, init->target,
-				init->target_is_str ? "a string" : "an integer", is_str ? "a string" : "an integer");
-
-	/* sparse features: the training columns (or --init's), T, and the pairs */
-	mm_colmap *cms[MM_NET_MAXMOD] = { 0 };
-	for (int f = 0; f < nfeat; f++) {
-		if (sparse_f[f] != 1)
-			continue;
-		if (!(cms[f] = calloc(1, sizeof *cms[f])))
-			cli_die(MM_EXIT_USAGE, "out of memory");
-		int T;
-		if (init) {
-			const mm_colmap *ic = init->cols[f];
-			*cms[f] = (mm_colmap){ .dim = ic->dim, .m = ic->m,
-				.col = malloc(ic->m * sizeof(uint32_t)), .scale = malloc(ic->m * sizeof(float)) };
-			if (!cms[f]->col || !cms[f]->scale)
-				cli_die(MM_EXIT_USAGE, "out of memory");
-			memcpy(cms[f]->col, ic->col, ic->m * sizeof(uint32_t));
-			memcpy(cms[f]->scale, ic->scale, ic->m * sizeof(float));
-			T = init->spec.dims[f] / 2;
-		} else {
-			if (mm_colmap_fit(cms[f], &Str[f], NULL, 0, true, &e) != MM_OK) {
-				mm_err_prefix(&e, "field \"%s\"", feats[f]);
-				cli_die_err(&e);
-			}
-			T = 1;
-			mm_csr *all[3] = { &Str[f], &Sva[f], &Soth[f] };
-			for (int a = 0; a < 3; a++)
-				for (size_t i = 0; i < all[a]->n; i++) {
-					size_t p = all[a]->ptr[i], k = mm_colmap_pairs(cms[f], all[a]->idx + p,
-						all[a]->val + p, all[a]->ptr[i + 1] - p, 0, NULL);
-					if (k > (size_t)T)
-						T = (int)k;
-				}
-		}
-		if (T > (1 << 22))
-			cli_die(MM_EXIT_DATA, "field \"%s\": %d non-zero values in one record is too many", feats[f], T);
-		dims[f] = 2 * T;
-		spec.sparse[f] = (int)cms[f]->m;
-		float *row = malloc((size_t)dims[f] * sizeof *row);
-		if (!row)
-			cli_die(MM_EXIT_USAGE, "out of memory");
-		mm_csr *src[2] = { &Str[f], &Sva[f] };
-		fbuf *dst[2] = { &Xtr[f], &Xva[f] };
-		for (int a = 0; a < 2; a++) {
-			for (size_t i = 0; i < src[a]->n; i++) {
-				size_t p = src[a]->ptr[i], k = mm_colmap_pairs(cms[f], src[a]->idx + p,
-					src[a]->val + p, src[a]->ptr[i + 1] - p, T, row);
-				if (k > (size_t)T)
-					cli_die(MM_EXIT_DATA, "field \"%s\": %s record %zu has %zu known non-zero values, "
-						"more than the %d of --init %s", feats[f], a ? "validation" : "training",
-						i, k, T, init_path);
-				fpush(dst[a], row, (size_t)dims[f]);
-			}
-			mm_csr_free(src[a]);
-		}
-		mm_csr_free(&Soth[f]);
-		free(row);
-	}
-	mm_sparse_free(&sp_row);
-
-	spec.nmod = nfeat;
-	for (int f = 0; f < nfeat; f++)
-		spec.dims[f] = dims[f];
-	const char *msg = mm_net_spec_check(&spec);
-	if (msg)
-		cli_usage("%s", msg);
-
-	mm_model *m;
-	if (mm_model_new(&m, &spec, &e) != MM_OK)
-		cli_die_err(&e);
-	for (int f = 0; f < nfeat; f++)
-		if (mm_model_set_feature(m, f, feats[f], &e) != MM_OK)
-			cli_die_err(&e);
-	for (int k = 0; k < spec.nclass; k++) {
-		char num[24];
-		const char *nm = cls_names && k < ncls ? cls_names[k] : (snprintf(num, sizeof num, "%d", k), num);
-		if (mm_model_set_class(m, k, nm, &e) != MM_OK)
-			cli_die_err(&e);
-	}
-	if (mm_model_set_target(m, nexperts ? "mixture" : target, is_str, &e) != MM_OK)
-		cli_die_err(&e);
-
-	/* standardisation: training statistics, or the --init model's; a sparse
-	 * feature's pairs are already scaled by its column map, which the model keeps */
-	for (int f = 0; f < nfeat; f++) {
-		int d = dims[f];
-		if (cms[f]) {
-			m->cols[f] = cms[f];
-			continue;
-		}
-		if (init) {
-			memcpy(m->mean[f], init->mean[f], (size_t)d * sizeof(float));
-			memcpy(m->std[f], init->std[f], (size_t)d * sizeof(float));
-		} else {
-			if (mm_standardize_fit(Xtr[f].p, ntr, (size_t)d, m->mean[f], m->std[f], &e) != MM_OK)
-				cli_die_err(&e);
-		}
-		mm_model_standardize(m, f, Xtr[f].p, ntr, Xtr[f].p);
-		if (nva)
-			mm_model_standardize(m, f, Xva[f].p, nva, Xva[f].p);
-	}
-
-	/* class weights */
-	float *cw = NULL;
-	if (strcmp(cw_arg, "none") != 0) {
-		cw = calloc((size_t)spec.nclass, sizeof *cw);
-		if (!cw)
-			cli_die(MM_EXIT_USAGE, "out of memory");
-		if (strcmp(cw_arg, "auto") == 0) {
-			if (mm_class_weights_balanced(ytr.p, ntr, spec.nclass, cw, &e) != MM_OK)
-				cli_die_err(&e);
-		} else {
-			size_t n;
-			static char **ws; /* lives until exit */
-			ws = cli_split(cw_arg, ',', &n);
-			/* each weight is a number before they are counted ("abc" is not 1 weight) */
-			for (size_t k = 0; k < n; k++)
-				(void)cli_double("--class-weights", ws[k], 0, 1e9);
-			if ((int)n != spec.nclass)
-				cli_usage("--class-weights: %zu weights for %d classes", n, spec.nclass);
-			for (size_t k = 0; k < n; k++)
-				cw[k] = (float)cli_double("--class-weights", ws[k], 0, 1e9);
-		}
-		m->class_w = cw;
-	}
-
-	/* selection metric */
-	if (select < 0)
-		select = (!is_str && spec.nclass == 2) ? MM_SELECT_F1 : MM_SELECT_MACRO_F1;
-	if (select == MM_SELECT_F1 && spec.nclass != 2)
-		cli_usage("--select f1 needs two classes (there are %d): use macro_f1", spec.nclass);
-	fp.select = select;
-	fp.class_w = cw;
-	fp.on_epoch = on_epoch;
-	metric_label = mm_select_name(select);
-	log_epochs = fp.epochs;
-	msg = mm_fit_params_check(&fp);
-	if (msg)
-		cli_usage("%s", msg);
-
-	/* initial weights */
-	mm_rng root, ig;
-	mm_rng_seed(&root, fp.seed);
-	ig = mm_rng_split(&root, 0x696e6974);
-	mm_net_init(m->net, &ig);
-	if (init) {
-		bool same_classes = init->spec.nclass == spec.nclass;
-		for (int k = 0; same_classes && k < spec.nclass; k++)
-			if (strcmp(init->classes[k], m->classes[k]) != 0)
-				same_classes = false;
-		/* parameters by name; the output layer starts afresh when the classes differ */
-		char note[1200];
-		mm_err e;
-		if (mm_net_copy_by_name(m->net, init->net, same_classes ? NULL : MM_EXPERT_OUTPUT,
-					init_partial, note, sizeof note, &e) != MM_OK)
-			cli_die(MM_EXIT_DATA, "--init %s: %s%s", init_path, e.msg,
-					e.status == MM_EVALUE && strstr(e.msg, "do not match") ?
-					" (--init-partial allows it)" : "");
-		if (note[0] && !cli_quiet)
-			cli_warn("--init %s: %s", init_path, note);
-		if (!same_classes && !cli_quiet)
-			cli_warn("--init %s: classes differ (%d vs %d), the output layer starts afresh",
-					init_path, init->spec.nclass, spec.nclass);
-		if (!(m->init = strdup(init_path)))
-			cli_die(MM_EXIT_USAGE, "out of memory");
-	}
-	m->fit = fp;
-	m->fit.class_w = NULL;
-	m->fit.on_epoch = NULL;
-	m->n_train = ntr;
-	m->n_val = nva;
-	m->data_hash = mm_hash64(&hva, sizeof hva, htr);
-
-	if (!cli_quiet) {
-		fprintf(stderr, "%s: %zu train, %zu val records (%llu read", cli_prog, ntr, nva,
-				(unsigned long long)nread);
-		if (nother)
-			fprintf(stderr, ", %llu other splits", (unsigned long long)nother);
-		if (nfiltered)
-			fprintf(stderr, ", %llu filtered out", (unsigned long long)nfiltered);
-		if (ninsample)
-			fprintf(stderr, ", %llu train not \"%s\"", (unsigned long long)ninsample, heldout);
-		if (nnotarget)
-			fprintf(stderr, ", %llu without \"%s\"", (unsigned long long)nnotarget, target);
-		fprintf(stderr, "); %d classes; features", spec.nclass);
-		for (int f = 0; f < nfeat; f++)
-			fprintf(stderr, " %s[%d]", feats[f], dims[f]);
-		fprintf(stderr, "; %zu parameters; seed %llu\n", mm_net_nparams_total(m->net),
-				(unsigned long long)fp.seed);
-		if (nva == 0)
-			fprintf(stderr, "%s: no validation records: keeping the last epoch\n", cli_prog);
-	}
-
-	mm_dataset dtr = { .nmod = nfeat, .y = ytr.p, .n = ntr }, dva = { .nmod = nfeat, .y = yva.p, .n = nva };
-	for (int f = 0; f < nfeat; f++) {
-		dtr.X[f] = Xtr[f].p;
-		dva.X[f] = Xva[f].p;
-	}
-	mm_mixture mix = { .K = nexperts, .d = { &dtr, nva ? &dva : NULL },
-		.py = { pytr.p, nva ? pyva.p : NULL }, .tag_weight = tag_weight,
-		.tag = { tagtr.p, nva ? tagva.p : NULL } };
-	if (nexperts) {
-		dtr.y = dva.y = NULL;
-		fp.objective = mm_mixture_objective;
-		fp.octx = &mix;
-	}
-	mm_fit_result res;
-	if (mm_net_fit(m->net, &dtr, nva ? &dva : NULL, &fp, &res, &e) != MM_OK) {
-		if (e.status == MM_EUSAGE)
-			e.status = MM_EVALUE;
-		cli_die_err(&e);
-	}
-	m->best_epoch = res.best_epoch;
-	m->best_metric = res.best_metric;
-	m->epochs_run = res.epochs_run;
-	if (mm_model_save(m, out_path, &e) != MM_OK)
-		cli_die_err(&e);
-	if (!cli_quiet) {
-		if (nva)
-			fprintf(stderr, "%s: best epoch %d of %d, val_%s %.4f; %.1fs; wrote %s\n", cli_prog,
-					res.best_epoch, res.epochs_run, metric_label, res.best_metric, res.seconds, out_path);
-		else
-			fprintf(stderr, "%s: %d epochs, %.1fs; wrote %s\n", cli_prog, res.epochs_run,
-					res.seconds, out_path);
-	}
-	for (int f = 0; f < nfeat; f++) {
-		free(Xtr[f].p);
-		free(Xva[f].p);
-	}
-	free(ytr.p);
-	free(yva.p);
-	free(pytr.p);
-	free(pyva.p);
-	free(tagtr.p);
-	free(tagva.p);
-	mm_model_free(m);
-	mm_model_free(init);
-	return cli_finish();
+	lp.nclasses = ncls ? ncls : nexperts;
+	lp.classes = (const char *const *)(ncls ? cls : experts);
+	return train_main(argc, argv, &ao, fp, cw_arg, select);
 }

@@ -10,12 +10,12 @@
  * record before the first prediction can be written.
  */
 #include <getopt.h>
-#include <pthread.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "crossfit.h"
 #include "nn.h"
 #include "record.h"
 #include "rng.h"
@@ -223,12 +223,12 @@ static int get_label(mm_rec *r, const char *field, int C)
 	return (int)v;
 }
 
-/* One model fit: fold k of K (trained on the other folds, predicting fold
- * k), or the full model (job K: trained on every training record,
- * predicting the rest, or everything with --in-sample).  Jobs write
- * disjoint rows of D->P, so they can run in parallel, and each job's result
- * depends only on its data and its seed: the output is the same for any
- * number of threads. */
+/* One model fit for mm_crossfit: fold k of K (trained on the other folds,
+ * predicting fold k into probs), or the full model (k == K: trained on
+ * every training record, predicting the rest, or everything with
+ * --in-sample, straight into D->P).  Indices are into the training rows
+ * ti[0..nt).  Each fit depends only on its data and its seed, and writes
+ * rows no other fit writes: the output is the same for any -j. */
 typedef struct job_ctx {
 	data *D;
 	const mm_clf_params *cp;
@@ -237,26 +237,19 @@ typedef struct job_ctx {
 	const size_t *ti;   /* training rows */
 	const int *ty;
 	size_t nt;
-	const int *fold;    /* per training row */
 	mm_rng root;
-	int next;           /* next job to take (under mu) */
-	pthread_mutex_t mu;
-	mm_err *err;        /* per job */
-	mm_status *st;
 } job_ctx;
 
-static mm_status run_job(job_ctx *c, int k, mm_err *e)
+static mm_status fit_job(void *ctx, int k, const size_t *train, size_t m,
+		const size_t *test, size_t ntest, float *probs, mm_err *e)
 {
+	job_ctx *c = ctx;
 	data *D = c->D;
-	size_t d = D->d, C = (size_t)D->C, nt = c->nt;
+	size_t d = D->d, C = (size_t)D->C;
 	bool full = k == c->K;
 	mm_clf_params p = *c->cp;
 	mm_rng g = mm_rng_split(&c->root, full ? SEED_FULL : SEED_FOLD0 + (uint64_t)k);
 	p.seed = mm_rng_u64(&g);
-	/* rows to fit on */
-	size_t m = 0;
-	for (size_t j = 0; j < nt; j++)
-		m += full || c->fold[j] != k;
 	float *X = D->sparse ? NULL : malloc((m ? m : 1) * d * sizeof *X);
 	size_t *fr = malloc((m ? m : 1) * sizeof *fr);
 	int *y = malloc((m ? m : 1) * sizeof *y);
@@ -264,43 +257,32 @@ static mm_status run_job(job_ctx *c, int k, mm_err *e)
 		free(X), free(fr), free(y);
 		return mm_errf(e, MM_ENOMEM, "out of memory (%zu x %zu features)", m, d);
 	}
-	m = 0;
-	for (size_t j = 0; j < nt; j++)
-		if (full || c->fold[j] != k) {
-			if (X)
-				memcpy(X + m * d, D->X + c->ti[j] * d, d * sizeof *X);
-			fr[m] = c->ti[j];
-			y[m++] = c->ty[j];
-		}
+	for (size_t j = 0; j < m; j++) {
+		if (X)
+			memcpy(X + j * d, D->X + c->ti[train[j]] * d, d * sizeof *X);
+		fr[j] = c->ti[train[j]];
+		y[j] = c->ty[train[j]];
+	}
 	mm_clf *model;
 	mm_status st = D->sparse ? mm_clf_train_sparse(&model, &D->S, fr, m, y, D->C, &p, e)
 		: mm_clf_train(&model, X, y, m, d, D->C, &p, e);
 	free(X), free(fr), free(y);
-	if (st) {
-		if (full)
-			return mm_err_prefix(e, "training the full model");
-		return mm_err_prefix(e, "training fold %d of %d", k + 1, c->K);
-	}
+	if (st)
+		return mm_err_prefix(e, full ? "training the full model" : "training");
 	/* rows to predict: fold k, or for the full model every row that is not
 	 * a training row (all rows with --in-sample) */
-	bool *is_tr = NULL;
 	size_t *rows = malloc((D->n ? D->n : 1) * sizeof *rows), r = 0;
-	if (!rows) {
+	bool *is_tr = full ? calloc(D->n ? D->n : 1, sizeof *is_tr) : NULL;
+	if (!rows || (full && !is_tr)) {
+		free(rows), free(is_tr);
 		mm_clf_free(model);
 		return mm_errf(e, MM_ENOMEM, "out of memory");
 	}
 	if (!full) {
-		for (size_t j = 0; j < nt; j++)
-			if (c->fold[j] == k)
-				rows[r++] = c->ti[j];
+		for (size_t i = 0; i < ntest; i++)
+			rows[r++] = c->ti[test[i]];
 	} else {
-		is_tr = calloc(D->n ? D->n : 1, sizeof *is_tr);
-		if (!is_tr) {
-			free(rows);
-			mm_clf_free(model);
-			return mm_errf(e, MM_ENOMEM, "out of memory");
-		}
-		for (size_t j = 0; j < nt && !c->insample; j++)
+		for (size_t j = 0; j < c->nt && !c->insample; j++)
 			is_tr[c->ti[j]] = true;
 		for (size_t i = 0; i < D->n; i++)
 			if (!is_tr[i])
@@ -308,9 +290,11 @@ static mm_status run_job(job_ctx *c, int k, mm_err *e)
 		free(is_tr);
 	}
 	float *Xp = D->sparse ? NULL : malloc((r ? r : 1) * d * sizeof *Xp);
-	float *P = malloc((r ? r : 1) * C * sizeof *P);
+	float *P = full ? malloc((r ? r : 1) * C * sizeof *P) : probs;
 	if ((!Xp && !D->sparse) || !P) {
-		free(Xp), free(P), free(rows);
+		free(Xp), free(rows);
+		if (full)
+			free(P);
 		mm_clf_free(model);
 		return mm_errf(e, MM_ENOMEM, "out of memory");
 	}
@@ -320,33 +304,13 @@ static mm_status run_job(job_ctx *c, int k, mm_err *e)
 		st = mm_clf_predict_sparse(model, &D->S, rows, r, P, e);
 	else if (r)
 		st = mm_clf_predict(model, Xp, r, P, e);
-	if (st) {
-		free(Xp), free(P), free(rows);
-		mm_clf_free(model);
-		return st;
-	}
-	for (size_t i = 0; i < r; i++)
+	for (size_t i = 0; i < r && full && st == MM_OK; i++)
 		memcpy(D->P + rows[i] * C, P + i * C, C * sizeof *P);
-	free(Xp), free(P), free(rows);
+	free(Xp), free(rows);
+	if (full)
+		free(P);
 	mm_clf_free(model);
 	return st;
-}
-
-static void *worker(void *arg)
-{
-	job_ctx *c = arg;
-	int njobs = c->insample ? 1 : c->K + 1;
-	for (;;) {
-		pthread_mutex_lock(&c->mu);
-		int k = c->next++;
-		pthread_mutex_unlock(&c->mu);
-		if (k >= njobs)
-			break;
-		if (c->insample)
-			k = c->K; /* the full model only */
-		c->st[k] = run_job(c, k, &c->err[k]);
-	}
-	return NULL;
 }
 
 /* Cross-fitted predictions for the training rows, full-model ones elsewhere. */
@@ -381,43 +345,25 @@ static void train_predict(data *D, const mm_clf_params *cp, int K, bool insample
 
 	job_ctx c = { .D = D, .cp = cp, .K = K, .insample = insample, .ti = ti, .ty = ty, .nt = nt };
 	mm_rng_seed(&c.root, seed);
-	int *fold = xrealloc(NULL, nt, sizeof *fold);
-	if (!insample) {
-		mm_rng fr = mm_rng_split(&c.root, SEED_FOLDS);
-		mm_err e;
-		if (mm_unipred_folds(ty, nt, C, K, mm_rng_u64(&fr), fold, &e))
-			cli_die_err(&e);
-	}
-	c.fold = fold;
-	c.err = xrealloc(NULL, (size_t)K + 1, sizeof *c.err);
-	c.st = calloc((size_t)K + 1, sizeof *c.st);
-	if (!c.st)
-		cli_die(MM_EXIT_USAGE, "out of memory");
-	pthread_mutex_init(&c.mu, NULL);
 	double t0 = mm_now();
-	int njobs = insample ? 1 : K + 1;
-	if (threads > njobs)
-		threads = njobs;
-	if (threads <= 1) {
-		worker(&c);
+	mm_err e;
+	if (insample) {
+		size_t *all = xrealloc(NULL, nt, sizeof *all);
+		for (size_t j = 0; j < nt; j++)
+			all[j] = j;
+		if (fit_job(&c, K, all, nt, NULL, 0, NULL, &e))
+			cli_die_err(&e);
+		free(all);
 	} else {
-		pthread_t *th = xrealloc(NULL, (size_t)threads, sizeof *th);
-		int started = 0;
-		for (int t = 0; t < threads; t++) {
-			if (pthread_create(&th[t], NULL, worker, &c))
-				break;
-			started++;
-		}
-		if (!started)
-			worker(&c);
-		for (int t = 0; t < started; t++)
-			pthread_join(th[t], NULL);
-		free(th);
+		/* out-of-fold rows of the training records, then into place */
+		float *oof = xrealloc(NULL, nt * (size_t)C, sizeof *oof);
+		mm_rng fr = mm_rng_split(&c.root, SEED_FOLDS);
+		if (mm_crossfit(nt, ty, C, K, mm_rng_u64(&fr), true, fit_job, &c, threads, oof, NULL, &e))
+			cli_die_err(&e);
+		for (size_t j = 0; j < nt; j++)
+			memcpy(D->P + ti[j] * (size_t)C, oof + j * (size_t)C, (size_t)C * sizeof *oof);
+		free(oof);
 	}
-	pthread_mutex_destroy(&c.mu);
-	for (int k = 0; k <= K; k++) /* the first failure in job order */
-		if (c.st[k])
-			cli_die_err(&c.err[k]);
 
 	size_t correct = 0;
 	for (size_t i = 0; i < n; i++)
@@ -436,7 +382,7 @@ static void train_predict(data *D, const mm_clf_params *cp, int K, bool insample
 			(unsigned long long)seed, nt, how, (double)correct / (double)nt, n - nt,
 			mm_now() - t0);
 	}
-	free(fold), free(c.err), free(c.st), free(ti), free(ty), free(cnt);
+	free(ti), free(ty), free(cnt);
 }
 
 /* One output field of an import: its files (several: e.g. one per split). */

@@ -79,6 +79,10 @@ typedef struct mm_transformer_spec {
 	int width, depth, heads, ffn, nclass;
 } mm_transformer_spec;
 
+/* Its output layer (node name), which --init re-initialises when the
+ * classes differ. */
+#define MM_TRANSFORMER_OUTPUT "head"
+
 /* NULL when valid, else a message naming the bad field. */
 const char *mm_transformer_spec_check(const mm_transformer_spec *s);
 /* Build (not initialise) the net: MM_EVALUE for a bad spec, MM_ENOMEM. */

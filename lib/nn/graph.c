@@ -573,6 +573,11 @@ int mm_net_output(const mm_net *net)
 	return net->outnode;
 }
 
+const float *mm_net_node_scratch(const mm_net *net, int id)
+{
+	return id >= 0 && id < net->nn ? net->nodes[id].scratch : NULL;
+}
+
 int mm_net_node_id(const mm_net *net, const char *name)
 {
 	for (int i = 0; i < net->nn; i++)

@@ -58,6 +58,7 @@ typedef enum mm_node_type {
 	MM_NODE_XATTN,     /* queries from in0, keys and values from in1 */
 	MM_NODE_BLOCK,     /* pre-norm transformer block: LN→attention→add, LN→GELU FFN→add */
 	MM_NODE_SPARSE_LINEAR, /* (column, value) pairs [T, 2] → b + Σ v W[c] (sparse_linear.c) */
+	MM_NODE_MOLE,      /* top-1 routed bottleneck adapters (nn/mole.h, mole.c) */
 	MM_NODE_NTYPES
 } mm_node_type;
 
@@ -184,6 +185,14 @@ typedef struct mm_attn_conf {
 	int ffn;       /* FFN hidden width (block; unused otherwise) */
 } mm_attn_conf;
 
+typedef struct mm_mole_conf {
+	int adapters;  /* N ≥ 1 (as a builder field, 0 means no adapters) */
+	int route;     /* MM_MOLE_INSTANCE, _TOKEN, _BOTH (nn/mole.h) */
+	int dim;       /* bottleneck width r; 0 means 16 */
+	float gumbel;  /* τ of the Gumbel-softmax in training; 0 = off */
+	float balance; /* weight of the load-balancing auxiliary loss; 0 = off */
+} mm_mole_conf;
+
 /* The kinds, defined one family per file. */
 extern const mm_layer mm_layer_input, mm_layer_concat, mm_layer_prod; /* join.c */
 extern const mm_layer mm_layer_linear, mm_layer_bilinear;              /* linear.c */
@@ -195,6 +204,7 @@ extern const mm_layer mm_layer_add, mm_layer_mix, mm_layer_posemb,     /* seq.c 
 extern const mm_layer mm_layer_selfattn, mm_layer_xattn;               /* attention.c */
 extern const mm_layer mm_layer_block;                                  /* block.c */
 extern const mm_layer mm_layer_sparse_linear;                          /* sparse_linear.c */
+extern const mm_layer mm_layer_mole;                                   /* mole.c */
 
 /* The gradient a backward adds to: NULL for a frozen parameter. */
 static inline float *mm_param_grad(const mm_param *p)

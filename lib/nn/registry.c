@@ -27,6 +27,7 @@ static const mm_layer *const registry[] = {
 	&mm_layer_xattn,
 	&mm_layer_block,
 	&mm_layer_sparse_linear,
+	&mm_layer_mole,
 };
 static_assert(sizeof registry / sizeof *registry == MM_NODE_NTYPES,
 		"one registry entry per mm_node_type");

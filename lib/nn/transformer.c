@@ -59,7 +59,7 @@ mm_status mm_net_build_transformer(mm_net **out, const mm_transformer_spec *s, m
 	ADD(MM_NODE_MEANPOOL, "poolm", &lnf, 1, NULL);
 	pools[1] = id;
 	ADD(MM_NODE_ADD, "pool", pools, 2, NULL);
-	ADD(MM_NODE_LINEAR, "head", &id, 1, &hc);
+	ADD(MM_NODE_LINEAR, MM_TRANSFORMER_OUTPUT, &id, 1, &hc);
 #undef ADD
 	if ((st = mm_net_finish(net, id, e)) != MM_OK)
 		goto fail;

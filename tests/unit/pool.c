@@ -1,0 +1,228 @@
+/* pool.c — mm_parallel_for and mm_map: every index once, input order kept
+ * under random per-item delays, the lowest failing item's error for any
+ * thread count, dropped items released, 1 and N threads equal. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pool.h"
+#include "tap.h"
+
+/* a pseudo-random delay of up to ~200 us, a function of the index only */
+static void jitter(uint64_t idx)
+{
+	uint64_t h = (idx + 1) * 0x9E3779B97F4A7C15ull;
+	h ^= h >> 29;
+	struct timespec ts = { 0, (long)(h % 200) * 1000 };
+	nanosleep(&ts, NULL);
+}
+
+/* ---- parallel for ---- */
+typedef struct forctx {
+	int *hits;
+	size_t fail_at;   /* SIZE_MAX: none */
+	int maxworker;
+	int nthreads;
+	int badworker;
+} forctx;
+
+static mm_status for_fn(void *ctx, size_t lo, size_t hi, int worker, mm_err *e)
+{
+	forctx *c = ctx;
+	if (worker < 0 || worker >= c->nthreads)
+		c->badworker = 1;
+	for (size_t i = lo; i < hi; i++) {
+		jitter(i);
+		if (i == c->fail_at)
+			return mm_errf(e, MM_EVALUE, "item %zu failed", i);
+		__atomic_add_fetch(&c->hits[i], 1, __ATOMIC_RELAXED);
+	}
+	return MM_OK;
+}
+
+/* ---- map ---- */
+typedef struct item {
+	uint64_t idx;
+	uint64_t val;
+	int *buf;        /* a slot buffer, allocated once, freed by fini */
+	int live;        /* read and not yet written or dropped */
+} item;
+
+typedef struct mapctx {
+	uint64_t n;
+	uint64_t fail_work, fail_read, fail_write;   /* UINT64_MAX: none */
+	uint64_t *out;
+	uint64_t nout;
+	int live, dropped, allocs, frees, wrongidx, workers_bad, nthreads;
+} mapctx;
+
+static mm_status m_read(void *ctx, void *it, uint64_t idx, mm_err *e)
+{
+	mapctx *c = ctx;
+	item *x = it;
+	if (idx == c->n)
+		return MM_EOF;
+	if (idx == c->fail_read)
+		return mm_errf(e, MM_ECORRUPT, "record %llu: unreadable", (unsigned long long)idx);
+	if (!x->buf) {
+		x->buf = malloc(sizeof *x->buf);
+		c->allocs++;
+	}
+	x->idx = idx;
+	x->live = 1;
+	c->live++;
+	return MM_OK;
+}
+
+static mm_status m_work(void *ctx, void *it, uint64_t idx, int worker, mm_err *e)
+{
+	mapctx *c = ctx;
+	item *x = it;
+	if (worker < 0 || worker >= c->nthreads || x->idx != idx)
+		c->workers_bad = 1;
+	jitter(idx);
+	if (idx == c->fail_work)
+		return mm_errf(e, MM_EVALUE, "record %llu: bad value", (unsigned long long)idx);
+	x->val = idx * idx + 7;
+	*x->buf = (int)idx;
+	return MM_OK;
+}
+
+static mm_status m_write(void *ctx, void *it, uint64_t idx, mm_err *e)
+{
+	mapctx *c = ctx;
+	item *x = it;
+	if (x->idx != idx || *x->buf != (int)idx)
+		c->wrongidx++;
+	x->live = 0;
+	c->live--;
+	if (idx == c->fail_write)
+		return mm_errf(e, MM_EIO, "write failed at %llu", (unsigned long long)idx);
+	c->out[c->nout++] = x->val;
+	return MM_OK;
+}
+
+static void m_drop(void *ctx, void *it, uint64_t idx)
+{
+	mapctx *c = ctx;
+	item *x = it;
+	if (x->live && x->idx == idx) {
+		x->live = 0;
+		c->live--;
+		c->dropped++;
+	}
+}
+
+static void m_fini(void *ctx, void *it)
+{
+	mapctx *c = ctx;
+	item *x = it;
+	if (x->buf) {
+		free(x->buf);
+		c->frees++;
+	}
+}
+
+static const mm_map_ops ops = { m_read, m_work, m_write, m_drop, m_fini };
+
+static mm_status run_map(mapctx *c, int nthreads, size_t window, mm_err *e)
+{
+	c->nthreads = nthreads;
+	c->nout = c->live = c->dropped = c->allocs = c->frees = c->wrongidx = c->workers_bad = 0;
+	return mm_map(&ops, c, sizeof(item), window, nthreads, e);
+}
+
+int main(void)
+{
+	mm_err e;
+	/* parallel for: every index exactly once, for several grains and threads */
+	size_t n = 1000;
+	int *hits = calloc(n, sizeof *hits);
+	int threads[] = { 1, 2, 3, 8 };
+	size_t grains[] = { 0, 1, 7, 1000, 5000 };
+	for (size_t ti = 0; ti < 4; ti++)
+		for (size_t gi = 0; gi < 5; gi++) {
+			memset(hits, 0, n * sizeof *hits);
+			forctx c = { .hits = hits, .fail_at = SIZE_MAX, .nthreads = threads[ti] };
+			mm_status st = mm_parallel_for(n, grains[gi], threads[ti], for_fn, &c, &e);
+			int once = 1;
+			for (size_t i = 0; i < n; i++)
+				once &= hits[i] == 1;
+			ok(st == MM_OK && once && !c.badworker,
+				"parallel for: %d threads, grain %zu: every index once, worker in range",
+				threads[ti], grains[gi]);
+		}
+	/* the lowest failing range's error whatever the thread count (grain 10):
+	 * items 345 and 712 fail; 345's error comes back */
+	for (size_t ti = 0; ti < 4; ti++) {
+		memset(hits, 0, n * sizeof *hits);
+		forctx c = { .hits = hits, .fail_at = 345, .nthreads = threads[ti] };
+		mm_status st = mm_parallel_for(n, 10, threads[ti], for_fn, &c, &e);
+		ok(st == MM_EVALUE && strcmp(e.msg, "item 345 failed") == 0,
+			"parallel for: %d threads: the failure is reported (%s)", threads[ti], e.msg);
+		int below = 1;
+		for (size_t i = 0; i < 340; i++)
+			below &= hits[i] == 1;
+		ok(below, "parallel for: %d threads: every range below the failing one ran", threads[ti]);
+	}
+	ok(mm_parallel_for(0, 0, 4, for_fn, NULL, &e) == MM_OK, "parallel for: n = 0 calls nothing");
+	free(hits);
+
+	/* map: the output is the input order, for 1..8 threads and small windows */
+	mapctx c = { .n = 2000, .fail_work = UINT64_MAX, .fail_read = UINT64_MAX, .fail_write = UINT64_MAX };
+	c.out = calloc(c.n, sizeof *c.out);
+	uint64_t *ref = calloc(c.n, sizeof *ref);
+	for (uint64_t i = 0; i < c.n; i++)
+		ref[i] = i * i + 7;
+	size_t windows[] = { 0, 1, 3, 16 };
+	for (size_t ti = 0; ti < 4; ti++)
+		for (size_t wi = 0; wi < 4; wi++) {
+			mm_status st = run_map(&c, threads[ti], windows[wi], &e);
+			ok(st == MM_OK && c.nout == c.n && memcmp(c.out, ref, c.n * sizeof *ref) == 0
+				&& !c.wrongidx && !c.workers_bad && c.live == 0 && c.allocs == c.frees,
+				"map: %d threads, window %zu: %llu items in input order, slots freed",
+				threads[ti], windows[wi], (unsigned long long)c.nout);
+		}
+	/* an empty stream */
+	c.n = 0;
+	ok(run_map(&c, 3, 4, &e) == MM_OK && c.nout == 0, "map: an empty stream");
+	c.n = 2000;
+
+	/* a failing work: the items before it are written, its error returns,
+	 * the rest are dropped; same for every thread count */
+	c.fail_work = 777;
+	for (size_t ti = 0; ti < 4; ti++) {
+		mm_status st = run_map(&c, threads[ti], 8, &e);
+		ok(st == MM_EVALUE && strcmp(e.msg, "record 777: bad value") == 0 && c.nout == 777
+			&& memcmp(c.out, ref, 777 * sizeof *ref) == 0 && c.live == 0 && c.allocs == c.frees,
+			"map: %d threads: work failure at 777: 777 written, error named, the rest dropped (%d)",
+			threads[ti], c.dropped);
+	}
+	/* a read error after a work error: the work error (lower index) wins */
+	c.fail_read = 900;
+	for (size_t ti = 0; ti < 4; ti++) {
+		mm_status st = run_map(&c, threads[ti], 1000, &e);
+		ok(st == MM_EVALUE && c.nout == 777 && c.live == 0,
+			"map: %d threads: work failure at 777 before a read failure at 900", threads[ti]);
+	}
+	c.fail_work = UINT64_MAX;
+	for (size_t ti = 0; ti < 4; ti++) {
+		mm_status st = run_map(&c, threads[ti], 5, &e);
+		ok(st == MM_ECORRUPT && strcmp(e.msg, "record 900: unreadable") == 0 && c.nout == 900
+			&& memcmp(c.out, ref, 900 * sizeof *ref) == 0 && c.live == 0,
+			"map: %d threads: read failure at 900: 900 written, then the error", threads[ti]);
+	}
+	c.fail_read = UINT64_MAX;
+	c.fail_write = 1500;
+	for (size_t ti = 0; ti < 4; ti++) {
+		mm_status st = run_map(&c, threads[ti], 7, &e);
+		ok(st == MM_EIO && c.nout == 1500 && c.live == 0 && c.allocs == c.frees,
+			"map: %d threads: write failure at 1500 stops the map, the rest dropped", threads[ti]);
+	}
+	mm_map_ops bad = { 0 };
+	ok(mm_map(&bad, &c, 8, 0, 2, &e) == MM_EUSAGE, "map: missing callbacks are a usage error");
+	free(c.out);
+	free(ref);
+	return tap_done();
+}
