@@ -50,6 +50,26 @@ MMOE_ZSTD_LEVEL=0 mmoe-encode-text -q --bigrams "$T/many.zst" > "$T/m1"
 MMOE_ZSTD_LEVEL=0 mmoe-encode-text -q --bigrams -j 2 "$T/many.zst" > "$T/m2"
 ok "cmp -s '$T/m1' '$T/m2'" "700 records over several batches: -j 2 identical to -j 1"
 is "$(mmoe-cat --count "$T/m1")" "700" "every record written"
+MMOE_ZSTD_LEVEL=0 mmoe-encode-text -q --bigrams -j 3 "$T/many.zst" > "$T/m3"
+ok "cmp -s '$T/m1' '$T/m3'" "700 records: -j 3 identical to -j 1"
+# a bad record deep in the stream: the records before it come out in order,
+# the error names it, for any -j
+if have_py msgpack; then
+	"$PY" -c '
+import sys, msgpack
+for i in range(700):
+    t = b"record %d is sunny" % i if i != 500 else b"bad \xff byte"
+    sys.stdout.buffer.write(msgpack.packb({"id": "r%d" % i, "text": t}, use_bin_type=False))' > "$T/bad500.mp"
+	for j in 1 2 3; do
+		run mmoe-encode-text --print-tokens -j $j "$T/bad500.mp"
+		is "$rc/$(printf '%s\n' "$out" | wc -l)" "1/500" "-j $j: invalid UTF-8 in record 500: exit 1 after the 500 records before it"
+		like "$err" 'record 500 \(id "r500"\): field "text"' "-j $j: the error names record 500"
+		printf '%s\n' "$out" > "$T/bad500.$j"
+	done
+	ok "cmp -s '$T/bad500.1' '$T/bad500.3'" "the same lines before the error with -j 1 and -j 3"
+else
+	skip "python3-msgpack missing"
+fi
 run mmoe-encode-text -e hash -e hash --as second "$T/in.zst" -o "$T/two.zst"
 is "$rc" 0 "two encoders in one pass"
 is "$(mmoe-cat --json "$T/two.zst" | jq -c 'has("t_hash") and has("second")' | sort -u)" "true" "-e hash -e hash --as second: both fields"

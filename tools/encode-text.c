@@ -1,24 +1,23 @@
 /* mmoe-encode-text — tokenise a text field and write text feature tensors.
  *
- * Records are read in batches; the tokenising and encoding of a batch is
- * split over -j threads (each with its own encoder caches), and the results
- * are written in input order, so the output does not depend on -j.  Errors
- * are reported for the first bad record in input order.
+ * Records go through the ordered map of lib/pool.h: read here, tokenised and
+ * encoded on -j threads (each worker with its own encoder caches), written in
+ * input order, so the output does not depend on -j.  Errors are reported for
+ * the first bad record in input order.
  */
 #include <getopt.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "err.h"
+#include "pool.h"
 #include "record.h"
 #include "stream.h"
 #include "text.h"
 #include "tfidf.h"
 
-#define BATCH 256
 #define MAXENC 8
 
 enum { ENC_HASH, ENC_GLOVE, ENC_TFIDF };
@@ -51,7 +50,8 @@ static mm_glove *glove;
 static float *idf;           /* --weight tfidf */
 static mm_tfidf tfidf;       /* -e tfidf: the table of --idf */
 
-/* One slot of a batch: the record, its text and the encoders' outputs. */
+/* One item of the map: the record, its text and the encoders' outputs (the
+ * buffers are the slot's, reused from record to record). */
 typedef struct slot {
 	mm_rec *rec;
 	const char *text;
@@ -66,9 +66,6 @@ typedef struct slot {
 } slot;
 
 typedef struct worker {
-	pthread_t th;
-	slot *slots;
-	size_t a, b;
 	mm_tokens t;
 	mm_hashenc *hash;
 	mm_tfidf_work tw;
@@ -176,54 +173,45 @@ static mm_status feature_lines(worker *w, slot *s)
 	return MM_OK;
 }
 
-/* Encode slots [a, b) with this worker's state. */
-static void encode_range(worker *w)
+/* Encode slot s with this worker's state (sets s->st and s->err). */
+static void encode_one(worker *w, slot *s)
 {
-	for (size_t i = w->a; i < w->b; i++) {
-		slot *s = &w->slots[i];
-		s->st = mm_tokenize(s->text, s->len, opt.replace, &w->t, &s->err);
-		if (s->st != MM_OK)
-			continue;
-		s->ntok = w->t.n;
-		w->ntokens += w->t.n;
-		if (opt.print_features) {
-			s->st = feature_lines(w, s);
-			continue;
-		}
-		if (opt.print_tokens) {
-			free(s->toks);
-			s->toks = malloc(w->t.len + 1);
-			if (!s->toks) {
-				s->st = mm_errf(&s->err, MM_ENOMEM, "out of memory");
-				continue;
-			}
-			s->toks_len = 0;
-			for (size_t k = 0; k < w->t.n; k++) {
-				size_t l = mm_tok_len(&w->t, k);
-				if (k)
-					s->toks[s->toks_len++] = ' ';
-				memcpy(s->toks + s->toks_len, mm_tok(&w->t, k), l);
-				s->toks_len += l;
-			}
-			continue;
-		}
-		for (int k = 0; k < opt.nenc; k++) {
-			float *tok = opt.tokens ? s->tok[k] : NULL;
-			if (opt.enc[k].kind == ENC_HASH)
-				mm_hashenc_encode(w->hash, &w->t, tok, opt.max_tokens, s->pooled[k], opt.l2);
-			else if (opt.enc[k].kind == ENC_TFIDF)
-				s->st = mm_tfidf_encode(&tfidf, &w->t, opt.l2, &w->tw, &s->sp[k], &s->err);
-			else
-				mm_glove_encode(glove, &w->t, opt.weight, idf, tok, opt.max_tokens,
-					s->pooled[k], opt.l2, &w->gst);
-		}
+	s->st = mm_tokenize(s->text, s->len, opt.replace, &w->t, &s->err);
+	if (s->st != MM_OK)
+		return;
+	s->ntok = w->t.n;
+	w->ntokens += w->t.n;
+	if (opt.print_features) {
+		s->st = feature_lines(w, s);
+		return;
 	}
-}
-
-static void *worker_main(void *arg)
-{
-	encode_range(arg);
-	return NULL;
+	if (opt.print_tokens) {
+		free(s->toks);
+		s->toks = malloc(w->t.len + 1);
+		if (!s->toks) {
+			s->st = mm_errf(&s->err, MM_ENOMEM, "out of memory");
+			return;
+		}
+		s->toks_len = 0;
+		for (size_t k = 0; k < w->t.n; k++) {
+			size_t l = mm_tok_len(&w->t, k);
+			if (k)
+				s->toks[s->toks_len++] = ' ';
+			memcpy(s->toks + s->toks_len, mm_tok(&w->t, k), l);
+			s->toks_len += l;
+		}
+		return;
+	}
+	for (int k = 0; k < opt.nenc && s->st == MM_OK; k++) {
+		float *tok = opt.tokens ? s->tok[k] : NULL;
+		if (opt.enc[k].kind == ENC_HASH)
+			mm_hashenc_encode(w->hash, &w->t, tok, opt.max_tokens, s->pooled[k], opt.l2);
+		else if (opt.enc[k].kind == ENC_TFIDF)
+			s->st = mm_tfidf_encode(&tfidf, &w->t, opt.l2, &w->tw, &s->sp[k], &s->err);
+		else
+			mm_glove_encode(glove, &w->t, opt.weight, idf, tok, opt.max_tokens,
+				s->pooled[k], opt.l2, &w->gst);
+	}
 }
 
 /* Fetch the text field of r (ptr/len into the record), or fail naming it. */
@@ -288,102 +276,108 @@ static void build_idf(const char *path, worker *w)
 	mm_glove_df_free(&all);
 }
 
-/* Read up to BATCH records into slots; true at the end of the input or at
- * an error (*rst, reported once the records before it are written). */
-static bool read_batch(mm_reader *rd, slot *slots, size_t *n, mm_status *rst, mm_err *re)
+/* The map's state: the input, the output and one worker per thread. */
+typedef struct run {
+	mm_reader *rd;
+	mm_writer *wr;
+	worker *w;
+	uint64_t nrec;
+} run;
+
+/* read: the next record and its text, the slot's buffers on first use. */
+static mm_status map_read(void *ctx, void *item, uint64_t idx, mm_err *e)
 {
-	*n = 0;
-	*rst = MM_OK;
-	while (*n < BATCH) {
-		mm_rec *r;
-		mm_status st = mm_reader_next(rd, &r, re);
-		if (st == MM_EOF)
-			return true;
-		if (st != MM_OK) {
-			*rst = st;
-			return true;
-		}
-		slot *s = &slots[*n];
-		s->rec = r;
-		if ((st = get_text(r, &s->text, &s->len, re)) != MM_OK) {
-			mm_rec_free(r);
-			*rst = st;
-			return true;
-		}
-		(*n)++;
+	(void)idx;
+	run *R = ctx;
+	slot *s = item;
+	mm_rec *r;
+	mm_status st = mm_reader_next(R->rd, &r, e);
+	if (st != MM_OK)
+		return st;
+	if ((st = get_text(r, &s->text, &s->len, e)) != MM_OK) {
+		mm_rec_free(r);
+		return st;
 	}
-	return false;
+	s->rec = r;
+	for (int k = 0; k < opt.nenc && !opt.print_tokens && !opt.print_features; k++) {
+		if (opt.enc[k].kind == ENC_TFIDF || s->pooled[k])
+			continue;
+		s->pooled[k] = malloc(opt.enc[k].dim * sizeof(float));
+		s->tok[k] = opt.tokens ? malloc(opt.max_tokens * opt.enc[k].dim * sizeof(float)) : NULL;
+		if (!s->pooled[k] || (opt.tokens && !s->tok[k]))
+			return mm_errf(e, MM_ENOMEM, "out of memory");
+	}
+	return MM_OK;
 }
 
-/* Encode slots[0..n): inline with one worker (returns 0), else on threads
- * (returns how many to join). */
-static int start_batch(worker *w, int nw, slot *slots, size_t n)
+/* work: tokenise and encode on worker `worker`; a failure names the record. */
+static mm_status map_work(void *ctx, void *item, uint64_t idx, int worker, mm_err *e)
 {
-	int used = nw < (int)n ? nw : (int)n;
-	if (used < 1)
-		used = 1;
-	size_t per = (n + (size_t)used - 1) / (size_t)used;
-	for (int i = 0; i < used; i++) {
-		w[i].slots = slots;
-		w[i].a = (size_t)i * per < n ? (size_t)i * per : n;
-		w[i].b = w[i].a + per < n ? w[i].a + per : n;
+	(void)idx;
+	slot *s = item;
+	encode_one(&((run *)ctx)->w[worker], s);
+	if (s->st != MM_OK) {
+		char where[160];
+		*e = s->err;
+		mm_err_prefix(e, "%s: field \"%s\"", mm_rec_where(s->rec, where, sizeof where), opt.field);
 	}
-	if (nw == 1 || n == 0) {
-		encode_range(&w[0]);
-		return 0;
-	}
-	for (int i = 0; i < used; i++)
-		if (pthread_create(&w[i].th, NULL, worker_main, &w[i]) != 0)
-			cli_die(MM_EXIT_USAGE, "cannot start a thread");
-	return used;
+	return s->st;
 }
 
-static void join_batch(worker *w, int used)
+/* write: set the output fields and write the record (or print its lines);
+ * the record is freed either way. */
+static mm_status map_write(void *ctx, void *item, uint64_t idx, mm_err *e)
 {
-	for (int i = 0; i < used; i++)
-		pthread_join(w[i].th, NULL);
-}
-
-/* Set the output fields and write slots[0..n) in order; every record is
- * freed.  Returns the first error (a tokenising error names the record). */
-static mm_status write_batch(slot *slots, size_t n, mm_writer *wr, uint64_t *nrec, mm_err *e)
-{
+	(void)idx;
+	run *R = ctx;
+	slot *s = item;
 	mm_status st = MM_OK;
-	for (size_t i = 0; i < n; i++) {
-		slot *s = &slots[i];
-		if (st == MM_OK && s->st != MM_OK) {
-			char where[160];
-			*e = s->err;
-			mm_err_prefix(e, "%s: field \"%s\"", mm_rec_where(s->rec, where, sizeof where), opt.field);
-			st = e->status;
-		}
-		if (st == MM_OK && opt.print_features) {
-			fwrite(s->toks, 1, s->toks_len, stdout);
-		} else if (st == MM_OK && opt.print_tokens) {
-			const char *id = mm_rec_id(s->rec);
-			printf("%s\t%.*s\n", id ? id : "", (int)s->toks_len, s->toks ? s->toks : "");
-		} else if (st == MM_OK) {
-			for (int k = 0; k < opt.nenc && st == MM_OK; k++) {
-				encspec *es = &opt.enc[k];
-				if (es->kind == ENC_TFIDF) {
-					st = mm_rec_set_sparse(s->rec, es->as, &s->sp[k], e);
-					continue;
-				}
-				st = mm_rec_set_vec(s->rec, es->as, s->pooled[k], es->dim, e);
-				if (st == MM_OK && opt.tokens) {
-					int64_t shape[2] = {(int64_t)(s->ntok < opt.max_tokens ? s->ntok : opt.max_tokens),
-						(int64_t)es->dim};
-					st = mm_rec_set_tensor(s->rec, es->as_tok, s->tok[k], shape, 2, e);
-				}
+	if (opt.print_features) {
+		fwrite(s->toks, 1, s->toks_len, stdout);
+	} else if (opt.print_tokens) {
+		const char *id = mm_rec_id(s->rec);
+		printf("%s\t%.*s\n", id ? id : "", (int)s->toks_len, s->toks ? s->toks : "");
+	} else {
+		for (int k = 0; k < opt.nenc && st == MM_OK; k++) {
+			encspec *es = &opt.enc[k];
+			if (es->kind == ENC_TFIDF) {
+				st = mm_rec_set_sparse(s->rec, es->as, &s->sp[k], e);
+				continue;
 			}
-			if (st == MM_OK)
-				st = mm_writer_put(wr, s->rec, e);
+			st = mm_rec_set_vec(s->rec, es->as, s->pooled[k], es->dim, e);
+			if (st == MM_OK && opt.tokens) {
+				int64_t shape[2] = {(int64_t)(s->ntok < opt.max_tokens ? s->ntok : opt.max_tokens),
+					(int64_t)es->dim};
+				st = mm_rec_set_tensor(s->rec, es->as_tok, s->tok[k], shape, 2, e);
+			}
 		}
-		mm_rec_free(s->rec);
-		s->rec = NULL;
-		*nrec += st == MM_OK;
+		if (st == MM_OK)
+			st = mm_writer_put(R->wr, s->rec, e);
 	}
+	mm_rec_free(s->rec);
+	s->rec = NULL;
+	R->nrec += st == MM_OK;
 	return st;
+}
+
+static void map_drop(void *ctx, void *item, uint64_t idx)
+{
+	(void)ctx, (void)idx;
+	slot *s = item;
+	mm_rec_free(s->rec);
+	s->rec = NULL;
+}
+
+static void map_fini(void *ctx, void *item)
+{
+	(void)ctx;
+	slot *s = item;
+	for (int k = 0; k < opt.nenc; k++) {
+		free(s->pooled[k]);
+		free(s->tok[k]);
+		mm_sparse_free(&s->sp[k]);
+	}
+	free(s->toks);
 }
 
 /* --fit-idf: document frequencies over the train split, written as a table. */
@@ -626,28 +620,16 @@ int main(int argc, char **argv)
 
 	int nw = opt.threads;
 	worker *w = calloc((size_t)nw, sizeof *w);
-	slot *slots = calloc(2 * BATCH, sizeof *slots);  /* two batches in flight */
-	if (!w || !slots)
+	if (!w)
 		cli_die(MM_EXIT_USAGE, "out of memory");
-	for (int i = 0; i < nw; i++) {
-		w[i].slots = slots;
+	for (int i = 0; i < nw; i++)
 		if (mm_hashenc_new(&w[i].hash, &opt.hp, &e) != MM_OK)
 			cli_die_err(&e);
-	}
 	if (glove && opt.weight == MM_GLOVE_IDF) {
 		if (strcmp(in, "-") == 0)
 			cli_usage("--weight tfidf reads the input twice: give a file, not stdin");
 		build_idf(in, &w[0]);
 	}
-	for (size_t i = 0; i < 2 * BATCH; i++)
-		for (int k = 0; k < opt.nenc && !opt.print_tokens && !opt.print_features; k++) {
-			if (opt.enc[k].kind == ENC_TFIDF)
-				continue;
-			slots[i].pooled[k] = malloc(opt.enc[k].dim * sizeof(float));
-			slots[i].tok[k] = opt.tokens ? malloc(opt.max_tokens * opt.enc[k].dim * sizeof(float)) : NULL;
-			if (!slots[i].pooled[k] || (opt.tokens && !slots[i].tok[k]))
-				cli_die(MM_EXIT_USAGE, "out of memory");
-		}
 
 	mm_reader *rd;
 	if (mm_reader_open(&rd, in, &e) != MM_OK)
@@ -660,40 +642,13 @@ int main(int argc, char **argv)
 		if (mm_writer_open(&wr, opt.out, -1, &e) != MM_OK)
 			cli_die_err(&e);
 	}
-	/* Two batches in flight: while the workers encode one, this thread
-	 * writes the previous one and reads the next (with -j 1 everything
-	 * runs here, in turn). */
-	uint64_t nrec = 0;
-	mm_status st = MM_OK, rst = MM_OK, rst2;
-	mm_err re = {0}, re2 = {0};
-	slot *sl[2] = {slots, slots + BATCH};
-	size_t n[2] = {0, 0};
-	bool eof = read_batch(rd, sl[0], &n[0], &rst, &re);
-	int used = start_batch(w, nw, sl[0], n[0]);
-	for (int cur = 0;; cur ^= 1) {
-		int nxt = cur ^ 1;
-		n[nxt] = 0;
-		rst2 = MM_OK;
-		if (!eof)
-			eof = read_batch(rd, sl[nxt], &n[nxt], &rst2, &re2);
-		join_batch(w, used);
-		used = start_batch(w, nw, sl[nxt], n[nxt]);
-		st = write_batch(sl[cur], n[cur], wr, &nrec, &e);
-		if (st == MM_OK && rst != MM_OK) {
-			st = rst;
-			e = re;
-		}
-		if (st != MM_OK) {
-			join_batch(w, used);
-			for (size_t i = 0; i < n[nxt]; i++)
-				mm_rec_free(sl[nxt][i].rec);
-			goto fail;
-		}
-		rst = rst2;
-		re = re2;
-		if (n[nxt] == 0 && rst == MM_OK)
-			break;
-	}
+	/* With -j 1 everything runs here, in turn; with -j N this thread reads
+	 * and writes while N workers encode up to 64 N records in flight. */
+	run R = { .rd = rd, .wr = wr, .w = w };
+	static const mm_map_ops ops = { map_read, map_work, map_write, map_drop, map_fini };
+	if (mm_map(&ops, &R, sizeof(slot), 0, nw, &e) != MM_OK)
+		goto fail;
+	uint64_t nrec = R.nrec;
 	mm_reader_close(rd);
 	if (wr && mm_writer_close(wr, &e) != MM_OK)
 		cli_die_err(&e);
@@ -741,19 +696,10 @@ int main(int argc, char **argv)
 		mm_tokens_free(&w[i].t);
 		mm_tfidf_work_free(&w[i].tw);
 	}
-	for (size_t i = 0; i < 2 * BATCH; i++) {
-		for (int k = 0; k < opt.nenc; k++) {
-			free(slots[i].pooled[k]);
-			free(slots[i].tok[k]);
-			mm_sparse_free(&slots[i].sp[k]);
-		}
-		free(slots[i].toks);
-	}
 	for (int k = 0; k < opt.nenc; k++) {
 		free(opt.enc[k].as);
 		free(opt.enc[k].as_tok);
 	}
-	free(slots);
 	free(w);
 	free(idf);
 	mm_tfidf_free(&tfidf);
