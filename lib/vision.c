@@ -1,11 +1,11 @@
 /* vision.c — the pixels, hog and color encoders (see vision.h). */
 #include "vision.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "rng.h"
 #include "util.h"
 
@@ -246,7 +246,7 @@ static mm_status enc_pixels(const mm_vis *v, const float *img, int n, float *tok
 				}
 			}
 	}
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, D, K,
+	mm_sgemm(false, false, (int)rows, D, K,
 			1.0f, A, K, v->W, D, 0.0f, tok, D);
 	free(A);
 	return MM_OK;

@@ -94,7 +94,7 @@ static void usage(FILE *f)
 		"                           int classes, macro_f1 otherwise)\n"
 		"      --patience N         stop after N epochs without improvement, 0 = never (default: 5)\n"
 		"  -s, --seed N             seed of initialisation, shuffling and dropout (default: 1)\n"
-		"  -j, --threads N          BLAS threads (default: 1)\n"
+		"  -j, --threads N          threads, same results for any N (default: 1)\n"
 		"  -o, --output MODEL       model file to write (atomic)\n"
 		"Prediction:\n"
 		"      --predict            stream in, stream out with NAME [C] and NAME_class added\n"

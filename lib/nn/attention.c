@@ -7,11 +7,11 @@
 #include "nn/seq.h"
 
 #include <assert.h>
-#include <cblas.h>
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "kernels.h"
 #include "layer.h"
 
@@ -32,11 +32,11 @@ void mm_attn_forward(const float *Q, int ldq, const float *K, int ldk,
 			const float *v = V + (size_t)b * Tk * ldv + (size_t)h * dh;
 			float *p = P + ((size_t)b * H + h) * Tq * Tk;
 			float *o = O + (size_t)b * Tq * ldo + (size_t)h * dh;
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Lq, Lk, dh, scale,
+			mm_sgemm(false, true, Lq, Lk, dh, scale,
 					q, ldq, k, ldk, 0.0f, p, Tk);
 			for (int i = 0; i < Lq; i++)
 				mm_softmax(p + (size_t)i * Tk, 1, Lk, p + (size_t)i * Tk);
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Lq, dh, Lk, 1.0f,
+			mm_sgemm(false, false, Lq, dh, Lk, 1.0f,
 					p, Tk, v, ldv, 0.0f, o, ldo);
 			for (int i = Lq; i < Tq; i++)
 				memset(o + (size_t)i * ldo, 0, (size_t)dh * sizeof *o);
@@ -60,9 +60,9 @@ void mm_attn_backward(const float *Q, int ldq, const float *K, int ldk,
 			size_t ov = (size_t)b * Tk * ldv + (size_t)h * dh;
 			const float *p = P + ((size_t)b * H + h) * Tq * Tk;
 			const float *dout = dO + (size_t)b * Tq * ldo + (size_t)h * dh;
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Lq, Lk, dh, 1.0f,
+			mm_sgemm(false, true, Lq, Lk, dh, 1.0f,
 					dout, ldo, V + ov, ldv, 0.0f, dP, Lk);
-			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Lk, dh, Lq, 1.0f,
+			mm_sgemm(true, false, Lk, dh, Lq, 1.0f,
 					p, Tk, dout, ldo, 1.0f, dV + ov, ldv);
 			for (int i = 0; i < Lq; i++) {
 				const float *pi = p + (size_t)i * Tk;
@@ -73,9 +73,9 @@ void mm_attn_backward(const float *Q, int ldq, const float *K, int ldk,
 				for (int j = 0; j < Lk; j++)
 					di[j] = pi[j] * (di[j] - s) * scale;
 			}
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Lq, dh, Lk, 1.0f,
+			mm_sgemm(false, false, Lq, dh, Lk, 1.0f,
 					dP, Lk, K + ok, ldk, 1.0f, dQ + oq, ldq);
-			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Lk, dh, Lq, 1.0f,
+			mm_sgemm(true, false, Lk, dh, Lq, 1.0f,
 					dP, Lk, Q + oq, ldq, 1.0f, dK + ok, ldk);
 		}
 	}

@@ -2,7 +2,7 @@
  * row-major, batch-major matrices (row b = sample b, or position of a
  * sample).  A backward *accumulates* into all the gradients it writes
  * (dW += ..., dX += ...), so that a value feeding several consumers gets
- * the sum; zero them first.  Matrix products go through cblas_sgemm.  Every
+ * the sum; zero them first.  Matrix products go through mm_sgemm (gemm.h).  Every
  * one is checked against central finite differences in tests/unit/nn_grad.c.
  * Nothing here allocates, prints or keeps a pointer past the call.
  */

@@ -1,10 +1,10 @@
 /* linear.c — the linear and bilinear layers and their kernels.  See layer.h. */
-#include <cblas.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "kernels.h"
 #include "layer.h"
 
@@ -22,7 +22,7 @@ void mm_linear_forward(const float *X, int B, int din, const float *W,
 			memset(Y, 0, (size_t)B * dout * sizeof *Y);
 		return;
 	}
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, dout, din, 1.0f,
+	mm_sgemm(false, true, B, dout, din, 1.0f,
 			X, din, W, din, b ? 1.0f : 0.0f, Y, dout);
 }
 
@@ -34,7 +34,7 @@ static void linear_bwd(const float *X, const float *dY, int B, int din, int dout
 	if (B <= 0 || dout <= 0 || din <= 0)
 		return;
 	if (dW)
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, dout, din, B, 1.0f,
+		mm_sgemm(true, false, dout, din, B, 1.0f,
 				dY, dout, X, din, set_p ? 0.0f : 1.0f, dW, din);
 	if (db) {
 		if (set_p)
@@ -46,7 +46,7 @@ static void linear_bwd(const float *X, const float *dY, int B, int din, int dout
 		}
 	}
 	if (dX)
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, din, dout, 1.0f,
+		mm_sgemm(false, false, B, din, dout, 1.0f,
 				dY, dout, W, din, set_x ? 0.0f : 1.0f, dX, din);
 }
 
@@ -60,7 +60,7 @@ void mm_bilinear_forward(const float *A, const float *Bm, int B, int p, int q, i
 		const float *W, const float *bias, float *T, float *Y)
 {
 	int oq = o * q;
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, oq, p, 1.0f,
+	mm_sgemm(false, false, B, oq, p, 1.0f,
 			A, p, W, oq, 0.0f, T, oq);
 	for (int r = 0; r < B; r++) {
 		const float *t = T + (size_t)r * oq, *bm = Bm + (size_t)r * q;
@@ -99,10 +99,10 @@ void mm_bilinear_backward(const float *A, const float *Bm, int B, int p, int q, 
 		}
 	}
 	if (dW)
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, p, oq, B, 1.0f,
+		mm_sgemm(true, false, p, oq, B, 1.0f,
 				A, p, dT, oq, 1.0f, dW, oq);
 	if (dA)
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, p, oq, 1.0f,
+		mm_sgemm(false, true, B, p, oq, 1.0f,
 				dT, oq, W, oq, 1.0f, dA, p);
 }
 

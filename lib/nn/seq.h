@@ -20,8 +20,8 @@
  * unless stated.  Functions read the caller's arrays and keep no pointer past
  * the call; scratch and saved activations are caller-provided arrays whose
  * sizes are stated.  Nothing allocates, prints or exits.  Matrix products go
- * through cblas_sgemm, one call per (example, head) in the attention (the
- * BLAS may thread each product); the element-wise loops are single-threaded.
+ * through mm_sgemm (gemm.h: the same bits for any thread count), one call per
+ * (example, head) in the attention; the element-wise loops are single-threaded.
  * Every kernel's gradients are checked against central finite differences in
  * tests/unit/seq_grad.c, and a 2-layer block stack against PyTorch in
  * tests/unit/transformer_torch.c.

@@ -219,6 +219,72 @@ static void test_fit(void)
 	free(a); free(b); free(c);
 }
 
+/* The router learns through p_k: two instructions with opposite rules
+ * (y = [x0 > 0] under one, [x0 < 0] under the other), an adapter-only net
+ * (no other path sees the instruction).  One adapter cannot use the
+ * instruction; two routed per instance can, once the router sends the
+ * instructions to different adapters, which it must learn when both start
+ * on the same one. */
+static double route_run(int nad, uint64_t seed, bool *split0, bool *split1)
+{
+	enum { RT = 2, RD = 4, RE = 2, n = 512 };
+	mm_err e;
+	mm_shape sh[2] = { { RT, RD }, { 1, RE } };
+	mm_net *net;
+	mm_net_new_shaped(&net, 2, sh, &e);
+	mm_mole_conf mc = { .adapters = nad, .route = MM_MOLE_INSTANCE, .dim = 8 };
+	mm_linear_conf hc = { 2 };
+	int in[2] = { 0, 1 }, id;
+	id = mm_net_add(net, MM_NODE_MOLE, "ad", in, 2, &mc, &e);
+	id = mm_net_add(net, MM_NODE_MEANPOOL, "pool", &id, 1, NULL, &e);
+	id = mm_net_add(net, MM_NODE_LINEAR, "head", &id, 1, &hc, &e);
+	mm_net_finish(net, id, &e);
+	mm_rng g;
+	mm_rng_seed(&g, seed);
+	mm_net_init(net, &g);
+	float *X = malloc(sizeof(float) * n * RT * RD), *I = calloc(n * RE, sizeof(float));
+	float *P = malloc(sizeof(float) * n * 2);
+	int *y = malloc(sizeof(int) * n), k[2];
+	for (int i = 0; i < n; i++) {
+		for (int j = 0; j < RT * RD; j++)
+			X[i * RT * RD + j] = (float)mm_rng_normal(&g);
+		X[i * RT * RD + RD] = X[i * RT * RD]; /* x0 on both tokens */
+		I[i * RE + i % 2] = 1;
+		y[i] = i % 2 ? X[i * RT * RD] > 0 : X[i * RT * RD] < 0;
+	}
+	const float *X2[2] = { X, I }; /* records 0 and 1: one per instruction */
+	mm_net_forward(net, X2, 2, false, NULL);
+	mm_net_mole_choices(net, mm_net_node_id(net, "ad"), 2, k, &e);
+	*split0 = k[0] != k[1];
+	mm_dataset d = { .nmod = 2, .X = { X, I }, .y = y, .n = n };
+	mm_fit_params fp;
+	mm_fit_params_default(&fp);
+	fp.epochs = 40, fp.batch = 32, fp.lr = 1e-2f, fp.seed = seed;
+	mm_fit_result r;
+	mm_net_fit(net, &d, NULL, &fp, &r, &e);
+	mm_net_predict(net, &d, P, &e);
+	int c = 0;
+	for (int i = 0; i < n; i++)
+		c += (P[2 * i + 1] > P[2 * i]) == y[i];
+	mm_net_forward(net, X2, 2, false, NULL);
+	mm_net_mole_choices(net, mm_net_node_id(net, "ad"), 2, k, &e);
+	*split1 = k[0] != k[1];
+	mm_net_free(net);
+	free(X); free(I); free(P); free(y);
+	return (double)c / n;
+}
+
+static void test_routing_learns(void)
+{
+	for (uint64_t seed = 1; seed <= 3; seed++) {
+		bool s0, s1, u0, u1;
+		double one = route_run(1, seed, &u0, &u1), two = route_run(2, seed, &s0, &s1);
+		ok(one < 0.7 && two > 0.95 && !s0 && s1, "seed %d: one adapter %.3f, two routed %.3f "
+				"(instructions on one adapter at init, split after training)",
+				(int)seed, one, two);
+	}
+}
+
 int main(void)
 {
 	mm_rng_seed(&G, 2026);
@@ -230,5 +296,6 @@ int main(void)
 	test_grad(MM_MOLE_BOTH, 1, 0, true);
 	test_identity();
 	test_fit();
+	test_routing_learns();
 	return tap_done();
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "nn/mole.h"
 #include "tap.h"
 
 /* in0 [5] → linear a (6) → layernorm → gelu ─┐
@@ -191,6 +192,65 @@ static void test_sequence_graph(void)
 	msgpack_sbuffer_destroy(&sb);
 }
 
+/* A block with MoLE adapters (nn/mole.h) saves and loads: its settings
+ * (route, rank, Gumbel τ, balance) and its tensors by name. */
+static void test_mole_graph(void)
+{
+	mm_shape sh[2] = { { 4, 8 }, { 1, 5 } };
+	mm_net *a, *b = NULL;
+	mm_err e;
+	mm_net_new_shaped(&a, 2, sh, &e);
+	mm_attn_conf bc = { 2, 16 };
+	mm_mole_conf mc = { .adapters = 3, .route = MM_MOLE_BOTH, .dim = 4, .gumbel = 0.5f,
+		.balance = 0.01f };
+	mm_linear_conf two = { 2 };
+	int blk = mm_net_add_mole_block(a, "blk0", 0, 1, &bc, &mc, &e);
+	int pool = blk >= 0 ? mm_net_add(a, MM_NODE_MEANPOOL, "pool", &blk, 1, NULL, &e) : -1;
+	int out = pool >= 0 ? mm_net_add(a, MM_NODE_LINEAR, "head", &pool, 1, &two, &e) : -1;
+	if (!ok(out > 0 && mm_net_finish(a, out, &e) == MM_OK, "a block with adapters builds%s%s",
+				out > 0 ? "" : ": ", out > 0 ? "" : e.msg)) {
+		mm_net_free(a);
+		return;
+	}
+	mm_rng r;
+	mm_rng_seed(&r, 4);
+	mm_net_init(a, &r);
+	size_t np;
+	mm_param *P = mm_net_params(a, &np);
+	for (size_t i = 0; i < np; i++) /* adapters away from zero */
+		for (size_t k = 0; k < P[i].n; k++)
+			P[i].w[k] += (float)(0.1 * mm_rng_normal(&r));
+	msgpack_sbuffer sb;
+	msgpack_unpacked u;
+	pack_net(a, &sb, &u);
+	bool built = mm_net_unpack_graph(&b, field(&u.data, "graph"), "t", &e) == MM_OK &&
+		mm_net_unpack_params(b, field(&u.data, "params"), "t", &e) == MM_OK;
+	ok(built, "it loads%s%s", built ? "" : ": ", built ? "" : e.msg);
+	if (built) {
+		mm_node_info ni;
+		mm_net_node(b, mm_net_node_id(b, "blk0.mole"), &ni);
+		const mm_mole_conf *c = ni.conf;
+		ok(c->adapters == 3 && c->route == MM_MOLE_BOTH && c->dim == 4 && c->gumbel == 0.5f &&
+				c->balance == 0.01f, "the adapters' settings survive");
+		float X[3 * 4 * 8], I[3 * 5];
+		int len[3] = { 4, 2, 3 };
+		for (int i = 0; i < 3 * 4 * 8; i++)
+			X[i] = (float)mm_rng_normal(&r);
+		for (int i = 0; i < 3 * 5; i++)
+			I[i] = (float)mm_rng_normal(&r);
+		const float *Xs[2] = { X, I };
+		const int *L[2] = { len, NULL };
+		float za[6];
+		memcpy(za, mm_net_forward_seq(a, Xs, L, 3, false, NULL), sizeof za);
+		ok(memcmp(za, mm_net_forward_seq(b, Xs, L, 3, false, NULL), sizeof za) == 0,
+				"and computes the same outputs, bit for bit");
+	}
+	mm_net_free(a);
+	mm_net_free(b);
+	msgpack_unpacked_destroy(&u);
+	msgpack_sbuffer_destroy(&sb);
+}
+
 static void pk_s(msgpack_packer *pk, const char *s)
 {
 	msgpack_pack_str(pk, strlen(s));
@@ -236,6 +296,7 @@ int main(void)
 {
 	test_round_trip();
 	test_sequence_graph();
+	test_mole_graph();
 	mm_err e;
 	ok(load_two("linear", 4, &e) == MM_OK, "a hand-written node list loads");
 	ok(load_two("conv9", 4, &e) == MM_ECORRUPT &&

@@ -110,7 +110,9 @@ char **cli_split(const char *s, char sep, size_t *n);
 
 /* Refuse to write binary records to a terminal unless force. */
 void cli_check_binary_stdout(bool force);
-/* Set OpenBLAS threads (0: leave the library default). */
+/* --threads N: the library's thread count for its parallel kernels
+ * (mm_set_threads, gemm.h; 0 leaves it at 1); OpenBLAS itself stays on one
+ * thread, so results are the same bits for any N. */
 void cli_set_threads(int n);
 
 /* Flush and check stdout; exit 2 on error, else return 0. */

@@ -1,0 +1,56 @@
+/* gemm.h — the library's one matrix product, and its thread count.
+ *
+ * Every single-precision matrix product in lib/ goes through mm_sgemm, so
+ * that results do not depend on the thread count: OpenBLAS's own threading
+ * cuts a product into pieces by the number of threads, and its kernels give
+ * different bits for different pieces (seen with OpenBLAS 0.3.21's Haswell
+ * kernels on AMD EPYC: a (128x96)·(96x128) product differs between 1 and 2
+ * OpenBLAS threads).  So:
+ *
+ *   - OpenBLAS always runs on ONE thread: the first mm_sgemm or
+ *     mm_set_threads call sets openblas_set_num_threads(1), whatever
+ *     OPENBLAS_NUM_THREADS says (OpenBLAS's own workers, started when the
+ *     library is loaded, then idle).  This also holds for the library's few
+ *     other BLAS calls (cblas_sdot, cblas_dgemm), which are not threaded.
+ *   - mm_sgemm cuts C into fixed panels (mm_sgemm_panels) whose boundaries
+ *     depend only on M, N and K, and runs one single-threaded cblas_sgemm per
+ *     panel, the panels spread over mm_threads() threads.  Every element of C
+ *     is computed by the same kernel call on the same operands for any thread
+ *     count: same bits for 1, 2 or 64 threads.
+ *
+ * (Bits may still differ from one machine or OpenBLAS build to another, and
+ * from a single unpanelled cblas_sgemm call: the promise is thread-count
+ * independence on one machine.)
+ */
+#ifndef MM_GEMM_H
+#define MM_GEMM_H
+
+#include <stdbool.h>
+
+/* C[M,N] = alpha op(A) op(B) + beta C, row-major, as cblas_sgemm(CblasRowMajor,
+ * ...): op(A) is [M,K] (A stored [K,M] when transA), op(B) is [K,N] (B stored
+ * [N,K] when transB); lda, ldb, ldc are the row strides of A, B, C as stored.
+ * beta 0 overwrites C (NaN in C does not leak through).  K <= 0 scales C by
+ * beta; M <= 0 or N <= 0 does nothing.  Panels write disjoint blocks of C;
+ * C must not overlap A or B.  Safe to call from several threads at once
+ * (each call runs its own panels; nested calls from inside a worker of
+ * another parallel loop oversubscribe the cores but give the same bits). */
+void mm_sgemm(bool transA, bool transB, int M, int N, int K, float alpha,
+		const float *A, int lda, const float *B, int ldb, float beta,
+		float *C, int ldc);
+
+/* The panels of an M x N x K product: *pm rows by *pn columns each (the last
+ * row and column of panels shorter), a function of M, N, K only.  A product
+ * of fewer than MM_SGEMM_PANEL_WORK multiply-adds is one panel. */
+#define MM_SGEMM_PANEL_WORK (1L << 22)
+void mm_sgemm_panels(int M, int N, int K, int *pm, int *pn);
+
+/* The library's thread count for its parallel kernels (default 1; n <= 0
+ * leaves it unchanged; clamped to the pool's maximum).  A process-wide
+ * setting: set it once before the work starts (tools do so from --threads,
+ * tools/common cli_set_threads), not while other threads run library calls.
+ * It also pins OpenBLAS to one thread (above). */
+void mm_set_threads(int n);
+int mm_threads(void);
+
+#endif
