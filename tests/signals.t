@@ -38,7 +38,7 @@ held() {
 	# ignored signal ignored): give it the default action, then exec
 	perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV or die' "$@" 2>"$T/err" &
 	pid=$!
-	exec 3>"$T/fifo"
+	exec 3<>"$T/fifo"  # read-write: never blocks, even if the tool died before opening it
 	ok "wait_for '$out.tmp.*'" "$name: the output's temporary exists while it waits for input"
 	kill -"$sig" "$pid"
 	{ wait "$pid"; } 2>/dev/null && st=0 || st=$?
@@ -101,7 +101,7 @@ rm -f "$T/fifo"
 mkfifo "$T/fifo"
 mmoe-cat --output "$O" "$T/fifo" 2>/dev/null &
 pid=$!
-exec 3>"$T/fifo"
+exec 3<>"$T/fifo"  # read-write: never blocks, even if the tool died before opening it
 wait_for "$O.tmp.*"
 stale=$(compgen -G "$O.tmp.*")
 kill -KILL $pid
