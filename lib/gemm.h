@@ -14,9 +14,11 @@
  *     other BLAS calls (cblas_sdot, cblas_dgemm), which are not threaded.
  *   - mm_sgemm cuts C into fixed panels (mm_sgemm_panels) whose boundaries
  *     depend only on M, N and K, and runs one single-threaded cblas_sgemm per
- *     panel, the panels spread over mm_threads() threads.  Every element of C
- *     is computed by the same kernel call on the same operands for any thread
- *     count: same bits for 1, 2 or 64 threads.
+ *     panel.  Every element of C is computed by the same kernel call on the
+ *     same operands whichever thread runs it: same bits for 1, 2 or 64
+ *     threads.  (Today the panels run one after another in the calling
+ *     thread; spreading them over mm_threads() threads on the pool, pool.h,
+ *     changes no bit.)
  *
  * (Bits may still differ from one machine or OpenBLAS build to another, and
  * from a single unpanelled cblas_sgemm call: the promise is thread-count
