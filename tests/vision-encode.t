@@ -121,6 +121,37 @@ mmoe-encode-vision -q --seed 6 --image-root "$T/img" "$T/many.zst" | mmoe-cat --
 mmoe-cat --json --fields v_pixels <(mmoe-encode-vision -q --seed 5 --image-root "$T/img" "$T/many.zst") >"$T/s5.jsonl"
 ok "! cmp -s '$T/s5.jsonl' '$T/s6.jsonl'" "another seed: another pixels projection"
 
+# 700 records (44 chunks of 16, more than the map keeps in flight), every
+# 7th without an image: the same bytes for -j 1, 2 and 3; a corrupt image
+# in record 500: its error, and only records before it are written (those
+# the output buffer let through before the stream was cut), for any -j.
+cp "$D/scene.png" "$T/img/bad500.png"
+printf '\x55\x55\x55\x55' | dd of="$T/img/bad500.png" bs=1 seek=50 conv=notrunc 2>/dev/null
+for bad in 0 1; do
+	for i in $(seq 0 699); do
+		case $((i % 3)) in 0) f=scene.png ;; 1) f=photo.jpg ;; 2) f=grey16a.png ;; esac
+		[ $bad = 1 ] && [ $i = 500 ] && f=bad500.png
+		if [ $((i % 7)) = 5 ]; then printf '{"id":"m%03d"}\n' "$i"
+		else printf '{"id":"m%03d","image":"%s"}\n' "$i" "$f"; fi
+	done | records "$T/long$bad.zst"
+done
+for j in 1 2 3; do
+	mmoe-encode-vision -q -j $j --skip-missing -e pixels -e color --size 32 --image-root "$T/img" \
+		"$T/long0.zst" | mmoe-cat --json >"$T/long$j.jsonl"
+	mmoe-encode-vision -q -j $j --skip-missing -e pixels -e color --size 32 --image-root "$T/img" \
+		"$T/long1.zst" 2>"$T/long$j.err" | mmoe-cat --json 2>/dev/null >"$T/longbad$j.jsonl"
+	like "$(cat "$T/long$j.err")" 'record 500 \(id "m500"\): field "image".*PNG' "-j $j: the bad record 500 is named"
+	n=$(wc -l <"$T/longbad$j.jsonl")
+	ok "[ $n -gt 0 ] && [ $n -le 500 ]" "-j $j: no record from the bad one on ($n written)"
+	ok "head -n $n '$T/long1.jsonl' | cmp -s - '$T/longbad$j.jsonl'" "-j $j: those records as without the bad one"
+done
+is "$(wc -l <"$T/long1.jsonl")" 700 "700 records through the map"
+is "$(grep -c v_pixels "$T/long1.jsonl")" 600 "600 images encoded, 100 passed through"
+ok "cmp -s '$T/long1.jsonl' '$T/long2.jsonl'" "700 records: -j 1 and -j 2 identical"
+ok "cmp -s '$T/long1.jsonl' '$T/long3.jsonl'" "700 records: -j 1 and -j 3 identical"
+ok "cmp -s '$T/longbad1.jsonl' '$T/longbad2.jsonl' && cmp -s '$T/longbad1.jsonl' '$T/longbad3.jsonl'" \
+	"a bad record: the same records before the error for -j 1, 2 and 3"
+
 mmoe-encode-vision -q --level 0 --seed 5 --image-root "$T/img" "$T/many.zst" >"$T/plain.msgpack"
 like "$(head -c 1 "$T/plain.msgpack" | od -An -tx1 | tr -d ' ')" '^(8[0-9a-f]|de|df)$' \
 	"--level 0 writes plain msgpack (a map, not a zstd frame)"
