@@ -811,6 +811,7 @@ mm_status mm_load(mm_loaded *ld, mm_reader *rd, const mm_load_params *p, mm_err 
 	c->a[0].hash = 0x6d6d6f652d747231ULL;
 	c->a[1].hash = 0x6d6d6f652d766131ULL;
 	ld->nfeat = p->nfeat;
+	ld->nexperts = p->nexperts;
 	mm_status st = MM_OK;
 	for (int f = 0; f < MAXF; f++) {
 		c->kind[f] = -1;

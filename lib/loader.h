@@ -118,6 +118,7 @@ typedef struct mm_loaded {
 	int nclass;
 	char **classes;                     /* nclass owned names ("0", "1", ... for ints) */
 	bool target_is_str;
+	int nexperts;                       /* the mixture gate's experts (p->nexperts; 0: a classifier) */
 	uint64_t nread, nother, nfiltered, ninsample, nnotarget;
 } mm_loaded;
 

@@ -2,10 +2,11 @@
  * mixture gate) on a stream, or add a trained model's class probabilities to
  * every record (--predict).
  *
- * Option parsing and messages only: the records are loaded by lib/loader.h
- * (splits, filters, classes, features kept in shape, standardisation), the
- * net is built by nn.h (the expert MLP) or nn/encoder.h (the transformer),
- * trained by mm_net_fit and written by lib/model.h, atomically.
+ * Option parsing, messages and I/O only: the records are loaded by
+ * lib/loader.h (splits, filters, classes, features kept in shape); the
+ * model for them is built, started (standardisation, weights, --init),
+ * trained and applied to records by lib/train.h; lib/model.h writes it,
+ * atomically.
  */
 #include <getopt.h>
 #include <jansson.h>
@@ -19,9 +20,9 @@
 #include "model.h"
 #include "nn.h"
 #include "record.h"
-#include "rng.h"
 #include "sparse.h"
 #include "stream.h"
+#include "train.h"
 #include "util.h"
 
 #define MAXM 16
@@ -148,11 +149,9 @@ static void on_epoch(void *ctx, const mm_fit_epoch *ep)
 /* ---- prediction mode ---- */
 typedef struct pmodel {
 	mm_model *m;
+	mm_predictor *pr;
 	const char *as;
 	char as_class[512], as_label[512];
-	float *X[MM_NET_MAXMOD]; /* batch inputs, standardised */
-	int *len[MM_NET_MAXMOD]; /* a transformer's valid rows */
-	float *P;
 } pmodel;
 
 #define PBATCH 256
@@ -162,28 +161,15 @@ typedef struct pmodel {
 static mm_status predict_batch(pmodel *pm, mm_rec **batch, int nb, mm_err *e)
 {
 	for (int i = 0; i < nmodels; i++) {
-		mm_model *m = pm[i].m;
-		mm_dataset ds = { .nmod = m->spec.nmod, .n = (size_t)nb };
-		for (int f = 0; f < m->spec.nmod; f++) {
-			ds.X[f] = pm[i].X[f];
-			ds.len[f] = pm[i].len[f];
-		}
 		mm_err pe;
-		if (mm_net_predict(m->net, &ds, pm[i].P, &pe) != MM_OK)
+		if (mm_predictor_run(pm[i].pr, (size_t)nb, &pe) != MM_OK)
 			cli_die(MM_EXIT_USAGE, "%s", pe.msg);
 	}
 	for (int k = 0; k < nb; k++)
-		for (int i = 0; i < nmodels; i++) {
-			mm_model *m = pm[i].m;
-			int C = m->spec.nclass;
-			const float *p = pm[i].P + (size_t)k * C;
-			int best = (int)mm_vec_argmax(p, (size_t)C);
-			if (mm_rec_set_vec(batch[k], pm[i].as, p, (size_t)C, e) != MM_OK ||
-					mm_rec_set_int(batch[k], pm[i].as_class, best, e) != MM_OK ||
-					(m->target_is_str && mm_rec_set_str(batch[k], pm[i].as_label,
-						m->classes[best], e) != MM_OK))
+		for (int i = 0; i < nmodels; i++)
+			if (mm_predictor_annotate(pm[i].pr, (size_t)k, batch[k], pm[i].as, pm[i].as_class,
+						pm[i].as_label, e) != MM_OK)
 				return e->status;
-		}
 	return MM_OK;
 }
 
@@ -200,15 +186,8 @@ static int predict_main(int argc, char **argv, bool force)
 		pm[i].as = as_names[i];
 		snprintf(pm[i].as_class, sizeof pm[i].as_class, "%s_class", pm[i].as);
 		snprintf(pm[i].as_label, sizeof pm[i].as_label, "%s_label", pm[i].as);
-		mm_model *m = pm[i].m;
-		for (int f = 0; f < m->spec.nmod; f++) {
-			if (!(pm[i].X[f] = mm_alloc_aligned((size_t)PBATCH * mm_model_input_size(m, f), sizeof(float))))
-				cli_die(MM_EXIT_USAGE, "out of memory");
-			if (m->arch == MM_ARCH_TRANSFORMER && !(pm[i].len[f] = malloc(PBATCH * sizeof(int))))
-				cli_die(MM_EXIT_USAGE, "out of memory");
-		}
-		if (!(pm[i].P = mm_alloc_aligned((size_t)PBATCH * m->spec.nclass, sizeof(float))))
-			cli_die(MM_EXIT_USAGE, "out of memory");
+		if (mm_predictor_new(&pm[i].pr, pm[i].m, PBATCH, &e) != MM_OK)
+			cli_die_err(&e);
 		for (int j = 0; j < i; j++)
 			if (strcmp(pm[j].as, pm[i].as) == 0)
 				cli_usage("--as %s is given twice", pm[i].as);
@@ -239,8 +218,8 @@ static int predict_main(int argc, char **argv, bool force)
 			}
 			if (st == MM_OK) {
 				for (int i = 0; i < nmodels; i++)
-					if (mm_load_record(pm[i].m, r, (size_t)nb, pm[i].X, pm[i].len, models[i],
-								mm_reader_name(rd), &e) != MM_OK) {
+					if (mm_predictor_set(pm[i].pr, (size_t)nb, r, models[i], mm_reader_name(rd),
+								&e) != MM_OK) {
 						mm_rec_free(r);
 						mm_reader_close(rd);
 						goto fail;
@@ -270,11 +249,7 @@ static int predict_main(int argc, char **argv, bool force)
 		fprintf(stderr, "%s: predicted %llu records with %d model%s\n", cli_prog,
 				(unsigned long long)total, nmodels, nmodels > 1 ? "s" : "");
 	for (int i = 0; i < nmodels; i++) {
-		for (int f = 0; f < MM_NET_MAXMOD; f++) {
-			free(pm[i].X[f]);
-			free(pm[i].len[f]);
-		}
-		free(pm[i].P);
+		mm_predictor_free(pm[i].pr);
 		mm_model_free(pm[i].m);
 	}
 	return cli_finish();
@@ -429,9 +404,7 @@ static void check_nonempty_name(const char *opt, const char *s)
 
 /* The architecture options given on the command line. */
 typedef struct arch_opts {
-	int arch;                  /* MM_ARCH_* (--arch mlp is the expert) */
-	mm_net_spec spec;          /* mlp */
-	mm_transformer_spec ts;    /* transformer: width, depth, heads, ffn */
+	mm_train_arch a;           /* --arch and its options (lib/train.h) */
 	const char *mlp_opt, *tf_opt; /* the first option given of each family */
 	bool given;
 } arch_opts;
@@ -441,44 +414,11 @@ static mm_model *new_model(const arch_opts *ao, const mm_model *init, const mm_l
 {
 	mm_err e;
 	mm_model *m;
-	int arch = init ? init->arch : ao->arch;
-	if (arch == MM_ARCH_TRANSFORMER) {
-		mm_transformer_spec ts = init ? init->tspec : ao->ts;
-		ts.nmod = ld->nfeat;
-		ts.nclass = ld->nclass;
-		for (int f = 0; f < ld->nfeat; f++) {
-			if (ld->kind[f] == MM_FEAT_SPARSE)
-				cli_usage("-f %s is a sparse feature: --arch transformer takes token fields "
-						"(use --arch mlp)", lp.feat[f]);
-			ts.in[f] = (mm_shape){ ld->T[f], ld->dim[f] };
-		}
-		const char *msg = mm_transformer_spec_check(&ts);
-		if (msg)
-			cli_usage("--arch transformer: %s", msg);
-		if (mm_model_new_transformer(&m, &ts, &e) != MM_OK)
-			cli_die_err(&e);
-	} else {
-		mm_net_spec spec = init ? init->spec : ao->spec;
-		spec.nmod = ld->nfeat;
-		spec.nclass = ld->nclass;
-		for (int f = 0; f < ld->nfeat; f++) {
-			spec.dims[f] = ld->dim[f];
-			spec.sparse[f] = ld->kind[f] == MM_FEAT_SPARSE ? (int)ld->cols[f]->m : 0;
-		}
-		const char *msg = mm_net_spec_check(&spec);
-		if (msg)
-			cli_usage("%s", msg);
-		if (mm_model_new(&m, &spec, &e) != MM_OK)
-			cli_die_err(&e);
-	}
-	for (int f = 0; f < ld->nfeat; f++)
-		if (mm_model_set_feature(m, f, lp.feat[f], &e) != MM_OK)
-			cli_die_err(&e);
-	for (int k = 0; k < ld->nclass; k++)
-		if (mm_model_set_class(m, k, ld->classes[k], &e) != MM_OK)
-			cli_die_err(&e);
-	if (mm_model_set_target(m, nexperts ? "mixture" : lp.target, ld->target_is_str, &e) != MM_OK)
+	if (mm_train_model_new(&m, &ao->a, init, ld, &lp, &e) != MM_OK) {
+		if (e.status == MM_EUSAGE)
+			cli_usage("%s", e.msg);
 		cli_die_err(&e);
+	}
 	return m;
 }
 
@@ -510,28 +450,24 @@ static float *class_weights(const char *arg, const mm_loaded *ld)
 	return cw;
 }
 
-/* --init: MODEL's parameters by name; the output layer starts afresh when
- * the classes differ. */
-static void init_from(mm_model *m, const mm_model *init)
+/* Standardisation, initial weights, and --init's parameters by name (the
+ * output layer starts afresh when the classes differ). */
+static void start(mm_model *m, mm_loaded *ld, const mm_model *init, uint64_t seed)
 {
-	bool same_classes = init->spec.nclass == m->spec.nclass;
-	for (int k = 0; same_classes && k < m->spec.nclass; k++)
-		if (strcmp(init->classes[k], m->classes[k]) != 0)
-			same_classes = false;
-	char note[1200];
 	mm_err e;
-	if (mm_net_copy_by_name(m->net, init->net, same_classes ? NULL : mm_model_output_node(m),
-				init_partial, note, sizeof note, &e) != MM_OK)
-		cli_die(MM_EXIT_DATA, "--init %s: %s%s", init_path, e.msg,
-				e.status == MM_EVALUE && strstr(e.msg, "do not match") ?
-				" (--init-partial allows it)" : "");
-	if (note[0] && !cli_quiet)
-		cli_warn("--init %s: %s", init_path, note);
-	if (!same_classes && !cli_quiet)
+	mm_train_init_report rep;
+	if (mm_train_start(m, ld, seed, init, init_path, init_partial, &rep, &e) != MM_OK) {
+		if (e.status == MM_EVALUE && strstr(e.msg, "do not match")) {
+			size_t n = strlen(e.msg);
+			snprintf(e.msg + n, sizeof e.msg - n, " (--init-partial allows it)");
+		}
+		cli_die_err(&e);
+	}
+	if (rep.note[0] && !cli_quiet)
+		cli_warn("--init %s: %s", init_path, rep.note);
+	if (rep.head_reset && !cli_quiet)
 		cli_warn("--init %s: classes differ (%d vs %d), the output layer starts afresh",
 				init_path, init->spec.nclass, m->spec.nclass);
-	if (!(m->init = strdup(init_path)))
-		cli_die(MM_EXIT_USAGE, "out of memory");
 }
 
 static void log_data(const mm_loaded *ld, const mm_model *m, uint64_t seed)
@@ -587,7 +523,7 @@ static int train_main(int argc, char **argv, const arch_opts *ao, mm_fit_params 
 		lp.init = init;
 		lp.init_name = init_path;
 	}
-	lp.tokens = (init ? init->arch : ao->arch) == MM_ARCH_TRANSFORMER;
+	lp.tokens = (init ? init->arch : ao->a.arch) == MM_ARCH_TRANSFORMER;
 	if (lp.nfeat == 0)
 		cli_usage("at least one -f FIELD is required");
 	for (int i = 0; i < lp.nfeat; i++)
@@ -607,14 +543,11 @@ static int train_main(int argc, char **argv, const arch_opts *ao, mm_fit_params 
 				init->target_is_str ? "a string" : "an integer", ld.target_is_str ? "a string" : "an integer");
 
 	mm_model *m = new_model(ao, init, &ld);
-	if (mm_load_standardize(&ld, m, init, &e) != MM_OK)
-		cli_die_err(&e);
 	float *cw = class_weights(cw_arg, &ld);
-	m->class_w = cw;
 
 	/* selection metric */
 	if (select < 0)
-		select = (!ld.target_is_str && ld.nclass == 2) ? MM_SELECT_F1 : MM_SELECT_MACRO_F1;
+		select = mm_train_select_default(&ld);
 	if (select == MM_SELECT_F1 && ld.nclass != 2)
 		cli_usage("--select f1 needs two classes (there are %d): use macro_f1", ld.nclass);
 	fp.select = select;
@@ -626,39 +559,12 @@ static int train_main(int argc, char **argv, const arch_opts *ao, mm_fit_params 
 	if (msg)
 		cli_usage("%s", msg);
 
-	/* initial weights */
-	mm_rng root, ig;
-	mm_rng_seed(&root, fp.seed);
-	ig = mm_rng_split(&root, 0x696e6974);
-	mm_net_init(m->net, &ig);
-	if (init)
-		init_from(m, init);
-	m->fit = fp;
-	m->fit.class_w = NULL;
-	m->fit.on_epoch = NULL;
-	mm_load_set *tr = &ld.set[MM_SET_TRAIN], *va = &ld.set[MM_SET_VAL];
-	size_t nva = va->d.n;
-	m->n_train = tr->d.n;
-	m->n_val = nva;
-	m->data_hash = mm_hash64(&va->hash, sizeof va->hash, tr->hash);
+	start(m, &ld, init, fp.seed);
 	log_data(&ld, m, fp.seed);
-
-	mm_mixture mix = { .K = nexperts, .d = { &tr->d, nva ? &va->d : NULL },
-		.py = { tr->py, nva ? va->py : NULL }, .tag_weight = tag_weight,
-		.tag = { tr->tag, nva ? va->tag : NULL } };
-	if (nexperts) {
-		fp.objective = mm_mixture_objective;
-		fp.octx = &mix;
-	}
+	size_t nva = ld.set[MM_SET_VAL].d.n;
 	mm_fit_result res;
-	if (mm_net_fit(m->net, &tr->d, nva ? &va->d : NULL, &fp, &res, &e) != MM_OK) {
-		if (e.status == MM_EUSAGE)
-			e.status = MM_EVALUE;
+	if (mm_train_fit(m, &ld, &fp, cw, tag_weight, &res, &e) != MM_OK)
 		cli_die_err(&e);
-	}
-	m->best_epoch = res.best_epoch;
-	m->best_metric = res.best_metric;
-	m->epochs_run = res.epochs_run;
 	if (mm_model_save(m, out_path, &e) != MM_OK)
 		cli_die_err(&e);
 	if (!cli_quiet) {
@@ -686,8 +592,8 @@ static void arch_opt(arch_opts *ao, bool transformer, const char *name)
 
 int main(int argc, char **argv)
 {
-	arch_opts ao = { .arch = MM_ARCH_EXPERT, .ts = { .width = 128, .depth = 2, .heads = 4 } };
-	mm_net_spec_default(&ao.spec);
+	arch_opts ao = { .a = { .arch = MM_ARCH_EXPERT, .ts = { .width = 128, .depth = 2, .heads = 4 } } };
+	mm_net_spec_default(&ao.a.spec);
 	mm_fit_params fp;
 	mm_fit_params_default(&fp);
 	fp.patience = 5;
@@ -802,38 +708,38 @@ int main(int argc, char **argv)
 		case O_TAGW: tag_weight = (float)cli_double("--tag-weight", optarg, 0, 1); break;
 		case O_ARCH:
 			if (strcmp(optarg, "mlp") == 0)
-				ao.arch = MM_ARCH_EXPERT;
+				ao.a.arch = MM_ARCH_EXPERT;
 			else if (strcmp(optarg, "transformer") == 0)
-				ao.arch = MM_ARCH_TRANSFORMER;
+				ao.a.arch = MM_ARCH_TRANSFORMER;
 			else
 				cli_usage("option --arch: '%s' is not mlp or transformer", optarg);
 			ao.given = true;
 			break;
-		case O_PROJ: ao.spec.proj = (int)cli_int("--proj", optarg, 0, 65536); arch_opt(&ao, false, "--proj"); break;
+		case O_PROJ: ao.a.spec.proj = (int)cli_int("--proj", optarg, 0, 65536); arch_opt(&ao, false, "--proj"); break;
 		case O_ACT:
-			if ((ao.spec.act = mm_act_parse(optarg)) < 0)
+			if ((ao.a.spec.act = mm_act_parse(optarg)) < 0)
 				cli_usage("option --act: '%s' is not relu or gelu", optarg);
 			arch_opt(&ao, false, "--act");
 			break;
 		case O_FUSION:
-			if ((ao.spec.fusion = mm_fusion_parse(optarg)) < 0)
+			if ((ao.a.spec.fusion = mm_fusion_parse(optarg)) < 0)
 				cli_usage("option --fusion: '%s' is not concat, concat-prod or bilinear", optarg);
 			arch_opt(&ao, false, "--fusion");
 			break;
 		case O_BILDIM:
-			ao.spec.bilinear_dim = (int)cli_int("--bilinear-dim", optarg, 1, 4096);
+			ao.a.spec.bilinear_dim = (int)cli_int("--bilinear-dim", optarg, 1, 4096);
 			arch_opt(&ao, false, "--bilinear-dim");
 			break;
-		case O_HIDDEN: ao.spec.hidden = (int)cli_int("--hidden", optarg, 1, 65536); arch_opt(&ao, false, "--hidden"); break;
-		case O_LAYERS: ao.spec.layers = (int)cli_int("--layers", optarg, 0, 64); arch_opt(&ao, false, "--layers"); break;
+		case O_HIDDEN: ao.a.spec.hidden = (int)cli_int("--hidden", optarg, 1, 65536); arch_opt(&ao, false, "--hidden"); break;
+		case O_LAYERS: ao.a.spec.layers = (int)cli_int("--layers", optarg, 0, 64); arch_opt(&ao, false, "--layers"); break;
 		case O_DROPOUT:
-			ao.spec.dropout = (float)cli_double("--dropout", optarg, 0, 0.99);
+			ao.a.spec.dropout = (float)cli_double("--dropout", optarg, 0, 0.99);
 			arch_opt(&ao, false, "--dropout");
 			break;
-		case O_DEPTH: ao.ts.depth = (int)cli_int("--depth", optarg, 0, 64); arch_opt(&ao, true, "--depth"); break;
-		case O_WIDTH: ao.ts.width = (int)cli_int("--width", optarg, 1, 16384); arch_opt(&ao, true, "--width"); break;
-		case O_HEADS: ao.ts.heads = (int)cli_int("--heads", optarg, 1, 1024); arch_opt(&ao, true, "--heads"); break;
-		case O_FFN: ao.ts.ffn = (int)cli_int("--ffn", optarg, 1, 1 << 18); arch_opt(&ao, true, "--ffn"); break;
+		case O_DEPTH: ao.a.ts.depth = (int)cli_int("--depth", optarg, 0, 64); arch_opt(&ao, true, "--depth"); break;
+		case O_WIDTH: ao.a.ts.width = (int)cli_int("--width", optarg, 1, 16384); arch_opt(&ao, true, "--width"); break;
+		case O_HEADS: ao.a.ts.heads = (int)cli_int("--heads", optarg, 1, 1024); arch_opt(&ao, true, "--heads"); break;
+		case O_FFN: ao.a.ts.ffn = (int)cli_int("--ffn", optarg, 1, 1 << 18); arch_opt(&ao, true, "--ffn"); break;
 		case O_MAXTOK: lp.max_tokens = (int)cli_int("--max-tokens", optarg, 1, 1 << 20); arch_opt(&ao, true, "--max-tokens"); break;
 		case O_INIT: init_path = optarg; break;
 		case O_INIT_PARTIAL: init_partial = true; break;
@@ -922,14 +828,14 @@ int main(int argc, char **argv)
 		cli_usage("-o MODEL is required");
 	if (argc - optind > 1)
 		cli_usage("at most one input file");
-	if (ao.arch == MM_ARCH_TRANSFORMER && ao.mlp_opt)
+	if (ao.a.arch == MM_ARCH_TRANSFORMER && ao.mlp_opt)
 		cli_usage("%s is an option of --arch mlp, not of --arch transformer", ao.mlp_opt);
-	if (ao.arch == MM_ARCH_EXPERT && ao.tf_opt)
+	if (ao.a.arch == MM_ARCH_EXPERT && ao.tf_opt)
 		cli_usage("%s is an option of --arch transformer (give --arch transformer)", ao.tf_opt);
-	if (!ao.ts.ffn)
-		ao.ts.ffn = 4 * ao.ts.width;
-	if (ao.ts.width % ao.ts.heads)
-		cli_usage("--width %d is not a multiple of --heads %d", ao.ts.width, ao.ts.heads);
+	if (!ao.a.ts.ffn)
+		ao.a.ts.ffn = 4 * ao.a.ts.width;
+	if (ao.a.ts.width % ao.a.ts.heads)
+		cli_usage("--width %d is not a multiple of --heads %d", ao.a.ts.width, ao.a.ts.heads);
 	if (classes_arg) {
 		size_t n;
 		cls = cli_split(classes_arg, ',', &n);
