@@ -128,10 +128,11 @@ sweep-arch: $(TOOLS)
 	@$(MAKE) --no-print-directory -j$(JOBS) -f pipelines/mmoe.mk arch-table ARCH=transformer \
 		$(SWEEP_ARCH_OPTS) MMOE_BIN=$(CURDIR)/$(BINDIR)
 # pipelines/study.sh: 3 sizes, 4 synergy shares, 3 seeds (one at 30,000 records), both
-# routers; table and charts in runs/study/ (STUDY_OPTS: its options, e.g. --seeds "1 2")
+# routers; table and charts in runs/study/ (STUDY_OPTS: its options, e.g. --seeds "1 2");
+# MUSTARD_SRC=dir adds MUStARD's rows (as make mustard)
 STUDY_OPTS ?=
 mmoe-study: $(TOOLS)
-	@bash pipelines/study.sh --jobs $(JOBS) $(STUDY_OPTS)
+	@bash pipelines/study.sh --jobs $(JOBS) $(if $(MUSTARD_SRC),--mustard $(MUSTARD_SRC)) $(STUDY_OPTS)
 bench: $(TOOLS)
 	@sh scripts/deps.sh bench
 	MMOE_BIN=$(CURDIR)/$(BINDIR) MMOE_BUILD=$(CURDIR)/$(BUILD) bash bench/run.sh

@@ -27,11 +27,14 @@
 #                     of fold F; the models of the plain run U/ep=E/ (all train
 #                     records) predict val and test; the gate trains on every train
 #                     record, each predicted by models that never saw it.
-# Both add U/.../ep=E/gate.mm (the gate, over the experts' feature fields and
+# (GATE=heldout|crossfit|none, set by the includer before it includes this file, names
+# the kind: GATE_DIR is ho=H/, xf=K/ or nothing.)  Both add U/.../ep=E/gate.mm (the gate, over the experts' feature fields and
 # GATE_OPTS), p_router_gate (its weights), p_gate (the soft mixture it routes, weights
 # p_gate_w) and gate.txt (its mean weights by rus and gen_type on test); p_gate
-# joins METHODS in the tables.  The includer makes the tagged files of ho= and
-# fold= (it knows the prediction fields).
+# joins METHODS in the tables.  The tagged files of ho= and fold= are the
+# includer's U/rus.zst tagged again by mmoe-rus-split from the same predictions,
+# with the held-out flag (seeded by the seed= of the path); rus_ab(U), which the
+# includer defines, gives their -a and -b.
 #
 # Everything a stage needs is read from its target path, so that make's
 # timestamps are the only state:  seed=N (the last one in the path), ep=E, and the
@@ -78,6 +81,14 @@ in_dir = $(patsubst %/arch=$(call pp,arch,$(1))/,%/,$(dir $(1)))
 # another RUNS directory)
 ARCH_OPTS_transformer ?= --depth 1 --width 64 --heads 4 --ffn 128
 
+GATE    ?= none
+HELDOUT ?= 0.2
+XFOLDS  ?= 3
+ifeq ($(filter $(GATE),heldout crossfit none),)
+$(error GATE=$(GATE): expected heldout, crossfit or none)
+endif
+GATE_DIR = $(if $(filter heldout,$(GATE)),ho=$(HELDOUT)/,$(if $(filter crossfit,$(GATE)),xf=$(XFOLDS)/))
+XF_FOLDS = $(shell seq 0 $$(($(XFOLDS) - 1)))
 # gated(dir): the run is one of a mixture gate (held out or cross-fitted);
 # heldout_in(dir): its training files flag held-out records that the baseline skips
 gated      = $(filter ho=% xf=%,$(subst /, ,$(1)))
@@ -124,6 +135,23 @@ $(foreach k,R U S,$(eval $(call expert_rule,$(k))))
 
 %/router.mm: $$(call in_dir,$$*)rus.zst $(call tool,train-expert) | $$*/.
 	$(TRAIN_EXPERT) $(call arch_opts,$@) $(call train_opts,$@) --target rus --classes R,U,S $(ROUTER_OPTS) -o $@ $<
+
+# the held-out and the cross-fitted tags: U/ho=H/ and U/xf=K/fold=F/ from U/rus.zst
+rus_split_ho = $(MMOE_BIN)/mmoe-rus-split -q $(call rus_ab,$(1)) --as rus --seed $(call pp,seed,$(1)) \
+	--out-R $(1)/R.zst --out-U $(1)/U.zst --out-S $(1)/S.zst -o $(1)/rus.zst
+# (a rule line with a literal "=" would be read as an assignment: $(eq) stands for it)
+eq := =
+define ho_rule
+%/ho$$(eq)$(1)/rus.zst %/ho$$(eq)$(1)/R.zst %/ho$$(eq)$(1)/U.zst %/ho$$(eq)$(1)/S.zst: %/rus.zst $$(call tool,rus-split) | %/ho$$(eq)$(1)/.
+	$$(call rus_split_ho,$$*/ho$$(eq)$(1)) --heldout $(1) $$<
+endef
+$(eval $(call ho_rule,$(HELDOUT)))
+define xf_rule
+%/xf$$(eq)$(1)/fold$$(eq)$(2)/rus.zst %/xf$$(eq)$(1)/fold$$(eq)$(2)/R.zst %/xf$$(eq)$(1)/fold$$(eq)$(2)/U.zst %/xf$$(eq)$(1)/fold$$(eq)$(2)/S.zst: \
+		%/rus.zst $$(call tool,rus-split) | %/xf$$(eq)$(1)/fold$$(eq)$(2)/.
+	$$(call rus_split_ho,$$*/xf$$(eq)$(1)/fold$$(eq)$(2)) --heldout-fold $(2)/$(1) $$<
+endef
+$(foreach f,$(XF_FOLDS),$(eval $(call xf_rule,$(XFOLDS),$(f))))
 
 # every model's probabilities, in one pass
 EXPERTS   = --experts p_R,p_U,p_S

@@ -70,14 +70,10 @@ EPOCHS   ?= 20
 # (ARCH_OPTS_transformer, method.mk) are not part of the path
 ARCH     ?= mlp
 FOLDS    ?= 5
-# the mixture gate's honest expert predictions (method.mk): heldout (HELDOUT of the
-# train records held out), crossfit (XFOLDS folds by id), or none (the tag router alone)
+# the mixture gate's honest expert predictions (method.mk): heldout (HELDOUT, 0.2, of
+# the train records held out), crossfit (XFOLDS, 3, folds by id), or none (the tag
+# router alone)
 GATE     ?= heldout
-HELDOUT  ?= 0.2
-XFOLDS   ?= 3
-ifeq ($(filter $(GATE),heldout crossfit none),)
-$(error GATE=$(GATE): expected heldout, crossfit or none)
-endif
 # synth options that are not part of the path (kept at the generator's defaults)
 SYNTH_OPTS ?=
 UNI_OPTS   ?=
@@ -87,7 +83,6 @@ DATA_DIR = $(RUNS)/synth/n=$(N)/seed=$(SEED)
 FEAT     = $(DATA_DIR)/v=$(VENC)/t=$(TENC)/feat.zst
 UNI_DIR  = $(DATA_DIR)/v=$(VENC)/t=$(TENC)/uni=$(UNI)
 ARCH_DIR = $(if $(filter-out mlp,$(ARCH)),arch=$(ARCH)/)
-GATE_DIR = $(if $(filter heldout,$(GATE)),ho=$(HELDOUT)/,$(if $(filter crossfit,$(GATE)),xf=$(XFOLDS)/))
 RUN_DIR  = $(UNI_DIR)/$(GATE_DIR)$(ARCH_DIR)ep=$(EPOCHS)
 
 include $(PIPELINES)/method.mk
@@ -97,7 +92,6 @@ include $(PIPELINES)/method.mk
 
 # run = tagged (per seed and unipred model) + models (per epochs as well)
 SUBSETS      = rus.zst R.zst U.zst S.zst
-XF_FOLDS     = $(shell seq 0 $$(($(XFOLDS) - 1)))
 GATE_TAGGED  = $(if $(filter heldout,$(GATE)),$(addprefix $(UNI_DIR)/ho=$(HELDOUT)/,$(SUBSETS)),\
 	$(if $(filter crossfit,$(GATE)),$(foreach f,$(XF_FOLDS),$(addprefix $(UNI_DIR)/xf=$(XFOLDS)/fold=$(f)/,$(SUBSETS)))))
 TAGGED_FILES = $(addprefix $(UNI_DIR)/,$(SUBSETS) agree.txt) $(GATE_TAGGED)
@@ -202,23 +196,9 @@ unipred = $(MMOE_BIN)/mmoe-unipred -q --model $(call pp,uni,$(2)) --folds $(FOLD
 	| $(MMOE_BIN)/mmoe-rus-split -a pred_v -b pred_t --as rus \
 		--out-R $*/R.zst --out-U $*/U.zst --out-S $*/S.zst -o $*/rus.zst
 
-# the held-out and cross-fitted tags: the same tags, re-derived from the same
-# predictions, with the held-out flag (seeded by the data's seed)
-rus_split_ho = $(MMOE_BIN)/mmoe-rus-split -q -a pred_v -b pred_t --as rus --seed $(call pp,seed,$(1)) \
-	--out-R $(1)/R.zst --out-U $(1)/U.zst --out-S $(1)/S.zst -o $(1)/rus.zst
-# (a rule line with a literal "=" would be read as an assignment: $(eq) stands for it)
-eq := =
-define ho_rule
-%/ho$$(eq)$(1)/rus.zst %/ho$$(eq)$(1)/R.zst %/ho$$(eq)$(1)/U.zst %/ho$$(eq)$(1)/S.zst: %/rus.zst $$(call tool,rus-split) | %/ho$$(eq)$(1)/.
-	$$(call rus_split_ho,$$*/ho$$(eq)$(1)) --heldout $(1) $$<
-endef
-$(eval $(call ho_rule,$(HELDOUT)))
-define xf_rule
-%/xf$$(eq)$(1)/fold$$(eq)$(2)/rus.zst %/xf$$(eq)$(1)/fold$$(eq)$(2)/R.zst %/xf$$(eq)$(1)/fold$$(eq)$(2)/U.zst %/xf$$(eq)$(1)/fold$$(eq)$(2)/S.zst: \
-		%/rus.zst $$(call tool,rus-split) | %/xf$$(eq)$(1)/fold$$(eq)$(2)/.
-	$$(call rus_split_ho,$$*/xf$$(eq)$(1)/fold$$(eq)$(2)) --heldout-fold $(2)/$(1) $$<
-endef
-$(foreach f,$(XF_FOLDS),$(eval $(call xf_rule,$(XFOLDS),$(f))))
+# the unimodal predictions that the held-out and cross-fitted tags (method.mk) are
+# derived from again
+rus_ab = -a pred_v -b pred_t
 
 %/agree.txt: %/rus.zst $(PIPELINES)/convert/crosstab.jq $(call tool,cat)
 	$(CAT) --json --fields split,rus,gen_type $< | jq -rs --arg row rus --arg col gen_type \

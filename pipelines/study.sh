@@ -6,7 +6,8 @@
 #
 #   pipelines/study.sh [--sizes "3000 10000 30000"] [--seeds "1 2 3"] [--one-seed-from 30000]
 #                      [--shares "0.1 0.3 0.5 0.7"] [--share-size 10000] [--crossfit-sizes "3000 10000"]
-#                      [--epochs 20] [--jobs 2] [--output runs/study] [-- MAKEVAR=value ...]
+#                      [--epochs 20] [--jobs 2] [--output runs/study] [--mustard SRC]
+#                      [-- MAKEVAR=value ...]
 #
 # The grid: at the generator's synergy share (0.3), every size of --sizes; at
 # --share-size records, every synergy share of --shares.  A size at or above
@@ -16,7 +17,11 @@
 # cross-fitted one (GATE=crossfit: 3 folds by id, every train record for the
 # baseline and experts of the plain run).  A synergy share s is mmoe-synth --mix
 # R=3(1-s)/7,Uv=2(1-s)/7,Ut=2(1-s)/7,S=s (the generator's default proportions of
-# R, Uv and Ut), in a RUNS directory of its own (s=S/).
+# R, Uv and Ut), in a RUNS directory of its own (s=S/).  With --mustard SRC
+# (MUStARD's sources, as MUSTARD_SRC of make mustard), MUStARD joins the table:
+# both tracks of pipelines/mustard.mk (tags from the authors' zero-shot
+# predictions, paper, or from our cross-fitted ones, own), hashed text, the
+# study's seeds, the held-out gate.
 #
 # Jobs (one per share, size and seed; its gates one after the other) run under
 # GNU parallel, largest first, with a job log (--resume-failed: a second call
@@ -44,9 +49,9 @@ set -eu -o pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 sizes="3000 10000 30000" seeds="1 2 3" big=30000 shares="0.1 0.3 0.5 0.7" share_n=10000
 xf_sizes="3000 10000" epochs=20 jobs=2 out=runs/study
-base_share=0.3 jobargs=()
+base_share=0.3 jobargs=() mustard=
 usage() {
-	sed -n '7,9p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '7,10p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 # (internal: --job SHARE N SEED GATES runs one job of the grid, under GNU parallel)
@@ -58,7 +63,7 @@ fi
 while [ $# -gt 0 ]; do
 	case $1 in
 	--) shift; break ;;
-	-h | --help) sed -n '2,47p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,53p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	--*=*) set -- "${1%%=*}" "${1#*=}" "${@:2}" ;;
 	esac
 	# every option takes a value: the variable it sets
@@ -68,6 +73,7 @@ while [ $# -gt 0 ]; do
 	--share-size) var=share_n ;;
 	--crossfit-sizes) var=xf_sizes ;;
 	--output) var=out ;;
+	--mustard) var=mustard ;;
 	*) echo "study.sh: unknown option '$1'" >&2; usage ;;
 	esac
 	[ $# -ge 2 ] || { echo "study.sh: option $1 needs a value" >&2; usage; }
@@ -100,10 +106,16 @@ mk=(make --no-print-directory -s -f pipelines/mmoe.mk MMOE_BIN="$MMOE_BIN" EPOCH
 mix() { awk -v s="$1" 'BEGIN { printf "R=%.6f,Uv=%.6f,Ut=%.6f,S=%s", 3 * (1 - s) / 7, 2 * (1 - s) / 7, 2 * (1 - s) / 7, s }'; }
 has() { local x=$1 y; shift; for y in "$@"; do [ "$x" = "$y" ] && return 0; done; return 1; }
 # one job: its gates in turn (they share the data, features and tags)
+# MUStARD: pipelines/mustard.mk, hashed text, its runs under RUNS/mustard/
+mm=(make --no-print-directory -s -f pipelines/mustard.mk MMOE_BIN="$MMOE_BIN" EPOCHS="$epochs" ENC=hash ENCS=hash
+	RUNS="$out/runs" "${extra[@]}")
 if [ ${#jobargs[@]} = 4 ]; then
 	for g in ${jobargs[3]//,/ }; do
-		"${mk[@]}" run RUNS="$out/runs/s=${jobargs[0]}" N="${jobargs[1]}" SEED="${jobargs[2]}" GATE="$g" \
-			SYNTH_OPTS="--mix $(mix "${jobargs[0]}")"
+		case ${jobargs[0]} in
+		MUStARD-*) "${mm[@]}" one TRACK="${jobargs[0]#MUStARD-}" SEED="${jobargs[2]}" GATE="$g" ;;
+		*) "${mk[@]}" run RUNS="$out/runs/s=${jobargs[0]}" N="${jobargs[1]}" SEED="${jobargs[2]}" GATE="$g" \
+			SYNTH_OPTS="--mix $(mix "${jobargs[0]}")" ;;
+		esac
 	done
 	exit 0
 fi
@@ -125,16 +137,24 @@ fi
 			[ "$share_n" -lt "$big" ] || break
 		done
 	done
+	if [ -n "$mustard" ]; then
+		for t in paper own; do for s in "${SE[@]}"; do printf 'MUStARD-%s\t-\t%s\theldout\n' "$t" "$s"; done; done
+	fi
 } | sort -t$'\t' -k2,2nr -k1,1 -k3,3n > "$out/grid.tsv"
 # --resume-failed goes by job number: one job log per grid (and settings)
 grid=$(printf '%s|' "$(cat "$out/grid.tsv")" "$epochs" "${extra[@]}" | cksum | cut -d' ' -f1)
+# MUStARD's data and features first, here (datasets.mk; the jobs share them)
+[ -z "$mustard" ] || "${mm[@]}" features MUSTARD_SRC="$mustard" >/dev/null
 parallel --will-cite --colsep '\t' --joblog "$out/joblog-$grid" --results "$out/results" --resume-failed \
 	--halt soon,fail=1 -j "$jobs" bash "$here/pipelines/study.sh" --job '{1}' '{2}' '{3}' '{4}' --epochs "$epochs" --output "$out" \
 	-- "${extra[@]}" :::: "$out/grid.tsv"
 
 # ---- the table ------------------------------------------------------------------
 runpath() { # share n seed gate
-	"${mk[@]}" path RUNS="$out/runs/s=$1" N="$2" SEED="$3" GATE="$4"
+	case $1 in
+	MUStARD-*) "${mm[@]}" path TRACK="${1#MUStARD-}" SEED="$3" GATE="$4" ;;
+	*) "${mk[@]}" path RUNS="$out/runs/s=$1" N="$2" SEED="$3" GATE="$4" ;;
+	esac
 }
 METH=(p_base p_mmoe p_gate p_hard p_mean p_oracle)
 PM=()
@@ -142,9 +162,9 @@ for m in "${METH[@]}"; do PM+=(-p "$m"); done
 FIELDS=id,split,label,rus,gen_type,$(IFS=,; echo "${METH[*]}"),p_gate_w
 : > "$out/runs.tsv"
 : > "$out/pooled.tsv"
-# configurations in table order: share, size, gate (held out first)
-awk -F'\t' '{ n = split($4, g, ","); for (i = 1; i <= n; i++) print $1 "\t" $2 "\t" g[i] "\t" $3 }' "$out/grid.tsv" \
-	| sort -t$'\t' -k1,1n -k2,2n -k3,3r -k4,4n > "$out/configs.tsv"
+# configurations in table order: synthetic by share, size, gate (held out first), then MUStARD
+awk -F'\t' '{ n = split($4, g, ","); for (i = 1; i <= n; i++) print ($1 ~ /^MUStARD/) "\t" $1 "\t" $2 "\t" g[i] "\t" $3 }' \
+	"$out/grid.tsv" | sort -t$'\t' -k1,1n -k2,2g -k3,3n -k4,4r -k5,5n | cut -f2- > "$out/configs.tsv"
 while IFS=$'\t' read -r sh n g; do
 	name="s=$sh n=$n gate=$g"
 	files=()
@@ -152,6 +172,7 @@ while IFS=$'\t' read -r sh n g; do
 		[ "$sh2/$n2/$g2" = "$sh/$n/$g" ] || continue
 		d=$(runpath "$sh" "$n" "$s" "$g")
 		files+=("$d/fused.zst")
+		recs=$(jq .records "$d/eval.json")
 		jq -r --arg sh "$sh" --arg n "$n" --arg g "$g" --arg s "$s" '.blocks[] | select(.by == null)
 			| .methods | to_entries[] | [$sh, $n, $g, $s, .key, .value.f1.value] | @tsv' "$d/eval.json" >> "$out/runs.tsv"
 	done < "$out/configs.tsv"
@@ -170,6 +191,7 @@ while IFS=$'\t' read -r sh n g; do
 		jq -r '.blocks[0].methods | ["tag-base", .p_mmoe.f1.diff.value, .p_mmoe.f1.diff.lo, .p_mmoe.f1.diff.hi],
 			["gate-base", .p_gate.f1.diff.value, .p_gate.f1.diff.lo, .p_gate.f1.diff.hi] | @tsv' "$p.vs-p_base.json"
 		jq -r '.blocks[0].methods.p_oracle.f1.diff | ["gap", .value, .lo, .hi] | @tsv' "$p.gap.json"
+		printf 'records\t%s\t0\t0\n' "$recs"
 		# the gate's weights: mean largest weight, share of the modal top expert
 		"$MMOE_BIN/mmoe-cat" --json --fields p_gate_w "$p.zst" | jq -rs '
 			map(.p_gate_w | if type == "object" then .data else . end) as $w
@@ -188,6 +210,7 @@ awk -F'\t' -v meth="${METH[*]}" '
 	function mean(k,   m, i) { m = 0; for (i = 1; i <= cnt[k]; i++) m += x[k, i]; return m / cnt[k] }
 	function sd(k,   m, v, i) { m = mean(k); v = 0; for (i = 1; i <= cnt[k]; i++) v += (x[k, i] - m) ^ 2
 		return cnt[k] > 1 ? sqrt(v / (cnt[k] - 1)) : 0 }
+	function dname(d) { return d ~ /^MUStARD/ ? d : "synth S=" d }
 	function iv(k) { return sprintf("%s%+.3f [%+.3f,%+.3f]", (lo[k] > 0 || hi[k] < 0) ? "*" : " ", val[k], lo[k], hi[k]) }
 	FNR == 1 { file++ }
 	file == 1 { c = $1 "\t" $2 "\t" $3; k = c SUBSEP $5; cnt[k]++; x[k, cnt[k]] = $6; next }
@@ -196,12 +219,12 @@ awk -F'\t' -v meth="${METH[*]}" '
 	END {
 		nm = split(meth, M, " ")
 		split("base tag gate hard mean oracle", H, " ")
-		printf "%-5s %6s %-8s %5s", "S", "n", "gate", "seeds"
+		printf "%-13s %6s %-8s %5s", "data", "n", "gate", "seeds"
 		for (i = 1; i <= nm; i++) printf " %13s", H[i]
 		printf "  %-24s %-24s %-24s %-24s\n", "gate-tag [95%]", "tag-base [95%]", "gate-base [95%]", "oracle gap [95%]"
 		for (j = 1; j <= nc; j++) {
 			c = order[j]; split(c, f, "\t")
-			printf "%-5s %6d %-8s %5d", f[1], f[2], f[3], nseeds[c]
+			printf "%-13s %6d %-8s %5d", dname(f[1]), val[c SUBSEP "records"], f[3], nseeds[c]
 			for (i = 1; i <= nm; i++) printf " %13s", ms(c SUBSEP M[i])
 			printf "  %-24s %-24s %-24s %-24s\n", iv(c SUBSEP "gate-tag"), iv(c SUBSEP "tag-base"),
 				iv(c SUBSEP "gate-base"), iv(c SUBSEP "gap") " " (bestof[c] == "p_gate" ? "(gate)" : "(tag)")
@@ -210,15 +233,18 @@ awk -F'\t' -v meth="${METH[*]}" '
 			split("gate-tag tag-base gate-base gap", D, " ")
 			for (i = 1; i <= 4; i++) tsv = tsv sprintf("\t%.4f\t%.4f\t%.4f", val[c SUBSEP D[i]], lo[c SUBSEP D[i]], hi[c SUBSEP D[i]])
 			tsv = tsv sprintf("\t%.4f\t%.4f\n", val[c SUBSEP "weights"], lo[c SUBSEP "weights"])
-			wt = wt sprintf("%-5s %6d %-8s %14.3f %14.3f\n", f[1], f[2], f[3], val[c SUBSEP "weights"], lo[c SUBSEP "weights"])
+			wt = wt sprintf("%-13s %6d %-8s %14.3f %14.3f\n", dname(f[1]), val[c SUBSEP "records"], f[3],
+				val[c SUBSEP "weights"], lo[c SUBSEP "weights"])
 		}
 		printf "\nF1 of the positive class on the test split: mean ± sd over the seeds (one value: one seed).\n"
 		printf "Differences: pooled over the seeds'"'"' test records, paired bootstrap (95%%); * = the interval excludes 0.\n"
-		printf "oracle gap: oracle routing minus the better soft mixture (named).  S: synergy share of mmoe-synth --mix.\n"
+		printf "oracle gap: oracle routing minus the better soft mixture (named).  S: synergy share of mmoe-synth --mix;\n"
+		printf "n: records (all splits; test 15%% of the synthetic ones).  MUStARD: tags from the authors'"'"' zero-shot\n"
+		printf "predictions (paper) or our cross-fitted ones (own), hashed text, the models of make mustard.\n"
 		printf "gate heldout: the baseline and experts train without the fifth of train the gate trains on;\n"
 		printf "gate crossfit: they train on all of train, the gate on out-of-fold predictions (3 folds).\n"
 		printf "\nthe mixture gate'"'"'s weights on the test split (pooled): collapse would put both near 1\n"
-		printf "%-5s %6s %-8s %14s %14s\n", "S", "n", "gate", "mean max w", "modal expert"
+		printf "%-13s %6s %-8s %14s %14s\n", "data", "n", "gate", "mean max w", "modal expert"
 		printf "%s", wt
 		hdr = "share\tn\tgate\tseeds"
 		for (i = 1; i <= nm; i++) hdr = hdr "\t" H[i] "\t" H[i] "_sd"

@@ -10,14 +10,14 @@ grid=(--sizes 300 --seeds 1 --shares "0.3 0.6" --share-size 300 --crossfit-sizes
 run "$st" "${grid[@]}" -- BOOT=20
 is "$rc" 0 "the study runs"
 [ "$rc" = 0 ] || printf '%s\n' "$err" | tail -n 5 | sed 's/^/#   /'
-like "$out" "^S +n gate +seeds +base +tag +gate +hard +mean +oracle +gate-tag \[95%\] +tag-base \[95%\] +gate-base \[95%\] +oracle gap \[95%\]" \
+like "$out" "^data +n gate +seeds +base +tag +gate +hard +mean +oracle +gate-tag \[95%\] +tag-base \[95%\] +gate-base \[95%\] +oracle gap \[95%\]" \
 	"the table's header: every method and difference"
 iv='[ *][-+][0-9.]+ \[[-+][0-9.]+,[-+][0-9.]+\]'
-for row in "0.3 +300 heldout" "0.3 +300 crossfit" "0.6 +300 heldout"; do
+for row in "synth S=0.3 +300 heldout" "synth S=0.3 +300 crossfit" "synth S=0.6 +300 heldout"; do
 	like "$out" "
 $row +1( +[0-9.]+){6} +$iv +$iv +$iv +$iv \((gate|tag)\)" "a row for $row: six F1 values, four intervals"
 done
-is "$(sed -n '2,/^$/p' "$T/st/table.txt" | grep -c '^[0-9]')" 3 "three configurations, no more"
+is "$(sed -n '2,/^$/p' "$T/st/table.txt" | grep -c '^synth')" 3 "three configurations, no more"
 is "$(awk -F'\t' '{ print NF }' "$T/st/table.tsv" | sort -u)" 30 "table.tsv: 30 columns on every line"
 is "$(wc -l < "$T/st/table.tsv" | tr -d ' ')" 4 "a header and three configurations"
 like "$out" "mean max w +modal expert" "and the gate's weights"
