@@ -7,6 +7,7 @@
 #   make mustard      the MUStARD experiment (MUSTARD_SRC=dir with the prepared data)
 #   make mustard-experts  the MMoE authors' MUStARD experts, routed and fused (MUSTARD_SRC=dir)
 #   make sweep-arch   MLP against transformer experts on the synthetic data, 5 seeds
+#   make mmoe-study   when MMoE pays: sizes, synergy shares, seeds, tag router and mixture gate
 #   make bench        speed and memory against reference programs, in one run
 #   make valgrind-demo  the demo pipeline, smaller, with every tool under valgrind
 #   make fuzz         libFuzzer on the record reader, image decoders, model loader, JSON import (clang)
@@ -62,7 +63,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DELETE_ON_ERROR:
 .PHONY: valgrind-demo
-.PHONY: all check test demo mustard mustard-experts sweep-arch mome-ablation bench fuzz install uninstall clean lint-man deps
+.PHONY: all check test demo mustard mustard-experts sweep-arch mmoe-study mome-ablation bench fuzz install uninstall clean lint-man deps
 
 all: $(TOOLS)
 
@@ -126,6 +127,12 @@ SWEEP_ARCH_OPTS ?= N=3000 EPOCHS=10 SEEDS="1 2 3 4 5"
 sweep-arch: $(TOOLS)
 	@$(MAKE) --no-print-directory -j$(JOBS) -f pipelines/mmoe.mk arch-table ARCH=transformer \
 		$(SWEEP_ARCH_OPTS) MMOE_BIN=$(CURDIR)/$(BINDIR)
+# pipelines/study.sh: 3 sizes, 4 synergy shares, 3 seeds (one at 30,000 records), both
+# routers; table and charts in runs/study/ (STUDY_OPTS: its options, e.g. --seeds "1 2");
+# MUSTARD_SRC=dir adds MUStARD's rows (as make mustard)
+STUDY_OPTS ?=
+mmoe-study: $(TOOLS)
+	@bash pipelines/study.sh --jobs $(JOBS) $(if $(MUSTARD_SRC),--mustard $(MUSTARD_SRC)) $(STUDY_OPTS)
 bench: $(TOOLS)
 	@sh scripts/deps.sh bench
 	MMOE_BIN=$(CURDIR)/$(BINDIR) MMOE_BUILD=$(CURDIR)/$(BUILD) bash bench/run.sh

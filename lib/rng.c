@@ -114,6 +114,11 @@ uint64_t mm_fnv1a64(const void *p, size_t len)
 	return fnv1a(FNV1A64_BASIS, p, len);
 }
 
+double mm_id_place(const void *id, size_t len, uint64_t seed)
+{
+	return (double)(mm_hash64(id, len, seed) >> 11) * 0x1.0p-53;
+}
+
 uint64_t mm_shard_of(const void *id, size_t len, uint64_t nshards)
 {
 	assert(nshards > 0);

@@ -38,5 +38,11 @@ uint64_t mm_fnv1a64(const void *p, size_t len);
 /* The shard (0 .. nshards-1) of a record whose id has these bytes:
  * mm_fnv1a64(id) mod nshards, as documented in mmoe-cat(1) --shard.  nshards > 0. */
 uint64_t mm_shard_of(const void *id, size_t len, uint64_t nshards);
+/* A seeded place in [0, 1) for a record whose id has these bytes: the top
+ * 53 bits of mm_hash64(id, len, seed) times 2^-53.  Ids fall uniformly and
+ * independently of their order, so "place < share" holds out about that share
+ * of any set of ids, and the intervals [f/k, (f+1)/k) cut them into k folds
+ * (mmoe-rus-split(1) --heldout, --heldout-fold). */
+double mm_id_place(const void *id, size_t len, uint64_t seed);
 
 #endif

@@ -13,6 +13,29 @@
 #   U/ep=E/fused.zst   plus p_mmoe (soft), p_hard, p_oracle, p_mean (each with _w)
 #   U/ep=E/eval.txt, eval.json   the table on the test split, by rus (and gen_type)
 #
+# The mixture gate (mmoe-train-expert --experts; man/mmoe-train-expert.1, MIXTURE
+# GATE) is trained for the mixture's likelihood on honest expert predictions,
+# which two kinds of run directory provide:
+#   U/ho=H/ep=E/      held out: U/ho=H/rus.zst flags a share H of the train records
+#                     "heldout" (mmoe-rus-split --heldout H) and its subset files
+#                     leave them out; the baseline skips them (--exclude-flag
+#                     heldout), so neither it nor the experts see them, and the gate
+#                     trains on them alone.
+#   U/xf=K/ep=E/      cross-fitted: the models of U/xf=K/fold=F/ep=E/ (F = 0..K-1,
+#                     from U/xf=K/fold=F/rus.zst, made with --heldout-fold F/K: the
+#                     baseline too is trained without fold F) predict the train records
+#                     of fold F; the models of the plain run U/ep=E/ (all train
+#                     records) predict val and test; the gate trains on every train
+#                     record, each predicted by models that never saw it.
+# (GATE=heldout|crossfit|none, set by the includer before it includes this file, names
+# the kind: GATE_DIR is ho=H/, xf=K/ or nothing.)  Both add U/.../ep=E/gate.mm (the gate, over the experts' feature fields and
+# GATE_OPTS), p_router_gate (its weights), p_gate (the soft mixture it routes, weights
+# p_gate_w) and gate.txt (its mean weights by rus and gen_type on test); p_gate
+# joins METHODS in the tables.  The tagged files of ho= and fold= are the
+# includer's U/rus.zst tagged again by mmoe-rus-split from the same predictions,
+# with the held-out flag (seeded by the seed= of the path); rus_ab(U), which the
+# includer defines, gives their -a and -b.
+#
 # Everything a stage needs is read from its target path, so that make's
 # timestamps are the only state:  seed=N (the last one in the path), ep=E, and the
 # feature fields from the components v=ENC t=ENC c=ENC x=ENC (-> -f v_ENC ...),
@@ -58,6 +81,24 @@ in_dir = $(patsubst %/arch=$(call pp,arch,$(1))/,%/,$(dir $(1)))
 # another RUNS directory)
 ARCH_OPTS_transformer ?= --depth 1 --width 64 --heads 4 --ffn 128
 
+GATE    ?= none
+HELDOUT ?= 0.2
+XFOLDS  ?= 3
+ifeq ($(filter $(GATE),heldout crossfit none),)
+$(error GATE=$(GATE): expected heldout, crossfit or none)
+endif
+GATE_DIR = $(if $(filter heldout,$(GATE)),ho=$(HELDOUT)/,$(if $(filter crossfit,$(GATE)),xf=$(XFOLDS)/))
+XF_FOLDS = $(shell seq 0 $$(($(XFOLDS) - 1)))
+# gated(dir): the run is one of a mixture gate (held out or cross-fitted);
+# heldout_in(dir): its training files flag held-out records that the baseline skips
+gated      = $(filter ho=% xf=%,$(subst /, ,$(1)))
+heldout_in = $(filter ho=% fold=%,$(subst /, ,$(1)))
+# a cross-fitted run U/xf=K/[arch=A/]ep=E: its plain run U/[arch=A/]ep=E (the models
+# of every train record) and the run of fold F, U/xf=K/fold=F/[arch=A/]ep=E
+xf_full = $(subst /xf=$(call pp,xf,$(1))/,/,$(1))
+xf_fold = $(subst /xf=$(call pp,xf,$(1))/,/xf=$(call pp,xf,$(1))/fold=$(2)/,$(1))
+xf_folds = $(shell seq 0 $$(($(call pp,xf,$(1)) - 1)))
+
 TRAIN_EXPERT = $(MMOE_BIN)/mmoe-train-expert -q
 FUSE         = $(MMOE_BIN)/mmoe-fuse -q
 EVAL         = $(MMOE_BIN)/mmoe-eval -q
@@ -67,6 +108,9 @@ ROUTER_OPTS ?= --loss focal --alpha 1 --gamma 2 --select macro_f1
 EVAL_BY     ?= --by rus
 BOOT        ?= 1000
 METHODS     ?= p_base p_R p_U p_S p_mmoe p_hard p_oracle p_mean
+# the gate's options (not part of the path), e.g. -f pred_v -f pred_t to let it see
+# the unimodal predictions, or --tag-weight 0.2
+GATE_OPTS   ?=
 PROBS        = $(MMOE_BIN)/mmoe-train-expert -q --predict
 # tool(name): the binary of mmoe-name.  Every stage also depends on the tools it
 # runs (after its data, so that $< stays the input): a rebuilt tool makes what it
@@ -80,7 +124,8 @@ arch_opts = $(if $(filter-out mlp,$(call arch,$(1))),--arch $(call arch,$(1)) $(
 train_opts = $(call feats,$(1)) --epochs $(call pp,ep,$(1)) --seed $(call pp,seed,$(1)) $(EXPERT_OPTS)
 
 %/base.mm: $$(call in_dir,$$*)rus.zst $(call tool,train-expert) | $$*/.
-	$(TRAIN_EXPERT) $(call arch_opts,$@) $(call train_opts,$@) --target label -o $@ $<
+	$(TRAIN_EXPERT) $(call arch_opts,$@) $(call train_opts,$@) --target label \
+		$(if $(call heldout_in,$@),--exclude-flag heldout) -o $@ $<
 
 define expert_rule
 %/$(1).mm: $$$$(call in_dir,$$$$*)$(1).zst %/base.mm $$(call tool,train-expert)
@@ -91,20 +136,59 @@ $(foreach k,R U S,$(eval $(call expert_rule,$(k))))
 %/router.mm: $$(call in_dir,$$*)rus.zst $(call tool,train-expert) | $$*/.
 	$(TRAIN_EXPERT) $(call arch_opts,$@) $(call train_opts,$@) --target rus --classes R,U,S $(ROUTER_OPTS) -o $@ $<
 
-# every model's probabilities, in one pass
-%/pred.zst: $$(call in_dir,$$*)rus.zst %/base.mm %/R.mm %/U.mm %/S.mm %/router.mm $(call tool,train-expert)
-	$(PROBS) -m $*/base.mm --as p_base -m $*/R.mm --as p_R -m $*/U.mm --as p_U -m $*/S.mm --as p_S \
-		-m $*/router.mm --as p_router $< > $@
+# the held-out and the cross-fitted tags: U/ho=H/ and U/xf=K/fold=F/ from U/rus.zst
+rus_split_ho = $(MMOE_BIN)/mmoe-rus-split -q $(call rus_ab,$(1)) --as rus --seed $(call pp,seed,$(1)) \
+	--out-R $(1)/R.zst --out-U $(1)/U.zst --out-S $(1)/S.zst -o $(1)/rus.zst
+# (a rule line with a literal "=" would be read as an assignment: $(eq) stands for it)
+eq := =
+define ho_rule
+%/ho$$(eq)$(1)/rus.zst %/ho$$(eq)$(1)/R.zst %/ho$$(eq)$(1)/U.zst %/ho$$(eq)$(1)/S.zst: %/rus.zst $$(call tool,rus-split) | %/ho$$(eq)$(1)/.
+	$$(call rus_split_ho,$$*/ho$$(eq)$(1)) --heldout $(1) $$<
+endef
+$(eval $(call ho_rule,$(HELDOUT)))
+define xf_rule
+%/xf$$(eq)$(1)/fold$$(eq)$(2)/rus.zst %/xf$$(eq)$(1)/fold$$(eq)$(2)/R.zst %/xf$$(eq)$(1)/fold$$(eq)$(2)/U.zst %/xf$$(eq)$(1)/fold$$(eq)$(2)/S.zst: \
+		%/rus.zst $$(call tool,rus-split) | %/xf$$(eq)$(1)/fold$$(eq)$(2)/.
+	$$(call rus_split_ho,$$*/xf$$(eq)$(1)/fold$$(eq)$(2)) --heldout-fold $(2)/$(1) $$<
+endef
+$(foreach f,$(XF_FOLDS),$(eval $(call xf_rule,$(XFOLDS),$(f))))
 
-%/fused.zst: %/pred.zst $(call tool,fuse)
-	$(FUSE) --router p_router --experts p_R,p_U,p_S --mode soft --as p_mmoe $< \
+# every model's probabilities, in one pass
+EXPERTS   = --experts p_R,p_U,p_S
+models_as = -m $(1)/base.mm --as p_base -m $(1)/R.mm --as p_R -m $(1)/U.mm --as p_U -m $(1)/S.mm --as p_S
+pred_deps = $(if $(call pp,xf,$(1)),$(call in_dir,$(call xf_full,$(1)))rus.zst \
+		$(addprefix $(call xf_full,$(1))/,base.mm R.mm U.mm S.mm router.mm) \
+		$(foreach f,$(call xf_folds,$(1)),$(call in_dir,$(call xf_fold,$(1),$(f)))rus.zst \
+			$(addprefix $(call xf_fold,$(1),$(f))/,base.mm R.mm U.mm S.mm)),\
+	$(call in_dir,$(1))rus.zst $(addprefix $(1)/,base.mm R.mm U.mm S.mm router.mm))
+# cross-fitted: the train records of fold F by the models of fold F, val and test
+# by the plain run's models, all with the plain run's tag router (a pattern rule
+# cannot need itself, so the plain run's pred.zst is not reused)
+%/pred.zst: $$(call pred_deps,$$*) $(call tool,train-expert) $(call tool,cat) | $$*/.
+	$(if $(call pp,xf,$*),{ $(foreach f,$(call xf_folds,$*),\
+		$(CAT) --where split=train --where heldout=true $(call in_dir,$(call xf_fold,$*,$(f)))rus.zst \
+		| $(PROBS) $(call models_as,$(call xf_fold,$*,$(f))) -m $(call xf_full,$*)/router.mm --as p_router;) \
+		{ $(CAT) --where split=val $<; $(CAT) --where split=test $<; } \
+		| $(PROBS) $(call models_as,$(call xf_full,$*)) -m $(call xf_full,$*)/router.mm --as p_router; } > $@,\
+	$(PROBS) $(call models_as,$*) -m $*/router.mm --as p_router $< > $@)
+
+# the mixture gate, on the experts' predictions of records they never saw
+%/gate.mm: %/pred.zst $(call tool,train-expert)
+	$(TRAIN_EXPERT) $(call arch_opts,$@) $(call train_opts,$@) --experts p_R,p_U,p_S --classes R,U,S \
+		$(GATE_OPTS) -o $@ $<
+
+%/fused.zst: %/pred.zst $$(if $$(call gated,$$*),%/gate.mm) $(call tool,fuse)
+	$(if $(call gated,$*),$(PROBS) -m $*/gate.mm --as p_router_gate $< \
+	| $(FUSE) --router p_router_gate $(EXPERTS) --mode soft --as p_gate \
+	| $(FUSE) --router p_router $(EXPERTS) --mode soft --as p_mmoe,\
+	$(FUSE) --router p_router $(EXPERTS) --mode soft --as p_mmoe $<) \
 	| $(FUSE) --router p_router --experts p_R,p_U,p_S --mode hard --as p_hard \
 	| $(FUSE) --router p_router --experts p_R,p_U,p_S --mode oracle --types R,U,S --oracle-fallback soft --as p_oracle \
 	| $(FUSE) --router p_router --experts p_R,p_U,p_S --mode mean --as p_mean -o $@
 
 # EVAL_DIFF: every method minus this one, with paired bootstrap intervals
 EVAL_DIFF   ?= p_base
-eval_opts = $(addprefix -p ,$(METHODS)) --label label $(EVAL_BY) --split test \
+eval_opts = $(addprefix -p ,$(if $(call gated,$(1)),$(patsubst p_mmoe,p_mmoe p_gate,$(METHODS)),$(METHODS))) --label label $(EVAL_BY) --split test \
 	--bootstrap $(BOOT) --seed $(call pp,seed,$(1)) --weights p_mmoe_w \
 	$(if $(filter $(EVAL_DIFF),$(METHODS)),--diff $(EVAL_DIFF))
 %/eval.txt: %/fused.zst $(call tool,eval)
@@ -134,6 +218,11 @@ vs_opts = --label label $(EVAL_BY) --split test --bootstrap $(BOOT) --seed $(cal
 	$(CAT) --json --fields split,rus,p_router_class,p_router $< | jq -rs -f $(PIPELINES)/convert/router.jq > $@
 	$(EVAL) -p p_router --label rus --classes R,U,S --split test --bootstrap 0 --confusion $< \
 		| sed -n '/^confusion/,$$p' >> $@
+
+# the gate's mean weights on the test split, by rus and by the breakdowns of EVAL_BY
+%/gate.txt: %/fused.zst $(call tool,eval)
+	$(EVAL) -p p_gate --label label $(EVAL_BY) --split test --bootstrap 0 --weights p_gate_w $< \
+		| sed -n '/^mean p_gate_w/,$$p' > $@
 
 %/.:
 	mkdir -p $@

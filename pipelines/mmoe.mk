@@ -1,7 +1,7 @@
 # mmoe.mk — one MMoE experiment on the embedded synthetic data, wired by Make.
 #
 #   make -f pipelines/mmoe.mk demo [N=3000] [SEED=1] [EPOCHS=20] [VENC=color] [TENC=hash256|tfidf] [UNI=logreg]
-#                                   [ARCH=mlp|transformer]
+#                                   [ARCH=mlp|transformer] [GATE=heldout|crossfit|none]
 #   make -f pipelines/mmoe.mk run SEED=2 UNI=mlp      (builds, prints nothing)
 #   make -f pipelines/mmoe.mk get GET=runs/synth/n=3000/seed=2/v=color/t=hash256/uni=mlp/ep=20/eval.json
 # (make reads a command-line word containing "=" as a variable assignment, so a
@@ -21,6 +21,20 @@
 #     .../uni=UNI/arch=ARCH/ep=E/...                    the same with mmoe-train-expert
 #                                                       --arch ARCH (ARCH=mlp, the default,
 #                                                       has no arch= component)
+#     .../uni=UNI/ho=H/rus.zst (+ R.zst U.zst S.zst)    GATE=heldout (the default): the same
+#                                                       tags with a share H of the train
+#                                                       records held out (mmoe-rus-split
+#                                                       --heldout H, seeded by the data's
+#                                                       seed), left out of the subsets
+#     .../uni=UNI/ho=H/ep=E/...                         method.mk with the mixture gate
+#                                                       trained on the held-out records
+#     .../uni=UNI/xf=K/fold=F/rus.zst (+ R U S)         GATE=crossfit: fold F of K held out
+#     .../uni=UNI/xf=K/fold=F/ep=E/{base,R,U,S}.mm      the models without fold F
+#     .../uni=UNI/xf=K/ep=E/...                         the gate on out-of-fold predictions
+#                                                       (and the plain run uni=UNI/ep=E)
+#                                                       GATE=none: the plain run alone, every
+#                                                       train record for the baseline and
+#                                                       experts, no gate
 # feat.zst holds the token fields too (v_VENC_tok, t_TENC_tok): the experts of
 # arch=transformer read them, from the same unimodal predictions and rus tags as
 # the MLP's (so that the two compare record by record, pipelines/arch.mk).
@@ -56,6 +70,10 @@ EPOCHS   ?= 20
 # (ARCH_OPTS_transformer, method.mk) are not part of the path
 ARCH     ?= mlp
 FOLDS    ?= 5
+# the mixture gate's honest expert predictions (method.mk): heldout (HELDOUT, 0.2, of
+# the train records held out), crossfit (XFOLDS, 3, folds by id), or none (the tag
+# router alone)
+GATE     ?= heldout
 # synth options that are not part of the path (kept at the generator's defaults)
 SYNTH_OPTS ?=
 UNI_OPTS   ?=
@@ -65,7 +83,7 @@ DATA_DIR = $(RUNS)/synth/n=$(N)/seed=$(SEED)
 FEAT     = $(DATA_DIR)/v=$(VENC)/t=$(TENC)/feat.zst
 UNI_DIR  = $(DATA_DIR)/v=$(VENC)/t=$(TENC)/uni=$(UNI)
 ARCH_DIR = $(if $(filter-out mlp,$(ARCH)),arch=$(ARCH)/)
-RUN_DIR  = $(UNI_DIR)/$(ARCH_DIR)ep=$(EPOCHS)
+RUN_DIR  = $(UNI_DIR)/$(GATE_DIR)$(ARCH_DIR)ep=$(EPOCHS)
 
 include $(PIPELINES)/method.mk
 
@@ -73,8 +91,11 @@ include $(PIPELINES)/method.mk
 .DEFAULT_GOAL := demo
 
 # run = tagged (per seed and unipred model) + models (per epochs as well)
-TAGGED_FILES = $(addprefix $(UNI_DIR)/,rus.zst R.zst U.zst S.zst agree.txt)
-MODELS_FILES = $(addprefix $(RUN_DIR)/,eval.txt eval.json router.txt)
+SUBSETS      = rus.zst R.zst U.zst S.zst
+GATE_TAGGED  = $(if $(filter heldout,$(GATE)),$(addprefix $(UNI_DIR)/ho=$(HELDOUT)/,$(SUBSETS)),\
+	$(if $(filter crossfit,$(GATE)),$(foreach f,$(XF_FOLDS),$(addprefix $(UNI_DIR)/xf=$(XFOLDS)/fold=$(f)/,$(SUBSETS)))))
+TAGGED_FILES = $(addprefix $(UNI_DIR)/,$(SUBSETS) agree.txt) $(GATE_TAGGED)
+MODELS_FILES = $(addprefix $(RUN_DIR)/,eval.txt eval.json router.txt $(if $(GATE_DIR),gate.txt))
 run: $(TAGGED_FILES) $(MODELS_FILES)
 tagged: $(TAGGED_FILES)
 models: $(MODELS_FILES)
@@ -91,9 +112,11 @@ models: $(MODELS_FILES)
 UNIT_IN_tagged  = $(FEAT)
 UNIT_OLD_tagged = $(DATA_DIR)/data.zst
 UNIT_OUT_tagged = $(TAGGED_FILES)
-UNIT_IN_models  = $(addprefix $(UNI_DIR)/,rus.zst R.zst U.zst S.zst)
-UNIT_OLD_models = $(DATA_DIR)/data.zst $(FEAT)
-UNIT_OUT_models = $(RUN_DIR)
+# (a cross-fitted unit also makes the plain run and the runs of the folds)
+UNIT_IN_models  = $(if $(filter heldout,$(GATE)),,$(addprefix $(UNI_DIR)/,$(SUBSETS))) $(GATE_TAGGED)
+UNIT_OLD_models = $(DATA_DIR)/data.zst $(FEAT) $(if $(filter heldout,$(GATE)),$(UNI_DIR)/rus.zst)
+UNIT_OUT_models = $(RUN_DIR) $(if $(filter crossfit,$(GATE)),$(UNI_DIR)/$(ARCH_DIR)ep=$(EPOCHS) \
+	$(foreach f,$(XF_FOLDS),$(UNI_DIR)/xf=$(XFOLDS)/fold=$(f)/$(ARCH_DIR)ep=$(EPOCHS)))
 unit-files:
 	@echo "runs $(RUNS)"
 	@echo "in $(UNIT_IN_$(UNIT))"
@@ -102,7 +125,10 @@ unit-files:
 
 # The demo also runs the other text encoders of TENCS and prints them side by side.
 TENCS    ?= hash256 tfidf
-CMP_DIRS  = $(foreach t,$(sort $(TENC) $(TENCS)),$(DATA_DIR)/v=$(VENC)/t=$(t)/uni=$(UNI)/$(ARCH_DIR)ep=$(EPOCHS))
+CMP_DIRS  = $(foreach t,$(sort $(TENC) $(TENCS)),$(DATA_DIR)/v=$(VENC)/t=$(t)/uni=$(UNI)/$(GATE_DIR)$(ARCH_DIR)ep=$(EPOCHS))
+GATE_SOFT = , p_gate by the mixture gate
+GATE_TITLE_heldout  = -- mixture gate (trained for the mixture's likelihood on the $(HELDOUT) of the train records held out from the baseline and the experts): mean weights on test
+GATE_TITLE_crossfit = -- mixture gate (trained for the mixture's likelihood on out-of-fold expert predictions, $(XFOLDS) folds): mean weights on test
 
 # The main job: build the default experiment, print the tables.
 demo: run $(addsuffix /eval.json,$(CMP_DIRS))
@@ -111,18 +137,19 @@ demo: run $(addsuffix /eval.json,$(CMP_DIRS))
 	@cat $(UNI_DIR)/agree.txt
 	@echo "-- router (predicts rus)"
 	@cat $(RUN_DIR)/router.txt
-	@echo "-- test split: baseline, experts, MMoE (soft, hard), oracle routing, mean of experts"
+	@$(if $(GATE_DIR),echo "$(GATE_TITLE_$(GATE))"; cat $(RUN_DIR)/gate.txt,:)
+	@echo "-- test split: baseline, experts, MMoE (soft: p_mmoe by the tag router$(if $(GATE_DIR),$(GATE_SOFT)); hard), oracle routing, mean of experts"
 	@echo "   (95% bootstrap intervals; per-type blocks with every metric: $(RUN_DIR)/eval.txt)"
 	@awk '/^all \(n=/ { on = 1 } /^(rus|gen_type) = / { on = 0 } /^F1\(pos\) by / { on = 1 } on' $(RUN_DIR)/eval.txt
 	@echo "-- text encoders side by side (TENCS): the text-only unimodal predictor, then every method"
 	@for d in $(CMP_DIRS); do printf '%-48s ' "$${d#$(DATA_DIR)/}"; \
-	  $(EVAL) -p pred_t --split test --bootstrap 0 $$(dirname "$$d")/rus.zst | awk '$$1 == "pred_t"'; done
+	  $(EVAL) -p pred_t --split test --bootstrap 0 $${d%/uni=*}/uni=$(UNI)/rus.zst | awk '$$1 == "pred_t"'; done
 	@jq -n -r --arg fmt wide -f $(PIPELINES)/convert/summary.jq $(addsuffix /eval.json,$(CMP_DIRS))
 
 # ARCH against the MLP over SEEDS, record by record (method.mk's vs-mlp.json):
 #   make -f pipelines/mmoe.mk arch-table ARCH=transformer SEEDS="1 2 3 4 5" EPOCHS=10
 SEEDS    ?= 1 2 3 4 5
-ARCH_CMP  = $(if $(ARCH_DIR),$(foreach s,$(SEEDS),$(RUNS)/synth/n=$(N)/seed=$(s)/v=$(VENC)/t=$(TENC)/uni=$(UNI)/$(ARCH_DIR)ep=$(EPOCHS)/vs-mlp.json))
+ARCH_CMP  = $(if $(ARCH_DIR),$(foreach s,$(SEEDS),$(RUNS)/synth/n=$(N)/seed=$(s)/v=$(VENC)/t=$(TENC)/uni=$(UNI)/$(GATE_DIR)$(ARCH_DIR)ep=$(EPOCHS)/vs-mlp.json))
 arch-table: $(ARCH_CMP)
 	@$(if $(filter-out mlp,$(ARCH)),,echo "arch-table: ARCH=mlp is the reference; give another (ARCH=transformer)" >&2; exit 2)
 	@jq -n -r -f $(PIPELINES)/convert/vs-mlp.jq $^
@@ -168,6 +195,10 @@ unipred = $(MMOE_BIN)/mmoe-unipred -q --model $(call pp,uni,$(2)) --folds $(FOLD
 	| $(call unipred,t_$(call pp,t,$*),$*) --as pred_t \
 	| $(MMOE_BIN)/mmoe-rus-split -a pred_v -b pred_t --as rus \
 		--out-R $*/R.zst --out-U $*/U.zst --out-S $*/S.zst -o $*/rus.zst
+
+# the unimodal predictions that the held-out and cross-fitted tags (method.mk) are
+# derived from again
+rus_ab = -a pred_v -b pred_t
 
 %/agree.txt: %/rus.zst $(PIPELINES)/convert/crosstab.jq $(call tool,cat)
 	$(CAT) --json --fields split,rus,gen_type $< | jq -rs --arg row rus --arg col gen_type \

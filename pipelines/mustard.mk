@@ -19,6 +19,10 @@
 #                                      (caption features for "vision", utterance for text)
 #     .../track=T/seed=S/ep=E/...      baseline, R/U/S experts, router, fuse, eval
 #                                      (pipelines/method.mk)
+#     .../track=T/seed=S/ho=0.2/...    GATE=heldout: the mixture gate beside the tag
+#                                      router, a fifth of train held out from the
+#                                      baseline and the experts (GATE=crossfit: xf=3/;
+#                                      method.mk); the default is GATE=none
 #   runs/mustard/summary.txt, summary.tsv   mean ± sd over the seeds
 #
 # The grid (ENCS x tracks x SEEDS) runs under GNU parallel (job log per grid and
@@ -52,16 +56,18 @@ BOOT        ?= 1000
 # the authors' zero-shot unimodal predictions are scored alongside, as a reference
 METHODS     ?= p_base p_R p_U p_S p_mmoe p_hard p_oracle p_mean zs_text zs_vision
 
+# the mixture gate (method.mk): none, heldout or crossfit
+GATE  ?= none
 # one run
 TRACK ?= paper
 ENC   ?= hash
 SEED  ?= 1
 featdir = $(RUNS)/mustard/t=$(1)/c=$(1)$(if $(filter 1,$(CONTEXT)),/x=$(1))
-RUN_DIR = $(call featdir,$(ENC))/track=$(TRACK)/seed=$(SEED)/ep=$(EPOCHS)
+RUN_DIR = $(call featdir,$(ENC))/track=$(TRACK)/seed=$(SEED)/$(GATE_DIR)ep=$(EPOCHS)
 
 include $(PIPELINES)/method.mk
 # the jobs started by GNU parallel get the settings through the environment
-export MMOE_BIN DATA RUNS EPOCHS CONTEXT BOOT EXPERT_OPTS UNI_OPTS EVAL_BY ROUTER_OPTS METHODS GLOVE_TABLE MUSTARD_STREAM
+export MMOE_BIN DATA RUNS EPOCHS GATE CONTEXT BOOT EXPERT_OPTS UNI_OPTS EVAL_BY ROUTER_OPTS METHODS GLOVE_TABLE MUSTARD_STREAM
 
 # --resume-failed goes by job number: one job log per grid, so that another grid
 # never takes a finished job of this one for its own
@@ -79,7 +85,7 @@ all: features
 		::: enc $(ENCS) ::: track $(TRACKS) ::: seed $(SEEDS)
 	@$(MAKE) --no-print-directory -s -f $(PIPELINES)/mustard.mk summary
 
-one: $(RUN_DIR)/eval.json $(RUN_DIR)/eval.txt $(RUN_DIR)/router.txt
+one: $(RUN_DIR)/eval.json $(RUN_DIR)/eval.txt $(RUN_DIR)/router.txt $(if $(GATE_DIR),$(RUN_DIR)/gate.txt)
 path:
 	@echo $(RUN_DIR)
 
@@ -90,7 +96,7 @@ features:
 feature-files: $(foreach e,$(ENCS),$(call featdir,$(e))/feat.zst)
 
 RUN_FILES = $(foreach e,$(ENCS),$(foreach t,$(TRACKS),$(foreach s,$(SEEDS),\
-	$(call featdir,$(e))/track=$(t)/seed=$(s)/ep=$(EPOCHS)/eval.json)))
+	$(call featdir,$(e))/track=$(t)/seed=$(s)/$(GATE_DIR)ep=$(EPOCHS)/eval.json)))
 summary: $(RUN_FILES) $(PIPELINES)/convert/summary.jq
 	jq -n -r --arg fmt tsv -f $(PIPELINES)/convert/summary.jq $(RUN_FILES) > $(RUNS)/mustard/summary.tsv
 	jq -n -r --arg fmt wide -f $(PIPELINES)/convert/summary.jq $(RUN_FILES) > $(RUNS)/mustard/summary.txt
@@ -111,14 +117,16 @@ $(RUNS)/mustard/%/feat.zst: $(MUSTARD_STREAM) $(call tool,encode-text) | $$(@D)/
 	$(if $(call pp,x,$@),| $(call encode,context,$(call pp,x,$@),x)) > $@
 
 # ---- stage 1 and 2: the two tracks --------------------------------------------------
+# the predictions the tags come from (and the held-out tags of method.mk again)
+rus_ab = $(if $(filter paper,$(call pp,track,$(1))),-a zs_vision -b zs_text,-a pred_v -b pred_t)
 # TF-IDF vectors are used as they are (unit norm already), as in pipelines/mmoe.mk
 uni_scale = $(if $(filter tfidf,$(call pp,t,$(1))),--no-standardize)
 # the feat.zst of a run directory .../track=T/seed=S: two levels up
 parent = $(patsubst %/,%,$(dir $(1)))
 %/rus.zst %/R.zst %/U.zst %/S.zst: $$(call parent,$$(call parent,$$*))/feat.zst $(call tool,unipred) $(call tool,rus-split) | $$*/.
 	$(if $(filter paper,$(call pp,track,$*)),\
-	  $(MMOE_BIN)/mmoe-rus-split -q -a zs_vision -b zs_text $<,\
+	  $(MMOE_BIN)/mmoe-rus-split -q $(call rus_ab,$*) $<,\
 	  $(MMOE_BIN)/mmoe-unipred -q -f c_$(call pp,c,$*) --as pred_v --seed $(call pp,seed,$*) $(UNI_OPTS) $(call uni_scale,$*) $< \
 	  | $(MMOE_BIN)/mmoe-unipred -q -f t_$(call pp,t,$*) --as pred_t --seed $(call pp,seed,$*) $(UNI_OPTS) $(call uni_scale,$*) \
-	  | $(MMOE_BIN)/mmoe-rus-split -q -a pred_v -b pred_t) \
+	  | $(MMOE_BIN)/mmoe-rus-split -q $(call rus_ab,$*)) \
 		--as rus --out-R $*/R.zst --out-U $*/U.zst --out-S $*/S.zst -o $*/rus.zst

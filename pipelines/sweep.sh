@@ -228,9 +228,9 @@ jq -n -r --arg fmt text -f pipelines/convert/summary.jq "${files[@]}" > "$out/su
 for t in "${TE[@]}"; do for u in "${U[@]}"; do for e in "${E[@]}"; do
 	for s in "${S[@]}"; do
 		d=$("${mk[@]}" path SEED="$s" TENC="$t" UNI="$u" EPOCHS="$e")
-		conf=$(printf '%s\n' "$d" | tr / '\n' | grep -E '^(n|v|t|c|x|uni|ep)=' | paste -sd' ')
+		conf=$(printf '%s\n' "$d" | tr / '\n' | grep -E '^(n|v|t|c|x|uni|ho|xf|arch|ep)=' | paste -sd' ')
 		a=$(awk '/^split test:/ { t = 1 } t && /^agreement/ { sub(/%$/, "", $NF); print $NF / 100; exit }' \
-			"$(dirname "$d")/agree.txt")
+			"${d%%/uni=*}/uni=$u/agree.txt")
 		r=$(sed -n 's/^split test: [0-9]* records, accuracy \([0-9.]*\), macro-F1 \([0-9.]*\) (F1 R [0-9.]*, U [0-9.]*, S \([0-9.]*\)).*/\1 \2 \3/p' \
 			"$d/router.txt")
 		[ -n "$a" ] && [ -n "$r" ] || { echo "sweep.sh: $d: no test line in agree.txt or router.txt" >&2; exit 1; }

@@ -9,12 +9,12 @@ cd "$T"
 opts=(MMOE_BIN="$MMOE_BIN" N=300 EPOCHS=2 BOOT=50 RUNS="$T/runs" SEEDS=1
 	ARCH_OPTS_transformer="--depth 1 --width 16 --heads 2 --ffn 32")
 uni=$T/runs/synth/n=300/seed=1/v=color/t=hash256/uni=logreg
-dirt=$uni/arch=transformer/ep=2
+dirt=$uni/ho=0.2/arch=transformer/ep=2
 
 run make --no-print-directory -s -f "$mk" "${opts[@]}" path ARCH=transformer
 is "$out" "$dirt" "ARCH=transformer: an arch= component in the run directory"
 run make --no-print-directory -s -f "$mk" "${opts[@]}" path ARCH=mlp
-is "$out" "$uni/ep=2" "ARCH=mlp (the default) has none"
+is "$out" "$uni/ho=0.2/ep=2" "ARCH=mlp (the default) has none"
 run make --no-print-directory -n -f "$mk" "${opts[@]}" features
 like "$out" "mmoe-encode-text -q .* --tokens" "the features carry the text tokens"
 unlike "$out" "--no-tokens" "and the vision token grids"
@@ -27,16 +27,16 @@ for m in base mmoe oracle; do
 	like "$out" "^1 +$m +all +[0-9]+ +[0-9.]+ +[0-9.]+ +[-+][0-9.]+ \[[-+][0-9.]+,[-+][0-9.]+\]" "a row for seed 1, $m"
 done
 like "$out" "over 1 seeds: mean ± sd" "and the summary over seeds"
-ok "[ ! -e '$uni/arch=transformer/rus.zst' ] && [ -s '$uni/rus.zst' ]" "both read the same rus tags"
+ok "[ ! -e '$uni/ho=0.2/arch=transformer/rus.zst' ] && [ -s '$uni/ho=0.2/rus.zst' ]" "both read the same rus tags"
 for k in base R router; do
 	is "$(mmoe-train-expert --info "$dirt/$k.mm" | jq -r '.arch')" transformer "$k.mm is a transformer"
 done
 is "$(mmoe-train-expert --info "$dirt/base.mm" | jq -c '[.features[].name] | sort')" \
 	'["t_hash256_tok","v_color_tok"]' "reading the token fields"
-isnt "$(mmoe-train-expert --info "$uni/ep=2/base.mm" | jq -r '.arch')" transformer "the reference is the MLP"
+isnt "$(mmoe-train-expert --info "$uni/ho=0.2/ep=2/base.mm" | jq -r '.arch')" transformer "the reference is the MLP"
 # the MLP's models, predicting the transformer's records, score as in the MLP's own run
 is "$(jq -s '[.[0].blocks[] | select(.by == null)][0].methods.p_base_mlp.f1.value' "$dirt/vs-mlp.json")" \
-	"$(mmoe-eval -q -p p_base --split test --bootstrap 0 --format json "$uni/ep=2/pred.zst" | jq '.blocks[0].methods.p_base.f1.value')" \
+	"$(mmoe-eval -q -p p_base --split test --bootstrap 0 --format json "$uni/ho=0.2/ep=2/pred.zst" | jq '.blocks[0].methods.p_base.f1.value')" \
 	"the MLP baseline's F1 is the one of its own run"
 is "$(jq -s '[.[1].blocks[] | select(.by == null)][0].methods.p_mmoe.f1.value' "$dirt/vs-mlp.json")" \
 	"$(mmoe-eval -q -p p_mmoe --split test --bootstrap 0 --format json "$dirt/fused.zst" | jq '.blocks[0].methods.p_mmoe.f1.value')" \

@@ -47,7 +47,7 @@ is "$(awk -F'\t' 'FNR > 1 && $7 != 0' "$T"/both/joblog.tagged-* "$T"/both/joblog
 is "$(ls "$T/both/units")" "base.tar" "the units' archives were unpacked and removed"
 is "$(remote_files)" "$home_before" "nothing left on the remote machine (--cleanup)"
 d=$(cd "$T/local" && make -s -f pipelines/mmoe.mk path N=160 SEED=2 UNI=logreg EPOCHS=2 RUNS="$T/runs-both")
-ok "[ -s '$d/eval.json' ] && [ -s '$d/../agree.txt' ]" "the run directories came back into RUNS"
+ok "[ -s '$d/eval.json' ] && [ -s '${d%/ho=*}/agree.txt' ]" "the run directories came back into RUNS"
 ok "cd '$T/local' && make -q -f pipelines/mmoe.mk run N=160 SEED=2 UNI=logreg EPOCHS=2 RUNS='$T/runs-both' BOOT=20 FOLDS=2" \
 	"and Make here finds them up to date"
 unlike "$err" "not up to date here" "no unit had to be made again here"

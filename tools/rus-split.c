@@ -7,20 +7,29 @@
  * removed) and are counted; records whose prediction carries a true
  * `<pred>_drop` flag are tagged but left out of the subset files.  The
  * counts, per value of the split field, always go to stderr unless -q.
+ *
+ * --heldout / --heldout-fold mark a seeded part of the train records, chosen
+ * by id (mm_id_place, lib/rng.h), that the experts and their baseline must not
+ * see: the mixture gate of mmoe-train-expert trains on it.  The mark is a
+ * boolean on every record (true only on held-out train records), and held-out
+ * records are left out of the subset files as dropped ones are.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "record.h"
+#include "rng.h"
 #include "rus.h"
 #include "stream.h"
 
-enum { COL_R, COL_U, COL_S, COL_NOLABEL, COL_NOPRED, COL_DROPPED, COL_TOTAL, NCOL };
+enum { COL_R, COL_U, COL_S, COL_NOLABEL, COL_NOPRED, COL_DROPPED, COL_HELDOUT, COL_TOTAL, NCOL };
 static const char *const col_names[NCOL] = {
-	"R", "U", "S", "no-label", "no-pred", "dropped", "total",
+	"R", "U", "S", "no-label", "no-pred", "dropped", "held-out", "total",
 };
+static bool with_heldout;   /* the held-out column is printed only with --heldout* */
 
 typedef struct split_count {
 	char *name;        /* value of the split field; "(none)" when absent */
@@ -48,6 +57,11 @@ static void usage(FILE *f)
 		"      --out-U FILE       write the U records (not dropped) to FILE\n"
 		"      --out-S FILE       write the S records (not dropped) to FILE\n"
 		"      --split-field F    field the counts are grouped by (default: split)\n"
+		"      --heldout SHARE    hold out this share of the train records, by a seeded\n"
+		"                         hash of the id: flag true, left out of the subsets\n"
+		"      --heldout-fold F/K hold out fold F (0..K-1) of K instead (same hash)\n"
+		"      --heldout-as FIELD the held-out flag written (default: heldout)\n"
+		"  -s, --seed N           seed of the held-out hash (default 1)\n"
 		"  -o, --output FILE      write the tagged stream to FILE (atomic) instead of stdout\n"
 		"      --no-output        do not write the tagged stream (subset files only)\n"
 		"      --force            write binary records to a terminal\n"
@@ -55,8 +69,8 @@ static void usage(FILE *f)
 		"  -h, --help             this help\n"
 		"  -V, --version          version\n"
 		"\n"
-		"Records with a true PRED_A_drop or PRED_B_drop are tagged but not written to\n"
-		"the subset files.  Exit status: 0 ok, 1 bad data, 2 usage or I/O error.\n");
+		"Records with a true PRED_A_drop or PRED_B_drop, and held-out ones, are tagged\n"
+		"but not written to the subset files.  Exit status: 0 ok, 1 bad data, 2 usage or I/O error.\n");
 }
 
 static _Noreturn void fail(const mm_err *e)
@@ -127,6 +141,48 @@ static bool flag(mm_rec *r, const char *key)
 	return v;
 }
 
+/* The held-out part: train records whose id's place (mm_id_place) is in
+ * [lo, hi).  A train record without a string id cannot be placed: bad data. */
+static double ho_lo, ho_hi;
+static uint64_t ho_seed = 1;
+
+static bool held_out(mm_rec *r, bool is_train)
+{
+	if (!is_train)
+		return false;
+	const msgpack_object *o = mm_rec_get(r, "id");
+	if (!o || o->type != MSGPACK_OBJECT_STR) {
+		mm_err e;
+		const char *s;
+		char where[160];
+		if (mm_rec_str(r, "id", &s, &e) != MM_MISSING)
+			fail(&e);
+		mm_errf(&e, MM_EVALUE, "%s: field \"id\": missing; train records are held out by id",
+				mm_rec_where(r, where, sizeof where));
+		fail(&e);
+	}
+	double u = mm_id_place(o->via.str.ptr, o->via.str.size, ho_seed);
+	return u >= ho_lo && u < ho_hi;
+}
+
+/* --heldout-fold F/K: fold F of K, [F/K, (F+1)/K). */
+static void parse_fold(const char *s)
+{
+	char *end;
+	errno = 0;
+	unsigned long f = strtoul(s, &end, 10), k = 0;
+	bool ok = end != s && *end == '/' && s[0] >= '0' && s[0] <= '9' && !errno;
+	if (ok) {
+		const char *t = end + 1;
+		k = strtoul(t, &end, 10);
+		ok = end != t && !*end && t[0] >= '0' && t[0] <= '9' && !errno && k >= 2 && k <= 1000 && f < k;
+	}
+	if (!ok)
+		cli_usage("--heldout-fold '%s': expected F/K with 2 <= K <= 1000 and 0 <= F < K", s);
+	ho_lo = (double)f / (double)k;
+	ho_hi = (double)(f + 1) / (double)k;
+}
+
 static void print_table(void)
 {
 	qsort(splits, nsplits, sizeof *splits, cmp_split);
@@ -136,7 +192,8 @@ static void print_table(void)
 			all.c[c] += splits[i].c[c];
 	fprintf(stderr, "%s: %-8s", cli_prog, "split");
 	for (int c = 0; c < NCOL; c++)
-		fprintf(stderr, " %8s", col_names[c]);
+		if (c != COL_HELDOUT || with_heldout)
+			fprintf(stderr, " %8s", col_names[c]);
 	fputc('\n', stderr);
 	for (size_t i = 0; i <= nsplits; i++) {
 		const split_count *s = i < nsplits ? &splits[i] : &all;
@@ -144,7 +201,8 @@ static void print_table(void)
 			break;   /* "all" would repeat the only row */
 		fprintf(stderr, "%s: %-8s", cli_prog, s->name);
 		for (int c = 0; c < NCOL; c++)
-			fprintf(stderr, " %8llu", (unsigned long long)s->c[c]);
+			if (c != COL_HELDOUT || with_heldout)
+				fprintf(stderr, " %8llu", (unsigned long long)s->c[c]);
 		fputc('\n', stderr);
 	}
 }
@@ -153,8 +211,11 @@ int main(int argc, char **argv)
 {
 	const char *pa = NULL, *pb = NULL, *label = "label", *as = "rus", *split_field = "split";
 	const char *out_path = NULL, *sub_path[3] = { NULL, NULL, NULL };
-	bool force = false, no_output = false;
-	enum { OPT_AS = 256, OPT_OUT_R, OPT_OUT_U, OPT_OUT_S, OPT_SPLIT, OPT_NO_OUTPUT };
+	const char *ho_as = "heldout";
+	bool force = false, no_output = false, ho_share = false, ho_fold = false;
+	const char *seed_set = NULL, *as_set = NULL;
+	enum { OPT_AS = 256, OPT_OUT_R, OPT_OUT_U, OPT_OUT_S, OPT_SPLIT, OPT_NO_OUTPUT,
+		OPT_HELDOUT, OPT_HELDOUT_FOLD, OPT_HELDOUT_AS };
 	static const struct option opts[] = {
 		{ "pred-a", required_argument, NULL, 'a' },
 		{ "pred-b", required_argument, NULL, 'b' },
@@ -166,7 +227,10 @@ int main(int argc, char **argv)
 		{ "split-field", required_argument, NULL, OPT_SPLIT },
 		CLI_OPT_OUTPUT,
 		{ "no-output", no_argument, NULL, OPT_NO_OUTPUT },
-		CLI_OPT_FORCE, CLI_OPT_QUIET, CLI_OPT_HELP, CLI_OPT_VERSION,
+		{ "heldout", required_argument, NULL, OPT_HELDOUT },
+		{ "heldout-fold", required_argument, NULL, OPT_HELDOUT_FOLD },
+		{ "heldout-as", required_argument, NULL, OPT_HELDOUT_AS },
+		CLI_OPT_SEED, CLI_OPT_FORCE, CLI_OPT_QUIET, CLI_OPT_HELP, CLI_OPT_VERSION,
 		{ NULL, 0, NULL, 0 },
 	};
 	static const cli_moved moved[] = {
@@ -188,6 +252,16 @@ int main(int argc, char **argv)
 		case OPT_SPLIT: split_field = optarg; break;
 		case 'o': out_path = optarg; break;
 		case OPT_NO_OUTPUT: no_output = true; break;
+		case OPT_HELDOUT:
+			ho_lo = 0;
+			ho_hi = cli_double("--heldout", optarg, 0, 1);
+			if (!(ho_hi > 0 && ho_hi < 1))
+				cli_usage("--heldout %s: the share must be above 0 and below 1", optarg);
+			ho_share = true;
+			break;
+		case OPT_HELDOUT_FOLD: parse_fold(optarg); ho_fold = true; break;
+		case OPT_HELDOUT_AS: ho_as = as_set = optarg; break;
+		case 's': ho_seed = cli_u64("--seed", optarg); seed_set = "--seed"; break;
 		case CLI_FORCE: force = true; break;
 		case 'q': cli_quiet = true; break;
 		case 'h': usage(stdout); return cli_finish();
@@ -207,6 +281,21 @@ int main(int argc, char **argv)
 		snprintf(cb, sizeof cb, "%s_class", pb);
 		const char *reads[] = {pa, pb, ca, cb, label, split_field};
 		cli_output_field("--as", as, reads, sizeof reads / sizeof *reads);
+	}
+	with_heldout = ho_share || ho_fold;
+	if (ho_share && ho_fold)
+		cli_usage("--heldout and --heldout-fold exclude each other");
+	if (!with_heldout && (seed_set || as_set))
+		cli_usage("%s is for the held-out records: give --heldout or --heldout-fold",
+				seed_set ? "--seed" : "--heldout-as");
+	if (with_heldout) {
+		char ca[600], cb[600], da[600], db[600];
+		snprintf(ca, sizeof ca, "%s_class", pa);
+		snprintf(cb, sizeof cb, "%s_class", pb);
+		snprintf(da, sizeof da, "%s_drop", pa);
+		snprintf(db, sizeof db, "%s_drop", pb);
+		const char *reads[] = {pa, pb, ca, cb, da, db, label, split_field, as};
+		cli_output_field("--heldout-as", ho_as, reads, sizeof reads / sizeof *reads);
 	}
 	if (no_output && out_path)
 		cli_usage("-o and --no-output exclude each other");
@@ -246,6 +335,13 @@ int main(int argc, char **argv)
 				fail(&e);
 			split_count *sc = count_for(sname);
 			sc->c[COL_TOTAL]++;
+			bool ho = false;
+			if (with_heldout) {
+				ho = held_out(r, !strcmp(sname, "train"));
+				sc->c[COL_HELDOUT] += ho;
+				if (mm_rec_set_bool(r, ho_as, ho, &e) != MM_OK)
+					fail(&e);
+			}
 			int64_t y, a, b, ca, cb;
 			bool have_label = !mm_field_absent(r, label);
 			mm_status sa = mm_pred_class(r, pa, &a, &ca, &e);
@@ -267,9 +363,10 @@ int main(int argc, char **argv)
 				sc->c[COL_R + t]++;
 				if (mm_rec_set_str(r, as, mm_rus_name(t), &e) != MM_OK)
 					fail(&e);
-				if (flag(r, drop_a) || flag(r, drop_b))
+				bool dropped = flag(r, drop_a) || flag(r, drop_b);
+				if (dropped)
 					sc->c[COL_DROPPED]++;
-				else if (sub[t] && mm_writer_put(sub[t], r, &e) != MM_OK)
+				if (!dropped && !ho && sub[t] && mm_writer_put(sub[t], r, &e) != MM_OK)
 					fail(&e);
 			}
 			if (out && mm_writer_put(out, r, &e) != MM_OK)

@@ -38,7 +38,7 @@ def seedof: [split("/")[] | select(startswith("seed="))] | last // "seed=?" | lt
 	(["config", "by", "group", "method", "metric", "seeds", "n", "mean", "sd", "min", "max"] | @tsv),
 	(.[] | [.config, .by, .group, .method, .metric, .seeds, .n, (.mean | r3), (.sd | r3), (.min | r3), (.max | r3)] | @tsv)
   elif $fmt == "wide" then
-	(["p_base", "p_R", "p_U", "p_S", "p_mmoe", "p_hard", "p_oracle", "p_mean"]) as $o0
+	(["p_base", "p_R", "p_U", "p_S", "p_mmoe", "p_gate", "p_hard", "p_oracle", "p_mean"]) as $o0
 	| ($o0 + ([.[].method] | unique - $o0)) as $order
 	| . as $rows
 	# the breakdown columns: F1 per rus type, then per gen_type (or any other --by field)
@@ -63,7 +63,7 @@ def seedof: [split("/")[] | select(startswith("seed="))] | last // "seed=?" | lt
 		| select($n != null) | "\($t | short | ltrimstr("F1 ")) \($n)"] | join(", "))] | join("; "))")
   else
 	# method order: as first seen in the reports' method lists would be best; use a fixed one
-	(["p_base", "p_R", "p_U", "p_S", "p_mmoe", "p_hard", "p_oracle", "p_mean"]) as $o0
+	(["p_base", "p_R", "p_U", "p_S", "p_mmoe", "p_gate", "p_hard", "p_oracle", "p_mean"]) as $o0
 	| ($o0 + ([.[].method] | unique - $o0)) as $order
 	| group_by(.config)[] | .[0].config as $c
 	| "== \($c)  (\(.[0].seeds) seeds; mean ± sd of the point estimates across seeds)",
