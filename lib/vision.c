@@ -393,42 +393,52 @@ static mm_status enc_hog(const mm_vis *v, const float *img, int n, float *tok, m
 
 /* ---- color ---- */
 
-static int clampbin(float x, int n)
+static inline int clampbin(float x, int n)
 {
 	int b = (int)(x * (float)n);
 	return b < 0 ? 0 : b >= n ? n - 1 : b;
 }
 
-static void color_one(const mm_vis *v, const float *im, float *tok)
+/* The histogram bin of each pixel of one row (S pixels, interleaved RGB),
+ * with selects instead of branches so that the loop vectorises; the
+ * divisions the selects discard may divide by zero (never used). */
+static void color_row(const float *restrict px, int S, int HB, int SB, int VB, int *restrict idx,
+		float *restrict pl)
+{
+	float *R = pl, *G = pl + S, *Bl = pl + 2 * S;
+	for (int x = 0; x < S; x++) {
+		R[x] = px[3 * x];
+		G[x] = px[3 * x + 1];
+		Bl[x] = px[3 * x + 2];
+	}
+	for (int x = 0; x < S; x++) {
+		float r = R[x], gg = G[x], b = Bl[x];
+		float mx = r > gg ? r : gg, mn = r < gg ? r : gg;
+		mx = b > mx ? b : mx;
+		mn = b < mn ? b : mn;
+		float d = mx - mn;
+		float s = mx > 0 ? d / mx : 0;
+		float hr = (gg - b) / d, hg = 2.0f + (b - r) / d, hb = 4.0f + (r - gg) / d;
+		float h = mx == r ? hr : mx == gg ? hg : hb;
+		h /= 6.0f;
+		h = h < 0 ? h + 1.0f : h;
+		h = h >= 1.0f ? h - 1.0f : h;
+		h = d > 0 ? h : 0;
+		idx[x] = (clampbin(h, HB) * SB + clampbin(s, SB)) * VB + clampbin(mx, VB);
+	}
+}
+
+static void color_one(const mm_vis *v, const float *im, float *tok, int *idx, float *pl)
 {
 	const int S = v->p.size, C = v->p.cell, g = S / C, D = v->D;
 	const int HB = v->p.hbins, SB = v->p.sbins, VB = v->p.vbins;
 	memset(tok, 0, sizeof *tok * (size_t)v->T * D);
-	for (int y = 0; y < S; y++)
-		for (int x = 0; x < S; x++) {
-			const float *p = im + ((size_t)y * S + x) * 3;
-			float r = p[0], gg = p[1], b = p[2];
-			float mx = r > gg ? r : gg, mn = r < gg ? r : gg;
-			mx = b > mx ? b : mx;
-			mn = b < mn ? b : mn;
-			float d = mx - mn;
-			float h = 0, s = mx > 0 ? d / mx : 0;
-			if (d > 0) {
-				if (mx == r)
-					h = (gg - b) / d;       /* -1..1 */
-				else if (mx == gg)
-					h = 2.0f + (b - r) / d; /* 1..3 */
-				else
-					h = 4.0f + (r - gg) / d; /* 3..5 */
-				h /= 6.0f;
-				if (h < 0)
-					h += 1.0f;
-				if (h >= 1.0f)
-					h -= 1.0f;
-			}
-			int idx = (clampbin(h, HB) * SB + clampbin(s, SB)) * VB + clampbin(mx, VB);
-			tok[((size_t)(y / C) * g + (size_t)(x / C)) * D + idx] += 1.0f;
-		}
+	for (int y = 0; y < S; y++) {
+		color_row(im + (size_t)y * S * 3, S, HB, SB, VB, idx, pl);
+		float *trow = tok + (size_t)(y / C) * g * D;
+		for (int x = 0; x < S; x++)
+			trow[(size_t)(x / C) * D + idx[x]] += 1.0f;
+	}
 	const float inv = 1.0f / (float)(C * C);
 	for (size_t i = 0; i < (size_t)v->T * D; i++)
 		tok[i] *= inv;
@@ -452,10 +462,22 @@ mm_status mm_vis_encode(const mm_vis *v, const float *img, int n, float *tok, fl
 	case MM_VIS_HOG:
 		st = enc_hog(v, img, n, t, e);
 		break;
-	case MM_VIS_COLOR:
+	case MM_VIS_COLOR: {
+		int *idx = malloc(sizeof *idx * (size_t)v->p.size);
+		float *pl = malloc(sizeof *pl * 3 * (size_t)v->p.size);
+		if (!idx || !pl) {
+			free(idx);
+			free(pl);
+			st = mm_errf(e, MM_ENOMEM, "color encoder: out of memory");
+			break;
+		}
 		for (int i = 0; i < n; i++)
-			color_one(v, img + (size_t)i * v->p.size * v->p.size * 3, t + (size_t)i * v->T * v->D);
+			color_one(v, img + (size_t)i * v->p.size * v->p.size * 3, t + (size_t)i * v->T * v->D,
+					idx, pl);
+		free(idx);
+		free(pl);
 		break;
+	}
 	default:
 		st = mm_errf(e, MM_EUSAGE, "unknown encoder");
 	}
