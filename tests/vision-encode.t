@@ -22,7 +22,7 @@ printf '%s\n' '{"id":"scene","image":"scene.png"}' '{"id":"photo","image":"photo
 	'{"id":"grey","image":"grey16a.png"}' | records "$T/in.zst"
 is "$?" 0 "test records imported"
 
-GARGS=(--size 16 --dim 4 --seed 7 --drop-image --image-root "$T/img" -q)
+GARGS=(--size 16 --dim 4 --seed 7 --drop-image --full-decode --image-root "$T/img" -q)
 
 # ---- golden output ----------------------------------------------------------
 run mmoe-encode-vision "${GARGS[@]}" -o "$T/g.zst" "$T/in.zst"
@@ -67,6 +67,13 @@ if have_py json; then
 else
 	skip "no python3 for the golden comparison"
 fi
+# without --full-decode the 32x32 JPEG is decoded at scale 4/8 for --size 16
+# (tests/unit/image.c bounds the difference); the PNGs are decoded as before
+SARGS=(); for a in "${GARGS[@]}"; do [ "$a" = --full-decode ] || SARGS+=("$a"); done
+run mmoe-encode-vision "${SARGS[@]}" -o "$T/s.zst" "$T/in.zst"
+mmoe-cat --json "$T/s.zst" > "$T/s.jsonl"
+is "$(sed -n '1p;3p' "$T/s.jsonl")" "$(sed -n '1p;3p' "$T/g.jsonl")" "a reduced-scale decode leaves PNG records alone"
+isnt "$(sed -n 2p "$T/s.jsonl")" "$(sed -n 2p "$T/g.jsonl")" "and decodes the larger JPEG at a reduced scale"
 like "$(head -c 400 "$T/g.jsonl")" '"v_pixels":\{"dtype":"f32","shape":\[4\]' "pixels pooled [dim]"
 like "$(cat "$T/g.jsonl")" '"v_pixels_tok":\{"dtype":"f32","shape":\[4,4\]' "pixels tokens [T, D]"
 unlike "$(cat "$T/g.jsonl")" '"image"' "--drop-image removes the image"

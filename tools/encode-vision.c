@@ -48,6 +48,7 @@ static int nenc;
 static const char *field = "image";
 static mm_image_src src;
 static int size = 64;
+static bool full_decode;
 static bool no_tokens, drop_image, skip_missing;
 
 /* One item of the map: CHUNK consecutive records (fewer at the end). */
@@ -77,6 +78,9 @@ static void usage(FILE *f)
 		"      --allow-any-path   accept absolute paths and \"..\" (trusted input only)\n"
 		"      --max-pixels N     refuse larger images (default: %llu)\n"
 		"      --size N           images are resized to N x N, N <= 1024 (default: 64)\n"
+		"      --full-decode      decode JPEGs at full size before resizing (default: a\n"
+		"                         larger JPEG is decoded at the smallest scale, 1/8 to\n"
+		"                         7/8, that keeps at least N x N)\n"
 		"      --seed N           seed of the pixels projection (default: 1)\n"
 		"      --dim N            pixels: projection dimension (default: 64)\n"
 		"      --patch N          pixels: patch side (default: 8)\n"
@@ -301,7 +305,7 @@ int main(int argc, char **argv)
 	uint64_t seed = 1;
 	int pool = MM_VIS_POOL_MEAN;
 	enum {
-		OPT_AS = 256, OPT_FIELD, OPT_ROOT, OPT_ANY, OPT_MAXPX, OPT_SIZE, OPT_SEED, OPT_DIM,
+		OPT_AS = 256, OPT_FIELD, OPT_ROOT, OPT_ANY, OPT_MAXPX, OPT_SIZE, OPT_FULLDEC, OPT_SEED, OPT_DIM,
 		OPT_PATCH, OPT_HCELL, OPT_HBLOCK, OPT_HBINS, OPT_CCELL, OPT_CBINS, OPT_NOTOK,
 		OPT_DROP, OPT_SKIP, OPT_POOL,
 	};
@@ -312,6 +316,7 @@ int main(int argc, char **argv)
 		{ "image-root", required_argument, NULL, OPT_ROOT },
 		{ "allow-any-path", no_argument, NULL, OPT_ANY },
 		{ "max-pixels", required_argument, NULL, OPT_MAXPX },
+		{ "full-decode", no_argument, NULL, OPT_FULLDEC },
 		{ "size", required_argument, NULL, OPT_SIZE },
 		{ "seed", required_argument, NULL, OPT_SEED },
 		{ "dim", required_argument, NULL, OPT_DIM },
@@ -362,6 +367,7 @@ int main(int argc, char **argv)
 		case OPT_FIELD: field = optarg; break;
 		case OPT_ROOT: src.root = optarg; break;
 		case OPT_ANY: src.allow_any = true; break;
+		case OPT_FULLDEC: full_decode = true; break;
 		case OPT_MAXPX: src.max_pixels = (uint64_t)cli_int("--max-pixels", optarg, 1, (long long)1 << 40); break;
 		case OPT_SIZE: size = (int)cli_int("--size", optarg, 1, 1024); break;
 		case OPT_SEED: seed = cli_u64("--seed", optarg); break;
@@ -429,6 +435,8 @@ int main(int argc, char **argv)
 				cli_usage("two encoders write the field '%s' (use --as)", encs[k].name);
 	}
 
+	if (!full_decode)
+		src.min_w = src.min_h = size;
 	/* we parallelise over images; OpenBLAS runs single-threaded in each worker */
 	cli_set_threads(1);
 	if (threads > MM_POOL_MAX_THREADS)
