@@ -68,7 +68,7 @@ else
 	skip "no python3 for the golden comparison"
 fi
 like "$(head -c 400 "$T/g.jsonl")" '"v_pixels":\{"dtype":"f32","shape":\[4\]' "pixels pooled [dim]"
-like "$(cat "$T/g.jsonl")" '"v_pixels_tok":\{"dtype":"f32","shape":\[4,4\]' "pixels tokens [T, D]"
+like "$(cat "$T/g.jsonl")" '"v_pixels_tok":\{"dtype":"f32","shape":\[2,2,4\]' "pixels tokens [H, W, D]"
 unlike "$(cat "$T/g.jsonl")" '"image"' "--drop-image removes the image"
 
 # ---- defaults: shapes -------------------------------------------------------
@@ -76,9 +76,9 @@ run mmoe-encode-vision --image-root "$T/img" "$T/in.zst"
 is "$rc" 0 "defaults: all three encoders"
 like "$err" '3 images encoded' "summary on stderr"
 mmoe-cat --json --brief "$T/out" >"$T/b.jsonl"
-like "$(head -1 "$T/b.jsonl")" '"v_hog_tok":\{"dtype":"f32","shape":\[49,36\]' "hog tokens [49, 36]"
-like "$(head -1 "$T/b.jsonl")" '"v_color_tok":\{"dtype":"f32","shape":\[16,72\]' "color tokens [16, 72]"
-like "$(head -1 "$T/b.jsonl")" '"v_pixels_tok":\{"dtype":"f32","shape":\[64,64\]' "pixels tokens [64, 64]"
+like "$(head -1 "$T/b.jsonl")" '"v_hog_tok":\{"dtype":"f32","shape":\[7,7,36\]' "hog tokens [7, 7, 36]"
+like "$(head -1 "$T/b.jsonl")" '"v_color_tok":\{"dtype":"f32","shape":\[4,4,72\]' "color tokens [4, 4, 72]"
+like "$(head -1 "$T/b.jsonl")" '"v_pixels_tok":\{"dtype":"f32","shape":\[8,8,64\]' "pixels tokens [8, 8, 64]"
 like "$(head -1 "$T/b.jsonl")" '"image":' "the image is kept by default"
 
 run mmoe-encode-vision -q -e hog --as h -e color --no-tokens --image-root "$T/img" "$T/in.zst"
