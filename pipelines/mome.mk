@@ -84,7 +84,7 @@ table: $(DIR)/ablation.txt
 $(DIR)/data.zst: $(call tool,synth) $(call tool,encode-vision) $(call tool,encode-text) | $(DIR)/.
 	$(MMOE_BIN)/mmoe-synth --quiet --kind tasks --count $(N) --seed $(DATA_SEED) \
 	| $(MMOE_BIN)/mmoe-encode-vision --quiet -e pixels -e hog -e color --drop-image \
-	| $(MMOE_BIN)/mmoe-encode-text --quiet --field instruction --as t_instr --output $@
+	| $(MMOE_BIN)/mmoe-encode-text --quiet -e hash --field instruction --as t_instr --output $@
 
 $(DIR)/$(SD)%.mm: $(DIR)/data.zst $(call tool,train-expert) | $$(@D)/.
 	$(TRAIN_EXPERT) --arch mome --target label --instruction t_instr $(MODEL) \

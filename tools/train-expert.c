@@ -4,7 +4,8 @@
  *
  * Option parsing and messages only: the records are loaded by lib/loader.h
  * (splits, filters, classes, features kept in shape, standardisation), the
- * net is built by nn.h (the expert MLP) or nn/encoder.h (the transformer),
+ * net is built by nn.h (the expert MLP), nn/encoder.h (the transformer) or
+ * nn/move.h (MoME),
  * trained by mm_net_fit and written by lib/model.h, atomically.
  */
 #include <getopt.h>
@@ -55,8 +56,9 @@ static void usage(FILE *f)
 		"                           loss: 0 the mixture alone, 1 a tag router (default: 0)\n"
 		"      --tag FIELD          the tag of --tag-weight (default: rus)\n"
 		"Architecture (taken from the --init model when given):\n"
-		"      --arch mlp|transformer  the expert MLP over the features (flattened), or a\n"
-		"                           transformer over their token rows (default: mlp)\n"
+		"      --arch mlp|transformer|mome  the expert MLP over the features (flattened),\n"
+		"                           a transformer over their token rows, or MoME over\n"
+		"                           vision grids and an instruction (default: mlp)\n"
 		"  mlp:\n"
 		"      --proj N             projection width per modality, 0 = none (default: 256)\n"
 		"      --act relu|gelu      activation (default: relu)\n"
@@ -74,6 +76,24 @@ static void usage(FILE *f)
 		"      --ffn N              feed-forward width (default: 4 x width)\n"
 		"      --max-tokens N       refuse a train or val record with more than N rows in\n"
 		"                           a field (default: the most rows of any record)\n"
+		"  mome: each -f is a vision grid [H, W, D] (the same H, W in every record), mixed\n"
+		"  by MoVE into visual tokens for a transformer (--depth --width --heads --ffn)\n"
+		"  with MoLE adapters; the instruction steers both routers:\n"
+		"      --instruction FIELD  the instruction's embedding, a vector [E] (required)\n"
+		"      --tokens K           K x K visual tokens per encoder (default: 4)\n"
+		"      --transform avgpool|adt  adaptive pooling and a linear map, or the adaptive\n"
+		"                           deformable transformation (default: adt)\n"
+		"      --points N           ADT sampling points per head (default: 4)\n"
+		"      --aggregate add|router  sum the encoders' tokens, or weigh them by a router\n"
+		"                           on the instruction (default: router)\n"
+		"      --adapters N         adapters beside each FFN, 0 = none (default: 4)\n"
+		"      --adapter-route instance|token|both  one adapter per example (MoLE-I), per\n"
+		"                           token (MoLE-T) or per token steered by the instruction\n"
+		"                           (MoLE-IT) (default: instance)\n"
+		"      --adapter-dim R      adapter bottleneck width (default: 16)\n"
+		"      --gumbel T           Gumbel-softmax noise at temperature T in training,\n"
+		"                           0 = off (default: 0)\n"
+		"      --balance X          weight of the adapters' load-balancing loss (default: 0)\n"
 		"Training:\n"
 		"      --init MODEL         start from MODEL's weights and standardisation (same\n"
 		"                           features; the head is re-initialised if the classes differ;\n"
@@ -98,7 +118,9 @@ static void usage(FILE *f)
 		"  -o, --output MODEL       model file to write (atomic)\n"
 		"Prediction:\n"
 		"      --predict            stream in, stream out with NAME [C] and NAME_class added\n"
-		"                           (and NAME_label, the class name, for string targets)\n"
+		"                           (and NAME_label, the class name, for string targets;\n"
+		"                           MoME adds NAME_enc, the encoder weights, and\n"
+		"                           NAME_adapter0.., each block's chosen adapter)\n"
 		"  -m, --model MODEL        model to apply (repeatable, one --as each)\n"
 		"      --as NAME            output field of the preceding -m (default: p_<model basename>)\n"
 		"      --force              write binary records to a terminal\n"
@@ -153,9 +175,29 @@ typedef struct pmodel {
 	float *X[MM_NET_MAXMOD]; /* batch inputs, standardised */
 	int *len[MM_NET_MAXMOD]; /* a transformer's valid rows */
 	float *P;
+	float *enc;              /* MoME: encoder weights [PBATCH, nenc] (router) */
+	int *adapter;            /* MoME: chosen adapters [PBATCH, depth] (adapters) */
 } pmodel;
 
 #define PBATCH 256
+
+/* A MoME model's routing of the batch's record k: NAME_enc [nenc] and
+ * NAME_adapter<l> per block. */
+static mm_status set_routing(const pmodel *pm, mm_rec *r, int k, mm_err *e)
+{
+	const mm_mome_spec *s = &pm->m->mspec;
+	char f[600];
+	mm_status st = MM_OK;
+	if (pm->enc) {
+		snprintf(f, sizeof f, "%s_enc", pm->as);
+		st = mm_rec_set_vec(r, f, pm->enc + (size_t)k * s->nenc, (size_t)s->nenc, e);
+	}
+	for (int l = 0; st == MM_OK && pm->adapter && l < s->depth; l++) {
+		snprintf(f, sizeof f, "%s_adapter%d", pm->as, l);
+		st = mm_rec_set_int(r, f, pm->adapter[(size_t)k * s->depth + l], e);
+	}
+	return st;
+}
 
 /* Class probabilities of the batch's nb records under every model, into
  * the records. */
@@ -169,7 +211,9 @@ static mm_status predict_batch(pmodel *pm, mm_rec **batch, int nb, mm_err *e)
 			ds.len[f] = pm[i].len[f];
 		}
 		mm_err pe;
-		if (mm_net_predict(m->net, &ds, pm[i].P, &pe) != MM_OK)
+		if ((m->arch == MM_ARCH_MOME ? mm_mome_predict(m->net, &m->mspec, &ds, pm[i].P,
+						pm[i].enc, pm[i].adapter, &pe) :
+					mm_net_predict(m->net, &ds, pm[i].P, &pe)) != MM_OK)
 			cli_die(MM_EXIT_USAGE, "%s", pe.msg);
 	}
 	for (int k = 0; k < nb; k++)
@@ -181,7 +225,8 @@ static mm_status predict_batch(pmodel *pm, mm_rec **batch, int nb, mm_err *e)
 			if (mm_rec_set_vec(batch[k], pm[i].as, p, (size_t)C, e) != MM_OK ||
 					mm_rec_set_int(batch[k], pm[i].as_class, best, e) != MM_OK ||
 					(m->target_is_str && mm_rec_set_str(batch[k], pm[i].as_label,
-						m->classes[best], e) != MM_OK))
+						m->classes[best], e) != MM_OK) ||
+					set_routing(&pm[i], batch[k], k, e) != MM_OK)
 				return e->status;
 		}
 	return MM_OK;
@@ -204,9 +249,15 @@ static int predict_main(int argc, char **argv, bool force)
 		for (int f = 0; f < m->spec.nmod; f++) {
 			if (!(pm[i].X[f] = mm_alloc_aligned((size_t)PBATCH * mm_model_input_size(m, f), sizeof(float))))
 				cli_die(MM_EXIT_USAGE, "out of memory");
-			if (m->arch == MM_ARCH_TRANSFORMER && !(pm[i].len[f] = malloc(PBATCH * sizeof(int))))
+			if (mm_model_tokens(m) && !(pm[i].len[f] = malloc(PBATCH * sizeof(int))))
 				cli_die(MM_EXIT_USAGE, "out of memory");
 		}
+		const mm_mome_spec *ms = &m->mspec;
+		if (m->arch == MM_ARCH_MOME && ((ms->aggregate == MM_MOVE_ROUTER &&
+				!(pm[i].enc = malloc((size_t)PBATCH * ms->nenc * sizeof(float)))) ||
+				(ms->mole.adapters && ms->depth &&
+				 !(pm[i].adapter = malloc((size_t)PBATCH * ms->depth * sizeof(int))))))
+			cli_die(MM_EXIT_USAGE, "out of memory");
 		if (!(pm[i].P = mm_alloc_aligned((size_t)PBATCH * m->spec.nclass, sizeof(float))))
 			cli_die(MM_EXIT_USAGE, "out of memory");
 		for (int j = 0; j < i; j++)
@@ -275,6 +326,8 @@ static int predict_main(int argc, char **argv, bool force)
 			free(pm[i].len[f]);
 		}
 		free(pm[i].P);
+		free(pm[i].enc);
+		free(pm[i].adapter);
 		mm_model_free(pm[i].m);
 	}
 	return cli_finish();
@@ -317,6 +370,29 @@ static json_t *info_spec(const mm_model *m)
 		json_object_set_new(sp, "heads", json_integer(t->heads));
 		json_object_set_new(sp, "ffn", json_integer(t->ffn));
 		json_object_set_new(sp, "nclass", json_integer(t->nclass));
+		return sp;
+	}
+	if (m->arch == MM_ARCH_MOME) {
+		const mm_mome_spec *t = &m->mspec;
+		json_t *g = json_array();
+		for (int f = 0; f < t->nenc; f++)
+			json_array_append_new(g, json_pack("[i,i,i]", t->gh[f], t->gw[f], t->gd[f]));
+		json_object_set_new(sp, "grids", g);
+		json_object_set_new(sp, "edim", json_integer(t->edim));
+		json_object_set_new(sp, "tokens", json_integer(t->tokens));
+		json_object_set_new(sp, "transform", json_string(mm_move_transform_name(t->transform)));
+		json_object_set_new(sp, "aggregate", json_string(mm_move_aggregate_name(t->aggregate)));
+		json_object_set_new(sp, "points", json_integer(t->points));
+		json_object_set_new(sp, "width", json_integer(t->width));
+		json_object_set_new(sp, "depth", json_integer(t->depth));
+		json_object_set_new(sp, "heads", json_integer(t->heads));
+		json_object_set_new(sp, "ffn", json_integer(t->ffn));
+		json_object_set_new(sp, "nclass", json_integer(t->nclass));
+		json_object_set_new(sp, "adapters", json_integer(t->mole.adapters));
+		json_object_set_new(sp, "adapter_route", json_string(mm_mole_route_name(t->mole.route)));
+		json_object_set_new(sp, "adapter_dim", json_integer(t->mole.dim));
+		json_object_set_new(sp, "gumbel", jflt(t->mole.gumbel));
+		json_object_set_new(sp, "balance", jflt(t->mole.balance));
 		return sp;
 	}
 	json_object_set_new(sp, "proj", json_integer(s->proj));
@@ -362,7 +438,7 @@ static int info_main(const char *path)
 		if (m->cols[f]) /* a sparse feature: dim/2 pairs over its training columns */
 			json_object_set_new(fo, "sparse", json_pack("{s:I, s:I, s:i}", "dim",
 				(json_int_t)m->cols[f]->dim, "columns", (json_int_t)m->cols[f]->m, "pairs", s->dims[f] / 2));
-		if (m->arch == MM_ARCH_TRANSFORMER)
+		if (mm_model_tokens(m))
 			json_object_set_new(fo, "tokens", json_integer(m->tspec.in[f].T));
 		json_array_append_new(fe, fo);
 	}
@@ -432,7 +508,9 @@ typedef struct arch_opts {
 	int arch;                  /* MM_ARCH_* (--arch mlp is the expert) */
 	mm_net_spec spec;          /* mlp */
 	mm_transformer_spec ts;    /* transformer: width, depth, heads, ffn */
-	const char *mlp_opt, *tf_opt; /* the first option given of each family */
+	mm_mome_spec ms;           /* mome: the rest (width ... from ts) */
+	const char *instruction;   /* mome: the instruction field */
+	const char *mlp_opt, *tf_opt, *maxtok_opt, *mome_opt; /* the first option given of each family */
 	bool given;
 } arch_opts;
 
@@ -442,7 +520,31 @@ static mm_model *new_model(const arch_opts *ao, const mm_model *init, const mm_l
 	mm_err e;
 	mm_model *m;
 	int arch = init ? init->arch : ao->arch;
-	if (arch == MM_ARCH_TRANSFORMER) {
+	if (arch == MM_ARCH_MOME) {
+		mm_mome_spec ms = init ? init->mspec : ao->ms;
+		if (!init) {
+			ms.width = ao->ts.width, ms.depth = ao->ts.depth;
+			ms.heads = ao->ts.heads, ms.ffn = ao->ts.ffn;
+		}
+		ms.nenc = ld->nfeat - 1;
+		ms.nclass = ld->nclass;
+		for (int f = 0; f < ld->nfeat; f++)
+			if (ld->kind[f] == MM_FEAT_SPARSE)
+				cli_usage("%s %s is a sparse feature: --arch mome takes vision grids and a "
+						"dense instruction embedding", f < ms.nenc ? "-f" : "--instruction",
+						lp.feat[f]);
+		for (int f = 0; f < ms.nenc; f++)
+			ms.gh[f] = ld->gh[f], ms.gw[f] = ld->gw[f], ms.gd[f] = ld->dim[f];
+		if (ld->T[ms.nenc] != 1)
+			cli_die(MM_EXIT_DATA, "--instruction %s: token rows (up to %d), expected one vector "
+					"[E] per record", lp.feat[ms.nenc], ld->T[ms.nenc]);
+		ms.edim = ld->dim[ms.nenc];
+		const char *msg = mm_mome_spec_check(&ms);
+		if (msg)
+			cli_usage("--arch mome: %s", msg);
+		if (mm_model_new_mome(&m, &ms, &e) != MM_OK)
+			cli_die_err(&e);
+	} else if (arch == MM_ARCH_TRANSFORMER) {
 		mm_transformer_spec ts = init ? init->tspec : ao->ts;
 		ts.nmod = ld->nfeat;
 		ts.nclass = ld->nclass;
@@ -587,9 +689,12 @@ static int train_main(int argc, char **argv, const arch_opts *ao, mm_fit_params 
 		lp.init = init;
 		lp.init_name = init_path;
 	}
-	lp.tokens = (init ? init->arch : ao->arch) == MM_ARCH_TRANSFORMER;
+	int arch = init ? init->arch : ao->arch;
+	lp.tokens = arch != MM_ARCH_EXPERT;
 	if (lp.nfeat == 0)
 		cli_usage("at least one -f FIELD is required");
+	for (int f = 0; arch == MM_ARCH_MOME && f < lp.nfeat - 1; f++)
+		lp.grid[f] = true;
 	for (int i = 0; i < lp.nfeat; i++)
 		for (int j = 0; j < i; j++)
 			if (strcmp(lp.feat[i], lp.feat[j]) == 0)
@@ -676,9 +781,11 @@ static int train_main(int argc, char **argv, const arch_opts *ao, mm_fit_params 
 }
 
 /* An architecture option: remember the first of its family. */
-static void arch_opt(arch_opts *ao, bool transformer, const char *name)
+enum { FAM_MLP, FAM_TF, FAM_MAXTOK, FAM_MOME };
+static void arch_opt(arch_opts *ao, int family, const char *name)
 {
-	const char **first = transformer ? &ao->tf_opt : &ao->mlp_opt;
+	const char **first = family == FAM_MLP ? &ao->mlp_opt : family == FAM_TF ? &ao->tf_opt :
+		family == FAM_MAXTOK ? &ao->maxtok_opt : &ao->mome_opt;
 	if (!*first)
 		*first = name;
 	ao->given = true;
@@ -686,7 +793,9 @@ static void arch_opt(arch_opts *ao, bool transformer, const char *name)
 
 int main(int argc, char **argv)
 {
-	arch_opts ao = { .arch = MM_ARCH_EXPERT, .ts = { .width = 128, .depth = 2, .heads = 4 } };
+	arch_opts ao = { .arch = MM_ARCH_EXPERT, .ts = { .width = 128, .depth = 2, .heads = 4 },
+		.ms = { .tokens = 4, .transform = MM_MOVE_ADT, .aggregate = MM_MOVE_ROUTER, .points = 4,
+			.mole = { .adapters = 4, .route = MM_MOLE_INSTANCE, .dim = 16 } } };
 	mm_net_spec_default(&ao.spec);
 	mm_fit_params fp;
 	mm_fit_params_default(&fp);
@@ -699,7 +808,8 @@ int main(int argc, char **argv)
 		O_LAYERS, O_DROPOUT, O_INIT, O_EPOCHS, O_BATCH, O_LR, O_WD, O_WARMUP, O_MINLR, O_CLIP,
 		O_LOSS, O_ALPHA, O_GAMMA, O_CW, O_SELECT, O_PATIENCE, O_PREDICT, O_AS, O_FORCE, O_RESAVE, O_INFO,
 		O_INIT_PARTIAL, O_TARGET, O_EXPERTS, O_HELDOUT, O_TAG, O_TAGW, O_ARCH, O_DEPTH, O_WIDTH,
-		O_HEADS, O_FFN, O_MAXTOK };
+		O_HEADS, O_FFN, O_MAXTOK, O_INSTR, O_TOKENS, O_TRANSFORM, O_POINTS, O_AGGREGATE,
+		O_ADAPTERS, O_AROUTE, O_ADIM, O_GUMBEL, O_BALANCE };
 	static const struct option opts[] = {
 		{ "feature", required_argument, NULL, 'f' },
 		{ "target", required_argument, NULL, O_TARGET },
@@ -724,6 +834,16 @@ int main(int argc, char **argv)
 		{ "heads", required_argument, NULL, O_HEADS },
 		{ "ffn", required_argument, NULL, O_FFN },
 		{ "max-tokens", required_argument, NULL, O_MAXTOK },
+		{ "instruction", required_argument, NULL, O_INSTR },
+		{ "tokens", required_argument, NULL, O_TOKENS },
+		{ "transform", required_argument, NULL, O_TRANSFORM },
+		{ "points", required_argument, NULL, O_POINTS },
+		{ "aggregate", required_argument, NULL, O_AGGREGATE },
+		{ "adapters", required_argument, NULL, O_ADAPTERS },
+		{ "adapter-route", required_argument, NULL, O_AROUTE },
+		{ "adapter-dim", required_argument, NULL, O_ADIM },
+		{ "gumbel", required_argument, NULL, O_GUMBEL },
+		{ "balance", required_argument, NULL, O_BALANCE },
 		{ "init", required_argument, NULL, O_INIT },
 		{ "init-partial", no_argument, NULL, O_INIT_PARTIAL },
 		{ "epochs", required_argument, NULL, O_EPOCHS },
@@ -805,36 +925,64 @@ int main(int argc, char **argv)
 				ao.arch = MM_ARCH_EXPERT;
 			else if (strcmp(optarg, "transformer") == 0)
 				ao.arch = MM_ARCH_TRANSFORMER;
+			else if (strcmp(optarg, "mome") == 0)
+				ao.arch = MM_ARCH_MOME;
 			else
-				cli_usage("option --arch: '%s' is not mlp or transformer", optarg);
+				cli_usage("option --arch: '%s' is not mlp, transformer or mome", optarg);
 			ao.given = true;
 			break;
-		case O_PROJ: ao.spec.proj = (int)cli_int("--proj", optarg, 0, 65536); arch_opt(&ao, false, "--proj"); break;
+		case O_PROJ: ao.spec.proj = (int)cli_int("--proj", optarg, 0, 65536); arch_opt(&ao, FAM_MLP, "--proj"); break;
 		case O_ACT:
 			if ((ao.spec.act = mm_act_parse(optarg)) < 0)
 				cli_usage("option --act: '%s' is not relu or gelu", optarg);
-			arch_opt(&ao, false, "--act");
+			arch_opt(&ao, FAM_MLP, "--act");
 			break;
 		case O_FUSION:
 			if ((ao.spec.fusion = mm_fusion_parse(optarg)) < 0)
 				cli_usage("option --fusion: '%s' is not concat, concat-prod or bilinear", optarg);
-			arch_opt(&ao, false, "--fusion");
+			arch_opt(&ao, FAM_MLP, "--fusion");
 			break;
 		case O_BILDIM:
 			ao.spec.bilinear_dim = (int)cli_int("--bilinear-dim", optarg, 1, 4096);
-			arch_opt(&ao, false, "--bilinear-dim");
+			arch_opt(&ao, FAM_MLP, "--bilinear-dim");
 			break;
-		case O_HIDDEN: ao.spec.hidden = (int)cli_int("--hidden", optarg, 1, 65536); arch_opt(&ao, false, "--hidden"); break;
-		case O_LAYERS: ao.spec.layers = (int)cli_int("--layers", optarg, 0, 64); arch_opt(&ao, false, "--layers"); break;
+		case O_HIDDEN: ao.spec.hidden = (int)cli_int("--hidden", optarg, 1, 65536); arch_opt(&ao, FAM_MLP, "--hidden"); break;
+		case O_LAYERS: ao.spec.layers = (int)cli_int("--layers", optarg, 0, 64); arch_opt(&ao, FAM_MLP, "--layers"); break;
 		case O_DROPOUT:
 			ao.spec.dropout = (float)cli_double("--dropout", optarg, 0, 0.99);
-			arch_opt(&ao, false, "--dropout");
+			arch_opt(&ao, FAM_MLP, "--dropout");
 			break;
-		case O_DEPTH: ao.ts.depth = (int)cli_int("--depth", optarg, 0, 64); arch_opt(&ao, true, "--depth"); break;
-		case O_WIDTH: ao.ts.width = (int)cli_int("--width", optarg, 1, 16384); arch_opt(&ao, true, "--width"); break;
-		case O_HEADS: ao.ts.heads = (int)cli_int("--heads", optarg, 1, 1024); arch_opt(&ao, true, "--heads"); break;
-		case O_FFN: ao.ts.ffn = (int)cli_int("--ffn", optarg, 1, 1 << 18); arch_opt(&ao, true, "--ffn"); break;
-		case O_MAXTOK: lp.max_tokens = (int)cli_int("--max-tokens", optarg, 1, 1 << 20); arch_opt(&ao, true, "--max-tokens"); break;
+		case O_DEPTH: ao.ts.depth = (int)cli_int("--depth", optarg, 0, 64); arch_opt(&ao, FAM_TF, "--depth"); break;
+		case O_WIDTH: ao.ts.width = (int)cli_int("--width", optarg, 1, 16384); arch_opt(&ao, FAM_TF, "--width"); break;
+		case O_HEADS: ao.ts.heads = (int)cli_int("--heads", optarg, 1, 1024); arch_opt(&ao, FAM_TF, "--heads"); break;
+		case O_FFN: ao.ts.ffn = (int)cli_int("--ffn", optarg, 1, 1 << 18); arch_opt(&ao, FAM_TF, "--ffn"); break;
+		case O_MAXTOK: lp.max_tokens = (int)cli_int("--max-tokens", optarg, 1, 1 << 20); arch_opt(&ao, FAM_MAXTOK, "--max-tokens"); break;
+		case O_INSTR:
+			check_nonempty_name("--instruction", optarg);
+			ao.instruction = optarg;
+			arch_opt(&ao, FAM_MOME, "--instruction");
+			break;
+		case O_TOKENS: ao.ms.tokens = (int)cli_int("--tokens", optarg, 1, 64); arch_opt(&ao, FAM_MOME, "--tokens"); break;
+		case O_TRANSFORM:
+			if ((ao.ms.transform = mm_move_transform_parse(optarg)) < 0)
+				cli_usage("option --transform: '%s' is not avgpool or adt", optarg);
+			arch_opt(&ao, FAM_MOME, "--transform");
+			break;
+		case O_POINTS: ao.ms.points = (int)cli_int("--points", optarg, 1, 64); arch_opt(&ao, FAM_MOME, "--points"); break;
+		case O_AGGREGATE:
+			if ((ao.ms.aggregate = mm_move_aggregate_parse(optarg)) < 0)
+				cli_usage("option --aggregate: '%s' is not add or router", optarg);
+			arch_opt(&ao, FAM_MOME, "--aggregate");
+			break;
+		case O_ADAPTERS: ao.ms.mole.adapters = (int)cli_int("--adapters", optarg, 0, 64); arch_opt(&ao, FAM_MOME, "--adapters"); break;
+		case O_AROUTE:
+			if ((ao.ms.mole.route = mm_mole_route_parse(optarg)) < 0)
+				cli_usage("option --adapter-route: '%s' is not instance, token or both", optarg);
+			arch_opt(&ao, FAM_MOME, "--adapter-route");
+			break;
+		case O_ADIM: ao.ms.mole.dim = (int)cli_int("--adapter-dim", optarg, 1, 65536); arch_opt(&ao, FAM_MOME, "--adapter-dim"); break;
+		case O_GUMBEL: ao.ms.mole.gumbel = (float)cli_double("--gumbel", optarg, 0, 100); arch_opt(&ao, FAM_MOME, "--gumbel"); break;
+		case O_BALANCE: ao.ms.mole.balance = (float)cli_double("--balance", optarg, 0, 1000); arch_opt(&ao, FAM_MOME, "--balance"); break;
 		case O_INIT: init_path = optarg; break;
 		case O_INIT_PARTIAL: init_partial = true; break;
 		case O_EPOCHS: fp.epochs = (int)cli_int("--epochs", optarg, 1, 1000000); break;
@@ -922,10 +1070,25 @@ int main(int argc, char **argv)
 		cli_usage("-o MODEL is required");
 	if (argc - optind > 1)
 		cli_usage("at most one input file");
-	if (ao.arch == MM_ARCH_TRANSFORMER && ao.mlp_opt)
-		cli_usage("%s is an option of --arch mlp, not of --arch transformer", ao.mlp_opt);
-	if (ao.arch == MM_ARCH_EXPERT && ao.tf_opt)
-		cli_usage("%s is an option of --arch transformer (give --arch transformer)", ao.tf_opt);
+	if (ao.arch != MM_ARCH_EXPERT && ao.mlp_opt)
+		cli_usage("%s is an option of --arch mlp, not of --arch %s", ao.mlp_opt,
+				ao.arch == MM_ARCH_MOME ? "mome" : "transformer");
+	if (ao.arch == MM_ARCH_EXPERT && (ao.tf_opt || ao.maxtok_opt))
+		cli_usage("%s is an option of --arch transformer (give --arch transformer)",
+				ao.tf_opt ? ao.tf_opt : ao.maxtok_opt);
+	if (ao.arch == MM_ARCH_MOME && ao.maxtok_opt)
+		cli_usage("--max-tokens is an option of --arch transformer: MoME's grids have a fixed size");
+	if (ao.arch != MM_ARCH_MOME && ao.mome_opt)
+		cli_usage("%s is an option of --arch mome (give --arch mome)", ao.mome_opt);
+	if (ao.arch == MM_ARCH_MOME && !init_path && !ao.instruction)
+		cli_usage("--arch mome needs --instruction FIELD, the instruction's embedding");
+	if (ao.arch == MM_ARCH_MOME && lp.nfeat == 0 && !init_path)
+		cli_usage("--arch mome needs at least one -f GRID field");
+	if (ao.instruction && lp.nfeat > 0) { /* the last input (with --init alone: the model's) */
+		if (lp.nfeat >= MM_NET_MAXMOD)
+			cli_usage("at most %d -f fields with --instruction", MM_NET_MAXMOD - 1);
+		lp.feat[lp.nfeat++] = ao.instruction;
+	}
 	if (!ao.ts.ffn)
 		ao.ts.ffn = 4 * ao.ts.width;
 	if (ao.ts.width % ao.ts.heads)

@@ -2,10 +2,12 @@
  * transformer with MoLE adapters), and the router weights read back.  See
  * nn/move.h. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nn.h"
 #include "nn/encoder.h"
+#include "nn/kernels.h"
 #include "nn/move.h"
 
 static const char *const transform_names[] = { "avgpool", "adt" };
@@ -175,4 +177,42 @@ mm_status mm_net_build_mome(mm_net **out, const mm_mome_spec *s, mm_err *e)
 fail:
 	mm_net_free(net);
 	return e && e->status ? e->status : MM_EUSAGE;
+}
+
+mm_status mm_mome_predict(mm_net *net, const mm_mome_spec *s, const mm_dataset *d, float *P,
+		float *enc, int *adapter, mm_err *e)
+{
+	enum { BATCH = 256 };
+	int C = mm_net_nout(net), K = s->nenc, L = s->mole.adapters ? s->depth : 0;
+	int route = s->aggregate == MM_MOVE_ROUTER ? mm_net_node_id(net, MM_MOME_ROUTER) : -1;
+	int mole[64], k[BATCH];
+	char name[48];
+	for (int l = 0; l < L && l < 64; l++) {
+		snprintf(name, sizeof name, "blk%d.mole", l);
+		mole[l] = mm_net_node_id(net, name);
+	}
+	const float *X[MM_NET_MAXMOD];
+	const int *len[MM_NET_MAXMOD];
+	for (size_t i = 0; i < d->n; i += BATCH) {
+		int B = (int)(d->n - i < BATCH ? d->n - i : BATCH);
+		for (int m = 0; m < d->nmod; m++) {
+			X[m] = d->X[m] + i * (size_t)mm_net_dim(net, m);
+			len[m] = d->len[m] ? d->len[m] + i : NULL;
+		}
+		const float *Z = mm_net_forward_seq(net, X, len, B, false, NULL);
+		if (!Z)
+			return mm_errf(e, MM_ENOMEM, "out of memory for a batch of %d", B);
+		mm_softmax(Z, B, C, P + i * C);
+		mm_status st;
+		if (enc && route >= 0 &&
+				(st = mm_net_move_weights(net, route, B, enc + i * K, e)) != MM_OK)
+			return st;
+		for (int l = 0; adapter && l < L && l < 64; l++) {
+			if ((st = mm_net_mole_choices(net, mole[l], B, k, e)) != MM_OK)
+				return st;
+			for (int b = 0; b < B; b++)
+				adapter[(i + (size_t)b) * L + l] = k[b];
+		}
+	}
+	return MM_OK;
 }

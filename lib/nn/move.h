@@ -108,6 +108,16 @@ int mm_move_aggregate_parse(const char *s);
 
 /* NULL when valid, else a message naming the bad setting. */
 const char *mm_mome_spec_check(const mm_mome_spec *s);
+
+/* Class probabilities P [n, nclass] of d under a net built from s (as
+ * mm_net_predict), and the routing of each example: enc [n, nenc] the
+ * encoder router's weights (aggregate router; else left alone; may be
+ * NULL), adapter [n, depth] the adapter each block chose (with adapters;
+ * for token routes the one most of its tokens chose, ties to the lowest;
+ * else left alone; may be NULL).  MM_ENOMEM when a batch's activations
+ * cannot be allocated. */
+mm_status mm_mome_predict(mm_net *net, const mm_mome_spec *s, const mm_dataset *d, float *P,
+		float *enc, int *adapter, mm_err *e);
 /* Build (not initialise) the net: MM_EVALUE for a bad spec, MM_ENOMEM. */
 mm_status mm_net_build_mome(mm_net **out, const mm_mome_spec *s, mm_err *e);
 
