@@ -336,7 +336,7 @@ static void pk_int(msgpack_packer *pk, const char *key, int v)
 
 static void pack_mspec(msgpack_packer *pk, const mm_mome_spec *s)
 {
-	msgpack_pack_map(pk, 15);
+	msgpack_pack_map(pk, 16);
 	pk_str(pk, "grids");
 	msgpack_pack_array(pk, (size_t)s->nenc);
 	for (int m = 0; m < s->nenc; m++) {
@@ -361,9 +361,9 @@ static void pack_mspec(msgpack_packer *pk, const mm_mome_spec *s)
 	pk_str(pk, "adapter_route");
 	pk_str(pk, mm_mole_route_name(s->mole.route));
 	pk_int(pk, "adapter_dim", s->mole.dim);
-	pk_str(pk, "gumbel_balance");
-	msgpack_pack_array(pk, 2);
+	pk_str(pk, "gumbel");
 	msgpack_pack_float(pk, s->mole.gumbel);
+	pk_str(pk, "balance");
 	msgpack_pack_float(pk, s->mole.balance);
 }
 
@@ -1178,7 +1178,7 @@ static mm_status unpack_mspec(uctx *u, const msgpack_object *spec, mm_model **ou
 {
 	mm_mome_spec s;
 	memset(&s, 0, sizeof s);
-	const msgpack_object *arr = NULL, *gb = NULL;
+	const msgpack_object *arr = NULL;
 	mm_status st = need(u, spec, "grids", "spec.grids", MSGPACK_OBJECT_ARRAY, &arr);
 	if (st != MM_OK)
 		return st;
@@ -1216,17 +1216,12 @@ static mm_status unpack_mspec(uctx *u, const msgpack_object *spec, mm_model **ou
 			(st = get_enum(u, spec, "adapter_route", "spec.adapter_route", mm_mole_route_parse,
 				       &s.mole.route)) != MM_OK ||
 			(st = get_int(u, spec, "adapter_dim", "spec.adapter_dim", 0, 1 << 16, &s.mole.dim)) != MM_OK ||
-			(st = need(u, spec, "gumbel_balance", "spec.gumbel_balance", MSGPACK_OBJECT_ARRAY,
-				   &gb)) != MM_OK)
+			(st = get_float(u, spec, "gumbel", "spec.gumbel", &s.mole.gumbel)) != MM_OK ||
+			(st = get_float(u, spec, "balance", "spec.balance", &s.mole.balance)) != MM_OK)
 		return st;
-	for (int k = 0; k < 2; k++) {
-		const msgpack_object *x = gb->via.array.size == 2 ? &gb->via.array.ptr[k] : NULL;
-		if (!x || (x->type != MSGPACK_OBJECT_FLOAT32 && x->type != MSGPACK_OBJECT_FLOAT64) ||
-				!(x->via.f64 >= 0 && x->via.f64 <= 1e3))
-			return mm_errf(u->e, MM_ECORRUPT, "model %s: field \"spec.gumbel_balance\": "
-					"expected two numbers in 0..1000", u->name);
-		*(k ? &s.mole.balance : &s.mole.gumbel) = (float)x->via.f64;
-	}
+	if (!(s.mole.gumbel >= 0 && s.mole.gumbel <= 100 && s.mole.balance >= 0 && s.mole.balance <= 1e3))
+		return mm_errf(u->e, MM_ECORRUPT, "model %s: field \"spec.gumbel\" or \"spec.balance\": "
+				"out of range", u->name);
 	const char *msg = mm_mome_spec_check(&s);
 	if (msg)
 		return mm_errf(u->e, MM_ECORRUPT, "model %s: invalid spec: %s", u->name, msg);

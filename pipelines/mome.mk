@@ -1,6 +1,6 @@
 # mome.mk — the MoME ablation on mmoe-synth --kind tasks (make mome-ablation).
 #
-#   make -f pipelines/mome.mk [N=2400] [SEEDS="1 2 3"] [EXTRA=1] [RUNS=runs]   prints the table
+#   make -f pipelines/mome.mk [N=4000] [SEEDS="1 2 3 4 5"] [EXTRA=1] [RUNS=runs]   prints the table
 #
 # Data (one set, DATA_SEED): mmoe-synth --kind tasks, the token grids of
 # mmoe-encode-vision -e pixels -e hog -e color, and the instruction's pooled
@@ -21,7 +21,8 @@
 #   runs/mome/n=N/seed=S/ROW.mm                  one model
 #   runs/mome/n=N/seed=S/scored.zst              the records + p_ROW, ROW_enc, ROW_adapter
 #   runs/mome/n=N/seed=S/diff-p_REF.tsv          mmoe-eval --by task --diff p_REF (test split)
-#   runs/mome/n=N/seed=S/routing.txt             encoder weights and adapter counts per task
+#   runs/mome/n=N/seed=S/routing.txt             encoder weights and, per block, adapter
+#                                                counts per task
 #   runs/mome/n=N/ablation.txt                   the table (mome-table.awk)
 
 SHELL := /bin/bash
@@ -33,13 +34,15 @@ SHELL := /bin/bash
 PIPELINES := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 MMOE_BIN  ?= $(abspath $(PIPELINES)/..)/bin
 RUNS      ?= runs
-N         ?= 2400
+N         ?= 4000
 DATA_SEED ?= 1
-SEEDS     ?= 1 2 3
+SEEDS     ?= 1 2 3 4 5
 BOOT      ?= 1000
 EXTRA     ?=
 # the model: small enough for the 3 × rows trainings to fit 30 minutes on 2 cores
-MODEL     ?= --depth 2 --width 32 --heads 2 --ffn 64 --tokens 4 --epochs 12 --batch 32
+DEPTH     ?= 2
+MODEL     ?= --depth $(DEPTH) --width 32 --heads 2 --ffn 64 --tokens 4 --epochs 12 --batch 32
+BLOCKS     = $(shell seq 0 $$(($(DEPTH) - 1)))
 VISION    ?= -f v_pixels_tok -f v_hog_tok -f v_color_tok --transform adt --aggregate router
 
 include $(PIPELINES)/method.mk
@@ -100,9 +103,9 @@ $(DIR)/$(SD)%/diffs: $(DIR)/$(SD)%/scored.zst $(call tool,eval)
 	touch $@
 
 $(DIR)/$(SD)%/routing.txt: $(DIR)/$(SD)%/scored.zst $(call tool,eval)
-	{ $(EVAL) --pred p_adt_router --label label --by task --split test -w adt_router_enc $<; \
-	  $(foreach r,$(filter mole_%,$(ROWS)),$(EVAL) --pred p_$(r) --label label --by task \
-		--split test --counts $(r)_adapter $<;) } > $@
+	{ $(EVAL) --pred p_adt_router --label label --by task --split test -w p_adt_router_enc -t pixels,hog,color $<; \
+	  $(foreach r,$(filter mole_%,$(ROWS)),$(foreach l,$(BLOCKS),echo "== $(r): block $(l)"; \
+		$(EVAL) --pred p_$(r) --label label --by task --split test --counts p_$(r)_adapter$(l) $<;)) } > $@
 
 $(DIR)/ablation.txt: $(foreach s,$(SEEDS),$(DIR)/$(SD)$(s)/diffs $(DIR)/$(SD)$(s)/routing.txt) \
 		$(PIPELINES)/mome-table.awk

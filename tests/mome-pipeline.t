@@ -9,8 +9,8 @@ mk=$MMOE_TOP/pipelines/mome.mk
 run make -n -f "$mk" RUNS="$T/runs" SEEDS="1 2 3" MMOE_BIN="$MMOE_BIN"
 is "$rc" 0 "make -n parses the pipeline"
 n=$(grep -c -- "--arch mome" "$T/out")
-is "$n" 30 "ten rows × three seeds of mmoe-train-expert --arch mome"
-like "$out" "mmoe-synth --quiet --kind tasks --count 2400 --seed 1" "data from mmoe-synth --kind tasks"
+is "$n" 30 "ten rows × three seeds (SEEDS) of mmoe-train-expert --arch mome"
+like "$out" "mmoe-synth --quiet --kind tasks --count 4000 --seed 1" "data from mmoe-synth --kind tasks"
 like "$out" "-e pixels -e hog -e color --drop-image" "the three encoders' grids kept"
 like "$out" "--field instruction --as t_instr" "the instruction embedding"
 like "$out" "-f v_hog_tok --transform avgpool --aggregate add --adapters 0 --seed 2 -o [^ ]*seed=2/hog.mm" \
@@ -21,8 +21,9 @@ unlike "$out" "--gumbel" "Gumbel is opt-in"
 run make -n -f "$mk" RUNS="$T/runs" SEEDS="1 2 3" EXTRA=1 MMOE_BIN="$MMOE_BIN"
 like "$out" "--adapter-route instance --gumbel 1 --seed 1" "EXTRA=1 adds the Gumbel row"
 like "$out" "--adapter-route instance --balance 0.01 --seed 1" "and the load-balance row"
-like "$out" "--counts mole_i_adapter" "adapter counts per task group"
-like "$out" "-w adt_router_enc" "encoder weights per task group"
+like "$out" "--counts p_mole_i_adapter0" "adapter counts per task group, block 0"
+like "$out" "--counts p_mole_i_adapter1" "and block 1"
+like "$out" "-w p_adt_router_enc -t pixels,hog,color" "encoder weights per task group"
 like "$out" "--diff p_adapter1" "differences against the single adapter"
 
 # ---- the table on two hand-made seeds ----
