@@ -959,8 +959,7 @@ int main(int argc, char **argv)
 		case O_MAXTOK: lp.max_tokens = (int)cli_int("--max-tokens", optarg, 1, 1 << 20); arch_opt(&ao, FAM_MAXTOK, "--max-tokens"); break;
 		case O_INSTR:
 			check_nonempty_name("--instruction", optarg);
-			ao.instruction = optarg;
-			arch_opt(&ao, FAM_MOME, "--instruction");
+			ao.instruction = optarg; /* a data option: with --init, the model's arch */
 			break;
 		case O_TOKENS: ao.ms.tokens = (int)cli_int("--tokens", optarg, 1, 64); arch_opt(&ao, FAM_MOME, "--tokens"); break;
 		case O_TRANSFORM:
@@ -1080,6 +1079,8 @@ int main(int argc, char **argv)
 		cli_usage("--max-tokens is an option of --arch transformer: MoME's grids have a fixed size");
 	if (ao.arch != MM_ARCH_MOME && ao.mome_opt)
 		cli_usage("%s is an option of --arch mome (give --arch mome)", ao.mome_opt);
+	if (ao.instruction && ao.arch != MM_ARCH_MOME && !init_path)
+		cli_usage("--instruction is an option of --arch mome (give --arch mome)");
 	if (ao.arch == MM_ARCH_MOME && !init_path && !ao.instruction)
 		cli_usage("--arch mome needs --instruction FIELD, the instruction's embedding");
 	if (ao.arch == MM_ARCH_MOME && lp.nfeat == 0 && !init_path)
