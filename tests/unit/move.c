@@ -310,6 +310,46 @@ static void test_fit(void)
 	free(a); free(b); free(c);
 }
 
+/* mm_net_profile: the layer calls' times land on their nodes, and a reset
+ * clears them. */
+static void test_profile(void)
+{
+	mm_err e;
+	mm_mome_spec s = small_spec(MM_MOVE_ADT, MM_MOVE_ROUTER, 2, MM_MOLE_INSTANCE);
+	mm_net *net;
+	if (mm_net_build_mome(&net, &s, &e) != MM_OK)
+		return;
+	mm_rng ig;
+	mm_rng_seed(&ig, 1);
+	mm_net_init(net, &ig);
+	static const int l0[B] = { 9, 9, 9 }, l1[B] = { 4, 4, 4 }, l2[B] = { 1, 1, 1 };
+	float *X[3] = { rnd((size_t)B * 36, 1), rnd((size_t)B * 12, 1), rnd((size_t)B * E, 1) }, *R = rnd(B * C, 1);
+	const int *L[3] = { l0, l1, l2 };
+	double f0, b0, f, bw, tot = 0;
+	mm_net_forward_seq(net, (const float *const *)X, L, B, false, NULL);
+	mm_net_node_seconds(net, mm_net_node_id(net, "enc0.deform"), &f0, &b0);
+	mm_net_profile(net, true);
+	for (int k = 0; k < 3; k++) {
+		mm_net_forward_seq(net, (const float *const *)X, L, B, true, &ig);
+		mm_net_backward(net, R);
+	}
+	for (int i = 0; i < mm_net_nnodes(net); i++) {
+		mm_net_node_seconds(net, i, &f, &bw);
+		tot += f + bw;
+	}
+	mm_net_node_seconds(net, mm_net_node_id(net, "enc0.deform"), &f, &bw);
+	ok(f0 == 0 && b0 == 0 && f > 0 && bw > 0 && tot > f + bw,
+			"mm_net_profile: off by default; on, each node's forward and backward time (deform "
+			"%.1e + %.1e s of %.1e s)", f, bw, tot);
+	mm_net_profile(net, false);
+	mm_net_node_seconds(net, mm_net_node_id(net, "enc0.deform"), &f, &bw);
+	ok(f == 0 && bw == 0, "mm_net_profile resets the sums");
+	for (int m = 0; m < 3; m++)
+		free(X[m]);
+	free(R);
+	mm_net_free(net);
+}
+
 int main(void)
 {
 	mm_rng_seed(&G, 2027);
@@ -322,5 +362,6 @@ int main(void)
 	test_mome_grad(MM_MOVE_AVGPOOL, MM_MOVE_ROUTER, 3, MM_MOLE_INSTANCE);
 	test_spec_errors();
 	test_fit();
+	test_profile();
 	return tap_done();
 }
