@@ -23,6 +23,8 @@
 #   runs/mome/n=N/seed=S/diff-p_REF.tsv          mmoe-eval --by task --diff p_REF (test split)
 #   runs/mome/n=N/seed=S/routing.txt             encoder weights and, per block, adapter
 #                                                counts per task
+#   runs/mome/n=N/seed=S/charts/adt_router/weights_task.png     their charts (gnuplot):
+#   runs/mome/n=N/seed=S/charts/ROW_blockL/counts_task.png      mean weights, adapter shares
 #   runs/mome/n=N/ablation.txt                   the table (mome-table.awk)
 
 SHELL := /bin/bash
@@ -103,9 +105,11 @@ $(DIR)/$(SD)%/diffs: $(DIR)/$(SD)%/scored.zst $(call tool,eval)
 	touch $@
 
 $(DIR)/$(SD)%/routing.txt: $(DIR)/$(SD)%/scored.zst $(call tool,eval)
-	{ $(EVAL) --pred p_adt_router --label label --by task --split test -w p_adt_router_enc -t pixels,hog,color $<; \
+	{ $(EVAL) --pred p_adt_router --label label --by task --split test -w p_adt_router_enc \
+		-t pixels,hog,color --plot $(@D)/charts/adt_router $<; \
 	  $(foreach r,$(filter mole_%,$(ROWS)),$(foreach l,$(BLOCKS),echo "== $(r): block $(l)"; \
-		$(EVAL) --pred p_$(r) --label label --by task --split test --counts p_$(r)_adapter$(l) $<;)) } > $@
+		$(EVAL) --pred p_$(r) --label label --by task --split test --counts p_$(r)_adapter$(l) \
+		--plot $(@D)/charts/$(r)_block$(l) $<;)) } > $@
 
 $(DIR)/ablation.txt: $(foreach s,$(SEEDS),$(DIR)/$(SD)$(s)/diffs $(DIR)/$(SD)$(s)/routing.txt) \
 		$(PIPELINES)/mome-table.awk
