@@ -350,6 +350,25 @@ static mm_status target_class(lctx *c, mm_rec *r, const msgpack_object *to, int 
 	return MM_OK;
 }
 
+/* A field that must be a grid: the same H × W as the records before (and
+ * as a MoME --init model's). */
+static mm_status grid_check(lctx *c, const char *where, int f, int H, int W)
+{
+	const mm_load_params *p = c->p;
+	mm_loaded *ld = c->ld;
+	if (H == 0)
+		return mm_errf(c->e, MM_EVALUE, "%s: field \"%s\": token rows, not a grid [H, W, D]",
+				where, p->feat[f]);
+	if (!ld->gh[f] && p->init && p->init->arch == MM_ARCH_MOME && f < p->init->mspec.nenc)
+		ld->gh[f] = p->init->mspec.gh[f], ld->gw[f] = p->init->mspec.gw[f];
+	if (ld->gh[f] && (H != ld->gh[f] || W != ld->gw[f]))
+		return mm_errf(c->e, MM_EVALUE, "%s: field \"%s\": a %d×%d grid, but %s %d×%d",
+				where, p->feat[f], H, W, p->init ? "the --init model takes" :
+				"the records before have", ld->gh[f], ld->gw[f]);
+	ld->gh[f] = H, ld->gw[f] = W;
+	return MM_OK;
+}
+
 /* A token field of a kept record onto the set's rows. */
 static mm_status tokens_of(lctx *c, mm_rec *r, int f, acc *a)
 {
@@ -386,6 +405,8 @@ static mm_status tokens_of(lctx *c, mm_rec *r, int f, acc *a)
 				where, p->feat[f], T, p->max_tokens);
 		goto out;
 	}
+	if (p->grid[f] && (st = grid_check(c, where, f, H, W)) != MM_OK)
+		goto out;
 	c->ld->dim[f] = D;
 	if (T > c->ld->T[f])
 		c->ld->T[f] = T;
@@ -817,7 +838,7 @@ mm_status mm_load(mm_loaded *ld, mm_reader *rd, const mm_load_params *p, mm_err 
 		c->kind[f] = -1;
 		if (p->init && f < p->nfeat)
 			c->kind[f] = p->init->spec.sparse[f] > 0 ? MM_FEAT_SPARSE :
-				p->init->arch == MM_ARCH_TRANSFORMER ? MM_FEAT_TOKENS : MM_FEAT_DENSE;
+				mm_model_tokens(p->init) ? MM_FEAT_TOKENS : MM_FEAT_DENSE;
 		if (p->init && f < p->nfeat && c->kind[f] == MM_FEAT_DENSE)
 			ld->dim[f] = p->init->spec.dims[f];
 	}
@@ -936,6 +957,15 @@ static mm_status record_tokens(const mm_model *m, mm_rec *r, int f, float *x, in
 				mm_rec_where(r, where, sizeof where), field, T, Tm);
 		goto out;
 	}
+	if (m->arch == MM_ARCH_MOME && f < m->mspec.nenc &&
+			(H != m->mspec.gh[f] || W != m->mspec.gw[f])) {
+		mm_rec_where(r, where, sizeof where);
+		st = H ? mm_errf(e, MM_EVALUE, "%s: field \"%s\": a %d×%d grid, the model takes "
+				"%d×%d grids", where, field, H, W, m->mspec.gh[f], m->mspec.gw[f]) :
+			mm_errf(e, MM_EVALUE, "%s: field \"%s\": token rows, not a grid [H, W, D]",
+					where, field);
+		goto out;
+	}
 	mm_model_standardize(m, f, t.data, (size_t)T, x);
 	memset(x + (size_t)T * D, 0, (size_t)(Tm - T) * D * sizeof *x);
 	*len = T;
@@ -976,7 +1006,7 @@ mm_status mm_load_record(const mm_model *m, mm_rec *r, size_t slot, float *const
 			}
 			continue;
 		}
-		if (m->arch == MM_ARCH_TRANSFORMER) {
+		if (mm_model_tokens(m)) {
 			st = record_tokens(m, r, f, x, &len[f][slot], e);
 		} else {
 			mm_tensor t;

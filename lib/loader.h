@@ -69,6 +69,9 @@ typedef struct mm_load_params {
 	bool tokens;                        /* keep dense fields' shapes (tokens above) */
 	int max_tokens;                     /* tokens: a kept record with more rows is an
 	                                     * error, and T is at most this (0: no limit) */
+	bool grid[MM_NET_MAXMOD];           /* tokens: field f must be a grid [H, W, D] of
+	                                     * the same H and W in every kept record (and
+	                                     * as the --init model's, if a MoME) */
 	const char *target;                 /* "label" */
 	const char *split_field;            /* "split" */
 	int nwhere;                         /* keep records whose where_f[i] is where_v[i] */
@@ -114,6 +117,7 @@ typedef struct mm_loaded {
 	int kind[MM_NET_MAXMOD];            /* MM_FEAT_* */
 	int dim[MM_NET_MAXMOD];             /* dense: values; tokens: D; sparse: 2 × pairs */
 	int T[MM_NET_MAXMOD];               /* tokens: rows; 1 otherwise */
+	int gh[MM_NET_MAXMOD], gw[MM_NET_MAXMOD]; /* p->grid[f]: the grid every record has */
 	struct mm_colmap *cols[MM_NET_MAXMOD]; /* sparse: the training columns (owned) */
 	int nclass;
 	char **classes;                     /* nclass owned names ("0", "1", ... for ints) */

@@ -25,7 +25,31 @@ mm_status mm_train_model_new(mm_model **out, const mm_train_arch *a, const mm_mo
 	mm_status st;
 	*out = NULL;
 	int arch = init ? init->arch : a->arch;
-	if (arch == MM_ARCH_TRANSFORMER) {
+	if (arch == MM_ARCH_MOME) {
+		mm_mome_spec ms = init ? init->mspec : a->ms;
+		if (!init) {
+			ms.width = a->ts.width, ms.depth = a->ts.depth;
+			ms.heads = a->ts.heads, ms.ffn = a->ts.ffn;
+		}
+		ms.nenc = ld->nfeat - 1;
+		ms.nclass = ld->nclass;
+		for (int f = 0; f < ld->nfeat; f++)
+			if (ld->kind[f] == MM_FEAT_SPARSE)
+				return mm_errf(e, MM_EUSAGE, "%s %s is a sparse feature: --arch mome takes "
+						"vision grids and a dense instruction embedding",
+						f < ms.nenc ? "-f" : "--instruction", p->feat[f]);
+		for (int f = 0; f < ms.nenc; f++)
+			ms.gh[f] = ld->gh[f], ms.gw[f] = ld->gw[f], ms.gd[f] = ld->dim[f];
+		if (ld->T[ms.nenc] != 1)
+			return mm_errf(e, MM_EVALUE, "--instruction %s: token rows (up to %d), expected "
+					"one vector [E] per record", p->feat[ms.nenc], ld->T[ms.nenc]);
+		ms.edim = ld->dim[ms.nenc];
+		const char *msg = mm_mome_spec_check(&ms);
+		if (msg)
+			return mm_errf(e, MM_EUSAGE, "--arch mome: %s", msg);
+		if ((st = mm_model_new_mome(&m, &ms, e)) != MM_OK)
+			return st;
+	} else if (arch == MM_ARCH_TRANSFORMER) {
 		mm_transformer_spec ts = init ? init->tspec : a->ts;
 		ts.nmod = ld->nfeat;
 		ts.nclass = ld->nclass;
@@ -152,6 +176,8 @@ struct mm_predictor {
 	float *X[MM_NET_MAXMOD];    /* batch rows of each input, standardised */
 	int *len[MM_NET_MAXMOD];    /* a transformer's valid rows */
 	float *P;                   /* batch × nclass */
+	float *enc;                 /* MoME with a router: batch × encoders */
+	int *adapter;               /* MoME with adapters: batch × depth */
 };
 
 mm_status mm_predictor_new(mm_predictor **out, const mm_model *m, size_t batch, mm_err *e)
@@ -165,9 +191,15 @@ mm_status mm_predictor_new(mm_predictor **out, const mm_model *m, size_t batch, 
 	for (int f = 0; f < m->spec.nmod; f++) {
 		if (!(pr->X[f] = mm_alloc_aligned(batch * mm_model_input_size(m, f), sizeof(float))))
 			goto fail;
-		if (m->arch == MM_ARCH_TRANSFORMER && !(pr->len[f] = malloc(batch * sizeof(int))))
+		if (mm_model_tokens(m) && !(pr->len[f] = malloc(batch * sizeof(int))))
 			goto fail;
 	}
+	const mm_mome_spec *ms = &m->mspec;
+	if (m->arch == MM_ARCH_MOME && ((ms->aggregate == MM_MOVE_ROUTER &&
+			!(pr->enc = malloc(batch * (size_t)ms->nenc * sizeof(float)))) ||
+			(ms->mole.adapters && ms->depth &&
+			 !(pr->adapter = malloc(batch * (size_t)ms->depth * sizeof(int))))))
+		goto fail;
 	if (!(pr->P = mm_alloc_aligned(batch * (size_t)m->spec.nclass, sizeof(float))))
 		goto fail;
 	*out = pr;
@@ -186,6 +218,8 @@ void mm_predictor_free(mm_predictor *pr)
 		free(pr->len[f]);
 	}
 	free(pr->P);
+	free(pr->enc);
+	free(pr->adapter);
 	free(pr);
 }
 
@@ -207,6 +241,8 @@ mm_status mm_predictor_run(mm_predictor *pr, size_t n, mm_err *e)
 		ds.X[f] = pr->X[f];
 		ds.len[f] = pr->len[f];
 	}
+	if (m->arch == MM_ARCH_MOME)
+		return mm_mome_predict(m->net, &m->mspec, &ds, pr->P, pr->enc, pr->adapter, e);
 	return mm_net_predict(m->net, &ds, pr->P, e);
 }
 
@@ -222,5 +258,15 @@ mm_status mm_predictor_annotate(const mm_predictor *pr, size_t k, mm_rec *r, con
 		st = mm_rec_set_int(r, as_class, best, e);
 	if (st == MM_OK && m->target_is_str)
 		st = mm_rec_set_str(r, as_label, m->classes[best], e);
+	const mm_mome_spec *ms = &m->mspec;
+	char f[600];
+	if (st == MM_OK && pr->enc) {
+		snprintf(f, sizeof f, "%s_enc", as);
+		st = mm_rec_set_vec(r, f, pr->enc + k * (size_t)ms->nenc, (size_t)ms->nenc, e);
+	}
+	for (int l = 0; st == MM_OK && pr->adapter && l < ms->depth; l++) {
+		snprintf(f, sizeof f, "%s_adapter%d", as, l);
+		st = mm_rec_set_int(r, f, pr->adapter[k * (size_t)ms->depth + l], e);
+	}
 	return st;
 }

@@ -33,16 +33,19 @@
 /* The architecture asked for (used unless an --init model gives its own).
  * The fields the data decides (inputs, dimensions, classes) are ignored. */
 typedef struct mm_train_arch {
-	int arch;                   /* MM_ARCH_EXPERT (--arch mlp) or MM_ARCH_TRANSFORMER */
+	int arch;                   /* MM_ARCH_EXPERT (--arch mlp), _TRANSFORMER or _MOME */
 	mm_net_spec spec;           /* expert: proj, act, fusion, hidden, layers, dropout */
-	mm_transformer_spec ts;     /* transformer: width, depth, heads, ffn */
+	mm_transformer_spec ts;     /* transformer and mome: width, depth, heads, ffn */
+	mm_mome_spec ms;            /* mome: tokens, transform, points, aggregate, mole */
 } mm_train_arch;
 
 /* A new model for the loaded data ld (mm_load with params p): init's
  * architecture when init is not NULL, else a's, with ld's inputs (kinds,
  * dimensions, token rows, sparse columns) and classes, the feature names
  * p->feat and the target p->target (a mixture gate's target is
- * "mixture").  The net is built, not initialised (mm_train_start does).
+ * "mixture").  For MoME, p->feat's last field is the instruction and the
+ * others the grids (ld->gh, ld->gw: loaded with p->grid).  The net is built,
+ * not initialised (mm_train_start does).
  * MM_EUSAGE when the options do not fit the data (a sparse feature for a
  * transformer, a spec check failing), the message saying why. */
 mm_status mm_train_model_new(mm_model **m, const mm_train_arch *a, const mm_model *init,
@@ -107,7 +110,9 @@ mm_status mm_predictor_run(mm_predictor *pr, size_t n, mm_err *e);
 
 /* Row k of the last run into record r: `as` the probabilities [C],
  * as_class the argmax (int), and for a string target as_label its class
- * name. */
+ * name.  A MoME model also writes its routing: `as`_enc, the encoder
+ * router's weights [encoders] (aggregate router), and `as`_adapter<l>, the
+ * adapter block l chose (with adapters; nn/move.h's mm_mome_predict). */
 mm_status mm_predictor_annotate(const mm_predictor *pr, size_t k, mm_rec *r, const char *as,
 		const char *as_class, const char *as_label, mm_err *e);
 

@@ -12,6 +12,7 @@
 struct mm_vis {
 	mm_vis_params p;
 	int T, D;
+	int side;        /* the token grid is side × side (T = side²) */
 	int K;      /* pixels: patch*patch*3 */
 	float *W;   /* pixels: [K, D] */
 };
@@ -137,6 +138,7 @@ mm_status mm_vis_new(mm_vis **out, const mm_vis_params *p, mm_err *e)
 	case MM_VIS_PIXELS: {
 		int g = p->size / p->patch;
 		v->T = g * g;
+		v->side = g;
 		v->D = p->dim;
 		v->K = p->patch * p->patch * 3;
 		v->W = mm_alloc_aligned((size_t)v->K * (size_t)v->D, sizeof *v->W);
@@ -155,12 +157,14 @@ mm_status mm_vis_new(mm_vis **out, const mm_vis_params *p, mm_err *e)
 	case MM_VIS_HOG: {
 		int g = p->size / p->cell - p->block + 1;
 		v->T = g * g;
+		v->side = g;
 		v->D = p->block * p->block * p->bins;
 		break;
 	}
 	case MM_VIS_COLOR: {
 		int g = p->size / p->cell;
 		v->T = g * g;
+		v->side = g;
 		v->D = p->hbins * p->sbins * p->vbins;
 		break;
 	}
@@ -180,6 +184,7 @@ void mm_vis_free(mm_vis *v)
 }
 
 int mm_vis_ntok(const mm_vis *v) { return v->T; }
+int mm_vis_side(const mm_vis *v) { return v->side; }
 int mm_vis_dim(const mm_vis *v) { return v->D; }
 int mm_vis_pooled_dim(const mm_vis *v) { return v->p.pool == MM_VIS_POOL_MEANMAX ? 2 * v->D : v->D; }
 const mm_vis_params *mm_vis_params_get(const mm_vis *v) { return &v->p; }

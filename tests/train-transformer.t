@@ -103,7 +103,7 @@ like "$rc:$err" "^2:mmoe-train-expert: --proj is an option of --arch mlp" "an ML
 run mmoe-train-expert -f a_tok --depth 3 -o "$T/bad.mm" "$T/d.mp"
 like "$rc:$err" "^2:mmoe-train-expert: --depth is an option of --arch transformer" "a transformer option without it: usage error"
 run mmoe-train-expert --arch rnn -f a_tok -o "$T/bad.mm" "$T/d.mp"
-like "$rc:$err" "^2:mmoe-train-expert: option --arch: 'rnn' is not mlp or transformer" "an unknown --arch: usage error"
+like "$rc:$err" "^2:mmoe-train-expert: option --arch: 'rnn' is not mlp, transformer or mome" "an unknown --arch: usage error"
 mkrecs > "$T/dd.mp" <<'EOF'
 {"id":"a","split":"train","label":0,"x":[[1,2,3],[4,5,6]]}
 {"id":"b","split":"train","label":1,"x":[[1,2,3]]}

@@ -1,6 +1,6 @@
 /* mmoe-encode-vision — decode the image of each record and add feature
  * tensors from weight-free encoders (lib/vision.h): for each -e ENC a pooled
- * vector NAME [D] and a token grid NAME_tok [T, D].
+ * vector NAME [D] and a token grid NAME_tok [H, W, D].
  *
  * Records go through mm_map (lib/pool.h) in chunks of CHUNK: this thread
  * reads a chunk and writes it back, a -j worker decodes, resizes and
@@ -62,7 +62,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: mmoe-encode-vision [-e ENC [--as NAME]]... [options] [FILE...]\n"
 		"Decode the image of each record (PNG or JPEG bytes, or a path) and add, for each\n"
-		"encoder, a pooled vector NAME [D] and a token grid NAME_tok [T, D].\n"
+		"encoder, a pooled vector NAME [D] and a token grid NAME_tok [H, W, D].\n"
 		"Reads FILE(s) or stdin, writes records to stdout.\n"
 		"\n"
 		"Encoders (-e, repeatable; default: -e pixels -e hog -e color):\n"
@@ -146,13 +146,14 @@ static void do_chunk(chunk *b, float *img, float **tok, float **pooled)
 	for (int j = 0; j < m; j++) {
 		slot *s = &batch[idx[j]];
 		for (int k = 0; k < nenc && s->st == MM_OK; k++) {
-			int T = mm_vis_ntok(encs[k].v), D = mm_vis_dim(encs[k].v);
-			int64_t shape[2] = {T, D};
+			int T = mm_vis_ntok(encs[k].v), D = mm_vis_dim(encs[k].v),
+			    g = mm_vis_side(encs[k].v);
+			int64_t shape[3] = {g, g, D};
 			int P = mm_vis_pooled_dim(encs[k].v);
 			s->st = mm_rec_set_vec(s->r, encs[k].name, pooled[k] + (size_t)j * P, (size_t)P, &s->e);
 			if (s->st == MM_OK && !no_tokens)
 				s->st = mm_rec_set_tensor(s->r, encs[k].tokname, tok[k] + (size_t)j * T * D,
-						shape, 2, &s->e);
+						shape, 3, &s->e);
 		}
 		if (s->st == MM_OK && drop_image)
 			mm_rec_del(s->r, field);

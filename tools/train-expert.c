@@ -56,8 +56,9 @@ static void usage(FILE *f)
 		"                           loss: 0 the mixture alone, 1 a tag router (default: 0)\n"
 		"      --tag FIELD          the tag of --tag-weight (default: rus)\n"
 		"Architecture (taken from the --init model when given):\n"
-		"      --arch mlp|transformer  the expert MLP over the features (flattened), or a\n"
-		"                           transformer over their token rows (default: mlp)\n"
+		"      --arch mlp|transformer|mome  the expert MLP over the features (flattened),\n"
+		"                           a transformer over their token rows, or MoME over\n"
+		"                           vision grids and an instruction (default: mlp)\n"
 		"  mlp:\n"
 		"      --proj N             projection width per modality, 0 = none (default: 256)\n"
 		"      --act relu|gelu      activation (default: relu)\n"
@@ -75,6 +76,24 @@ static void usage(FILE *f)
 		"      --ffn N              feed-forward width (default: 4 x width)\n"
 		"      --max-tokens N       refuse a train or val record with more than N rows in\n"
 		"                           a field (default: the most rows of any record)\n"
+		"  mome: each -f is a vision grid [H, W, D] (the same H, W in every record), mixed\n"
+		"  by MoVE into visual tokens for a transformer (--depth --width --heads --ffn)\n"
+		"  with MoLE adapters; the instruction steers both routers:\n"
+		"      --instruction FIELD  the instruction's embedding, a vector [E] (required)\n"
+		"      --tokens K           K x K visual tokens per encoder (default: 4)\n"
+		"      --transform avgpool|adt  adaptive pooling and a linear map, or the adaptive\n"
+		"                           deformable transformation (default: adt)\n"
+		"      --points N           ADT sampling points per head (default: 4)\n"
+		"      --aggregate add|router  sum the encoders' tokens, or weigh them by a router\n"
+		"                           on the instruction (default: router)\n"
+		"      --adapters N         adapters beside each FFN, 0 = none (default: 4)\n"
+		"      --adapter-route instance|token|both  one adapter per example (MoLE-I), per\n"
+		"                           token (MoLE-T) or per token steered by the instruction\n"
+		"                           (MoLE-IT) (default: instance)\n"
+		"      --adapter-dim R      adapter bottleneck width (default: 16)\n"
+		"      --gumbel T           Gumbel-softmax noise at temperature T in training,\n"
+		"                           0 = off (default: 0)\n"
+		"      --balance X          weight of the adapters' load-balancing loss (default: 0)\n"
 		"Training:\n"
 		"      --init MODEL         start from MODEL's weights and standardisation (same\n"
 		"                           features; the head is re-initialised if the classes differ;\n"
@@ -99,7 +118,9 @@ static void usage(FILE *f)
 		"  -o, --output MODEL       model file to write (atomic)\n"
 		"Prediction:\n"
 		"      --predict            stream in, stream out with NAME [C] and NAME_class added\n"
-		"                           (and NAME_label, the class name, for string targets)\n"
+		"                           (and NAME_label, the class name, for string targets;\n"
+		"                           MoME adds NAME_enc, the encoder weights, and\n"
+		"                           NAME_adapter0.., each block's chosen adapter)\n"
 		"  -m, --model MODEL        model to apply (repeatable, one --as each)\n"
 		"      --as NAME            output field of the preceding -m (default: p_<model basename>)\n"
 		"      --force              write binary records to a terminal\n"
@@ -294,6 +315,29 @@ static json_t *info_spec(const mm_model *m)
 		json_object_set_new(sp, "nclass", json_integer(t->nclass));
 		return sp;
 	}
+	if (m->arch == MM_ARCH_MOME) {
+		const mm_mome_spec *t = &m->mspec;
+		json_t *g = json_array();
+		for (int f = 0; f < t->nenc; f++)
+			json_array_append_new(g, json_pack("[i,i,i]", t->gh[f], t->gw[f], t->gd[f]));
+		json_object_set_new(sp, "grids", g);
+		json_object_set_new(sp, "edim", json_integer(t->edim));
+		json_object_set_new(sp, "tokens", json_integer(t->tokens));
+		json_object_set_new(sp, "transform", json_string(mm_move_transform_name(t->transform)));
+		json_object_set_new(sp, "aggregate", json_string(mm_move_aggregate_name(t->aggregate)));
+		json_object_set_new(sp, "points", json_integer(t->points));
+		json_object_set_new(sp, "width", json_integer(t->width));
+		json_object_set_new(sp, "depth", json_integer(t->depth));
+		json_object_set_new(sp, "heads", json_integer(t->heads));
+		json_object_set_new(sp, "ffn", json_integer(t->ffn));
+		json_object_set_new(sp, "nclass", json_integer(t->nclass));
+		json_object_set_new(sp, "adapters", json_integer(t->mole.adapters));
+		json_object_set_new(sp, "adapter_route", json_string(mm_mole_route_name(t->mole.route)));
+		json_object_set_new(sp, "adapter_dim", json_integer(t->mole.dim));
+		json_object_set_new(sp, "gumbel", jflt(t->mole.gumbel));
+		json_object_set_new(sp, "balance", jflt(t->mole.balance));
+		return sp;
+	}
 	json_object_set_new(sp, "proj", json_integer(s->proj));
 	json_object_set_new(sp, "act", json_string(mm_act_name(s->act)));
 	json_object_set_new(sp, "fusion", json_string(mm_fusion_name(s->fusion)));
@@ -337,7 +381,7 @@ static int info_main(const char *path)
 		if (m->cols[f]) /* a sparse feature: dim/2 pairs over its training columns */
 			json_object_set_new(fo, "sparse", json_pack("{s:I, s:I, s:i}", "dim",
 				(json_int_t)m->cols[f]->dim, "columns", (json_int_t)m->cols[f]->m, "pairs", s->dims[f] / 2));
-		if (m->arch == MM_ARCH_TRANSFORMER)
+		if (mm_model_tokens(m))
 			json_object_set_new(fo, "tokens", json_integer(m->tspec.in[f].T));
 		json_array_append_new(fe, fo);
 	}
@@ -405,7 +449,8 @@ static void check_nonempty_name(const char *opt, const char *s)
 /* The architecture options given on the command line. */
 typedef struct arch_opts {
 	mm_train_arch a;           /* --arch and its options (lib/train.h) */
-	const char *mlp_opt, *tf_opt; /* the first option given of each family */
+	const char *instruction;   /* mome: the instruction field */
+	const char *mlp_opt, *tf_opt, *maxtok_opt, *mome_opt; /* the first option given of each family */
 	bool given;
 } arch_opts;
 
@@ -523,9 +568,12 @@ static int train_main(int argc, char **argv, const arch_opts *ao, mm_fit_params 
 		lp.init = init;
 		lp.init_name = init_path;
 	}
-	lp.tokens = (init ? init->arch : ao->a.arch) == MM_ARCH_TRANSFORMER;
+	int arch = init ? init->arch : ao->a.arch;
+	lp.tokens = arch != MM_ARCH_EXPERT;
 	if (lp.nfeat == 0)
 		cli_usage("at least one -f FIELD is required");
+	for (int f = 0; arch == MM_ARCH_MOME && f < lp.nfeat - 1; f++)
+		lp.grid[f] = true;
 	for (int i = 0; i < lp.nfeat; i++)
 		for (int j = 0; j < i; j++)
 			if (strcmp(lp.feat[i], lp.feat[j]) == 0)
@@ -582,9 +630,11 @@ static int train_main(int argc, char **argv, const arch_opts *ao, mm_fit_params 
 }
 
 /* An architecture option: remember the first of its family. */
-static void arch_opt(arch_opts *ao, bool transformer, const char *name)
+enum { FAM_MLP, FAM_TF, FAM_MAXTOK, FAM_MOME };
+static void arch_opt(arch_opts *ao, int family, const char *name)
 {
-	const char **first = transformer ? &ao->tf_opt : &ao->mlp_opt;
+	const char **first = family == FAM_MLP ? &ao->mlp_opt : family == FAM_TF ? &ao->tf_opt :
+		family == FAM_MAXTOK ? &ao->maxtok_opt : &ao->mome_opt;
 	if (!*first)
 		*first = name;
 	ao->given = true;
@@ -592,7 +642,9 @@ static void arch_opt(arch_opts *ao, bool transformer, const char *name)
 
 int main(int argc, char **argv)
 {
-	arch_opts ao = { .a = { .arch = MM_ARCH_EXPERT, .ts = { .width = 128, .depth = 2, .heads = 4 } } };
+	arch_opts ao = { .a = { .arch = MM_ARCH_EXPERT, .ts = { .width = 128, .depth = 2, .heads = 4 },
+		.ms = { .tokens = 4, .transform = MM_MOVE_ADT, .aggregate = MM_MOVE_ROUTER, .points = 4,
+			.mole = { .adapters = 4, .route = MM_MOLE_INSTANCE, .dim = 16 } } } };
 	mm_net_spec_default(&ao.a.spec);
 	mm_fit_params fp;
 	mm_fit_params_default(&fp);
@@ -605,7 +657,8 @@ int main(int argc, char **argv)
 		O_LAYERS, O_DROPOUT, O_INIT, O_EPOCHS, O_BATCH, O_LR, O_WD, O_WARMUP, O_MINLR, O_CLIP,
 		O_LOSS, O_ALPHA, O_GAMMA, O_CW, O_SELECT, O_PATIENCE, O_PREDICT, O_AS, O_FORCE, O_RESAVE, O_INFO,
 		O_INIT_PARTIAL, O_TARGET, O_EXPERTS, O_HELDOUT, O_TAG, O_TAGW, O_ARCH, O_DEPTH, O_WIDTH,
-		O_HEADS, O_FFN, O_MAXTOK };
+		O_HEADS, O_FFN, O_MAXTOK, O_INSTR, O_TOKENS, O_TRANSFORM, O_POINTS, O_AGGREGATE,
+		O_ADAPTERS, O_AROUTE, O_ADIM, O_GUMBEL, O_BALANCE };
 	static const struct option opts[] = {
 		{ "feature", required_argument, NULL, 'f' },
 		{ "target", required_argument, NULL, O_TARGET },
@@ -630,6 +683,16 @@ int main(int argc, char **argv)
 		{ "heads", required_argument, NULL, O_HEADS },
 		{ "ffn", required_argument, NULL, O_FFN },
 		{ "max-tokens", required_argument, NULL, O_MAXTOK },
+		{ "instruction", required_argument, NULL, O_INSTR },
+		{ "tokens", required_argument, NULL, O_TOKENS },
+		{ "transform", required_argument, NULL, O_TRANSFORM },
+		{ "points", required_argument, NULL, O_POINTS },
+		{ "aggregate", required_argument, NULL, O_AGGREGATE },
+		{ "adapters", required_argument, NULL, O_ADAPTERS },
+		{ "adapter-route", required_argument, NULL, O_AROUTE },
+		{ "adapter-dim", required_argument, NULL, O_ADIM },
+		{ "gumbel", required_argument, NULL, O_GUMBEL },
+		{ "balance", required_argument, NULL, O_BALANCE },
 		{ "init", required_argument, NULL, O_INIT },
 		{ "init-partial", no_argument, NULL, O_INIT_PARTIAL },
 		{ "epochs", required_argument, NULL, O_EPOCHS },
@@ -711,36 +774,63 @@ int main(int argc, char **argv)
 				ao.a.arch = MM_ARCH_EXPERT;
 			else if (strcmp(optarg, "transformer") == 0)
 				ao.a.arch = MM_ARCH_TRANSFORMER;
+			else if (strcmp(optarg, "mome") == 0)
+				ao.a.arch = MM_ARCH_MOME;
 			else
-				cli_usage("option --arch: '%s' is not mlp or transformer", optarg);
+				cli_usage("option --arch: '%s' is not mlp, transformer or mome", optarg);
 			ao.given = true;
 			break;
-		case O_PROJ: ao.a.spec.proj = (int)cli_int("--proj", optarg, 0, 65536); arch_opt(&ao, false, "--proj"); break;
+		case O_PROJ: ao.a.spec.proj = (int)cli_int("--proj", optarg, 0, 65536); arch_opt(&ao, FAM_MLP, "--proj"); break;
 		case O_ACT:
 			if ((ao.a.spec.act = mm_act_parse(optarg)) < 0)
 				cli_usage("option --act: '%s' is not relu or gelu", optarg);
-			arch_opt(&ao, false, "--act");
+			arch_opt(&ao, FAM_MLP, "--act");
 			break;
 		case O_FUSION:
 			if ((ao.a.spec.fusion = mm_fusion_parse(optarg)) < 0)
 				cli_usage("option --fusion: '%s' is not concat, concat-prod or bilinear", optarg);
-			arch_opt(&ao, false, "--fusion");
+			arch_opt(&ao, FAM_MLP, "--fusion");
 			break;
 		case O_BILDIM:
 			ao.a.spec.bilinear_dim = (int)cli_int("--bilinear-dim", optarg, 1, 4096);
-			arch_opt(&ao, false, "--bilinear-dim");
+			arch_opt(&ao, FAM_MLP, "--bilinear-dim");
 			break;
-		case O_HIDDEN: ao.a.spec.hidden = (int)cli_int("--hidden", optarg, 1, 65536); arch_opt(&ao, false, "--hidden"); break;
-		case O_LAYERS: ao.a.spec.layers = (int)cli_int("--layers", optarg, 0, 64); arch_opt(&ao, false, "--layers"); break;
+		case O_HIDDEN: ao.a.spec.hidden = (int)cli_int("--hidden", optarg, 1, 65536); arch_opt(&ao, FAM_MLP, "--hidden"); break;
+		case O_LAYERS: ao.a.spec.layers = (int)cli_int("--layers", optarg, 0, 64); arch_opt(&ao, FAM_MLP, "--layers"); break;
 		case O_DROPOUT:
 			ao.a.spec.dropout = (float)cli_double("--dropout", optarg, 0, 0.99);
-			arch_opt(&ao, false, "--dropout");
+			arch_opt(&ao, FAM_MLP, "--dropout");
 			break;
-		case O_DEPTH: ao.a.ts.depth = (int)cli_int("--depth", optarg, 0, 64); arch_opt(&ao, true, "--depth"); break;
-		case O_WIDTH: ao.a.ts.width = (int)cli_int("--width", optarg, 1, 16384); arch_opt(&ao, true, "--width"); break;
-		case O_HEADS: ao.a.ts.heads = (int)cli_int("--heads", optarg, 1, 1024); arch_opt(&ao, true, "--heads"); break;
-		case O_FFN: ao.a.ts.ffn = (int)cli_int("--ffn", optarg, 1, 1 << 18); arch_opt(&ao, true, "--ffn"); break;
-		case O_MAXTOK: lp.max_tokens = (int)cli_int("--max-tokens", optarg, 1, 1 << 20); arch_opt(&ao, true, "--max-tokens"); break;
+		case O_DEPTH: ao.a.ts.depth = (int)cli_int("--depth", optarg, 0, 64); arch_opt(&ao, FAM_TF, "--depth"); break;
+		case O_WIDTH: ao.a.ts.width = (int)cli_int("--width", optarg, 1, 16384); arch_opt(&ao, FAM_TF, "--width"); break;
+		case O_HEADS: ao.a.ts.heads = (int)cli_int("--heads", optarg, 1, 1024); arch_opt(&ao, FAM_TF, "--heads"); break;
+		case O_FFN: ao.a.ts.ffn = (int)cli_int("--ffn", optarg, 1, 1 << 18); arch_opt(&ao, FAM_TF, "--ffn"); break;
+		case O_MAXTOK: lp.max_tokens = (int)cli_int("--max-tokens", optarg, 1, 1 << 20); arch_opt(&ao, FAM_MAXTOK, "--max-tokens"); break;
+		case O_INSTR:
+			check_nonempty_name("--instruction", optarg);
+			ao.instruction = optarg; /* a data option: with --init, the model's arch */
+			break;
+		case O_TOKENS: ao.a.ms.tokens = (int)cli_int("--tokens", optarg, 1, 64); arch_opt(&ao, FAM_MOME, "--tokens"); break;
+		case O_TRANSFORM:
+			if ((ao.a.ms.transform = mm_move_transform_parse(optarg)) < 0)
+				cli_usage("option --transform: '%s' is not avgpool or adt", optarg);
+			arch_opt(&ao, FAM_MOME, "--transform");
+			break;
+		case O_POINTS: ao.a.ms.points = (int)cli_int("--points", optarg, 1, 64); arch_opt(&ao, FAM_MOME, "--points"); break;
+		case O_AGGREGATE:
+			if ((ao.a.ms.aggregate = mm_move_aggregate_parse(optarg)) < 0)
+				cli_usage("option --aggregate: '%s' is not add or router", optarg);
+			arch_opt(&ao, FAM_MOME, "--aggregate");
+			break;
+		case O_ADAPTERS: ao.a.ms.mole.adapters = (int)cli_int("--adapters", optarg, 0, 64); arch_opt(&ao, FAM_MOME, "--adapters"); break;
+		case O_AROUTE:
+			if ((ao.a.ms.mole.route = mm_mole_route_parse(optarg)) < 0)
+				cli_usage("option --adapter-route: '%s' is not instance, token or both", optarg);
+			arch_opt(&ao, FAM_MOME, "--adapter-route");
+			break;
+		case O_ADIM: ao.a.ms.mole.dim = (int)cli_int("--adapter-dim", optarg, 1, 65536); arch_opt(&ao, FAM_MOME, "--adapter-dim"); break;
+		case O_GUMBEL: ao.a.ms.mole.gumbel = (float)cli_double("--gumbel", optarg, 0, 100); arch_opt(&ao, FAM_MOME, "--gumbel"); break;
+		case O_BALANCE: ao.a.ms.mole.balance = (float)cli_double("--balance", optarg, 0, 1000); arch_opt(&ao, FAM_MOME, "--balance"); break;
 		case O_INIT: init_path = optarg; break;
 		case O_INIT_PARTIAL: init_partial = true; break;
 		case O_EPOCHS: fp.epochs = (int)cli_int("--epochs", optarg, 1, 1000000); break;
@@ -828,10 +918,27 @@ int main(int argc, char **argv)
 		cli_usage("-o MODEL is required");
 	if (argc - optind > 1)
 		cli_usage("at most one input file");
-	if (ao.a.arch == MM_ARCH_TRANSFORMER && ao.mlp_opt)
-		cli_usage("%s is an option of --arch mlp, not of --arch transformer", ao.mlp_opt);
-	if (ao.a.arch == MM_ARCH_EXPERT && ao.tf_opt)
-		cli_usage("%s is an option of --arch transformer (give --arch transformer)", ao.tf_opt);
+	if (ao.a.arch != MM_ARCH_EXPERT && ao.mlp_opt)
+		cli_usage("%s is an option of --arch mlp, not of --arch %s", ao.mlp_opt,
+				ao.a.arch == MM_ARCH_MOME ? "mome" : "transformer");
+	if (ao.a.arch == MM_ARCH_EXPERT && (ao.tf_opt || ao.maxtok_opt))
+		cli_usage("%s is an option of --arch transformer (give --arch transformer)",
+				ao.tf_opt ? ao.tf_opt : ao.maxtok_opt);
+	if (ao.a.arch == MM_ARCH_MOME && ao.maxtok_opt)
+		cli_usage("--max-tokens is an option of --arch transformer: MoME's grids have a fixed size");
+	if (ao.a.arch != MM_ARCH_MOME && ao.mome_opt)
+		cli_usage("%s is an option of --arch mome (give --arch mome)", ao.mome_opt);
+	if (ao.instruction && ao.a.arch != MM_ARCH_MOME && !init_path)
+		cli_usage("--instruction is an option of --arch mome (give --arch mome)");
+	if (ao.a.arch == MM_ARCH_MOME && !init_path && !ao.instruction)
+		cli_usage("--arch mome needs --instruction FIELD, the instruction's embedding");
+	if (ao.a.arch == MM_ARCH_MOME && lp.nfeat == 0 && !init_path)
+		cli_usage("--arch mome needs at least one -f GRID field");
+	if (ao.instruction && lp.nfeat > 0) { /* the last input (with --init alone: the model's) */
+		if (lp.nfeat >= MM_NET_MAXMOD)
+			cli_usage("at most %d -f fields with --instruction", MM_NET_MAXMOD - 1);
+		lp.feat[lp.nfeat++] = ao.instruction;
+	}
 	if (!ao.a.ts.ffn)
 		ao.a.ts.ffn = 4 * ao.a.ts.width;
 	if (ao.a.ts.width % ao.a.ts.heads)
