@@ -43,9 +43,9 @@ is "$(jq -s '[.[1].blocks[] | select(.by == null)][0].methods.p_mmoe.f1.value' "
 	"$(mmoe-eval -q -p p_mmoe --split test --bootstrap 0 --format json "$dirt/fused.zst" | jq '.blocks[0].methods.p_mmoe.f1.value')" \
 	"the transformer's MMoE F1 is the one of its own run"
 # ARCH=mome: the vision grid, the text as its instruction; baseline, experts and router
-dirm=$uni/arch=mome/ep=2
-run make --no-print-directory -s -j2 -f "$mk" "${opts[@]}" run ARCH=mome \
-	ARCH_OPTS_mome="--depth 1 --width 16 --heads 2 --ffn 32 --tokens 2 --aggregate add --adapters 2"
+mopts=(ARCH=mome ARCH_OPTS_mome="--depth 1 --width 16 --heads 2 --ffn 32 --tokens 2 --aggregate add --adapters 2")
+dirm=$(make --no-print-directory -s -f "$mk" "${opts[@]}" "${mopts[@]}" path)
+run make --no-print-directory -s -j2 -f "$mk" "${opts[@]}" "${mopts[@]}" run
 is "$rc" 0 "ARCH=mome runs the method"
 [ "$rc" = 0 ] || printf '%s\n' "$err" | tail -n 5 | sed 's/^/#   /'
 for k in base S router; do
