@@ -111,6 +111,7 @@ $(DIR)/$(SD)%/diffs: $(DIR)/$(SD)%/scored.zst $(call tool,eval)
 	touch $@
 
 $(DIR)/$(SD)%/routing.txt: $(DIR)/$(SD)%/scored.zst $(call tool,eval)
+	mkdir -p $(@D)/charts
 	{ $(EVAL) --pred p_adt_router --label label --by task --split test -w p_adt_router_enc \
 		-t pixels,hog,color --plot $(@D)/charts/adt_router $<; \
 	  $(foreach r,$(filter mole_%,$(ROWS)),$(foreach l,$(BLOCKS),echo "== $(r): block $(l)"; \
