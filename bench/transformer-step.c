@@ -5,10 +5,10 @@
  *   usage: transformer-step THREADS [B T D H F DEPTH STEPS]
  * Prints "threads median_s min_s gflops": seconds per step over STEPS steps
  * after one warm-up step, GFLOP/s at 3 × the forward FLOPs of full length. */
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "gemm.h"
 #include "nn.h"
 #include "nn/encoder.h"
 #include "optim.h"
@@ -31,8 +31,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 8 && i + 1 < argc; i++)
 		a[i] = atoi(argv[i + 1]);
 	int th = a[0], B = a[1], T = a[2], steps = a[7];
-	if (th > 0)
-		openblas_set_num_threads(th);
+	mm_set_threads(th); /* the panels of mm_sgemm (gemm.h); OpenBLAS stays on one thread */
 	mm_encoder_spec s = { .din = a[3], .maxlen = T, .width = a[3], .depth = a[6],
 		.heads = a[4], .ffn = a[5], .nclass = 2 };
 	mm_encoder *m;

@@ -9,8 +9,9 @@
 # (target <= 0.80), and GFLOP/s against the OpenBLAS sgemm peak.
 #
 # The per-head attention is one sgemm call per (example, head) and the
-# element-wise work is single-threaded: the only parallelism is OpenBLAS's
-# inside each product.
+# element-wise work is single-threaded: the only parallelism is mm_sgemm's
+# fixed panels of the large products on the threads (lib/gemm.h), OpenBLAS
+# itself running on one thread.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 : "${MMOE_BUILD:=$here/../build}"

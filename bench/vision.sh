@@ -75,6 +75,37 @@ for e in pixels hog color all; do
 		px2=${ips[2]}
 	fi
 done
+# end to end against decoding alone (bench/image-io.c: read the same records,
+# decode, resize, nothing else), on 64x64 PNGs and 640x480 JPEGs
+io=$tmp/image-io
+cc -O2 -std=c11 -D_GNU_SOURCE -I"$top/lib" $blas_cflags -o "$io" "$here/image-io.c" \
+	"$MMOE_BUILD/libmmoe.a" -lzstd -lmsgpackc $blas_libs -ljansson -lpng -ljpeg -lutf8proc -lm -lpthread
+NJ=${VISION_BENCH_JPEG_N:-300}
+"$io" gen-jpeg "$NJ" "$tmp/jpeg.zst"
+echo
+echo "end to end (all three encoders, --drop-image) against decode + resize alone, 1 thread, best of 3;"
+echo "load average $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '  %-22s %12s %12s %12s %7s %14s\n' input "decode img/s" "full img/s" "encode img/s" ratio "encode -j2"
+for input in png jpeg; do
+	f=$tmp/synth.zst n=$N
+	[ $input = jpeg ] && f=$tmp/jpeg.zst n=$NJ
+	dec=0 full=0 enc=0 enc2=0
+	for rep in 1 2 3; do
+		v=$("$io" decode "$f" 64 | awk '{ print $2 }'); [ "$v" -gt "$dec" ] && dec=$v
+		v=$("$io" decode "$f" 64 full | awk '{ print $2 }'); [ "$v" -gt "$full" ] && full=$v
+		for j in 1 2; do
+			t=$( { time mmoe-encode-vision -q -j $j --drop-image -e pixels -e hog -e color "$f" >/dev/null; } 2>&1 )
+			v=$(awk -v n="$n" -v w="${t%% *}" 'BEGIN { printf "%.0f", n / w }')
+			if [ $j = 1 ]; then [ "$v" -gt "$enc" ] && enc=$v; else [ "$v" -gt "$enc2" ] && enc2=$v; fi
+		done
+	done
+	label="64x64 PNG"
+	[ $input = jpeg ] && label="640x480 JPEG (q90)"
+	printf '  %-22s %12s %12s %12s %6.2fx %14s\n' "$label" "$dec" "$full" "$enc" \
+		"$(awk -v a="$enc" -v b="$dec" 'BEGIN { print a / b }')" "$enc2"
+done
+echo "  (decode: at the reduced JPEG scale mmoe-encode-vision uses; full: --full-decode; target ratio >= 0.5)"
+
 echo
 awk -v ips="$px2" -v f="$flops_px" -v p="$peak2" 'BEGIN {
 	g = ips * f / 1e9

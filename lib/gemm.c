@@ -1,5 +1,5 @@
 /* gemm.c — mm_sgemm: fixed panels of C, one single-threaded OpenBLAS call
- * each.  See gemm.h. */
+ * each, spread over the library's threads.  See gemm.h. */
 #include "gemm.h"
 
 #include <cblas.h>
@@ -7,9 +7,17 @@
 #include <stddef.h>
 #include <string.h>
 
-/* At most this many panels (more only adds packing: each panel packs its own
- * copy of the operand it shares with the others). */
-enum { MAX_PANELS = 64, ROW_ALIGN = 16, COL_ALIGN = 64, MAX_THREADS = 256 };
+#include "pool.h"
+
+/* Panels cut the longer side of C only: a row panel packs its own copy of
+ * op(B), a column panel its own copy of op(A), so a grid would copy both.
+ * Each panel is at least MIN_ROWS rows or MIN_COLS columns wide: OpenBLAS
+ * packs the operand the panels share once per panel, and below these widths
+ * that copying (and OpenBLAS's blocking of narrow products) costs more than
+ * the 2-thread gain (measured on the MLP bench's products).  The count is a
+ * power of two (1, 2, 4, 8), so that 2 or 4 threads get equal shares. */
+enum { MAX_PANELS = 8, MIN_ROWS = 128, MIN_COLS = 256, ROW_ALIGN = 16, COL_ALIGN = 64,
+	MAX_THREADS = MM_POOL_MAX_THREADS };
 
 static int nthreads = 1;
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
@@ -41,26 +49,25 @@ static long round_up(long a, long m)
 	return ceil_div(a, m) * m;
 }
 
-/* Rows first (a row panel packs its own copy of op(B), K x N); columns too
- * only when there are fewer row panels than the work asks for. */
 void mm_sgemm_panels(int M, int N, int K, int *pm, int *pn)
 {
-	long work = (long)M * N * (K > 0 ? K : 1);
-	long want = work / MM_SGEMM_PANEL_WORK;
+	long want = (long)M * N * (K > 0 ? K : 1) / MM_SGEMM_PANEL_WORK;
+	bool rows = M >= N;
+	long side = rows ? M / MIN_ROWS : N / MIN_COLS;
+	if (want > side)
+		want = side;
 	if (want > MAX_PANELS)
 		want = MAX_PANELS;
+	long p = 1;
+	while (2 * p <= want)
+		p *= 2;
 	*pm = M, *pn = N;
-	if (want < 2 || M <= 0 || N <= 0)
+	if (p < 2)
 		return;
-	long nr = ceil_div(M, ROW_ALIGN) < want ? ceil_div(M, ROW_ALIGN) : want;
-	long rows = round_up(ceil_div(M, nr), ROW_ALIGN);
-	nr = ceil_div(M, rows);
-	long nc = ceil_div(want, nr);
-	if (nc > ceil_div(N, COL_ALIGN))
-		nc = ceil_div(N, COL_ALIGN);
-	long cols = nc > 1 ? round_up(ceil_div(N, nc), COL_ALIGN) : N;
-	*pm = (int)(rows < M ? rows : M);
-	*pn = (int)(cols < N ? cols : N);
+	if (rows)
+		*pm = (int)round_up(ceil_div(M, p), ROW_ALIGN);
+	else
+		*pn = (int)round_up(ceil_div(N, p), COL_ALIGN);
 }
 
 typedef struct gemm_job {
@@ -72,9 +79,12 @@ typedef struct gemm_job {
 	int lda, ldb, ldc;
 } gemm_job;
 
-/* Panels [lo, hi), numbered row-major over the panel grid. */
-static void run_panels(const gemm_job *g, size_t lo, size_t hi)
+/* Panels [lo, hi), numbered row-major over the panel grid (mm_for_fn: any
+ * thread may run any panel, each writes its own block of C). */
+static mm_status run_panels(void *ctx, size_t lo, size_t hi, int worker, mm_err *e)
 {
+	(void)worker, (void)e;
+	const gemm_job *g = ctx;
 	for (size_t p = lo; p < hi; p++) {
 		int i0 = (int)(p / (size_t)g->npc) * g->pm, j0 = (int)(p % (size_t)g->npc) * g->pn;
 		int m = g->M - i0 < g->pm ? g->M - i0 : g->pm;
@@ -85,6 +95,7 @@ static void run_panels(const gemm_job *g, size_t lo, size_t hi)
 				g->tb ? CblasTrans : CblasNoTrans, m, n, g->K, g->alpha,
 				a, g->lda, b, g->ldb, g->beta, g->C + (size_t)i0 * g->ldc + j0, g->ldc);
 	}
+	return MM_OK;
 }
 
 void mm_sgemm(bool transA, bool transB, int M, int N, int K, float alpha,
@@ -109,5 +120,11 @@ void mm_sgemm(bool transA, bool transB, int M, int N, int K, float alpha,
 	mm_sgemm_panels(M, N, K, &g.pm, &g.pn);
 	int npr = (M + g.pm - 1) / g.pm;
 	g.npc = (N + g.pn - 1) / g.pn;
-	run_panels(&g, 0, (size_t)npr * g.npc);
+	size_t np = (size_t)npr * g.npc;
+	int nt = nthreads < (int)np ? nthreads : (int)np;
+	mm_err e; /* run_panels cannot fail */
+	if (nt > 1)
+		mm_parallel_for(np, 1, nt, run_panels, &g, &e);
+	else
+		run_panels(&g, 0, np, 0, &e);
 }

@@ -14,11 +14,17 @@
  *     other BLAS calls (cblas_sdot, cblas_dgemm), which are not threaded.
  *   - mm_sgemm cuts C into fixed panels (mm_sgemm_panels) whose boundaries
  *     depend only on M, N and K, and runs one single-threaded cblas_sgemm per
- *     panel.  Every element of C is computed by the same kernel call on the
- *     same operands whichever thread runs it: same bits for 1, 2 or 64
- *     threads.  (Today the panels run one after another in the calling
- *     thread; spreading them over mm_threads() threads on the pool, pool.h,
- *     changes no bit.)
+ *     panel, the panels spread over mm_threads() threads (mm_parallel_for,
+ *     pool.h).  Every element of C is computed by the same kernel call on
+ *     the same operands whichever thread runs it: same bits for 1, 2 or 64
+ *     threads.
+ *   - The panels are few and wide: 1, 2, 4 or 8 along the longer side of C,
+ *     at least 128 rows or 256 columns each, one per MM_SGEMM_PANEL_WORK
+ *     multiply-adds at most.  Each panel packs its own copy of the operand
+ *     the panels share, so narrower panels would make one thread slower than
+ *     a single cblas_sgemm; these cost about 1% on the MLP bench's step, and
+ *     its products split in 2 or 4 for 2 threads.  A product of fewer
+ *     multiply-adds, or too narrow, is one panel on the calling thread.
  *
  * (Bits may still differ from one machine or OpenBLAS build to another, and
  * from a single unpanelled cblas_sgemm call: the promise is thread-count
@@ -42,13 +48,16 @@ void mm_sgemm(bool transA, bool transB, int M, int N, int K, float alpha,
 		float *C, int ldc);
 
 /* The panels of an M x N x K product: *pm rows by *pn columns each (the last
- * row and column of panels shorter), a function of M, N, K only.  A product
- * of fewer than MM_SGEMM_PANEL_WORK multiply-adds is one panel. */
+ * panel shorter), a function of M, N, K only: *pm < M (row panels) or
+ * *pn < N (column panels), never both.  A product of fewer than
+ * 2 MM_SGEMM_PANEL_WORK multiply-adds is one panel. */
 #define MM_SGEMM_PANEL_WORK (1L << 22)
 void mm_sgemm_panels(int M, int N, int K, int *pm, int *pn);
 
-/* The library's thread count for its parallel kernels (default 1; n <= 0
- * leaves it unchanged; clamped to the pool's maximum).  A process-wide
+/* The library's thread count for its parallel kernels, mm_sgemm's panels
+ * among them (default 1; n <= 0 leaves it unchanged; clamped to the pool's
+ * maximum).  The threads are started per product and joined before it
+ * returns (pool.h).  A process-wide
  * setting: set it once before the work starts (tools do so from --threads,
  * tools/common cli_set_threads), not while other threads run library calls.
  * It also pins OpenBLAS to one thread (above). */

@@ -334,7 +334,28 @@ static void jpeg_init_err(jpeg_ctx *c)
 	c->pub.output_message = jpeg_output_cb;
 }
 
+static mm_status jpeg_decode(mm_image *im, const void *buf, size_t len, uint64_t max_pixels,
+		int min_w, int min_h, mm_err *e);
+
 mm_status mm_jpeg_decode(mm_image *im, const void *buf, size_t len, uint64_t max_pixels, mm_err *e)
+{
+	return jpeg_decode(im, buf, len, max_pixels, 0, 0, e);
+}
+
+/* The smallest M of M/8 whose output (libjpeg's ceil(dim * M / 8)) is at
+ * least the wanted size on both sides; 8 when none is smaller. */
+static int jpeg_scale(unsigned w, unsigned h, int min_w, int min_h)
+{
+	if (min_w <= 0 || min_h <= 0)
+		return 8;
+	for (int m = 1; m < 8; m++)
+		if ((w * (unsigned)m + 7) / 8 >= (unsigned)min_w && (h * (unsigned)m + 7) / 8 >= (unsigned)min_h)
+			return m;
+	return 8;
+}
+
+static mm_status jpeg_decode(mm_image *im, const void *buf, size_t len, uint64_t max_pixels,
+		int min_w, int min_h, mm_err *e)
 {
 	struct jpeg_decompress_struct ci;
 	jpeg_ctx *c;
@@ -374,6 +395,8 @@ mm_status mm_jpeg_decode(mm_image *im, const void *buf, size_t len, uint64_t max
 	}
 	int cmyk = ci.jpeg_color_space == JCS_CMYK || ci.jpeg_color_space == JCS_YCCK;
 	ci.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
+	ci.scale_num = (unsigned)jpeg_scale(ci.image_width, ci.image_height, min_w, min_h);
+	ci.scale_denom = 8;
 	jpeg_start_decompress(&ci);
 	int ch = ci.output_components;
 	if (ch != (cmyk ? 4 : 3)) {
@@ -515,13 +538,19 @@ const char *mm_image_format_name(mm_image_format f)
 
 mm_status mm_image_decode(mm_image *im, const void *buf, size_t len, uint64_t max_pixels, mm_err *e)
 {
+	return mm_image_decode_scaled(im, buf, len, max_pixels, 0, 0, e);
+}
+
+mm_status mm_image_decode_scaled(mm_image *im, const void *buf, size_t len, uint64_t max_pixels,
+		int min_w, int min_h, mm_err *e)
+{
 	const unsigned char *p = buf;
 	memset(im, 0, sizeof *im);
 	switch (mm_image_sniff(buf, len)) {
 	case MM_IMG_PNG:
 		return mm_png_decode(im, buf, len, max_pixels, e);
 	case MM_IMG_JPEG:
-		return mm_jpeg_decode(im, buf, len, max_pixels, e);
+		return jpeg_decode(im, buf, len, max_pixels, min_w, min_h, e);
 	default:
 		break;
 	}
@@ -761,7 +790,7 @@ done:
 mm_status mm_image_load_field(mm_rec *r, const char *field, const mm_image_src *src,
 		mm_image *im, mm_err *e)
 {
-	static const mm_image_src dflt = {NULL, false, 0};
+	static const mm_image_src dflt = { NULL, false, 0, 0, 0 };
 	char where[256];
 	mm_status st;
 
@@ -775,7 +804,8 @@ mm_status mm_image_load_field(mm_rec *r, const char *field, const mm_image_src *
 				where, field);
 	}
 	if (o->type == MSGPACK_OBJECT_BIN) {
-		st = mm_image_decode(im, o->via.bin.ptr, o->via.bin.size, src->max_pixels, e);
+		st = mm_image_decode_scaled(im, o->via.bin.ptr, o->via.bin.size, src->max_pixels,
+				src->min_w, src->min_h, e);
 	} else if (o->type == MSGPACK_OBJECT_STR) {
 		char *path = NULL, *res = NULL, *data = NULL;
 		size_t n = o->via.str.size, len = 0;
@@ -785,7 +815,7 @@ mm_status mm_image_load_field(mm_rec *r, const char *field, const mm_image_src *
 			st = mm_errf(e, MM_ENOMEM, "out of memory");
 		} else if ((st = mm_path_resolve(src->root, path, src->allow_any, &res, e)) == MM_OK &&
 				(st = mm_read_file(res, MM_IMAGE_MAX_FILE, &data, &len, e)) == MM_OK) {
-			st = mm_image_decode(im, data, len, src->max_pixels, e);
+			st = mm_image_decode_scaled(im, data, len, src->max_pixels, src->min_w, src->min_h, e);
 			if (st != MM_OK)
 				mm_err_prefix(e, "image file \"%s\"", path);
 		}

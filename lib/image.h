@@ -68,6 +68,15 @@ mm_status mm_png_decode(mm_image *im, const void *buf, size_t len,
 		uint64_t max_pixels, mm_err *e);
 mm_status mm_jpeg_decode(mm_image *im, const void *buf, size_t len,
 		uint64_t max_pixels, mm_err *e);
+/* The same, for an image that will be shrunk to min_w x min_h (0, 0: keep
+ * the full size): a JPEG larger than that is decoded at the smallest
+ * reduced scale M/8 (M = 1..8, libjpeg-turbo's scaled IDCT) whose output is
+ * at least min_w x min_h, which skips most of the work of the IDCT and of
+ * the colour conversion.  An area resize of the result to min_w x min_h
+ * differs from decode-then-resize by little (tests/unit/image.c states
+ * the bound); PNG has no such mode and decodes in full. */
+mm_status mm_image_decode_scaled(mm_image *im, const void *buf, size_t len,
+		uint64_t max_pixels, int min_w, int min_h, mm_err *e);
 
 /* Area-averaging resize (box filter over the exact footprint of each output
  * pixel, fractional source pixels weighted by their covered fraction).  Exact:
@@ -94,6 +103,7 @@ typedef struct mm_image_src {
 	const char *root;     /* --image-root (NULL: current directory) */
 	bool allow_any;       /* --allow-any-path */
 	uint64_t max_pixels;  /* 0: MM_IMAGE_MAX_PIXELS */
+	int min_w, min_h;     /* the working size, for mm_image_decode_scaled (0: full) */
 } mm_image_src;
 
 /* Load the image of field `field` of record r: a bin value holds PNG/JPEG

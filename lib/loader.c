@@ -164,6 +164,27 @@ static mm_status keep_record(const mm_load_params *p, mm_rec *r, bool *keep, mm_
 	return MM_OK;
 }
 
+/* The set a record belongs to (MM_SET_TRAIN, MM_SET_VAL, or -1 for any
+ * other split, absent or nil), and whether a train or val record passes
+ * the filters. */
+static mm_status split_of(const mm_load_params *p, mm_rec *r, int *which, bool *keep, mm_err *e)
+{
+	char where[200];
+	const msgpack_object *so = mm_rec_get(r, p->split_field);
+	*which = -1;
+	*keep = false;
+	if (so && so->type == MSGPACK_OBJECT_STR) {
+		if (so->via.str.size == 5 && memcmp(so->via.str.ptr, "train", 5) == 0)
+			*which = MM_SET_TRAIN;
+		else if (so->via.str.size == 3 && memcmp(so->via.str.ptr, "val", 3) == 0)
+			*which = MM_SET_VAL;
+	} else if (so && so->type != MSGPACK_OBJECT_NIL) {
+		return mm_errf(e, MM_ETYPE, "%s: field \"%s\": expected a string, got %s",
+				mm_rec_where(r, where, sizeof where), p->split_field, mm_obj_typename(so));
+	}
+	return *which >= 0 ? keep_record(p, r, keep, e) : MM_OK;
+}
+
 /* ---- token shapes ---- */
 
 /* The rows of a token tensor: [D] is one row, [T, D] T rows, [H, W, D] a
@@ -329,6 +350,25 @@ static mm_status target_class(lctx *c, mm_rec *r, const msgpack_object *to, int 
 	return MM_OK;
 }
 
+/* A field that must be a grid: the same H × W as the records before (and
+ * as a MoME --init model's). */
+static mm_status grid_check(lctx *c, const char *where, int f, int H, int W)
+{
+	const mm_load_params *p = c->p;
+	mm_loaded *ld = c->ld;
+	if (H == 0)
+		return mm_errf(c->e, MM_EVALUE, "%s: field \"%s\": token rows, not a grid [H, W, D]",
+				where, p->feat[f]);
+	if (!ld->gh[f] && p->init && p->init->arch == MM_ARCH_MOME && f < p->init->mspec.nenc)
+		ld->gh[f] = p->init->mspec.gh[f], ld->gw[f] = p->init->mspec.gw[f];
+	if (ld->gh[f] && (H != ld->gh[f] || W != ld->gw[f]))
+		return mm_errf(c->e, MM_EVALUE, "%s: field \"%s\": a %d×%d grid, but %s %d×%d",
+				where, p->feat[f], H, W, p->init ? "the --init model takes" :
+				"the records before have", ld->gh[f], ld->gw[f]);
+	ld->gh[f] = H, ld->gw[f] = W;
+	return MM_OK;
+}
+
 /* A token field of a kept record onto the set's rows. */
 static mm_status tokens_of(lctx *c, mm_rec *r, int f, acc *a)
 {
@@ -365,6 +405,8 @@ static mm_status tokens_of(lctx *c, mm_rec *r, int f, acc *a)
 				where, p->feat[f], T, p->max_tokens);
 		goto out;
 	}
+	if (p->grid[f] && (st = grid_check(c, where, f, H, W)) != MM_OK)
+		goto out;
 	c->ld->dim[f] = D;
 	if (T > c->ld->T[f])
 		c->ld->T[f] = T;
@@ -377,56 +419,76 @@ out:
 	return st;
 }
 
-static mm_status features_of(lctx *c, mm_rec *r, acc *a)
+/* A sparse field of a record onto S (its rows as read). */
+static mm_status sparse_of(lctx *c, mm_rec *r, int f, mm_csr *S)
+{
+	char where[200];
+	mm_status st;
+	if ((st = mm_rec_sparse(r, c->p->feat[f], &c->row, c->e)) != MM_OK)
+		return st;
+	if ((st = mm_csr_append(S, &c->row, c->e)) != MM_OK)
+		mm_err_prefix(c->e, "%s: field \"%s\"", mm_rec_where(r, where, sizeof where), c->p->feat[f]);
+	return st;
+}
+
+/* A dense field of a record, flattened, onto X: as many values as --init's
+ * model takes, else any number, the majority deciding after the last
+ * record (c->vote). */
+static mm_status dense_of(lctx *c, mm_rec *r, int f, fbuf *X)
 {
 	const mm_load_params *p = c->p;
 	mm_err *e = c->e;
 	char where[200];
 	mm_status st;
-	for (int f = 0; f < p->nfeat; f++) {
-		if (c->kind[f] < 0) {
-			const msgpack_object *fo = mm_rec_get(r, p->feat[f]);
-			c->kind[f] = fo && mm_obj_is_sparse(fo) ? MM_FEAT_SPARSE :
-				p->tokens ? MM_FEAT_TOKENS : MM_FEAT_DENSE;
+	mm_tensor t;
+	size_t want = p->init ? (size_t)p->init->spec.dims[f] : 0;
+	if ((st = mm_rec_vec(r, p->feat[f], want, &t, e)) != MM_OK) {
+		if (p->init)
+			mm_err_prefix(e, "--init %s expects %zu values", p->init_name, want);
+		return st;
+	}
+	if (!p->init) {
+		if (t.n > MM_LOAD_MAXVALUES) {
+			mm_tensor_free(&t);
+			return mm_errf(e, MM_ELIMIT, "%s: field \"%s\": %zu values is too many",
+					mm_rec_where(r, where, sizeof where), p->feat[f], t.n);
 		}
-		if (c->kind[f] == MM_FEAT_SPARSE) {
-			if ((st = mm_rec_sparse(r, p->feat[f], &c->row, e)) != MM_OK)
-				return st;
-			if ((st = mm_csr_append(&a->S[f], &c->row, e)) != MM_OK) {
-				mm_err_prefix(e, "%s: field \"%s\"", mm_rec_where(r, where, sizeof where), p->feat[f]);
-				return st;
-			}
-			continue;
-		}
-		if (c->kind[f] == MM_FEAT_TOKENS) {
-			if ((st = tokens_of(c, r, f, a)) != MM_OK)
-				return st;
-			continue;
-		}
-		mm_tensor t;
-		size_t want = p->init ? (size_t)p->init->spec.dims[f] : 0;
-		if ((st = mm_rec_vec(r, p->feat[f], want, &t, e)) != MM_OK) {
-			if (p->init)
-				mm_err_prefix(e, "--init %s expects %zu values", p->init_name, want);
+		if ((st = mm_dimvote_add(&c->vote[f], t.n, mm_rec_where(r, where, sizeof where),
+					p->feat[f], e)) != MM_OK) {
+			mm_tensor_free(&t);
+			mm_err_prefix(e, "%s", mm_reader_name(c->rd));
 			return st;
 		}
-		if (!p->init) { /* the majority decides the dimension, after the last record */
-			if (t.n > MM_LOAD_MAXVALUES) {
-				mm_tensor_free(&t);
-				return mm_errf(e, MM_ELIMIT, "%s: field \"%s\": %zu values is too many",
-						mm_rec_where(r, where, sizeof where), p->feat[f], t.n);
-			}
-			if ((st = mm_dimvote_add(&c->vote[f], t.n, mm_rec_where(r, where, sizeof where),
-						p->feat[f], e)) != MM_OK) {
-				mm_tensor_free(&t);
-				mm_err_prefix(e, "%s", mm_reader_name(c->rd));
-				return st;
-			}
-		}
-		bool ok = fpush(&a->X[f], t.data, t.n);
-		mm_tensor_free(&t);
-		if (!ok)
-			return oom(e);
+	}
+	bool ok = fpush(X, t.data, t.n);
+	mm_tensor_free(&t);
+	return ok ? MM_OK : oom(e);
+}
+
+/* A field's kind, from the first record that reaches here. */
+static int kind_of(lctx *c, mm_rec *r, int f)
+{
+	if (c->kind[f] < 0) {
+		const msgpack_object *fo = mm_rec_get(r, c->p->feat[f]);
+		c->kind[f] = fo && mm_obj_is_sparse(fo) ? MM_FEAT_SPARSE :
+			c->p->tokens ? MM_FEAT_TOKENS : MM_FEAT_DENSE;
+	}
+	return c->kind[f];
+}
+
+static mm_status features_of(lctx *c, mm_rec *r, acc *a)
+{
+	mm_status st;
+	for (int f = 0; f < c->p->nfeat; f++) {
+		int kind = kind_of(c, r, f);
+		if (kind == MM_FEAT_SPARSE)
+			st = sparse_of(c, r, f, &a->S[f]);
+		else if (kind == MM_FEAT_TOKENS)
+			st = tokens_of(c, r, f, a);
+		else
+			st = dense_of(c, r, f, &a->X[f]);
+		if (st != MM_OK)
+			return st;
 	}
 	return MM_OK;
 }
@@ -460,22 +522,11 @@ static mm_status read_record(lctx *c, mm_rec *r)
 	const mm_load_params *p = c->p;
 	mm_loaded *ld = c->ld;
 	mm_err *e = c->e;
-	char where[200];
 	mm_status st;
 	ld->nread++;
-	const msgpack_object *so = mm_rec_get(r, p->split_field);
-	int which = -1;
-	if (so && so->type == MSGPACK_OBJECT_STR) {
-		if (so->via.str.size == 5 && memcmp(so->via.str.ptr, "train", 5) == 0)
-			which = MM_SET_TRAIN;
-		else if (so->via.str.size == 3 && memcmp(so->via.str.ptr, "val", 3) == 0)
-			which = MM_SET_VAL;
-	} else if (so && so->type != MSGPACK_OBJECT_NIL) {
-		return mm_errf(e, MM_ETYPE, "%s: field \"%s\": expected a string, got %s",
-				mm_rec_where(r, where, sizeof where), p->split_field, mm_obj_typename(so));
-	}
-	bool keep = false;
-	if (which >= 0 && (st = keep_record(p, r, &keep, e)) != MM_OK)
+	int which;
+	bool keep;
+	if ((st = split_of(p, r, &which, &keep, e)) != MM_OK)
 		return st;
 	bool other = !keep;
 	/* the gate: a train record the experts saw is in-sample, not for it */
@@ -781,12 +832,13 @@ mm_status mm_load(mm_loaded *ld, mm_reader *rd, const mm_load_params *p, mm_err 
 	c->a[0].hash = 0x6d6d6f652d747231ULL;
 	c->a[1].hash = 0x6d6d6f652d766131ULL;
 	ld->nfeat = p->nfeat;
+	ld->nexperts = p->nexperts;
 	mm_status st = MM_OK;
 	for (int f = 0; f < MAXF; f++) {
 		c->kind[f] = -1;
 		if (p->init && f < p->nfeat)
 			c->kind[f] = p->init->spec.sparse[f] > 0 ? MM_FEAT_SPARSE :
-				p->init->arch == MM_ARCH_TRANSFORMER ? MM_FEAT_TOKENS : MM_FEAT_DENSE;
+				mm_model_tokens(p->init) ? MM_FEAT_TOKENS : MM_FEAT_DENSE;
 		if (p->init && f < p->nfeat && c->kind[f] == MM_FEAT_DENSE)
 			ld->dim[f] = p->init->spec.dims[f];
 	}
@@ -905,6 +957,15 @@ static mm_status record_tokens(const mm_model *m, mm_rec *r, int f, float *x, in
 				mm_rec_where(r, where, sizeof where), field, T, Tm);
 		goto out;
 	}
+	if (m->arch == MM_ARCH_MOME && f < m->mspec.nenc &&
+			(H != m->mspec.gh[f] || W != m->mspec.gw[f])) {
+		mm_rec_where(r, where, sizeof where);
+		st = H ? mm_errf(e, MM_EVALUE, "%s: field \"%s\": a %d×%d grid, the model takes "
+				"%d×%d grids", where, field, H, W, m->mspec.gh[f], m->mspec.gw[f]) :
+			mm_errf(e, MM_EVALUE, "%s: field \"%s\": token rows, not a grid [H, W, D]",
+					where, field);
+		goto out;
+	}
 	mm_model_standardize(m, f, t.data, (size_t)T, x);
 	memset(x + (size_t)T * D, 0, (size_t)(Tm - T) * D * sizeof *x);
 	*len = T;
@@ -945,7 +1006,7 @@ mm_status mm_load_record(const mm_model *m, mm_rec *r, size_t slot, float *const
 			}
 			continue;
 		}
-		if (m->arch == MM_ARCH_TRANSFORMER) {
+		if (mm_model_tokens(m)) {
 			st = record_tokens(m, r, f, x, &len[f][slot], e);
 		} else {
 			mm_tensor t;
@@ -965,4 +1026,172 @@ mm_status mm_load_record(const mm_model *m, mm_rec *r, size_t slot, float *const
 		}
 	}
 	return MM_OK;
+}
+
+/* ---- every record, in order ---- */
+
+/* Grow the per-record arrays of la to hold one more. */
+static bool all_grow(mm_loaded_all *la, size_t *cap)
+{
+	if (la->n < *cap)
+		return true;
+	size_t c = *cap ? 2 * *cap : 1024;
+	mm_rec **rec = realloc(la->rec, c * sizeof *rec);
+	if (rec)
+		la->rec = rec;
+	int *y = realloc(la->y, c * sizeof *y);
+	if (y)
+		la->y = y;
+	bool *tr = realloc(la->train, c * sizeof *tr);
+	if (tr)
+		la->train = tr;
+	if (!rec || !y || !tr)
+		return false;
+	*cap = c;
+	return true;
+}
+
+/* The int class of record r, or -1 when its target is absent or nil. */
+static mm_status all_label(const mm_load_params *p, mm_rec *r, int *y, mm_err *e)
+{
+	char where[200];
+	const msgpack_object *o = mm_rec_get(r, p->target);
+	*y = -1;
+	if (!o || o->type == MSGPACK_OBJECT_NIL)
+		return MM_OK;
+	int64_t v;
+	mm_status st = mm_rec_label(r, p->target, 0, &v, e);
+	if (st != MM_OK)
+		return st;
+	if (p->nclasses > 0 && v >= p->nclasses)
+		return mm_errf(e, MM_EVALUE, "%s: field \"%s\": label %lld out of range [0, %d) "
+				"(see --classes)", mm_rec_where(r, where, sizeof where), p->target,
+				(long long)v, p->nclasses);
+	if (v > MM_LOAD_MAXCLASS)
+		return mm_errf(e, MM_EVALUE, "%s: field \"%s\": label %lld is not a class index "
+				"(0, 1, ...)", mm_rec_where(r, where, sizeof where), p->target, (long long)v);
+	*y = (int)v;
+	return MM_OK;
+}
+
+/* After the last record: the dimension, the classes, and a training set
+ * with every class. */
+static mm_status all_finish(lctx *c, mm_loaded_all *la, fbuf *X)
+{
+	const mm_load_params *p = c->p;
+	mm_err *e = c->e;
+	mm_status st;
+	if (p->nfeat && c->kind[0] == MM_FEAT_DENSE) {
+		size_t d = 0;
+		if ((st = mm_dimvote_result(&c->vote[0], p->feat[0], &d, e)) == MM_EVALUE) {
+			mm_err_prefix(e, "%s", mm_reader_name(c->rd));
+			return st;
+		}
+		la->dim = d;
+		la->X = X->p;
+		*X = (fbuf){ 0 };
+	} else if (p->nfeat) {
+		la->dim = (size_t)la->S.dim;
+	}
+	la->kind = p->nfeat ? c->kind[0] : MM_FEAT_DENSE;
+	if (la->n == 0)
+		return mm_errf(e, MM_EVALUE, "no records in the input");
+	if (!p->target)
+		return MM_OK;
+	int maxy = -1;
+	for (size_t i = 0; i < la->n; i++)
+		if (la->y[i] > maxy)
+			maxy = la->y[i];
+	la->nclass = p->nclasses ? p->nclasses : maxy + 1;
+	if (la->nclass < 2)
+		return mm_errf(e, MM_EVALUE, "field \"%s\": need labels of at least 2 classes, the "
+				"largest label is %d", p->target, maxy);
+	size_t *cnt = calloc((size_t)la->nclass, sizeof *cnt);
+	if (!cnt)
+		return oom(e);
+	for (size_t i = 0; i < la->n; i++)
+		if (la->train[i] && la->y[i] >= 0) {
+			la->ntrain++;
+			cnt[la->y[i]]++;
+		}
+	st = MM_OK;
+	if (la->ntrain == 0)
+		st = mm_errf(e, MM_EVALUE, "no training records (split \"train\" with a label) to fit on");
+	for (int k = 0; k < la->nclass && st == MM_OK; k++)
+		if (!cnt[k])
+			st = mm_errf(e, MM_EVALUE, "class %d has no training record (%zu training records, "
+					"%d classes)", k, la->ntrain, la->nclass);
+	free(cnt);
+	return st;
+}
+
+mm_status mm_load_all(mm_loaded_all *la, mm_reader *rd, const mm_load_params *p, mm_err *e)
+{
+	memset(la, 0, sizeof *la);
+	if (p->nfeat < 0 || p->nfeat > 1 || (p->nfeat && (!p->feat[0] || !*p->feat[0])) ||
+			(p->target && !*p->target) || !p->split_field || !*p->split_field)
+		return mm_errf(e, MM_EUSAGE, "loading every record takes at most one named feature "
+				"field, and named target and split fields");
+	if (p->tokens || p->nexperts || p->init || p->nclasses < 0 || p->nclasses == 1 ||
+			p->nclasses > MM_LOAD_MAXCLASS + 1 || p->nwhere < 0 ||
+			p->nwhere > MM_LOAD_MAXFILTER || p->nexcl < 0 || p->nexcl > MM_LOAD_MAXFILTER)
+		return mm_errf(e, MM_EUSAGE, "loading every record takes dense or sparse features, "
+				"int classes (a count of 2 or more, or 0) and at most %d filters of each kind",
+				MM_LOAD_MAXFILTER);
+	lctx *c = calloc(1, sizeof *c);
+	if (!c)
+		return oom(e);
+	*c = (lctx){ .p = p, .rd = rd, .e = e };
+	c->kind[0] = -1;
+	fbuf X = { 0 };
+	size_t cap = 0;
+	mm_rec *r;
+	mm_status st;
+	while ((st = mm_reader_next(rd, &r, e)) == MM_OK) {
+		if (!all_grow(la, &cap)) {
+			mm_rec_free(r);
+			st = oom(e);
+			break;
+		}
+		size_t i = la->n++;
+		la->rec[i] = r;
+		int which;
+		bool keep;
+		if ((st = split_of(p, r, &which, &keep, e)) != MM_OK)
+			break;
+		la->train[i] = which == MM_SET_TRAIN && keep;
+		la->y[i] = -1;
+		if (p->target && (st = all_label(p, r, &la->y[i], e)) != MM_OK)
+			break;
+		if (!p->nfeat)
+			continue;
+		if (kind_of(c, r, 0) == MM_FEAT_SPARSE)
+			st = sparse_of(c, r, 0, &la->S);
+		else
+			st = dense_of(c, r, 0, &X);
+		if (st != MM_OK)
+			break;
+	}
+	if (st == MM_EOF)
+		st = all_finish(c, la, &X);
+	free(X.p);
+	mm_sparse_free(&c->row);
+	free(c);
+	if (st != MM_OK)
+		mm_loaded_all_free(la);
+	return st;
+}
+
+void mm_loaded_all_free(mm_loaded_all *la)
+{
+	if (!la)
+		return;
+	for (size_t i = 0; la->rec && i < la->n; i++)
+		mm_rec_free(la->rec[i]);
+	free(la->rec);
+	free(la->X);
+	mm_csr_free(&la->S);
+	free(la->y);
+	free(la->train);
+	memset(la, 0, sizeof *la);
 }

@@ -51,9 +51,12 @@
 #include "model.h"
 #include "nn.h"
 #include "record.h"
+#include "sparse.h"
 #include "stream.h"
 
 #define MM_LOAD_MAXFILTER 16
+/* The largest int class mm_load_all takes without a class count. */
+#define MM_LOAD_MAXCLASS 1000000
 /* A token input of more values per record than this is refused (MM_ELIMIT). */
 #define MM_LOAD_MAXVALUES (1 << 24)
 
@@ -66,6 +69,9 @@ typedef struct mm_load_params {
 	bool tokens;                        /* keep dense fields' shapes (tokens above) */
 	int max_tokens;                     /* tokens: a kept record with more rows is an
 	                                     * error, and T is at most this (0: no limit) */
+	bool grid[MM_NET_MAXMOD];           /* tokens: field f must be a grid [H, W, D] of
+	                                     * the same H and W in every kept record (and
+	                                     * as the --init model's, if a MoME) */
 	const char *target;                 /* "label" */
 	const char *split_field;            /* "split" */
 	int nwhere;                         /* keep records whose where_f[i] is where_v[i] */
@@ -111,10 +117,12 @@ typedef struct mm_loaded {
 	int kind[MM_NET_MAXMOD];            /* MM_FEAT_* */
 	int dim[MM_NET_MAXMOD];             /* dense: values; tokens: D; sparse: 2 × pairs */
 	int T[MM_NET_MAXMOD];               /* tokens: rows; 1 otherwise */
+	int gh[MM_NET_MAXMOD], gw[MM_NET_MAXMOD]; /* p->grid[f]: the grid every record has */
 	struct mm_colmap *cols[MM_NET_MAXMOD]; /* sparse: the training columns (owned) */
 	int nclass;
 	char **classes;                     /* nclass owned names ("0", "1", ... for ints) */
 	bool target_is_str;
+	int nexperts;                       /* the mixture gate's experts (p->nexperts; 0: a classifier) */
 	uint64_t nread, nother, nfiltered, ninsample, nnotarget;
 } mm_loaded;
 
@@ -140,5 +148,59 @@ mm_status mm_load_standardize(mm_loaded *ld, mm_model *m, const mm_model *init, 
  * prefixes bad data. */
 mm_status mm_load_record(const mm_model *m, mm_rec *r, size_t slot, float *const *X,
 		int *const *len, const char *model_name, const char *input_name, mm_err *e);
+
+/* ---- every record, in order ----
+ *
+ * mm_load_all reads a whole stream for a learner that predicts every record
+ * (mmoe-unipred: out-of-fold predictions for the training records, a model
+ * fitted on all of them for the others) and then writes every record back.
+ * It keeps all records, in stream order, and for each one:
+ *   - the record itself (its fields are written back);
+ *   - train[i]: its split field is "train" and it passes the --where and
+ *     --exclude-flag filters (a string split, absent or nil; another type
+ *     is MM_ETYPE);
+ *   - y[i]: its target, an int class (mm_rec_label: a float, a bool or a
+ *     string is MM_ETYPE), below p->nclasses when that is given, at most
+ *     MM_LOAD_MAXCLASS otherwise; -1 when the target is absent or nil;
+ *   - the feature p->feat[0], which every record must have: dense (any
+ *     shape, flattened; the majority of the records decides the dimension
+ *     and the odd record is blamed), or sparse when the first record's is a
+ *     sparse vector (then every record's, as read: the learner fits its
+ *     columns on the rows it trains on).
+ * Training rows are those with train[i] and y[i] >= 0.
+ *
+ * Parameters: p->nfeat is 1, or 0 to read the records and splits only;
+ * p->target NULL reads no target (y all -1, no class checks); p->nclasses
+ * is a class COUNT here (0: 1 + the largest class); p->classes, tokens,
+ * the mixture gate and init are not for this mode (MM_EUSAGE).
+ *
+ * Errors (MM_EVALUE unless said): no record; with a target, fewer than two
+ * classes, no training row, or a class without a training row; a bad
+ * record names the input, the record (index and id) and the field.
+ *
+ * Standardisation and class weights are not applied here: a cross-fitted
+ * learner must fit them on each fold's training rows, so that the held-out
+ * fold stays unseen (mm_clf does, with dataset.h's functions, the same
+ * that mm_load_standardize and mmoe-train-expert use).
+ *
+ * Ownership: la owns the records and arrays (mm_loaded_all_free frees the
+ * records still in rec[]; a caller that frees one sets its slot to NULL). */
+typedef struct mm_loaded_all {
+	size_t n;                           /* records */
+	mm_rec **rec;                       /* n records, stream order */
+	bool *train;                        /* n: split "train", filters passed */
+	int *y;                             /* n: class, -1 for none */
+	int kind;                           /* MM_FEAT_DENSE or MM_FEAT_SPARSE */
+	size_t dim;                         /* dense: values per record; sparse: columns */
+	float *X;                           /* dense: n x dim, row i of record i */
+	mm_csr S;                           /* sparse: row i of record i */
+	int nclass;                         /* with a target: >= 2 */
+	size_t ntrain;                      /* training rows */
+} mm_loaded_all;
+
+/* Read the whole stream rd into la (its previous content is not freed).
+ * On failure la is freed. */
+mm_status mm_load_all(mm_loaded_all *la, mm_reader *rd, const mm_load_params *p, mm_err *e);
+void mm_loaded_all_free(mm_loaded_all *la);
 
 #endif

@@ -17,7 +17,7 @@
 #define MM_COMMIT "unknown"
 #endif
 
-static const char *arch_names[] = { "expert", "transformer" };
+static const char *arch_names[] = { "expert", "transformer", "mome" };
 static const char *act_names[] = { "relu", "gelu" };
 static const char *fusion_names[] = { "concat", "concat-prod", "bilinear" };
 static const char *loss_names[] = { "ce", "focal" };
@@ -103,6 +103,32 @@ mm_status mm_model_new_transformer(mm_model **out, const mm_transformer_spec *ts
 	return st;
 }
 
+mm_status mm_model_new_mome(mm_model **out, const mm_mome_spec *ms, mm_err *e)
+{
+	mm_net *net;
+	mm_status st = mm_net_build_mome(&net, ms, e);
+	if (st != MM_OK)
+		return st;
+	mm_net_spec s;
+	memset(&s, 0, sizeof s);
+	mm_transformer_spec t;
+	memset(&t, 0, sizeof t);
+	s.nmod = t.nmod = ms->nenc + 1;
+	s.nclass = t.nclass = ms->nclass;
+	for (int f = 0; f < ms->nenc; f++) {
+		s.dims[f] = ms->gd[f];
+		t.in[f] = (mm_shape){ ms->gh[f] * ms->gw[f], ms->gd[f] };
+	}
+	s.dims[ms->nenc] = ms->edim;
+	t.in[ms->nenc] = (mm_shape){ 1, ms->edim };
+	st = model_wrap(out, MM_ARCH_MOME, &s, net, e);
+	if (st == MM_OK) {
+		(*out)->tspec = t;
+		(*out)->mspec = *ms;
+	}
+	return st;
+}
+
 size_t mm_model_input_size(const mm_model *m, int f)
 {
 	return (size_t)mm_net_dim(m->net, f);
@@ -110,7 +136,8 @@ size_t mm_model_input_size(const mm_model *m, int f)
 
 const char *mm_model_output_node(const mm_model *m)
 {
-	return m->arch == MM_ARCH_TRANSFORMER ? MM_TRANSFORMER_OUTPUT : MM_EXPERT_OUTPUT;
+	return m->arch == MM_ARCH_TRANSFORMER ? MM_TRANSFORMER_OUTPUT :
+		m->arch == MM_ARCH_MOME ? MM_MOME_OUTPUT : MM_EXPERT_OUTPUT;
 }
 
 void mm_model_free(mm_model *m)
@@ -301,6 +328,45 @@ static void pack_tspec(msgpack_packer *pk, const mm_transformer_spec *t)
 	msgpack_pack_int(pk, t->nclass);
 }
 
+static void pk_int(msgpack_packer *pk, const char *key, int v)
+{
+	pk_str(pk, key);
+	msgpack_pack_int(pk, v);
+}
+
+static void pack_mspec(msgpack_packer *pk, const mm_mome_spec *s)
+{
+	msgpack_pack_map(pk, 16);
+	pk_str(pk, "grids");
+	msgpack_pack_array(pk, (size_t)s->nenc);
+	for (int m = 0; m < s->nenc; m++) {
+		msgpack_pack_array(pk, 3);
+		msgpack_pack_int(pk, s->gh[m]);
+		msgpack_pack_int(pk, s->gw[m]);
+		msgpack_pack_int(pk, s->gd[m]);
+	}
+	pk_int(pk, "edim", s->edim);
+	pk_int(pk, "tokens", s->tokens);
+	pk_str(pk, "transform");
+	pk_str(pk, mm_move_transform_name(s->transform));
+	pk_str(pk, "aggregate");
+	pk_str(pk, mm_move_aggregate_name(s->aggregate));
+	pk_int(pk, "points", s->points);
+	pk_int(pk, "width", s->width);
+	pk_int(pk, "depth", s->depth);
+	pk_int(pk, "heads", s->heads);
+	pk_int(pk, "ffn", s->ffn);
+	pk_int(pk, "nclass", s->nclass);
+	pk_int(pk, "adapters", s->mole.adapters);
+	pk_str(pk, "adapter_route");
+	pk_str(pk, mm_mole_route_name(s->mole.route));
+	pk_int(pk, "adapter_dim", s->mole.dim);
+	pk_str(pk, "gumbel");
+	msgpack_pack_float(pk, s->mole.gumbel);
+	pk_str(pk, "balance");
+	msgpack_pack_float(pk, s->mole.balance);
+}
+
 mm_status mm_model_pack(const mm_model *m, msgpack_sbuffer *sb, mm_err *e)
 {
 	const mm_net_spec *s = &m->spec;
@@ -322,6 +388,8 @@ mm_status mm_model_pack(const mm_model *m, msgpack_sbuffer *sb, mm_err *e)
 	pk_str(&pk, "spec");
 	if (m->arch == MM_ARCH_TRANSFORMER)
 		pack_tspec(&pk, &m->tspec);
+	else if (m->arch == MM_ARCH_MOME)
+		pack_mspec(&pk, &m->mspec);
 	else
 		pack_spec(&pk, s);
 	pk_str(&pk, "target");
@@ -1105,6 +1173,61 @@ static mm_status unpack_tspec(uctx *u, const msgpack_object *spec, mm_model **ou
 	return mm_model_new_transformer(out, &t, u->e);
 }
 
+/* A MoME spec (model.h) into a new model. */
+static mm_status unpack_mspec(uctx *u, const msgpack_object *spec, mm_model **out)
+{
+	mm_mome_spec s;
+	memset(&s, 0, sizeof s);
+	const msgpack_object *arr = NULL;
+	mm_status st = need(u, spec, "grids", "spec.grids", MSGPACK_OBJECT_ARRAY, &arr);
+	if (st != MM_OK)
+		return st;
+	s.nenc = (int)arr->via.array.size;
+	if (s.nenc < 1 || s.nenc > MM_MOME_MAXENC)
+		return mm_errf(u->e, MM_ECORRUPT, "model %s: field \"spec.grids\": %d grids, expected "
+				"1..%d", u->name, s.nenc, MM_MOME_MAXENC);
+	for (int m = 0; m < s.nenc; m++) {
+		const msgpack_object *g = &arr->via.array.ptr[m];
+		int v[3];
+		for (int k = 0; k < 3; k++) {
+			const msgpack_object *x = g->type == MSGPACK_OBJECT_ARRAY && g->via.array.size == 3 ?
+				&g->via.array.ptr[k] : NULL;
+			if (!x || x->type != MSGPACK_OBJECT_POSITIVE_INTEGER || x->via.u64 < 1 ||
+					x->via.u64 > (1u << 16))
+				return mm_errf(u->e, MM_ECORRUPT, "model %s: field \"spec.grids\": entry %d "
+						"is not [H, W, D]", u->name, m);
+			v[k] = (int)x->via.u64;
+		}
+		s.gh[m] = v[0], s.gw[m] = v[1], s.gd[m] = v[2];
+	}
+	if ((st = get_int(u, spec, "edim", "spec.edim", 1, 1 << 24, &s.edim)) != MM_OK ||
+			(st = get_int(u, spec, "tokens", "spec.tokens", 1, 64, &s.tokens)) != MM_OK ||
+			(st = get_enum(u, spec, "transform", "spec.transform", mm_move_transform_parse,
+				       &s.transform)) != MM_OK ||
+			(st = get_enum(u, spec, "aggregate", "spec.aggregate", mm_move_aggregate_parse,
+				       &s.aggregate)) != MM_OK ||
+			(st = get_int(u, spec, "points", "spec.points", 0, 64, &s.points)) != MM_OK ||
+			(st = get_int(u, spec, "width", "spec.width", 1, 1 << 16, &s.width)) != MM_OK ||
+			(st = get_int(u, spec, "depth", "spec.depth", 0, 256, &s.depth)) != MM_OK ||
+			(st = get_int(u, spec, "heads", "spec.heads", 1, 1 << 16, &s.heads)) != MM_OK ||
+			(st = get_int(u, spec, "ffn", "spec.ffn", 1, 1 << 20, &s.ffn)) != MM_OK ||
+			(st = get_int(u, spec, "nclass", "spec.nclass", 2, 65536, &s.nclass)) != MM_OK ||
+			(st = get_int(u, spec, "adapters", "spec.adapters", 0, 64, &s.mole.adapters)) != MM_OK ||
+			(st = get_enum(u, spec, "adapter_route", "spec.adapter_route", mm_mole_route_parse,
+				       &s.mole.route)) != MM_OK ||
+			(st = get_int(u, spec, "adapter_dim", "spec.adapter_dim", 0, 1 << 16, &s.mole.dim)) != MM_OK ||
+			(st = get_float(u, spec, "gumbel", "spec.gumbel", &s.mole.gumbel)) != MM_OK ||
+			(st = get_float(u, spec, "balance", "spec.balance", &s.mole.balance)) != MM_OK)
+		return st;
+	if (!(s.mole.gumbel >= 0 && s.mole.gumbel <= 100 && s.mole.balance >= 0 && s.mole.balance <= 1e3))
+		return mm_errf(u->e, MM_ECORRUPT, "model %s: field \"spec.gumbel\" or \"spec.balance\": "
+				"out of range", u->name);
+	const char *msg = mm_mome_spec_check(&s);
+	if (msg)
+		return mm_errf(u->e, MM_ECORRUPT, "model %s: invalid spec: %s", u->name, msg);
+	return mm_model_new_mome(out, &s, u->e);
+}
+
 /* Version 1 named parameters "n<node>.<tensor>" by position in the expert's
  * registry order: the same order today, under today's names. */
 static mm_status unpack_params_v1(uctx *u, const msgpack_object *o, mm_model *m)
@@ -1160,7 +1283,7 @@ mm_status mm_model_unpack(mm_model **out, const msgpack_object *o, const char *n
 	if ((st = get_str(&u, o, "arch", "arch", &arch)) != MM_OK)
 		return st;
 	int ar = mm_arch_parse(arch);
-	if (ar < 0 || (ar == MM_ARCH_TRANSFORMER && version < 2)) {
+	if (ar < 0 || (ar != MM_ARCH_EXPERT && version < 2)) {
 		st = mm_errf(e, MM_ECORRUPT, "model %s: unknown architecture \"%s\"", name, arch);
 		free(arch);
 		return st;
@@ -1171,8 +1294,9 @@ mm_status mm_model_unpack(mm_model **out, const msgpack_object *o, const char *n
 	memset(&s, 0, sizeof s);
 	if ((st = need(&u, o, "spec", "spec", MSGPACK_OBJECT_MAP, &spec)) != MM_OK)
 		return st;
-	if (ar == MM_ARCH_TRANSFORMER) {
-		if ((st = unpack_tspec(&u, spec, &m)) != MM_OK)
+	if (ar != MM_ARCH_EXPERT) {
+		if ((st = ar == MM_ARCH_MOME ? unpack_mspec(&u, spec, &m) :
+					unpack_tspec(&u, spec, &m)) != MM_OK)
 			return st;
 		s = m->spec;
 		goto built;

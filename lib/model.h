@@ -4,11 +4,16 @@
  * format of stream.h, holding one record), written atomically (temporary +
  * fsync + rename).  Fields:
  *
- *   format "mmoe-model", version 2, arch "expert" or "transformer",
+ *   format "mmoe-model", version 2, arch "expert", "transformer" or "mome",
  *   spec     expert: {nmod, dims, proj, act, fusion, bilinear_dim, hidden, layers, nclass, dropout}
  *            transformer (nn/encoder.h): {nmod, dims, tokens, width, depth, heads,
  *            ffn, nclass}: input f is a sequence of at most tokens[f] rows of
  *            dims[f] features (a record may have fewer: padding)
+ *            mome (nn/move.h): {grids: [[H, W, D] per encoder], edim, tokens,
+ *            transform, aggregate, points, width, depth, heads, ffn, nclass,
+ *            adapters, adapter_route, adapter_dim, gumbel, balance}: features
+ *            0..nenc-1 are the encoders' grids (every record exactly H×W),
+ *            feature nenc the instruction embedding [edim]
  *   target   name of the target field; target_type "int" or "str";
  *   classes  [names]: class c of the net is classes[c] (for int targets "0","1",...)
  *   features [{name, dim, mean: tensor, std: tensor}]  (standardisation stats;
@@ -49,11 +54,12 @@
 #include "err.h"
 #include "nn.h"
 #include "nn/encoder.h"
+#include "nn/move.h"
 
 #define MM_MODEL_VERSION 2
 
 /* The architectures a model file names (field "arch"). */
-enum { MM_ARCH_EXPERT = 0, MM_ARCH_TRANSFORMER = 1 };
+enum { MM_ARCH_EXPERT = 0, MM_ARCH_TRANSFORMER = 1, MM_ARCH_MOME = 2 };
 
 typedef struct mm_model {
 	int arch;               /* MM_ARCH_* */
@@ -61,7 +67,10 @@ typedef struct mm_model {
 	 * input's row width D), nclass and sparse (all 0) are set, the rest is
 	 * zero; tspec is the architecture. */
 	mm_net_spec spec;
-	mm_transformer_spec tspec; /* transformer only */
+	/* transformer: the architecture; mome: only nmod and in[] (every
+	 * input's rows × width, as the loader reads them) */
+	mm_transformer_spec tspec;
+	mm_mome_spec mspec;     /* mome only */
 	mm_net *net;            /* built from spec or tspec; owned */
 	char *target;           /* owned */
 	bool target_is_str;
@@ -87,6 +96,14 @@ mm_status mm_model_new(mm_model **out, const mm_net_spec *spec, mm_err *e);
 /* The same for a transformer (nn/encoder.h): mean and std have
  * tspec->in[f].D entries per input. */
 mm_status mm_model_new_transformer(mm_model **out, const mm_transformer_spec *ts, mm_err *e);
+/* The same for MoME (nn/move.h): nenc grid inputs and the instruction. */
+mm_status mm_model_new_mome(mm_model **out, const mm_mome_spec *ms, mm_err *e);
+/* Whether the model's dense inputs are token rows with lengths (transformer,
+ * mome) rather than flat vectors (expert). */
+static inline bool mm_model_tokens(const mm_model *m)
+{
+	return m->arch != MM_ARCH_EXPERT;
+}
 void mm_model_free(mm_model *m);
 
 /* Set owned strings (copied). */
@@ -130,7 +147,7 @@ mm_status mm_net_copy_by_name(mm_net *dst, mm_net *src, const char *skip_node, b
  * (transformer, padded), 2 × pairs (sparse). */
 size_t mm_model_input_size(const mm_model *m, int f);
 /* The node --init re-initialises when the classes differ: MM_EXPERT_OUTPUT
- * or the transformer's "head". */
+ * or the transformer's and MoME's "head". */
 const char *mm_model_output_node(const mm_model *m);
 
 /* Index of feature field `name`, or -1. */
@@ -142,7 +159,7 @@ void mm_model_standardize(const mm_model *m, int f, const float *x, size_t n, fl
 
 /* Names for the spec's enums ("relu", "concat-prod", "ce", "macro_f1", ...)
  * and back (-1 when unknown). */
-const char *mm_arch_name(int arch);   /* "expert", "transformer" */
+const char *mm_arch_name(int arch);   /* "expert", "transformer", "mome" */
 int mm_arch_parse(const char *s);
 const char *mm_act_name(int act);
 int mm_act_parse(const char *s);

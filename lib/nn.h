@@ -138,6 +138,11 @@ int mm_net_output(const mm_net *net);
 /* The scratch a node's layer kept from the last forward (its layout is the
  * layer's; e.g. nn/mole.h's choices), NULL when none or id out of range. */
 const float *mm_net_node_scratch(const mm_net *net, int id);
+/* Profiling: with `on`, every later forward and backward adds each layer
+ * call's wall time to its node (mm_net_node_seconds); mm_net_profile
+ * resets the sums.  Off by default (it costs two clock reads per node). */
+void mm_net_profile(mm_net *net, bool on);
+void mm_net_node_seconds(const mm_net *net, int id, double *fwd, double *bwd);
 /* The id of the node called `name`, or -1. */
 int mm_net_node_id(const mm_net *net, const char *name);
 int mm_net_nmod(const mm_net *net);

@@ -12,6 +12,7 @@
 struct mm_vis {
 	mm_vis_params p;
 	int T, D;
+	int side;        /* the token grid is side × side (T = side²) */
 	int K;      /* pixels: patch*patch*3 */
 	float *W;   /* pixels: [K, D] */
 };
@@ -137,6 +138,7 @@ mm_status mm_vis_new(mm_vis **out, const mm_vis_params *p, mm_err *e)
 	case MM_VIS_PIXELS: {
 		int g = p->size / p->patch;
 		v->T = g * g;
+		v->side = g;
 		v->D = p->dim;
 		v->K = p->patch * p->patch * 3;
 		v->W = mm_alloc_aligned((size_t)v->K * (size_t)v->D, sizeof *v->W);
@@ -155,12 +157,14 @@ mm_status mm_vis_new(mm_vis **out, const mm_vis_params *p, mm_err *e)
 	case MM_VIS_HOG: {
 		int g = p->size / p->cell - p->block + 1;
 		v->T = g * g;
+		v->side = g;
 		v->D = p->block * p->block * p->bins;
 		break;
 	}
 	case MM_VIS_COLOR: {
 		int g = p->size / p->cell;
 		v->T = g * g;
+		v->side = g;
 		v->D = p->hbins * p->sbins * p->vbins;
 		break;
 	}
@@ -180,6 +184,7 @@ void mm_vis_free(mm_vis *v)
 }
 
 int mm_vis_ntok(const mm_vis *v) { return v->T; }
+int mm_vis_side(const mm_vis *v) { return v->side; }
 int mm_vis_dim(const mm_vis *v) { return v->D; }
 int mm_vis_pooled_dim(const mm_vis *v) { return v->p.pool == MM_VIS_POOL_MEANMAX ? 2 * v->D : v->D; }
 const mm_vis_params *mm_vis_params_get(const mm_vis *v) { return &v->p; }
@@ -264,58 +269,89 @@ static inline float atan01(float a)
 			a2 * (-0.11643287f + a2 * (0.05265332f + a2 * -0.01172120f)))));
 }
 
-/* Unsigned orientation of (gx, gy) in [0, pi), scaled to [0, bins]. */
+/* Unsigned orientation of (gx, gy) in [0, pi), scaled to [0, bins]:
+ * written with selects instead of branches so that the row loop below
+ * vectorises; both arctangent forms are computed and one is kept (a
+ * division by zero in the other gives an infinity that is never used), so
+ * the value is the same float as the branchy form's. */
 static inline float orient_pos(float gx, float gy, float bins)
 {
-	if (gy < 0 || (gy == 0 && gx < 0)) {
-		gx = -gx;
-		gy = -gy;
-	}
-	float ax = gx < 0 ? -gx : gx, t;
-	if (ax >= gy)
-		t = atan01(gy / ax);
-	else
-		t = (float)M_PI_2 - atan01(ax / gy);
-	if (gx < 0)
-		t = (float)M_PI - t;
+	int flip = gy < 0 || (gy == 0 && gx < 0);
+	gx = flip ? -gx : gx;
+	gy = flip ? -gy : gy;
+	float ax = gx < 0 ? -gx : gx;
+	float t1 = atan01(gy / ax), t2 = (float)M_PI_2 - atan01(ax / gy);
+	float t = ax >= gy ? t1 : t2;
+	t = gx < 0 ? (float)M_PI - t : t;
 	return t * (bins / (float)M_PI);
 }
 
-static void hog_one(const mm_vis *v, const float *im, float *tok, float *hist)
+/* One row of the gradient: for x in 0..S-1, the channel of the largest
+ * squared magnitude (the first of equal ones) gives mag[x] = its magnitude
+ * (0: no gradient) and pos[x] = its orientation in bins.  P: the three
+ * channel planes; up, mid, down: the rows y-1, y, y+1 (replicated at the
+ * border).  Plain loops over x, so the compiler vectorises them. */
+static void hog_row(const float *const P[3], int S, int up, int mid, int down, float bins,
+		float *restrict mag, float *restrict pos, float *restrict g)
+{
+	float *gxc[3] = { g, g + S, g + 2 * S }, *gyc[3] = { g + 3 * S, g + 4 * S, g + 5 * S };
+	for (int c = 0; c < 3; c++) {
+		const float *r = P[c] + (size_t)mid * S, *u = P[c] + (size_t)up * S,
+		      *d = P[c] + (size_t)down * S;
+		float *gx = gxc[c], *gy = gyc[c];
+		/* the borders replicate: x0 = max(x-1, 0), x1 = min(x+1, S-1) */
+		gx[0] = r[S > 1 ? 1 : 0] - r[0];
+		for (int x = 1; x < S - 1; x++)
+			gx[x] = r[x + 1] - r[x - 1];
+		if (S > 1)
+			gx[S - 1] = r[S - 1] - r[S - 2];
+		for (int x = 0; x < S; x++)
+			gy[x] = d[x] - u[x];
+	}
+	const float *gx0 = gxc[0], *gx1 = gxc[1], *gx2 = gxc[2];
+	const float *gy0 = gyc[0], *gy1 = gyc[1], *gy2 = gyc[2];
+	for (int x = 0; x < S; x++) {
+		float m0 = gx0[x] * gx0[x] + gy0[x] * gy0[x];
+		float m1 = gx1[x] * gx1[x] + gy1[x] * gy1[x];
+		float m2 = gx2[x] * gx2[x] + gy2[x] * gy2[x];
+		/* the first channel of the largest (strictly greater replaces) */
+		float m = m1 > m0 ? m1 : m0, bx = m1 > m0 ? gx1[x] : gx0[x], by = m1 > m0 ? gy1[x] : gy0[x];
+		bx = m2 > m ? gx2[x] : bx;
+		by = m2 > m ? gy2[x] : by;
+		m = m2 > m ? m2 : m;
+		pos[x] = orient_pos(bx, by, bins);
+		mag[x] = m > 0 ? sqrtf(m) : 0;
+	}
+}
+
+static void hog_one(const mm_vis *v, const float *im, float *tok, float *hist, float *scr)
 {
 	const int S = v->p.size, C = v->p.cell, B = v->p.bins, BL = v->p.block;
 	const int gc = S / C, gb = gc - BL + 1, D = v->D;
+	const size_t SS = (size_t)S * S;
+	const float *P[3] = { scr, scr + SS, scr + 2 * SS };
+	float *mag = scr + 3 * SS, *pos = mag + S, *g = pos + S;
 
+	for (size_t i = 0; i < SS; i++) /* the channel planes */
+		for (int c = 0; c < 3; c++)
+			scr[c * SS + i] = im[i * 3 + c];
 	memset(hist, 0, sizeof *hist * (size_t)gc * gc * B);
 	for (int y = 0; y < S; y++) {
-		int y0 = y > 0 ? y - 1 : 0, y1 = y < S - 1 ? y + 1 : S - 1;
+		hog_row(P, S, y > 0 ? y - 1 : 0, y, y < S - 1 ? y + 1 : S - 1, (float)B, mag, pos, g);
+		float *hrow = hist + (size_t)(y / C) * gc * B;
 		for (int x = 0; x < S; x++) {
-			int x0 = x > 0 ? x - 1 : 0, x1 = x < S - 1 ? x + 1 : S - 1;
-			float bgx = 0, bgy = 0, bm = -1;
-			for (int c = 0; c < 3; c++) {
-				float gx = im[((size_t)y * S + x1) * 3 + c] - im[((size_t)y * S + x0) * 3 + c];
-				float gy = im[((size_t)y1 * S + x) * 3 + c] - im[((size_t)y0 * S + x) * 3 + c];
-				float m = gx * gx + gy * gy;
-				if (m > bm) {
-					bm = m;
-					bgx = gx;
-					bgy = gy;
-				}
-			}
-			if (bm <= 0)
+			if (mag[x] <= 0)
 				continue;
-			float mag = sqrtf(bm);
-			float pos = orient_pos(bgx, bgy, (float)B);
-			int b0 = (int)pos;
-			float fr = pos - (float)b0;
+			int b0 = (int)pos[x];
+			float fr = pos[x] - (float)b0;
 			if (b0 >= B) { /* rounding at 180 degrees */
 				b0 = 0;
 				fr = 0;
 			}
 			int b1 = b0 + 1 == B ? 0 : b0 + 1;
-			float *h = hist + ((size_t)(y / C) * gc + (size_t)(x / C)) * B;
-			h[b0] += mag * (1.0f - fr);
-			h[b1] += mag * fr;
+			float *h = hrow + (size_t)(x / C) * B;
+			h[b0] += mag[x] * (1.0f - fr);
+			h[b1] += mag[x] * fr;
 		}
 	}
 	for (int by = 0; by < gb; by++)
@@ -347,52 +383,67 @@ static mm_status enc_hog(const mm_vis *v, const float *img, int n, float *tok, m
 {
 	const int S = v->p.size, gc = S / v->p.cell;
 	float *hist = malloc(sizeof *hist * (size_t)gc * gc * v->p.bins);
-	if (!hist)
+	float *scr = mm_alloc_aligned(3 * (size_t)S * S + 8 * (size_t)S, sizeof *scr);
+	if (!hist || !scr) {
+		free(hist);
+		free(scr);
 		return mm_errf(e, MM_ENOMEM, "hog encoder: out of memory");
+	}
 	for (int i = 0; i < n; i++)
-		hog_one(v, img + (size_t)i * S * S * 3, tok + (size_t)i * v->T * v->D, hist);
+		hog_one(v, img + (size_t)i * S * S * 3, tok + (size_t)i * v->T * v->D, hist, scr);
 	free(hist);
+	free(scr);
 	return MM_OK;
 }
 
 /* ---- color ---- */
 
-static int clampbin(float x, int n)
+static inline int clampbin(float x, int n)
 {
 	int b = (int)(x * (float)n);
 	return b < 0 ? 0 : b >= n ? n - 1 : b;
 }
 
-static void color_one(const mm_vis *v, const float *im, float *tok)
+/* The histogram bin of each pixel of one row (S pixels, interleaved RGB),
+ * with selects instead of branches so that the loop vectorises; the
+ * divisions the selects discard may divide by zero (never used). */
+static void color_row(const float *restrict px, int S, int HB, int SB, int VB, int *restrict idx,
+		float *restrict pl)
+{
+	float *R = pl, *G = pl + S, *Bl = pl + 2 * S;
+	for (int x = 0; x < S; x++) {
+		R[x] = px[3 * x];
+		G[x] = px[3 * x + 1];
+		Bl[x] = px[3 * x + 2];
+	}
+	for (int x = 0; x < S; x++) {
+		float r = R[x], gg = G[x], b = Bl[x];
+		float mx = r > gg ? r : gg, mn = r < gg ? r : gg;
+		mx = b > mx ? b : mx;
+		mn = b < mn ? b : mn;
+		float d = mx - mn;
+		float s = mx > 0 ? d / mx : 0;
+		float hr = (gg - b) / d, hg = 2.0f + (b - r) / d, hb = 4.0f + (r - gg) / d;
+		float h = mx == r ? hr : mx == gg ? hg : hb;
+		h /= 6.0f;
+		h = h < 0 ? h + 1.0f : h;
+		h = h >= 1.0f ? h - 1.0f : h;
+		h = d > 0 ? h : 0;
+		idx[x] = (clampbin(h, HB) * SB + clampbin(s, SB)) * VB + clampbin(mx, VB);
+	}
+}
+
+static void color_one(const mm_vis *v, const float *im, float *tok, int *idx, float *pl)
 {
 	const int S = v->p.size, C = v->p.cell, g = S / C, D = v->D;
 	const int HB = v->p.hbins, SB = v->p.sbins, VB = v->p.vbins;
 	memset(tok, 0, sizeof *tok * (size_t)v->T * D);
-	for (int y = 0; y < S; y++)
-		for (int x = 0; x < S; x++) {
-			const float *p = im + ((size_t)y * S + x) * 3;
-			float r = p[0], gg = p[1], b = p[2];
-			float mx = r > gg ? r : gg, mn = r < gg ? r : gg;
-			mx = b > mx ? b : mx;
-			mn = b < mn ? b : mn;
-			float d = mx - mn;
-			float h = 0, s = mx > 0 ? d / mx : 0;
-			if (d > 0) {
-				if (mx == r)
-					h = (gg - b) / d;       /* -1..1 */
-				else if (mx == gg)
-					h = 2.0f + (b - r) / d; /* 1..3 */
-				else
-					h = 4.0f + (r - gg) / d; /* 3..5 */
-				h /= 6.0f;
-				if (h < 0)
-					h += 1.0f;
-				if (h >= 1.0f)
-					h -= 1.0f;
-			}
-			int idx = (clampbin(h, HB) * SB + clampbin(s, SB)) * VB + clampbin(mx, VB);
-			tok[((size_t)(y / C) * g + (size_t)(x / C)) * D + idx] += 1.0f;
-		}
+	for (int y = 0; y < S; y++) {
+		color_row(im + (size_t)y * S * 3, S, HB, SB, VB, idx, pl);
+		float *trow = tok + (size_t)(y / C) * g * D;
+		for (int x = 0; x < S; x++)
+			trow[(size_t)(x / C) * D + idx[x]] += 1.0f;
+	}
 	const float inv = 1.0f / (float)(C * C);
 	for (size_t i = 0; i < (size_t)v->T * D; i++)
 		tok[i] *= inv;
@@ -416,10 +467,22 @@ mm_status mm_vis_encode(const mm_vis *v, const float *img, int n, float *tok, fl
 	case MM_VIS_HOG:
 		st = enc_hog(v, img, n, t, e);
 		break;
-	case MM_VIS_COLOR:
+	case MM_VIS_COLOR: {
+		int *idx = malloc(sizeof *idx * (size_t)v->p.size);
+		float *pl = malloc(sizeof *pl * 3 * (size_t)v->p.size);
+		if (!idx || !pl) {
+			free(idx);
+			free(pl);
+			st = mm_errf(e, MM_ENOMEM, "color encoder: out of memory");
+			break;
+		}
 		for (int i = 0; i < n; i++)
-			color_one(v, img + (size_t)i * v->p.size * v->p.size * 3, t + (size_t)i * v->T * v->D);
+			color_one(v, img + (size_t)i * v->p.size * v->p.size * 3, t + (size_t)i * v->T * v->D,
+					idx, pl);
+		free(idx);
+		free(pl);
 		break;
+	}
 	default:
 		st = mm_errf(e, MM_EUSAGE, "unknown encoder");
 	}

@@ -100,6 +100,7 @@ typedef struct mm_vis mm_vis;
 mm_status mm_vis_new(mm_vis **out, const mm_vis_params *p, mm_err *e);
 void mm_vis_free(mm_vis *v);
 int mm_vis_ntok(const mm_vis *v);   /* T */
+int mm_vis_side(const mm_vis *v);   /* the tokens form a side × side grid, row-major */
 int mm_vis_dim(const mm_vis *v);    /* D */
 int mm_vis_pooled_dim(const mm_vis *v); /* D, or 2D for MM_VIS_POOL_MEANMAX */
 const mm_vis_params *mm_vis_params_get(const mm_vis *v);

@@ -41,7 +41,8 @@
 # feature fields from the components v=ENC t=ENC c=ENC x=ENC (-> -f v_ENC ...),
 # and the architecture from arch=A (mlp when absent): the run directory may sit
 # in U/arch=A/ instead of U (U/arch=A/ep=E/), and arch=transformer reads the
-# token fields (-> -f v_ENC_tok ...) with the size options ARCH_OPTS_transformer.
+# token fields (-> -f v_ENC_tok ...) with the size options ARCH_OPTS_transformer;
+# arch=mome the vision grid and the text as its instruction (ARCH_OPTS_mome).
 # Variables the includer sets: PIPELINES (this directory), MMOE_BIN; it may set
 # EXPERT_OPTS, ROUTER_OPTS, EVAL_BY, EVAL_DIFF, METHODS, BOOT (bootstrap resamples).
 # Those option strings are not part of the path: after changing one, build into
@@ -72,7 +73,11 @@ pp = $(lastword $(patsubst $(1)=%,%,$(filter $(1)=%,$(subst /, ,$(2)))))
 # projection over some 3,800 TF-IDF columns overfits the 2,100 synthetic training
 # records (baseline test accuracy 0.704 against 0.756 with the companion, seed 1,
 # 5 epochs).
-feats = $(foreach kv,$(filter v=% t=% c=% x=%,$(subst /, ,$(1))),-f $(subst =,_,$(kv))$(if $(filter %=tfidf,$(kv)),_dense)$(if $(filter-out mlp,$(call arch,$(1))),_tok))
+feats = $(if $(filter mome,$(call arch,$(1))),$(call feats_mome,$(1)),$(foreach kv,$(filter v=% t=% c=% x=%,$(subst /, ,$(1))),-f $(subst =,_,$(kv))$(if $(filter %=tfidf,$(kv)),_dense)$(if $(filter-out mlp,$(call arch,$(1))),_tok)))
+# arch=mome: the vision grid (v=ENC -> -f v_ENC_tok) and the text's pooled
+# vector as the instruction that steers MoME's routers (t=ENC -> --instruction
+# t_ENC); it takes no other component
+feats_mome = $(if $(filter c=% x=%,$(subst /, ,$(1))),$(error arch=mome reads v= and t= only: $(1)))$(foreach kv,$(filter v=%,$(subst /, ,$(1))),-f $(subst =,_,$(kv))_tok) $(foreach kv,$(filter t=%,$(subst /, ,$(1))),--instruction $(subst =,_,$(kv))$(if $(filter %=tfidf,$(kv)),_dense))
 # arch(path): the architecture of a run directory; in_dir(run dir): the directory
 # of its input files (rus.zst, R.zst ...), above the arch= component if any
 arch   = $(or $(call pp,arch,$(1)),mlp)
@@ -80,6 +85,9 @@ in_dir = $(patsubst %/arch=$(call pp,arch,$(1))/,%/,$(dir $(1)))
 # the size of a transformer (not part of the path: after changing it, build into
 # another RUNS directory)
 ARCH_OPTS_transformer ?= --depth 1 --width 64 --heads 4 --ffn 128
+# MoME over one vision grid (so --aggregate add: a router needs two encoders),
+# the same transformer, and four adapters per block routed on the text
+ARCH_OPTS_mome ?= --depth 1 --width 64 --heads 4 --ffn 128 --tokens 2 --aggregate add --adapters 4
 
 GATE    ?= none
 HELDOUT ?= 0.2

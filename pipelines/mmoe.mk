@@ -1,7 +1,7 @@
 # mmoe.mk — one MMoE experiment on the embedded synthetic data, wired by Make.
 #
 #   make -f pipelines/mmoe.mk demo [N=3000] [SEED=1] [EPOCHS=20] [VENC=color] [TENC=hash256|tfidf] [UNI=logreg]
-#                                   [ARCH=mlp|transformer] [GATE=heldout|crossfit|none]
+#                                   [ARCH=mlp|transformer|mome] [GATE=heldout|crossfit|none]
 #   make -f pipelines/mmoe.mk run SEED=2 UNI=mlp      (builds, prints nothing)
 #   make -f pipelines/mmoe.mk get GET=runs/synth/n=3000/seed=2/v=color/t=hash256/uni=mlp/ep=20/eval.json
 # (make reads a command-line word containing "=" as a variable assignment, so a

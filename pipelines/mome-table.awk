@@ -9,7 +9,11 @@
 # balanced, so this is their average).  Second table: each step ROW - REF of
 # the ordering: the mean over seeds of the paired difference, the mean of
 # the seeds' bootstrap bounds, and k/S, the number of seeds whose interval
-# excludes 0 (on the side of the mean); "*" when all of them do.
+# excludes 0 (on the side of the mean); "*" when all of them do.  Third
+# table: the same steps over all records, across seeds: the mean of the
+# seeds' paired differences and its 95% Student-t interval (t for S-1
+# degrees of freedom times sd/sqrt(S)), "*" when it excludes 0: whether the
+# step holds beyond the spread of seeds, not only within one test set.
 BEGIN {
 	FS = "\t"
 	nr = split(rows, R, " ")
@@ -50,6 +54,23 @@ function step(g, a, b,   k, c, md, ml, mh, ex) {
 			ex++
 	return sprintf("%+5.1f [%+5.1f,%+5.1f] %d/%d%s", 100 * md, 100 * ml, 100 * mh, ex, c, ex == c ? "*" : " ")
 }
+# the 97.5% quantile of Student's t with df degrees of freedom
+function t975(df) {
+	split("12.706 4.303 3.182 2.776 2.571 2.447 2.365 2.306 2.262 2.228", T, " ")
+	return df <= 10 ? T[df] : df <= 30 ? 2.042 + (2.228 - 2.042) * (30 - df) / 20 : 1.96
+}
+function across(a, b,   k, c, sum, sq, m, sd, h) {
+	c = sum = sq = 0
+	for (k = 1; k <= ns; k++)
+		if ((seeds[k], "all", a, b) in d) { x = 100 * d[seeds[k], "all", a, b]; sum += x; sq += x * x; c++ }
+	if (c < 2)
+		return "(needs two seeds)"
+	m = sum / c
+	sd = (sq - c * m * m) / (c - 1)
+	h = t975(c - 1) * sqrt(sd > 0 ? sd : 0) / sqrt(c)
+	return sprintf("%+5.1f [%+5.1f,%+5.1f] over %d seeds%s", m, m - h, m + h, c,
+		(m - h > 0 || m + h < 0) ? " *" : "")
+}
 END {
 	printf "%-16s", "accuracy (%)"
 	for (i = 1; i <= ng; i++)
@@ -71,5 +92,10 @@ END {
 		for (i = 1; i <= ng; i++)
 			printf " %-27s", step(groups[i], "p_" ab[1], "p_" ab[2])
 		printf "\n"
+	}
+	printf "\n%-26s %s\n", "step, across seeds", "all: mean [95% t interval]"
+	for (t = 1; t <= nst; t++) {
+		split(ST[t], ab, ":")
+		printf "%-26s %s\n", ab[1] " - " ab[2], across("p_" ab[1], "p_" ab[2])
 	}
 }

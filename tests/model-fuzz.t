@@ -6,10 +6,10 @@
 . "$(dirname "$0")/lib.sh"
 top=$MMOE_TOP
 # the loader and what it builds: the layers (lib/nn, whose trainer selects by
-# lib/metrics and standardises by lib/dataset, multiplies by lib/gemm), records and streams
+# lib/metrics and standardises by lib/dataset, multiplies by lib/gemm on lib/pool), records and streams
 fuzz_replayer "the model fuzz target" "$top/tests/fuzz/model.c $top/lib/model.c $top/lib/nn/*.c \
 $top/lib/record.c $top/lib/stream.c $top/lib/err.c $top/lib/util.c $top/lib/optim.c $top/lib/rng.c \
-$top/lib/metrics.c $top/lib/dataset.c $top/lib/sparse.c $top/lib/gemm.c" \
+$top/lib/metrics.c $top/lib/dataset.c $top/lib/sparse.c $top/lib/gemm.c $top/lib/pool.c" \
 	"$(pkg-config --cflags --libs openblas 2>/dev/null || echo -lopenblas) -lzstd -lmsgpackc -ljansson -lutf8proc -lm -lpthread"
 fuzz_replay_corpus "$top/tests/fuzz/corpus/model"
 

@@ -1,5 +1,6 @@
 #!/bin/bash
 # pipelines/mmoe.mk with the architecture as a path parameter: ARCH=transformer
+# (and ARCH=mome, a run)
 # puts the run under uni=UNI/arch=transformer/, trains on the token fields of
 # the same feat.zst and rus tags as the MLP, and arch-table compares the two
 # record by record (tiny: 300 records, 2 epochs, a transformer of width 16).
@@ -41,6 +42,18 @@ is "$(jq -s '[.[0].blocks[] | select(.by == null)][0].methods.p_base_mlp.f1.valu
 is "$(jq -s '[.[1].blocks[] | select(.by == null)][0].methods.p_mmoe.f1.value' "$dirt/vs-mlp.json")" \
 	"$(mmoe-eval -q -p p_mmoe --split test --bootstrap 0 --format json "$dirt/fused.zst" | jq '.blocks[0].methods.p_mmoe.f1.value')" \
 	"the transformer's MMoE F1 is the one of its own run"
+# ARCH=mome: the vision grid, the text as its instruction; baseline, experts and router
+mopts=(ARCH=mome ARCH_OPTS_mome="--depth 1 --width 16 --heads 2 --ffn 32 --tokens 2 --aggregate add --adapters 2")
+dirm=$(make --no-print-directory -s -f "$mk" "${opts[@]}" "${mopts[@]}" path)
+run make --no-print-directory -s -j2 -f "$mk" "${opts[@]}" "${mopts[@]}" run
+is "$rc" 0 "ARCH=mome runs the method"
+[ "$rc" = 0 ] || printf '%s\n' "$err" | tail -n 5 | sed 's/^/#   /'
+for k in base S router; do
+	is "$(mmoe-train-expert --info "$dirm/$k.mm" | jq -c '[.arch, [.features[].name], .spec.adapters]')" \
+		'["mome",["v_color_tok","t_hash256"],2]' "$k.mm is MoME on the grid, the text as instruction"
+done
+ok "[ -s '$dirm/eval.txt' ] && grep -q '^p_mmoe ' '$dirm/eval.txt'" "and its table"
+
 run make --no-print-directory -s -f "$mk" "${opts[@]}" arch-table
 isnt "$rc" 0 "arch-table with ARCH=mlp is an error"
 like "$err" "ARCH=mlp is the reference" "saying why"

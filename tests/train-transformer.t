@@ -38,6 +38,15 @@ run $TR -q -f a_tok -f g -f v -o "$T/m2.mm" "$T/d.mp"
 ok "cmp -s <(zstd -dcq '$T/m.mm') <(zstd -dcq '$T/m2.mm')" "same seed gives an identical model"
 run $TR -q -f a_tok -f g -f v --seed 2 -o "$T/m3.mm" "$T/d.mp"
 ok "! cmp -s <(zstd -dcq '$T/m.mm') <(zstd -dcq '$T/m3.mm')" "another seed gives another model"
+# wide enough that the products are cut into panels run on the threads (the
+# feed-forward's 1920 x 512 x 128 of a batch of 128 x 15 rows in 8 row
+# panels): the same bytes for 1, 2 and 3 threads
+for j in 1 2 3; do
+	mmoe-train-expert -q --arch transformer --width 128 --heads 4 --depth 1 --ffn 512 --epochs 1 \
+		--batch 128 -j $j -f a_tok -f g -o "$T/w$j.mm" "$T/d.mp"
+done
+ok "cmp -s <(zstd -dcq '$T/w1.mm') <(zstd -dcq '$T/w2.mm') && cmp -s <(zstd -dcq '$T/w1.mm') <(zstd -dcq '$T/w3.mm')" \
+	"--threads 1, 2 and 3 train the same transformer, byte for byte"
 run mmoe-train-expert --resave "$T/m.mm" -o "$T/r.mm"
 ok "[ $rc = 0 ] && cmp -s <(zstd -dcq '$T/m.mm') <(zstd -dcq '$T/r.mm')" "save -> load -> save is bit-exact"
 
@@ -94,7 +103,7 @@ like "$rc:$err" "^2:mmoe-train-expert: --proj is an option of --arch mlp" "an ML
 run mmoe-train-expert -f a_tok --depth 3 -o "$T/bad.mm" "$T/d.mp"
 like "$rc:$err" "^2:mmoe-train-expert: --depth is an option of --arch transformer" "a transformer option without it: usage error"
 run mmoe-train-expert --arch rnn -f a_tok -o "$T/bad.mm" "$T/d.mp"
-like "$rc:$err" "^2:mmoe-train-expert: option --arch: 'rnn' is not mlp or transformer" "an unknown --arch: usage error"
+like "$rc:$err" "^2:mmoe-train-expert: option --arch: 'rnn' is not mlp, transformer or mome" "an unknown --arch: usage error"
 mkrecs > "$T/dd.mp" <<'EOF'
 {"id":"a","split":"train","label":0,"x":[[1,2,3],[4,5,6]]}
 {"id":"b","split":"train","label":1,"x":[[1,2,3]]}

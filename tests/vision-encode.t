@@ -22,7 +22,7 @@ printf '%s\n' '{"id":"scene","image":"scene.png"}' '{"id":"photo","image":"photo
 	'{"id":"grey","image":"grey16a.png"}' | records "$T/in.zst"
 is "$?" 0 "test records imported"
 
-GARGS=(--size 16 --dim 4 --seed 7 --drop-image --image-root "$T/img" -q)
+GARGS=(--size 16 --dim 4 --seed 7 --drop-image --full-decode --image-root "$T/img" -q)
 
 # ---- golden output ----------------------------------------------------------
 run mmoe-encode-vision "${GARGS[@]}" -o "$T/g.zst" "$T/in.zst"
@@ -67,8 +67,15 @@ if have_py json; then
 else
 	skip "no python3 for the golden comparison"
 fi
+# without --full-decode the 32x32 JPEG is decoded at scale 4/8 for --size 16
+# (tests/unit/image.c bounds the difference); the PNGs are decoded as before
+SARGS=(); for a in "${GARGS[@]}"; do [ "$a" = --full-decode ] || SARGS+=("$a"); done
+run mmoe-encode-vision "${SARGS[@]}" -o "$T/s.zst" "$T/in.zst"
+mmoe-cat --json "$T/s.zst" > "$T/s.jsonl"
+is "$(sed -n '1p;3p' "$T/s.jsonl")" "$(sed -n '1p;3p' "$T/g.jsonl")" "a reduced-scale decode leaves PNG records alone"
+isnt "$(sed -n 2p "$T/s.jsonl")" "$(sed -n 2p "$T/g.jsonl")" "and decodes the larger JPEG at a reduced scale"
 like "$(head -c 400 "$T/g.jsonl")" '"v_pixels":\{"dtype":"f32","shape":\[4\]' "pixels pooled [dim]"
-like "$(cat "$T/g.jsonl")" '"v_pixels_tok":\{"dtype":"f32","shape":\[4,4\]' "pixels tokens [T, D]"
+like "$(cat "$T/g.jsonl")" '"v_pixels_tok":\{"dtype":"f32","shape":\[2,2,4\]' "pixels tokens [H, W, D]"
 unlike "$(cat "$T/g.jsonl")" '"image"' "--drop-image removes the image"
 
 # ---- defaults: shapes -------------------------------------------------------
@@ -76,9 +83,9 @@ run mmoe-encode-vision --image-root "$T/img" "$T/in.zst"
 is "$rc" 0 "defaults: all three encoders"
 like "$err" '3 images encoded' "summary on stderr"
 mmoe-cat --json --brief "$T/out" >"$T/b.jsonl"
-like "$(head -1 "$T/b.jsonl")" '"v_hog_tok":\{"dtype":"f32","shape":\[49,36\]' "hog tokens [49, 36]"
-like "$(head -1 "$T/b.jsonl")" '"v_color_tok":\{"dtype":"f32","shape":\[16,72\]' "color tokens [16, 72]"
-like "$(head -1 "$T/b.jsonl")" '"v_pixels_tok":\{"dtype":"f32","shape":\[64,64\]' "pixels tokens [64, 64]"
+like "$(head -1 "$T/b.jsonl")" '"v_hog_tok":\{"dtype":"f32","shape":\[7,7,36\]' "hog tokens [7, 7, 36]"
+like "$(head -1 "$T/b.jsonl")" '"v_color_tok":\{"dtype":"f32","shape":\[4,4,72\]' "color tokens [4, 4, 72]"
+like "$(head -1 "$T/b.jsonl")" '"v_pixels_tok":\{"dtype":"f32","shape":\[8,8,64\]' "pixels tokens [8, 8, 64]"
 like "$(head -1 "$T/b.jsonl")" '"image":' "the image is kept by default"
 
 run mmoe-encode-vision -q -e hog --as h -e color --no-tokens --image-root "$T/img" "$T/in.zst"
@@ -120,6 +127,37 @@ ok "cmp -s '$T/j1.jsonl' '$T/again.jsonl'" "same seed: same bytes"
 mmoe-encode-vision -q --seed 6 --image-root "$T/img" "$T/many.zst" | mmoe-cat --json --fields v_pixels >"$T/s6.jsonl"
 mmoe-cat --json --fields v_pixels <(mmoe-encode-vision -q --seed 5 --image-root "$T/img" "$T/many.zst") >"$T/s5.jsonl"
 ok "! cmp -s '$T/s5.jsonl' '$T/s6.jsonl'" "another seed: another pixels projection"
+
+# 700 records (44 chunks of 16, more than the map keeps in flight), every
+# 7th without an image: the same bytes for -j 1, 2 and 3; a corrupt image
+# in record 500: its error, and only records before it are written (those
+# the output buffer let through before the stream was cut), for any -j.
+cp "$D/scene.png" "$T/img/bad500.png"
+printf '\x55\x55\x55\x55' | dd of="$T/img/bad500.png" bs=1 seek=50 conv=notrunc 2>/dev/null
+for bad in 0 1; do
+	for i in $(seq 0 699); do
+		case $((i % 3)) in 0) f=scene.png ;; 1) f=photo.jpg ;; 2) f=grey16a.png ;; esac
+		[ $bad = 1 ] && [ $i = 500 ] && f=bad500.png
+		if [ $((i % 7)) = 5 ]; then printf '{"id":"m%03d"}\n' "$i"
+		else printf '{"id":"m%03d","image":"%s"}\n' "$i" "$f"; fi
+	done | records "$T/long$bad.zst"
+done
+for j in 1 2 3; do
+	mmoe-encode-vision -q -j $j --skip-missing -e pixels -e color --size 32 --image-root "$T/img" \
+		"$T/long0.zst" | mmoe-cat --json >"$T/long$j.jsonl"
+	mmoe-encode-vision -q -j $j --skip-missing -e pixels -e color --size 32 --image-root "$T/img" \
+		"$T/long1.zst" 2>"$T/long$j.err" | mmoe-cat --json 2>/dev/null >"$T/longbad$j.jsonl"
+	like "$(cat "$T/long$j.err")" 'record 500 \(id "m500"\): field "image".*PNG' "-j $j: the bad record 500 is named"
+	n=$(wc -l <"$T/longbad$j.jsonl")
+	ok "[ $n -gt 0 ] && [ $n -le 500 ]" "-j $j: no record from the bad one on ($n written)"
+	ok "head -n $n '$T/long1.jsonl' | cmp -s - '$T/longbad$j.jsonl'" "-j $j: those records as without the bad one"
+done
+is "$(wc -l <"$T/long1.jsonl")" 700 "700 records through the map"
+is "$(grep -c v_pixels "$T/long1.jsonl")" 600 "600 images encoded, 100 passed through"
+ok "cmp -s '$T/long1.jsonl' '$T/long2.jsonl'" "700 records: -j 1 and -j 2 identical"
+ok "cmp -s '$T/long1.jsonl' '$T/long3.jsonl'" "700 records: -j 1 and -j 3 identical"
+ok "cmp -s '$T/longbad1.jsonl' '$T/longbad2.jsonl' && cmp -s '$T/longbad1.jsonl' '$T/longbad3.jsonl'" \
+	"a bad record: the same records before the error for -j 1, 2 and 3"
 
 mmoe-encode-vision -q --level 0 --seed 5 --image-root "$T/img" "$T/many.zst" >"$T/plain.msgpack"
 like "$(head -c 1 "$T/plain.msgpack" | od -An -tx1 | tr -d ' ')" '^(8[0-9a-f]|de|df)$' \

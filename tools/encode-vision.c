@@ -1,21 +1,22 @@
 /* mmoe-encode-vision — decode the image of each record and add feature
  * tensors from weight-free encoders (lib/vision.h): for each -e ENC a pooled
- * vector NAME [D] and a token grid NAME_tok [T, D].
+ * vector NAME [D] and a token grid NAME_tok [H, W, D].
  *
- * Records are read in batches of BATCH and cut into chunks of CHUNK records;
- * a chunk is one work item (decode, resize, one sgemm per encoder) for the
- * -j worker threads.  The chunking depends only on the input, never on the
- * thread count, so the output bytes are the same for any -j.  Records are
- * written in input order.
+ * Records go through mm_map (lib/pool.h) in chunks of CHUNK: this thread
+ * reads a chunk and writes it back, a -j worker decodes, resizes and
+ * encodes it (one sgemm per encoder over its images).  The chunks are
+ * consecutive records of the input, never cut by the thread count, so the
+ * output bytes are the same for any -j.  Records are written in input
+ * order; after a bad record or a read error, the records before it are
+ * written, then the error.
  */
 #include <getopt.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "image.h"
+#include "pool.h"
 #include "record.h"
 #include "stream.h"
 #include "util.h"
@@ -23,7 +24,10 @@
 
 #define MAX_ENC 16
 #define CHUNK 16
-#define BATCH 256
+/* chunks in flight per thread (at least MIN_WINDOW in all): about the two
+ * batches of 256 records the tool kept before */
+#define WINDOW_PER_THREAD 4
+#define MIN_WINDOW 32
 
 typedef struct enc {
 	mm_vis_kind kind;
@@ -44,21 +48,21 @@ static int nenc;
 static const char *field = "image";
 static mm_image_src src;
 static int size = 64;
+static bool full_decode;
 static bool no_tokens, drop_image, skip_missing;
 
-/* A batch of records on its way through the workers. */
-typedef struct batch_t {
-	slot s[BATCH];
+/* One item of the map: CHUNK consecutive records (fewer at the end). */
+typedef struct chunk {
+	slot s[CHUNK];
 	int n;
-	atomic_int next_chunk;
-} batch_t;
+} chunk;
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: mmoe-encode-vision [-e ENC [--as NAME]]... [options] [FILE...]\n"
 		"Decode the image of each record (PNG or JPEG bytes, or a path) and add, for each\n"
-		"encoder, a pooled vector NAME [D] and a token grid NAME_tok [T, D].\n"
+		"encoder, a pooled vector NAME [D] and a token grid NAME_tok [H, W, D].\n"
 		"Reads FILE(s) or stdin, writes records to stdout.\n"
 		"\n"
 		"Encoders (-e, repeatable; default: -e pixels -e hog -e color):\n"
@@ -74,6 +78,9 @@ static void usage(FILE *f)
 		"      --allow-any-path   accept absolute paths and \"..\" (trusted input only)\n"
 		"      --max-pixels N     refuse larger images (default: %llu)\n"
 		"      --size N           images are resized to N x N, N <= 1024 (default: 64)\n"
+		"      --full-decode      decode JPEGs at full size before resizing (default: a\n"
+		"                         larger JPEG is decoded at the smallest scale, 1/8 to\n"
+		"                         7/8, that keeps at least N x N)\n"
 		"      --seed N           seed of the pixels projection (default: 1)\n"
 		"      --dim N            pixels: projection dimension (default: 64)\n"
 		"      --patch N          pixels: patch side (default: 8)\n"
@@ -100,15 +107,15 @@ static void usage(FILE *f)
 		(unsigned long long)MM_IMAGE_MAX_PIXELS);
 }
 
-/* One chunk: load, resize and encode its records, then set their fields. */
-static void do_chunk(batch_t *b, int c, float *img, float **tok, float **pooled)
+/* One chunk: load, resize and encode its records, then set their fields.
+ * A record's failure stays in its slot (written after those before it). */
+static void do_chunk(chunk *b, float *img, float **tok, float **pooled)
 {
 	const size_t npx = (size_t)size * size * 3;
 	slot *batch = b->s;
-	int lo = c * CHUNK, hi = lo + CHUNK < b->n ? lo + CHUNK : b->n;
 	int idx[CHUNK], m = 0;
 
-	for (int i = lo; i < hi; i++) {
+	for (int i = 0; i < b->n; i++) {
 		slot *s = &batch[i];
 		mm_image im;
 		const msgpack_object *o = mm_rec_get(s->r, field);
@@ -139,13 +146,14 @@ static void do_chunk(batch_t *b, int c, float *img, float **tok, float **pooled)
 	for (int j = 0; j < m; j++) {
 		slot *s = &batch[idx[j]];
 		for (int k = 0; k < nenc && s->st == MM_OK; k++) {
-			int T = mm_vis_ntok(encs[k].v), D = mm_vis_dim(encs[k].v);
-			int64_t shape[2] = {T, D};
+			int T = mm_vis_ntok(encs[k].v), D = mm_vis_dim(encs[k].v),
+			    g = mm_vis_side(encs[k].v);
+			int64_t shape[3] = {g, g, D};
 			int P = mm_vis_pooled_dim(encs[k].v);
 			s->st = mm_rec_set_vec(s->r, encs[k].name, pooled[k] + (size_t)j * P, (size_t)P, &s->e);
 			if (s->st == MM_OK && !no_tokens)
 				s->st = mm_rec_set_tensor(s->r, encs[k].tokname, tok[k] + (size_t)j * T * D,
-						shape, 2, &s->e);
+						shape, 3, &s->e);
 		}
 		if (s->st == MM_OK && drop_image)
 			mm_rec_del(s->r, field);
@@ -182,52 +190,6 @@ static void scratch_free(scratch *w)
 	}
 }
 
-typedef struct worker_arg {
-	batch_t *b;
-	scratch *w;
-} worker_arg;
-
-static void *worker(void *arg)
-{
-	worker_arg *a = arg;
-	int nchunks = (a->b->n + CHUNK - 1) / CHUNK, c;
-	while ((c = atomic_fetch_add(&a->b->next_chunk, 1)) < nchunks)
-		do_chunk(a->b, c, a->w->img, a->w->tok, a->w->pooled);
-	return NULL;
-}
-
-/* The workers of one batch, running while the main thread does I/O. */
-typedef struct crew {
-	int nthreads, started;
-	pthread_t *tid;
-	scratch *scr;
-	worker_arg *arg;
-} crew;
-
-static void crew_launch(crew *c, batch_t *b)
-{
-	int nchunks = (b->n + CHUNK - 1) / CHUNK;
-	int nt = c->nthreads < nchunks ? c->nthreads : nchunks;
-	atomic_store(&b->next_chunk, 0);
-	c->started = 0;
-	for (int t = 0; t < nt; t++) {
-		c->arg[t].b = b;
-		c->arg[t].w = &c->scr[t];
-		if (pthread_create(&c->tid[t], NULL, worker, &c->arg[t]) != 0)
-			break; /* the threads started do all the chunks */
-		c->started++;
-	}
-	if (c->started == 0) /* no thread at all: work here */
-		worker(&c->arg[0]);
-}
-
-static void crew_join(crew *c)
-{
-	for (int t = 0; t < c->started; t++)
-		pthread_join(c->tid[t], NULL);
-	c->started = 0;
-}
-
 /* Records from the input files one after the other. */
 typedef struct input {
 	char **paths;
@@ -253,27 +215,86 @@ static mm_status input_next(input *in, mm_rec **r, mm_err *e)
 	}
 }
 
-/* Fill b; returns MM_OK (b->n may be 0 at the end) or the read error. */
-static mm_status read_batch(input *in, batch_t *b, mm_err *e)
+/* The map's state: the input, the output, one scratch per worker, and
+ * what was written. */
+typedef struct run {
+	input in;
+	mm_writer *w;
+	scratch *scr;
+	mm_status rst;        /* a read error held back until its chunk's records are written */
+	mm_err rerr;
+	const char *bad_input; /* the input of the bad record that stopped the run */
+	uint64_t nrec, nimg, nskip;
+} run;
+
+/* read: the next CHUNK records.  A read error ends the chunk; it is
+ * returned at the next call, once the records before it are through. */
+static mm_status map_read(void *ctx, void *item, uint64_t idx, mm_err *e)
 {
-	mm_status st = MM_OK;
-	b->n = 0;
-	while (b->n < BATCH && (st = input_next(in, &b->s[b->n].r, e)) == MM_OK) {
-		b->s[b->n].st = MM_OK;
-		b->s[b->n].skipped = false;
-		b->s[b->n].input = strcmp(in->paths[in->i - 1], "-") ? in->paths[in->i - 1] : "<stdin>";
-		b->n++;
+	(void)idx;
+	run *R = ctx;
+	chunk *b = item;
+	mm_status st = R->rst;
+	if (st != MM_OK) {
+		*e = R->rerr;
+		return st;
 	}
-	return st == MM_EOF ? MM_OK : st;
+	b->n = 0;
+	while (b->n < CHUNK && (st = input_next(&R->in, &b->s[b->n].r, &R->rerr)) == MM_OK) {
+		slot *s = &b->s[b->n++];
+		s->st = MM_OK;
+		s->skipped = false;
+		s->input = strcmp(R->in.paths[R->in.i - 1], "-") ? R->in.paths[R->in.i - 1] : "<stdin>";
+	}
+	R->rst = st;
+	if (b->n > 0)
+		return MM_OK;
+	*e = R->rerr;
+	return st;
 }
 
-static void free_batch(batch_t *b)
+static mm_status map_work(void *ctx, void *item, uint64_t idx, int worker, mm_err *e)
 {
+	(void)idx, (void)e;
+	scratch *w = &((run *)ctx)->scr[worker];
+	do_chunk(item, w->img, w->tok, w->pooled);
+	return MM_OK;
+}
+
+/* drop: a chunk read but not written (after an error); write frees its
+ * records the same way. */
+static void map_drop(void *ctx, void *item, uint64_t idx)
+{
+	(void)ctx, (void)idx;
+	chunk *b = item;
 	for (int i = 0; i < b->n; i++) {
 		mm_rec_free(b->s[i].r);
 		b->s[i].r = NULL;
 	}
 	b->n = 0;
+}
+
+/* write: the chunk's records in order, up to the first bad one. */
+static mm_status map_write(void *ctx, void *item, uint64_t idx, mm_err *e)
+{
+	(void)idx;
+	run *R = ctx;
+	chunk *b = item;
+	mm_status st = MM_OK;
+	for (int i = 0; i < b->n && st == MM_OK; i++) {
+		slot *s = &b->s[i];
+		if (s->st != MM_OK) {
+			*e = s->e;
+			R->bad_input = s->input;
+			st = s->st;
+		} else if ((st = mm_writer_put(R->w, s->r, e)) == MM_OK) {
+			R->nskip += s->skipped;
+			R->nimg += !s->skipped;
+			R->nrec++;
+		}
+	}
+	map_drop(ctx, item, idx);
+	return st;
 }
 
 int main(int argc, char **argv)
@@ -285,7 +306,7 @@ int main(int argc, char **argv)
 	uint64_t seed = 1;
 	int pool = MM_VIS_POOL_MEAN;
 	enum {
-		OPT_AS = 256, OPT_FIELD, OPT_ROOT, OPT_ANY, OPT_MAXPX, OPT_SIZE, OPT_SEED, OPT_DIM,
+		OPT_AS = 256, OPT_FIELD, OPT_ROOT, OPT_ANY, OPT_MAXPX, OPT_SIZE, OPT_FULLDEC, OPT_SEED, OPT_DIM,
 		OPT_PATCH, OPT_HCELL, OPT_HBLOCK, OPT_HBINS, OPT_CCELL, OPT_CBINS, OPT_NOTOK,
 		OPT_DROP, OPT_SKIP, OPT_POOL,
 	};
@@ -296,6 +317,7 @@ int main(int argc, char **argv)
 		{ "image-root", required_argument, NULL, OPT_ROOT },
 		{ "allow-any-path", no_argument, NULL, OPT_ANY },
 		{ "max-pixels", required_argument, NULL, OPT_MAXPX },
+		{ "full-decode", no_argument, NULL, OPT_FULLDEC },
 		{ "size", required_argument, NULL, OPT_SIZE },
 		{ "seed", required_argument, NULL, OPT_SEED },
 		{ "dim", required_argument, NULL, OPT_DIM },
@@ -346,6 +368,7 @@ int main(int argc, char **argv)
 		case OPT_FIELD: field = optarg; break;
 		case OPT_ROOT: src.root = optarg; break;
 		case OPT_ANY: src.allow_any = true; break;
+		case OPT_FULLDEC: full_decode = true; break;
 		case OPT_MAXPX: src.max_pixels = (uint64_t)cli_int("--max-pixels", optarg, 1, (long long)1 << 40); break;
 		case OPT_SIZE: size = (int)cli_int("--size", optarg, 1, 1024); break;
 		case OPT_SEED: seed = cli_u64("--seed", optarg); break;
@@ -413,76 +436,42 @@ int main(int argc, char **argv)
 				cli_usage("two encoders write the field '%s' (use --as)", encs[k].name);
 	}
 
+	if (!full_decode)
+		src.min_w = src.min_h = size;
 	/* we parallelise over images; OpenBLAS runs single-threaded in each worker */
 	cli_set_threads(1);
-	if (threads > BATCH / CHUNK)
-		threads = BATCH / CHUNK; /* a batch has no more chunks than this */
-	crew cr = { .nthreads = threads };
-	cr.scr = calloc((size_t)threads, sizeof *cr.scr);
-	cr.tid = calloc((size_t)threads, sizeof *cr.tid);
-	cr.arg = calloc((size_t)threads, sizeof *cr.arg);
-	batch_t *bufs = calloc(2, sizeof *bufs);
-	if (!cr.scr || !cr.tid || !cr.arg || !bufs)
+	if (threads > MM_POOL_MAX_THREADS)
+		threads = MM_POOL_MAX_THREADS;
+	static char *stdin_path[] = { "-" };
+	run R = { .in = { .paths = argc > optind ? argv + optind : stdin_path,
+		.n = argc > optind ? argc - optind : 1 } };
+	if (!(R.scr = calloc((size_t)threads, sizeof *R.scr)))
 		cli_die(MM_EXIT_USAGE, "out of memory");
 	for (int t = 0; t < threads; t++)
-		if (scratch_alloc(&cr.scr[t]) != 0)
+		if (scratch_alloc(&R.scr[t]) != 0)
 			cli_die(MM_EXIT_USAGE, "out of memory");
 
-	static char *stdin_path[] = { "-" };
-	input in = { .paths = argc > optind ? argv + optind : stdin_path,
-		.n = argc > optind ? argc - optind : 1 };
-
-	mm_writer *w;
 	if (!out_path)
 		cli_check_binary_stdout(force);
-	if (mm_writer_open(&w, out_path, level, &e) != MM_OK)
+	if (mm_writer_open(&R.w, out_path, level, &e) != MM_OK)
 		cli_die_err(&e);
 
-	/* Two batches in flight: the workers encode one while this thread
-	 * reads the next and writes the previous. */
-	uint64_t nrec = 0, nimg = 0, nskip = 0;
+	/* With -j 1 everything runs here, in turn; with -j N this thread reads
+	 * and writes while N workers encode the chunks in flight. */
 	double t0 = mm_now();
-	mm_err rerr;
-	mm_status rst = read_batch(&in, &bufs[0], &rerr);
-	int cur = 0;
-	if (bufs[0].n > 0)
-		crew_launch(&cr, &bufs[0]);
-	while (bufs[cur].n > 0) {
-		batch_t *b = &bufs[cur], *nb = &bufs[1 - cur];
-		nb->n = 0;
-		if (rst == MM_OK)
-			rst = read_batch(&in, nb, &rerr);
-		crew_join(&cr);
-		if (nb->n > 0)
-			crew_launch(&cr, nb);
-		for (int i = 0; i < b->n; i++) {
-			slot *s = &b->s[i];
-			if (s->st != MM_OK) {
-				crew_join(&cr);
-				cli_set_input(s->input);
-				cli_die_err(&s->e);
-			}
-			if (s->skipped)
-				nskip++;
-			else
-				nimg++;
-			if (mm_writer_put(w, s->r, &e) != MM_OK) {
-				crew_join(&cr);
-				cli_die_err(&e);
-			}
-			nrec++;
-		}
-		free_batch(b);
-		cur = 1 - cur;
-	}
-	if (rst != MM_OK) {
-		/* the records before the bad one are written, then the error */
-		cli_die_err(&rerr);
-	}
-	if (in.rd)
-		mm_reader_close(in.rd);
-	if (mm_writer_close(w, &e) != MM_OK)
+	size_t window = (size_t)threads * WINDOW_PER_THREAD;
+	static const mm_map_ops ops = { map_read, map_work, map_write, map_drop, NULL };
+	if (mm_map(&ops, &R, sizeof(chunk), window < MIN_WINDOW ? MIN_WINDOW : window, threads,
+				&e) != MM_OK) {
+		if (R.bad_input)
+			cli_set_input(R.bad_input);
 		cli_die_err(&e);
+	}
+	if (R.in.rd)
+		mm_reader_close(R.in.rd);
+	if (mm_writer_close(R.w, &e) != MM_OK)
+		cli_die_err(&e);
+	uint64_t nrec = R.nrec, nimg = R.nimg, nskip = R.nskip;
 	double dt = mm_now() - t0;
 	if (!cli_quiet) {
 		fprintf(stderr, "%s: %llu records, %llu images encoded (", cli_prog,
@@ -498,11 +487,8 @@ int main(int argc, char **argv)
 					cli_prog, (unsigned long long)nskip, field);
 	}
 	for (int t = 0; t < threads; t++)
-		scratch_free(&cr.scr[t]);
-	free(cr.scr);
-	free(cr.tid);
-	free(cr.arg);
-	free(bufs);
+		scratch_free(&R.scr[t]);
+	free(R.scr);
 	for (int k = 0; k < nenc; k++) {
 		mm_vis_free(encs[k].v);
 		free(encs[k].name);

@@ -2,10 +2,11 @@
  * mixture gate) on a stream, or add a trained model's class probabilities to
  * every record (--predict).
  *
- * Option parsing and messages only: the records are loaded by lib/loader.h
- * (splits, filters, classes, features kept in shape, standardisation), the
- * net is built by nn.h (the expert MLP) or nn/encoder.h (the transformer),
- * trained by mm_net_fit and written by lib/model.h, atomically.
+ * Option parsing, messages and I/O only: the records are loaded by
+ * lib/loader.h (splits, filters, classes, features kept in shape); the
+ * model for them is built, started (standardisation, weights, --init),
+ * trained and applied to records by lib/train.h; lib/model.h writes it,
+ * atomically.
  */
 #include <getopt.h>
 #include <jansson.h>
@@ -19,9 +20,9 @@
 #include "model.h"
 #include "nn.h"
 #include "record.h"
-#include "rng.h"
 #include "sparse.h"
 #include "stream.h"
+#include "train.h"
 #include "util.h"
 
 #define MAXM 16
@@ -55,8 +56,9 @@ static void usage(FILE *f)
 		"                           loss: 0 the mixture alone, 1 a tag router (default: 0)\n"
 		"      --tag FIELD          the tag of --tag-weight (default: rus)\n"
 		"Architecture (taken from the --init model when given):\n"
-		"      --arch mlp|transformer  the expert MLP over the features (flattened), or a\n"
-		"                           transformer over their token rows (default: mlp)\n"
+		"      --arch mlp|transformer|mome  the expert MLP over the features (flattened),\n"
+		"                           a transformer over their token rows, or MoME over\n"
+		"                           vision grids and an instruction (default: mlp)\n"
 		"  mlp:\n"
 		"      --proj N             projection width per modality, 0 = none (default: 256)\n"
 		"      --act relu|gelu      activation (default: relu)\n"
@@ -74,6 +76,24 @@ static void usage(FILE *f)
 		"      --ffn N              feed-forward width (default: 4 x width)\n"
 		"      --max-tokens N       refuse a train or val record with more than N rows in\n"
 		"                           a field (default: the most rows of any record)\n"
+		"  mome: each -f is a vision grid [H, W, D] (the same H, W in every record), mixed\n"
+		"  by MoVE into visual tokens for a transformer (--depth --width --heads --ffn)\n"
+		"  with MoLE adapters; the instruction steers both routers:\n"
+		"      --instruction FIELD  the instruction's embedding, a vector [E] (required)\n"
+		"      --tokens K           K x K visual tokens per encoder (default: 4)\n"
+		"      --transform avgpool|adt  adaptive pooling and a linear map, or the adaptive\n"
+		"                           deformable transformation (default: adt)\n"
+		"      --points N           ADT sampling points per head (default: 4)\n"
+		"      --aggregate add|router  sum the encoders' tokens, or weigh them by a router\n"
+		"                           on the instruction (default: router)\n"
+		"      --adapters N         adapters beside each FFN, 0 = none (default: 4)\n"
+		"      --adapter-route instance|token|both  one adapter per example (MoLE-I), per\n"
+		"                           token (MoLE-T) or per token steered by the instruction\n"
+		"                           (MoLE-IT) (default: instance)\n"
+		"      --adapter-dim R      adapter bottleneck width (default: 16)\n"
+		"      --gumbel T           Gumbel-softmax noise at temperature T in training,\n"
+		"                           0 = off (default: 0)\n"
+		"      --balance X          weight of the adapters' load-balancing loss (default: 0)\n"
 		"Training:\n"
 		"      --init MODEL         start from MODEL's weights and standardisation (same\n"
 		"                           features; the head is re-initialised if the classes differ;\n"
@@ -98,7 +118,9 @@ static void usage(FILE *f)
 		"  -o, --output MODEL       model file to write (atomic)\n"
 		"Prediction:\n"
 		"      --predict            stream in, stream out with NAME [C] and NAME_class added\n"
-		"                           (and NAME_label, the class name, for string targets)\n"
+		"                           (and NAME_label, the class name, for string targets;\n"
+		"                           MoME adds NAME_enc, the encoder weights, and\n"
+		"                           NAME_adapter0.., each block's chosen adapter)\n"
 		"  -m, --model MODEL        model to apply (repeatable, one --as each)\n"
 		"      --as NAME            output field of the preceding -m (default: p_<model basename>)\n"
 		"      --force              write binary records to a terminal\n"
@@ -148,11 +170,9 @@ static void on_epoch(void *ctx, const mm_fit_epoch *ep)
 /* ---- prediction mode ---- */
 typedef struct pmodel {
 	mm_model *m;
+	mm_predictor *pr;
 	const char *as;
 	char as_class[512], as_label[512];
-	float *X[MM_NET_MAXMOD]; /* batch inputs, standardised */
-	int *len[MM_NET_MAXMOD]; /* a transformer's valid rows */
-	float *P;
 } pmodel;
 
 #define PBATCH 256
@@ -162,28 +182,15 @@ typedef struct pmodel {
 static mm_status predict_batch(pmodel *pm, mm_rec **batch, int nb, mm_err *e)
 {
 	for (int i = 0; i < nmodels; i++) {
-		mm_model *m = pm[i].m;
-		mm_dataset ds = { .nmod = m->spec.nmod, .n = (size_t)nb };
-		for (int f = 0; f < m->spec.nmod; f++) {
-			ds.X[f] = pm[i].X[f];
-			ds.len[f] = pm[i].len[f];
-		}
 		mm_err pe;
-		if (mm_net_predict(m->net, &ds, pm[i].P, &pe) != MM_OK)
+		if (mm_predictor_run(pm[i].pr, (size_t)nb, &pe) != MM_OK)
 			cli_die(MM_EXIT_USAGE, "%s", pe.msg);
 	}
 	for (int k = 0; k < nb; k++)
-		for (int i = 0; i < nmodels; i++) {
-			mm_model *m = pm[i].m;
-			int C = m->spec.nclass;
-			const float *p = pm[i].P + (size_t)k * C;
-			int best = (int)mm_vec_argmax(p, (size_t)C);
-			if (mm_rec_set_vec(batch[k], pm[i].as, p, (size_t)C, e) != MM_OK ||
-					mm_rec_set_int(batch[k], pm[i].as_class, best, e) != MM_OK ||
-					(m->target_is_str && mm_rec_set_str(batch[k], pm[i].as_label,
-						m->classes[best], e) != MM_OK))
+		for (int i = 0; i < nmodels; i++)
+			if (mm_predictor_annotate(pm[i].pr, (size_t)k, batch[k], pm[i].as, pm[i].as_class,
+						pm[i].as_label, e) != MM_OK)
 				return e->status;
-		}
 	return MM_OK;
 }
 
@@ -200,15 +207,8 @@ static int predict_main(int argc, char **argv, bool force)
 		pm[i].as = as_names[i];
 		snprintf(pm[i].as_class, sizeof pm[i].as_class, "%s_class", pm[i].as);
 		snprintf(pm[i].as_label, sizeof pm[i].as_label, "%s_label", pm[i].as);
-		mm_model *m = pm[i].m;
-		for (int f = 0; f < m->spec.nmod; f++) {
-			if (!(pm[i].X[f] = mm_alloc_aligned((size_t)PBATCH * mm_model_input_size(m, f), sizeof(float))))
-				cli_die(MM_EXIT_USAGE, "out of memory");
-			if (m->arch == MM_ARCH_TRANSFORMER && !(pm[i].len[f] = malloc(PBATCH * sizeof(int))))
-				cli_die(MM_EXIT_USAGE, "out of memory");
-		}
-		if (!(pm[i].P = mm_alloc_aligned((size_t)PBATCH * m->spec.nclass, sizeof(float))))
-			cli_die(MM_EXIT_USAGE, "out of memory");
+		if (mm_predictor_new(&pm[i].pr, pm[i].m, PBATCH, &e) != MM_OK)
+			cli_die_err(&e);
 		for (int j = 0; j < i; j++)
 			if (strcmp(pm[j].as, pm[i].as) == 0)
 				cli_usage("--as %s is given twice", pm[i].as);
@@ -239,8 +239,8 @@ static int predict_main(int argc, char **argv, bool force)
 			}
 			if (st == MM_OK) {
 				for (int i = 0; i < nmodels; i++)
-					if (mm_load_record(pm[i].m, r, (size_t)nb, pm[i].X, pm[i].len, models[i],
-								mm_reader_name(rd), &e) != MM_OK) {
+					if (mm_predictor_set(pm[i].pr, (size_t)nb, r, models[i], mm_reader_name(rd),
+								&e) != MM_OK) {
 						mm_rec_free(r);
 						mm_reader_close(rd);
 						goto fail;
@@ -270,11 +270,7 @@ static int predict_main(int argc, char **argv, bool force)
 		fprintf(stderr, "%s: predicted %llu records with %d model%s\n", cli_prog,
 				(unsigned long long)total, nmodels, nmodels > 1 ? "s" : "");
 	for (int i = 0; i < nmodels; i++) {
-		for (int f = 0; f < MM_NET_MAXMOD; f++) {
-			free(pm[i].X[f]);
-			free(pm[i].len[f]);
-		}
-		free(pm[i].P);
+		mm_predictor_free(pm[i].pr);
 		mm_model_free(pm[i].m);
 	}
 	return cli_finish();
@@ -317,6 +313,29 @@ static json_t *info_spec(const mm_model *m)
 		json_object_set_new(sp, "heads", json_integer(t->heads));
 		json_object_set_new(sp, "ffn", json_integer(t->ffn));
 		json_object_set_new(sp, "nclass", json_integer(t->nclass));
+		return sp;
+	}
+	if (m->arch == MM_ARCH_MOME) {
+		const mm_mome_spec *t = &m->mspec;
+		json_t *g = json_array();
+		for (int f = 0; f < t->nenc; f++)
+			json_array_append_new(g, json_pack("[i,i,i]", t->gh[f], t->gw[f], t->gd[f]));
+		json_object_set_new(sp, "grids", g);
+		json_object_set_new(sp, "edim", json_integer(t->edim));
+		json_object_set_new(sp, "tokens", json_integer(t->tokens));
+		json_object_set_new(sp, "transform", json_string(mm_move_transform_name(t->transform)));
+		json_object_set_new(sp, "aggregate", json_string(mm_move_aggregate_name(t->aggregate)));
+		json_object_set_new(sp, "points", json_integer(t->points));
+		json_object_set_new(sp, "width", json_integer(t->width));
+		json_object_set_new(sp, "depth", json_integer(t->depth));
+		json_object_set_new(sp, "heads", json_integer(t->heads));
+		json_object_set_new(sp, "ffn", json_integer(t->ffn));
+		json_object_set_new(sp, "nclass", json_integer(t->nclass));
+		json_object_set_new(sp, "adapters", json_integer(t->mole.adapters));
+		json_object_set_new(sp, "adapter_route", json_string(mm_mole_route_name(t->mole.route)));
+		json_object_set_new(sp, "adapter_dim", json_integer(t->mole.dim));
+		json_object_set_new(sp, "gumbel", jflt(t->mole.gumbel));
+		json_object_set_new(sp, "balance", jflt(t->mole.balance));
 		return sp;
 	}
 	json_object_set_new(sp, "proj", json_integer(s->proj));
@@ -362,7 +381,7 @@ static int info_main(const char *path)
 		if (m->cols[f]) /* a sparse feature: dim/2 pairs over its training columns */
 			json_object_set_new(fo, "sparse", json_pack("{s:I, s:I, s:i}", "dim",
 				(json_int_t)m->cols[f]->dim, "columns", (json_int_t)m->cols[f]->m, "pairs", s->dims[f] / 2));
-		if (m->arch == MM_ARCH_TRANSFORMER)
+		if (mm_model_tokens(m))
 			json_object_set_new(fo, "tokens", json_integer(m->tspec.in[f].T));
 		json_array_append_new(fe, fo);
 	}
@@ -429,10 +448,9 @@ static void check_nonempty_name(const char *opt, const char *s)
 
 /* The architecture options given on the command line. */
 typedef struct arch_opts {
-	int arch;                  /* MM_ARCH_* (--arch mlp is the expert) */
-	mm_net_spec spec;          /* mlp */
-	mm_transformer_spec ts;    /* transformer: width, depth, heads, ffn */
-	const char *mlp_opt, *tf_opt; /* the first option given of each family */
+	mm_train_arch a;           /* --arch and its options (lib/train.h) */
+	const char *instruction;   /* mome: the instruction field */
+	const char *mlp_opt, *tf_opt, *maxtok_opt, *mome_opt; /* the first option given of each family */
 	bool given;
 } arch_opts;
 
@@ -441,44 +459,11 @@ static mm_model *new_model(const arch_opts *ao, const mm_model *init, const mm_l
 {
 	mm_err e;
 	mm_model *m;
-	int arch = init ? init->arch : ao->arch;
-	if (arch == MM_ARCH_TRANSFORMER) {
-		mm_transformer_spec ts = init ? init->tspec : ao->ts;
-		ts.nmod = ld->nfeat;
-		ts.nclass = ld->nclass;
-		for (int f = 0; f < ld->nfeat; f++) {
-			if (ld->kind[f] == MM_FEAT_SPARSE)
-				cli_usage("-f %s is a sparse feature: --arch transformer takes token fields "
-						"(use --arch mlp)", lp.feat[f]);
-			ts.in[f] = (mm_shape){ ld->T[f], ld->dim[f] };
-		}
-		const char *msg = mm_transformer_spec_check(&ts);
-		if (msg)
-			cli_usage("--arch transformer: %s", msg);
-		if (mm_model_new_transformer(&m, &ts, &e) != MM_OK)
-			cli_die_err(&e);
-	} else {
-		mm_net_spec spec = init ? init->spec : ao->spec;
-		spec.nmod = ld->nfeat;
-		spec.nclass = ld->nclass;
-		for (int f = 0; f < ld->nfeat; f++) {
-			spec.dims[f] = ld->dim[f];
-			spec.sparse[f] = ld->kind[f] == MM_FEAT_SPARSE ? (int)ld->cols[f]->m : 0;
-		}
-		const char *msg = mm_net_spec_check(&spec);
-		if (msg)
-			cli_usage("%s", msg);
-		if (mm_model_new(&m, &spec, &e) != MM_OK)
-			cli_die_err(&e);
-	}
-	for (int f = 0; f < ld->nfeat; f++)
-		if (mm_model_set_feature(m, f, lp.feat[f], &e) != MM_OK)
-			cli_die_err(&e);
-	for (int k = 0; k < ld->nclass; k++)
-		if (mm_model_set_class(m, k, ld->classes[k], &e) != MM_OK)
-			cli_die_err(&e);
-	if (mm_model_set_target(m, nexperts ? "mixture" : lp.target, ld->target_is_str, &e) != MM_OK)
+	if (mm_train_model_new(&m, &ao->a, init, ld, &lp, &e) != MM_OK) {
+		if (e.status == MM_EUSAGE)
+			cli_usage("%s", e.msg);
 		cli_die_err(&e);
+	}
 	return m;
 }
 
@@ -510,28 +495,24 @@ static float *class_weights(const char *arg, const mm_loaded *ld)
 	return cw;
 }
 
-/* --init: MODEL's parameters by name; the output layer starts afresh when
- * the classes differ. */
-static void init_from(mm_model *m, const mm_model *init)
+/* Standardisation, initial weights, and --init's parameters by name (the
+ * output layer starts afresh when the classes differ). */
+static void start(mm_model *m, mm_loaded *ld, const mm_model *init, uint64_t seed)
 {
-	bool same_classes = init->spec.nclass == m->spec.nclass;
-	for (int k = 0; same_classes && k < m->spec.nclass; k++)
-		if (strcmp(init->classes[k], m->classes[k]) != 0)
-			same_classes = false;
-	char note[1200];
 	mm_err e;
-	if (mm_net_copy_by_name(m->net, init->net, same_classes ? NULL : mm_model_output_node(m),
-				init_partial, note, sizeof note, &e) != MM_OK)
-		cli_die(MM_EXIT_DATA, "--init %s: %s%s", init_path, e.msg,
-				e.status == MM_EVALUE && strstr(e.msg, "do not match") ?
-				" (--init-partial allows it)" : "");
-	if (note[0] && !cli_quiet)
-		cli_warn("--init %s: %s", init_path, note);
-	if (!same_classes && !cli_quiet)
+	mm_train_init_report rep;
+	if (mm_train_start(m, ld, seed, init, init_path, init_partial, &rep, &e) != MM_OK) {
+		if (e.status == MM_EVALUE && strstr(e.msg, "do not match")) {
+			size_t n = strlen(e.msg);
+			snprintf(e.msg + n, sizeof e.msg - n, " (--init-partial allows it)");
+		}
+		cli_die_err(&e);
+	}
+	if (rep.note[0] && !cli_quiet)
+		cli_warn("--init %s: %s", init_path, rep.note);
+	if (rep.head_reset && !cli_quiet)
 		cli_warn("--init %s: classes differ (%d vs %d), the output layer starts afresh",
 				init_path, init->spec.nclass, m->spec.nclass);
-	if (!(m->init = strdup(init_path)))
-		cli_die(MM_EXIT_USAGE, "out of memory");
 }
 
 static void log_data(const mm_loaded *ld, const mm_model *m, uint64_t seed)
@@ -587,9 +568,12 @@ static int train_main(int argc, char **argv, const arch_opts *ao, mm_fit_params 
 		lp.init = init;
 		lp.init_name = init_path;
 	}
-	lp.tokens = (init ? init->arch : ao->arch) == MM_ARCH_TRANSFORMER;
+	int arch = init ? init->arch : ao->a.arch;
+	lp.tokens = arch != MM_ARCH_EXPERT;
 	if (lp.nfeat == 0)
 		cli_usage("at least one -f FIELD is required");
+	for (int f = 0; arch == MM_ARCH_MOME && f < lp.nfeat - 1; f++)
+		lp.grid[f] = true;
 	for (int i = 0; i < lp.nfeat; i++)
 		for (int j = 0; j < i; j++)
 			if (strcmp(lp.feat[i], lp.feat[j]) == 0)
@@ -607,14 +591,11 @@ static int train_main(int argc, char **argv, const arch_opts *ao, mm_fit_params 
 				init->target_is_str ? "a string" : "an integer", ld.target_is_str ? "a string" : "an integer");
 
 	mm_model *m = new_model(ao, init, &ld);
-	if (mm_load_standardize(&ld, m, init, &e) != MM_OK)
-		cli_die_err(&e);
 	float *cw = class_weights(cw_arg, &ld);
-	m->class_w = cw;
 
 	/* selection metric */
 	if (select < 0)
-		select = (!ld.target_is_str && ld.nclass == 2) ? MM_SELECT_F1 : MM_SELECT_MACRO_F1;
+		select = mm_train_select_default(&ld);
 	if (select == MM_SELECT_F1 && ld.nclass != 2)
 		cli_usage("--select f1 needs two classes (there are %d): use macro_f1", ld.nclass);
 	fp.select = select;
@@ -626,39 +607,12 @@ static int train_main(int argc, char **argv, const arch_opts *ao, mm_fit_params 
 	if (msg)
 		cli_usage("%s", msg);
 
-	/* initial weights */
-	mm_rng root, ig;
-	mm_rng_seed(&root, fp.seed);
-	ig = mm_rng_split(&root, 0x696e6974);
-	mm_net_init(m->net, &ig);
-	if (init)
-		init_from(m, init);
-	m->fit = fp;
-	m->fit.class_w = NULL;
-	m->fit.on_epoch = NULL;
-	mm_load_set *tr = &ld.set[MM_SET_TRAIN], *va = &ld.set[MM_SET_VAL];
-	size_t nva = va->d.n;
-	m->n_train = tr->d.n;
-	m->n_val = nva;
-	m->data_hash = mm_hash64(&va->hash, sizeof va->hash, tr->hash);
+	start(m, &ld, init, fp.seed);
 	log_data(&ld, m, fp.seed);
-
-	mm_mixture mix = { .K = nexperts, .d = { &tr->d, nva ? &va->d : NULL },
-		.py = { tr->py, nva ? va->py : NULL }, .tag_weight = tag_weight,
-		.tag = { tr->tag, nva ? va->tag : NULL } };
-	if (nexperts) {
-		fp.objective = mm_mixture_objective;
-		fp.octx = &mix;
-	}
+	size_t nva = ld.set[MM_SET_VAL].d.n;
 	mm_fit_result res;
-	if (mm_net_fit(m->net, &tr->d, nva ? &va->d : NULL, &fp, &res, &e) != MM_OK) {
-		if (e.status == MM_EUSAGE)
-			e.status = MM_EVALUE;
+	if (mm_train_fit(m, &ld, &fp, cw, tag_weight, &res, &e) != MM_OK)
 		cli_die_err(&e);
-	}
-	m->best_epoch = res.best_epoch;
-	m->best_metric = res.best_metric;
-	m->epochs_run = res.epochs_run;
 	if (mm_model_save(m, out_path, &e) != MM_OK)
 		cli_die_err(&e);
 	if (!cli_quiet) {
@@ -676,9 +630,11 @@ static int train_main(int argc, char **argv, const arch_opts *ao, mm_fit_params 
 }
 
 /* An architecture option: remember the first of its family. */
-static void arch_opt(arch_opts *ao, bool transformer, const char *name)
+enum { FAM_MLP, FAM_TF, FAM_MAXTOK, FAM_MOME };
+static void arch_opt(arch_opts *ao, int family, const char *name)
 {
-	const char **first = transformer ? &ao->tf_opt : &ao->mlp_opt;
+	const char **first = family == FAM_MLP ? &ao->mlp_opt : family == FAM_TF ? &ao->tf_opt :
+		family == FAM_MAXTOK ? &ao->maxtok_opt : &ao->mome_opt;
 	if (!*first)
 		*first = name;
 	ao->given = true;
@@ -686,8 +642,10 @@ static void arch_opt(arch_opts *ao, bool transformer, const char *name)
 
 int main(int argc, char **argv)
 {
-	arch_opts ao = { .arch = MM_ARCH_EXPERT, .ts = { .width = 128, .depth = 2, .heads = 4 } };
-	mm_net_spec_default(&ao.spec);
+	arch_opts ao = { .a = { .arch = MM_ARCH_EXPERT, .ts = { .width = 128, .depth = 2, .heads = 4 },
+		.ms = { .tokens = 4, .transform = MM_MOVE_ADT, .aggregate = MM_MOVE_ROUTER, .points = 4,
+			.mole = { .adapters = 4, .route = MM_MOLE_INSTANCE, .dim = 16 } } } };
+	mm_net_spec_default(&ao.a.spec);
 	mm_fit_params fp;
 	mm_fit_params_default(&fp);
 	fp.patience = 5;
@@ -699,7 +657,8 @@ int main(int argc, char **argv)
 		O_LAYERS, O_DROPOUT, O_INIT, O_EPOCHS, O_BATCH, O_LR, O_WD, O_WARMUP, O_MINLR, O_CLIP,
 		O_LOSS, O_ALPHA, O_GAMMA, O_CW, O_SELECT, O_PATIENCE, O_PREDICT, O_AS, O_FORCE, O_RESAVE, O_INFO,
 		O_INIT_PARTIAL, O_TARGET, O_EXPERTS, O_HELDOUT, O_TAG, O_TAGW, O_ARCH, O_DEPTH, O_WIDTH,
-		O_HEADS, O_FFN, O_MAXTOK };
+		O_HEADS, O_FFN, O_MAXTOK, O_INSTR, O_TOKENS, O_TRANSFORM, O_POINTS, O_AGGREGATE,
+		O_ADAPTERS, O_AROUTE, O_ADIM, O_GUMBEL, O_BALANCE };
 	static const struct option opts[] = {
 		{ "feature", required_argument, NULL, 'f' },
 		{ "target", required_argument, NULL, O_TARGET },
@@ -724,6 +683,16 @@ int main(int argc, char **argv)
 		{ "heads", required_argument, NULL, O_HEADS },
 		{ "ffn", required_argument, NULL, O_FFN },
 		{ "max-tokens", required_argument, NULL, O_MAXTOK },
+		{ "instruction", required_argument, NULL, O_INSTR },
+		{ "tokens", required_argument, NULL, O_TOKENS },
+		{ "transform", required_argument, NULL, O_TRANSFORM },
+		{ "points", required_argument, NULL, O_POINTS },
+		{ "aggregate", required_argument, NULL, O_AGGREGATE },
+		{ "adapters", required_argument, NULL, O_ADAPTERS },
+		{ "adapter-route", required_argument, NULL, O_AROUTE },
+		{ "adapter-dim", required_argument, NULL, O_ADIM },
+		{ "gumbel", required_argument, NULL, O_GUMBEL },
+		{ "balance", required_argument, NULL, O_BALANCE },
 		{ "init", required_argument, NULL, O_INIT },
 		{ "init-partial", no_argument, NULL, O_INIT_PARTIAL },
 		{ "epochs", required_argument, NULL, O_EPOCHS },
@@ -802,39 +771,66 @@ int main(int argc, char **argv)
 		case O_TAGW: tag_weight = (float)cli_double("--tag-weight", optarg, 0, 1); break;
 		case O_ARCH:
 			if (strcmp(optarg, "mlp") == 0)
-				ao.arch = MM_ARCH_EXPERT;
+				ao.a.arch = MM_ARCH_EXPERT;
 			else if (strcmp(optarg, "transformer") == 0)
-				ao.arch = MM_ARCH_TRANSFORMER;
+				ao.a.arch = MM_ARCH_TRANSFORMER;
+			else if (strcmp(optarg, "mome") == 0)
+				ao.a.arch = MM_ARCH_MOME;
 			else
-				cli_usage("option --arch: '%s' is not mlp or transformer", optarg);
+				cli_usage("option --arch: '%s' is not mlp, transformer or mome", optarg);
 			ao.given = true;
 			break;
-		case O_PROJ: ao.spec.proj = (int)cli_int("--proj", optarg, 0, 65536); arch_opt(&ao, false, "--proj"); break;
+		case O_PROJ: ao.a.spec.proj = (int)cli_int("--proj", optarg, 0, 65536); arch_opt(&ao, FAM_MLP, "--proj"); break;
 		case O_ACT:
-			if ((ao.spec.act = mm_act_parse(optarg)) < 0)
+			if ((ao.a.spec.act = mm_act_parse(optarg)) < 0)
 				cli_usage("option --act: '%s' is not relu or gelu", optarg);
-			arch_opt(&ao, false, "--act");
+			arch_opt(&ao, FAM_MLP, "--act");
 			break;
 		case O_FUSION:
-			if ((ao.spec.fusion = mm_fusion_parse(optarg)) < 0)
+			if ((ao.a.spec.fusion = mm_fusion_parse(optarg)) < 0)
 				cli_usage("option --fusion: '%s' is not concat, concat-prod or bilinear", optarg);
-			arch_opt(&ao, false, "--fusion");
+			arch_opt(&ao, FAM_MLP, "--fusion");
 			break;
 		case O_BILDIM:
-			ao.spec.bilinear_dim = (int)cli_int("--bilinear-dim", optarg, 1, 4096);
-			arch_opt(&ao, false, "--bilinear-dim");
+			ao.a.spec.bilinear_dim = (int)cli_int("--bilinear-dim", optarg, 1, 4096);
+			arch_opt(&ao, FAM_MLP, "--bilinear-dim");
 			break;
-		case O_HIDDEN: ao.spec.hidden = (int)cli_int("--hidden", optarg, 1, 65536); arch_opt(&ao, false, "--hidden"); break;
-		case O_LAYERS: ao.spec.layers = (int)cli_int("--layers", optarg, 0, 64); arch_opt(&ao, false, "--layers"); break;
+		case O_HIDDEN: ao.a.spec.hidden = (int)cli_int("--hidden", optarg, 1, 65536); arch_opt(&ao, FAM_MLP, "--hidden"); break;
+		case O_LAYERS: ao.a.spec.layers = (int)cli_int("--layers", optarg, 0, 64); arch_opt(&ao, FAM_MLP, "--layers"); break;
 		case O_DROPOUT:
-			ao.spec.dropout = (float)cli_double("--dropout", optarg, 0, 0.99);
-			arch_opt(&ao, false, "--dropout");
+			ao.a.spec.dropout = (float)cli_double("--dropout", optarg, 0, 0.99);
+			arch_opt(&ao, FAM_MLP, "--dropout");
 			break;
-		case O_DEPTH: ao.ts.depth = (int)cli_int("--depth", optarg, 0, 64); arch_opt(&ao, true, "--depth"); break;
-		case O_WIDTH: ao.ts.width = (int)cli_int("--width", optarg, 1, 16384); arch_opt(&ao, true, "--width"); break;
-		case O_HEADS: ao.ts.heads = (int)cli_int("--heads", optarg, 1, 1024); arch_opt(&ao, true, "--heads"); break;
-		case O_FFN: ao.ts.ffn = (int)cli_int("--ffn", optarg, 1, 1 << 18); arch_opt(&ao, true, "--ffn"); break;
-		case O_MAXTOK: lp.max_tokens = (int)cli_int("--max-tokens", optarg, 1, 1 << 20); arch_opt(&ao, true, "--max-tokens"); break;
+		case O_DEPTH: ao.a.ts.depth = (int)cli_int("--depth", optarg, 0, 64); arch_opt(&ao, FAM_TF, "--depth"); break;
+		case O_WIDTH: ao.a.ts.width = (int)cli_int("--width", optarg, 1, 16384); arch_opt(&ao, FAM_TF, "--width"); break;
+		case O_HEADS: ao.a.ts.heads = (int)cli_int("--heads", optarg, 1, 1024); arch_opt(&ao, FAM_TF, "--heads"); break;
+		case O_FFN: ao.a.ts.ffn = (int)cli_int("--ffn", optarg, 1, 1 << 18); arch_opt(&ao, FAM_TF, "--ffn"); break;
+		case O_MAXTOK: lp.max_tokens = (int)cli_int("--max-tokens", optarg, 1, 1 << 20); arch_opt(&ao, FAM_MAXTOK, "--max-tokens"); break;
+		case O_INSTR:
+			check_nonempty_name("--instruction", optarg);
+			ao.instruction = optarg; /* a data option: with --init, the model's arch */
+			break;
+		case O_TOKENS: ao.a.ms.tokens = (int)cli_int("--tokens", optarg, 1, 64); arch_opt(&ao, FAM_MOME, "--tokens"); break;
+		case O_TRANSFORM:
+			if ((ao.a.ms.transform = mm_move_transform_parse(optarg)) < 0)
+				cli_usage("option --transform: '%s' is not avgpool or adt", optarg);
+			arch_opt(&ao, FAM_MOME, "--transform");
+			break;
+		case O_POINTS: ao.a.ms.points = (int)cli_int("--points", optarg, 1, 64); arch_opt(&ao, FAM_MOME, "--points"); break;
+		case O_AGGREGATE:
+			if ((ao.a.ms.aggregate = mm_move_aggregate_parse(optarg)) < 0)
+				cli_usage("option --aggregate: '%s' is not add or router", optarg);
+			arch_opt(&ao, FAM_MOME, "--aggregate");
+			break;
+		case O_ADAPTERS: ao.a.ms.mole.adapters = (int)cli_int("--adapters", optarg, 0, 64); arch_opt(&ao, FAM_MOME, "--adapters"); break;
+		case O_AROUTE:
+			if ((ao.a.ms.mole.route = mm_mole_route_parse(optarg)) < 0)
+				cli_usage("option --adapter-route: '%s' is not instance, token or both", optarg);
+			arch_opt(&ao, FAM_MOME, "--adapter-route");
+			break;
+		case O_ADIM: ao.a.ms.mole.dim = (int)cli_int("--adapter-dim", optarg, 1, 65536); arch_opt(&ao, FAM_MOME, "--adapter-dim"); break;
+		case O_GUMBEL: ao.a.ms.mole.gumbel = (float)cli_double("--gumbel", optarg, 0, 100); arch_opt(&ao, FAM_MOME, "--gumbel"); break;
+		case O_BALANCE: ao.a.ms.mole.balance = (float)cli_double("--balance", optarg, 0, 1000); arch_opt(&ao, FAM_MOME, "--balance"); break;
 		case O_INIT: init_path = optarg; break;
 		case O_INIT_PARTIAL: init_partial = true; break;
 		case O_EPOCHS: fp.epochs = (int)cli_int("--epochs", optarg, 1, 1000000); break;
@@ -922,14 +918,31 @@ int main(int argc, char **argv)
 		cli_usage("-o MODEL is required");
 	if (argc - optind > 1)
 		cli_usage("at most one input file");
-	if (ao.arch == MM_ARCH_TRANSFORMER && ao.mlp_opt)
-		cli_usage("%s is an option of --arch mlp, not of --arch transformer", ao.mlp_opt);
-	if (ao.arch == MM_ARCH_EXPERT && ao.tf_opt)
-		cli_usage("%s is an option of --arch transformer (give --arch transformer)", ao.tf_opt);
-	if (!ao.ts.ffn)
-		ao.ts.ffn = 4 * ao.ts.width;
-	if (ao.ts.width % ao.ts.heads)
-		cli_usage("--width %d is not a multiple of --heads %d", ao.ts.width, ao.ts.heads);
+	if (ao.a.arch != MM_ARCH_EXPERT && ao.mlp_opt)
+		cli_usage("%s is an option of --arch mlp, not of --arch %s", ao.mlp_opt,
+				ao.a.arch == MM_ARCH_MOME ? "mome" : "transformer");
+	if (ao.a.arch == MM_ARCH_EXPERT && (ao.tf_opt || ao.maxtok_opt))
+		cli_usage("%s is an option of --arch transformer (give --arch transformer)",
+				ao.tf_opt ? ao.tf_opt : ao.maxtok_opt);
+	if (ao.a.arch == MM_ARCH_MOME && ao.maxtok_opt)
+		cli_usage("--max-tokens is an option of --arch transformer: MoME's grids have a fixed size");
+	if (ao.a.arch != MM_ARCH_MOME && ao.mome_opt)
+		cli_usage("%s is an option of --arch mome (give --arch mome)", ao.mome_opt);
+	if (ao.instruction && ao.a.arch != MM_ARCH_MOME && !init_path)
+		cli_usage("--instruction is an option of --arch mome (give --arch mome)");
+	if (ao.a.arch == MM_ARCH_MOME && !init_path && !ao.instruction)
+		cli_usage("--arch mome needs --instruction FIELD, the instruction's embedding");
+	if (ao.a.arch == MM_ARCH_MOME && lp.nfeat == 0 && !init_path)
+		cli_usage("--arch mome needs at least one -f GRID field");
+	if (ao.instruction && lp.nfeat > 0) { /* the last input (with --init alone: the model's) */
+		if (lp.nfeat >= MM_NET_MAXMOD)
+			cli_usage("at most %d -f fields with --instruction", MM_NET_MAXMOD - 1);
+		lp.feat[lp.nfeat++] = ao.instruction;
+	}
+	if (!ao.a.ts.ffn)
+		ao.a.ts.ffn = 4 * ao.a.ts.width;
+	if (ao.a.ts.width % ao.a.ts.heads)
+		cli_usage("--width %d is not a multiple of --heads %d", ao.a.ts.width, ao.a.ts.heads);
 	if (classes_arg) {
 		size_t n;
 		cls = cli_split(classes_arg, ',', &n);

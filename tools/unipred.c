@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "crossfit.h"
+#include "loader.h"
 #include "nn.h"
 #include "record.h"
 #include "rng.h"
@@ -154,16 +155,9 @@ static const cli_moved moved[] = {
 	{ 0, NULL },
 };
 
-/* Everything read from the input. */
+/* Everything read from the input (lib/loader.h), and the predictions. */
 typedef struct data {
-	mm_rec **rec;
-	size_t n, cap;
-	float *X;        /* n × d features (training mode) */
-	size_t d;
-	bool sparse;     /* the feature is a sparse vector: rows in S, not X */
-	mm_csr S;
-	int *y;          /* label or -1 */
-	bool *train;     /* split == "train" */
+	mm_loaded_all L; /* every record, its split, label and feature */
 	float *P;        /* n × C probabilities */
 	int *cls;        /* class, -1: no prediction */
 	int C;
@@ -188,41 +182,6 @@ static char *cat2(const char *a, const char *b)
 	return s;
 }
 
-/* The split field: true for "train"; absent, nil or another string is not training. */
-static bool is_train(mm_rec *r)
-{
-	const char *s;
-	mm_err e;
-	const msgpack_object *o = mm_rec_get(r, "split");
-	if (!o || o->type == MSGPACK_OBJECT_NIL)
-		return false;
-	mm_status st = mm_rec_str(r, "split", &s, &e);
-	if (st)
-		cli_die_err(&e);
-	return !strcmp(s, "train");
-}
-
-/* Label: -1 when absent or nil, else an integer >= 0 (and < C when C > 0). */
-static int get_label(mm_rec *r, const char *field, int C)
-{
-	const msgpack_object *o = mm_rec_get(r, field);
-	if (!o || o->type == MSGPACK_OBJECT_NIL)
-		return -1;
-	int64_t v;
-	mm_err e;
-	if (mm_rec_label(r, field, 0, &v, &e))
-		cli_die_err(&e);
-	if ((C > 0 && v >= C) || v > 1000000) {
-		char w[160];
-		if (C > 0)
-			cli_die(MM_EXIT_DATA, "%s: field \"%s\": label %lld out of range [0, %d) (see --classes)",
-				mm_rec_where(r, w, sizeof w), field, (long long)v, C);
-		cli_die(MM_EXIT_DATA, "%s: field \"%s\": label %lld is not a class index (0, 1, ...)",
-			mm_rec_where(r, w, sizeof w), field, (long long)v);
-	}
-	return (int)v;
-}
-
 /* One model fit for mm_crossfit: fold k of K (trained on the other folds,
  * predicting fold k into probs), or the full model (k == K: trained on
  * every training record, predicting the rest, or everything with
@@ -245,34 +204,36 @@ static mm_status fit_job(void *ctx, int k, const size_t *train, size_t m,
 {
 	job_ctx *c = ctx;
 	data *D = c->D;
-	size_t d = D->d, C = (size_t)D->C;
+	const mm_loaded_all *L = &D->L;
+	bool sparse = L->kind == MM_FEAT_SPARSE;
+	size_t d = L->dim, C = (size_t)D->C;
 	bool full = k == c->K;
 	mm_clf_params p = *c->cp;
 	mm_rng g = mm_rng_split(&c->root, full ? SEED_FULL : SEED_FOLD0 + (uint64_t)k);
 	p.seed = mm_rng_u64(&g);
-	float *X = D->sparse ? NULL : malloc((m ? m : 1) * d * sizeof *X);
+	float *X = sparse ? NULL : malloc((m ? m : 1) * d * sizeof *X);
 	size_t *fr = malloc((m ? m : 1) * sizeof *fr);
 	int *y = malloc((m ? m : 1) * sizeof *y);
-	if ((!X && !D->sparse) || !fr || !y) {
+	if ((!X && !sparse) || !fr || !y) {
 		free(X), free(fr), free(y);
 		return mm_errf(e, MM_ENOMEM, "out of memory (%zu x %zu features)", m, d);
 	}
 	for (size_t j = 0; j < m; j++) {
 		if (X)
-			memcpy(X + j * d, D->X + c->ti[train[j]] * d, d * sizeof *X);
+			memcpy(X + j * d, L->X + c->ti[train[j]] * d, d * sizeof *X);
 		fr[j] = c->ti[train[j]];
 		y[j] = c->ty[train[j]];
 	}
 	mm_clf *model;
-	mm_status st = D->sparse ? mm_clf_train_sparse(&model, &D->S, fr, m, y, D->C, &p, e)
+	mm_status st = sparse ? mm_clf_train_sparse(&model, &L->S, fr, m, y, D->C, &p, e)
 		: mm_clf_train(&model, X, y, m, d, D->C, &p, e);
 	free(X), free(fr), free(y);
 	if (st)
 		return mm_err_prefix(e, full ? "training the full model" : "training");
 	/* rows to predict: fold k, or for the full model every row that is not
 	 * a training row (all rows with --in-sample) */
-	size_t *rows = malloc((D->n ? D->n : 1) * sizeof *rows), r = 0;
-	bool *is_tr = full ? calloc(D->n ? D->n : 1, sizeof *is_tr) : NULL;
+	size_t *rows = malloc((L->n ? L->n : 1) * sizeof *rows), r = 0;
+	bool *is_tr = full ? calloc(L->n ? L->n : 1, sizeof *is_tr) : NULL;
 	if (!rows || (full && !is_tr)) {
 		free(rows), free(is_tr);
 		mm_clf_free(model);
@@ -284,14 +245,14 @@ static mm_status fit_job(void *ctx, int k, const size_t *train, size_t m,
 	} else {
 		for (size_t j = 0; j < c->nt && !c->insample; j++)
 			is_tr[c->ti[j]] = true;
-		for (size_t i = 0; i < D->n; i++)
+		for (size_t i = 0; i < L->n; i++)
 			if (!is_tr[i])
 				rows[r++] = i;
 		free(is_tr);
 	}
-	float *Xp = D->sparse ? NULL : malloc((r ? r : 1) * d * sizeof *Xp);
+	float *Xp = sparse ? NULL : malloc((r ? r : 1) * d * sizeof *Xp);
 	float *P = full ? malloc((r ? r : 1) * C * sizeof *P) : probs;
-	if ((!Xp && !D->sparse) || !P) {
+	if ((!Xp && !sparse) || !P) {
 		free(Xp), free(rows);
 		if (full)
 			free(P);
@@ -299,9 +260,9 @@ static mm_status fit_job(void *ctx, int k, const size_t *train, size_t m,
 		return mm_errf(e, MM_ENOMEM, "out of memory");
 	}
 	for (size_t i = 0; i < r && Xp; i++)
-		memcpy(Xp + i * d, D->X + rows[i] * d, d * sizeof *Xp);
-	if (r && D->sparse)
-		st = mm_clf_predict_sparse(model, &D->S, rows, r, P, e);
+		memcpy(Xp + i * d, L->X + rows[i] * d, d * sizeof *Xp);
+	if (r && sparse)
+		st = mm_clf_predict_sparse(model, &L->S, rows, r, P, e);
 	else if (r)
 		st = mm_clf_predict(model, Xp, r, P, e);
 	for (size_t i = 0; i < r && full && st == MM_OK; i++)
@@ -317,29 +278,16 @@ static mm_status fit_job(void *ctx, int k, const size_t *train, size_t m,
 static void train_predict(data *D, const mm_clf_params *cp, int K, bool insample,
 		uint64_t seed, int threads, const char *feat, const char *as)
 {
-	size_t n = D->n;
+	size_t n = D->L.n, nt = D->L.ntrain;
 	int C = D->C;
-	size_t nt = 0;
-	for (size_t i = 0; i < n; i++)
-		nt += D->train[i] && D->y[i] >= 0;
-	if (nt == 0)
-		cli_die(MM_EXIT_DATA, "no training records (split \"train\" with a label) to fit on");
 	size_t *ti = xrealloc(NULL, nt, sizeof *ti);
 	int *ty = xrealloc(NULL, nt, sizeof *ty);
-	size_t *cnt = calloc((size_t)C, sizeof *cnt);
-	if (!cnt)
-		cli_die(MM_EXIT_USAGE, "out of memory");
 	nt = 0;
 	for (size_t i = 0; i < n; i++)
-		if (D->train[i] && D->y[i] >= 0) {
+		if (D->L.train[i] && D->L.y[i] >= 0) {
 			ti[nt] = i;
-			ty[nt++] = D->y[i];
-			cnt[D->y[i]]++;
+			ty[nt++] = D->L.y[i];
 		}
-	for (int c = 0; c < C; c++)
-		if (!cnt[c])
-			cli_die(MM_EXIT_DATA, "class %d has no training record (%zu training records, %d classes)",
-				c, nt, C);
 	if (!insample && nt < (size_t)K)
 		cli_die(MM_EXIT_DATA, "%zu training records are fewer than the %d folds (--folds)", nt, K);
 
@@ -378,11 +326,11 @@ static void train_predict(data *D, const mm_clf_params *cp, int K, bool insample
 			snprintf(how, sizeof how, "%d-fold out-of-fold", K);
 		fprintf(stderr, "%s: %s: %s on %s [%zu], %d classes, seed %llu: %zu training records "
 			"(%s, accuracy %.4f), %zu other records from the full model; %.2f s\n",
-			cli_prog, as, cp->model == MM_CLF_MLP ? "mlp" : "logreg", feat, D->d, C,
+			cli_prog, as, cp->model == MM_CLF_MLP ? "mlp" : "logreg", feat, D->L.dim, C,
 			(unsigned long long)seed, nt, how, (double)correct / (double)nt, n - nt,
 			mm_now() - t0);
 	}
-	free(ti), free(ty), free(cnt);
+	free(ti), free(ty);
 }
 
 /* One output field of an import: its files (several: e.g. one per split). */
@@ -440,20 +388,20 @@ static void import_predict(data *D, import_field *F, mm_import_opts io, double m
 				m->bad_length, m->nonfinite, m->dup_entries, m->first_bad);
 	}
 	F->C = im[0].nclass;
-	F->P = xrealloc(NULL, D->n * (size_t)F->C, sizeof *F->P);
-	F->cls = xrealloc(NULL, D->n, sizeof *F->cls);
-	const char **ids = xrealloc(NULL, D->n, sizeof *ids);
-	for (size_t i = 0; i < D->n; i++)
-		ids[i] = mm_rec_id(D->rec[i]);
+	F->P = xrealloc(NULL, D->L.n * (size_t)F->C, sizeof *F->P);
+	F->cls = xrealloc(NULL, D->L.n, sizeof *F->cls);
+	const char **ids = xrealloc(NULL, D->L.n, sizeof *ids);
+	for (size_t i = 0; i < D->L.n; i++)
+		ids[i] = mm_rec_id(D->L.rec[i]);
 	mm_join_report jr;
-	if (mm_import_join(im, F->npaths, (const char *const *)F->paths, ids, D->n, F->P, F->cls,
+	if (mm_import_join(im, F->npaths, (const char *const *)F->paths, ids, D->L.n, F->P, F->cls,
 			max_unmatched, &jr, &e))
 		cli_die_err(&e);
 	if (!cli_quiet) {
 		fprintf(stderr, "%s: %s: %zu records: %zu with a prediction, %zu without "
 			"(%zu ids not in the import, %zu null pred, %zu without an id); "
 			"%zu ids of the import not in the stream",
-			cli_prog, F->as, D->n, jr.matched, D->n - jr.matched, jr.absent, jr.null_pred, jr.no_id,
+			cli_prog, F->as, D->L.n, jr.matched, D->L.n - jr.matched, jr.absent, jr.null_pred, jr.no_id,
 			jr.unknown);
 		if (jr.first_unknown)
 			fprintf(stderr, " (first \"%s\" in %s)", jr.first_unknown,
@@ -636,72 +584,23 @@ int main(int argc, char **argv)
 			cli_usage("--classes %d, but --import-order lists %zu columns", C, norder);
 	}
 
-	/* Read everything. */
+	/* Read everything: every record, its split and, to train, its label
+	 * and feature. */
 	data D = { 0 };
-	mm_sparse row = { 0 };
 	mm_err e;
 	mm_reader *rd;
+	mm_load_params lp;
+	mm_load_params_default(&lp);
+	lp.nfeat = imp ? 0 : 1;
+	lp.feat[0] = feat;
+	lp.target = imp ? NULL : label;
+	lp.nclasses = C;
 	if (mm_reader_open(&rd, in, &e))
 		cli_die_err(&e);
 	cli_set_input(mm_reader_name(rd));
-	mm_rec *r;
-	mm_status st;
-	mm_dimvote vote = { 0 };
-	while ((st = mm_reader_next(rd, &r, &e)) == MM_OK) {
-		if (D.n == D.cap) {
-			D.cap = D.cap ? 2 * D.cap : 1024;
-			D.rec = xrealloc(D.rec, D.cap, sizeof *D.rec);
-			D.y = xrealloc(D.y, D.cap, sizeof *D.y);
-			D.train = xrealloc(D.train, D.cap, sizeof *D.train);
-			if (!imp && !D.sparse)
-				D.X = xrealloc(D.X, D.cap * (D.d ? D.d : 1), sizeof *D.X);
-		}
-		size_t i = D.n;
-		D.rec[i] = r;
-		D.train[i] = is_train(r);
-		D.y[i] = imp ? -1 : get_label(r, label, C);
-		if (!imp && (i ? D.sparse : (mm_rec_get(r, feat) && mm_obj_is_sparse(mm_rec_get(r, feat))))) {
-			D.sparse = true;
-			if (mm_rec_sparse(r, feat, &row, &e))
-				cli_die_err(&e);
-			if (mm_csr_append(&D.S, &row, &e)) {
-				char w[160];
-				mm_err_prefix(&e, "%s: field \"%s\"", mm_rec_where(r, w, sizeof w), feat);
-				cli_die_err(&e);
-			}
-			D.d = D.S.dim;
-		} else if (!imp) {
-			mm_tensor t;
-			char w[160];
-			if (mm_rec_vec(r, feat, 0, &t, &e))
-				cli_die_err(&e);
-			/* the majority decides the dimension, after the last record */
-			if (mm_dimvote_add(&vote, t.n, mm_rec_where(r, w, sizeof w), feat, &e) != MM_OK) {
-				mm_err_prefix(&e, "%s", mm_reader_name(rd));
-				cli_die_err(&e);
-			}
-			if (!D.d) {
-				D.d = t.n;
-				D.X = xrealloc(D.X, D.cap * D.d, sizeof *D.X);
-			}
-			size_t k = t.n < D.d ? t.n : D.d; /* a mismatch is refused below */
-			memcpy(D.X + i * D.d, t.data, k * sizeof *D.X);
-			memset(D.X + i * D.d + k, 0, (D.d - k) * sizeof *D.X);
-			mm_tensor_free(&t);
-		}
-		D.n++;
-	}
-	if (st != MM_EOF)
+	if (mm_load_all(&D.L, rd, &lp, &e))
 		cli_die_err(&e);
-	size_t dvote;
-	if (!imp && mm_dimvote_result(&vote, feat, &dvote, &e) == MM_EVALUE) {
-		mm_err_prefix(&e, "%s", mm_reader_name(rd));
-		cli_die_err(&e);
-	}
 	mm_reader_close(rd);
-	mm_sparse_free(&row);
-	if (D.n == 0)
-		cli_die(MM_EXIT_DATA, "no records in the input");
 
 	int nfield = nas > 1 ? nas : 1;
 	import_field *F = calloc((size_t)nfield, sizeof *F);
@@ -726,33 +625,26 @@ int main(int argc, char **argv)
 		D.cls = F[0].cls;
 		D.C = F[0].C;
 	} else {
-		int maxy = -1;
-		for (size_t i = 0; i < D.n; i++)
-			if (D.y[i] > maxy)
-				maxy = D.y[i];
-		D.C = C ? C : maxy + 1;
-		if (D.C < 2)
-			cli_die(MM_EXIT_DATA, "field \"%s\": need labels of at least 2 classes, the largest label is %d",
-				label, maxy);
+		D.C = D.L.nclass;
 		if (balance > 0 && D.C != 2)
 			cli_die(MM_EXIT_DATA, "--balance needs binary predictions, %s has %d classes", as, D.C);
-		D.P = xrealloc(NULL, D.n * (size_t)D.C, sizeof *D.P);
-		D.cls = xrealloc(NULL, D.n, sizeof *D.cls);
+		D.P = xrealloc(NULL, D.L.n * (size_t)D.C, sizeof *D.P);
+		D.cls = xrealloc(NULL, D.L.n, sizeof *D.cls);
 		train_predict(&D, &cp, K, insample, seed, threads, feat, as);
 		F[0] = (import_field){ .as = as, .P = D.P, .cls = D.cls, .C = D.C };
 	}
 
 	/* Training-split options.  Train-split records that carry a prediction. */
 	size_t ntr = 0;
-	for (size_t i = 0; i < D.n; i++)
-		ntr += D.train[i] && D.cls[i] >= 0;
-	bool *dropped = calloc(D.n ? D.n : 1, sizeof *dropped);
+	for (size_t i = 0; i < D.L.n; i++)
+		ntr += D.L.train[i] && D.cls[i] >= 0;
+	bool *dropped = calloc(D.L.n ? D.L.n : 1, sizeof *dropped);
 	if (!dropped)
 		cli_die(MM_EXIT_USAGE, "out of memory");
 	if (drop >= 0) {
 		size_t nd = 0;
-		for (size_t i = 0; i < D.n; i++)
-			if (D.train[i] && D.cls[i] >= 0 &&
+		for (size_t i = 0; i < D.L.n; i++)
+			if (D.L.train[i] && D.cls[i] >= 0 &&
 					mm_unipred_margin(D.P + i * (size_t)D.C, D.C) <= drop + MARGIN_EPS) {
 				dropped[i] = true;
 				nd++;
@@ -767,8 +659,8 @@ int main(int argc, char **argv)
 		float *pp = xrealloc(NULL, ntr ? ntr : 1, sizeof *pp);
 		int *cc = xrealloc(NULL, ntr ? ntr : 1, sizeof *cc);
 		size_t j = 0;
-		for (size_t i = 0; i < D.n; i++)
-			if (D.train[i] && D.cls[i] >= 0) {
+		for (size_t i = 0; i < D.L.n; i++)
+			if (D.L.train[i] && D.cls[i] >= 0) {
 				pp[j] = D.P[i * 2 + 1];
 				cc[j++] = D.cls[i];
 			}
@@ -776,8 +668,8 @@ int main(int argc, char **argv)
 		if (mm_unipred_balance(pp, cc, ntr, balance, &br, &e))
 			cli_die_err(&e);
 		j = 0;
-		for (size_t i = 0; i < D.n; i++)
-			if (D.train[i] && D.cls[i] >= 0)
+		for (size_t i = 0; i < D.L.n; i++)
+			if (D.L.train[i] && D.cls[i] >= 0)
 				D.cls[i] = cc[j++];
 		if (!cli_quiet) {
 			double f = ntr ? 100.0 * (double)br.pos_before / (double)ntr : 0;
@@ -806,8 +698,8 @@ int main(int argc, char **argv)
 	mm_writer *w;
 	if (mm_writer_open(&w, out, -1, &e))
 		cli_die_err(&e);
-	for (size_t i = 0; i < D.n; i++) {
-		r = D.rec[i];
+	for (size_t i = 0; i < D.L.n; i++) {
+		mm_rec *r = D.L.rec[i];
 		mm_rec_del(r, f_drop);
 		for (int f = 0; f < nfield; f++) {
 			const import_field *x = &F[f];
@@ -825,7 +717,7 @@ int main(int argc, char **argv)
 		if (mm_writer_put(w, r, &e))
 			cli_die_err(&e);
 		mm_rec_free(r);
-		D.rec[i] = NULL;
+		D.L.rec[i] = NULL;
 	}
 	if (mm_writer_close(w, &e))
 		cli_die_err(&e);
@@ -839,7 +731,7 @@ int main(int argc, char **argv)
 		free(cnames[0]);
 		free(cnames);
 	}
-	mm_csr_free(&D.S);
-	free(D.rec), free(D.X), free(D.y), free(D.train), free(D.P), free(D.cls);
+	mm_loaded_all_free(&D.L);
+	free(D.P), free(D.cls);
 	return cli_finish();
 }

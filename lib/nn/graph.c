@@ -23,6 +23,7 @@ typedef struct node {
 	const int *len;      /* valid rows per sample of the last forward (NULL: all) */
 	int *lenbuf;         /* B ints, when the layer sets its own lengths */
 	bool touched;        /* backward: grad holds a value */
+	double sec[2];       /* profiling: seconds in forward, backward */
 } node;
 
 struct mm_net {
@@ -36,6 +37,7 @@ struct mm_net {
 	int B;           /* batch of the last forward */
 	bool train;      /* the last forward was a training one */
 	bool finished;
+	bool profile;    /* time every layer call (mm_net_profile) */
 };
 
 static size_t numel(const node *nd, int B)
@@ -455,7 +457,10 @@ const float *mm_net_forward_seq(mm_net *net, const float *const *X, const int *c
 		} else {
 			nd->len = nd->shape.T > 1 && nd->nin > 0 ? net->nodes[nd->in[0]].len : NULL;
 		}
+		double t0 = net->profile ? mm_now() : 0;
 		nd->op->forward(&io);
+		if (net->profile)
+			nd->sec[0] += mm_now() - t0;
 	}
 	return net->nodes[net->outnode].out;
 }
@@ -532,8 +537,25 @@ static void net_backward(mm_net *net, const float *dlogits, bool fresh_params)
 				twice |= j != k && nd->in[j] == nd->in[k];
 			io.dx[k] = grad_of(net, nd->in[k], op->stores && !twice, &io.dx_fresh[k]);
 		}
+		double t0 = net->profile ? mm_now() : 0;
 		op->backward(&io);
+		if (net->profile)
+			nd->sec[1] += mm_now() - t0;
 	}
+}
+
+void mm_net_profile(mm_net *net, bool on)
+{
+	net->profile = on;
+	for (int i = 0; i < net->nn; i++)
+		net->nodes[i].sec[0] = net->nodes[i].sec[1] = 0;
+}
+
+void mm_net_node_seconds(const mm_net *net, int id, double *fwd, double *bwd)
+{
+	const node *nd = &net->nodes[id];
+	*fwd = nd->sec[0];
+	*bwd = nd->sec[1];
 }
 
 void mm_net_backward(mm_net *net, const float *dlogits)

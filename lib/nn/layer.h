@@ -59,6 +59,10 @@ typedef enum mm_node_type {
 	MM_NODE_BLOCK,     /* pre-norm transformer block: LN→attention→add, LN→GELU FFN→add */
 	MM_NODE_SPARSE_LINEAR, /* (column, value) pairs [T, 2] → b + Σ v W[c] (sparse_linear.c) */
 	MM_NODE_MOLE,      /* top-1 routed bottleneck adapters (nn/mole.h, mole.c) */
+	/* MoVE (nn/move.h, move.c) */
+	MM_NODE_AVGPOOL2D, /* adaptive 2-D average pooling of a grid to k × k rows */
+	MM_NODE_DEFORM,    /* deformable cross-attention of queries over a grid */
+	MM_NODE_ROUTE,     /* Σ_k softmax(router logits)_k in_k, per-example logits */
 	MM_NODE_NTYPES
 } mm_node_type;
 
@@ -205,6 +209,7 @@ extern const mm_layer mm_layer_selfattn, mm_layer_xattn;               /* attent
 extern const mm_layer mm_layer_block;                                  /* block.c */
 extern const mm_layer mm_layer_sparse_linear;                          /* sparse_linear.c */
 extern const mm_layer mm_layer_mole;                                   /* mole.c */
+extern const mm_layer mm_layer_avgpool2d, mm_layer_deform, mm_layer_route; /* move.c */
 
 /* The gradient a backward adds to: NULL for a frozen parameter. */
 static inline float *mm_param_grad(const mm_param *p)

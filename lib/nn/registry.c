@@ -28,6 +28,9 @@ static const mm_layer *const registry[] = {
 	&mm_layer_block,
 	&mm_layer_sparse_linear,
 	&mm_layer_mole,
+	&mm_layer_avgpool2d,
+	&mm_layer_deform,
+	&mm_layer_route,
 };
 static_assert(sizeof registry / sizeof *registry == MM_NODE_NTYPES,
 		"one registry entry per mm_node_type");

@@ -11,11 +11,12 @@
 
 typedef struct shape { int M, N, K; } shape;
 
-/* from a single panel to row panels, column panels and a grid of both */
+/* from a single panel to 2, 4 and 8 row or column panels (more panels than
+ * the 2 and 3 threads, and shorter last panels) */
 static const shape shapes[] = {
 	{ 1, 1, 1 }, { 7, 5, 3 }, { 33, 17, 129 }, { 129, 97, 65 },
 	{ 301, 257, 131 }, { 13, 2053, 517 }, { 517, 11, 1999 }, { 1000, 5, 2049 },
-	{ 45, 1100, 800 },
+	{ 45, 1100, 800 }, { 1100, 45, 800 },
 };
 
 static float *fill(mm_rng *r, size_t n)
@@ -42,6 +43,8 @@ int main(void)
 		int np = ((M + pm - 1) / pm) * ((N + pn - 1) / pn);
 		if ((long)M * N * K >= 2 * MM_SGEMM_PANEL_WORK)
 			ok(np > 1, "%dx%dx%d: %d panels of %dx%d", M, N, K, np, pm, pn);
+		ok(np <= 8 && (pm == M || pn == N) && (np == 1 || pm >= 128 || pn >= 256),
+				"%dx%dx%d: at most 8 panels along one side, 128 rows or 256 columns wide", M, N, K);
 		for (int t = 0; t < 4; t++) {
 			bool ta = t & 1, tb = t & 2;
 			/* strides wider than the matrices, as the attention's views */

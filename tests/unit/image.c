@@ -1,5 +1,6 @@
 /* image.c — decoders (PNG in every colour type, JPEG), hostile inputs, the
  * area resize's known answers, safe path resolution and field loading. */
+#include <math.h>
 #include <stdio.h>
 #include <jpeglib.h>
 #include <png.h>
@@ -468,7 +469,7 @@ static void test_paths(void)
 	free(res);
 
 	/* load from a record: bin, path, wrong type, absent */
-	mm_image_src src = {root, false, 0};
+	mm_image_src src = { root, false, 0, 0, 0 };
 	mm_rec *r = mm_rec_new();
 	r->index = 4;
 	mm_rec_set_str(r, "id", "a7", &e);
@@ -499,10 +500,65 @@ static void test_paths(void)
 		diag("cleanup failed");
 }
 
+/* Scaled JPEG decoding (mm_image_decode_scaled): the scale chosen, and an
+ * area resize of the reduced decode against decode-then-resize of the full
+ * image, on a 640x480 scene of smooth shading, sharp edges and fine texture
+ * (quality 90), in [0, 1] units: the bound the man page states. */
+static void test_jpeg_scaled(void)
+{
+	enum { W = 640, H = 480, S = 64 };
+	mm_image im, full, small;
+	mm_err e;
+	unsigned char *buf;
+	size_t len;
+	mm_image_alloc(&im, W, H, 3, &e);
+	for (int y = 0; y < H; y++)
+		for (int x = 0; x < W; x++) {
+			uint8_t *p = im.px + ((size_t)y * W + x) * 3;
+			double sh = 128 + 90 * sin(x / 37.0) * cos(y / 23.0);
+			int edge = ((x / 80) + (y / 60)) % 2 ? 40 : -40;
+			int tex = ((x * 7 + y * 13) % 17) - 8;
+			p[0] = (uint8_t)fmin(255, fmax(0, sh + edge + tex));
+			p[1] = (uint8_t)fmin(255, fmax(0, 255 - sh + tex));
+			p[2] = (uint8_t)((x ^ y) & 0xff);
+		}
+	ok(mm_jpeg_encode(&im, 90, &buf, &len, &e) == MM_OK, "640x480 jpeg encodes");
+	bool got = mm_image_decode(&full, buf, len, 0, &e) == MM_OK &&
+		mm_image_decode_scaled(&small, buf, len, 0, S, S, &e) == MM_OK;
+	ok(got && small.w == 160 && small.h == 120,
+			"decoded for 64x64 at scale 2/8: %dx%d (the smallest M/8 keeping 64 rows)", small.w, small.h);
+	float *a = malloc(sizeof *a * S * S * 3), *b = malloc(sizeof *b * S * S * 3);
+	mm_image_resize_area_f(&full, S, S, a, &e);
+	mm_image_resize_area_f(&small, S, S, b, &e);
+	double mean = 0, mx = 0;
+	for (int i = 0; i < S * S * 3; i++) {
+		double d = fabs((double)a[i] - b[i]);
+		mean += d;
+		mx = fmax(mx, d);
+	}
+	mean /= S * S * 3;
+	ok(mean < 0.005 && mx < 0.04, "resized from the reduced decode vs from the full one: mean abs "
+			"diff %.4f < 0.005, max %.4f < 0.04", mean, mx);
+	mm_image_free(&full);
+	mm_image_free(&small);
+	got = mm_image_decode_scaled(&small, buf, len, 0, 600, 400, &e) == MM_OK;
+	ok(got && small.w == W, "a working size near the image's: full scale (%dx%d)", small.w, small.h);
+	mm_image_free(&small);
+	got = mm_image_decode_scaled(&small, buf, len, 0, 100, 50, &e) == MM_OK;
+	ok(got && small.w == 160 && small.h == 120, "each side must reach its size: 2/8 for 100x50 (%dx%d)",
+			small.w, small.h);
+	mm_image_free(&small);
+	free(a);
+	free(b);
+	free(buf);
+	mm_image_free(&im);
+}
+
 int main(void)
 {
 	test_png();
 	test_jpeg();
+	test_jpeg_scaled();
 	test_resize();
 	test_paths();
 	return tap_done();

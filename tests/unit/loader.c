@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "loader.h"
+#include "sparse.h"
 #include "tap.h"
 
 static char dir[] = "/tmp/mmoe-loader.XXXXXX";
@@ -46,15 +47,127 @@ static void write_stream(const char *path, mm_rec **r, int n)
 	mm_writer_close(w, &e);
 }
 
-static mm_status load(const char *path, mm_load_params *p, mm_loaded *ld, mm_err *e)
+/* mm_load (ld) or mm_load_all (la, when ld is NULL) over path. */
+static mm_status load_any(const char *path, mm_load_params *p, mm_loaded *ld, mm_loaded_all *la,
+		mm_err *e)
 {
 	mm_reader *rd;
 	mm_status st = mm_reader_open(&rd, path, e);
 	if (st != MM_OK)
 		return st;
-	st = mm_load(ld, rd, p, e);
+	st = ld ? mm_load(ld, rd, p, e) : mm_load_all(la, rd, p, e);
 	mm_reader_close(rd);
 	return st;
+}
+
+static mm_status load(const char *path, mm_load_params *p, mm_loaded *ld, mm_err *e)
+{
+	return load_any(path, p, ld, NULL, e);
+}
+
+static mm_status load_all(const char *path, mm_load_params *p, mm_loaded_all *la, mm_err *e)
+{
+	return load_any(path, p, NULL, la, e);
+}
+
+/* Every record in order: splits, filters, labels, dense and sparse rows. */
+static void test_all(const char *path)
+{
+	mm_err e;
+	/* id, split, label (-1 none), skip flag; x = (i, 10 i) or sparse i at column 3 i */
+	static const struct { const char *id, *split; int label; bool skip; } R[7] = {
+		{ "a", "train", 0, false }, { "b", "train", 1, false }, { "c", "val", 1, false },
+		{ "d", "test", -1, false }, { "e", "train", -1, false }, { "f", NULL, 0, false },
+		{ "g", "train", 0, true },
+	};
+	for (int sparse = 0; sparse < 2; sparse++) {
+		mm_rec *r[7];
+		for (int i = 0; i < 7; i++) {
+			r[i] = mm_rec_new();
+			mm_rec_set_str(r[i], "id", R[i].id, &e);
+			if (R[i].split)
+				mm_rec_set_str(r[i], "split", R[i].split, &e);
+			if (R[i].label >= 0)
+				mm_rec_set_int(r[i], "label", R[i].label, &e);
+			mm_rec_set_bool(r[i], "skip", R[i].skip, &e);
+			float v[2] = { (float)i, 10.0f * (float)i };
+			uint32_t idx = 3 * (uint32_t)i;
+			mm_sparse sv = { .dim = 64, .nnz = 1, .idx = &idx, .val = v + 1 };
+			if (sparse)
+				mm_rec_set_sparse(r[i], "x", &sv, &e);
+			else
+				mm_rec_set_vec(r[i], "x", v, 2, &e);
+		}
+		write_stream(path, r, 7);
+		mm_load_params p;
+		mm_load_params_default(&p);
+		p.nfeat = 1;
+		p.feat[0] = "x";
+		p.excl[0] = "skip";
+		p.nexcl = 1;
+		mm_loaded_all la;
+		ok(load_all(path, &p, &la, &e) == MM_OK && la.n == 7, "all: every record kept (%s)",
+				sparse ? "sparse" : "dense");
+		bool order = true, train = true, y = true, x = true;
+		static const bool want_train[7] = { 1, 1, 0, 0, 1, 0, 0 };
+		for (size_t i = 0; i < la.n && la.n == 7; i++) {
+			order &= !strcmp(mm_rec_id(la.rec[i]), R[i].id);
+			train &= la.train[i] == want_train[i];
+			y &= la.y[i] == R[i].label;
+			if (sparse)
+				x &= la.S.ptr[i + 1] - la.S.ptr[i] == 1 && la.S.idx[la.S.ptr[i]] == 3 * i &&
+					la.S.val[la.S.ptr[i]] == 10.0f * (float)i;
+			else
+				x &= la.X[2 * i] == (float)i && la.X[2 * i + 1] == 10.0f * (float)i;
+		}
+		ok(order, "all: records in stream order");
+		ok(train, "all: train is split \"train\" passing --exclude-flag, label or not");
+		ok(y, "all: labels, -1 where absent");
+		ok(x, "all: feature row i is record i's, as read");
+		ok(la.kind == (sparse ? MM_FEAT_SPARSE : MM_FEAT_DENSE) && la.dim == (sparse ? 64u : 2u) &&
+				la.nclass == 2 && la.ntrain == 2, "all: kind, dimension, 2 classes, 2 training rows");
+		mm_loaded_all_free(&la);
+		p.nclasses = 3;
+		ok(load_all(path, &p, &la, &e) == MM_EVALUE &&
+				!strcmp(e.msg, "class 2 has no training record (2 training records, 3 classes)"),
+				"all: a class count with an absent class: %s", e.msg);
+		p.nclasses = 0;
+		p.nfeat = 0;
+		p.target = NULL;
+		ok(load_all(path, &p, &la, &e) == MM_OK && la.n == 7 && la.y[3] == -1 && la.y[0] == -1 &&
+				la.train[1] && !la.train[6] && la.nclass == 0, "all: records and splits only");
+		mm_loaded_all_free(&la);
+	}
+	/* the odd record is named; a label beyond the class count; no record */
+	mm_rec *r[4];
+	for (int i = 0; i < 4; i++) {
+		char id[8];
+		snprintf(id, sizeof id, "r%d", i);
+		r[i] = mm_rec_new();
+		mm_rec_set_str(r[i], "id", id, &e);
+		mm_rec_set_str(r[i], "split", "train", &e);
+		mm_rec_set_int(r[i], "label", i, &e);
+		float v[3] = { 1, 2, 3 };
+		mm_rec_set_vec(r[i], "x", v, i == 2 ? 2 : 3, &e);
+	}
+	write_stream(path, r, 4);
+	mm_load_params p;
+	mm_load_params_default(&p);
+	p.nfeat = 1;
+	p.feat[0] = "x";
+	mm_loaded_all la;
+	ok(load_all(path, &p, &la, &e) == MM_EVALUE && strstr(e.msg, "record 2 (id \"r2\"): field \"x\": expected 3 values, got 2"),
+			"all: the record of the odd dimension: %s", e.msg);
+	p.nclasses = 3;
+	ok(load_all(path, &p, &la, &e) == MM_EVALUE && !strcmp(e.msg,
+			"record 3 (id \"r3\"): field \"label\": label 3 out of range [0, 3) (see --classes)"),
+			"all: a label beyond the class count: %s", e.msg);
+	write_stream(path, r, 0);
+	ok(load_all(path, &p, &la, &e) == MM_EVALUE && !strcmp(e.msg, "no records in the input"),
+			"all: an empty stream: %s", e.msg);
+	p.tokens = true;
+	ok(load_all(path, &p, &la, &e) == MM_EUSAGE, "all: no token fields");
+	unlink(path);
 }
 
 int main(void)
@@ -166,6 +279,7 @@ int main(void)
 			"no training record: %s", e.msg);
 	unlink(good);
 	unlink(bad);
+	test_all(good);
 	rmdir(dir);
 	return tap_done();
 }
