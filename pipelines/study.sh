@@ -229,10 +229,10 @@ awk -F'\t' -v meth="${METH[*]}" '
 			printf "  %-24s %-24s %-24s %-24s\n", iv(c SUBSEP "gate-tag"), iv(c SUBSEP "tag-base"),
 				iv(c SUBSEP "gate-base"), iv(c SUBSEP "gap") " " (bestof[c] == "p_gate" ? "(gate)" : "(tag)")
 			tsv = tsv sprintf("%s\t%s\t%s\t%d", f[1], f[2], f[3], nseeds[c])
-			for (i = 1; i <= nm; i++) tsv = tsv sprintf("\t%.4f\t%.4f", mean(c SUBSEP M[i]), sd(c SUBSEP M[i]))
+			for (i = 1; i <= nm; i++) tsv = tsv sprintf("\t%.6f\t%.6f", mean(c SUBSEP M[i]), sd(c SUBSEP M[i]))
 			split("gate-tag tag-base gate-base gap", D, " ")
-			for (i = 1; i <= 4; i++) tsv = tsv sprintf("\t%.4f\t%.4f\t%.4f", val[c SUBSEP D[i]], lo[c SUBSEP D[i]], hi[c SUBSEP D[i]])
-			tsv = tsv sprintf("\t%.4f\t%.4f\n", val[c SUBSEP "weights"], lo[c SUBSEP "weights"])
+			for (i = 1; i <= 4; i++) tsv = tsv sprintf("\t%.6f\t%.6f\t%.6f", val[c SUBSEP D[i]], lo[c SUBSEP D[i]], hi[c SUBSEP D[i]])
+			tsv = tsv sprintf("\t%.6f\t%.6f\n", val[c SUBSEP "weights"], lo[c SUBSEP "weights"])
 			wt = wt sprintf("%-13s %6d %-8s %14.3f %14.3f\n", dname(f[1]), val[c SUBSEP "records"], f[3],
 				val[c SUBSEP "weights"], lo[c SUBSEP "weights"])
 		}
@@ -258,11 +258,11 @@ plots() {
 	local axis key xcol sel
 	for axis in size share; do
 		if [ "$axis" = size ]; then
-			key="training-set size (records, synthetic, S share $base_share)"
+			key="records generated (70% train, 15% val, 15% test; synthetic, S share $base_share)"
 			sel=$(awk -F'\t' -v b="$base_share" 'NR > 1 && $1 == b && $3 == "heldout"' "$out/table.tsv")
 			xcol=2
 		else
-			key="synergy share S of the synthetic world (n = $share_n)"
+			key="synergy share S of the synthetic world ($share_n records)"
 			sel=$(awk -F'\t' -v n="$share_n" 'NR > 1 && $2 == n && $3 == "heldout"' "$out/table.tsv")
 			xcol=1
 		fi

@@ -23,8 +23,8 @@ is "$(wc -l < "$T/st/table.tsv" | tr -d ' ')" 4 "a header and three configuratio
 like "$out" "mean max w +modal expert" "and the gate's weights"
 # the pooled differences are the paired ones of mmoe-eval over the pooled records
 want=$(mmoe-eval -q -p p_base -p p_mmoe --split test --diff p_base --bootstrap 20 --seed 1 --format json \
-	"$T/st/pooled/s=0.6_n=300_gate=heldout.zst" | jq '.blocks[0].methods.p_mmoe.f1.diff.value * 10000 | round / 10000')
-is "$(awk -F'\t' '$1 == "0.6" && $3 == "heldout" { print $20 + 0 }' "$T/st/table.tsv")" "$want" \
+	"$T/st/pooled/s=0.6_n=300_gate=heldout.zst" | jq '.blocks[0].methods.p_mmoe.f1.diff.value * 10000 | round')
+is "$(awk -F'\t' '$1 == "0.6" && $3 == "heldout" { printf "%.0f", $20 * 10000 }' "$T/st/table.tsv")" "$want" \
 	"tag-base is mmoe-eval's paired difference on the pooled test records"
 # the runs are mmoe.mk's, with the synergy share in mmoe-synth --mix
 r=$T/st/runs/s=0.6/synth/n=300/seed=1
