@@ -36,6 +36,7 @@ is "$rc" 0 "the gate trains"
 like "$err" "800 train, 200 val records \(1600 read, 400 other splits, 200 train not \"heldout\"\)" \
 	"it trains on the held-out train records only, and says how many it left"
 like "$err" "val_loss [0-9.]+" "it selects its checkpoint by the mixture's loss"
+unlike "$err" "val_loss [0-9.]+  val_loss" "and prints it once per epoch (it is the val loss)"
 run mmoe-train-expert $ARCH --target tag --classes A,B -o "$T/tag.mm" "$T/d.mp"
 is "$rc" 0 "the tag router trains"
 g=$(mixacc "$T/gate.mm") t=$(mixacc "$T/tag.mm")

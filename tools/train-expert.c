@@ -161,6 +161,10 @@ static void on_epoch(void *ctx, const mm_fit_epoch *ep)
 	if (isnan(ep->val_metric))
 		fprintf(stderr, "%s: epoch %*d/%d  loss %.4f  lr %.2e  %.1fs\n", cli_prog,
 				log_epochs >= 100 ? 3 : 2, ep->epoch, log_epochs, ep->train_loss, ep->lr, ep->seconds);
+	else if (strcmp(metric_label, "loss") == 0) /* the selection metric is the val loss: once */
+		fprintf(stderr, "%s: epoch %*d/%d  loss %.4f  val_loss %.4f  lr %.2e  %.1fs%s\n",
+				cli_prog, log_epochs >= 100 ? 3 : 2, ep->epoch, log_epochs, ep->train_loss,
+				ep->val_metric, ep->lr, ep->seconds, ep->best ? "  *" : "");
 	else
 		fprintf(stderr, "%s: epoch %*d/%d  loss %.4f  val_loss %.4f  val_%s %.4f  lr %.2e  %.1fs%s\n",
 				cli_prog, log_epochs >= 100 ? 3 : 2, ep->epoch, log_epochs, ep->train_loss,
