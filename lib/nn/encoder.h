@@ -85,6 +85,11 @@ typedef struct mm_transformer_spec {
 
 /* NULL when valid, else a message naming the bad field. */
 const char *mm_transformer_spec_check(const mm_transformer_spec *s);
+/* The readout after the blocks, on node x [T, D] (row 0 the [CLS]): lnf
+ * (layer norm), poolc (clspool) + poolm (meanpool) -> pool (add), head
+ * (linear to nclass).  Returns head's id, or -1 with e set.  Shared by the
+ * transformer and MoME (nn/move.h). */
+int mm_net_add_readout(mm_net *net, int x, int nclass, mm_err *e);
 /* Build (not initialise) the net: MM_EVALUE for a bad spec, MM_ENOMEM. */
 mm_status mm_net_build_transformer(mm_net **out, const mm_transformer_spec *s, mm_err *e);
 

@@ -2,7 +2,6 @@
  * transformer with MoLE adapters), and the router weights read back.  See
  * nn/move.h. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "nn.h"
@@ -75,8 +74,6 @@ const char *mm_mome_spec_check(const mm_mome_spec *s)
 		return "the adapters per block must be in 0..64";
 	if (s->mole.adapters && (s->mole.route < 0 || s->mole.route > 2))
 		return "the adapter route is instance, token or both";
-	if (s->ffn < 1)
-		return "the FFN width must be at least 1";
 	mm_encoder_spec e = { .din = 1, .maxlen = 1, .width = s->width, .depth = s->depth,
 		.heads = s->heads, .ffn = s->ffn, .nclass = s->nclass };
 	return mm_encoder_spec_check(&e);
@@ -97,7 +94,7 @@ mm_status mm_net_build_mome(mm_net **out, const mm_mome_spec *s, mm_err *e)
 	mm_status st = mm_net_new_shaped(&net, K + 1, sh, e);
 	if (st)
 		return st;
-	mm_linear_conf wc = { s->width }, fc = { s->ffn }, hc = { s->nclass }, kc = { K };
+	mm_linear_conf wc = { s->width }, fc = { s->ffn }, kc = { K };
 	mm_attn_conf ac = { s->heads, s->ffn };
 	int tok[MM_MOME_MAXENC + 1], in[2], id = 0;
 	char name[48];
@@ -161,14 +158,8 @@ mm_status mm_net_build_mome(mm_net **out, const mm_mome_spec *s, mm_err *e)
 		if ((id = mm_net_add_mole_block(net, name, id, instr, &ac, &s->mole, e)) < 0)
 			goto fail;
 	}
-	ADD(MM_NODE_LAYERNORM, &id, 1, NULL, "lnf");
-	int pools[2], lnf = id;
-	ADD(MM_NODE_CLSPOOL, &lnf, 1, NULL, "poolc");
-	pools[0] = id;
-	ADD(MM_NODE_MEANPOOL, &lnf, 1, NULL, "poolm");
-	pools[1] = id;
-	ADD(MM_NODE_ADD, pools, 2, NULL, "pool");
-	ADD(MM_NODE_LINEAR, &id, 1, &hc, MM_MOME_OUTPUT);
+	if ((id = mm_net_add_readout(net, id, s->nclass, e)) < 0)
+		goto fail;
 #undef ADD
 	if ((st = mm_net_finish(net, id, e)) != MM_OK)
 		goto fail;

@@ -46,6 +46,7 @@
 
 #include "err.h"
 #include "nn.h"
+#include "nn/encoder.h"
 #include "nn/mole.h"
 
 typedef struct mm_avgpool2d_conf {
@@ -87,7 +88,7 @@ mm_status mm_net_move_weights(const mm_net *net, int id, int B, float *w, mm_err
 enum { MM_MOVE_AVGPOOL = 0, MM_MOVE_ADT = 1 };
 enum { MM_MOVE_ADD = 0, MM_MOVE_ROUTER = 1 };
 #define MM_MOME_MAXENC 6
-#define MM_MOME_OUTPUT "head"
+#define MM_MOME_OUTPUT MM_TRANSFORMER_OUTPUT /* the readout is the transformer's */
 #define MM_MOME_ROUTER "agg"
 
 typedef struct mm_mome_spec {

@@ -17,6 +17,18 @@ const char *mm_transformer_spec_check(const mm_transformer_spec *s)
 	return mm_encoder_spec_check(&e);
 }
 
+int mm_net_add_readout(mm_net *net, int x, int nclass, mm_err *e)
+{
+	mm_linear_conf hc = { nclass };
+	int pools[2], lnf;
+	if ((lnf = mm_net_add(net, MM_NODE_LAYERNORM, "lnf", &x, 1, NULL, e)) < 0 ||
+			(pools[0] = mm_net_add(net, MM_NODE_CLSPOOL, "poolc", &lnf, 1, NULL, e)) < 0 ||
+			(pools[1] = mm_net_add(net, MM_NODE_MEANPOOL, "poolm", &lnf, 1, NULL, e)) < 0 ||
+			(x = mm_net_add(net, MM_NODE_ADD, "pool", pools, 2, NULL, e)) < 0)
+		return -1;
+	return mm_net_add(net, MM_NODE_LINEAR, MM_TRANSFORMER_OUTPUT, &x, 1, &hc, e);
+}
+
 mm_status mm_net_build_transformer(mm_net **out, const mm_transformer_spec *s, mm_err *e)
 {
 	*out = NULL;
@@ -27,7 +39,7 @@ mm_status mm_net_build_transformer(mm_net **out, const mm_transformer_spec *s, m
 	mm_status st = mm_net_new_shaped(&net, s->nmod, s->in, e);
 	if (st)
 		return st;
-	mm_linear_conf wc = { s->width }, hc = { s->nclass };
+	mm_linear_conf wc = { s->width };
 	mm_attn_conf ac = { s->heads, s->ffn };
 	int tok[MM_NET_MAXMOD], id = 0;
 	char name[32];
@@ -52,14 +64,8 @@ mm_status mm_net_build_transformer(mm_net **out, const mm_transformer_spec *s, m
 		snprintf(name, sizeof name, "blk%d", l);
 		ADD(MM_NODE_BLOCK, name, &id, 1, &ac);
 	}
-	ADD(MM_NODE_LAYERNORM, "lnf", &id, 1, NULL);
-	int pools[2], lnf = id;
-	ADD(MM_NODE_CLSPOOL, "poolc", &lnf, 1, NULL);
-	pools[0] = id;
-	ADD(MM_NODE_MEANPOOL, "poolm", &lnf, 1, NULL);
-	pools[1] = id;
-	ADD(MM_NODE_ADD, "pool", pools, 2, NULL);
-	ADD(MM_NODE_LINEAR, MM_TRANSFORMER_OUTPUT, &id, 1, &hc);
+	if ((id = mm_net_add_readout(net, id, s->nclass, e)) < 0)
+		goto fail;
 #undef ADD
 	if ((st = mm_net_finish(net, id, e)) != MM_OK)
 		goto fail;
