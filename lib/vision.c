@@ -287,12 +287,17 @@ static inline float orient_pos(float gx, float gy, float bins)
 }
 
 /* One row of the gradient: for x in 0..S-1, the channel of the largest
- * squared magnitude (the first of equal ones) gives mag[x] = its magnitude
- * (0: no gradient) and pos[x] = its orientation in bins.  P: the three
- * channel planes; up, mid, down: the rows y-1, y, y+1 (replicated at the
- * border).  Plain loops over x, so the compiler vectorises them. */
-static void hog_row(const float *const P[3], int S, int up, int mid, int down, float bins,
-		float *restrict mag, float *restrict pos, float *restrict g)
+ * squared magnitude (the first of equal ones) gives the magnitude m (0: no
+ * gradient) and the orientation in bins, p; the pixel votes w0[x] = m (1 -
+ * fr) into bin b0[x] = floor(p) and w1[x] = m fr into the next bin (cyclic),
+ * fr = p - floor(p) (an orientation rounded to 180 degrees is bin 0).  P: the
+ * three channel planes; up, mid, down: the rows y-1, y, y+1 (replicated at
+ * the border).  Plain loops over x, so the compiler vectorises them, for
+ * AVX2 too where the processor has it (target_clones: the same operations,
+ * so the same bits, on either path). */
+__attribute__((target_clones("avx2", "default")))
+static void hog_row(const float *const P[3], int S, int up, int mid, int down, int B,
+		float *restrict w0, float *restrict w1, int *restrict b0, float *restrict g)
 {
 	float *gxc[3] = { g, g + S, g + 2 * S }, *gyc[3] = { g + 3 * S, g + 4 * S, g + 5 * S };
 	for (int c = 0; c < 3; c++) {
@@ -319,39 +324,48 @@ static void hog_row(const float *const P[3], int S, int up, int mid, int down, f
 		bx = m2 > m ? gx2[x] : bx;
 		by = m2 > m ? gy2[x] : by;
 		m = m2 > m ? m2 : m;
-		pos[x] = orient_pos(bx, by, bins);
-		mag[x] = m > 0 ? sqrtf(m) : 0;
+		float p = orient_pos(bx, by, (float)B);
+		w1[x] = m > 0 ? p : 0; /* p is NaN when there is no gradient */
+		w0[x] = m > 0 ? sqrtf(m) : 0;
+	}
+	/* w0, w1: magnitudes and orientations; now the votes, in a second loop
+	 * and with products by keep (1 or 0) rather than selects, the forms
+	 * in which gcc 12 vectorises the AVX2 clone too.  keep = 0: rounded up
+	 * to 180 degrees, bin 0 with fr = 0. */
+	for (int x = 0; x < S; x++) {
+		float mag = w0[x], p = w1[x];
+		int b = (int)p, keep = p < (float)B;
+		float fr = (p - (float)b) * (float)keep;
+		b0[x] = b * keep;
+		w0[x] = mag * (1.0f - fr);
+		w1[x] = mag * fr;
 	}
 }
 
-static void hog_one(const mm_vis *v, const float *im, float *tok, float *hist, float *scr)
+static void hog_one(const mm_vis *v, const float *im, float *tok, float *hist, float *scr, int *b0)
 {
 	const int S = v->p.size, C = v->p.cell, B = v->p.bins, BL = v->p.block;
 	const int gc = S / C, gb = gc - BL + 1, D = v->D;
 	const size_t SS = (size_t)S * S;
 	const float *P[3] = { scr, scr + SS, scr + 2 * SS };
-	float *mag = scr + 3 * SS, *pos = mag + S, *g = pos + S;
+	float *w0 = scr + 3 * SS, *w1 = w0 + S, *g = w1 + S;
 
 	for (size_t i = 0; i < SS; i++) /* the channel planes */
 		for (int c = 0; c < 3; c++)
 			scr[c * SS + i] = im[i * 3 + c];
 	memset(hist, 0, sizeof *hist * (size_t)gc * gc * B);
 	for (int y = 0; y < S; y++) {
-		hog_row(P, S, y > 0 ? y - 1 : 0, y, y < S - 1 ? y + 1 : S - 1, (float)B, mag, pos, g);
+		hog_row(P, S, y > 0 ? y - 1 : 0, y, y < S - 1 ? y + 1 : S - 1, B, w0, w1, b0, g);
 		float *hrow = hist + (size_t)(y / C) * gc * B;
-		for (int x = 0; x < S; x++) {
-			if (mag[x] <= 0)
-				continue;
-			int b0 = (int)pos[x];
-			float fr = pos[x] - (float)b0;
-			if (b0 >= B) { /* rounding at 180 degrees */
-				b0 = 0;
-				fr = 0;
+		/* a pixel without gradient votes +0 twice: the sums (of
+		 * non-negative votes, from +0) keep their bits */
+		for (int cx = 0, x = 0; cx < gc; cx++) {
+			float *h = hrow + (size_t)cx * B;
+			for (int end = x + C; x < end; x++) {
+				int b = b0[x];
+				h[b] += w0[x];
+				h[b + 1 == B ? 0 : b + 1] += w1[x];
 			}
-			int b1 = b0 + 1 == B ? 0 : b0 + 1;
-			float *h = hrow + (size_t)(x / C) * B;
-			h[b0] += mag[x] * (1.0f - fr);
-			h[b1] += mag[x] * fr;
 		}
 	}
 	for (int by = 0; by < gb; by++)
@@ -384,15 +398,18 @@ static mm_status enc_hog(const mm_vis *v, const float *img, int n, float *tok, m
 	const int S = v->p.size, gc = S / v->p.cell;
 	float *hist = malloc(sizeof *hist * (size_t)gc * gc * v->p.bins);
 	float *scr = mm_alloc_aligned(3 * (size_t)S * S + 8 * (size_t)S, sizeof *scr);
-	if (!hist || !scr) {
+	int *b0 = malloc(sizeof *b0 * (size_t)S);
+	if (!hist || !scr || !b0) {
 		free(hist);
 		free(scr);
+		free(b0);
 		return mm_errf(e, MM_ENOMEM, "hog encoder: out of memory");
 	}
 	for (int i = 0; i < n; i++)
-		hog_one(v, img + (size_t)i * S * S * 3, tok + (size_t)i * v->T * v->D, hist, scr);
+		hog_one(v, img + (size_t)i * S * S * 3, tok + (size_t)i * v->T * v->D, hist, scr, b0);
 	free(hist);
 	free(scr);
+	free(b0);
 	return MM_OK;
 }
 
@@ -407,6 +424,7 @@ static inline int clampbin(float x, int n)
 /* The histogram bin of each pixel of one row (S pixels, interleaved RGB),
  * with selects instead of branches so that the loop vectorises; the
  * divisions the selects discard may divide by zero (never used). */
+__attribute__((target_clones("avx2", "default")))
 static void color_row(const float *restrict px, int S, int HB, int SB, int VB, int *restrict idx,
 		float *restrict pl)
 {
@@ -441,8 +459,11 @@ static void color_one(const mm_vis *v, const float *im, float *tok, int *idx, fl
 	for (int y = 0; y < S; y++) {
 		color_row(im + (size_t)y * S * 3, S, HB, SB, VB, idx, pl);
 		float *trow = tok + (size_t)(y / C) * g * D;
-		for (int x = 0; x < S; x++)
-			trow[(size_t)(x / C) * D + idx[x]] += 1.0f;
+		for (int cx = 0, x = 0; cx < g; cx++) {
+			float *t = trow + (size_t)cx * D;
+			for (int end = x + C; x < end; x++)
+				t[idx[x]] += 1.0f;
+		}
 	}
 	const float inv = 1.0f / (float)(C * C);
 	for (size_t i = 0; i < (size_t)v->T * D; i++)
