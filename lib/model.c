@@ -551,7 +551,7 @@ mm_status mm_model_save(const mm_model *m, const char *path, mm_err *e)
 	mm_status st = mm_model_pack(m, &sb, e);
 	mm_writer *w = NULL;
 	if (st == MM_OK)
-		st = mm_writer_open(&w, path, -1, e);
+		st = mm_writer_open(&w, path, MM_LEVEL_DEFAULT, e);
 	if (st == MM_OK) {
 		st = mm_writer_put_raw(w, sb.data, sb.size, e);
 		if (st == MM_OK)

@@ -656,16 +656,31 @@ struct mm_writer {
 
 #define PACK_BATCH (256 * 1024)
 
-int mm_zstd_level_default(void)
+int mm_zstd_level_min(void)
+{
+	return ZSTD_minCLevel();
+}
+
+int mm_zstd_level_max(void)
+{
+	return ZSTD_maxCLevel();
+}
+
+int mm_zstd_level_env(int fallback)
 {
 	const char *s = getenv("MMOE_ZSTD_LEVEL");
 	if (s && *s) {
 		char *end;
 		long v = strtol(s, &end, 10);
-		if (!*end && v >= 0 && v <= ZSTD_maxCLevel())
+		if (!*end && v >= ZSTD_minCLevel() && v <= ZSTD_maxCLevel())
 			return (int)v;
 	}
-	return 3;
+	return fallback;
+}
+
+int mm_zstd_level_default(void)
+{
+	return mm_zstd_level_env(3);
 }
 
 static mm_status wr_write(mm_writer *w, const void *p, size_t n, mm_err *e)
@@ -715,10 +730,10 @@ static mm_status wr_drain(mm_writer *w, ZSTD_EndDirective mode, mm_err *e)
 
 static mm_status writer_init(mm_writer *w, int level, mm_err *e)
 {
-	w->level = level < 0 ? mm_zstd_level_default() : level;
+	w->level = level == MM_LEVEL_DEFAULT ? mm_zstd_level_default() : level;
 	msgpack_sbuffer_init(&w->sb);
 	msgpack_packer_init(&w->pk, &w->sb, msgpack_sbuffer_write);
-	if (w->level > 0) {
+	if (w->level != 0) {
 		w->cc = ZSTD_createCCtx();
 		w->out_cap = ZSTD_CStreamOutSize();
 		w->out = malloc(w->out_cap);

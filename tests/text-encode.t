@@ -33,6 +33,14 @@ mmoe-encode-text -q --no-l2 "$T/in.zst" | mmoe-cat --json > "$T/nol2.json"
 norm=$(jq '[.t_hash.data[] | .*.] | add' "$T/nol2.json" | head -1)
 ok "awk -v n=$norm 'BEGIN{exit !(n<0.99)}'" "--no-l2 leaves the mean ($norm)"
 
+# --level: 0 plain msgpack, the default a zstd frame at the fast level -1
+mmoe-encode-text -q --level 0 "$T/in.zst" >"$T/plain.msgpack"
+like "$(head -c 1 "$T/plain.msgpack" | od -An -tx1 | tr -d ' ')" '^(8[0-9a-f]|de|df)$' "--level 0: plain msgpack"
+is "$(head -c 4 "$T/h.zst" | od -An -tx1 | tr -d ' ')" 28b52ffd "default level: a zstd frame"
+ok "mmoe-cat --json '$T/plain.msgpack' | cmp -s - <(mmoe-cat --json '$T/h.zst')" "--level 0 and the default: same records"
+run mmoe-encode-text --level 23 "$T/in.zst"
+is "$rc" 2 "--level 23: exit 2"
+
 # similar texts closer than dissimilar ones (b~c vs a~c)
 cos() { jq -s --arg i "$1" --arg j "$2" '(map(select(.id==$i))[0].t_hash.data) as $x | (map(select(.id==$j))[0].t_hash.data) as $y | [range(0; $x|length) | $x[.]*$y[.]] | add' "$T/tok2.json"; }
 bc=$(cos b c); ac=$(cos a c)

@@ -163,6 +163,18 @@ mmoe-encode-vision -q --level 0 --seed 5 --image-root "$T/img" "$T/many.zst" >"$
 like "$(head -c 1 "$T/plain.msgpack" | od -An -tx1 | tr -d ' ')" '^(8[0-9a-f]|de|df)$' \
 	"--level 0 writes plain msgpack (a map, not a zstd frame)"
 ok "mmoe-cat --json '$T/plain.msgpack' | cmp -s - '$T/j1.jsonl'" "--level 0: same records"
+# the default is the fast level -1 (float tokens compress little): a zstd
+# frame with the same records; MMOE_ZSTD_LEVEL and --level override it
+mmoe-encode-vision -q --seed 5 --image-root "$T/img" "$T/many.zst" >"$T/dflt.zst"
+is "$(head -c 4 "$T/dflt.zst" | od -An -tx1 | tr -d ' ')" 28b52ffd "default level: a zstd frame"
+ok "mmoe-cat --json '$T/dflt.zst' | cmp -s - '$T/j1.jsonl'" "default level: same records"
+MMOE_ZSTD_LEVEL=0 mmoe-encode-vision -q --seed 5 --image-root "$T/img" "$T/many.zst" >"$T/env0.msgpack"
+ok "cmp -s '$T/env0.msgpack' '$T/plain.msgpack'" "MMOE_ZSTD_LEVEL=0 overrides the default"
+mmoe-encode-vision -q --level -7 --seed 5 --image-root "$T/img" "$T/many.zst" >"$T/fast7.zst"
+ok "mmoe-cat --json '$T/fast7.zst' | cmp -s - '$T/j1.jsonl'" "--level -7: same records"
+run mmoe-encode-vision --level -9999999 "$T/many.zst"
+is "$rc" 2 "--level below zstd's fastest: exit 2"
+like "$err" "option --level: -9999999 is out of range" "the bad level is named"
 
 # ---- inline bytes decode like the files -------------------------------------
 if have_py msgpack; then

@@ -239,7 +239,7 @@ static struct {
 	const char *libsvm, *label;  /* --libsvm FIELD, --label FIELD */
 	const char *out;
 	int level;
-} opt = {.level = -1, .label = "label"};
+} opt = {.level = MM_LEVEL_DEFAULT, .label = "label"};
 
 /* The current input and record, for messages: "in.zst: record 3 (id "a")". */
 static mm_reader *cur_rd;
@@ -971,7 +971,7 @@ int main(int argc, char **argv)
 		case O_COUNT: opt.count = true; break;
 		case O_CHECK: opt.check = true; break;
 		case 'o': opt.out = optarg; break;
-		case CLI_LEVEL: opt.level = (int)cli_int("--level", optarg, 0, 22); break;
+		case CLI_LEVEL: opt.level = cli_level(optarg); break;
 		case CLI_FORCE: opt.force = true; break;
 		case OPT_SHARD: parse_shard(optarg); break;
 		case OPT_SHARDS:

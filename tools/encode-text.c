@@ -42,7 +42,7 @@ static struct {
 	mm_tfidf_params tp;
 	bool tp_set;         /* a --bits/--words/--chars/--seed option was given */
 	const char *fit_idf, *idf_file;
-	int threads;
+	int threads, level;
 	const char *out;
 } opt = {.field = "text", .l2 = true, .max_tokens = 64, .weight = MM_GLOVE_ZIPF, .threads = 1};
 
@@ -112,6 +112,8 @@ static void usage(FILE *f)
 "\n"
 "  -j, --threads N        encoding threads (default 1)\n"
 "  -o, --output FILE      write to FILE (atomically) instead of stdout\n"
+"      --level N          zstd level, 0 = plain msgpack, negative = fast (default:\n"
+"                         MMOE_ZSTD_LEVEL or -1: float features compress little)\n"
 "      --force            write binary records to a terminal\n"
 "  -q, --quiet            no summary on stderr\n"
 "  -h, --help             this help\n"
@@ -442,6 +444,7 @@ int main(int argc, char **argv)
 	cli_init(argc, argv, "mmoe-encode-text");
 	mm_hashenc_params_default(&opt.hp);
 	mm_tfidf_params_default(&opt.tp);
+	opt.level = mm_zstd_level_env(MM_LEVEL_TENSORS);
 	enum { O_AS = 256, O_FIELD, O_TOKENS, O_MAXTOK, O_NOL2, O_REPLACE, O_PRINT, O_SEED, O_BUCKETS,
 		O_DIM, O_MINN, O_MAXN, O_BIGRAMS, O_TABLE, O_WEIGHT, O_PRINTF, O_FITIDF, O_IDF, O_BITS,
 		O_WORDS, O_CHARS };
@@ -457,7 +460,7 @@ int main(int argc, char **argv)
 		{"print-features", no_argument, 0, O_PRINTF}, {"fit-idf", required_argument, 0, O_FITIDF},
 		{"idf", required_argument, 0, O_IDF}, {"bits", required_argument, 0, O_BITS},
 		{"words", required_argument, 0, O_WORDS}, {"chars", required_argument, 0, O_CHARS},
-		CLI_OPT_THREADS, CLI_OPT_OUTPUT, CLI_OPT_FORCE, CLI_OPT_QUIET, CLI_OPT_HELP, CLI_OPT_VERSION,
+		CLI_OPT_THREADS, CLI_OPT_OUTPUT, CLI_OPT_FORCE, CLI_OPT_LEVEL, CLI_OPT_QUIET, CLI_OPT_HELP, CLI_OPT_VERSION,
 		{0, 0, 0, 0}};
 	static const cli_moved moved[] = {
 		{'f', "is now --feature elsewhere; to write to a terminal use --force"}, {0, NULL}};
@@ -546,6 +549,7 @@ int main(int argc, char **argv)
 		case 'j': opt.threads = (int)cli_int("--threads", optarg, 1, 256); break;
 		case 'o': opt.out = optarg; break;
 		case CLI_FORCE: opt.force = true; break;
+		case CLI_LEVEL: opt.level = cli_level(optarg); break;
 		case 'q': cli_quiet = true; break;
 		case 'h': usage(stdout); return cli_finish();
 		case 'V': cli_version();
@@ -641,7 +645,7 @@ int main(int argc, char **argv)
 	if (!opt.print_tokens && !opt.print_features) {
 		if (!opt.out)
 			cli_check_binary_stdout(opt.force);
-		if (mm_writer_open(&wr, opt.out, -1, &e) != MM_OK)
+		if (mm_writer_open(&wr, opt.out, opt.level, &e) != MM_OK)
 			cli_die_err(&e);
 	}
 	/* With -j 1 everything runs here, in turn; with -j N this thread reads

@@ -96,7 +96,8 @@ static void usage(FILE *f)
 		"      --skip-missing     pass records without an image through unchanged\n"
 		"  -j, --threads N        decode and encode with N threads (default: 1)\n"
 		"  -o, --output FILE      write to FILE (atomically) instead of stdout\n"
-		"      --level N          zstd level, 0 = plain msgpack (default: MMOE_ZSTD_LEVEL or 3)\n"
+		"      --level N          zstd level, 0 = plain msgpack, negative = fast (default:\n"
+		"                         MMOE_ZSTD_LEVEL or -1: float tokens compress little)\n"
 		"      --force            write binary records to a terminal\n"
 		"  -q, --quiet            no summary on stderr\n"
 		"  -h, --help             this help\n"
@@ -301,7 +302,7 @@ int main(int argc, char **argv)
 {
 	const char *out_path = NULL;
 	bool force = false;
-	int threads = 1, level = -1;
+	int threads = 1, level = mm_zstd_level_env(MM_LEVEL_TENSORS);
 	mm_vis_params par[MM_VIS_NKINDS];
 	uint64_t seed = 1;
 	int pool = MM_VIS_POOL_MEAN;
@@ -398,7 +399,7 @@ int main(int argc, char **argv)
 		case OPT_SKIP: skip_missing = true; break;
 		case 'j': threads = (int)cli_int("--threads", optarg, 1, 256); break;
 		case 'o': out_path = optarg; break;
-		case CLI_LEVEL: level = (int)cli_int("--level", optarg, 0, 22); break;
+		case CLI_LEVEL: level = cli_level(optarg); break;
 		case CLI_FORCE: force = true; break;
 		case 'q': cli_quiet = true; break;
 		case 'h': usage(stdout); return cli_finish();

@@ -218,7 +218,7 @@ int main(int argc, char **argv)
 	mm_err e;
 	if (!out_path)
 		cli_check_binary_stdout(force);
-	if (mm_writer_open(&out, out_path, -1, &e) != MM_OK)
+	if (mm_writer_open(&out, out_path, MM_LEVEL_DEFAULT, &e) != MM_OK)
 		fail(&e);
 
 	float *rw = calloc(K, sizeof *rw), *w = calloc(K, sizeof *w);

@@ -42,7 +42,7 @@ static struct {
 	int level;
 	uint64_t dim;             /* libsvm: the sparse dimension (--dim) */
 	const char *as;           /* libsvm: the sparse field (--as) */
-} opt = {.level = -1, .gen_prefix = "", .as = "x"};
+} opt = {.level = MM_LEVEL_DEFAULT, .gen_prefix = "", .as = "x"};
 
 /* Where we are, for messages: "in.csv: line 12". */
 static const char *in_name;
@@ -1108,7 +1108,7 @@ int main(int argc, char **argv)
 				opt.gen_prefix = optarg;
 			break;
 		case 'o': opt.out = optarg; break;
-		case CLI_LEVEL: opt.level = (int)cli_int("--level", optarg, 0, 22); break;
+		case CLI_LEVEL: opt.level = cli_level(optarg); break;
 		case CLI_FORCE: opt.force = true; break;
 		case 'q': cli_quiet = true; break;
 		case 'h': usage(); return cli_finish();

@@ -313,11 +313,11 @@ int main(int argc, char **argv)
 	if (!no_output) {
 		if (!out_path)
 			cli_check_binary_stdout(force);
-		if (mm_writer_open(&out, out_path, -1, &e) != MM_OK)
+		if (mm_writer_open(&out, out_path, MM_LEVEL_DEFAULT, &e) != MM_OK)
 			fail(&e);
 	}
 	for (int i = 0; i < 3; i++)
-		if (sub_path[i] && mm_writer_open(&sub[i], sub_path[i], -1, &e) != MM_OK)
+		if (sub_path[i] && mm_writer_open(&sub[i], sub_path[i], MM_LEVEL_DEFAULT, &e) != MM_OK)
 			fail(&e);
 
 	int nin = argc - optind;

@@ -177,7 +177,7 @@ int main(int argc, char **argv)
 	mm_synth_params_default(&p);
 	mm_synth_params d = p;
 	const char *out = NULL;
-	int level = -1, threads = 1;
+	int level = MM_LEVEL_DEFAULT, threads = 1;
 	bool force = false, want_pid = false;
 	mm_err e;
 	static const struct option longopts[] = {
@@ -271,7 +271,7 @@ int main(int argc, char **argv)
 			break;
 		case 'j': threads = (int)cli_int("--threads", optarg, 1, 64); break;
 		case 'o': out = optarg; break;
-		case CLI_LEVEL: level = (int)cli_int("--level", optarg, 0, 22); break;
+		case CLI_LEVEL: level = cli_level(optarg); break;
 		case CLI_FORCE: force = true; break;
 		case 'q': cli_quiet = true; break;
 		case 'h': usage(&d); return cli_finish();

@@ -224,7 +224,7 @@ static int predict_main(int argc, char **argv, bool force)
 	if (!out_path)
 		cli_check_binary_stdout(force);
 	mm_writer *w;
-	if (mm_writer_open(&w, out_path, -1, &e) != MM_OK)
+	if (mm_writer_open(&w, out_path, MM_LEVEL_DEFAULT, &e) != MM_OK)
 		cli_die_err(&e);
 	mm_rec *batch[PBATCH];
 	int nb = 0;

@@ -696,7 +696,7 @@ int main(int argc, char **argv)
 	for (int f = 0; f < nfield; f++)
 		f_class[f] = cat2(F[f].as, "_class");
 	mm_writer *w;
-	if (mm_writer_open(&w, out, -1, &e))
+	if (mm_writer_open(&w, out, MM_LEVEL_DEFAULT, &e))
 		cli_die_err(&e);
 	for (size_t i = 0; i < D.L.n; i++) {
 		mm_rec *r = D.L.rec[i];

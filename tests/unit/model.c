@@ -160,7 +160,7 @@ int main(void)
 		mm_writer *w;
 		mm_rec *r = mm_rec_new();
 		mm_rec_set_str(r, "id", "x", &e);
-		mm_writer_open(&w, path_of("rec.mm"), -1, &e);
+		mm_writer_open(&w, path_of("rec.mm"), MM_LEVEL_DEFAULT, &e);
 		mm_writer_put(w, r, &e);
 		mm_writer_close(w, &e);
 		st = mm_model_load(&l, path_of("rec.mm"), &e);
@@ -169,7 +169,7 @@ int main(void)
 		msgpack_sbuffer sb;
 		msgpack_sbuffer_init(&sb);
 		mm_model_pack(m, &sb, &e);
-		mm_writer_open(&w, path_of("two.mm"), -1, &e);
+		mm_writer_open(&w, path_of("two.mm"), MM_LEVEL_DEFAULT, &e);
 		mm_writer_put_raw(w, sb.data, sb.size, &e);
 		mm_writer_put_raw(w, sb.data, sb.size, &e);
 		mm_writer_close(w, &e);

@@ -136,7 +136,7 @@ static void pk_str(const char *s)
 
 static void test_round_trips(void)
 {
-	int levels[] = {0, 1, 3, 19};
+	int levels[] = {-5, -1, 0, 1, 3, 19};
 	for (size_t i = 0; i < sizeof levels / sizeof *levels; i++) {
 		buf b = write_stream(levels[i], 1000, make_small);
 		bool fok;
@@ -149,6 +149,32 @@ static void test_round_trips(void)
 			"level %d: %s", levels[i], levels[i] ? "zstd magic" : "plain msgpack map first");
 		free(b.p);
 	}
+}
+
+/* MM_LEVEL_DEFAULT: MMOE_ZSTD_LEVEL when valid (fast levels included), else 3 */
+static void test_level_env(void)
+{
+	unsetenv("MMOE_ZSTD_LEVEL");
+	ok(mm_zstd_level_default() == 3 && mm_zstd_level_env(-1) == -1, "no MMOE_ZSTD_LEVEL: 3, or the fallback");
+	ok(mm_zstd_level_min() < 0 && mm_zstd_level_max() == 22, "levels %d to %d", mm_zstd_level_min(),
+		mm_zstd_level_max());
+	setenv("MMOE_ZSTD_LEVEL", "-4", 1);
+	ok(mm_zstd_level_default() == -4 && mm_zstd_level_env(-1) == -4, "MMOE_ZSTD_LEVEL=-4 is a fast level");
+	setenv("MMOE_ZSTD_LEVEL", "0", 1);
+	buf b = write_stream(MM_LEVEL_DEFAULT, 10, make_small);
+	ok(b.n && (unsigned char)b.p[0] >> 4 == 0x8, "MMOE_ZSTD_LEVEL=0: MM_LEVEL_DEFAULT writes plain msgpack");
+	free(b.p);
+	const char *bad[] = {"23", "x", "3x", "-999999999"};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		setenv("MMOE_ZSTD_LEVEL", bad[i], 1);
+		ok(mm_zstd_level_default() == 3, "MMOE_ZSTD_LEVEL=%s is not a level: 3", bad[i]);
+	}
+	unsetenv("MMOE_ZSTD_LEVEL");
+	/* a fast level is faster and larger, on data zstd compresses */
+	buf fast = write_stream(-5, 2000, make_small), slow = write_stream(19, 2000, make_small);
+	ok(fast.n > slow.n, "level -5 writes more bytes than 19 (%zu > %zu)", fast.n, slow.n);
+	free(fast.p);
+	free(slow.p);
 }
 
 static void test_concat_empty_one(void)
@@ -791,6 +817,7 @@ int main(void)
 	unsetenv("MMOE_MAX_RECORD");
 	unsetenv("MMOE_ZSTD_LEVEL");
 	test_round_trips();
+	test_level_env();
 	test_concat_empty_one();
 	test_large_tensor(3);
 	test_large_tensor(0);

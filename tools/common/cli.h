@@ -95,6 +95,9 @@ noreturn void cli_version(void);
 /* Option parsers: a bad value is a usage error naming the option. */
 long long cli_int(const char *opt, const char *s, long long min, long long max);
 double cli_double(const char *opt, const char *s, double min, double max);
+/* The value of --level: a zstd level, mm_zstd_level_min() (the fast levels
+ * are negative) to mm_zstd_level_max(); 0 is plain msgpack. */
+int cli_level(const char *s);
 /* Decimal digits only (a seed "010" is 10; "0x10" and "-1" are refused). */
 uint64_t cli_u64(const char *opt, const char *s);
 /* A field name given to option opt (as the user spelled it, "--feature"):
