@@ -17,23 +17,6 @@
 const char *cli_prog = "mmoe";
 bool cli_quiet = false;
 
-/* OpenBLAS starts its worker threads when it is loaded, before main, one per
- * core, and they spin on sched_yield for a while before they sleep; the
- * library never uses them (gemm.h: OpenBLAS runs on one thread, mm_sgemm
- * spreads its panels on its own pool).  The spinning took 0.1 s of CPU per
- * process on a 2-core machine, stolen from the other stages of a pipeline.
- * A function in the program's .preinit_array runs before any shared
- * library's initialiser: it tells OpenBLAS to start none. */
-static void blas_one_thread_env(int argc, char **argv, char **envp)
-{
-	(void)argc;
-	(void)argv;
-	(void)envp;
-	setenv("OPENBLAS_NUM_THREADS", "1", 1);
-}
-__attribute__((section(".preinit_array"), used))
-static void (*const blas_preinit)(int, char **, char **) = blas_one_thread_env;
-
 void cli_init(int argc, char **argv, const char *prog)
 {
 	(void)argc;
