@@ -35,19 +35,9 @@ SANFLAGS  := -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 
 GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-# evaluated when used, i.e. after scripts/deps.sh has installed pkg-config and OpenBLAS.
-# OpenBLAS always runs on one thread here (lib/gemm.h), so we link its
-# single-threaded build where Debian ships it (libopenblas-serial-dev, found
-# through its own openblas.pc, and found at run time through the runpath):
-# the threaded build starts a worker per core in every process, which then
-# spins idle (0.1 s of CPU per process on 2 cores).  Elsewhere, the default.
-comma        := ,
-BLAS_PC      = $(firstword $(wildcard /usr/lib/*/openblas-serial/pkgconfig/openblas.pc))
-BLAS_PKG     = $(if $(BLAS_PC),PKG_CONFIG_PATH=$(dir $(BLAS_PC)) )pkg-config
-BLAS_DIR     = $(shell $(BLAS_PKG) --variable=libdir openblas 2>/dev/null)
-BLAS_CFLAGS  = $(shell $(BLAS_PKG) --cflags openblas 2>/dev/null)
-BLAS_LIBS    = $(shell $(BLAS_PKG) --libs-only-L openblas 2>/dev/null) \
-	$(if $(BLAS_PC),-Wl$(comma)-rpath$(comma)$(BLAS_DIR)) -lopenblas
+# evaluated when used, i.e. after scripts/deps.sh has installed pkg-config and OpenBLAS
+BLAS_CFLAGS  = $(shell pkg-config --cflags openblas 2>/dev/null)
+BLAS_LIBS    = $(shell pkg-config --libs-only-L openblas 2>/dev/null) -lopenblas
 
 # lib/ sees only itself: the engine cannot include the CLI glue
 LIB_CPPFLAGS = -Ilib $(BLAS_CFLAGS) -D_GNU_SOURCE \

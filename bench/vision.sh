@@ -91,10 +91,8 @@ for input in png jpeg; do
 	[ $input = jpeg ] && f=$tmp/jpeg.zst n=$NJ
 	dec=0 full=0 enc=0 enc2=0
 	for rep in 1 2 3; do
-		# OPENBLAS_NUM_THREADS=1: no idle OpenBLAS workers spinning beside
-		# the reference either (the tools start none; see tools/common/cli.c)
-		v=$(OPENBLAS_NUM_THREADS=1 "$io" decode "$f" 64 | awk '{ print $2 }'); [ "$v" -gt "$dec" ] && dec=$v
-		v=$(OPENBLAS_NUM_THREADS=1 "$io" decode "$f" 64 full | awk '{ print $2 }'); [ "$v" -gt "$full" ] && full=$v
+		v=$("$io" decode "$f" 64 | awk '{ print $2 }'); [ "$v" -gt "$dec" ] && dec=$v
+		v=$("$io" decode "$f" 64 full | awk '{ print $2 }'); [ "$v" -gt "$full" ] && full=$v
 		for j in 1 2; do
 			t=$( { time mmoe-encode-vision -q -j $j --drop-image -e pixels -e hog -e color "$f" >/dev/null; } 2>&1 )
 			v=$(awk -v n="$n" -v w="${t%% *}" 'BEGIN { printf "%.0f", n / w }')

@@ -9,10 +9,8 @@
  *
  *   - OpenBLAS always runs on ONE thread: the first mm_sgemm or
  *     mm_set_threads call sets openblas_set_num_threads(1), whatever
- *     OPENBLAS_NUM_THREADS says.  (The Makefile links OpenBLAS's
- *     single-threaded build where Debian has it, so that no OpenBLAS
- *     workers start at all; a threaded build starts one per core when it
- *     is loaded, and they stay idle.)  This also holds for the library's few
+ *     OPENBLAS_NUM_THREADS says (OpenBLAS's own workers, started when the
+ *     library is loaded, then idle).  This also holds for the library's few
  *     other BLAS calls (cblas_sdot, cblas_dgemm), which are not threaded.
  *   - mm_sgemm cuts C into fixed panels (mm_sgemm_panels) whose boundaries
  *     depend only on M, N and K, and runs one single-threaded cblas_sgemm per

@@ -9,7 +9,7 @@
 # command is printed and the script exits 1.  Nothing is done when all are there.
 set -eu
 
-build="gcc make libc6-dev pkg-config libzstd-dev zstd libmsgpack-dev libopenblas-dev libopenblas-serial-dev libjansson-dev
+build="gcc make libc6-dev pkg-config libzstd-dev zstd libmsgpack-dev libopenblas-dev libjansson-dev
 libpng-dev libjpeg62-turbo-dev libutf8proc-dev parallel jq gnuplot-nox mandoc"
 # openssh-server, openssh-client, rsync and procps: the ssh tests start their own
 # sshd on the loopback, and GNU parallel sends files with rsync
