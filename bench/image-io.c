@@ -7,7 +7,8 @@
  *                               reduced JPEG scale for SIZE, as
  *                               mmoe-encode-vision does, or in full) and
  *                               resize it to SIZE x SIZE floats; nothing else
- * decode prints "images_per_s <v>": what mmoe-encode-vision would reach if
+ * decode prints "images_per_s <v>" (timed inside; bench/vision.sh times the whole
+ * process, as it times mmoe-encode-vision): what mmoe-encode-vision would reach if
  * encoding and writing cost nothing, on one thread. */
 #include <math.h>
 #include <stdio.h>
