@@ -8,10 +8,9 @@
 # seconds per step of 5 after a warm-up, the best of each side, the ratio
 # (target <= 0.80), and GFLOP/s against the OpenBLAS sgemm peak.
 #
-# The per-head attention is one sgemm call per (example, head) and the
-# element-wise work is single-threaded: the only parallelism is mm_sgemm's
-# fixed panels of the large products on the threads (lib/gemm.h), OpenBLAS
-# itself running on one thread.
+# The threads share mm_sgemm's fixed panels of the large products, the
+# (example, head) pairs of the attention and the fixed ranges of the
+# element-wise work (lib/gemm.h), OpenBLAS itself running on one thread.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 : "${MMOE_BUILD:=$here/../build}"

@@ -128,3 +128,43 @@ void mm_sgemm(bool transA, bool transB, int M, int N, int K, float alpha,
 	else
 		run_panels(&g, 0, np, 0, &e);
 }
+
+/* ---- mm_parallel_ranges ---------------------------------------------------- */
+
+typedef struct range_job {
+	mm_range_fn fn;
+	void *ctx;
+	size_t n, grain;
+} range_job;
+
+/* Ranges [lo, hi) of the job's ranges: each cut at the same boundaries as on
+ * one thread. */
+static mm_status run_ranges(void *ctx, size_t lo, size_t hi, int worker, mm_err *e)
+{
+	(void)e;
+	const range_job *r = ctx;
+	for (size_t k = lo; k < hi; k++) {
+		size_t a = k * r->grain, b = a + r->grain < r->n ? a + r->grain : r->n;
+		r->fn(r->ctx, a, b, worker);
+	}
+	return MM_OK;
+}
+
+void mm_parallel_ranges(size_t n, size_t grain, double work, int max_workers,
+		mm_range_fn fn, void *ctx)
+{
+	if (n == 0)
+		return;
+	range_job r = { fn, ctx, n, grain ? grain : 1 };
+	size_t nr = (n + r.grain - 1) / r.grain;
+	int nt = nthreads;
+	if (max_workers > 0 && nt > max_workers)
+		nt = max_workers;
+	if ((size_t)nt > nr)
+		nt = (int)nr;
+	mm_err e; /* run_ranges cannot fail */
+	if (nt > 1 && work >= (double)MM_PARALLEL_MIN_WORK)
+		mm_parallel_for(nr, 1, nt, run_ranges, &r, &e);
+	else
+		run_ranges(&r, 0, nr, 0, &e);
+}

@@ -34,6 +34,7 @@
 #define MM_GEMM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* C[M,N] = alpha op(A) op(B) + beta C, row-major, as cblas_sgemm(CblasRowMajor,
  * ...): op(A) is [M,K] (A stored [K,M] when transA), op(B) is [K,N] (B stored
@@ -63,5 +64,35 @@ void mm_sgemm_panels(int M, int N, int K, int *pm, int *pn);
  * It also pins OpenBLAS to one thread (above). */
 void mm_set_threads(int n);
 int mm_threads(void);
+
+/* ---- the other kernels on the same threads ---------------------------------
+ *
+ * Element-wise and per-row work (activations, layer norm, residual adds, bias
+ * gradients, the optimiser's update, attention's heads) is cut into fixed
+ * ranges and the ranges are spread over mm_threads() threads, as mm_sgemm's
+ * panels are.
+ *
+ * fn(ctx, lo, hi, worker) processes [lo, hi) of [0, n); worker, in
+ * [0, max_workers) when max_workers > 0, is the running thread's index:
+ * no two concurrent calls share it, so it may index per-thread scratch.  The ranges are always the
+ * same: consecutive runs of `grain` indices (the last one shorter), a
+ * function of n and grain only, on 1 thread as on 64; so each index is
+ * computed by the same call on the same operands whatever the thread count,
+ * and the bits do not change with it (even where a vectorised loop treats a
+ * range's edges differently from its middle).  fn writes only what its range
+ * owns; it must not depend on which thread runs it nor on the order ranges
+ * run in.  It cannot fail.
+ *
+ * `work` is the total cost in element operations (about n times the cost of
+ * one index): below MM_PARALLEL_MIN_WORK the ranges run in order on the
+ * calling thread, since starting a thread (tens of microseconds) would cost
+ * more than it saves.  grain 0 is taken as 1; max_workers <= 0 means no cap
+ * beyond mm_threads(). */
+#define MM_PARALLEL_MIN_WORK (1L << 18)
+/* The grain of flat element-wise loops: a multiple of every vector width. */
+#define MM_PARALLEL_GRAIN 16384
+typedef void (*mm_range_fn)(void *ctx, size_t lo, size_t hi, int worker);
+void mm_parallel_ranges(size_t n, size_t grain, double work, int max_workers,
+		mm_range_fn fn, void *ctx);
 
 #endif

@@ -15,6 +15,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "gemm.h"
 #include "util.h"
 
 struct mm_adamw {
@@ -56,6 +57,48 @@ oom:
 	return mm_errf(e, MM_ENOMEM, "out of memory for optimiser state");
 }
 
+/* One parameter's update over [lo, hi): element-wise, so its ranges run on
+ * the library's threads (gemm.h, mm_parallel_ranges). */
+typedef struct adamw_job {
+	float *w, *m, *v;
+	const float *g;
+	float b1, b2, eps, decay, step, rbc2;
+} adamw_job;
+
+static void adamw_range(void *ctx, size_t lo, size_t hi, int worker)
+{
+	(void)worker;
+	const adamw_job *j = ctx;
+	float *restrict w = j->w, *restrict m = j->m, *restrict v = j->v;
+	const float *restrict g = j->g;
+	float b1 = j->b1, b2 = j->b2, eps = j->eps, decay = j->decay, step = j->step,
+	      rbc2 = j->rbc2;
+	size_t k = lo;
+#if defined(__SSE2__)
+	/* sqrtf keeps errno semantics under -O2 and will not vectorise: SSE by hand */
+	__m128 vb1 = _mm_set1_ps(b1), vb2 = _mm_set1_ps(b2), vc1 = _mm_set1_ps(1.0f - b1),
+	       vc2 = _mm_set1_ps(1.0f - b2), vdec = _mm_set1_ps(decay), vstep = _mm_set1_ps(step),
+	       vr = _mm_set1_ps(rbc2), veps = _mm_set1_ps(eps);
+	for (; k + 4 <= hi; k += 4) {
+		__m128 gk = _mm_loadu_ps(g + k);
+		__m128 mk = _mm_add_ps(_mm_mul_ps(vb1, _mm_loadu_ps(m + k)), _mm_mul_ps(vc1, gk));
+		__m128 vk = _mm_add_ps(_mm_mul_ps(vb2, _mm_loadu_ps(v + k)), _mm_mul_ps(vc2, _mm_mul_ps(gk, gk)));
+		__m128 den = _mm_add_ps(_mm_mul_ps(_mm_sqrt_ps(vk), vr), veps);
+		__m128 wk = _mm_sub_ps(_mm_mul_ps(_mm_loadu_ps(w + k), vdec),
+				_mm_div_ps(_mm_mul_ps(vstep, mk), den));
+		_mm_storeu_ps(m + k, mk);
+		_mm_storeu_ps(v + k, vk);
+		_mm_storeu_ps(w + k, wk);
+	}
+#endif
+	for (; k < hi; k++) {
+		float gk = g[k];
+		m[k] = b1 * m[k] + (1.0f - b1) * gk;
+		v[k] = b2 * v[k] + (1.0f - b2) * gk * gk;
+		w[k] = w[k] * decay - step * m[k] / (sqrtf(v[k]) * rbc2 + eps);
+	}
+}
+
 void mm_adamw_step(mm_adamw *o, float lr)
 {
 	o->t++;
@@ -65,38 +108,13 @@ void mm_adamw_step(mm_adamw *o, float lr)
 	double bc2 = 1.0 - pow(o->b2, (double)o->t);
 	float step = (float)(lr / bc1);
 	float rbc2 = (float)(1.0 / sqrt(bc2));
-	float b1 = o->b1, b2 = o->b2, eps = o->eps;
 	for (size_t i = 0; i < o->np; i++) {
 		mm_param *p = &o->p[i];
 		if (p->frozen)
 			continue;
-		float *restrict w = p->w, *restrict m = o->m[i], *restrict v = o->v[i];
-		const float *restrict g = p->g;
-		float decay = p->decay ? 1.0f - lr * o->wd : 1.0f;
-		size_t n = p->n, k = 0;
-#if defined(__SSE2__)
-		/* sqrtf keeps errno semantics under -O2 and will not vectorise: SSE by hand */
-		__m128 vb1 = _mm_set1_ps(b1), vb2 = _mm_set1_ps(b2), vc1 = _mm_set1_ps(1.0f - b1),
-		       vc2 = _mm_set1_ps(1.0f - b2), vdec = _mm_set1_ps(decay), vstep = _mm_set1_ps(step),
-		       vr = _mm_set1_ps(rbc2), veps = _mm_set1_ps(eps);
-		for (; k + 4 <= n; k += 4) {
-			__m128 gk = _mm_loadu_ps(g + k);
-			__m128 mk = _mm_add_ps(_mm_mul_ps(vb1, _mm_loadu_ps(m + k)), _mm_mul_ps(vc1, gk));
-			__m128 vk = _mm_add_ps(_mm_mul_ps(vb2, _mm_loadu_ps(v + k)), _mm_mul_ps(vc2, _mm_mul_ps(gk, gk)));
-			__m128 den = _mm_add_ps(_mm_mul_ps(_mm_sqrt_ps(vk), vr), veps);
-			__m128 wk = _mm_sub_ps(_mm_mul_ps(_mm_loadu_ps(w + k), vdec),
-					_mm_div_ps(_mm_mul_ps(vstep, mk), den));
-			_mm_storeu_ps(m + k, mk);
-			_mm_storeu_ps(v + k, vk);
-			_mm_storeu_ps(w + k, wk);
-		}
-#endif
-		for (; k < n; k++) {
-			float gk = g[k];
-			m[k] = b1 * m[k] + (1.0f - b1) * gk;
-			v[k] = b2 * v[k] + (1.0f - b2) * gk * gk;
-			w[k] = w[k] * decay - step * m[k] / (sqrtf(v[k]) * rbc2 + eps);
-		}
+		adamw_job j = { p->w, o->m[i], o->v[i], p->g, o->b1, o->b2, o->eps,
+			p->decay ? 1.0f - lr * o->wd : 1.0f, step, rbc2 };
+		mm_parallel_ranges(p->n, MM_PARALLEL_GRAIN, 8.0 * p->n, 0, adamw_range, &j);
 	}
 }
 

@@ -11,28 +11,66 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "kernels.h"
 #include "layer.h"
 
-void mm_relu_forward(const float *x, float *y, size_t n)
+/* The element-wise kernels run over fixed ranges on the library's threads
+ * (gemm.h, mm_parallel_ranges): one job describes the call, a range function
+ * does [lo, hi) of it. */
+typedef struct ew_job {
+	const float *x, *dy;
+	float *y;
+	bool set; /* store into y instead of adding */
+} ew_job;
+
+/* Cost of one element, in element operations, for the threshold. */
+enum { COST_CHEAP = 1, COST_EXP = 16 };
+
+static void run_ew(size_t n, int cost, mm_range_fn fn, ew_job *j)
 {
-	for (size_t i = 0; i < n; i++)
+	mm_parallel_ranges(n, MM_PARALLEL_GRAIN, (double)n * cost, 0, fn, j);
+}
+
+static void relu_fwd_range(void *ctx, size_t lo, size_t hi, int worker)
+{
+	(void)worker;
+	const ew_job *j = ctx;
+	const float *x = j->x;
+	float *y = j->y;
+	for (size_t i = lo; i < hi; i++)
 		y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
-/* set: store into dx (it holds nothing yet) instead of adding. */
-static void relu_bwd(const float *x, const float *dy, float *dx, size_t n, bool set)
+void mm_relu_forward(const float *x, float *y, size_t n)
 {
-	if (set)
-		for (size_t i = 0; i < n; i++) {
+	ew_job j = { .x = x, .y = y };
+	run_ew(n, COST_CHEAP, relu_fwd_range, &j);
+}
+
+/* set: store into dx (it holds nothing yet) instead of adding. */
+static void relu_bwd_range(void *ctx, size_t lo, size_t hi, int worker)
+{
+	(void)worker;
+	const ew_job *j = ctx;
+	const float *x = j->x, *dy = j->dy;
+	float *dx = j->y;
+	if (j->set)
+		for (size_t i = lo; i < hi; i++) {
 			float g = dy[i]; /* loaded unconditionally: the select vectorises */
 			dx[i] = x[i] > 0.0f ? g : 0.0f;
 		}
 	else
-		for (size_t i = 0; i < n; i++) {
+		for (size_t i = lo; i < hi; i++) {
 			float g = dy[i];
 			dx[i] += x[i] > 0.0f ? g : 0.0f;
 		}
+}
+
+static void relu_bwd(const float *x, const float *dy, float *dx, size_t n, bool set)
+{
+	ew_job j = { .x = x, .dy = dy, .y = dx, .set = set };
+	run_ew(n, COST_CHEAP, relu_bwd_range, &j);
 }
 
 void mm_relu_backward(const float *x, const float *dy, float *dx, size_t n)
@@ -67,19 +105,33 @@ static inline float exp_vec(float x)
 	return p * scale;
 }
 
-void mm_gelu_forward(const float *x, float *y, size_t n)
+static void gelu_fwd_range(void *ctx, size_t lo, size_t hi, int worker)
 {
-	for (size_t i = 0; i < n; i++) {
+	(void)worker;
+	const ew_job *j = ctx;
+	const float *x = j->x;
+	float *y = j->y;
+	for (size_t i = lo; i < hi; i++) {
 		float v = x[i];
 		float z = exp_vec(-2.0f * GELU_K * (v + GELU_C * v * v * v));
 		y[i] = v / (1.0f + z);
 	}
 }
 
-/* d GELU / dv = σ + v σ (1 - σ) 2K (1 + 3 C v²). */
-void mm_gelu_backward(const float *x, const float *dy, float *dx, size_t n)
+void mm_gelu_forward(const float *x, float *y, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
+	ew_job j = { .x = x, .y = y };
+	run_ew(n, COST_EXP, gelu_fwd_range, &j);
+}
+
+/* d GELU / dv = σ + v σ (1 - σ) 2K (1 + 3 C v²). */
+static void gelu_bwd_range(void *ctx, size_t lo, size_t hi, int worker)
+{
+	(void)worker;
+	const ew_job *j = ctx;
+	const float *x = j->x, *dy = j->dy;
+	float *dx = j->y;
+	for (size_t i = lo; i < hi; i++) {
 		float v = x[i];
 		float z = exp_vec(-2.0f * GELU_K * (v + GELU_C * v * v * v));
 		float s = 1.0f / (1.0f + z);
@@ -88,6 +140,14 @@ void mm_gelu_backward(const float *x, const float *dy, float *dx, size_t n)
 	}
 }
 
+void mm_gelu_backward(const float *x, const float *dy, float *dx, size_t n)
+{
+	ew_job j = { .x = x, .dy = dy, .y = dx };
+	run_ew(n, COST_EXP, gelu_bwd_range, &j);
+}
+
+/* The mask is drawn on the calling thread (one random stream), the rest is
+ * element-wise. */
 void mm_dropout_forward(mm_rng *rng, float p, const float *x, float *y, float *mask, size_t n)
 {
 	if (p <= 0) {
@@ -117,14 +177,25 @@ void mm_dropout_forward(mm_rng *rng, float p, const float *x, float *y, float *m
 	}
 }
 
-static void dropout_bwd(const float *mask, const float *dy, float *dx, size_t n, bool set)
+/* y (dx) += or = dy * mask (x). */
+static void dropout_bwd_range(void *ctx, size_t lo, size_t hi, int worker)
 {
-	if (set)
-		for (size_t i = 0; i < n; i++)
+	(void)worker;
+	const ew_job *j = ctx;
+	const float *mask = j->x, *dy = j->dy;
+	float *dx = j->y;
+	if (j->set)
+		for (size_t i = lo; i < hi; i++)
 			dx[i] = dy[i] * mask[i];
 	else
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = lo; i < hi; i++)
 			dx[i] += dy[i] * mask[i];
+}
+
+static void dropout_bwd(const float *mask, const float *dy, float *dx, size_t n, bool set)
+{
+	ew_job j = { .x = mask, .dy = dy, .y = dx, .set = set };
+	run_ew(n, COST_CHEAP, dropout_bwd_range, &j);
 }
 
 void mm_dropout_backward(const float *mask, const float *dy, float *dx, size_t n)

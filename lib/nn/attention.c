@@ -17,68 +17,117 @@
 
 /* Each (example, head) pair is a few small products over only the valid rows
  * and columns, so padding costs nothing here; P keeps its full [Tq, Tk] rows
- * as leading dimension so that the backward finds the same block. */
+ * as leading dimension so that the backward finds the same block.  The pairs
+ * are independent (each writes its own block of P and its own head's columns
+ * of the example's rows of O, dQ, dK, dV), so they run on the library's
+ * threads (mm_parallel_ranges, one pair per range); the backward's dP is one
+ * slot per thread. */
+typedef struct attn_job {
+	const float *Q, *K, *V, *P, *dO;
+	float *Pw, *O, *dP, *dQ, *dK, *dV;
+	int ldq, ldk, ldv, ldo, B, Tq, Tk, H, dh, nslots;
+	const int *lenq, *lenk;
+	float scale;
+} attn_job;
+
+static void attn_fwd_pair(attn_job *j, int b, int h)
+{
+	int Tq = j->Tq, Tk = j->Tk, dh = j->dh;
+	int Lq = j->lenq ? j->lenq[b] : Tq, Lk = j->lenk ? j->lenk[b] : Tk;
+	assert(Lq >= 1 && Lq <= Tq && Lk >= 1 && Lk <= Tk);
+	const float *q = j->Q + (size_t)b * Tq * j->ldq + (size_t)h * dh;
+	const float *k = j->K + (size_t)b * Tk * j->ldk + (size_t)h * dh;
+	const float *v = j->V + (size_t)b * Tk * j->ldv + (size_t)h * dh;
+	float *p = j->Pw + ((size_t)b * j->H + h) * Tq * Tk;
+	float *o = j->O + (size_t)b * Tq * j->ldo + (size_t)h * dh;
+	mm_sgemm(false, true, Lq, Lk, dh, j->scale, q, j->ldq, k, j->ldk, 0.0f, p, Tk);
+	for (int i = 0; i < Lq; i++)
+		mm_softmax(p + (size_t)i * Tk, 1, Lk, p + (size_t)i * Tk);
+	mm_sgemm(false, false, Lq, dh, Lk, 1.0f, p, Tk, v, j->ldv, 0.0f, o, j->ldo);
+	for (int i = Lq; i < Tq; i++)
+		memset(o + (size_t)i * j->ldo, 0, (size_t)dh * sizeof *o);
+}
+
+static void attn_fwd_range(void *ctx, size_t lo, size_t hi, int worker)
+{
+	(void)worker;
+	attn_job *j = ctx;
+	for (size_t r = lo; r < hi; r++)
+		attn_fwd_pair(j, (int)(r / (size_t)j->H), (int)(r % (size_t)j->H));
+}
+
+/* The product of a pair's work, for the threshold of mm_parallel_ranges. */
+static double attn_work(int B, int H, int Tq, int Tk, int dh)
+{
+	return 2.0 * B * H * (double)Tq * Tk * dh;
+}
+
+int mm_attn_slots(int B, int H)
+{
+	long n = (long)B * H;
+	return n < MM_ATTN_MAX_SLOTS ? (int)(n > 0 ? n : 1) : MM_ATTN_MAX_SLOTS;
+}
+
 void mm_attn_forward(const float *Q, int ldq, const float *K, int ldk,
 		const float *V, int ldv, int B, int Tq, int Tk, const int *lenq,
 		const int *lenk, int H, int dh, float *P, float *O, int ldo)
 {
-	const float scale = 1.0f / sqrtf((float)dh);
-	for (int b = 0; b < B; b++) {
-		int Lq = lenq ? lenq[b] : Tq, Lk = lenk ? lenk[b] : Tk;
-		assert(Lq >= 1 && Lq <= Tq && Lk >= 1 && Lk <= Tk);
-		for (int h = 0; h < H; h++) {
-			const float *q = Q + (size_t)b * Tq * ldq + (size_t)h * dh;
-			const float *k = K + (size_t)b * Tk * ldk + (size_t)h * dh;
-			const float *v = V + (size_t)b * Tk * ldv + (size_t)h * dh;
-			float *p = P + ((size_t)b * H + h) * Tq * Tk;
-			float *o = O + (size_t)b * Tq * ldo + (size_t)h * dh;
-			mm_sgemm(false, true, Lq, Lk, dh, scale,
-					q, ldq, k, ldk, 0.0f, p, Tk);
-			for (int i = 0; i < Lq; i++)
-				mm_softmax(p + (size_t)i * Tk, 1, Lk, p + (size_t)i * Tk);
-			mm_sgemm(false, false, Lq, dh, Lk, 1.0f,
-					p, Tk, v, ldv, 0.0f, o, ldo);
-			for (int i = Lq; i < Tq; i++)
-				memset(o + (size_t)i * ldo, 0, (size_t)dh * sizeof *o);
-		}
-	}
+	attn_job j = { .Q = Q, .K = K, .V = V, .Pw = P, .O = O, .ldq = ldq, .ldk = ldk,
+		.ldv = ldv, .ldo = ldo, .B = B, .Tq = Tq, .Tk = Tk, .H = H, .dh = dh,
+		.lenq = lenq, .lenk = lenk, .scale = 1.0f / sqrtf((float)dh) };
+	mm_parallel_ranges((size_t)B * H, 1, attn_work(B, H, Tq, Tk, dh), 0, attn_fwd_range, &j);
 }
 
 /* With dP = dO V^T, the softmax backward is dS = P ⊙ (dP - rowsum(dP ⊙ P)),
  * then S = scale Q K^T gives dQ = scale dS K and dK = scale dS^T Q. */
+static void attn_bwd_pair(attn_job *j, int b, int h, float *dP)
+{
+	int Tq = j->Tq, Tk = j->Tk, dh = j->dh;
+	int Lq = j->lenq ? j->lenq[b] : Tq, Lk = j->lenk ? j->lenk[b] : Tk;
+	size_t oq = (size_t)b * Tq * j->ldq + (size_t)h * dh;
+	size_t ok = (size_t)b * Tk * j->ldk + (size_t)h * dh;
+	size_t ov = (size_t)b * Tk * j->ldv + (size_t)h * dh;
+	const float *p = j->P + ((size_t)b * j->H + h) * Tq * Tk;
+	const float *dout = j->dO + (size_t)b * Tq * j->ldo + (size_t)h * dh;
+	mm_sgemm(false, true, Lq, Lk, dh, 1.0f, dout, j->ldo, j->V + ov, j->ldv, 0.0f, dP, Lk);
+	mm_sgemm(true, false, Lk, dh, Lq, 1.0f, p, Tk, dout, j->ldo, 1.0f, j->dV + ov, j->ldv);
+	for (int i = 0; i < Lq; i++) {
+		const float *pi = p + (size_t)i * Tk;
+		float *di = dP + (size_t)i * Lk;
+		float s = 0;
+		for (int c = 0; c < Lk; c++)
+			s += di[c] * pi[c];
+		for (int c = 0; c < Lk; c++)
+			di[c] = pi[c] * (di[c] - s) * j->scale;
+	}
+	mm_sgemm(false, false, Lq, dh, Lk, 1.0f, dP, Lk, j->K + ok, j->ldk, 1.0f,
+			j->dQ + oq, j->ldq);
+	mm_sgemm(true, false, Lk, dh, Lq, 1.0f, dP, Lk, j->Q + oq, j->ldq, 1.0f,
+			j->dK + ok, j->ldk);
+}
+
+/* Each thread has its own slot of dP (worker < nslots): dP's contents never
+ * outlive a pair, so which slot a pair gets changes no bit. */
+static void attn_bwd_range(void *ctx, size_t lo, size_t hi, int worker)
+{
+	attn_job *j = ctx;
+	assert(worker < j->nslots);
+	float *dP = j->dP + (size_t)worker * j->Tq * j->Tk;
+	for (size_t r = lo; r < hi; r++)
+		attn_bwd_pair(j, (int)(r / (size_t)j->H), (int)(r % (size_t)j->H), dP);
+}
+
 void mm_attn_backward(const float *Q, int ldq, const float *K, int ldk,
 		const float *V, int ldv, int B, int Tq, int Tk, const int *lenq,
 		const int *lenk, int H, int dh, const float *P, const float *dO, int ldo,
 		float *dP, float *dQ, float *dK, float *dV)
 {
-	const float scale = 1.0f / sqrtf((float)dh);
-	for (int b = 0; b < B; b++) {
-		int Lq = lenq ? lenq[b] : Tq, Lk = lenk ? lenk[b] : Tk;
-		for (int h = 0; h < H; h++) {
-			size_t oq = (size_t)b * Tq * ldq + (size_t)h * dh;
-			size_t ok = (size_t)b * Tk * ldk + (size_t)h * dh;
-			size_t ov = (size_t)b * Tk * ldv + (size_t)h * dh;
-			const float *p = P + ((size_t)b * H + h) * Tq * Tk;
-			const float *dout = dO + (size_t)b * Tq * ldo + (size_t)h * dh;
-			mm_sgemm(false, true, Lq, Lk, dh, 1.0f,
-					dout, ldo, V + ov, ldv, 0.0f, dP, Lk);
-			mm_sgemm(true, false, Lk, dh, Lq, 1.0f,
-					p, Tk, dout, ldo, 1.0f, dV + ov, ldv);
-			for (int i = 0; i < Lq; i++) {
-				const float *pi = p + (size_t)i * Tk;
-				float *di = dP + (size_t)i * Lk;
-				float s = 0;
-				for (int j = 0; j < Lk; j++)
-					s += di[j] * pi[j];
-				for (int j = 0; j < Lk; j++)
-					di[j] = pi[j] * (di[j] - s) * scale;
-			}
-			mm_sgemm(false, false, Lq, dh, Lk, 1.0f,
-					dP, Lk, K + ok, ldk, 1.0f, dQ + oq, ldq);
-			mm_sgemm(true, false, Lk, dh, Lq, 1.0f,
-					dP, Lk, Q + oq, ldq, 1.0f, dK + ok, ldk);
-		}
-	}
+	attn_job j = { .Q = Q, .K = K, .V = V, .P = P, .dO = dO, .dP = dP, .dQ = dQ,
+		.dK = dK, .dV = dV, .ldq = ldq, .ldk = ldk, .ldv = ldv, .ldo = ldo, .B = B,
+		.Tq = Tq, .Tk = Tk, .H = H, .dh = dh, .nslots = mm_attn_slots(B, H),
+		.lenq = lenq, .lenk = lenk, .scale = 1.0f / sqrtf((float)dh) };
+	mm_parallel_ranges((size_t)B * H, 1, 2 * attn_work(B, H, Tq, Tk, dh), j.nslots,
+			attn_bwd_range, &j);
 }
 
 void mm_mha_forward(const float *X, int B, int T, int D, const int *len, int H,
@@ -182,7 +231,8 @@ static int selfattn_params(const mm_layer_io *io, mm_param_decl *d)
 static size_t selfattn_scratch(const mm_layer_io *io)
 {
 	size_t BT = (size_t)io->B * io->in[0].T, D = io->in[0].D, T = io->in[0].T;
-	return 2 * BT * 3 * D + BT * heads_of(io) * T + 2 * BT * D + T * T;
+	return 2 * BT * 3 * D + BT * heads_of(io) * T + 2 * BT * D
+		+ (size_t)mm_attn_slots(io->B, heads_of(io)) * T * T;
 }
 
 static mm_mha_w mha_of(const mm_param *p, bool grad)
@@ -242,7 +292,8 @@ static int xattn_params(const mm_layer_io *io, mm_param_decl *d)
 static size_t xattn_scratch(const mm_layer_io *io)
 {
 	size_t Tq = io->in[0].T, Tk = io->in[1].T, D = io->in[0].D, B = io->B;
-	return 2 * (B * Tq * D + B * Tk * 2 * D + B * Tq * D) + B * heads_of(io) * Tq * Tk + Tq * Tk;
+	return 2 * (B * Tq * D + B * Tk * 2 * D + B * Tq * D) + B * heads_of(io) * Tq * Tk
+		+ (size_t)mm_attn_slots(io->B, heads_of(io)) * Tq * Tk;
 }
 
 static mm_xattn_w xattn_of(const mm_param *p, bool grad)

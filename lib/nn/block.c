@@ -29,7 +29,7 @@ static size_t ws_layout(mm_block_ws *ws, int group, float *mem, int B, int T, in
 		{ 0, &ws->X1, BT * D }, { 0, &ws->ln2, BT * D }, { 0, &ws->mu2, BT },
 		{ 0, &ws->rs2, BT }, { 0, &ws->Hp, BT * F }, { 0, &ws->Ha, BT * F },
 		{ 1, &ws->dX1, BT * D }, { 1, &ws->dln, BT * D }, { 1, &ws->dH, BT * F },
-		{ 1, &ws->dQKV, BT * 3 * D }, { 1, &ws->dCtx, BT * D }, { 1, &ws->dP, (size_t)T * T },
+		{ 1, &ws->dQKV, BT * 3 * D }, { 1, &ws->dCtx, BT * D }, { 1, &ws->dP, (size_t)mm_attn_slots(B, H) * T * T },
 	};
 	for (size_t i = 0; i < sizeof part / sizeof part[0]; i++) {
 		if (part[i].group != group)

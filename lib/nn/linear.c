@@ -1,4 +1,7 @@
 /* linear.c — the linear and bilinear layers and their kernels.  See layer.h. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O3", "no-math-errno")
+#endif
 #include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -26,6 +29,38 @@ void mm_linear_forward(const float *X, int B, int din, const float *W,
 			X, din, W, din, b ? 1.0f : 0.0f, Y, dout);
 }
 
+/* db += Σ_r dY[r] for the columns [lo, hi), the rows in order: cut by
+ * columns, so the bits do not depend on the thread count. */
+typedef struct bias_job {
+	const float *dY;
+	float *db;
+	int B, dout;
+} bias_job;
+
+enum { BIAS_COLS = 64 };
+
+/* The columns' sums are kept in a local block (same order of additions as
+ * adding into db row by row, so the same bits), which lets the loop
+ * vectorise. */
+static void bias_grad_range(void *ctx, size_t lo, size_t hi, int worker)
+{
+	(void)worker;
+	const bias_job *j = ctx;
+	float acc[BIAS_COLS];
+	size_t m = hi - lo;
+	memcpy(acc, j->db + lo, m * sizeof *acc);
+	for (int r = 0; r < j->B; r++) {
+		const float *row = j->dY + (size_t)r * j->dout + lo;
+		if (m == BIAS_COLS)
+			for (size_t k = 0; k < BIAS_COLS; k++)
+				acc[k] += row[k];
+		else
+			for (size_t k = 0; k < m; k++)
+				acc[k] += row[k];
+	}
+	memcpy(j->db + lo, acc, m * sizeof *acc);
+}
+
 /* The backward, storing instead of adding where set_p (dW, db) or set_x (dX)
  * say the buffer holds nothing yet (beta 0: no pass to clear it first). */
 static void linear_bwd(const float *X, const float *dY, int B, int din, int dout,
@@ -39,11 +74,8 @@ static void linear_bwd(const float *X, const float *dY, int B, int din, int dout
 	if (db) {
 		if (set_p)
 			memset(db, 0, (size_t)dout * sizeof *db);
-		for (int r = 0; r < B; r++) {
-			const float *row = dY + (size_t)r * dout;
-			for (int k = 0; k < dout; k++)
-				db[k] += row[k];
-		}
+		bias_job j = { dY, db, B, dout };
+		mm_parallel_ranges((size_t)dout, BIAS_COLS, (double)B * dout, 0, bias_grad_range, &j);
 	}
 	if (dX)
 		mm_sgemm(false, false, B, din, dout, 1.0f,

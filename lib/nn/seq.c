@@ -9,6 +9,7 @@
 #include <assert.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "kernels.h"
 #include "layer.h"
 
@@ -19,20 +20,76 @@ static int valid_rows(const int *len, int b, int T)
 	return L;
 }
 
+/* The element-wise and per-example loops run over fixed ranges on the
+ * library's threads (gemm.h, mm_parallel_ranges). */
+typedef struct add_job {
+	const float *a, *b, *dy;
+	float *y, *da, *db;
+} add_job;
+
+static void add_fwd_range(void *ctx, size_t lo, size_t hi, int worker)
+{
+	(void)worker;
+	const add_job *j = ctx;
+	for (size_t i = lo; i < hi; i++)
+		j->y[i] = j->a[i] + j->b[i];
+}
+
 void mm_add_forward(const float *a, const float *b, float *y, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		y[i] = a[i] + b[i];
+	add_job j = { .a = a, .b = b, .y = y };
+	mm_parallel_ranges(n, MM_PARALLEL_GRAIN, (double)n, 0, add_fwd_range, &j);
+}
+
+static void add_bwd_range(void *ctx, size_t lo, size_t hi, int worker)
+{
+	(void)worker;
+	const add_job *j = ctx;
+	if (j->da)
+		for (size_t i = lo; i < hi; i++)
+			j->da[i] += j->dy[i];
+	if (j->db)
+		for (size_t i = lo; i < hi; i++)
+			j->db[i] += j->dy[i];
 }
 
 void mm_add_backward(const float *dy, float *da, float *db, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (da)
-			da[i] += dy[i];
-		if (db)
-			db[i] += dy[i];
+	add_job j = { .dy = dy, .da = da, .db = db };
+	mm_parallel_ranges(n, MM_PARALLEL_GRAIN, (double)n, 0, add_bwd_range, &j);
+}
+
+typedef struct mix_job {
+	const float *const *X;
+	float *const *dX;
+	const float *Wt, *dy;
+	float *y, *dA;
+	int K, lda;
+	size_t n;
+} mix_job;
+
+static void mix_fwd_range(void *ctx, size_t lo, size_t hi, int worker)
+{
+	(void)worker;
+	const mix_job *j = ctx;
+	size_t n = j->n;
+	for (size_t b = lo; b < hi; b++) {
+		float *yb = j->y + b * n;
+		const float *w = j->Wt + b * j->K;
+		for (size_t i = 0; i < n; i++)
+			yb[i] = w[0] * j->X[0][b * n + i];
+		for (int k = 1; k < j->K; k++) {
+			const float *xb = j->X[k] + b * n;
+			for (size_t i = 0; i < n; i++)
+				yb[i] += w[k] * xb[i];
+		}
 	}
+}
+
+static size_t example_grain(size_t n)
+{
+	size_t g = MM_PARALLEL_GRAIN / (n ? n : 1);
+	return g ? g : 1;
 }
 
 void mm_mix_forward(const float *const *X, int K, int B, size_t n, const float *A,
@@ -43,30 +100,24 @@ void mm_mix_forward(const float *const *X, int K, int B, size_t n, const float *
 	if (!lda) /* shared logits: the one row of weights serves every example */
 		for (int b = 1; b < B; b++)
 			memcpy(Wt + (size_t)b * K, Wt, (size_t)K * sizeof *Wt);
-	for (int b = 0; b < B; b++) {
-		float *yb = y + (size_t)b * n;
-		const float *w = Wt + (size_t)b * K;
-		for (size_t i = 0; i < n; i++)
-			yb[i] = w[0] * X[0][(size_t)b * n + i];
-		for (int k = 1; k < K; k++) {
-			const float *xb = X[k] + (size_t)b * n;
-			for (size_t i = 0; i < n; i++)
-				yb[i] += w[k] * xb[i];
-		}
-	}
+	mix_job j = { .X = X, .Wt = Wt, .y = y, .K = K, .n = n };
+	mm_parallel_ranges((size_t)B, example_grain(n), 2.0 * B * K * n, 0, mix_fwd_range, &j);
 }
 
 /* With s_k = <dy, X_k> per example, the softmax backward gives
  * dA_k = w_k (s_k - Σ_j w_j s_j). */
-void mm_mix_backward(const float *const *X, int K, int B, size_t n, const float *Wt,
-		const float *dy, int lda, float *const *dX, float *dA)
+static void mix_bwd_range(void *ctx, size_t lo, size_t hi, int worker)
 {
-	for (int b = 0; b < B; b++) {
-		const float *w = Wt + (size_t)b * K, *g = dy + (size_t)b * n;
+	(void)worker;
+	const mix_job *j = ctx;
+	int K = j->K;
+	size_t n = j->n;
+	for (size_t b = lo; b < hi; b++) {
+		const float *w = j->Wt + b * K, *g = j->dy + b * n;
 		double sw = 0, s[K];
 		for (int k = 0; k < K; k++) {
-			const float *xb = X[k] + (size_t)b * n;
-			float *dxb = dX && dX[k] ? dX[k] + (size_t)b * n : NULL;
+			const float *xb = j->X[k] + b * n;
+			float *dxb = j->dX && j->dX[k] ? j->dX[k] + b * n : NULL;
 			double acc = 0;
 			for (size_t i = 0; i < n; i++)
 				acc += (double)g[i] * xb[i];
@@ -76,12 +127,26 @@ void mm_mix_backward(const float *const *X, int K, int B, size_t n, const float 
 			s[k] = acc;
 			sw += w[k] * acc;
 		}
-		if (dA) {
-			float *da = dA + (size_t)b * lda;
+		if (j->dA) {
+			float *da = j->dA + b * (size_t)j->lda;
 			for (int k = 0; k < K; k++)
 				da[k] += (float)(w[k] * (s[k] - sw));
 		}
 	}
+}
+
+/* With shared logits (lda 0) every example adds into the one row of dA, in
+ * example order: that case stays on the calling thread. */
+void mm_mix_backward(const float *const *X, int K, int B, size_t n, const float *Wt,
+		const float *dy, int lda, float *const *dX, float *dA)
+{
+	mix_job j = { .X = X, .dX = dX, .Wt = Wt, .dy = dy, .dA = dA, .K = K, .lda = lda,
+		.n = n };
+	if (dA && !lda)
+		mix_bwd_range(&j, 0, (size_t)B, 0);
+	else
+		mm_parallel_ranges((size_t)B, example_grain(n), 3.0 * B * K * n, 0,
+				mix_bwd_range, &j);
 }
 
 void mm_embed_add_forward(const float *X, int B, int T, int D, const int *len,

@@ -46,11 +46,18 @@ void mm_attn_forward(const float *Q, int ldq, const float *K, int ldk,
 		const float *V, int ldv, int B, int Tq, int Tk, const int *lenq,
 		const int *lenk, int H, int dh, float *P, float *O, int ldo);
 /* From dO (same layout as O): dQ, dK, dV accumulate (same layouts as Q, K, V;
- * none may be NULL).  dP: scratch of Tq*Tk floats. */
+ * none may be NULL).  dP: scratch of mm_attn_slots(B, H)*Tq*Tk floats.
+ *
+ * The (example, head) pairs run on the library's threads (gemm.h,
+ * mm_parallel_ranges), at most mm_attn_slots(B, H) at once, each thread with
+ * its own Tq*Tk slot of dP; the bits do not depend on the thread count. */
 void mm_attn_backward(const float *Q, int ldq, const float *K, int ldk,
 		const float *V, int ldv, int B, int Tq, int Tk, const int *lenq,
 		const int *lenk, int H, int dh, const float *P, const float *dO, int ldo,
 		float *dP, float *dQ, float *dK, float *dV);
+/* The backward's slots of dP: min(B*H, MM_ATTN_MAX_SLOTS), at least 1. */
+#define MM_ATTN_MAX_SLOTS 16
+int mm_attn_slots(int B, int H);
 
 /* ---- multi-head self-attention (PyTorch's nn.MultiheadAttention) -----------
  * QKV = X Wqkv^T + bqkv, Wqkv [3D, D] (rows: the query, key, value
@@ -65,7 +72,8 @@ void mm_mha_forward(const float *X, int B, int T, int D, const int *len, int H,
 		const mm_mha_w *w, float *QKV, float *P, float *Ctx, float *Y);
 /* g: gradients of the weights, accumulate (a member may be NULL: a frozen
  * weight).  dX may be NULL.
- * Scratch: dQKV [B*T*3D], dCtx [B*T*D], dP [T*T], all overwritten. */
+ * Scratch: dQKV [B*T*3D], dCtx [B*T*D], dP [mm_attn_slots(B,H)*T*T], all
+ * overwritten. */
 void mm_mha_backward(const float *X, int B, int T, int D, const int *len, int H,
 		const mm_mha_w *w, const float *QKV, const float *P, const float *Ctx,
 		const float *dY, float *dQKV, float *dCtx, float *dP, const mm_mha_w *g,
@@ -85,7 +93,8 @@ void mm_xattn_forward(const float *Xq, int Tq, int Dq, const int *lenq,
 		const float *Xkv, int Tk, int Dkv, const int *lenk, int B, int D, int H,
 		const mm_xattn_w *w, float *Qp, float *KV, float *P, float *Ctx, float *Y);
 /* g: accumulate (members may be NULL); dXq, dXkv may be NULL.  Scratch: dQp
- * [B*Tq*D], dKV [B*Tk*2D], dCtx [B*Tq*D], dP [Tq*Tk], all overwritten. */
+ * [B*Tq*D], dKV [B*Tk*2D], dCtx [B*Tq*D], dP [mm_attn_slots(B,H)*Tq*Tk], all
+ * overwritten. */
 void mm_xattn_backward(const float *Xq, int Tq, int Dq, const int *lenq,
 		const float *Xkv, int Tk, int Dkv, const int *lenk, int B, int D, int H,
 		const mm_xattn_w *w, const float *Qp, const float *KV, const float *P,

@@ -61,7 +61,8 @@ static void test_attn(void)
 	size_t nq = (size_t)AB * ATq * AD, nk = (size_t)AB * ATk * AD;
 	attn_t c = { rnd(nq, 1), rnd(nk, 1), rnd(nk, 1), zeros((size_t)AB * AH * ATq * ATk),
 		zeros(nq), rnd(nq, 1) };
-	float *dQ = zeros(nq), *dK = zeros(nk), *dV = zeros(nk), *dP = zeros(ATq * ATk);
+	float *dQ = zeros(nq), *dK = zeros(nk), *dV = zeros(nk),
+	      *dP = zeros((size_t)mm_attn_slots(AB, AH) * ATq * ATk);
 	attn_loss(&c);
 	mm_attn_backward(c.Q, AD, c.K, AD, c.V, AD, AB, ATq, ATk, alq, alk, AH, Adh, c.P,
 			c.R, AD, dP, dQ, dK, dV);
@@ -107,7 +108,8 @@ static void test_mha(void)
 		rnd_masked(MB, MT, MD, mlen),
 		{ rnd(3 * MD * MD, 0.4), rnd(3 * MD, 0.2), rnd(MD * MD, 0.4), rnd(MD, 0.2) } };
 	mm_mha_w g = { zeros(3 * MD * MD), zeros(3 * MD), zeros(MD * MD), zeros(MD) };
-	float *dX = zeros(n), *dQKV = zeros(3 * n), *dCtx = zeros(n), *dP = zeros(MT * MT);
+	float *dX = zeros(n), *dQKV = zeros(3 * n), *dCtx = zeros(n),
+	      *dP = zeros((size_t)mm_attn_slots(MB, MH) * MT * MT);
 	mha_loss(&c);
 	mm_mha_backward(c.X, MB, MT, MD, mlen, MH, &c.w, c.QKV, c.P, c.Ctx, c.R, dQKV, dCtx, dP,
 			&g, dX);
@@ -145,7 +147,8 @@ static void test_xattn(void)
 	mm_xattn_w g = { zeros(XD * XDq), zeros(XD), zeros(2 * XD * XDkv), zeros(2 * XD),
 		zeros(XD * XD), zeros(XD) };
 	float *dXq = zeros(nq * XDq), *dXkv = zeros(nk * XDkv), *dQp = zeros(nq * XD),
-	      *dKV = zeros(nk * 2 * XD), *dCtx = zeros(nq * XD), *dP = zeros(XTq * XTk);
+	      *dKV = zeros(nk * 2 * XD), *dCtx = zeros(nq * XD),
+	      *dP = zeros((size_t)mm_attn_slots(XB, XH) * XTq * XTk);
 	xattn_loss(&c);
 	mm_xattn_backward(c.Xq, XTq, XDq, xlq, c.Xkv, XTk, XDkv, xlk, XB, XD, XH, &c.w, c.Qp,
 			c.KV, c.P, c.Ctx, c.R, dQp, dKV, dCtx, dP, &g, dXq, dXkv);
