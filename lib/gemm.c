@@ -21,17 +21,46 @@ enum { MAX_PANELS = 8, MIN_ROWS = 128, MIN_COLS = 256, ROW_ALIGN = 16, COL_ALIGN
 
 static int nthreads = 1;
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+/* The library's standing team of nthreads threads (pool.h), started by
+ * mm_set_threads: products and kernels are too short to start threads per
+ * call.  NULL on one thread, or in a child after fork (its threads are not
+ * there: the child runs on one thread, through mm_parallel_for). */
+static mm_team *team;
+
+static void forget_team(void)
+{
+	team = NULL;
+}
 
 static void blas_one_thread(void)
 {
 	openblas_set_num_threads(1);
+	pthread_atfork(NULL, NULL, forget_team);
 }
 
 void mm_set_threads(int n)
 {
 	pthread_once(&blas_once, blas_one_thread);
-	if (n > 0)
-		nthreads = n < MAX_THREADS ? n : MAX_THREADS;
+	if (n <= 0)
+		return;
+	nthreads = n < MAX_THREADS ? n : MAX_THREADS;
+	if (team && mm_team_size(team) == nthreads)
+		return;
+	mm_team_free(team);
+	team = NULL;
+	mm_err e;
+	if (nthreads > 1 && mm_team_new(&team, nthreads, &e) != MM_OK)
+		team = NULL; /* then each call starts its own threads */
+}
+
+/* A parallel for on the team if there is one, else on threads of its own. */
+static void run_for(size_t n, int nt, mm_for_fn fn, void *ctx)
+{
+	mm_err e; /* the callers' functions cannot fail */
+	if (team)
+		mm_team_for(team, n, 1, nt, fn, ctx, &e);
+	else
+		mm_parallel_for(n, 1, nt, fn, ctx, &e);
 }
 
 int mm_threads(void)
@@ -124,7 +153,7 @@ void mm_sgemm(bool transA, bool transB, int M, int N, int K, float alpha,
 	int nt = nthreads < (int)np ? nthreads : (int)np;
 	mm_err e; /* run_panels cannot fail */
 	if (nt > 1)
-		mm_parallel_for(np, 1, nt, run_panels, &g, &e);
+		run_for(np, nt, run_panels, &g);
 	else
 		run_panels(&g, 0, np, 0, &e);
 }
@@ -164,7 +193,7 @@ void mm_parallel_ranges(size_t n, size_t grain, double work, int max_workers,
 		nt = (int)nr;
 	mm_err e; /* run_ranges cannot fail */
 	if (nt > 1 && work >= (double)MM_PARALLEL_MIN_WORK)
-		mm_parallel_for(nr, 1, nt, run_ranges, &r, &e);
+		run_for(nr, nt, run_ranges, &r);
 	else
 		run_ranges(&r, 0, nr, 0, &e);
 }

@@ -57,11 +57,15 @@ void mm_sgemm_panels(int M, int N, int K, int *pm, int *pn);
 
 /* The library's thread count for its parallel kernels, mm_sgemm's panels
  * among them (default 1; n <= 0 leaves it unchanged; clamped to the pool's
- * maximum).  The threads are started per product and joined before it
- * returns (pool.h).  A process-wide
- * setting: set it once before the work starts (tools do so from --threads,
+ * maximum).  A process-wide setting: set it once before the work starts (tools do so from --threads,
  * tools/common cli_set_threads), not while other threads run library calls.
- * It also pins OpenBLAS to one thread (above). */
+ * It also pins OpenBLAS to one thread (above).  With n > 1 it starts the
+ * library's standing team of n threads (pool.h, mm_team), which sleep
+ * between calls and stay until the thread count changes (mm_set_threads(1)
+ * stops them); a call made while the team is busy (from another thread, or
+ * nested in a kernel) starts threads of its own instead, so the library stays
+ * safe to call from several threads.  After fork, the child runs the
+ * kernels on threads of its own. */
 void mm_set_threads(int n);
 int mm_threads(void);
 

@@ -2,6 +2,7 @@
 #include "pool.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,30 @@ static void *pfor_run(void *arg)
 	return NULL;
 }
 
+/* The job of a parallel for, and its thread count (nthreads clamped to the
+ * pool's maximum and to the number of ranges). */
+static int pfor_init(pfor *p, size_t n, size_t grain, int nthreads, mm_for_fn fn, void *ctx)
+{
+	int want = nthreads < 1 ? 1 : nthreads > MM_POOL_MAX_THREADS ? MM_POOL_MAX_THREADS : nthreads;
+	if (grain == 0)
+		grain = (n + (size_t)want - 1) / (size_t)want;
+	*p = (pfor){ .fn = fn, .ctx = ctx, .n = n, .grain = grain,
+		.nranges = (n + grain - 1) / grain };
+	pthread_mutex_init(&p->mu, NULL);
+	return clamp_threads(nthreads, p->nranges);
+}
+
+static mm_status pfor_finish(pfor *p, mm_err *e)
+{
+	pthread_mutex_destroy(&p->mu);
+	if (p->failed) {
+		if (e)
+			*e = p->err;
+		return p->st;
+	}
+	return MM_OK;
+}
+
 mm_status mm_parallel_for(size_t n, size_t grain, int nthreads,
 		mm_for_fn fn, void *ctx, mm_err *e)
 {
@@ -70,13 +95,8 @@ mm_status mm_parallel_for(size_t n, size_t grain, int nthreads,
 		return mm_errf(e, MM_EUSAGE, "parallel for: no function");
 	if (n == 0)
 		return MM_OK;
-	int want = nthreads < 1 ? 1 : nthreads > MM_POOL_MAX_THREADS ? MM_POOL_MAX_THREADS : nthreads;
-	if (grain == 0)
-		grain = (n + (size_t)want - 1) / (size_t)want;
-	pfor p = { .fn = fn, .ctx = ctx, .n = n, .grain = grain,
-		.nranges = (n + grain - 1) / grain };
-	int nt = clamp_threads(nthreads, p.nranges);
-	pthread_mutex_init(&p.mu, NULL);
+	pfor p;
+	int nt = pfor_init(&p, n, grain, nthreads, fn, ctx);
 	pfor_arg args[MM_POOL_MAX_THREADS];
 	int started = 1;
 	for (int t = 1; t < nt; t++) {
@@ -89,13 +109,168 @@ mm_status mm_parallel_for(size_t n, size_t grain, int nthreads,
 	pfor_run(&args[0]);
 	for (int t = 1; t < started; t++)
 		pthread_join(args[t].th, NULL);
-	pthread_mutex_destroy(&p.mu);
-	if (p.failed) {
-		if (e)
-			*e = p.err;
-		return p.st;
+	return pfor_finish(&p, e);
+}
+
+/* ---- a standing team ----------------------------------------------------- */
+
+/* Jobs are handed over through two atomics: the caller publishes the job and
+ * bumps gen (release); a worker that sees the new gen (acquire) runs it and
+ * counts pending down.  Both sides poll for a short while first (SPIN
+ * rounds, some tens of microseconds), because a sleep and wake through the
+ * condition variables costs about 25 us per job here; then they sleep, and
+ * every check that precedes a sleep is made under mu, where the other side
+ * changes gen (or signals pending's end), so no wake-up is lost. */
+enum { SPIN = 4096 };
+
+typedef struct team_arg {
+	struct mm_team *t;
+	int worker;
+} team_arg;
+
+struct mm_team {
+	int size, started;       /* threads including the caller's; workers running */
+	pthread_t th[MM_POOL_MAX_THREADS];
+	team_arg arg[MM_POOL_MAX_THREADS];
+	pthread_mutex_t mu;
+	pthread_cond_t cv_job, cv_done;
+	_Atomic uint64_t gen;    /* job number */
+	_Atomic int pending;     /* workers yet to finish the current job */
+	_Atomic bool quit;
+	int sleepers;            /* workers waiting on cv_job, under mu */
+	pfor *job;               /* the current job, published by gen */
+	int job_threads;         /* its thread count: workers >= it sit it out */
+	pthread_mutex_t busy;    /* held by the caller running a job */
+};
+
+static inline void relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+static void *team_run(void *arg)
+{
+	mm_team *t = ((team_arg *)arg)->t;
+	int worker = ((team_arg *)arg)->worker;
+	uint64_t seen = 0;
+	for (;;) {
+		uint64_t g = seen;
+		for (int i = 0; i < SPIN && g == seen && !atomic_load(&t->quit); i++) {
+			relax();
+			g = atomic_load_explicit(&t->gen, memory_order_acquire);
+		}
+		if (g == seen) {
+			pthread_mutex_lock(&t->mu);
+			t->sleepers++;
+			while (!atomic_load(&t->quit) && atomic_load(&t->gen) == seen)
+				pthread_cond_wait(&t->cv_job, &t->mu);
+			t->sleepers--;
+			pthread_mutex_unlock(&t->mu);
+		}
+		if (atomic_load(&t->quit))
+			break;
+		seen = atomic_load_explicit(&t->gen, memory_order_acquire);
+		if (worker < t->job_threads) {
+			pfor_arg a = { .p = t->job, .worker = worker };
+			pfor_run(&a);
+		}
+		if (atomic_fetch_sub_explicit(&t->pending, 1, memory_order_acq_rel) == 1) {
+			pthread_mutex_lock(&t->mu);
+			pthread_cond_signal(&t->cv_done);
+			pthread_mutex_unlock(&t->mu);
+		}
 	}
+	return NULL;
+}
+
+mm_status mm_team_new(mm_team **out, int nthreads, mm_err *e)
+{
+	*out = NULL;
+	mm_team *t = calloc(1, sizeof *t);
+	if (!t)
+		return mm_errf(e, MM_ENOMEM, "out of memory for a thread team");
+	t->size = nthreads < 1 ? 1 : nthreads > MM_POOL_MAX_THREADS ? MM_POOL_MAX_THREADS : nthreads;
+	pthread_mutex_init(&t->mu, NULL);
+	pthread_mutex_init(&t->busy, NULL);
+	pthread_cond_init(&t->cv_job, NULL);
+	pthread_cond_init(&t->cv_done, NULL);
+	atomic_init(&t->gen, 0);
+	atomic_init(&t->pending, 0);
+	atomic_init(&t->quit, false);
+	for (int w = 1; w < t->size; w++) {
+		t->arg[w] = (team_arg){ t, w };
+		if (pthread_create(&t->th[w], NULL, team_run, &t->arg[w]) != 0)
+			break;
+		t->started++;
+	}
+	t->size = 1 + t->started;
+	*out = t;
 	return MM_OK;
+}
+
+int mm_team_size(const mm_team *t)
+{
+	return t ? t->size : 1;
+}
+
+mm_status mm_team_for(mm_team *t, size_t n, size_t grain, int nthreads,
+		mm_for_fn fn, void *ctx, mm_err *e)
+{
+	if (!fn)
+		return mm_errf(e, MM_EUSAGE, "parallel for: no function");
+	if (n == 0)
+		return MM_OK;
+	if (!t || nthreads > t->size)
+		nthreads = t ? t->size : 1;
+	/* the team serves one job at a time: a second caller (another thread, or
+	 * a nested loop inside a worker) starts threads of its own */
+	if (nthreads <= 1 || !t || pthread_mutex_trylock(&t->busy) != 0)
+		return mm_parallel_for(n, grain, nthreads, fn, ctx, e);
+	pfor p;
+	int nt = pfor_init(&p, n, grain, nthreads, fn, ctx);
+	if (nt > 1) {
+		t->job = &p;
+		t->job_threads = nt;
+		atomic_store(&t->pending, t->started);
+		pthread_mutex_lock(&t->mu);
+		atomic_fetch_add_explicit(&t->gen, 1, memory_order_release);
+		if (t->sleepers)
+			pthread_cond_broadcast(&t->cv_job);
+		pthread_mutex_unlock(&t->mu);
+	}
+	pfor_arg a = { .p = &p, .worker = 0 };
+	pfor_run(&a);
+	if (nt > 1) {
+		for (int i = 0; i < SPIN && atomic_load_explicit(&t->pending, memory_order_acquire); i++)
+			relax();
+		if (atomic_load_explicit(&t->pending, memory_order_acquire)) {
+			pthread_mutex_lock(&t->mu);
+			while (atomic_load(&t->pending))
+				pthread_cond_wait(&t->cv_done, &t->mu);
+			pthread_mutex_unlock(&t->mu);
+		}
+	}
+	pthread_mutex_unlock(&t->busy);
+	return pfor_finish(&p, e);
+}
+
+void mm_team_free(mm_team *t)
+{
+	if (!t)
+		return;
+	pthread_mutex_lock(&t->mu);
+	atomic_store(&t->quit, true);
+	pthread_cond_broadcast(&t->cv_job);
+	pthread_mutex_unlock(&t->mu);
+	for (int w = 1; w <= t->started; w++)
+		pthread_join(t->th[w], NULL);
+	pthread_cond_destroy(&t->cv_job);
+	pthread_cond_destroy(&t->cv_done);
+	pthread_mutex_destroy(&t->mu);
+	pthread_mutex_destroy(&t->busy);
+	free(t);
 }
 
 /* ---- ordered map --------------------------------------------------------- */

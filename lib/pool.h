@@ -8,9 +8,10 @@
  * everything on the calling thread, in order, with no thread created, so the
  * 1-thread path is the reference the N-thread paths must equal.
  *
- * Threads are started per call and joined before the call returns: nothing
- * outlives a call, and no global state is kept (two calls may run at once
- * from different threads).  A thread that cannot be started is not an
+ * mm_parallel_for and mm_map start their threads per call and join them
+ * before the call returns: nothing outlives a call, and no global state is
+ * kept (two calls may run at once from different threads).  A team
+ * (mm_team) keeps its threads between calls, for short, frequent loops.  A thread that cannot be started is not an
  * error: the work runs on fewer threads (at least the calling one).
  */
 #ifndef MM_POOL_H
@@ -43,6 +44,30 @@ typedef mm_status (*mm_for_fn)(void *ctx, size_t lo, size_t hi, int worker, mm_e
  * started.  n == 0 returns MM_OK without calling fn. */
 mm_status mm_parallel_for(size_t n, size_t grain, int nthreads,
 		mm_for_fn fn, void *ctx, mm_err *e);
+
+/* ---- a standing team ----------------------------------------------------- */
+
+/* mm_parallel_for starts its threads per call, about 50 us for two threads
+ * here: too slow for kernels that take a millisecond.  A team starts
+ * nthreads - 1 threads once; they sleep on a condition variable between
+ * jobs.  mm_team_for runs exactly as mm_parallel_for (same ranges, same
+ * contract for fn, same error rule, worker < min(nthreads, team size)) on
+ * the team's threads and the caller's.
+ *
+ * The team runs one job at a time: a call made while it is busy (from
+ * another thread, or nested inside one of its jobs) falls back to
+ * mm_parallel_for, so a team is safe to share.  The team is owned by its
+ * creator: mm_team_free stops and joins its threads (no job may be running).
+ * A thread that cannot be started leaves a smaller team, not an error;
+ * MM_ENOMEM if the team itself cannot be allocated. */
+typedef struct mm_team mm_team;
+mm_status mm_team_new(mm_team **out, int nthreads, mm_err *e);
+/* The team's threads, the caller's included (1 for NULL). */
+int mm_team_size(const mm_team *t);
+/* t NULL runs as mm_parallel_for on one thread. */
+mm_status mm_team_for(mm_team *t, size_t n, size_t grain, int nthreads,
+		mm_for_fn fn, void *ctx, mm_err *e);
+void mm_team_free(mm_team *t);
 
 /* ---- ordered parallel map over a stream ---------------------------------- */
 

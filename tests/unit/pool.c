@@ -1,6 +1,9 @@
-/* pool.c — mm_parallel_for and mm_map: every index once, input order kept
- * under random per-item delays, the lowest failing item's error for any
- * thread count, dropped items released, 1 and N threads equal. */
+/* pool.c — mm_parallel_for, the standing team and mm_map: every index once,
+ * input order kept under random per-item delays, the lowest failing item's
+ * error for any thread count, dropped items released, 1 and N threads equal;
+ * a team's jobs back to back and after it slept, nested and from two
+ * threads at once. */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +42,122 @@ static mm_status for_fn(void *ctx, size_t lo, size_t hi, int worker, mm_err *e)
 		__atomic_add_fetch(&c->hits[i], 1, __ATOMIC_RELAXED);
 	}
 	return MM_OK;
+}
+
+/* ---- the team ---- */
+
+/* A nested loop from inside a job: the team is busy, so it runs on threads
+ * of its own, and must still cover its range. */
+typedef struct nestctx {
+	mm_team *t;
+	int *hits;
+	int bad;
+} nestctx;
+
+static mm_status nest_fn(void *ctx, size_t lo, size_t hi, int worker, mm_err *e)
+{
+	(void)worker;
+	nestctx *c = ctx;
+	for (size_t i = lo; i < hi; i++) {
+		int inner[50] = { 0 };
+		forctx f = { .hits = inner, .fail_at = SIZE_MAX, .nthreads = 2 };
+		mm_status st = mm_team_for(c->t, 50, 5, 2, for_fn, &f, e);
+		int once = 1;
+		for (int k = 0; k < 50; k++)
+			once &= inner[k] == 1;
+		if (st != MM_OK || !once || f.badworker)
+			__atomic_store_n(&c->bad, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&c->hits[i], 1, __ATOMIC_RELAXED);
+	}
+	return MM_OK;
+}
+
+/* Many small jobs in a row on one team, as the kernels make them. */
+typedef struct burst {
+	mm_team *t;
+	int jobs, bad;
+} burst;
+
+static mm_status count_fn(void *ctx, size_t lo, size_t hi, int worker, mm_err *e)
+{
+	(void)worker, (void)e;
+	int *hits = ctx;
+	for (size_t i = lo; i < hi; i++)
+		__atomic_add_fetch(&hits[i], 1, __ATOMIC_RELAXED);
+	return MM_OK;
+}
+
+static void *burst_run(void *arg)
+{
+	burst *b = arg;
+	mm_err e;
+	for (int j = 0; j < b->jobs; j++) {
+		int hits[64] = { 0 };
+		if (mm_team_for(b->t, 64, 4, 8, count_fn, hits, &e) != MM_OK)
+			b->bad = 1;
+		for (int i = 0; i < 64; i++)
+			if (hits[i] != 1)
+				b->bad = 1;
+		if (j % 100 == 99) { /* long enough for the workers to go to sleep */
+			struct timespec ts = { 0, 3000000 };
+			nanosleep(&ts, NULL);
+		}
+	}
+	return NULL;
+}
+
+static void test_team(void)
+{
+	mm_err e;
+	size_t n = 1000;
+	int *hits = calloc(n, sizeof *hits);
+	int sizes[] = { 1, 2, 3, 8 };
+	for (size_t si = 0; si < 4; si++) {
+		mm_team *t;
+		ok(mm_team_new(&t, sizes[si], &e) == MM_OK && mm_team_size(t) == sizes[si],
+				"team of %d: started", sizes[si]);
+		for (int nt = 1; nt <= 8; nt *= 2) {
+			memset(hits, 0, n * sizeof *hits);
+			int cap = nt < sizes[si] ? nt : sizes[si];
+			forctx c = { .hits = hits, .fail_at = SIZE_MAX, .nthreads = cap };
+			mm_status st = mm_team_for(t, n, 7, nt, for_fn, &c, &e);
+			int once = 1;
+			for (size_t i = 0; i < n; i++)
+				once &= hits[i] == 1;
+			ok(st == MM_OK && once && !c.badworker,
+					"team of %d, %d threads asked: every index once, worker < %d",
+					sizes[si], nt, cap);
+		}
+		memset(hits, 0, n * sizeof *hits);
+		forctx c = { .hits = hits, .fail_at = 345, .nthreads = sizes[si] };
+		mm_status st = mm_team_for(t, n, 10, sizes[si], for_fn, &c, &e);
+		int below = 1;
+		for (size_t i = 0; i < 340; i++)
+			below &= hits[i] == 1;
+		ok(st == MM_EVALUE && strcmp(e.msg, "item 345 failed") == 0 && below,
+				"team of %d: the lowest failure is reported, the ranges below it ran (%s)",
+				sizes[si], e.msg);
+		memset(hits, 0, 40 * sizeof *hits);
+		nestctx nc = { .t = t, .hits = hits };
+		st = mm_team_for(t, 40, 1, sizes[si], nest_fn, &nc, &e);
+		int once = 1;
+		for (size_t i = 0; i < 40; i++)
+			once &= hits[i] == 1;
+		ok(st == MM_OK && once && !nc.bad, "team of %d: loops nested in its jobs complete",
+				sizes[si]);
+		burst b[2] = { { t, 1000, 0 }, { t, 1000, 0 } };
+		pthread_t th;
+		int two = pthread_create(&th, NULL, burst_run, &b[1]) == 0;
+		burst_run(&b[0]);
+		if (two)
+			pthread_join(th, NULL);
+		ok(two && !b[0].bad && !b[1].bad,
+				"team of %d: 2 x 1,000 jobs from two threads at once, with pauses: all complete",
+				sizes[si]);
+		mm_team_free(t);
+	}
+	ok(mm_team_for(NULL, 10, 1, 4, count_fn, hits, &e) == MM_OK, "no team: runs inline");
+	free(hits);
 }
 
 /* ---- map ---- */
@@ -168,6 +287,7 @@ int main(void)
 	}
 	ok(mm_parallel_for(0, 0, 4, for_fn, NULL, &e) == MM_OK, "parallel for: n = 0 calls nothing");
 	free(hits);
+	test_team();
 
 	/* map: the output is the input order, for 1..8 threads and small windows */
 	mapctx c = { .n = 2000, .fail_work = UINT64_MAX, .fail_read = UINT64_MAX, .fail_write = UINT64_MAX };
