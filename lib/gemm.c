@@ -24,7 +24,7 @@ static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 /* The library's standing team of nthreads threads (pool.h), started by
  * mm_set_threads: products and kernels are too short to start threads per
  * call.  NULL on one thread, or in a child after fork (its threads are not
- * there: the child runs on one thread, through mm_parallel_for). */
+ * there: the child starts threads per call, through mm_parallel_for). */
 static mm_team *team;
 
 static void forget_team(void)
@@ -53,14 +53,41 @@ void mm_set_threads(int n)
 		team = NULL; /* then each call starts its own threads */
 }
 
-/* A parallel for on the team if there is one, else on threads of its own. */
+/* Set on a thread while it runs a piece of a library job: a product or
+ * kernel called from inside one (attention's per-head products) runs its
+ * fixed pieces inline, the same pieces, so the same bits, without starting
+ * threads on cores that are already busy. */
+static _Thread_local bool in_job;
+
+typedef struct job_wrap {
+	mm_for_fn fn;
+	void *ctx;
+} job_wrap;
+
+static mm_status run_wrapped(void *ctx, size_t lo, size_t hi, int worker, mm_err *e)
+{
+	const job_wrap *w = ctx;
+	bool outer = in_job;
+	in_job = true;
+	mm_status st = w->fn(w->ctx, lo, hi, worker, e);
+	in_job = outer;
+	return st;
+}
+
+/* A parallel for on the team if there is one, else on threads of its own;
+ * inline when called from inside a library job. */
 static void run_for(size_t n, int nt, mm_for_fn fn, void *ctx)
 {
 	mm_err e; /* the callers' functions cannot fail */
+	if (in_job) {
+		fn(ctx, 0, n, 0, &e);
+		return;
+	}
+	job_wrap w = { fn, ctx };
 	if (team)
-		mm_team_for(team, n, 1, nt, fn, ctx, &e);
+		mm_team_for(team, n, 1, nt, run_wrapped, &w, &e);
 	else
-		mm_parallel_for(n, 1, nt, fn, ctx, &e);
+		mm_parallel_for(n, 1, nt, run_wrapped, &w, &e);
 }
 
 int mm_threads(void)

@@ -14,8 +14,8 @@
  *     other BLAS calls (cblas_sdot, cblas_dgemm), which are not threaded.
  *   - mm_sgemm cuts C into fixed panels (mm_sgemm_panels) whose boundaries
  *     depend only on M, N and K, and runs one single-threaded cblas_sgemm per
- *     panel, the panels spread over mm_threads() threads (mm_parallel_for,
- *     pool.h).  Every element of C is computed by the same kernel call on
+ *     panel, the panels spread over mm_threads() threads (the library's
+ *     team, pool.h).  Every element of C is computed by the same kernel call on
  *     the same operands whichever thread runs it: same bits for 1, 2 or 64
  *     threads.
  *   - The panels are few and wide: 1, 2, 4 or 8 along the longer side of C,
@@ -42,8 +42,9 @@
  * beta 0 overwrites C (NaN in C does not leak through).  K <= 0 scales C by
  * beta; M <= 0 or N <= 0 does nothing.  Panels write disjoint blocks of C;
  * C must not overlap A or B.  Safe to call from several threads at once
- * (each call runs its own panels; nested calls from inside a worker of
- * another parallel loop oversubscribe the cores but give the same bits). */
+ * (each call runs its own panels; a call nested in a piece of another
+ * library job, such as attention's per-head products, runs its panels
+ * inline on that thread: the same panels, so the same bits). */
 void mm_sgemm(bool transA, bool transB, int M, int N, int K, float alpha,
 		const float *A, int lda, const float *B, int ldb, float beta,
 		float *C, int ldc);
@@ -57,15 +58,15 @@ void mm_sgemm_panels(int M, int N, int K, int *pm, int *pn);
 
 /* The library's thread count for its parallel kernels, mm_sgemm's panels
  * among them (default 1; n <= 0 leaves it unchanged; clamped to the pool's
- * maximum).  A process-wide setting: set it once before the work starts (tools do so from --threads,
- * tools/common cli_set_threads), not while other threads run library calls.
- * It also pins OpenBLAS to one thread (above).  With n > 1 it starts the
- * library's standing team of n threads (pool.h, mm_team), which sleep
- * between calls and stay until the thread count changes (mm_set_threads(1)
- * stops them); a call made while the team is busy (from another thread, or
- * nested in a kernel) starts threads of its own instead, so the library stays
- * safe to call from several threads.  After fork, the child runs the
- * kernels on threads of its own. */
+ * maximum).  A process-wide setting: set it once before the work starts
+ * (tools do so from --threads, tools/common cli_set_threads), not while
+ * other threads run library calls.  It also pins OpenBLAS to one thread
+ * (above).  With n > 1 it starts the library's standing team (pool.h,
+ * mm_team): n - 1 threads besides the caller, which wait between calls and
+ * stay until the thread count changes (mm_set_threads(1) stops them); a call
+ * made while the team is busy with another caller's job starts threads of
+ * its own instead, so the library stays safe to call from several threads.
+ * After fork, the child runs the kernels on threads of its own. */
 void mm_set_threads(int n);
 int mm_threads(void);
 
@@ -78,8 +79,8 @@ int mm_threads(void);
  *
  * fn(ctx, lo, hi, worker) processes [lo, hi) of [0, n); worker, in
  * [0, max_workers) when max_workers > 0, is the running thread's index:
- * no two concurrent calls share it, so it may index per-thread scratch.  The ranges are always the
- * same: consecutive runs of `grain` indices (the last one shorter), a
+ * no two concurrent calls share it, so it may index per-thread scratch.
+ * The ranges are always the same: consecutive runs of `grain` indices (the last one shorter), a
  * function of n and grain only, on 1 thread as on 64; so each index is
  * computed by the same call on the same operands whatever the thread count,
  * and the bits do not change with it (even where a vectorised loop treats a
@@ -89,9 +90,10 @@ int mm_threads(void);
  *
  * `work` is the total cost in element operations (about n times the cost of
  * one index): below MM_PARALLEL_MIN_WORK the ranges run in order on the
- * calling thread, since starting a thread (tens of microseconds) would cost
- * more than it saves.  grain 0 is taken as 1; max_workers <= 0 means no cap
- * beyond mm_threads(). */
+ * calling thread, since handing ranges to the team and waiting for it
+ * (a few microseconds) would cost more than it saves.  grain 0 is taken as
+ * 1; max_workers <= 0 means no cap beyond mm_threads().  Called from inside
+ * a piece of another library job, the ranges run inline on that thread. */
 #define MM_PARALLEL_MIN_WORK (1L << 18)
 /* The grain of flat element-wise loops: a multiple of every vector width. */
 #define MM_PARALLEL_GRAIN 16384
