@@ -106,6 +106,14 @@ static void *burst_run(void *arg)
 	return NULL;
 }
 
+/* Where each range starts: the cut of a job, to compare two runs of it. */
+static mm_status start_fn(void *ctx, size_t lo, size_t hi, int worker, mm_err *e)
+{
+	(void)hi, (void)worker, (void)e;
+	((unsigned char *)ctx)[lo] = 1;
+	return MM_OK;
+}
+
 static void test_team(void)
 {
 	mm_err e;
@@ -137,6 +145,11 @@ static void test_team(void)
 		ok(st == MM_EVALUE && strcmp(e.msg, "item 345 failed") == 0 && below,
 				"team of %d: the lowest failure is reported, the ranges below it ran (%s)",
 				sizes[si], e.msg);
+		unsigned char cut_team[1000] = { 0 }, cut_for[1000] = { 0 };
+		mm_status s1 = mm_team_for(t, n, 0, 8, start_fn, cut_team, &e);
+		mm_status s2 = mm_parallel_for(n, 0, 8, start_fn, cut_for, &e);
+		ok(s1 == MM_OK && s2 == MM_OK && memcmp(cut_team, cut_for, n) == 0 && cut_team[875],
+				"team of %d, grain 0, 8 threads asked: the ranges of mm_parallel_for", sizes[si]);
 		memset(hits, 0, 40 * sizeof *hits);
 		nestctx nc = { .t = t, .hits = hits };
 		st = mm_team_for(t, 40, 1, sizes[si], nest_fn, &nc, &e);
