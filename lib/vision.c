@@ -230,15 +230,57 @@ static void pool_tokens(const float *tok, int n, int T, int D, mm_vis_pool how, 
 	}
 }
 
+/* ---- scratch ---- */
+
+/* Byte offsets of an encode's scratch regions, each on a 64-byte boundary;
+ * the regions an encoder does not use are empty. */
+typedef struct ws_parts {
+	size_t a, hist, scr, b0, ss, idx, pl, acc, tok;
+} ws_parts;
+
+static size_t ws_take(size_t *at, size_t bytes)
+{
+	size_t off = *at;
+	*at += (bytes + 63) & ~(size_t)63;
+	return off;
+}
+
+static size_t ws_layout(const mm_vis *v, int n, bool with_tok, ws_parts *w)
+{
+	const size_t S = (size_t)v->p.size, T = (size_t)v->T, D = (size_t)v->D, N = (size_t)n;
+	size_t at = 0;
+	memset(w, 0, sizeof *w);
+	switch (v->p.kind) {
+	case MM_VIS_PIXELS:
+		w->a = ws_take(&at, N * T * (size_t)v->K * sizeof(float));
+		break;
+	case MM_VIS_HOG: {
+		size_t gc = S / (size_t)v->p.cell;
+		w->hist = ws_take(&at, gc * gc * (size_t)v->p.bins * sizeof(float));
+		w->scr = ws_take(&at, (3 * S * S + 8 * S) * sizeof(float));
+		w->b0 = ws_take(&at, S * sizeof(int));
+		w->ss = ws_take(&at, T * sizeof(double));
+		break;
+	}
+	case MM_VIS_COLOR:
+		w->idx = ws_take(&at, S * sizeof(int));
+		w->pl = ws_take(&at, 3 * S * sizeof(float));
+		break;
+	default:
+		break;
+	}
+	w->acc = ws_take(&at, D * sizeof(double));
+	if (with_tok)
+		w->tok = ws_take(&at, N * T * D * sizeof(float));
+	return at;
+}
+
 /* ---- pixels ---- */
 
-static mm_status enc_pixels(const mm_vis *v, const float *img, int n, float *tok, mm_err *e)
+static void enc_pixels(const mm_vis *v, const float *img, int n, float *tok, float *A)
 {
 	const int S = v->p.size, P = v->p.patch, g = S / P, K = v->K, T = v->T, D = v->D;
 	const size_t rows = (size_t)n * (size_t)T;
-	float *A = mm_alloc_aligned(rows * (size_t)K, sizeof *A);
-	if (!A)
-		return mm_errf(e, MM_ENOMEM, "pixels encoder: out of memory");
 	for (int i = 0; i < n; i++) {
 		const float *im = img + (size_t)i * S * S * 3;
 		for (int py = 0; py < g; py++)
@@ -253,8 +295,6 @@ static mm_status enc_pixels(const mm_vis *v, const float *img, int n, float *tok
 	}
 	mm_sgemm(false, false, (int)rows, D, K,
 			1.0f, A, K, v->W, D, 0.0f, tok, D);
-	free(A);
-	return MM_OK;
 }
 
 /* ---- hog ---- */
@@ -342,7 +382,8 @@ static void hog_row(const float *const P[3], int S, int up, int mid, int down, i
 	}
 }
 
-static void hog_one(const mm_vis *v, const float *im, float *tok, float *hist, float *scr, int *b0)
+static void hog_one(const mm_vis *v, const float *im, float *tok, float *hist, float *scr, int *b0,
+		double *ss)
 {
 	const int S = v->p.size, C = v->p.cell, B = v->p.bins, BL = v->p.block;
 	const int gc = S / C, gb = gc - BL + 1, D = v->D;
@@ -358,15 +399,18 @@ static void hog_one(const mm_vis *v, const float *im, float *tok, float *hist, f
 		hog_row(P, S, y > 0 ? y - 1 : 0, y, y < S - 1 ? y + 1 : S - 1, B, w0, w1, b0, g);
 		float *hrow = hist + (size_t)(y / C) * gc * B;
 		/* a pixel without gradient votes +0 twice: the sums (of
-		 * non-negative votes, from +0) keep their bits */
-		for (int cx = 0, x = 0; cx < gc; cx++) {
-			float *h = hrow + (size_t)cx * B;
-			for (int end = x + C; x < end; x++) {
-				int b = b0[x];
+		 * non-negative votes, from +0) keep their bits.  The cells of the
+		 * row are visited in turn for each offset k, so that consecutive
+		 * votes go to different cells' histograms (independent sums,
+		 * instead of one chain of dependent adds through memory); each
+		 * bin still adds its votes in pixel order, so the same bits. */
+		for (int k = 0; k < C; k++)
+			for (int cx = 0; cx < gc; cx++) {
+				float *h = hrow + (size_t)cx * B;
+				int x = cx * C + k, b = b0[x];
 				h[b] += w0[x];
 				h[b + 1 == B ? 0 : b + 1] += w1[x];
 			}
-		}
 	}
 	for (int by = 0; by < gb; by++)
 		for (int bx = 0; bx < gb; bx++) {
@@ -378,39 +422,38 @@ static void hog_one(const mm_vis *v, const float *im, float *tok, float *hist, f
 					for (int b = 0; b < B; b++)
 						t[k++] = h[b];
 				}
-			/* L2-Hys */
-			for (int pass = 0; pass < 2; pass++) {
-				double ss = 0;
-				for (int d = 0; d < D; d++)
-					ss += (double)t[d] * t[d];
-				float inv = (float)(1.0 / sqrt(ss + 1e-12));
-				for (int d = 0; d < D; d++) {
-					t[d] *= inv;
-					if (pass == 0 && t[d] > 0.2f)
-						t[d] = 0.2f;
-				}
+		}
+	/* L2-Hys of each block (token): its sum of squares in double, in d
+	 * order; the blocks' sums are made side by side, so that they are
+	 * independent chains of adds, each in the order of one block alone */
+	const int nb = gb * gb;
+	for (int pass = 0; pass < 2; pass++) {
+		for (int k = 0; k < nb; k++)
+			ss[k] = 0;
+		for (int d = 0; d < D; d++)
+			for (int k = 0; k < nb; k++) {
+				double x = tok[(size_t)k * D + d];
+				ss[k] += x * x;
+			}
+		for (int k = 0; k < nb; k++) {
+			float *t = tok + (size_t)k * D, inv = (float)(1.0 / sqrt(ss[k] + 1e-12));
+			for (int d = 0; d < D; d++) {
+				t[d] *= inv;
+				if (pass == 0 && t[d] > 0.2f)
+					t[d] = 0.2f;
 			}
 		}
+	}
 }
 
-static mm_status enc_hog(const mm_vis *v, const float *img, int n, float *tok, mm_err *e)
+static void enc_hog(const mm_vis *v, const float *img, int n, float *tok, const ws_parts *w,
+		unsigned char *ws)
 {
-	const int S = v->p.size, gc = S / v->p.cell;
-	float *hist = malloc(sizeof *hist * (size_t)gc * gc * v->p.bins);
-	float *scr = mm_alloc_aligned(3 * (size_t)S * S + 8 * (size_t)S, sizeof *scr);
-	int *b0 = malloc(sizeof *b0 * (size_t)S);
-	if (!hist || !scr || !b0) {
-		free(hist);
-		free(scr);
-		free(b0);
-		return mm_errf(e, MM_ENOMEM, "hog encoder: out of memory");
-	}
+	const int S = v->p.size;
 	for (int i = 0; i < n; i++)
-		hog_one(v, img + (size_t)i * S * S * 3, tok + (size_t)i * v->T * v->D, hist, scr, b0);
-	free(hist);
-	free(scr);
-	free(b0);
-	return MM_OK;
+		hog_one(v, img + (size_t)i * S * S * 3, tok + (size_t)i * v->T * v->D,
+				(float *)(ws + w->hist), (float *)(ws + w->scr), (int *)(ws + w->b0),
+				(double *)(ws + w->ss));
 }
 
 /* ---- color ---- */
@@ -459,63 +502,63 @@ static void color_one(const mm_vis *v, const float *im, float *tok, int *idx, fl
 	for (int y = 0; y < S; y++) {
 		color_row(im + (size_t)y * S * 3, S, HB, SB, VB, idx, pl);
 		float *trow = tok + (size_t)(y / C) * g * D;
-		for (int cx = 0, x = 0; cx < g; cx++) {
-			float *t = trow + (size_t)cx * D;
-			for (int end = x + C; x < end; x++)
-				t[idx[x]] += 1.0f;
-		}
+		/* cells in turn for each offset, as in hog_one: independent sums */
+		for (int k = 0; k < C; k++)
+			for (int cx = 0; cx < g; cx++)
+				trow[(size_t)cx * D + idx[cx * C + k]] += 1.0f;
 	}
 	const float inv = 1.0f / (float)(C * C);
 	for (size_t i = 0; i < (size_t)v->T * D; i++)
 		tok[i] *= inv;
 }
 
-mm_status mm_vis_encode(const mm_vis *v, const float *img, int n, float *tok, float *pooled, mm_err *e)
+size_t mm_vis_scratch_size(const mm_vis *v, int n, bool with_tok)
 {
-	mm_status st = MM_OK;
-	float *t = tok;
+	ws_parts w;
+	return ws_layout(v, n < 0 ? 0 : n, with_tok, &w);
+}
+
+mm_status mm_vis_encode_ws(const mm_vis *v, const float *img, int n, float *tok, float *pooled,
+		void *scratch, size_t scratch_size, mm_err *e)
+{
 	if (n <= 0)
 		return MM_OK;
-	if (!t) {
-		t = mm_alloc_aligned((size_t)n * v->T * v->D, sizeof *t);
-		if (!t)
-			return mm_errf(e, MM_ENOMEM, "out of memory");
-	}
+	ws_parts w;
+	size_t need = ws_layout(v, n, !tok, &w);
+	if (!scratch || scratch_size < need)
+		return mm_errf(e, MM_EUSAGE, "%s encoder: scratch of %zu bytes, %zu needed for %d images",
+				mm_vis_kind_name(v->p.kind), scratch_size, need, n);
+	unsigned char *ws = scratch;
+	float *t = tok ? tok : (float *)(ws + w.tok);
 	switch (v->p.kind) {
 	case MM_VIS_PIXELS:
-		st = enc_pixels(v, img, n, t, e);
+		enc_pixels(v, img, n, t, (float *)(ws + w.a));
 		break;
 	case MM_VIS_HOG:
-		st = enc_hog(v, img, n, t, e);
+		enc_hog(v, img, n, t, &w, ws);
 		break;
-	case MM_VIS_COLOR: {
-		int *idx = malloc(sizeof *idx * (size_t)v->p.size);
-		float *pl = malloc(sizeof *pl * 3 * (size_t)v->p.size);
-		if (!idx || !pl) {
-			free(idx);
-			free(pl);
-			st = mm_errf(e, MM_ENOMEM, "color encoder: out of memory");
-			break;
-		}
+	case MM_VIS_COLOR:
 		for (int i = 0; i < n; i++)
 			color_one(v, img + (size_t)i * v->p.size * v->p.size * 3, t + (size_t)i * v->T * v->D,
-					idx, pl);
-		free(idx);
-		free(pl);
+					(int *)(ws + w.idx), (float *)(ws + w.pl));
 		break;
-	}
 	default:
-		st = mm_errf(e, MM_EUSAGE, "unknown encoder");
+		return mm_errf(e, MM_EUSAGE, "unknown encoder");
 	}
-	if (st == MM_OK && pooled) {
-		double *acc = malloc(sizeof *acc * (size_t)v->D);
-		if (acc)
-			pool_tokens(t, n, v->T, v->D, v->p.pool, pooled, acc);
-		else
-			st = mm_errf(e, MM_ENOMEM, "out of memory");
-		free(acc);
-	}
-	if (t != tok)
-		free(t);
+	if (pooled)
+		pool_tokens(t, n, v->T, v->D, v->p.pool, pooled, (double *)(ws + w.acc));
+	return MM_OK;
+}
+
+mm_status mm_vis_encode(const mm_vis *v, const float *img, int n, float *tok, float *pooled, mm_err *e)
+{
+	if (n <= 0)
+		return MM_OK;
+	size_t need = mm_vis_scratch_size(v, n, !tok);
+	void *ws = mm_alloc_aligned(need, 1);
+	if (!ws)
+		return mm_errf(e, MM_ENOMEM, "%s encoder: out of memory", mm_vis_kind_name(v->p.kind));
+	mm_status st = mm_vis_encode_ws(v, img, n, tok, pooled, ws, need, e);
+	free(ws);
 	return st;
 }

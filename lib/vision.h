@@ -53,6 +53,7 @@
 #ifndef MM_VISION_H
 #define MM_VISION_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -108,9 +109,20 @@ const mm_vis_params *mm_vis_params_get(const mm_vis *v);
 const float *mm_vis_projection(const mm_vis *v, int *k);
 
 /* Encode n images (see the input layout above).  tok: n*T*D floats or NULL;
- * pooled: n*mm_vis_pooled_dim() floats or NULL.  Scratch memory is allocated per call. */
+ * pooled: n*mm_vis_pooled_dim() floats or NULL.  Scratch memory is allocated
+ * per call (MM_ENOMEM if it cannot be). */
 mm_status mm_vis_encode(const mm_vis *v, const float *img, int n, float *tok,
 		float *pooled, mm_err *e);
+
+/* The same, in the caller's scratch: a loop over batches allocates nothing.
+ * mm_vis_scratch_size(v, n, tok_null) is the bytes needed for up to n images,
+ * with tok_null when tok will be NULL (the tokens then live in the scratch);
+ * scratch, aligned as malloc's, is owned by the caller and may be reused
+ * between calls, but not shared by two calls at once.  MM_EUSAGE if it is
+ * NULL or smaller than needed.  Same output, bit for bit, as mm_vis_encode. */
+size_t mm_vis_scratch_size(const mm_vis *v, int n, bool tok_null);
+mm_status mm_vis_encode_ws(const mm_vis *v, const float *img, int n, float *tok,
+		float *pooled, void *scratch, size_t scratch_size, mm_err *e);
 
 /* Resize im (RGB) to size x size floats in [0, 1] (3*size*size values). */
 mm_status mm_vis_prepare(const mm_image *im, int size, float *out, mm_err *e);

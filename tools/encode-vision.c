@@ -110,7 +110,7 @@ static void usage(FILE *f)
 
 /* One chunk: load, resize and encode its records, then set their fields.
  * A record's failure stays in its slot (written after those before it). */
-static void do_chunk(chunk *b, float *img, float **tok, float **pooled)
+static void do_chunk(chunk *b, float *img, float **tok, float **pooled, void *ws, size_t ws_size)
 {
 	const size_t npx = (size_t)size * size * 3;
 	slot *batch = b->s;
@@ -135,7 +135,7 @@ static void do_chunk(chunk *b, float *img, float **tok, float **pooled)
 	}
 	for (int k = 0; k < nenc; k++) {
 		mm_err e;
-		mm_status st = mm_vis_encode(encs[k].v, img, m, tok[k], pooled[k], &e);
+		mm_status st = mm_vis_encode_ws(encs[k].v, img, m, tok[k], pooled[k], ws, ws_size, &e);
 		if (st != MM_OK) {
 			for (int j = 0; j < m; j++) {
 				batch[idx[j]].st = st;
@@ -161,9 +161,12 @@ static void do_chunk(chunk *b, float *img, float **tok, float **pooled)
 	}
 }
 
-/* Scratch per worker: one chunk of input images and each encoder's output. */
+/* Scratch per worker: one chunk of input images, each encoder's output, and
+ * the encoders' working memory (the largest one's, shared in turn). */
 typedef struct scratch {
 	float *img, *tok[MAX_ENC], *pooled[MAX_ENC];
+	void *ws;
+	size_t ws_size;
 } scratch;
 
 static int scratch_alloc(scratch *w)
@@ -178,13 +181,16 @@ static int scratch_alloc(scratch *w)
 		w->pooled[k] = mm_alloc_aligned(CHUNK * (size_t)mm_vis_pooled_dim(encs[k].v), sizeof(float));
 		if (!w->tok[k] || !w->pooled[k])
 			return -1;
+		size_t need = mm_vis_scratch_size(encs[k].v, CHUNK, false);
+		w->ws_size = need > w->ws_size ? need : w->ws_size;
 	}
-	return 0;
+	return (w->ws = mm_alloc_aligned(w->ws_size, 1)) ? 0 : -1;
 }
 
 static void scratch_free(scratch *w)
 {
 	free(w->img);
+	free(w->ws);
 	for (int k = 0; k < nenc; k++) {
 		free(w->tok[k]);
 		free(w->pooled[k]);
@@ -258,7 +264,7 @@ static mm_status map_work(void *ctx, void *item, uint64_t idx, int worker, mm_er
 {
 	(void)idx, (void)e;
 	scratch *w = &((run *)ctx)->scr[worker];
-	do_chunk(item, w->img, w->tok, w->pooled);
+	do_chunk(item, w->img, w->tok, w->pooled, w->ws, w->ws_size);
 	return MM_OK;
 }
 

@@ -4,6 +4,7 @@
 
 #include "rng.h"
 #include "tap.h"
+#include "util.h"
 #include "vision.h"
 
 #define S 64
@@ -300,6 +301,53 @@ static void test_params(void)
 	mm_image_free(&im);
 }
 
+/* mm_vis_encode_ws: the bytes of mm_vis_encode, with the tokens given or
+ * kept in the scratch, one scratch reused by all three encoders in turn;
+ * a scratch too small is a usage error. */
+static void test_scratch(void)
+{
+	mm_err e;
+	mm_rng g;
+	mm_rng_seed(&g, 9);
+	for (int i = 0; i < 4; i++)
+		for (int j = 0; j < S * S * 3; j++)
+			img[i][j] = (float)mm_rng_uniform(&g);
+	mm_vis *v[MM_VIS_NKINDS];
+	size_t big = 0;
+	for (int k = 0; k < MM_VIS_NKINDS; k++) {
+		mm_vis_params p;
+		mm_vis_params_default(&p, k);
+		p.pool = MM_VIS_POOL_MEANMAX;
+		mm_vis_new(&v[k], &p, &e);
+		size_t need = mm_vis_scratch_size(v[k], 4, true);
+		big = need > big ? need : big;
+	}
+	void *ws = mm_alloc_aligned(big, 1);
+	for (int k = 0; k < MM_VIS_NKINDS; k++) {
+		size_t n = (size_t)4 * mm_vis_ntok(v[k]) * mm_vis_dim(v[k]), P = 4 * (size_t)mm_vis_pooled_dim(v[k]);
+		float *t1 = malloc(n * sizeof *t1), *t2 = malloc(n * sizeof *t2);
+		float *p1 = malloc(P * sizeof *p1), *p2 = malloc(P * sizeof *p2), *p3 = malloc(P * sizeof *p3);
+		memset(ws, 0xff, big); /* NaN garbage left by another call */
+		mm_status a = mm_vis_encode(v[k], &img[0][0], 4, t1, p1, &e);
+		mm_status b = mm_vis_encode_ws(v[k], &img[0][0], 4, t2, p2, ws, big, &e);
+		mm_status c = mm_vis_encode_ws(v[k], &img[0][0], 4, NULL, p3, ws,
+				mm_vis_scratch_size(v[k], 4, true), &e);
+		ok(a == MM_OK && b == MM_OK && c == MM_OK && !memcmp(t1, t2, n * sizeof *t1) &&
+				!memcmp(p1, p2, P * sizeof *p1) && !memcmp(p1, p3, P * sizeof *p1),
+				"%s: in the caller's scratch, the same bytes (tokens given or not)",
+				mm_vis_kind_name(k));
+		mm_status d = mm_vis_encode_ws(v[k], &img[0][0], 4, NULL, p3, ws,
+				mm_vis_scratch_size(v[k], 4, true) - 1, &e);
+		ok(d == MM_EUSAGE && strstr(e.msg, "scratch"), "%s: a scratch one byte short: %s",
+				mm_vis_kind_name(k), e.msg);
+		ok(mm_vis_scratch_size(v[k], 4, false) < mm_vis_scratch_size(v[k], 4, true),
+				"%s: the tokens take scratch only when tok is NULL", mm_vis_kind_name(k));
+		free(t1), free(t2), free(p1), free(p2), free(p3);
+		mm_vis_free(v[k]);
+	}
+	free(ws);
+}
+
 int main(void)
 {
 	test_hog();
@@ -307,5 +355,6 @@ int main(void)
 	test_pixels();
 	test_pool();
 	test_params();
+	test_scratch();
 	return tap_done();
 }
