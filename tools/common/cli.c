@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <getopt.h>
 #include <locale.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -26,6 +29,17 @@ void cli_init(int argc, char **argv, const char *prog)
 	setlocale(LC_ALL, "C");
 	/* A closed pipe must be an error we report (EPIPE), not a silent death. */
 	signal(SIGPIPE, SIG_IGN);
+#ifdef __GLIBC__
+	/* Records come and go one at a time, their tensors in fresh blocks: with
+	 * glibc's starting thresholds the freed top of the heap goes back to the
+	 * system after each record and comes back as page faults (on 64x64
+	 * image records, 2,000 records: 3,775 faults and 6% more time, against
+	 * 2,109).  These are the values glibc moves to by itself once a large
+	 * block has been freed (a 32 MiB mmap threshold, trimming above twice
+	 * that), fixed from the start. */
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+#endif
 	cli_cleanup_init();
 }
 
