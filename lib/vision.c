@@ -382,6 +382,18 @@ static void hog_row(const float *const P[3], int S, int up, int mid, int down, i
 	}
 }
 
+/* The three channel planes of an interleaved RGB image of n pixels. */
+__attribute__((target_clones("avx2", "default")))
+static void hog_planes(const float *restrict im, size_t n, float *restrict pl)
+{
+	float *r = pl, *g = pl + n, *b = pl + 2 * n;
+	for (size_t i = 0; i < n; i++) {
+		r[i] = im[3 * i];
+		g[i] = im[3 * i + 1];
+		b[i] = im[3 * i + 2];
+	}
+}
+
 static void hog_one(const mm_vis *v, const float *im, float *tok, float *hist, float *scr, int *b0,
 		double *ss)
 {
@@ -391,9 +403,7 @@ static void hog_one(const mm_vis *v, const float *im, float *tok, float *hist, f
 	const float *P[3] = { scr, scr + SS, scr + 2 * SS };
 	float *w0 = scr + 3 * SS, *w1 = w0 + S, *g = w1 + S;
 
-	for (size_t i = 0; i < SS; i++) /* the channel planes */
-		for (int c = 0; c < 3; c++)
-			scr[c * SS + i] = im[i * 3 + c];
+	hog_planes(im, SS, scr);
 	memset(hist, 0, sizeof *hist * (size_t)gc * gc * B);
 	for (int y = 0; y < S; y++) {
 		hog_row(P, S, y > 0 ? y - 1 : 0, y, y < S - 1 ? y + 1 : S - 1, B, w0, w1, b0, g);
