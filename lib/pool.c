@@ -66,11 +66,18 @@ static void *pfor_run(void *arg)
 
 /* The job of a parallel for, and its thread count (nthreads clamped to the
  * pool's maximum and to the number of ranges). */
+/* grain 0: one range per thread asked for (clamped to 1..the maximum). */
+static size_t pfor_grain(size_t n, size_t grain, int nthreads)
+{
+	if (grain)
+		return grain;
+	int want = nthreads < 1 ? 1 : nthreads > MM_POOL_MAX_THREADS ? MM_POOL_MAX_THREADS : nthreads;
+	return (n + (size_t)want - 1) / (size_t)want;
+}
+
 static int pfor_init(pfor *p, size_t n, size_t grain, int nthreads, mm_for_fn fn, void *ctx)
 {
-	int want = nthreads < 1 ? 1 : nthreads > MM_POOL_MAX_THREADS ? MM_POOL_MAX_THREADS : nthreads;
-	if (grain == 0)
-		grain = (n + (size_t)want - 1) / (size_t)want;
+	grain = pfor_grain(n, grain, nthreads);
 	*p = (pfor){ .fn = fn, .ctx = ctx, .n = n, .grain = grain,
 		.nranges = (n + grain - 1) / grain };
 	pthread_mutex_init(&p->mu, NULL);
@@ -225,10 +232,7 @@ mm_status mm_team_for(mm_team *t, size_t n, size_t grain, int nthreads,
 		return MM_OK;
 	/* the ranges are cut for the caller's nthreads, as mm_parallel_for cuts
 	 * them, before the team's size caps the threads that run them */
-	if (grain == 0) {
-		int want = nthreads < 1 ? 1 : nthreads > MM_POOL_MAX_THREADS ? MM_POOL_MAX_THREADS : nthreads;
-		grain = (n + (size_t)want - 1) / (size_t)want;
-	}
+	grain = pfor_grain(n, grain, nthreads);
 	if (!t || nthreads > t->size)
 		nthreads = t ? t->size : 1;
 	/* the team serves one job at a time: a second caller (another thread, or
